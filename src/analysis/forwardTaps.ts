@@ -1,0 +1,221 @@
+/**
+ * The instrumented forward pass (SPEC §2): an ONNX graph that recomputes every recurrent
+ * layer's gates and cell states from the tensors onnxruntime produced running the model.
+ *
+ * Given the hidden states h_t of every step (the node's Y), the previous state h_{t−1} of every
+ * step is known, so all gate pre-activations are time-parallel:
+ *     a_t = X_t·Wᵀ + h_{t−1}·Rᵀ + Wb + Rb          (one batched MatMul each over all T steps)
+ * Only the LSTM cell state needs a recurrence, c_t = f_t ⊙ c_{t−1} + i_t ⊙ c̃_t, which is
+ * elementwise and runs as a two-node Scan (peephole LSTMs, whose i/f/o depend on c, scan
+ * the gate equations elementwise too). Padded positions (sequence_lens) come from a 0/1 mask:
+ * state is carried through them and every reported value there is 0.
+ */
+import { GraphBuilder, makeModel } from '../onnx/builder';
+import { DataType, ModelProto } from '../onnx/proto';
+import { GATE_NAMES } from '../report/types';
+import { emitActivation, emitClip } from './activations';
+import { Activation, RecurrentLayer } from './recurrent';
+
+/** Names of the tap graph's inputs for one layer. */
+export interface TapInputs {
+  X: string;
+  Y: string;
+  initialH: string;
+  initialC?: string;
+  /** [T, B, 1] float: 1 at valid positions. */
+  mask: string;
+  /** [T, B, 1] float: 1 where direction d starts (t = 0 forward, t = len−1 reverse). */
+  start: string[];
+}
+
+export interface TapOutputs {
+  gates: Record<string, string>;
+  hidden: string;
+  cell?: string;
+}
+
+export interface ForwardTapGraph {
+  proto: ModelProto;
+  inputs: TapInputs[];
+  /** outputs[layer][direction] */
+  outputs: TapOutputs[][];
+}
+
+export function directionNames(layer: RecurrentLayer): ('forward' | 'reverse')[] {
+  if (layer.direction === 'bidirectional') return ['forward', 'reverse'];
+  return [layer.direction];
+}
+
+export function buildForwardTapGraph(layers: RecurrentLayer[]): ForwardTapGraph {
+  const b = new GraphBuilder('gl_');
+  const inputs: TapInputs[] = [];
+  const outputs: TapOutputs[][] = [];
+  layers.forEach((layer, k) => {
+    const D = layer.numDirections;
+    const H = layer.hiddenSize;
+    const I = layer.inputSize;
+    // Each layer has its own T and B (an encoder and a decoder differ).
+    const [T, B] = [`T${k}`, `B${k}`];
+    const inp: TapInputs = {
+      X: b.input(`L${k}_X`, DataType.FLOAT, [T, B, I]),
+      Y: b.input(`L${k}_Y`, DataType.FLOAT, [T, D, B, H]),
+      initialH: b.input(`L${k}_h0`, DataType.FLOAT, [D, B, H]),
+      initialC: layer.op === 'LSTM' ? b.input(`L${k}_c0`, DataType.FLOAT, [D, B, H]) : undefined,
+      mask: b.input(`L${k}_mask`, DataType.FLOAT, [T, B, 1]),
+      start: directionNames(layer).map((dir, d) => b.input(`L${k}_start${d}`, DataType.FLOAT, [T, B, 1])),
+    };
+    inputs.push(inp);
+    const dirs: TapOutputs[] = [];
+    directionNames(layer).forEach((dir, d) => {
+      const o = emitDirection(b, layer, k, d, dir, inp);
+      const named: TapOutputs = { gates: {}, hidden: `L${k}_d${d}_state_hidden` };
+      const expose = (value: string, name: string) => { b.opInto('Identity', [value], [name]); b.output(name); };
+      for (const [gate, v] of Object.entries(o.gates)) {
+        named.gates[gate] = `L${k}_d${d}_gate_${gate}`;
+        expose(v, named.gates[gate]);
+      }
+      expose(o.hidden, named.hidden);
+      if (o.cell) { named.cell = `L${k}_d${d}_state_cell`; expose(o.cell, named.cell); }
+      dirs.push(named);
+    });
+    outputs.push(dirs);
+  });
+  return { proto: makeModel(b.graph('gradient_lens_forward_taps')), inputs, outputs };
+}
+
+/** Float32 copy of rows [r0, r0+n) of a row-major [rows, cols] block, transposed to [cols, n]. */
+function transposedBlock(values: Float64Array, offset: number, n: number, cols: number): Float32Array {
+  const out = new Float32Array(cols * n);
+  for (let r = 0; r < n; r++) for (let c = 0; c < cols; c++) out[c * n + r] = values[offset + r * cols + c];
+  return out;
+}
+
+interface DirectionValues { gates: Record<string, string>; hidden: string; cell?: string }
+
+function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: number, dir: 'forward' | 'reverse', inp: TapInputs): DirectionValues {
+  const H = layer.hiddenSize;
+  const I = layer.inputSize;
+  const g = layer.op === 'LSTM' ? 4 : layer.op === 'GRU' ? 3 : 1;
+  const acts = layer.activations[d];
+  const tag = `L${k}d${d}`;
+  const mask = inp.mask;
+
+  // Hidden states of this direction, zeroed at padded positions: Ym [T, B, H].
+  const Ym = b.mul(b.pick(inp.Y, d, 1), mask);
+  const h0 = b.unsqueeze(b.pick(inp.initialH, d, 0), [0]); // [1, B, H]
+  // h_{t−1} at every step: the neighbour in processing order, or the initial state where the direction starts.
+  const neighbour = dir === 'forward'
+    ? b.op('Pad', [b.slice(Ym, [0], [-1], [0]), b.constI64([1, 0, 0, 0, 0, 0])])
+    : b.op('Pad', [b.slice(Ym, [1], [Number.MAX_SAFE_INTEGER], [0]), b.constI64([0, 0, 0, 1, 0, 0])]);
+  const Hprev = b.add(neighbour, b.mul(inp.start[d], h0));
+
+  const W = layer.W.values;
+  const R = layer.R.values;
+  const bias = (part: 0 | 1, gate: number, count = 1): Float32Array => {
+    const out = new Float32Array(count * H);
+    if (layer.B) out.set(Float32Array.from(layer.B.values.subarray(d * 2 * g * H + part * g * H + gate * H, d * 2 * g * H + part * g * H + (gate + count) * H)));
+    return out;
+  };
+  const WT = b.initializer(`${tag}_WT`, [I, g * H], transposedBlock(W, d * g * H * I, g * H, I));
+  const XW = b.matmul(inp.X, WT); // [T, B, gH]
+
+  if (layer.op === 'RNN') return { gates: {}, hidden: Ym };
+
+  if (layer.op === 'GRU') {
+    // Gate order z, r, h. Wb for all three is added to X·Wᵀ; Rb_z, Rb_r to h·Rᵀ; Rb_h sits where linear_before_reset puts it.
+    const Wb = new Float32Array(3 * H);
+    for (let gi = 0; gi < 3; gi++) Wb.set(bias(0, gi), gi * H);
+    const xzrh = b.add(XW, b.initializer(`${tag}_Wb`, [3 * H], Wb));
+    const [xz, xr, xh] = b.split(xzrh, 3, 2);
+    const RzrT = b.initializer(`${tag}_RzrT`, [H, 2 * H], transposedBlock(R, d * 3 * H * H, 2 * H, H));
+    const RhT = b.initializer(`${tag}_RhT`, [H, H], transposedBlock(R, d * 3 * H * H + 2 * H * H, H, H));
+    const Rbzr = new Float32Array(2 * H);
+    Rbzr.set(bias(1, 0), 0);
+    Rbzr.set(bias(1, 1), H);
+    const hzr = b.add(b.matmul(Hprev, RzrT), b.initializer(`${tag}_Rbzr`, [2 * H], Rbzr));
+    const [hz, hr] = b.split(hzr, 2, 2);
+    const Rbh = b.initializer(`${tag}_Rbh`, [H], bias(1, 2));
+    const z = emitActivation(b, acts[0], emitClip(b, layer.clip, b.add(xz, hz)));
+    const r = emitActivation(b, acts[0], emitClip(b, layer.clip, b.add(xr, hr)));
+    const preH = layer.linearBeforeReset
+      ? b.add(xh, b.mul(r, b.add(b.matmul(Hprev, RhT), Rbh)))   // h̃ = g(X·Whᵀ + Wbh + r ⊙ (h·Rhᵀ + Rbh))
+      : b.add(xh, b.add(b.matmul(b.mul(r, Hprev), RhT), Rbh));  // h̃ = g(X·Whᵀ + Wbh + (r ⊙ h)·Rhᵀ + Rbh)
+    const hTilde = emitActivation(b, acts[1], emitClip(b, layer.clip, preH));
+    const [zn, rn, hn] = GATE_NAMES.GRU;
+    return { gates: { [zn]: b.mul(z, mask), [rn]: b.mul(r, mask), [hn]: b.mul(hTilde, mask) }, hidden: Ym };
+  }
+
+  // LSTM, gate order i, o, f, c.
+  const Ball = new Float32Array(4 * H);
+  for (let gi = 0; gi < 4; gi++) {
+    const wb = bias(0, gi);
+    const rb = bias(1, gi);
+    for (let j = 0; j < H; j++) Ball[gi * H + j] = wb[j] + rb[j];
+  }
+  const RT = b.initializer(`${tag}_RT`, [H, 4 * H], transposedBlock(R, d * 4 * H * H, 4 * H, H));
+  const pre = b.add(b.add(XW, b.matmul(Hprev, RT)), b.initializer(`${tag}_B`, [4 * H], Ball));
+  const c0 = b.pick(inp.initialC!, d, 0); // [B, H]
+  const scanDir = dir === 'reverse' ? 1 : 0;
+  const [fAct, gAct] = [acts[0], acts[1]];
+
+  if (!layer.P) {
+    const [ai, ao, af, ac] = b.split(emitClip(b, layer.clip, pre), 4, 2);
+    // input_forget couples the gates as onnxruntime does: f = 1 − i (the forget rows go unused).
+    const i = emitActivation(b, fAct, ai);
+    const f = layer.inputForget ? b.sub(b.constF(1), i) : emitActivation(b, fAct, af);
+    const o = emitActivation(b, fAct, ao);
+    const cTilde = emitActivation(b, gAct, ac);
+    // Masked recurrence c_t = f′_t ⊙ c_{t−1} + u_t with f′ = 1 and u = 0 at padded steps (state carried).
+    const fPrime = b.add(b.mul(f, mask), b.sub(b.constF(1), mask));
+    const u = b.mul(b.mul(i, cTilde), mask);
+    const body = new GraphBuilder(`gl_${tag}_scan_`);
+    const cIn = body.input(body.fresh('c_in'), DataType.FLOAT, null);
+    const fIn = body.input(body.fresh('f_in'), DataType.FLOAT, null);
+    const uIn = body.input(body.fresh('u_in'), DataType.FLOAT, null);
+    const cOut = body.add(body.mul(fIn, cIn), uIn);
+    const cScan = body.op('Identity', [cOut]);
+    body.output(cOut);
+    body.output(cScan);
+    const [, cAll] = b.node('Scan', [c0, fPrime, u], {
+      body: body.graph(`${tag}_cell_scan`), num_scan_inputs: 2,
+      scan_input_directions: [scanDir, scanDir], scan_output_directions: [scanDir],
+    }, 2, 'cell');
+    return {
+      gates: { input: b.mul(i, mask), forget: b.mul(f, mask), output: b.mul(o, mask), cell: b.mul(cTilde, mask) },
+      hidden: Ym,
+      cell: b.mul(cAll, mask),
+    };
+  }
+
+  // Peepholes: i = f(a_i + P_i ⊙ c_{t−1}), f = f(a_f + P_f ⊙ c_{t−1}), o = f(a_o + P_o ⊙ c_t) — elementwise in a Scan.
+  const [ai, ao, af, acRaw] = b.split(pre, 4, 2);
+  const cTilde = emitActivation(b, gAct, emitClip(b, layer.clip, acRaw));
+  const P = layer.P.values;
+  const peep = (gi: number) => b.initializer(`${tag}_P${gi}`, [H], Float32Array.from(P.subarray(d * 3 * H + gi * H, d * 3 * H + (gi + 1) * H)));
+  const [Pi, Po, Pf] = [peep(0), peep(1), peep(2)];
+  const body = new GraphBuilder(`gl_${tag}_pscan_`);
+  const cIn = body.input(body.fresh('c_in'), DataType.FLOAT, null);
+  const aiIn = body.input(body.fresh('ai_in'), DataType.FLOAT, null);
+  const afIn = body.input(body.fresh('af_in'), DataType.FLOAT, null);
+  const aoIn = body.input(body.fresh('ao_in'), DataType.FLOAT, null);
+  const ctIn = body.input(body.fresh('ct_in'), DataType.FLOAT, null);
+  const mIn = body.input(body.fresh('m_in'), DataType.FLOAT, null);
+  const gate = (a: string, p: string, c: string, act: Activation) => emitActivation(body, act, emitClip(body, layer.clip, body.add(a, body.mul(p, c))));
+  const iT = gate(aiIn, Pi, cIn, fAct);
+  const fT = layer.inputForget ? body.sub(body.constF(1), iT) : gate(afIn, Pf, cIn, fAct);
+  const cNew = body.add(body.mul(fT, cIn), body.mul(iT, ctIn));
+  const oT = gate(aoIn, Po, cNew, fAct);
+  const cOut = body.add(cIn, body.mul(mIn, body.sub(cNew, cIn))); // carried unchanged at padded steps
+  body.output(cOut);
+  for (const v of [iT, fT, oT, body.op('Identity', [cOut])]) body.output(v);
+  const [, iAll, fAll, oAll, cAll] = b.node('Scan', [c0, ai, af, ao, cTilde, mask], {
+    body: body.graph(`${tag}_peephole_scan`), num_scan_inputs: 5,
+    scan_input_directions: [scanDir, scanDir, scanDir, scanDir, scanDir], scan_output_directions: [scanDir, scanDir, scanDir, scanDir],
+  }, 5, 'peep');
+  return {
+    gates: { input: b.mul(iAll, mask), forget: b.mul(fAll, mask), output: b.mul(oAll, mask), cell: b.mul(cTilde, mask) },
+    hidden: Ym,
+    cell: b.mul(cAll, mask),
+  };
+}
+

@@ -1,0 +1,136 @@
+/**
+ * The analysed model as onnxruntime runs it: recurrent nodes with layout=1 lowered to layout=0
+ * (onnxruntime refuses layout=1), every recurrent node's Y materialised, and the tensors the
+ * instrumented pass needs (the layer's X, Y, initial states and sequence_lens) exposed as extra
+ * graph outputs through Identity taps. Everything else stays exactly as exported, in the
+ * model's own opset.
+ */
+import { GraphBuilder, valueInfo } from '../onnx/builder';
+import { LoadedModel } from '../onnx/model';
+import { DataType, GraphProto, ModelProto, NodeProto } from '../onnx/proto';
+import { RecurrentLayer } from './recurrent';
+
+/** Names, in the runtime graph's outputs, of one layer's tapped tensors (layout 0). */
+export interface LayerTaps {
+  /** [T, B, I] */
+  X: string;
+  /** [T, D, B, H] */
+  Y: string;
+  /** [D, B, H], when the node has initial_h */
+  initialH?: string;
+  /** [D, B, H], when the node has initial_c */
+  initialC?: string;
+  /** [B] int32, when the node has sequence_lens */
+  sequenceLens?: string;
+}
+
+export interface RuntimeModel {
+  proto: ModelProto;
+  /** Per analysed layer (same order as the `layers` argument). */
+  taps: LayerTaps[];
+  /** The original graph outputs, in order. */
+  graphOutputs: string[];
+}
+
+export function allTensorNames(graph: GraphProto): Set<string> {
+  const names = new Set<string>();
+  for (const v of graph.input) names.add(v.name);
+  for (const t of graph.initializer) if (t.name) names.add(t.name);
+  for (const n of graph.node) for (const o of n.output) names.add(o);
+  return names;
+}
+
+export function buildRuntimeModel(model: LoadedModel, layers: RecurrentLayer[]): RuntimeModel {
+  const src = model.proto.graph;
+  const b = new GraphBuilder('gl_', allTensorNames(src));
+  const byIndex = new Map(layers.map((l, k) => [l.nodeIndex, k]));
+  const taps: LayerTaps[] = new Array(layers.length);
+  const nodes: NodeProto[] = [];
+
+  src.node.forEach((node, index) => {
+    const k = byIndex.get(index);
+    if (k === undefined) { nodes.push(node); return; }
+    const layer = layers[k];
+    const lowered = lowerRecurrentNode(b, layer, nodes);
+    taps[k] = lowered;
+  });
+
+  // Identity taps: fresh output names, so a tapped tensor may be an initializer or graph input too.
+  const tapOutputs: { name: string; elemType: number }[] = [];
+  const tapNodes: NodeProto[] = [];
+  taps.forEach((t, k) => {
+    const tap = (role: string, tensor: string | undefined, elemType: number): string | undefined => {
+      if (!tensor) return undefined;
+      const out = b.fresh(`tap_L${k}_${role}`);
+      tapNodes.push({ op_type: 'Identity', input: [tensor], output: [out], name: b.fresh('n_tap'), attribute: [], domain: '' });
+      tapOutputs.push({ name: out, elemType });
+      return out;
+    };
+    taps[k] = {
+      X: tap('X', t.X, DataType.FLOAT)!,
+      Y: tap('Y', t.Y, DataType.FLOAT)!,
+      initialH: tap('h0', t.initialH, DataType.FLOAT),
+      initialC: tap('c0', t.initialC, DataType.FLOAT),
+      sequenceLens: tap('len', t.sequenceLens, DataType.INT32),
+    };
+  });
+
+  const graph: GraphProto = {
+    ...src,
+    node: [...nodes, ...tapNodes],
+    output: [...src.output, ...tapOutputs.map((o) => valueInfo(o.name, o.elemType, null))],
+  };
+  return {
+    proto: { ...model.proto, graph },
+    taps,
+    graphOutputs: src.output.map((o) => o.name),
+  };
+}
+
+/**
+ * Append the node (lowered to layout 0 if needed) to `out` and return the layout-0 tensors that
+ * describe it. Y is always produced, under a fresh name when the model did not use it.
+ */
+function lowerRecurrentNode(b: GraphBuilder, layer: RecurrentLayer, out: NodeProto[]): LayerTaps {
+  const node = layer.node;
+  const outputs = [...node.output];
+  while (outputs.length < 1) outputs.push('');
+  const { X, sequenceLens, initialH, initialC } = layer.inputs;
+  if (layer.layout === 0) {
+    if (!outputs[0]) outputs[0] = b.fresh('Y');
+    out.push({ ...node, output: outputs });
+    return { X, Y: outputs[0], initialH: initialH || undefined, initialC: initialC || undefined, sequenceLens: sequenceLens || undefined };
+  }
+  // layout=1: X [B, T, I] → [T, B, I]; initial states [B, D, H] → [D, B, H]; Y [T, D, B, H] → [B, T, D, H].
+  const transposeInto = (input: string, perm: number[], output: string) => {
+    out.push({ op_type: 'Transpose', input: [input], output: [output], name: b.fresh('n_lower'), domain: '',
+      attribute: [{ name: 'perm', type: 7, ints: perm }] });
+  };
+  const transposed = (input: string, perm: number[]): string => {
+    if (!input) return '';
+    const o = b.fresh('lowered');
+    transposeInto(input, perm, o);
+    return o;
+  };
+  const X0 = transposed(X, [1, 0, 2]);
+  const h0 = transposed(initialH, [1, 0, 2]);
+  const c0 = transposed(initialC, [1, 0, 2]);
+  const inputs = [...node.input];
+  inputs[0] = X0;
+  if (initialH) inputs[5] = h0;
+  if (initialC) inputs[6] = c0;
+  const Y0 = b.fresh('Y0');
+  const Yh0 = outputs[1] ? b.fresh('Yh0') : '';
+  const Yc0 = outputs[2] ? b.fresh('Yc0') : '';
+  const loweredOutputs = [Y0, Yh0, Yc0].slice(0, Math.max(1, outputs.length));
+  out.push({
+    ...node,
+    input: inputs,
+    output: loweredOutputs,
+    attribute: node.attribute.filter((a) => a.name !== 'layout'),
+  });
+  if (outputs[0]) transposeInto(Y0, [2, 0, 1, 3], outputs[0]);
+  if (outputs[1]) transposeInto(Yh0, [1, 0, 2], outputs[1]);
+  if (outputs[2]) transposeInto(Yc0, [1, 0, 2], outputs[2]);
+  return { X: X0, Y: Y0, initialH: h0 || undefined, initialC: c0 || undefined, sequenceLens: sequenceLens || undefined };
+}

@@ -1,0 +1,236 @@
+/**
+ * Discovery of recurrent layers (SPEC §1): every LSTM / GRU / RNN node of the default domain with
+ * its attributes, optional inputs, sizes and the static weights W, R, B, P.
+ */
+import { attrFloat, attrFloats, attrInt, attrString, attrStrings, attrTensor } from '../onnx/attributes';
+import { AnalysisError } from '../onnx/errors';
+import { LoadedModel, tensorAsFloat64, tensorDims } from '../onnx/model';
+import { NodeProto, TensorProto } from '../onnx/proto';
+import { LayerAttributes, NodeDirection, RecurrentOp } from '../report/types';
+
+export const RECURRENT_OPS: readonly RecurrentOp[] = ['LSTM', 'GRU', 'RNN'];
+
+/** Number of gates g: W is [D, g·H, I]. */
+export const GATE_COUNT: Record<RecurrentOp, number> = { LSTM: 4, GRU: 3, RNN: 1 };
+
+const DEFAULT_ACTIVATIONS: Record<RecurrentOp, string[]> = {
+  LSTM: ['Sigmoid', 'Tanh', 'Tanh'],
+  GRU: ['Sigmoid', 'Tanh'],
+  RNN: ['Tanh'],
+};
+
+/** Canonical spelling of every activation the ONNX recurrent ops allow. */
+const ACTIVATION_NAMES = ['Relu', 'Tanh', 'Sigmoid', 'Affine', 'LeakyRelu', 'ThresholdedRelu', 'ScaledTanh',
+  'HardSigmoid', 'Elu', 'Softsign', 'Softplus'];
+
+/** Default (alpha, beta) of the parameterised activations; the ones listed consume attribute values. */
+const ACTIVATION_PARAMS: Record<string, { alpha?: number; beta?: number }> = {
+  Affine: { alpha: 1, beta: 0 },
+  LeakyRelu: { alpha: 0.01 },
+  ThresholdedRelu: { alpha: 1 },
+  ScaledTanh: { alpha: 1, beta: 1 },
+  HardSigmoid: { alpha: 0.2, beta: 0.5 },
+  Elu: { alpha: 1 },
+};
+
+export interface Activation {
+  name: string;
+  alpha: number;
+  beta: number;
+}
+
+export interface StaticTensor {
+  name: string;
+  dims: number[];
+  values: Float64Array;
+}
+
+export interface RecurrentLayer {
+  /** Node name, or `<op>_<index>` when the node is unnamed. */
+  name: string;
+  nodeIndex: number;
+  node: NodeProto;
+  op: RecurrentOp;
+  direction: NodeDirection;
+  numDirections: 1 | 2;
+  layout: 0 | 1;
+  hiddenSize: number;
+  inputSize: number;
+  /** Input tensor names ('' when absent). */
+  inputs: { X: string; W: string; R: string; B: string; sequenceLens: string; initialH: string; initialC: string; P: string };
+  /** Per direction (index 0 .. D-1): its activations with resolved alpha/beta. */
+  activations: Activation[][];
+  clip: number | null;
+  inputForget: boolean;
+  linearBeforeReset: boolean;
+  W: StaticTensor;
+  R: StaticTensor;
+  B: StaticTensor | null;
+  P: StaticTensor | null;
+  attributes: LayerAttributes;
+}
+
+export interface DiscoveryResult {
+  layers: RecurrentLayer[];
+  warnings: string[];
+  /** op_type histogram of the graph, to tell the user what a model without recurrent nodes holds. */
+  opCounts: Map<string, number>;
+}
+
+export function layerDisplayName(node: NodeProto, index: number): string {
+  return node.name && node.name.length > 0 ? node.name : `${node.op_type}_${index}`;
+}
+
+export function discoverRecurrentLayers(model: LoadedModel): DiscoveryResult {
+  const graph = model.proto.graph;
+  const initializers = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
+  const constants = new Map<string, TensorProto>();
+  for (const n of graph.node) {
+    if (n.op_type === 'Constant' && (!n.domain || n.domain === 'ai.onnx')) {
+      const t = constantNodeTensor(n);
+      if (t) constants.set(n.output[0], t);
+    }
+  }
+  const identities = new Map<string, string>();
+  for (const n of graph.node) if (n.op_type === 'Identity') identities.set(n.output[0], n.input[0]);
+
+  const resolveStatic = (name: string): TensorProto | undefined => {
+    let cur = name;
+    for (let hops = 0; hops < 8; hops++) {
+      const t = initializers.get(cur) ?? constants.get(cur);
+      if (t) return t;
+      const next = identities.get(cur);
+      if (next === undefined) return undefined;
+      cur = next;
+    }
+    return undefined;
+  };
+
+  const layers: RecurrentLayer[] = [];
+  const warnings: string[] = [];
+  const opCounts = new Map<string, number>();
+  graph.node.forEach((node, nodeIndex) => {
+    opCounts.set(node.op_type, (opCounts.get(node.op_type) ?? 0) + 1);
+    if (node.domain && node.domain !== 'ai.onnx') return;
+    if (!(RECURRENT_OPS as readonly string[]).includes(node.op_type)) return;
+    const op = node.op_type as RecurrentOp;
+    const name = layerDisplayName(node, nodeIndex);
+    const input = (i: number) => node.input[i] ?? '';
+    const inputs = {
+      X: input(0), W: input(1), R: input(2), B: input(3), sequenceLens: input(4), initialH: input(5),
+      initialC: op === 'LSTM' ? input(6) : '', P: op === 'LSTM' ? input(7) : '',
+    };
+    const staticOf = (role: string, tname: string): StaticTensor | null | 'dynamic' => {
+      if (!tname) return null;
+      const t = resolveStatic(tname);
+      if (!t) return 'dynamic';
+      return { name: tname, dims: tensorDims(t), values: tensorAsFloat64(t, model.baseDir) };
+    };
+    const W = staticOf('W', inputs.W);
+    const R = staticOf('R', inputs.R);
+    const B = staticOf('B', inputs.B);
+    const P = staticOf('P', inputs.P);
+    const dynamic = ([['W', W], ['R', R], ['B', B], ['P', P]] as const).filter(([, v]) => v === 'dynamic').map(([k]) => k);
+    if (dynamic.length > 0 || !W || !R) {
+      warnings.push(`${op} node '${name}' is skipped: its ${dynamic.length ? dynamic.join(', ') : 'W/R'} weight${dynamic.length > 1 ? 's are' : ' is'} computed at run time rather than stored as an initializer or Constant, so its recurrent weights cannot be read; fold the weights into constants (e.g. onnxsim or torch.onnx.export(..., do_constant_folding=True)) to analyse it.`);
+      return;
+    }
+    const Wt = W as StaticTensor;
+    const Rt = R as StaticTensor;
+    const directionAttr = attrString(node, 'direction', 'forward');
+    if (!['forward', 'reverse', 'bidirectional'].includes(directionAttr)) {
+      throw new AnalysisError(`${op} node '${name}' has direction='${directionAttr}'; ONNX allows forward, reverse or bidirectional.`);
+    }
+    const direction = directionAttr as NodeDirection;
+    const numDirections = direction === 'bidirectional' ? 2 : 1;
+    const g = GATE_COUNT[op];
+    if (Wt.dims.length !== 3 || Rt.dims.length !== 3) {
+      throw new AnalysisError(`${op} node '${name}': W must be 3-D [num_directions, ${g}*hidden_size, input_size] and R 3-D; got W [${Wt.dims}] and R [${Rt.dims}].`);
+    }
+    const hiddenSize = attrInt(node, 'hidden_size', Rt.dims[2]);
+    const inputSize = Wt.dims[2];
+    if (Wt.dims[0] !== numDirections || Wt.dims[1] !== g * hiddenSize || Rt.dims[0] !== numDirections
+        || Rt.dims[1] !== g * hiddenSize || Rt.dims[2] !== hiddenSize) {
+      throw new AnalysisError(`${op} node '${name}' (direction=${direction}, hidden_size=${hiddenSize}) has inconsistent weights: W [${Wt.dims}], R [${Rt.dims}]; expected W [${numDirections}, ${g * hiddenSize}, I] and R [${numDirections}, ${g * hiddenSize}, ${hiddenSize}].`);
+    }
+    const Bt = B as StaticTensor | null;
+    if (Bt && (Bt.dims.length !== 2 || Bt.dims[0] !== numDirections || Bt.dims[1] !== 2 * g * hiddenSize)) {
+      throw new AnalysisError(`${op} node '${name}' has bias B of shape [${Bt.dims}]; expected [${numDirections}, ${2 * g * hiddenSize}].`);
+    }
+    const Pt = P as StaticTensor | null;
+    if (Pt && (Pt.dims.length !== 2 || Pt.dims[0] !== numDirections || Pt.dims[1] !== 3 * hiddenSize)) {
+      throw new AnalysisError(`LSTM node '${name}' has peepholes P of shape [${Pt.dims}]; expected [${numDirections}, ${3 * hiddenSize}].`);
+    }
+    const layout = attrInt(node, 'layout', 0);
+    if (layout !== 0 && layout !== 1) throw new AnalysisError(`${op} node '${name}' has layout=${layout}; ONNX allows 0 or 1.`);
+    const activations = resolveActivations(node, op, name, numDirections);
+    const clipValue = attrFloat(node, 'clip');
+    const clip = clipValue === undefined ? null : clipValue;
+    const inputForget = op === 'LSTM' && attrInt(node, 'input_forget', 0) !== 0;
+    const linearBeforeReset = op === 'GRU' && attrInt(node, 'linear_before_reset', 0) !== 0;
+    layers.push({
+      name, nodeIndex, node, op, direction, numDirections, layout: layout as 0 | 1, hiddenSize, inputSize, inputs,
+      activations, clip, inputForget, linearBeforeReset, W: Wt, R: Rt, B: Bt, P: Pt,
+      attributes: {
+        activations: activations.flat().map((a) => a.name),
+        activationAlpha: attrFloats(node, 'activation_alpha') ?? [],
+        activationBeta: attrFloats(node, 'activation_beta') ?? [],
+        clip,
+        inputForget,
+        linearBeforeReset,
+        hasBias: !!inputs.B,
+        hasPeepholes: !!inputs.P,
+        hasSequenceLens: !!inputs.sequenceLens,
+        hasInitialH: !!inputs.initialH,
+        hasInitialC: !!inputs.initialC,
+      },
+    });
+  });
+  return { layers, warnings, opCounts };
+}
+
+/**
+ * The activation list per direction. activation_alpha / activation_beta are consumed in order
+ * by the activations that take parameters (as onnxruntime does); the others use their defaults.
+ */
+function resolveActivations(node: NodeProto, op: RecurrentOp, name: string, numDirections: number): Activation[][] {
+  const per = DEFAULT_ACTIVATIONS[op].length;
+  const given = attrStrings(node, 'activations');
+  const names = given ?? Array.from({ length: numDirections }, () => DEFAULT_ACTIVATIONS[op]).flat();
+  if (names.length !== per * numDirections) {
+    throw new AnalysisError(`${op} node '${name}' lists ${names.length} activations; ${op} with ${numDirections} direction(s) needs ${per * numDirections} (${DEFAULT_ACTIVATIONS[op].join(', ')} per direction).`);
+  }
+  const alphas = attrFloats(node, 'activation_alpha') ?? [];
+  const betas = attrFloats(node, 'activation_beta') ?? [];
+  let ai = 0;
+  let bi = 0;
+  const resolved = names.map((raw) => {
+    const canonical = ACTIVATION_NAMES.find((a) => a.toLowerCase() === raw.toLowerCase());
+    if (!canonical) {
+      throw new AnalysisError(`${op} node '${name}' uses activation '${raw}', which ONNX does not define for recurrent ops (allowed: ${ACTIVATION_NAMES.join(', ')}).`);
+    }
+    const params = ACTIVATION_PARAMS[canonical] ?? {};
+    const alpha = params.alpha !== undefined ? (ai < alphas.length ? alphas[ai++] : params.alpha) : 0;
+    const beta = params.beta !== undefined ? (bi < betas.length ? betas[bi++] : params.beta) : 0;
+    return { name: canonical, alpha, beta };
+  });
+  return Array.from({ length: numDirections }, (_, d) => resolved.slice(d * per, (d + 1) * per));
+}
+
+function constantNodeTensor(n: NodeProto): TensorProto | undefined {
+  const t = attrTensor(n, 'value');
+  if (t) return t;
+  const vf = attrFloat(n, 'value_float');
+  if (vf !== undefined) return { dims: [], data_type: 1, float_data: [vf] };
+  const vfs = attrFloats(n, 'value_floats');
+  if (vfs) return { dims: [vfs.length], data_type: 1, float_data: vfs };
+  return undefined;
+}
+
+/** A user-facing description of what a model holds, for "no recurrent node" errors. */
+export function describeOps(opCounts: Map<string, number>): string {
+  const entries = [...opCounts.entries()].sort((a, b) => b[1] - a[1]);
+  if (entries.length === 0) return 'no nodes at all';
+  const shown = entries.slice(0, 8).map(([op, n]) => `${n} ${op}`);
+  return shown.join(', ') + (entries.length > 8 ? `, and ${entries.length - 8} other op types` : '');
+}

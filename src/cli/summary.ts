@@ -1,0 +1,78 @@
+/** The CLI's human summary: a few lines per layer-direction, the story first, numbers after. */
+import * as path from 'path';
+import { DirectionReport, LayerReport, Report, SaturationStats } from '../report/types';
+
+const pct = (x: number) => `${(100 * x).toFixed(x < 0.001 && x > 0 ? 2 : 1)}%`;
+const num = (x: number, digits = 3) => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toPrecision(digits));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function saturationPhrase(name: string, s: SaturationStats, low: number, high: number): string {
+  return `${name} ${pct(s.right)} right-saturated (>${high}), ${pct(s.left)} left (<${low})`;
+}
+
+function forgetStory(d: DirectionReport, seqLen: number): string[] {
+  const sat = d.metrics.saturation;
+  const f = sat.gates.forget;
+  const ret = d.metrics.retention;
+  const lines = [`forget gates: ${pct(f.right)} right-saturated (>${sat.high}: long-memory cells), ${pct(f.left)} left-saturated (<${sat.low}: reset every step)`];
+  if (ret) {
+    const finite = ret.horizon.filter((h): h is number => h !== null);
+    const long = ret.horizon.filter((h) => h === null || h >= seqLen).length;
+    const H = ret.horizon.length;
+    lines.push(`retention: mean forget ${num(ret.meanForget.reduce((a, b) => a + b, 0) / H)}, horizon τ = 1/(1−f̄) median ${finite.length ? num(median(finite)) : '∞'} steps; ${long}/${H} units remember ≥ T = ${seqLen} steps`);
+    const first = ret.cellHighway[0];
+    const last = ret.cellHighway[ret.cellHighway.length - 1];
+    lines.push(`cell highway ‖∏f‖ from the first step to the last: ${num(first)} (${num(last)} at the last step)`);
+  }
+  return lines;
+}
+
+function spectrumLine(d: DirectionReport, op: LayerReport['op']): string {
+  const s = d.metrics.spectrum;
+  const blocks = s.gates.map((g) => `${g.gate} ${num(g.sigmaMax)}`).join(', ');
+  let line = `recurrent spectrum σ_max(R): ${blocks}${s.gates.length > 1 ? ` (whole R ${num(s.sigmaMaxAll)})` : ''}`;
+  if (op !== 'LSTM') {
+    const key = s.gates.find((g) => g.gate === 'hidden') ?? s.gates[0];
+    if (key && key.gamma !== null) {
+      const bound = 1 / key.gamma;
+      line += key.sufficientForVanishing
+        ? `; σ_max < 1/γ = ${num(bound)} (${key.activation}): gradients must vanish (Pascanu et al. 2013)`
+        : `; σ_max > 1/γ = ${num(bound)} (${key.activation}): explosion is possible, vanishing not guaranteed`;
+    }
+  }
+  return line;
+}
+
+export function formatSummary(report: Report): string {
+  const out: string[] = [];
+  const m = report.model;
+  const sources = Object.entries(report.input.sources).map(([k, v]) => `${k} ${v === 'random' ? `random (seed ${report.input.seed})` : v.replace(/^file:/, 'from ')}`).join(', ');
+  out.push(`${path.basename(m.path)} — ${m.producer || 'unknown producer'}, opset ${m.opset} · onnxruntime ${report.runtime.onnxruntime} on ${report.runtime.executionProvider.toUpperCase()}`);
+  out.push(`inputs: ${sources || 'none'} · T = ${report.input.seqLen}, B = ${report.input.batch}`);
+  for (const layer of report.layers) {
+    for (const d of layer.directions) {
+      out.push('');
+      out.push(`${layer.op} '${layer.node}' ${d.direction} · H = ${layer.hiddenSize}, I = ${layer.inputSize}, T = ${layer.seqLen}, B = ${layer.batch}${layer.layout ? ', layout 1' : ''}`);
+      const sat = d.metrics.saturation;
+      if (layer.op === 'LSTM') {
+        for (const line of forgetStory(d, layer.seqLen)) out.push(`  ${line}`);
+        out.push(`  other gates: ${['input', 'output'].map((g) => saturationPhrase(g, sat.gates[g], sat.low, sat.high)).join('; ')}`);
+      } else if (layer.op === 'GRU') {
+        const z = sat.gates.update;
+        out.push(`  update gates: ${pct(z.right)} right-saturated (>${sat.high}: state copied through, long memory), ${pct(z.left)} left-saturated (<${sat.low}: state overwritten)`);
+        out.push(`  reset gates: ${saturationPhrase('', sat.gates.reset, sat.low, sat.high).trim()}`);
+      }
+      out.push(`  ${spectrumLine(d, layer.op)}`);
+    }
+  }
+  out.push('');
+  for (const w of report.warnings) out.push(`warning: ${w}`);
+  const t = report.runtime.timingsMs;
+  out.push(`timings: load ${t.load.toFixed(0)} ms, build ${t.build.toFixed(0)} ms, run ${t.run.toFixed(0)} ms, metrics ${t.metrics.toFixed(0)} ms, total ${t.total.toFixed(0)} ms`);
+  return out.join('\n');
+}

@@ -1,0 +1,203 @@
+/**
+ * The model's inputs (SPEC §5): `.npy` files the user names, else seeded random values — N(0, 1)
+ * for float inputs, uniform rows for embedding indices. Symbolic dims resolve from the file,
+ * `--dim`, or the recurrent path's sequence and batch axes (`--seq-len`, `--batch`).
+ */
+import { AnalysisError, UsageError } from '../onnx/errors';
+import { LoadedModel, tensorDims } from '../onnx/model';
+import { DATA_TYPE_NAMES, DataType, ValueInfoProto, toNumber } from '../onnx/proto';
+import { RecurrentLayer } from '../analysis/recurrent';
+import { WireElemType, WireTensor } from '../runtime/protocol';
+import { AxisRole, AxisUse, embeddingIndexInputs, traceAxisRoles } from './axes';
+import { convertForOnnx, readNpy } from './npy';
+import { SeededRandom } from './random';
+
+export interface InputOptions {
+  /** input name → .npy path */
+  files: Record<string, string>;
+  seqLen?: number;
+  batch?: number;
+  seed: number;
+  /** symbolic dim name (or `input:axis` for unnamed dims) → value */
+  dims: Record<string, number>;
+}
+
+export interface ResolvedInputs {
+  feeds: Record<string, WireTensor>;
+  sources: Record<string, string>;
+  seqLen: number;
+  batch: number;
+}
+
+export const DEFAULT_SEQ_LEN = 32;
+export const DEFAULT_BATCH = 1;
+
+const WIRE_TYPES: Record<number, WireElemType> = {
+  [DataType.FLOAT]: 'float32', [DataType.DOUBLE]: 'float64', [DataType.INT32]: 'int32', [DataType.INT64]: 'int64',
+  [DataType.BOOL]: 'bool', [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8',
+};
+
+/** The inputs the caller must feed: graph inputs that are not initializers (IR < 4 lists both). */
+export function feedableInputs(model: LoadedModel): ValueInfoProto[] {
+  const inits = new Set(model.proto.graph.initializer.map((t) => t.name));
+  return model.proto.graph.input.filter((v) => !inits.has(v.name));
+}
+
+type DimSpec = { value: number } | { param: string } | { unknown: true };
+
+function dimSpecs(v: ValueInfoProto): DimSpec[] | null {
+  const shape = v.type?.tensor_type?.shape;
+  if (!shape) return null;
+  return shape.dim.map((d) => {
+    if (d.dim_value !== undefined && d.dim_value !== null && toNumber(d.dim_value) > 0) return { value: toNumber(d.dim_value) };
+    if (d.dim_param) return { param: d.dim_param };
+    return { unknown: true };
+  });
+}
+
+export function resolveInputs(model: LoadedModel, layers: RecurrentLayer[], opts: InputOptions): ResolvedInputs {
+  const graph = model.proto.graph;
+  const inputs = feedableInputs(model);
+  const names = new Set(inputs.map((v) => v.name));
+  for (const name of Object.keys(opts.files)) {
+    if (!names.has(name)) {
+      throw new UsageError(`--input ${name}=…: the model has no input named '${name}' (its inputs: ${[...names].join(', ') || 'none'}).`);
+    }
+  }
+  for (const key of Object.keys(opts.dims)) {
+    if (!(Number.isInteger(opts.dims[key]) && opts.dims[key] > 0)) throw new UsageError(`--dim ${key}: the value must be a positive integer.`);
+  }
+  const roles = traceAxisRoles(graph, layers);
+  const initByName = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
+  const constRows = (tensor: string): number | undefined => {
+    const t = initByName.get(tensor);
+    if (t) return tensorDims(t)[0];
+    const c = graph.node.find((n) => n.op_type === 'Constant' && n.output[0] === tensor);
+    const ct = c?.attribute.find((a) => a.name === 'value')?.t;
+    return ct ? tensorDims(ct)[0] : undefined;
+  };
+  const embeddings = embeddingIndexInputs(graph, constRows);
+
+  // Symbolic dims resolved so far (a name shared by several inputs takes one value).
+  const bound = new Map<string, number>(Object.entries(opts.dims));
+  const sources: Record<string, string> = {};
+  const loaded = new Map<string, ReturnType<typeof readNpy>>();
+
+  // 1. Files first: their shapes bind symbolic dims and the sequence/batch sizes.
+  // Sequence lengths may differ between layers (an encoder and a decoder); within a layer they must agree.
+  const seqFromData = new Map<number, number>();
+  let batchFromData: number | undefined;
+  const noteRole = (input: string, use: AxisUse | undefined, size: number, axis: number) => {
+    const role = use?.role;
+    if (use && role === 'seq') {
+      const prev = seqFromData.get(use.layer);
+      if (prev !== undefined && prev !== size) throw new AnalysisError(`input '${input}' has sequence length ${size} on axis ${axis}, but another input of the same recurrent layer has ${prev}; give inputs of one sequence length.`);
+      seqFromData.set(use.layer, size);
+    } else if (role === 'batch') {
+      if (batchFromData !== undefined && batchFromData !== size) throw new AnalysisError(`input '${input}' has batch size ${size} on axis ${axis}, but another input has ${batchFromData}; give inputs of one batch size.`);
+      batchFromData = size;
+    }
+  };
+  for (const v of inputs) {
+    const file = opts.files[v.name];
+    if (!file) continue;
+    const arr = readNpy(file, v.name);
+    loaded.set(v.name, arr);
+    const specs = dimSpecs(v);
+    if (specs) {
+      if (specs.length !== arr.shape.length) {
+        throw new AnalysisError(`input '${v.name}': ${file} has shape (${arr.shape.join(', ')}) but the model expects rank ${specs.length} (${describeShape(specs)}).`);
+      }
+      specs.forEach((s, axis) => {
+        const size = arr.shape[axis];
+        if ('value' in s && s.value !== size) {
+          throw new AnalysisError(`input '${v.name}': ${file} has shape (${arr.shape.join(', ')}) but axis ${axis} must be ${s.value} (model shape ${describeShape(specs)}).`);
+        }
+        if ('param' in s) {
+          const prev = bound.get(s.param);
+          if (prev !== undefined && prev !== size) throw new AnalysisError(`input '${v.name}': ${file} gives dim '${s.param}' = ${size}, but it is already ${prev} (from --dim or another input).`);
+          bound.set(s.param, size);
+        }
+        noteRole(v.name, roles.get(v.name)?.get(axis), size, axis);
+      });
+    }
+    sources[v.name] = `file:${file}`;
+  }
+
+  // 2. Sequence length and batch: data, flags, static dims of the recurrent path, defaults.
+  const staticRole = (role: AxisRole): number | undefined => {
+    for (const v of inputs) {
+      const specs = dimSpecs(v);
+      const r = roles.get(v.name);
+      if (!specs || !r) continue;
+      for (const [axis, rr] of r) if (rr.role === role && specs[axis] && 'value' in specs[axis]) return (specs[axis] as { value: number }).value;
+    }
+    return undefined;
+  };
+  const pick = (role: AxisRole, flag: number | undefined, fromData: number | undefined, fallback: number, flagName: string): number => {
+    const fixed = staticRole(role);
+    if (flag !== undefined && !(Number.isInteger(flag) && flag > 0)) throw new UsageError(`${flagName} must be a positive integer.`);
+    if (fromData !== undefined) {
+      if (flag !== undefined && flag !== fromData) throw new UsageError(`${flagName} ${flag} contradicts the input files, whose ${role === 'seq' ? 'sequence length' : 'batch size'} is ${fromData}.`);
+      return fromData;
+    }
+    if (fixed !== undefined) {
+      if (flag !== undefined && flag !== fixed) throw new AnalysisError(`${flagName} ${flag}: the model's ${role === 'seq' ? 'sequence length' : 'batch size'} is fixed at ${fixed} by its input shapes; re-export it with a dynamic axis to use another.`);
+      return fixed;
+    }
+    return flag ?? fallback;
+  };
+  const firstSeq = seqFromData.size ? seqFromData.get(Math.min(...seqFromData.keys())) : undefined;
+  const seqLen = pick('seq', opts.seqLen, firstSeq, DEFAULT_SEQ_LEN, '--seq-len');
+  const batch = pick('batch', opts.batch, batchFromData, DEFAULT_BATCH, '--batch');
+
+  // 3. Generate what was not given.
+  const feeds: Record<string, WireTensor> = {};
+  for (const v of inputs) {
+    const elemType = v.type?.tensor_type?.elem_type ?? 0;
+    const wire = WIRE_TYPES[elemType];
+    const arr = loaded.get(v.name);
+    if (arr) {
+      if (!wire || !['float32', 'float64', 'int32', 'int64'].includes(wire)) {
+        throw new AnalysisError(`input '${v.name}' has element type ${DATA_TYPE_NAMES[elemType] ?? elemType}, which Gradient Lens cannot feed.`);
+      }
+      feeds[v.name] = { type: wire, dims: arr.shape, data: convertForOnnx(arr, elemType, v.name).data };
+      continue;
+    }
+    if (!v.type?.tensor_type) throw new AnalysisError(`input '${v.name}' is not a tensor (sequence, map or optional inputs are not supported); Gradient Lens analyses models with tensor inputs.`);
+    const specs = dimSpecs(v);
+    if (!specs) throw new AnalysisError(`input '${v.name}' declares no shape; pass it with --input ${v.name}=FILE.npy.`);
+    const r = roles.get(v.name);
+    const shape = specs.map((s, axis) => {
+      if ('value' in s) return s.value;
+      const role = r?.get(axis)?.role;
+      const key = 'param' in s ? s.param : `${v.name}:${axis}`;
+      const given = bound.get(key);
+      if (given !== undefined) return given;
+      const size = role === 'seq' ? seqLen : role === 'batch' ? batch : undefined;
+      if (size === undefined) {
+        throw new AnalysisError(`input '${v.name}' has ${'param' in s ? `a symbolic dimension '${s.param}'` : 'an unnamed dimension'} (axis ${axis}) that is neither the sequence nor the batch axis of a recurrent layer; pass --dim ${key}=VALUE or --input ${v.name}=FILE.npy.`);
+      }
+      if ('param' in s) bound.set(s.param, size);
+      return size;
+    });
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (elemType === DataType.FLOAT || elemType === DataType.DOUBLE) {
+      const samples = SeededRandom.forInput(opts.seed, v.name).normal(n);
+      feeds[v.name] = { type: wire, dims: shape, data: elemType === DataType.FLOAT ? samples : Float64Array.from(samples) };
+    } else if ((elemType === DataType.INT64 || elemType === DataType.INT32) && embeddings.has(v.name)) {
+      const ids = SeededRandom.forInput(opts.seed, v.name).uniformInt(n, embeddings.get(v.name)!);
+      feeds[v.name] = { type: wire, dims: shape, data: elemType === DataType.INT64 ? BigInt64Array.from(ids, (x) => BigInt(x)) : Int32Array.from(ids) };
+    } else if (elemType === DataType.INT64 || elemType === DataType.INT32) {
+      throw new AnalysisError(`input '${v.name}' is an integer tensor that does not index an embedding, so random values would be meaningless; pass it with --input ${v.name}=FILE.npy.`);
+    } else {
+      throw new AnalysisError(`input '${v.name}' has element type ${DATA_TYPE_NAMES[elemType] ?? elemType}; Gradient Lens generates float32/float64 and embedding-index inputs only — pass it with --input ${v.name}=FILE.npy.`);
+    }
+    sources[v.name] = 'random';
+  }
+  return { feeds, sources, seqLen, batch };
+}
+
+function describeShape(specs: DimSpec[]): string {
+  return `[${specs.map((s) => ('value' in s ? s.value : 'param' in s ? s.param : '?')).join(', ')}]`;
+}

@@ -1,0 +1,154 @@
+/**
+ * A small builder for the ONNX graphs Gradient Lens generates: unique names, typed constants,
+ * one-line node emitters. Emitted graphs use only standard default-domain ops.
+ */
+import { AttrValue, makeAttribute } from './attributes';
+import { makeTensor } from './model';
+import { DataType, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from './proto';
+
+/** Opset of every graph Gradient Lens generates (independent of the analysed model's opset). */
+export const GENERATED_OPSET = 17;
+
+export class GraphBuilder {
+  readonly nodes: NodeProto[] = [];
+  readonly initializers: TensorProto[] = [];
+  readonly inputs: ValueInfoProto[] = [];
+  readonly outputs: ValueInfoProto[] = [];
+  private counter = 0;
+  private readonly constCache = new Map<string, string>();
+
+  constructor(private readonly prefix: string, private readonly taken: Set<string> = new Set()) {}
+
+  /** A name unused in this graph (and in any name set the builder was given). */
+  fresh(hint: string): string {
+    let name: string;
+    do {
+      name = `${this.prefix}${hint}_${this.counter++}`;
+    } while (this.taken.has(name));
+    this.taken.add(name);
+    return name;
+  }
+
+  node(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, nOutputs = 1, hint?: string): string[] {
+    const outputs = Array.from({ length: nOutputs }, () => this.fresh(hint ?? opType.toLowerCase()));
+    this.nodes.push({
+      op_type: opType,
+      input: inputs,
+      output: outputs,
+      name: this.fresh(`n_${opType}`),
+      attribute: Object.entries(attrs).map(([k, v]) => makeAttribute(k, v)),
+      domain: '',
+    });
+    return outputs;
+  }
+
+  /** Emit a node with a single output and return its name. */
+  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, hint?: string): string {
+    return this.node(opType, inputs, attrs, 1, hint)[0];
+  }
+
+  /** Emit a node writing to given output names (for wiring into existing graphs). */
+  opInto(opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}): void {
+    this.nodes.push({
+      op_type: opType,
+      input: inputs,
+      output: outputs,
+      name: this.fresh(`n_${opType}`),
+      attribute: Object.entries(attrs).map(([k, v]) => makeAttribute(k, v)),
+      domain: '',
+    });
+  }
+
+  initializer(hint: string, dims: number[], data: Float32Array | Int32Array | BigInt64Array | Float64Array | Uint8Array, dataType?: number): string {
+    const name = this.fresh(hint);
+    this.initializers.push(makeTensor(name, dims, data, dataType));
+    return name;
+  }
+
+  /** A cached scalar or 1-D float32 constant. */
+  constF(values: number | number[], hint = 'c'): string {
+    const arr = typeof values === 'number' ? [values] : values;
+    const key = `f:${typeof values === 'number' ? 's' : 'v'}:${arr.join(',')}`;
+    let name = this.constCache.get(key);
+    if (!name) {
+      name = this.initializer(hint, typeof values === 'number' ? [] : [arr.length], Float32Array.from(arr));
+      this.constCache.set(key, name);
+    }
+    return name;
+  }
+
+  /** A cached scalar or 1-D int64 constant (shapes, axes, indices). */
+  constI64(values: number | number[], hint = 'i'): string {
+    const arr = typeof values === 'number' ? [values] : values;
+    const key = `i:${typeof values === 'number' ? 's' : 'v'}:${arr.join(',')}`;
+    let name = this.constCache.get(key);
+    if (!name) {
+      name = this.initializer(hint, typeof values === 'number' ? [] : [arr.length], BigInt64Array.from(arr.map(BigInt)));
+      this.constCache.set(key, name);
+    }
+    return name;
+  }
+
+  input(name: string, elemType: number, shape: (number | string | null)[] | null): string {
+    this.inputs.push(valueInfo(name, elemType, shape));
+    return name;
+  }
+
+  output(name: string, elemType: number = DataType.FLOAT, shape: (number | string | null)[] | null = null): void {
+    this.outputs.push(valueInfo(name, elemType, shape));
+  }
+
+  graph(name: string): GraphProto {
+    return {
+      name,
+      node: this.nodes,
+      initializer: this.initializers,
+      input: this.inputs,
+      output: this.outputs,
+      value_info: [],
+    };
+  }
+
+  // Common emitters -------------------------------------------------------------------------
+
+  add(a: string, b: string): string { return this.op('Add', [a, b]); }
+  sub(a: string, b: string): string { return this.op('Sub', [a, b]); }
+  mul(a: string, b: string): string { return this.op('Mul', [a, b]); }
+  matmul(a: string, b: string): string { return this.op('MatMul', [a, b]); }
+  /** x[index] along axis, the axis removed (Gather with a scalar index). */
+  pick(x: string, index: number, axis: number): string {
+    return this.op('Gather', [x, this.constI64(index)], { axis });
+  }
+  slice(x: string, starts: number[], ends: number[], axes: number[]): string {
+    return this.op('Slice', [x, this.constI64(starts), this.constI64(ends), this.constI64(axes)]);
+  }
+  unsqueeze(x: string, axes: number[]): string { return this.op('Unsqueeze', [x, this.constI64(axes)]); }
+  concat(xs: string[], axis: number): string { return this.op('Concat', xs, { axis }); }
+  split(x: string, parts: number, axis: number): string[] {
+    return this.node('Split', [x], { axis }, parts);
+  }
+}
+
+export function valueInfo(name: string, elemType: number, shape: (number | string | null)[] | null): ValueInfoProto {
+  return {
+    name,
+    type: {
+      tensor_type: {
+        elem_type: elemType,
+        shape: shape === null ? undefined : {
+          dim: shape.map((d) => (typeof d === 'number' ? { dim_value: d } : typeof d === 'string' ? { dim_param: d } : {})),
+        },
+      },
+    },
+  };
+}
+
+export function makeModel(graph: GraphProto, opset = GENERATED_OPSET): ModelProto {
+  return {
+    ir_version: 8,
+    opset_import: [{ domain: '', version: opset }],
+    producer_name: 'gradient-lens',
+    producer_version: '0.1.0',
+    graph,
+  };
+}

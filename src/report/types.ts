@@ -1,0 +1,159 @@
+/**
+ * The Report (SPEC.md §7, schema "gradient-lens/report@1"): the one structure every view consumes
+ * (CLI summary, JSON, HTML, the VS Code panel). Per-step tensors hold Float32Array data in
+ * memory; the JSON writer streams them out as number lists.
+ */
+
+export const REPORT_SCHEMA = 'gradient-lens/report@1';
+
+/** A dense row-major tensor. */
+export interface Tensor {
+  dims: number[];
+  data: Float32Array | Float64Array;
+}
+
+export type RecurrentOp = 'LSTM' | 'GRU' | 'RNN';
+export type Direction = 'forward' | 'reverse';
+export type NodeDirection = Direction | 'bidirectional';
+
+export const GATE_NAMES: Record<RecurrentOp, readonly string[]> = {
+  LSTM: ['input', 'forget', 'output', 'cell'],
+  GRU: ['update', 'reset', 'hidden'],
+  RNN: [],
+};
+
+export interface SaturationStats {
+  /** Fraction of valid (t, b, unit) values below `low`. */
+  left: number;
+  /** Fraction of valid (t, b, unit) values above `high`. */
+  right: number;
+  leftPerUnit: number[];
+  rightPerUnit: number[];
+}
+
+export interface SaturationMetrics {
+  low: number;
+  high: number;
+  gates: Record<string, SaturationStats>;
+}
+
+export interface RetentionMetrics {
+  /** f̄_j: mean forget-gate value per unit over valid (t, b). */
+  meanForget: number[];
+  /** τ_j = 1 / (1 − f̄_j) steps; null when f̄_j = 1 (infinite horizon). */
+  horizon: (number | null)[];
+  /** cellHighway[t] = √(Σ_b Σ_j (∏_{k after t … last} f_k[b, j])²). */
+  cellHighway: number[];
+}
+
+export interface GateSpectrum {
+  gate: string;
+  /** Largest singular value of this gate's H×H block of R. */
+  sigmaMax: number;
+  /** Activation of the gate and γ, the bound of its derivative (tanh 1, sigmoid ¼, …); null when unbounded. */
+  activation: string;
+  gamma: number | null;
+  /** Pascanu et al. 2013: σ_max < 1/γ is sufficient for vanishing gradients along this block. */
+  sufficientForVanishing: boolean | null;
+  /** σ_max > 1/γ is necessary for exploding gradients along this block. */
+  necessaryForExplodingMet: boolean | null;
+}
+
+export interface SpectrumMetrics {
+  /** σ_max of this direction's whole [g·H, H] slice of R. */
+  sigmaMaxAll: number;
+  gates: GateSpectrum[];
+}
+
+export interface DirectionMetrics {
+  saturation: SaturationMetrics;
+  retention?: RetentionMetrics;
+  spectrum: SpectrumMetrics;
+  /** Fields added by the backward half (gradNorm, decay, …) extend this. */
+  [extra: string]: unknown;
+}
+
+export interface DirectionReport {
+  direction: Direction;
+  gates: Record<string, Tensor>;
+  hidden: Tensor;
+  cell?: Tensor;
+  metrics: DirectionMetrics;
+}
+
+export interface LayerReport {
+  node: string;
+  nodeIndex: number;
+  op: RecurrentOp;
+  direction: NodeDirection;
+  layout: number;
+  hiddenSize: number;
+  inputSize: number;
+  seqLen: number;
+  batch: number;
+  /** Attributes and optional inputs that shape this layer's equations. */
+  attributes: LayerAttributes;
+  directions: DirectionReport[];
+}
+
+export interface LayerAttributes {
+  activations: string[];
+  activationAlpha: number[];
+  activationBeta: number[];
+  clip: number | null;
+  inputForget: boolean;
+  linearBeforeReset: boolean;
+  hasBias: boolean;
+  hasPeepholes: boolean;
+  hasSequenceLens: boolean;
+  hasInitialH: boolean;
+  hasInitialC: boolean;
+}
+
+export interface ValueInfoSummary {
+  name: string;
+  elemType: string;
+  /** Static sizes as numbers, symbolic ones as their names, unknown as null. */
+  shape: (number | string | null)[] | null;
+}
+
+export interface ModelInfo {
+  path: string;
+  irVersion: number;
+  opset: number;
+  producer: string;
+  graphInputs: ValueInfoSummary[];
+  graphOutputs: ValueInfoSummary[];
+}
+
+export interface RuntimeInfo {
+  executionProvider: 'cpu' | 'cuda';
+  onnxruntime: string;
+  timingsMs: { load: number; build: number; run: number; metrics: number; total: number };
+}
+
+export interface InputInfo {
+  seqLen: number;
+  batch: number;
+  seed: number;
+  sources: Record<string, string>;
+}
+
+export interface ObjectiveInfo {
+  kind: string;
+  output: string;
+  timeAxis?: number;
+  value: number | null;
+}
+
+export interface Report {
+  schema: typeof REPORT_SCHEMA;
+  model: ModelInfo;
+  runtime: RuntimeInfo;
+  input: InputInfo;
+  objective?: ObjectiveInfo;
+  outputs: Record<string, Tensor>;
+  layers: LayerReport[];
+  clipping?: { globalNorm: number; factors: Record<string, number> };
+  warnings: string[];
+}
