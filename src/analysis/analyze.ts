@@ -18,7 +18,7 @@ import { recurrentSpectrum } from '../metrics/spectrum';
 import {
   DirectionReport, GATE_NAMES, LayerReport, REPORT_SCHEMA, Report, Tensor, ValueInfoSummary,
 } from '../report/types';
-import { describeOps, discoverRecurrentLayers, RecurrentLayer } from './recurrent';
+import { describeOps, discoverRecurrentLayers, listRecurrentNodes, RecurrentLayer } from './recurrent';
 import { buildRuntimeModel } from './modelGraph';
 import { buildForwardTapGraph, directionNames } from './forwardTaps';
 
@@ -43,7 +43,11 @@ export async function analyzeModel(opts: AnalyzeOptions): Promise<Report> {
   progress('Reading the model');
   const model = loadModel(opts.modelPath);
   const modelName = path.basename(model.path);
-  const discovery = discoverRecurrentLayers(model);
+  const inputs = resolveInputs(model, listRecurrentNodes(model), opts);
+  const fed = Object.fromEntries(Object.entries(inputs.feeds)
+    .filter(([, t]) => t.type === 'float32' || t.type === 'float64')
+    .map(([name, t]) => [name, { dims: t.dims, data: t.data as Float32Array }]));
+  const discovery = discoverRecurrentLayers(model, fed);
   const warnings = [...discovery.warnings];
   if (discovery.layers.length === 0) {
     const recurrentSeen = ['LSTM', 'GRU', 'RNN'].some((op) => discovery.opCounts.has(op));
@@ -51,7 +55,6 @@ export async function analyzeModel(opts: AnalyzeOptions): Promise<Report> {
     throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(discovery.opCounts)}); Gradient Lens analyses models with recurrent layers.`);
   }
   const layers = discovery.layers;
-  const inputs = resolveInputs(model, layers, opts);
   const tLoaded = performance.now();
 
   progress('Building the instrumented graphs');

@@ -81,7 +81,38 @@ export function layerDisplayName(node: NodeProto, index: number): string {
   return node.name && node.name.length > 0 ? node.name : `${node.op_type}_${index}`;
 }
 
-export function discoverRecurrentLayers(model: LoadedModel): DiscoveryResult {
+/** What input resolution needs to know of a recurrent node before its weights are read. */
+export interface RecurrentNodeRef {
+  layout: 0 | 1;
+  inputs: RecurrentLayer['inputs'];
+}
+
+/** Every recurrent node's inputs and layout (no weights read; for tracing the sequence/batch axes). */
+export function listRecurrentNodes(model: LoadedModel): RecurrentNodeRef[] {
+  return model.proto.graph.node
+    .filter((n) => (!n.domain || n.domain === 'ai.onnx') && (RECURRENT_OPS as readonly string[]).includes(n.op_type))
+    .map((n) => {
+      const input = (i: number) => n.input[i] ?? '';
+      const isLstm = n.op_type === 'LSTM';
+      return {
+        layout: attrInt(n, 'layout', 0) === 1 ? 1 : 0,
+        inputs: { X: input(0), W: input(1), R: input(2), B: input(3), sequenceLens: input(4), initialH: input(5),
+          initialC: isLstm ? input(6) : '', P: isLstm ? input(7) : '' },
+      };
+    });
+}
+
+/** A graph input's fed values (weights given as graph inputs, as ONNX's backend tests do). */
+export interface FedTensor {
+  dims: number[];
+  data: ArrayLike<number>;
+}
+
+/**
+ * Find and describe every recurrent layer. W/R/B/P are read from initializers, Constant nodes
+ * (through Identity), or, when they are graph inputs, from the values fed to them.
+ */
+export function discoverRecurrentLayers(model: LoadedModel, fed: Record<string, FedTensor> = {}): DiscoveryResult {
   const graph = model.proto.graph;
   const initializers = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
   const constants = new Map<string, TensorProto>();
@@ -123,7 +154,10 @@ export function discoverRecurrentLayers(model: LoadedModel): DiscoveryResult {
     const staticOf = (role: string, tname: string): StaticTensor | null | 'dynamic' => {
       if (!tname) return null;
       const t = resolveStatic(tname);
-      if (!t) return 'dynamic';
+      if (!t) {
+        const f = fed[tname];
+        return f ? { name: tname, dims: f.dims, values: Float64Array.from(f.data) } : 'dynamic';
+      }
       return { name: tname, dims: tensorDims(t), values: tensorAsFloat64(t, model.baseDir) };
     };
     const W = staticOf('W', inputs.W);

@@ -5,7 +5,7 @@
  */
 import { attrInt, attrInts } from '../onnx/attributes';
 import { GraphProto, NodeProto } from '../onnx/proto';
-import { RecurrentLayer } from '../analysis/recurrent';
+import { RecurrentNodeRef } from '../analysis/recurrent';
 
 export type AxisRole = 'seq' | 'batch';
 
@@ -23,7 +23,7 @@ const AXIS_PRESERVING = new Set(['Identity', 'Cast', 'Dropout', 'Relu', 'Tanh', 
   'Abs', 'Neg', 'Exp', 'Log', 'Sqrt', 'Clip', 'Add', 'Sub', 'Mul', 'Div', 'Pow', 'MatMul', 'Softmax', 'LogSoftmax',
   'LayerNormalization', 'BatchNormalization', 'Erf', 'Gelu', 'HardSigmoid', 'Softplus', 'Softsign', 'Where', 'Floor', 'Ceil', 'Round']);
 
-export function traceAxisRoles(graph: GraphProto, layers: RecurrentLayer[]): AxisRoles {
+export function traceAxisRoles(graph: GraphProto, layers: RecurrentNodeRef[]): AxisRoles {
   const producer = new Map<string, NodeProto>();
   for (const n of graph.node) for (const o of n.output) producer.set(o, n);
   const graphInputs = new Set(graph.input.map((v) => v.name));

@@ -6,7 +6,7 @@
 import { AnalysisError, UsageError } from '../onnx/errors';
 import { LoadedModel, tensorDims } from '../onnx/model';
 import { DATA_TYPE_NAMES, DataType, ValueInfoProto, toNumber } from '../onnx/proto';
-import { RecurrentLayer } from '../analysis/recurrent';
+import { RecurrentNodeRef } from '../analysis/recurrent';
 import { WireElemType, WireTensor } from '../runtime/protocol';
 import { AxisRole, AxisUse, embeddingIndexInputs, traceAxisRoles } from './axes';
 import { convertForOnnx, readNpy } from './npy';
@@ -55,7 +55,7 @@ function dimSpecs(v: ValueInfoProto): DimSpec[] | null {
   });
 }
 
-export function resolveInputs(model: LoadedModel, layers: RecurrentLayer[], opts: InputOptions): ResolvedInputs {
+export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], opts: InputOptions): ResolvedInputs {
   const graph = model.proto.graph;
   const inputs = feedableInputs(model);
   const names = new Set(inputs.map((v) => v.name));

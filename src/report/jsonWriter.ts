@@ -1,0 +1,415 @@
+/**
+ * Writes a Report as JSON (SPEC.md §7), streaming: a full report of T = 4000, H = 256 is tens of
+ * MB, so the text is produced piece by piece and handed to the stream in chunks of about 64 KiB,
+ * waiting for 'drain' whenever the stream asks to (SPEC.md §6). No whole-report string is built.
+ *
+ * Layout: objects and arrays of non-numbers one entry per line (2-space indent); number lists,
+ * typed arrays included, on one line.
+ *
+ * Numbers: float32 data (Float32Array) is printed with the fewest significant digits in 7 … 9 that
+ * read back to the same float32 (trailing zeros dropped), so Math.fround(JSON value) === original;
+ * float64 data and plain numbers use JavaScript's shortest round-trip form (String(v)); integers
+ * print plainly. NaN and ±Infinity are not JSON: they are written as null, and the report's
+ * `warnings` in the file gain a line saying how many there were and where.
+ */
+import * as fs from 'fs';
+import { AnalysisError, CancelledError } from '../onnx/errors';
+import type { Report } from './types';
+
+export type ReportDetail = 'full' | 'metrics';
+
+export interface WriteReportOptions {
+  /** 'metrics' leaves out the per-step tensors of every layer-direction (see PER_STEP_KEYS). */
+  detail?: ReportDetail;
+  /** Aborting stops the writing, removes a temporary file and rejects with CancelledError. */
+  signal?: AbortSignal;
+}
+
+/** The per-step [T, B, H] tensors of a layer-direction that `--detail metrics` leaves out (SPEC.md §6). */
+export const PER_STEP_KEYS: readonly string[] = ['gates', 'hidden', 'cell', 'gradHidden', 'gradCell'];
+
+/** Top-level keys in the order of SPEC.md §7; other keys follow them and `warnings` always comes last. */
+const TOP_LEVEL_ORDER = ['schema', 'model', 'runtime', 'input', 'objective', 'outputs', 'layers', 'clipping'];
+
+const FLUSH_CHARS = 64 * 1024;
+const NUMBERS_PER_PIECE = 4096;
+const DIRECTION_PATH = /^layers\[\d+\]\.directions\[\d+\]$/;
+
+/**
+ * Writes `report` to a stream, to standard output ('-') or to a file. A file is written as
+ * `<path>.tmp-<pid>` and renamed into place only when complete; on any failure or abort the
+ * temporary file is removed, so no half-written report is ever left under `path`. A stream passed
+ * in (and standard output) is written to but not ended.
+ */
+export async function writeReportJson(
+  report: Report,
+  out: NodeJS.WritableStream | string,
+  opts: WriteReportOptions = {},
+): Promise<void> {
+  const detail = opts.detail ?? 'full';
+  const signal = opts.signal;
+  if (signal?.aborted) throw new CancelledError();
+  if (typeof out !== 'string') {
+    await writeToStream(report, out, detail, signal);
+    return;
+  }
+  if (out === '-') {
+    await writeToStream(report, process.stdout, detail, signal);
+    return;
+  }
+  const path = out;
+  const tmp = `${path}.tmp-${process.pid}`;
+  const file = fs.createWriteStream(tmp);
+  try {
+    await writeToStream(report, file, detail, signal);
+    await closeFile(file, true);
+    await fs.promises.rename(tmp, path);
+  } catch (e) {
+    await closeFile(file, false).catch(() => undefined);
+    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+    if (e instanceof CancelledError || e instanceof AnalysisError) throw e;
+    throw new AnalysisError(`the JSON report could not be written to ${path} (${(e as Error).message}); check that its folder exists and is writable.`);
+  }
+}
+
+function closeFile(file: fs.WriteStream, flush: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (file.closed) {
+      resolve();
+      return;
+    }
+    file.once('close', () => resolve());
+    file.once('error', reject);
+    if (flush) file.end();
+    else file.destroy();
+  });
+}
+
+async function writeToStream(
+  report: Report,
+  stream: NodeJS.WritableStream,
+  detail: ReportDetail,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const sink = new ChunkedSink(stream, signal);
+  try {
+    const writer = new ReportWalker(sink, detail);
+    await writer.writeReport(report);
+    await sink.flush();
+  } finally {
+    sink.dispose();
+  }
+}
+
+/** Buffers small strings and writes them as ~64 KiB chunks, honouring backpressure, errors and abort. */
+class ChunkedSink {
+  private parts: string[] = [];
+  private length = 0;
+  private error: Error | null = null;
+  private readonly onError = (e: Error): void => {
+    this.error ??= e;
+  };
+
+  constructor(private readonly stream: NodeJS.WritableStream, private readonly signal: AbortSignal | undefined) {
+    stream.on('error', this.onError);
+  }
+
+  dispose(): void {
+    this.stream.removeListener('error', this.onError);
+  }
+
+  push(s: string): void {
+    this.parts.push(s);
+    this.length += s.length;
+  }
+
+  async maybeFlush(): Promise<void> {
+    if (this.length >= FLUSH_CHARS) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    this.check();
+    if (this.length === 0) return;
+    const chunk = this.parts.join('');
+    this.parts = [];
+    this.length = 0;
+    if (!this.stream.write(chunk)) await this.drain();
+    this.check();
+  }
+
+  private check(): void {
+    if (this.signal?.aborted) throw new CancelledError();
+    if (this.error) throw this.error;
+  }
+
+  private drain(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (e?: Error): void => {
+        this.stream.removeListener('drain', onDrain);
+        this.stream.removeListener('error', onErr);
+        this.stream.removeListener('close', onClose);
+        this.signal?.removeEventListener('abort', onAbort);
+        if (e) reject(e);
+        else resolve();
+      };
+      const onDrain = (): void => done();
+      const onErr = (e: Error): void => done(e);
+      const onClose = (): void => done(this.error ?? new Error('the output stream closed before the report was written'));
+      const onAbort = (): void => done(new CancelledError());
+      this.stream.once('drain', onDrain);
+      this.stream.once('error', onErr);
+      this.stream.once('close', onClose);
+      this.signal?.addEventListener('abort', onAbort, { once: true });
+      if (this.error) done(this.error);
+      else if (this.signal?.aborted) done(new CancelledError());
+    });
+  }
+}
+
+type NumericArray =
+  | Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint8ClampedArray
+  | Uint16Array | Uint32Array | BigInt64Array | BigUint64Array;
+
+function isNumericArray(v: unknown): v is NumericArray {
+  return ArrayBuffer.isView(v) && !(v instanceof DataView);
+}
+
+/** Where non-finite numbers sit, keyed by JSON path (e.g. `layers[0].directions[0].gradHidden.data`). */
+export interface NonFiniteCount {
+  total: number;
+  places: { path: string; count: number }[];
+}
+
+class NonFiniteTally {
+  readonly counts = new Map<string, number>();
+  total = 0;
+
+  add(path: string, n: number): void {
+    if (n === 0) return;
+    this.total += n;
+    this.counts.set(path, (this.counts.get(path) ?? 0) + n);
+  }
+
+  result(): NonFiniteCount {
+    return { total: this.total, places: [...this.counts].map(([path, count]) => ({ path, count })) };
+  }
+}
+
+/**
+ * Counts NaN and ±Infinity in any value (plain objects, arrays, typed arrays), as the JSON writer
+ * would meet them with detail 'full'; for the report's `warnings` before it is shown or written.
+ */
+export function countNonFinite(value: unknown): NonFiniteCount {
+  const tally = new NonFiniteTally();
+  const visit = (v: unknown, path: string, seen: Set<object>): void => {
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) tally.add(path, 1);
+      return;
+    }
+    if (v === null || typeof v !== 'object') return;
+    if (isNumericArray(v)) {
+      if (v instanceof Float32Array || v instanceof Float64Array) {
+        let n = 0;
+        for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) n++;
+        tally.add(path, n);
+      }
+      return;
+    }
+    if (seen.has(v)) return;
+    seen.add(v);
+    if (Array.isArray(v)) {
+      // Number lists are counted as one place, as the writer reports them.
+      if (v.every((x) => typeof x === 'number')) tally.add(path, v.filter((x) => !Number.isFinite(x)).length);
+      else v.forEach((x, i) => visit(x, `${path}[${i}]`, seen));
+    } else {
+      for (const [k, x] of Object.entries(v)) visit(x, path === '' ? k : `${path}.${k}`, seen);
+    }
+    seen.delete(v);
+  };
+  visit(value, '', new Set());
+  return tally.result();
+}
+
+/** The `warnings` line for non-finite values, or null when there are none. */
+export function nonFiniteWarning(count: NonFiniteCount): string | null {
+  if (count.total === 0) return null;
+  const shown = count.places.slice(0, 5).map((p) => `${p.count} in ${p.path || '(top level)'}`);
+  const more = count.places.length > 5 ? ` and ${count.places.length - 5} more places` : '';
+  return `${count.total} non-finite value${count.total === 1 ? '' : 's'} (NaN or ±Infinity) written as null: ${shown.join(', ')}${more}.`;
+}
+
+/**
+ * The shortest decimal with 7, 8 or 9 significant digits that reads back as the same float32 (9
+ * always does: FLT_DECIMAL_DIG = ⌈1 + 24·log₁₀2⌉ = 9), trailing zeros dropped, so values that are
+ * short decimals print short (float32 0.1 → "0.1"). Integers print exactly. `v` must be a finite
+ * float32 value.
+ */
+export function formatFloat32(v: number): string {
+  if (Number.isInteger(v) && Math.abs(v) < 1e21) return String(v);
+  for (let p = 7; p < 9; p++) {
+    const s = v.toPrecision(p);
+    if (Math.fround(Number(s)) === v) return stripZeros(s);
+  }
+  return stripZeros(v.toPrecision(9));
+}
+
+/** `1.2300000` → `1.23`, `4.500e-7` → `4.5e-7`, `2.000` → `2`. */
+function stripZeros(s: string): string {
+  const e = s.indexOf('e');
+  const mantissa = e < 0 ? s : s.slice(0, e);
+  const exponent = e < 0 ? '' : s.slice(e);
+  if (mantissa.indexOf('.') < 0) return s;
+  let end = mantissa.length;
+  while (mantissa.charCodeAt(end - 1) === 48 /* 0 */) end--;
+  if (mantissa.charCodeAt(end - 1) === 46 /* . */) end--;
+  return mantissa.slice(0, end) + exponent;
+}
+
+class ReportWalker {
+  private readonly tally = new NonFiniteTally();
+  private readonly ancestors = new Set<object>();
+
+  constructor(private readonly sink: ChunkedSink, private readonly detail: ReportDetail) {}
+
+  async writeReport(report: Report): Promise<void> {
+    const record = report as unknown as Record<string, unknown>;
+    const keys = [
+      ...TOP_LEVEL_ORDER.filter((k) => k in record),
+      ...Object.keys(record).filter((k) => !TOP_LEVEL_ORDER.includes(k) && k !== 'warnings'),
+    ];
+    this.sink.push('{');
+    let first = true;
+    for (const key of keys) {
+      const value = record[key];
+      if (!isWritable(value)) continue;
+      this.sink.push(`${first ? '' : ','}\n  ${JSON.stringify(key)}: `);
+      first = false;
+      await this.value(value, key, 1);
+    }
+    // Written last, so it can report every non-finite number met above.
+    const warnings = Array.isArray(report.warnings) ? report.warnings.slice() : [];
+    const extra = nonFiniteWarning(this.tally.result());
+    if (extra !== null && !warnings.includes(extra)) warnings.push(extra);
+    this.sink.push(`${first ? '' : ','}\n  "warnings": `);
+    await this.value(warnings, 'warnings', 1);
+    this.sink.push('\n}\n');
+  }
+
+  private async value(v: unknown, path: string, depth: number): Promise<void> {
+    switch (typeof v) {
+      case 'number':
+        this.sink.push(this.number(v, path));
+        return;
+      case 'string':
+        this.sink.push(JSON.stringify(v));
+        return;
+      case 'boolean':
+        this.sink.push(v ? 'true' : 'false');
+        return;
+      case 'bigint':
+        this.sink.push(v.toString());
+        return;
+      case 'object':
+        break;
+      default:
+        // undefined, functions, symbols: null, as JSON.stringify writes them inside arrays.
+        this.sink.push('null');
+        return;
+    }
+    if (v === null) {
+      this.sink.push('null');
+      return;
+    }
+    if (isNumericArray(v)) {
+      await this.numbers(v, path);
+      return;
+    }
+    const withJson = v as { toJSON?: () => unknown };
+    if (typeof withJson.toJSON === 'function') {
+      await this.value(withJson.toJSON(), path, depth);
+      return;
+    }
+    if (this.ancestors.has(v)) throw new TypeError(`the report refers to itself at ${path}`);
+    this.ancestors.add(v);
+    if (Array.isArray(v)) {
+      if (v.every((x) => typeof x === 'number')) await this.numbers(v as number[], path);
+      else await this.array(v, path, depth);
+    } else {
+      await this.object(v as Record<string, unknown>, path, depth);
+    }
+    this.ancestors.delete(v);
+    await this.sink.maybeFlush();
+  }
+
+  private number(v: number, path: string): string {
+    if (Number.isFinite(v)) return String(v);
+    this.tally.add(path, 1);
+    return 'null';
+  }
+
+  private async array(items: unknown[], path: string, depth: number): Promise<void> {
+    if (items.length === 0) {
+      this.sink.push('[]');
+      return;
+    }
+    const pad = '\n' + '  '.repeat(depth + 1);
+    this.sink.push('[');
+    for (let i = 0; i < items.length; i++) {
+      this.sink.push(i === 0 ? pad : ',' + pad);
+      await this.value(items[i], `${path}[${i}]`, depth + 1);
+    }
+    this.sink.push('\n' + '  '.repeat(depth) + ']');
+  }
+
+  private async object(obj: Record<string, unknown>, path: string, depth: number): Promise<void> {
+    const omit = this.detail === 'metrics' && DIRECTION_PATH.test(path) ? PER_STEP_KEYS : null;
+    const pad = '\n' + '  '.repeat(depth + 1);
+    let first = true;
+    this.sink.push('{');
+    for (const key of Object.keys(obj)) {
+      const value = obj[key];
+      if (!isWritable(value) || (omit !== null && omit.includes(key))) continue;
+      this.sink.push(`${first ? '' : ','}${pad}${JSON.stringify(key)}: `);
+      first = false;
+      await this.value(value, path === '' ? key : `${path}.${key}`, depth + 1);
+    }
+    this.sink.push(first ? '}' : '\n' + '  '.repeat(depth) + '}');
+  }
+
+  /** A number list on one line, in pieces of NUMBERS_PER_PIECE, flushing as the buffer fills. */
+  private async numbers(arr: NumericArray | number[], path: string): Promise<void> {
+    const n = arr.length;
+    const format = numberFormatter(arr);
+    let nonFinite = 0;
+    this.sink.push('[');
+    const piece: string[] = [];
+    for (let start = 0; start < n; start += NUMBERS_PER_PIECE) {
+      const end = Math.min(n, start + NUMBERS_PER_PIECE);
+      piece.length = 0;
+      for (let i = start; i < end; i++) {
+        const x = arr[i];
+        if (typeof x === 'bigint') {
+          piece.push(x.toString());
+        } else if (Number.isFinite(x)) {
+          piece.push(format(x));
+        } else {
+          nonFinite++;
+          piece.push('null');
+        }
+      }
+      this.sink.push(start === 0 ? piece.join(',') : ',' + piece.join(','));
+      await this.sink.maybeFlush();
+    }
+    this.sink.push(']');
+    this.tally.add(path, nonFinite);
+  }
+}
+
+function numberFormatter(arr: NumericArray | number[]): (x: number) => string {
+  return arr instanceof Float32Array ? formatFloat32 : String;
+}
+
+/** Values JSON.stringify leaves out of objects. */
+function isWritable(v: unknown): boolean {
+  return v !== undefined && typeof v !== 'function' && typeof v !== 'symbol';
+}
