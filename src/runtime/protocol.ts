@@ -1,8 +1,9 @@
 /**
- * The typed message protocol between the analysis host (CLI or extension) and the onnxruntime
- * worker thread. Every request carries a `messageId`; every reply names it in `inReplyTo`.
- * Bulk numbers travel as transferred ArrayBuffers, never as JSON lists.
+ * The typed message protocol between a host (CLI, extension, tests) and the analysis worker
+ * thread. Bulk numbers travel as transferred ArrayBuffers, never as JSON lists.
  */
+import type { AnalysisSettings } from '../analysis/pipeline';
+import type { Report } from '../report/types';
 
 export type WireElemType = 'float32' | 'float64' | 'int32' | 'int64' | 'bool' | 'uint8' | 'int8';
 export type WireData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
@@ -15,43 +16,44 @@ export interface WireTensor {
 
 export type ExecutionProviderChoice = 'auto' | 'cpu' | 'cuda';
 
-export type HostToWorker =
-  | {
-      kind: 'createSession';
-      messageId: number;
-      sessionId: string;
-      /** The model as bytes, or a path (used when the model keeps weights in external-data files). */
-      model: { bytes: Uint8Array } | { path: string };
-      ep: ExecutionProviderChoice;
-    }
-  | { kind: 'run'; messageId: number; sessionId: string; feeds: Record<string, WireTensor>; fetches: string[] }
-  | { kind: 'release'; messageId: number; sessionId: string };
+/** Int32 slots of the shared control block. */
+export const enum Control {
+  /** 1 while the worker is inside a native onnxruntime call. */
+  InNative = 0,
+  /** Set to 1 by the host to cancel. */
+  Cancel = 1,
+  Length = 2,
+}
+
+export type HostToWorker = {
+  kind: 'analyze';
+  messageId: number;
+  settings: AnalysisSettings;
+  /** SharedArrayBuffer of Control.Length Int32 slots. */
+  control: SharedArrayBuffer;
+};
+
+export type ErrorKind = 'analysis' | 'usage' | 'cancelled' | 'internal';
 
 export type WorkerToHost =
-  | { kind: 'ready' }
-  | {
-      kind: 'sessionCreated';
-      inReplyTo: number;
-      executionProvider: 'cpu' | 'cuda';
-      /** Set when CUDA was asked for (ep 'auto') but could not be used. */
-      notice?: string;
-      onnxruntimeVersion: string;
-      inputNames: string[];
-      outputNames: string[];
-      ms: number;
-    }
-  | { kind: 'ran'; inReplyTo: number; outputs: Record<string, WireTensor>; ms: number }
-  | { kind: 'released'; inReplyTo: number }
-  | { kind: 'error'; inReplyTo: number; message: string };
+  | { kind: 'progress'; inReplyTo: number; message: string }
+  | { kind: 'report'; inReplyTo: number; report: Report }
+  | { kind: 'error'; inReplyTo: number; errorKind: ErrorKind; message: string; stack?: string };
 
-/** The ArrayBuffers of a set of tensors, for postMessage's transfer list. */
-export function transferList(tensors: Record<string, WireTensor>): ArrayBuffer[] {
+/** The ArrayBuffers under a value (tensors of a report), for postMessage's transfer list. */
+export function transferList(value: unknown): ArrayBuffer[] {
   const seen = new Set<ArrayBuffer>();
-  for (const t of Object.values(tensors)) {
-    const b = t.data.buffer;
-    // Only buffers the tensor owns whole: a view into a shared buffer (a Node Buffer pool, a
-    // model file) would be detached for everyone else, so those are copied instead.
-    if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength) seen.add(b);
-  }
+  const walk = (v: unknown) => {
+    if (v === null || typeof v !== 'object') return;
+    if (ArrayBuffer.isView(v)) {
+      const b = v.buffer;
+      // Only buffers a view owns whole: a view into a shared buffer (a Node Buffer pool, a
+      // model file) would be detached for everyone else, so those are copied instead.
+      if (b instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === b.byteLength) seen.add(b);
+      return;
+    }
+    for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x);
+  };
+  walk(value);
   return [...seen];
 }

@@ -1,0 +1,274 @@
+/**
+ * The analysis pipeline: read the model, find its recurrent layers, run it in onnxruntime with
+ * taps, run the instrumented forward graph, reduce to metrics, assemble the Report.
+ * It runs inside the onnxruntime worker thread (runtime/worker.ts); callers use
+ * runtime/analysisWorker.ts's analyzeModel, which never blocks their thread.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { encodeModel, LoadedModel, loadModel } from '../onnx/model';
+import { AnalysisError, CancelledError } from '../onnx/errors';
+import { DATA_TYPE_NAMES, ModelProto, ValueInfoProto, toNumber } from '../onnx/proto';
+import { ExecutionProviderChoice, WireTensor } from '../runtime/protocol';
+import { OrtRuntime } from '../runtime/ortRuntime';
+import { InputOptions, resolveInputs } from '../inputs/feeds';
+import { gateSaturation } from '../metrics/saturation';
+import { retention } from '../metrics/retention';
+import { recurrentSpectrum } from '../metrics/spectrum';
+import {
+  DirectionReport, GATE_NAMES, LayerReport, REPORT_SCHEMA, Report, Tensor, ValueInfoSummary,
+} from '../report/types';
+import { describeOps, discoverRecurrentLayers, listRecurrentNodes, RecurrentLayer } from './recurrent';
+import { buildRuntimeModel } from './modelGraph';
+import { buildForwardTapGraph, directionNames } from './forwardTaps';
+
+/** Everything that defines one analysis (plain data: it crosses into the worker thread). */
+export interface AnalysisSettings extends InputOptions {
+  modelPath: string;
+  ep: ExecutionProviderChoice;
+  saturation: { low: number; high: number };
+}
+
+export interface PipelineHooks {
+  /** Progress messages for a status bar or notification. */
+  progress: (message: string) => void;
+  /** Throws CancelledError once the caller has cancelled. */
+  checkCancelled: () => void;
+}
+
+export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, hooks: PipelineHooks): Promise<Report> {
+  const tStart = performance.now();
+  const { progress, checkCancelled } = hooks;
+  const { low, high } = opts.saturation;
+  if (!(low >= 0 && high <= 1 && low < high)) {
+    throw new AnalysisError(`saturation thresholds LOW=${low}, HIGH=${high} must satisfy 0 ≤ LOW < HIGH ≤ 1.`);
+  }
+
+  progress('Reading the model');
+  const model = loadModel(opts.modelPath);
+  const modelName = path.basename(model.path);
+  const inputs = resolveInputs(model, listRecurrentNodes(model), opts);
+  const fed = Object.fromEntries(Object.entries(inputs.feeds)
+    .filter(([, t]) => t.type === 'float32' || t.type === 'float64')
+    .map(([name, t]) => [name, { dims: t.dims, data: t.data as Float32Array }]));
+  const discovery = discoverRecurrentLayers(model, fed);
+  const warnings = [...discovery.warnings];
+  if (discovery.layers.length === 0) {
+    const recurrentSeen = ['LSTM', 'GRU', 'RNN'].some((op) => discovery.opCounts.has(op));
+    if (recurrentSeen) throw new AnalysisError(`${modelName}: no recurrent layer can be analysed — ${warnings.join(' ')}`);
+    throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(discovery.opCounts)}); Gradient Lens analyses models with recurrent layers.`);
+  }
+  const layers = discovery.layers;
+  const tLoaded = performance.now();
+
+  progress('Building the instrumented graphs');
+  const runtimeModel = buildRuntimeModel(model, layers);
+  const tapGraph = buildForwardTapGraph(layers);
+  const host = runtime;
+  let runMs = 0;
+  let buildMs = 0;
+  let tempDir: string | undefined;
+  try {
+    const runtimeBytes = encodeModel(runtimeModel.proto);
+    let modelRef: { bytes: Uint8Array } | { path: string } = { bytes: runtimeBytes };
+    if (model.hasExternalData) {
+      tempDir = writeBesideExternalData(model, runtimeBytes);
+      modelRef = { path: path.join(tempDir, 'model.onnx') };
+    }
+    const tBuild0 = performance.now();
+    progress('Loading the model in onnxruntime');
+    const main = await host.createSession(modelRef, opts.ep).catch((e: Error) => {
+      throw e instanceof CancelledError ? e : new AnalysisError(`onnxruntime could not load ${modelName}: ${firstLine(e.message)}`);
+    });
+    if (main.notice) warnings.push(main.notice);
+    const taps = await host.createSession({ bytes: encodeModel(tapGraph.proto) }, main.executionProvider).catch((e: Error) => {
+      throw e instanceof CancelledError ? e : new Error(`internal error: the instrumented forward graph was rejected by onnxruntime: ${firstLine(e.message)}`);
+    });
+    buildMs = performance.now() - tBuild0 + (tBuild0 - tLoaded);
+    checkCancelled();
+
+    progress('Running the model');
+    const tapNames = runtimeModel.taps.flatMap((t) => [t.X, t.Y, t.initialH, t.initialC, t.sequenceLens].filter((x): x is string => !!x));
+    const fetches = [...runtimeModel.graphOutputs, ...tapNames];
+    const first = await host.run(main.sessionId, inputs.feeds, fetches).catch((e: Error) => {
+      throw e instanceof CancelledError ? e : new AnalysisError(`onnxruntime failed to run ${modelName}: ${firstLine(e.message)}`);
+    });
+    runMs += first.ms;
+    checkCancelled();
+
+    progress('Recording gates and states');
+    const tapFeeds: Record<string, WireTensor> = {};
+    const lengths: number[][] = [];
+    layers.forEach((layer, k) => {
+      const t = runtimeModel.taps[k];
+      const X = first.outputs[t.X];
+      const [T, B] = X.dims;
+      const D = layer.numDirections;
+      const H = layer.hiddenSize;
+      const lens = t.sequenceLens ? Array.from(first.outputs[t.sequenceLens].data as Int32Array, Number) : new Array(B).fill(T);
+      lens.forEach((len, bi) => {
+        if (!(len >= 0 && len <= T)) throw new AnalysisError(`${layer.op} node '${layer.name}': sequence_lens[${bi}] = ${len} is outside 0..${T}; every length must be between 0 and the sequence length.`);
+      });
+      lengths.push(lens);
+      const zeros = () => ({ type: 'float32' as const, dims: [D, B, H], data: new Float32Array(D * B * H) });
+      const inp = tapGraph.inputs[k];
+      tapFeeds[inp.X] = asFloat32(X, `${layer.name} input X`);
+      tapFeeds[inp.Y] = asFloat32(first.outputs[t.Y], `${layer.name} output Y`);
+      tapFeeds[inp.initialH] = t.initialH ? asFloat32(first.outputs[t.initialH], `${layer.name} initial_h`) : zeros();
+      if (inp.initialC) tapFeeds[inp.initialC] = t.initialC ? asFloat32(first.outputs[t.initialC], `${layer.name} initial_c`) : zeros();
+      const mask = new Float32Array(T * B);
+      for (let ti = 0; ti < T; ti++) for (let bi = 0; bi < B; bi++) mask[ti * B + bi] = ti < lens[bi] ? 1 : 0;
+      tapFeeds[inp.mask] = { type: 'float32', dims: [T, B, 1], data: mask };
+      directionNames(layer).forEach((dir, d) => {
+        const start = new Float32Array(T * B);
+        for (let bi = 0; bi < B; bi++) if (lens[bi] > 0) start[(dir === 'forward' ? 0 : lens[bi] - 1) * B + bi] = 1;
+        tapFeeds[inp.start[d]] = { type: 'float32', dims: [T, B, 1], data: start };
+      });
+    });
+    const tapFetches = tapGraph.outputs.flat().flatMap((o) => [...Object.values(o.gates), o.hidden, ...(o.cell ? [o.cell] : [])]);
+    const second = await host.run(taps.sessionId, tapFeeds, tapFetches).catch((e: Error) => {
+      throw e instanceof CancelledError ? e : new Error(`internal error: the instrumented forward graph failed in onnxruntime: ${firstLine(e.message)}`);
+    });
+    runMs += second.ms;
+    checkCancelled();
+
+    progress('Computing metrics');
+    const tMetrics0 = performance.now();
+    const layerReports: LayerReport[] = layers.map((layer, k) => {
+      const X = first.outputs[runtimeModel.taps[k].X];
+      const [T, B] = X.dims;
+      const H = layer.hiddenSize;
+      const lens = lengths[k];
+      const valid = new Uint8Array(T * B);
+      for (let ti = 0; ti < T; ti++) for (let bi = 0; bi < B; bi++) valid[ti * B + bi] = ti < lens[bi] ? 1 : 0;
+      const directions: DirectionReport[] = directionNames(layer).map((dir, d) => {
+        const names = tapGraph.outputs[k][d];
+        const tensor = (name: string): Tensor => ({ dims: [T, B, H], data: second.outputs[name].data as Float32Array });
+        const gates: Record<string, Tensor> = {};
+        for (const gate of GATE_NAMES[layer.op]) gates[gate] = tensor(names.gates[gate]);
+        const saturationGates: Record<string, ReturnType<typeof gateSaturation>> = {};
+        for (const gate of GATE_NAMES[layer.op]) saturationGates[gate] = gateSaturation(gates[gate].data as Float32Array, [T, B, H], valid, low, high);
+        const g = layer.op === 'LSTM' ? 4 : layer.op === 'GRU' ? 3 : 1;
+        const Rslice = layer.R.values.subarray(d * g * H * H, (d + 1) * g * H * H);
+        const acts = layer.activations[d];
+        const report: DirectionReport = {
+          direction: dir,
+          gates,
+          hidden: tensor(names.hidden),
+          metrics: {
+            saturation: { low, high, gates: saturationGates },
+            spectrum: recurrentSpectrum(Rslice, layer.op, H, acts.map((a) => a.name), acts.map((a) => ({ alpha: a.alpha, beta: a.beta }))),
+          },
+        };
+        if (names.cell) report.cell = tensor(names.cell);
+        if (layer.op === 'LSTM') report.metrics.retention = retention(gates.forget.data as Float32Array, [T, B, H], lens, dir);
+        return report;
+      });
+      return {
+        node: layer.name, nodeIndex: layer.nodeIndex, op: layer.op, direction: layer.direction, layout: layer.layout,
+        hiddenSize: H, inputSize: layer.inputSize, seqLen: T, batch: B, attributes: layer.attributes, directions,
+      };
+    });
+    const outputs: Record<string, Tensor> = {};
+    for (const name of runtimeModel.graphOutputs) outputs[name] = toReportTensor(first.outputs[name]);
+    const metricsMs = performance.now() - tMetrics0;
+    const nonFinite = countNonFiniteIn(layerReports, outputs);
+    if (nonFinite > 0) warnings.push(`${nonFinite} per-step values are NaN or infinite (written as null in JSON); the model overflows on these inputs — check the input scale.`);
+
+    const loadMs = tLoaded - tStart;
+    return {
+      schema: REPORT_SCHEMA,
+      model: modelInfo(model),
+      runtime: {
+        executionProvider: main.executionProvider,
+        onnxruntime: main.onnxruntimeVersion,
+        timingsMs: { load: loadMs, build: buildMs, run: runMs, metrics: metricsMs, total: performance.now() - tStart },
+      },
+      input: { seqLen: inputs.seqLen, batch: inputs.batch, seed: opts.seed, sources: inputs.sources },
+      outputs,
+      layers: layerReports,
+      warnings,
+    };
+  } finally {
+    await host.releaseAll();
+    if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0].replace(/^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : /, '');
+}
+
+function asFloat32(t: WireTensor, what: string): WireTensor {
+  if (t.type === 'float32') return t;
+  throw new AnalysisError(`${what} is ${t.type}; Gradient Lens analyses float32 recurrent layers — convert the model to float32.`);
+}
+
+function toReportTensor(t: WireTensor): Tensor {
+  if (t.data instanceof Float32Array || t.data instanceof Float64Array) return { dims: t.dims, data: t.data };
+  if (t.data instanceof BigInt64Array) return { dims: t.dims, data: Float64Array.from(t.data, Number) };
+  return { dims: t.dims, data: Float64Array.from(t.data as ArrayLike<number>) };
+}
+
+function countNonFiniteIn(layers: LayerReport[], outputs: Record<string, Tensor>): number {
+  let n = 0;
+  const count = (t: Tensor | undefined) => { if (t) for (const v of t.data) if (!Number.isFinite(v)) n++; };
+  for (const l of layers) for (const d of l.directions) {
+    Object.values(d.gates).forEach(count);
+    count(d.hidden);
+    count(d.cell);
+  }
+  Object.values(outputs).forEach(count);
+  return n;
+}
+
+/**
+ * onnxruntime resolves external-data locations relative to the model file, so a generated
+ * model that keeps the original's external tensors is written to a temporary folder holding
+ * links to the original sidecar files (no weight is copied).
+ */
+function writeBesideExternalData(model: LoadedModel, bytes: Uint8Array): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-'));
+  const locations = new Set<string>();
+  for (const t of model.proto.graph.initializer) {
+    const loc = t.external_data?.find((e) => e.key === 'location')?.value;
+    if (t.data_location === 1 && loc) locations.add(loc);
+  }
+  for (const loc of locations) {
+    const target = path.resolve(model.baseDir, loc);
+    if (!fs.existsSync(target)) {
+      throw new AnalysisError(`external-data file '${loc}' of ${path.basename(model.path)} is missing (looked for ${target}); keep the sidecar files next to the .onnx model.`);
+    }
+    const link = path.join(dir, loc);
+    fs.mkdirSync(path.dirname(link), { recursive: true });
+    fs.symlinkSync(target, link);
+  }
+  fs.writeFileSync(path.join(dir, 'model.onnx'), bytes);
+  return dir;
+}
+
+export function summarizeValueInfo(v: ValueInfoProto): ValueInfoSummary {
+  const tt = v.type?.tensor_type;
+  return {
+    name: v.name,
+    elemType: tt ? DATA_TYPE_NAMES[tt.elem_type ?? 0] ?? String(tt.elem_type) : 'non-tensor',
+    shape: tt?.shape ? tt.shape.dim.map((d) => (d.dim_value !== undefined && d.dim_value !== null && toNumber(d.dim_value) > 0
+      ? toNumber(d.dim_value) : d.dim_param ? d.dim_param : null)) : null,
+  };
+}
+
+export function modelInfo(model: LoadedModel): Report['model'] {
+  const p: ModelProto = model.proto;
+  const inits = new Set(p.graph.initializer.map((t) => t.name));
+  return {
+    path: model.path,
+    irVersion: toNumber(p.ir_version),
+    opset: model.opset,
+    producer: [p.producer_name, p.producer_version].filter(Boolean).join(' '),
+    graphInputs: p.graph.input.filter((v) => !inits.has(v.name)).map(summarizeValueInfo),
+    graphOutputs: p.graph.output.map(summarizeValueInfo),
+  };
+}
+
+export type { RecurrentLayer };

@@ -1,0 +1,89 @@
+/**
+ * Host side of the analysis worker: `analyzeModel` runs one analysis in a fresh worker thread
+ * and resolves with its Report. The calling thread (the extension host, the CLI) only posts
+ * the settings and receives the report's buffers; it never blocks.
+ *
+ * Cancelling rejects at once. The thread is ended as soon as it is outside native code:
+ * terminating a thread inside onnxruntime's native run() aborts the whole process (the addon's
+ * N-API calls fail and throw past C++), so a worker busy in native code stops by itself when
+ * that call returns (it checks the shared cancel flag before every native call).
+ */
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import type { AnalysisSettings } from '../analysis/pipeline';
+import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
+import type { Report } from '../report/types';
+import { Control, HostToWorker, WorkerToHost } from './protocol';
+
+export interface AnalyzeOptions extends AnalysisSettings {
+  signal?: AbortSignal;
+  onProgress?: (message: string) => void;
+}
+
+/** Where the worker script sits: next to this module, both in the tsc output and the esbuild bundle. */
+export function workerScriptPath(): string {
+  return path.join(__dirname, 'worker.js');
+}
+
+let live = 0;
+/** Analysis worker threads currently alive (for tests and diagnostics). */
+export function liveWorkers(): number {
+  return live;
+}
+
+export function analyzeModel(opts: AnalyzeOptions): Promise<Report> {
+  const { signal, onProgress, ...settings } = opts;
+  if (signal?.aborted) return Promise.reject(new CancelledError());
+  const control = new Int32Array(new SharedArrayBuffer(Control.Length * 4));
+  const worker = new Worker(workerScriptPath());
+  live++;
+  let ended = false;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => { live--; ended = true; resolve(); }));
+
+  /** End the thread now if it is outside native code; otherwise it ends itself (see above). */
+  const endWhenSafe = () => {
+    Atomics.store(control, Control.Cancel, 1);
+    if (!ended && Atomics.load(control, Control.InNative) === 0) void worker.terminate();
+  };
+
+  return new Promise<Report>((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const onAbort = () => settle(() => { endWhenSafe(); reject(new CancelledError()); });
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    worker.on('message', (msg: WorkerToHost) => {
+      switch (msg.kind) {
+        case 'progress':
+          if (!settled) onProgress?.(msg.message);
+          return;
+        case 'report':
+          settle(() => resolve(msg.report));
+          endWhenSafe();
+          return;
+        case 'error':
+          settle(() => reject(rebuildError(msg.errorKind, msg.message, msg.stack)));
+          endWhenSafe();
+          return;
+      }
+    });
+    worker.on('error', (e) => settle(() => reject(new Error(`the analysis worker failed: ${e.message}`))));
+    void exited.then(() => settle(() => reject(new Error('the analysis worker stopped before it finished'))));
+    const request: HostToWorker = { kind: 'analyze', messageId: 1, settings, control: control.buffer as SharedArrayBuffer };
+    worker.postMessage(request);
+  });
+}
+
+function rebuildError(kind: string, message: string, stack?: string): Error {
+  const e = kind === 'cancelled' ? new CancelledError()
+    : kind === 'usage' ? new UsageError(message)
+      : kind === 'analysis' ? new AnalysisError(message)
+        : new Error(message);
+  if (kind === 'internal' && stack) e.stack = stack;
+  return e;
+}

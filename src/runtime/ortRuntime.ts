@@ -1,0 +1,119 @@
+/**
+ * onnxruntime sessions inside the worker thread: creation with the execution-provider choice
+ * (CUDA → CPU with a notice), runs with wire tensors, and the native-call guard that makes
+ * cancelling safe.
+ */
+import type * as ortTypes from 'onnxruntime-node';
+import { ExecutionProviderChoice, WireTensor } from './protocol';
+import { cudaUnavailableMessage } from './executionProvider';
+
+/**
+ * Brackets every native onnxruntime call. `enter` throws CancelledError once the analysis is
+ * cancelled, so no native call starts after a cancel; the host never ends the thread while
+ * one is in progress (see analysisWorker.ts).
+ */
+export interface NativeGuard {
+  enter(): void;
+  exit(): void;
+}
+
+export interface SessionInfo {
+  sessionId: string;
+  executionProvider: 'cpu' | 'cuda';
+  /** Set when CUDA was asked for (ep 'auto') but could not be used. */
+  notice?: string;
+  onnxruntimeVersion: string;
+  inputNames: string[];
+  outputNames: string[];
+  ms: number;
+}
+
+let ort: typeof ortTypes | undefined;
+function loadOrt(): typeof ortTypes {
+  if (!ort) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      ort = require('onnxruntime-node') as typeof ortTypes;
+      ort.env.logLevel = 'fatal';
+    } catch (e) {
+      throw new Error(`onnxruntime-node could not be loaded (${(e as Error).message}); reinstall the dependencies with 'npm ci'.`);
+    }
+  }
+  return ort;
+}
+
+export class OrtRuntime {
+  private readonly sessions = new Map<string, ortTypes.InferenceSession>();
+  private next = 1;
+
+  constructor(private readonly guard: NativeGuard) {}
+
+  private async native<T>(call: () => Promise<T>): Promise<T> {
+    this.guard.enter();
+    try {
+      return await call();
+    } finally {
+      this.guard.exit();
+    }
+  }
+
+  async createSession(model: { bytes: Uint8Array } | { path: string }, ep: ExecutionProviderChoice): Promise<SessionInfo> {
+    const o = loadOrt();
+    const t0 = performance.now();
+    const options: ortTypes.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: 'all',
+      // Errors reach the user through our own messages; onnxruntime's log would repeat them raw.
+      logSeverityLevel: 4,
+    };
+    const open = (providers: string[]) => this.native(() => ('bytes' in model
+      ? o.InferenceSession.create(model.bytes, { ...options, executionProviders: providers })
+      : o.InferenceSession.create(model.path, { ...options, executionProviders: providers })));
+    let session: ortTypes.InferenceSession;
+    let executionProvider: 'cpu' | 'cuda' = 'cpu';
+    let notice: string | undefined;
+    if (ep === 'cpu') {
+      session = await open(['cpu']);
+    } else {
+      try {
+        // Requesting a missing CUDA provider makes create() reject even with a CPU fallback listed.
+        session = await open(['cuda', 'cpu']);
+        executionProvider = 'cuda';
+      } catch (e) {
+        if ((e as Error).name === 'CancelledError') throw e;
+        const reason = (e as Error).message.split('\n')[0];
+        if (ep === 'cuda') throw new Error(cudaUnavailableMessage(reason));
+        session = await open(['cpu']);
+        notice = `the CUDA execution provider could not be loaded (${reason.slice(0, 200)}); running on CPU instead.`;
+      }
+    }
+    const sessionId = `s${this.next++}`;
+    this.sessions.set(sessionId, session);
+    return {
+      sessionId, executionProvider, notice,
+      onnxruntimeVersion: o.env.versions.node ?? o.env.versions.common ?? 'unknown',
+      inputNames: [...session.inputNames], outputNames: [...session.outputNames], ms: performance.now() - t0,
+    };
+  }
+
+  async run(sessionId: string, feeds: Record<string, WireTensor>, fetches: string[]): Promise<{ outputs: Record<string, WireTensor>; ms: number }> {
+    const o = loadOrt();
+    const session = this.sessions.get(sessionId);
+    if (!session) throw new Error(`internal error: no session '${sessionId}'`);
+    const tensors: Record<string, ortTypes.Tensor> = {};
+    for (const [name, w] of Object.entries(feeds)) tensors[name] = new o.Tensor(w.type, w.data as never, w.dims);
+    const t0 = performance.now();
+    const result = await this.native(() => session.run(tensors, fetches));
+    const ms = performance.now() - t0;
+    const outputs: Record<string, WireTensor> = {};
+    for (const name of fetches) {
+      const t = result[name];
+      outputs[name] = { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as WireTensor['data'] };
+    }
+    return { outputs, ms };
+  }
+
+  async releaseAll(): Promise<void> {
+    for (const s of this.sessions.values()) await this.native(() => s.release()).catch(() => undefined);
+    this.sessions.clear();
+  }
+}
