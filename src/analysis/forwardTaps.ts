@@ -6,8 +6,8 @@
  * step is known, so all gate pre-activations are time-parallel:
  *     a_t = X_t·Wᵀ + h_{t−1}·Rᵀ + Wb + Rb          (one batched MatMul each over all T steps)
  * Only the LSTM cell state needs a recurrence, c_t = f_t ⊙ c_{t−1} + i_t ⊙ c̃_t, which is
- * elementwise and runs as a two-node Scan (peephole LSTMs, whose i/f/o depend on c, scan
- * the gate equations elementwise too). Padded positions (sequence_lens) come from a 0/1 mask:
+ * elementwise and runs in O(√T) Scan iterations (linearRecurrence.ts); peephole LSTMs, whose
+ * i/f/o depend on c, scan the gate equations elementwise step by step. Padded positions (sequence_lens) come from a 0/1 mask:
  * state is carried through them and every reported value there is 0.
  */
 import { GraphBuilder, makeModel } from '../onnx/builder';
@@ -15,6 +15,7 @@ import { DataType, ModelProto } from '../onnx/proto';
 import { GATE_NAMES } from '../report/types';
 import { emitActivation, emitClip } from './activations';
 import { Activation, RecurrentLayer } from './recurrent';
+import { emitLinearRecurrence } from './linearRecurrence';
 
 /** Names of the tap graph's inputs for one layer. */
 export interface TapInputs {
@@ -46,7 +47,8 @@ export function directionNames(layer: RecurrentLayer): ('forward' | 'reverse')[]
   return [layer.direction];
 }
 
-export function buildForwardTapGraph(layers: RecurrentLayer[]): ForwardTapGraph {
+/** `seqLens[k]`: layer k's number of steps T (known once the model has run). */
+export function buildForwardTapGraph(layers: RecurrentLayer[], seqLens: number[]): ForwardTapGraph {
   const b = new GraphBuilder('gl_');
   const inputs: TapInputs[] = [];
   const outputs: TapOutputs[][] = [];
@@ -67,7 +69,7 @@ export function buildForwardTapGraph(layers: RecurrentLayer[]): ForwardTapGraph 
     inputs.push(inp);
     const dirs: TapOutputs[] = [];
     directionNames(layer).forEach((dir, d) => {
-      const o = emitDirection(b, layer, k, d, dir, inp);
+      const o = emitDirection(b, layer, k, d, dir, inp, seqLens[k]);
       const named: TapOutputs = { gates: {}, hidden: `L${k}_d${d}_state_hidden` };
       const expose = (value: string, name: string) => { b.opInto('Identity', [value], [name]); b.output(name); };
       for (const [gate, v] of Object.entries(o.gates)) {
@@ -92,7 +94,7 @@ function transposedBlock(values: Float64Array, offset: number, n: number, cols: 
 
 interface DirectionValues { gates: Record<string, string>; hidden: string; cell?: string }
 
-function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: number, dir: 'forward' | 'reverse', inp: TapInputs): DirectionValues {
+function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: number, dir: 'forward' | 'reverse', inp: TapInputs, T: number): DirectionValues {
   const H = layer.hiddenSize;
   const I = layer.inputSize;
   const g = layer.op === 'LSTM' ? 4 : layer.op === 'GRU' ? 3 : 1;
@@ -168,18 +170,7 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
     // Masked recurrence c_t = f′_t ⊙ c_{t−1} + u_t with f′ = 1 and u = 0 at padded steps (state carried).
     const fPrime = b.add(b.mul(f, mask), b.sub(b.constF(1), mask));
     const u = b.mul(b.mul(i, cTilde), mask);
-    const body = new GraphBuilder(`gl_${tag}_scan_`);
-    const cIn = body.input(body.fresh('c_in'), DataType.FLOAT, null);
-    const fIn = body.input(body.fresh('f_in'), DataType.FLOAT, null);
-    const uIn = body.input(body.fresh('u_in'), DataType.FLOAT, null);
-    const cOut = body.add(body.mul(fIn, cIn), uIn);
-    const cScan = body.op('Identity', [cOut]);
-    body.output(cOut);
-    body.output(cScan);
-    const [, cAll] = b.node('Scan', [c0, fPrime, u], {
-      body: body.graph(`${tag}_cell_scan`), num_scan_inputs: 2,
-      scan_input_directions: [scanDir, scanDir], scan_output_directions: [scanDir],
-    }, 2, 'cell');
+    const cAll = emitLinearRecurrence(b, fPrime, u, c0, T, H, dir === 'reverse', tag);
     return {
       gates: { input: b.mul(i, mask), forget: b.mul(f, mask), output: b.mul(o, mask), cell: b.mul(cTilde, mask) },
       hidden: Ym,

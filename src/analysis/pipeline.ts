@@ -60,11 +60,18 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
     throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(discovery.opCounts)}); Gradient Lens analyses models with recurrent layers.`);
   }
   const layers = discovery.layers;
+  // onnxruntime would only say "Input W must have shape …"; name the graph input at fault instead.
+  for (const layer of layers) {
+    const x = inputs.feeds[layer.inputs.X];
+    if (x && x.dims.length === 3 && x.dims[2] !== layer.inputSize) {
+      const how = inputs.sources[layer.inputs.X] === 'random' ? 'set its symbolic feature dim with --dim' : 'pass a file with that many';
+      throw new AnalysisError(`input '${layer.inputs.X}' has ${x.dims[2]} features (axis 2 of shape [${x.dims.join(', ')}]) but ${layer.op} node '${layer.name}' expects ${layer.inputSize}, the input size of its W weight; ${how}.`);
+    }
+  }
   const tLoaded = performance.now();
 
   progress('Building the instrumented graphs');
   const runtimeModel = buildRuntimeModel(model, layers);
-  const tapGraph = buildForwardTapGraph(layers);
   const host = runtime;
   let runMs = 0;
   let buildMs = 0;
@@ -82,9 +89,6 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
       throw e instanceof CancelledError ? e : new AnalysisError(`onnxruntime could not load ${modelName}: ${firstLine(e.message)}`);
     });
     if (main.notice) warnings.push(main.notice);
-    const taps = await host.createSession({ bytes: encodeModel(tapGraph.proto) }, main.executionProvider).catch((e: Error) => {
-      throw e instanceof CancelledError ? e : new Error(`internal error: the instrumented forward graph was rejected by onnxruntime: ${firstLine(e.message)}`);
-    });
     buildMs = performance.now() - tBuild0 + (tBuild0 - tLoaded);
     checkCancelled();
 
@@ -98,6 +102,14 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
     checkCancelled();
 
     progress('Recording gates and states');
+    // The tap graph is built for the sequence lengths the model actually ran with.
+    const seqLens = runtimeModel.taps.map((t) => first.outputs[t.X].dims[0]);
+    const tapGraph = buildForwardTapGraph(layers, seqLens);
+    const tBuild1 = performance.now();
+    const taps = await host.createSession({ bytes: encodeModel(tapGraph.proto) }, main.executionProvider).catch((e: Error) => {
+      throw e instanceof CancelledError ? e : new Error(`internal error: the instrumented forward graph was rejected by onnxruntime: ${firstLine(e.message)}`);
+    });
+    buildMs += performance.now() - tBuild1;
     const tapFeeds: Record<string, WireTensor> = {};
     const lengths: number[][] = [];
     layers.forEach((layer, k) => {

@@ -9,7 +9,7 @@ import { DATA_TYPE_NAMES, DataType, ValueInfoProto, toNumber } from '../onnx/pro
 import { RecurrentNodeRef } from '../analysis/recurrent';
 import { WireElemType, WireTensor } from '../runtime/protocol';
 import { AxisRole, AxisUse, embeddingIndexInputs, traceAxisRoles } from './axes';
-import { convertForOnnx, readNpy } from './npy';
+import { convertForOnnx, npyLabel, readNpy } from './npy';
 import { SeededRandom } from './random';
 
 export interface InputOptions {
@@ -161,7 +161,7 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
       if (!wire || !['float32', 'float64', 'int32', 'int64'].includes(wire)) {
         throw new AnalysisError(`input '${v.name}' has element type ${DATA_TYPE_NAMES[elemType] ?? elemType}, which Gradient Lens cannot feed.`);
       }
-      feeds[v.name] = { type: wire, dims: arr.shape, data: convertForOnnx(arr, elemType, v.name).data };
+      feeds[v.name] = { type: wire, dims: arr.shape, data: convertForOnnx(arr, elemType, npyLabel(opts.files[v.name], v.name)).data };
       continue;
     }
     if (!v.type?.tensor_type) throw new AnalysisError(`input '${v.name}' is not a tensor (sequence, map or optional inputs are not supported); Gradient Lens analyses models with tensor inputs.`);

@@ -67,7 +67,8 @@ export async function writeReportJson(
   } catch (e) {
     await closeFile(file, false).catch(() => undefined);
     await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-    if (e instanceof CancelledError || e instanceof AnalysisError) throw e;
+    // File-system failures (ENOENT, EACCES, ENOSPC, …) are the user's to fix; anything else is a bug to surface as is.
+    if (typeof (e as NodeJS.ErrnoException).code !== 'string') throw e;
     throw new AnalysisError(`the JSON report could not be written to ${path} (${(e as Error).message}); check that its folder exists and is writable.`);
   }
 }

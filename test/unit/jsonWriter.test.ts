@@ -1,0 +1,340 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Writable } from 'stream';
+import { AnalysisError } from '../../src/onnx/errors';
+import { countNonFinite, formatFloat32, nonFiniteWarning, writeReportJson } from '../../src/report/jsonWriter';
+import { DirectionReport, REPORT_SCHEMA, Report } from '../../src/report/types';
+
+/** Collects everything written, one entry per write() call, answering after a turn of the event loop. */
+class Collector extends Writable {
+  readonly chunks: string[] = [];
+  maxBuffered = 0;
+  constructor(highWaterMark = 16 * 1024, private readonly failAfter = Infinity) {
+    super({ highWaterMark, decodeStrings: false });
+  }
+  override _write(chunk: string | Buffer, _enc: BufferEncoding, done: (e?: Error | null) => void): void {
+    this.maxBuffered = Math.max(this.maxBuffered, this.writableLength);
+    this.chunks.push(chunk.toString());
+    const total = this.chunks.reduce((s, c) => s + c.length, 0);
+    setImmediate(() => done(total > this.failAfter ? new Error('disk full (simulated)') : null));
+  }
+  text(): string {
+    return this.chunks.join('');
+  }
+}
+
+function direction(extra: Record<string, unknown> = {}): DirectionReport {
+  return {
+    direction: 'forward',
+    gates: { forget: { dims: [2, 1, 2], data: Float32Array.from([0.1, 0.2, 0.3, 0.4]) } },
+    hidden: { dims: [2, 1, 2], data: Float32Array.from([1, 2, 3, 4]) },
+    cell: { dims: [2, 1, 2], data: Float32Array.from([5, 6, 7, 8]) },
+    gradHidden: { dims: [2, 1, 2], data: Float32Array.from([-1, -2, -3, -4]) },
+    gradCell: { dims: [2, 1, 2], data: Float32Array.from([9, 9, 9, 9]) },
+    jacobianNorm: { hidden: { dims: [2], data: Float64Array.from([0.5, Math.SQRT2]) } },
+    weightGrads: { R: { dims: [1, 2], data: Float32Array.from([0.25, -0.75]) } },
+    metrics: {
+      saturation: { low: 0.1, high: 0.9, gates: { forget: { left: 0, right: 0.25, leftPerUnit: [0, 0], rightPerUnit: [0.5, 0] } } },
+      spectrum: { sigmaMaxAll: 1.5, gates: [{ gate: 'forget', sigmaMax: 1.5, activation: 'Sigmoid', gamma: 0.25, sufficientForVanishing: true, necessaryForExplodingMet: false }] },
+      decay: { rho: 0.9, halfLife: 6.578813478960585, verdict: 'stable', reach: null },
+      gradNorm: [3, 4],
+    },
+    ...extra,
+  } as unknown as DirectionReport;
+}
+
+function report(dirs: DirectionReport[] = [direction()], extra: Partial<Report> = {}): Report {
+  return {
+    schema: REPORT_SCHEMA,
+    warnings: ['a "quoted" warning — with ünïcode'],
+    model: { path: 'm.onnx', irVersion: 8, opset: 17, producer: 'pytorch', graphInputs: [{ name: 'x', elemType: 'float32', shape: ['T', 1, 3] }], graphOutputs: [] },
+    runtime: { executionProvider: 'cpu', onnxruntime: '1.20.0', timingsMs: { load: 1, build: 2, run: 3, metrics: 4, total: 10 } },
+    input: { seqLen: 2, batch: 1, seed: 0, sources: { x: 'random' } },
+    objective: { kind: 'sum', output: 'y', value: 12.5 },
+    outputs: { y: { dims: [2], data: Float32Array.from([1.5, -0.5]) } },
+    layers: [{
+      node: 'lstm', nodeIndex: 3, op: 'LSTM', direction: 'forward', layout: 0, hiddenSize: 2, inputSize: 3, seqLen: 2, batch: 1,
+      attributes: { activations: ['Sigmoid', 'Tanh', 'Tanh'], activationAlpha: [], activationBeta: [], clip: null, inputForget: false, linearBeforeReset: false, hasBias: true, hasPeepholes: false, hasSequenceLens: false, hasInitialH: false, hasInitialC: false },
+      directions: dirs,
+    }],
+    clipping: { globalNorm: 5, factors: { '1': 0.2, '5': 1 } },
+    ...extra,
+  };
+}
+
+async function toJson(r: Report, detail: 'full' | 'metrics' = 'full'): Promise<{ text: string; value: Record<string, unknown> }> {
+  const out = new Collector();
+  await writeReportJson(r, out, { detail });
+  const text = out.text();
+  return { text, value: JSON.parse(text) as Record<string, unknown> };
+}
+
+function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'gl-json-'));
+}
+
+describe('report: JSON writer', () => {
+  it('writes the structure JSON.parse reads back, tensors as {dims, data}', async () => {
+    const { value } = await toJson(report());
+    const f = Math.fround;
+    const expected = {
+      schema: 'gradient-lens/report@1',
+      model: { path: 'm.onnx', irVersion: 8, opset: 17, producer: 'pytorch', graphInputs: [{ name: 'x', elemType: 'float32', shape: ['T', 1, 3] }], graphOutputs: [] },
+      runtime: { executionProvider: 'cpu', onnxruntime: '1.20.0', timingsMs: { load: 1, build: 2, run: 3, metrics: 4, total: 10 } },
+      input: { seqLen: 2, batch: 1, seed: 0, sources: { x: 'random' } },
+      objective: { kind: 'sum', output: 'y', value: 12.5 },
+      outputs: { y: { dims: [2], data: [1.5, -0.5] } },
+      layers: [{
+        node: 'lstm', nodeIndex: 3, op: 'LSTM', direction: 'forward', layout: 0, hiddenSize: 2, inputSize: 3, seqLen: 2, batch: 1,
+        attributes: { activations: ['Sigmoid', 'Tanh', 'Tanh'], activationAlpha: [], activationBeta: [], clip: null, inputForget: false, linearBeforeReset: false, hasBias: true, hasPeepholes: false, hasSequenceLens: false, hasInitialH: false, hasInitialC: false },
+        directions: [{
+          direction: 'forward',
+          gates: { forget: { dims: [2, 1, 2], data: [0.1, 0.2, 0.3, 0.4] } },
+          hidden: { dims: [2, 1, 2], data: [1, 2, 3, 4] },
+          cell: { dims: [2, 1, 2], data: [5, 6, 7, 8] },
+          gradHidden: { dims: [2, 1, 2], data: [-1, -2, -3, -4] },
+          gradCell: { dims: [2, 1, 2], data: [9, 9, 9, 9] },
+          jacobianNorm: { hidden: { dims: [2], data: [0.5, Math.SQRT2] } },
+          weightGrads: { R: { dims: [1, 2], data: [0.25, -0.75] } },
+          metrics: {
+            saturation: { low: 0.1, high: 0.9, gates: { forget: { left: 0, right: 0.25, leftPerUnit: [0, 0], rightPerUnit: [0.5, 0] } } },
+            spectrum: { sigmaMaxAll: 1.5, gates: [{ gate: 'forget', sigmaMax: 1.5, activation: 'Sigmoid', gamma: 0.25, sufficientForVanishing: true, necessaryForExplodingMet: false }] },
+            decay: { rho: 0.9, halfLife: 6.578813478960585, verdict: 'stable', reach: null },
+            gradNorm: [3, 4],
+          },
+        }],
+      }],
+      clipping: { globalNorm: 5, factors: { '1': 0.2, '5': 1 } },
+      warnings: ['a "quoted" warning — with ünïcode'],
+    };
+    // Float32 gate values print as the short decimals that read back to the same float32.
+    const gate = (((value.layers as unknown[])[0] as { directions: { gates: { forget: { data: number[] } } }[] }).directions[0].gates.forget.data);
+    assert.deepStrictEqual(gate.map(f), [0.1, 0.2, 0.3, 0.4].map(f));
+    assert.deepStrictEqual(value, expected);
+  });
+
+  it('puts the top-level keys in SPEC order, extra keys after them and warnings last', async () => {
+    const r = { ...report(), extraTopLevel: { n: 1 } } as Report;
+    const { value, text } = await toJson(r);
+    assert.deepStrictEqual(Object.keys(value), ['schema', 'model', 'runtime', 'input', 'objective', 'outputs', 'layers', 'clipping', 'extraTopLevel', 'warnings']);
+    assert.ok(text.endsWith('}\n'));
+  });
+
+  it('float32 data round-trips exactly, with at most 9 significant digits', async () => {
+    const special = [0.1, 1 / 3, -2.5e-38, 1e-45, 1.401298464324817e-45, 1.1754943508222875e-38, 3.4028234663852886e38, -3.4028234663852886e38, 16777216, 123456792, 1e-7, 0, -0, 0.30000001192092896];
+    const rnd = ((): (() => number) => {
+      let s = 12345;
+      return () => {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+        return s;
+      };
+    })();
+    const bits = new Uint32Array(20000);
+    for (let i = 0; i < bits.length; i++) {
+      let b = rnd();
+      while (((b >>> 23) & 0xff) === 0xff) b = rnd(); // not NaN / ±Infinity
+      bits[i] = b;
+    }
+    const data = new Float32Array(special.length + bits.length);
+    data.set(special);
+    data.set(new Float32Array(bits.buffer), special.length);
+    const r = report();
+    r.outputs = { y: { dims: [data.length], data } };
+    const { value, text } = await toJson(r);
+    const parsed = (value.outputs as { y: { data: number[] } }).y.data;
+    assert.strictEqual(parsed.length, data.length);
+    for (let i = 0; i < data.length; i++) assert.ok(Math.fround(parsed[i]) === data[i], `index ${i}: ${data[i]} wrote ${parsed[i]}`);
+    const list = text.slice(text.indexOf('"y": {'));
+    const numbers = list.slice(list.indexOf('"data": [') + 9, list.indexOf(']')).split(',');
+    for (const s of numbers) assert.ok(s.replace(/^-/, '').replace(/e.*$/, '').replace('.', '').replace(/^0+/, '').length <= 9, s);
+  });
+
+  it('formatFloat32 prints short decimals short', () => {
+    assert.strictEqual(formatFloat32(Math.fround(0.1)), '0.1');
+    assert.strictEqual(formatFloat32(Math.fround(1e-7)), '1e-7');
+    assert.strictEqual(formatFloat32(Math.fround(2.5)), '2.5');
+    assert.strictEqual(formatFloat32(16777216), '16777216');
+    // FLT_MAX: 8 digits suffice (numpy prints np.float32 max as 3.4028235e+38).
+    assert.strictEqual(formatFloat32(Math.fround(3.4028234663852886e38)), '3.4028235e+38');
+    assert.strictEqual(formatFloat32(Math.fround(-0.3)), '-0.3');
+  });
+
+  it('float64 data and plain numbers round-trip exactly', async () => {
+    const d = Float64Array.from([0.1, 1 / 3, 5e-324, 1.7976931348623157e308, -1e-300, 2 ** 53 + 2]);
+    const r = report();
+    r.outputs = { y: { dims: [d.length], data: d } };
+    (r.objective as { value: number }).value = Math.PI;
+    const { value } = await toJson(r);
+    assert.deepStrictEqual((value.outputs as { y: { data: number[] } }).y.data, Array.from(d));
+    assert.strictEqual((value.objective as { value: number }).value, Math.PI);
+  });
+
+  it('NaN and ±Infinity become null and the file gains a warning saying how many and where', async () => {
+    const dir = direction({ gradHidden: { dims: [2, 1, 2], data: Float32Array.from([NaN, 1, Infinity, -Infinity]) } });
+    (dir.metrics as Record<string, unknown>).gradNorm = [NaN, 2];
+    const r = report([dir]);
+    const { value } = await toJson(r);
+    const d = ((value.layers as { directions: Record<string, { data: unknown[] }>[] }[])[0].directions[0]);
+    assert.deepStrictEqual(d.gradHidden.data, [null, 1, null, null]);
+    const warnings = value.warnings as string[];
+    assert.strictEqual(warnings.length, 2);
+    assert.strictEqual(warnings[0], r.warnings[0]);
+    assert.match(warnings[1], /^4 non-finite values \(NaN or ±Infinity\) written as null/);
+    assert.ok(warnings[1].includes('3 in layers[0].directions[0].gradHidden.data'), warnings[1]);
+    assert.ok(warnings[1].includes('1 in layers[0].directions[0].metrics.gradNorm'), warnings[1]);
+    // The in-memory report is left as it was.
+    assert.strictEqual(r.warnings.length, 1);
+    // countNonFinite finds the same places, and the warning it produces is not added twice.
+    const counted = countNonFinite(r);
+    assert.strictEqual(counted.total, 4);
+    assert.deepStrictEqual(counted.places, [{ path: 'layers.0.directions.0.gradHidden.data', count: 3 }, { path: 'layers.0.directions.0.metrics.gradNorm', count: 1 }].map((p) => ({ ...p, path: p.path.replace(/\.(\d+)/g, '[$1]') })));
+    r.warnings.push(nonFiniteWarning(counted) as string);
+    const again = await toJson(r);
+    assert.strictEqual((again.value.warnings as string[]).length, 2);
+    assert.strictEqual(nonFiniteWarning(countNonFinite(report())), null);
+  });
+
+  it("detail 'metrics' leaves out exactly the per-step tensors of each direction", async () => {
+    const r = report([direction(), direction({ direction: 'reverse' })]);
+    const full = (await toJson(r, 'full')).value;
+    const { value } = await toJson(r, 'metrics');
+    const dirs = (value.layers as { directions: Record<string, unknown>[] }[])[0].directions;
+    for (const d of dirs) {
+      assert.deepStrictEqual(Object.keys(d), ['direction', 'jacobianNorm', 'weightGrads', 'metrics']);
+      // jacobianNorm.hidden shares a per-step key's name but is not per-step data: it stays.
+      assert.deepStrictEqual((d.jacobianNorm as { hidden: { data: number[] } }).hidden.data, [0.5, Math.SQRT2]);
+    }
+    for (const key of ['schema', 'model', 'runtime', 'input', 'objective', 'outputs', 'clipping', 'warnings']) assert.deepStrictEqual(value[key], full[key]);
+  });
+
+  it('writes generic values: nested arrays, empty containers, bigint arrays, toJSON, undefined and functions skipped', async () => {
+    const extra = {
+      nested: [[1, 2], [{ a: 'x' }], []],
+      empty: {},
+      ids: BigInt64Array.from([-(2n ** 40n), 7n]),
+      ints: Int32Array.from([-1, 2]),
+      when: new Date(Date.UTC(2024, 0, 2)),
+      skipped: undefined,
+      fn: () => 1,
+      mixed: [1, 'two', null, true],
+    };
+    const r = report([direction({ extras: extra })]);
+    const { value } = await toJson(r);
+    const got = (value.layers as { directions: { extras: unknown }[] }[])[0].directions[0].extras;
+    assert.deepStrictEqual(got, { nested: [[1, 2], [{ a: 'x' }], []], empty: {}, ids: [-(2 ** 40), 7], ints: [-1, 2], when: '2024-01-02T00:00:00.000Z', mixed: [1, 'two', null, true] });
+  });
+
+  it('streams in chunks of at most ~64 KiB and waits for drain', async () => {
+    const r = report();
+    const data = new Float32Array(300000).map((_, i) => Math.fround(Math.sin(i)));
+    r.outputs = { y: { dims: [data.length], data } };
+    const out = new Collector(1024);
+    await writeReportJson(r, out, { detail: 'full' });
+    assert.ok(out.chunks.length > 20, `${out.chunks.length} writes`);
+    const biggest = Math.max(...out.chunks.map((c) => c.length));
+    assert.ok(biggest < 160 * 1024, `largest write ${biggest} chars`);
+    // With a 1 KiB high-water mark, waiting for 'drain' keeps at most one chunk queued.
+    assert.ok(out.maxBuffered <= biggest + 1024, `queued ${out.maxBuffered} chars`);
+    const parsed = JSON.parse(out.text()) as { outputs: { y: { data: number[] } } };
+    assert.strictEqual(parsed.outputs.y.data.length, data.length);
+  });
+
+  it('rejects with the stream’s error when the stream fails', async () => {
+    const r = report();
+    r.outputs = { y: { dims: [200000], data: new Float32Array(200000).fill(0.5) } };
+    await assert.rejects(writeReportJson(r, new Collector(1024, 100000)), /disk full/);
+  });
+
+  it('writes a file through a temporary name and leaves no temporary behind', async () => {
+    const dir = tmpDir();
+    try {
+      const file = path.join(dir, 'report.json');
+      fs.writeFileSync(file, 'old');
+      await writeReportJson(report(), file, { detail: 'metrics' });
+      const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { schema: string };
+      assert.strictEqual(parsed.schema, REPORT_SCHEMA);
+      assert.deepStrictEqual(fs.readdirSync(dir), ['report.json']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('abort: rejects with CancelledError, removes the temporary file and keeps the old report', async () => {
+    const dir = tmpDir();
+    try {
+      const file = path.join(dir, 'report.json');
+      fs.writeFileSync(file, 'old');
+      const r = report();
+      r.outputs = { y: { dims: [1000000], data: new Float32Array(1000000).map((_, i) => i / 7) } };
+      const ac = new AbortController();
+      const pending = writeReportJson(r, file, { detail: 'full', signal: ac.signal });
+      // Abort once the temporary file has started to fill.
+      const tmp = `${file}.tmp-${process.pid}`;
+      while (!fs.existsSync(tmp) || fs.statSync(tmp).size === 0) await new Promise((res) => setTimeout(res, 1));
+      ac.abort();
+      await assert.rejects(pending, (e: Error) => e.name === 'CancelledError');
+      assert.deepStrictEqual(fs.readdirSync(dir), ['report.json']);
+      assert.strictEqual(fs.readFileSync(file, 'utf8'), 'old');
+      // An already-aborted signal creates nothing.
+      await assert.rejects(writeReportJson(r, path.join(dir, 'other.json'), { signal: ac.signal }), (e: Error) => e.name === 'CancelledError');
+      assert.deepStrictEqual(fs.readdirSync(dir), ['report.json']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an unwritable path is an AnalysisError naming it, with nothing left behind', async () => {
+    const dir = tmpDir();
+    try {
+      const file = path.join(dir, 'missing-folder', 'r.json');
+      await assert.rejects(writeReportJson(report(), file), (e: Error) => e instanceof AnalysisError && e.message.includes(file) && /folder exists/.test(e.message));
+      assert.deepStrictEqual(fs.readdirSync(dir), []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a self-referencing report is a TypeError, not a file error', async () => {
+    const dir = tmpDir();
+    try {
+      const r = report();
+      const loop: Record<string, unknown> = {};
+      loop.self = loop;
+      (r.layers[0].directions[0].metrics as Record<string, unknown>).loop = loop;
+      await assert.rejects(writeReportJson(r, path.join(dir, 'r.json')), TypeError);
+      assert.deepStrictEqual(fs.readdirSync(dir), []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a ~20 MB report is written without the heap growing by its size', async () => {
+    const dir = tmpDir();
+    try {
+      // 4 gates + hidden + cell + gradHidden + gradCell of [T=1000, B=1, H=256]: 2M float32 values, ~20 MB of JSON.
+      const T = 1000, H = 256;
+      const t = (k: number): { dims: number[]; data: Float32Array } => ({ dims: [T, 1, H], data: new Float32Array(T * H).map((_, i) => Math.sin(i * 0.37 + k)) });
+      const d = direction({
+        gates: { input: t(0), forget: t(1), output: t(2), cell: t(3) }, hidden: t(4), cell: t(5), gradHidden: t(6), gradCell: t(7),
+      });
+      const r = report([d]);
+      const file = path.join(dir, 'big.json');
+      const before = process.memoryUsage().heapUsed;
+      let peak = before;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 2);
+      try {
+        await writeReportJson(r, file);
+      } finally {
+        clearInterval(sampler);
+      }
+      peak = Math.max(peak, process.memoryUsage().heapUsed);
+      const size = fs.statSync(file).size;
+      assert.ok(size > 15e6, `report is ${size} bytes`);
+      assert.ok(peak - before < 100 * 2 ** 20, `heap grew by ${((peak - before) / 2 ** 20).toFixed(1)} MiB`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
