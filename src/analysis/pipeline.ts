@@ -238,26 +238,38 @@ function countNonFiniteIn(layers: LayerReport[], outputs: Record<string, Tensor>
 /**
  * onnxruntime resolves external-data locations relative to the model file, so a generated
  * model that keeps the original's external tensors is written to a temporary folder holding
- * links to the original sidecar files (no weight is copied).
+ * hard links to the original sidecar files (no weight is copied). Not symbolic links:
+ * onnxruntime ≥ 1.2x resolves them and refuses a target outside the model's folder ("External
+ * data path escapes model directory"). Where a hard link cannot be made (another file system),
+ * the sidecar is copied (a reflink where the file system can).
  */
 function writeBesideExternalData(model: LoadedModel, bytes: Uint8Array): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-'));
-  const locations = new Set<string>();
-  for (const t of model.proto.graph.initializer) {
-    const loc = t.external_data?.find((e) => e.key === 'location')?.value;
-    if (t.data_location === 1 && loc) locations.add(loc);
-  }
-  for (const loc of locations) {
-    const target = path.resolve(model.baseDir, loc);
-    if (!fs.existsSync(target)) {
-      throw new AnalysisError(`external-data file '${loc}' of ${path.basename(model.path)} is missing (looked for ${target}); keep the sidecar files next to the .onnx model.`);
+  try {
+    const locations = new Set<string>();
+    for (const t of model.proto.graph.initializer) {
+      const loc = t.external_data?.find((e) => e.key === 'location')?.value;
+      if (t.data_location === 1 && loc) locations.add(loc);
     }
-    const link = path.join(dir, loc);
-    fs.mkdirSync(path.dirname(link), { recursive: true });
-    fs.symlinkSync(target, link);
+    for (const loc of locations) {
+      const target = path.resolve(model.baseDir, loc);
+      if (!fs.existsSync(target)) {
+        throw new AnalysisError(`external-data file '${loc}' of ${path.basename(model.path)} is missing (looked for ${target}); keep the sidecar files next to the .onnx model.`);
+      }
+      const link = path.join(dir, loc);
+      fs.mkdirSync(path.dirname(link), { recursive: true });
+      try {
+        fs.linkSync(target, link);
+      } catch {
+        fs.copyFileSync(target, link, fs.constants.COPYFILE_FICLONE);
+      }
+    }
+    fs.writeFileSync(path.join(dir, 'model.onnx'), bytes);
+    return dir;
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
   }
-  fs.writeFileSync(path.join(dir, 'model.onnx'), bytes);
-  return dir;
 }
 
 export function summarizeValueInfo(v: ValueInfoProto): ValueInfoSummary {

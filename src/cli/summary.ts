@@ -27,7 +27,8 @@ function forgetStory(d: DirectionReport, seqLen: number): string[] {
     lines.push(`retention: mean forget ${num(ret.meanForget.reduce((a, b) => a + b, 0) / H)}, horizon τ = 1/(1−f̄) median ${finite.length ? num(median(finite)) : '∞'} steps; ${long}/${H} units remember ≥ T = ${seqLen} steps`);
     const first = ret.cellHighway[0];
     const last = ret.cellHighway[ret.cellHighway.length - 1];
-    lines.push(`cell highway ‖∏f‖ from the first step to the last: ${num(first)} (${num(last)} at the last step)`);
+    // cellHighway[last] = √(B·H) (empty products); the ratio says how much of the additive path survives T steps.
+    lines.push(`cell highway ‖∏f‖ across all ${seqLen} steps: ${num(first)}, ${pct(last > 0 ? first / last : 0)} of its value at the last step`);
   }
   return lines;
 }

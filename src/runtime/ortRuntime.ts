@@ -83,7 +83,7 @@ export class OrtRuntime {
         const reason = (e as Error).message.split('\n')[0];
         if (ep === 'cuda') throw new Error(cudaUnavailableMessage(reason));
         session = await open(['cpu']);
-        notice = `the CUDA execution provider could not be loaded (${reason.slice(0, 200)}); running on CPU instead.`;
+        notice = `the CUDA execution provider is not available (${reason.replace(/^.*?: /, '').slice(0, 160)}); ran on CPU. To use an NVIDIA GPU see the README's "GPU" section, or pass --ep cpu to skip the attempt.`;
       }
     }
     const sessionId = `s${this.next++}`;
