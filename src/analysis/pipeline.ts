@@ -5,7 +5,6 @@
  * runtime/analysisWorker.ts's analyzeModel, which never blocks their thread.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { encodeModel, LoadedModel, loadModel } from '../onnx/model';
 import { AnalysisError, CancelledError } from '../onnx/errors';
@@ -15,12 +14,14 @@ import { OrtRuntime } from '../runtime/ortRuntime';
 import { InputOptions, resolveInputs } from '../inputs/feeds';
 import { gateSaturation } from '../metrics/saturation';
 import { retention } from '../metrics/retention';
-import { recurrentSpectrum } from '../metrics/spectrum';
+import { assembleSpectrum, spectrumBlocks } from '../metrics/spectrum';
+import { sigmaMaxOf } from '../runtime/gramSession';
 import {
-  DirectionReport, GATE_NAMES, LayerReport, REPORT_SCHEMA, Report, Tensor, ValueInfoSummary,
+  DirectionReport, GATE_NAMES, LayerReport, REPORT_SCHEMA, Report, SpectrumMetrics, Tensor, ValueInfoSummary,
 } from '../report/types';
-import { describeOps, discoverRecurrentLayers, listRecurrentNodes, RecurrentLayer } from './recurrent';
+import { describeOps, discoverRecurrentLayers, GATE_COUNT, listRecurrentNodes, RecurrentLayer } from './recurrent';
 import { buildRuntimeModel } from './modelGraph';
+import { materializeForRuntime } from './runtimeFile';
 import { buildForwardTapGraph, directionNames } from './forwardTaps';
 
 /** Everything that defines one analysis (plain data: it crosses into the worker thread). */
@@ -28,6 +29,8 @@ export interface AnalysisSettings extends InputOptions {
   modelPath: string;
   ep: ExecutionProviderChoice;
   saturation: { low: number; high: number };
+  /** Inline weights above this many bytes are read by onnxruntime from the model file in place (runtimeFile.ts). */
+  inlineWeightLimitBytes?: number;
 }
 
 export interface PipelineHooks {
@@ -75,14 +78,8 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
   const host = runtime;
   let runMs = 0;
   let buildMs = 0;
-  let tempDir: string | undefined;
   try {
-    const runtimeBytes = encodeModel(runtimeModel.proto);
-    let modelRef: { bytes: Uint8Array } | { path: string } = { bytes: runtimeBytes };
-    if (model.hasExternalData) {
-      tempDir = writeBesideExternalData(model, runtimeBytes);
-      modelRef = { path: path.join(tempDir, 'model.onnx') };
-    }
+    const modelRef = materializeForRuntime(model, runtimeModel.proto, opts.inlineWeightLimitBytes);
     const tBuild0 = performance.now();
     progress('Loading the model in onnxruntime');
     const main = await host.createSession(modelRef, opts.ep).catch((e: Error) => {
@@ -147,6 +144,24 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
 
     progress('Computing metrics');
     const tMetrics0 = performance.now();
+    // σ_max of every block of R (onnxruntime multiplies for the big ones).
+    const spectra: SpectrumMetrics[][] = [];
+    for (const layer of layers) {
+      const g = GATE_COUNT[layer.op];
+      const H = layer.hiddenSize;
+      const perDirection: SpectrumMetrics[] = [];
+      for (let d = 0; d < layer.numDirections; d++) {
+        const Rslice = layer.R.values.subarray(d * g * H * H, (d + 1) * g * H * H);
+        const sigmas: number[] = [];
+        for (const blk of spectrumBlocks(Rslice, layer.op, H)) {
+          checkCancelled();
+          sigmas.push(await sigmaMaxOf(host, main.executionProvider, blk.matrix, blk.rows, blk.cols));
+        }
+        const acts = layer.activations[d];
+        perDirection.push(assembleSpectrum(layer.op, sigmas, acts.map((a) => a.name), acts.map((a) => ({ alpha: a.alpha, beta: a.beta }))));
+      }
+      spectra.push(perDirection);
+    }
     const layerReports: LayerReport[] = layers.map((layer, k) => {
       const X = first.outputs[runtimeModel.taps[k].X];
       const [T, B] = X.dims;
@@ -161,16 +176,13 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
         for (const gate of GATE_NAMES[layer.op]) gates[gate] = tensor(names.gates[gate]);
         const saturationGates: Record<string, ReturnType<typeof gateSaturation>> = {};
         for (const gate of GATE_NAMES[layer.op]) saturationGates[gate] = gateSaturation(gates[gate].data as Float32Array, [T, B, H], valid, low, high);
-        const g = layer.op === 'LSTM' ? 4 : layer.op === 'GRU' ? 3 : 1;
-        const Rslice = layer.R.values.subarray(d * g * H * H, (d + 1) * g * H * H);
-        const acts = layer.activations[d];
         const report: DirectionReport = {
           direction: dir,
           gates,
           hidden: tensor(names.hidden),
           metrics: {
             saturation: { low, high, gates: saturationGates },
-            spectrum: recurrentSpectrum(Rslice, layer.op, H, acts.map((a) => a.name), acts.map((a) => ({ alpha: a.alpha, beta: a.beta }))),
+            spectrum: spectra[k][d],
           },
         };
         if (names.cell) report.cell = tensor(names.cell);
@@ -204,7 +216,6 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
     };
   } finally {
     await host.releaseAll();
-    if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
   }
 }
 
@@ -233,43 +244,6 @@ function countNonFiniteIn(layers: LayerReport[], outputs: Record<string, Tensor>
   }
   Object.values(outputs).forEach(count);
   return n;
-}
-
-/**
- * onnxruntime resolves external-data locations relative to the model file, so a generated
- * model that keeps the original's external tensors is written to a temporary folder holding
- * hard links to the original sidecar files (no weight is copied). Not symbolic links:
- * onnxruntime ≥ 1.2x resolves them and refuses a target outside the model's folder ("External
- * data path escapes model directory"). Where a hard link cannot be made (another file system),
- * the sidecar is copied (a reflink where the file system can).
- */
-function writeBesideExternalData(model: LoadedModel, bytes: Uint8Array): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-'));
-  try {
-    const locations = new Set<string>();
-    for (const t of model.proto.graph.initializer) {
-      const loc = t.external_data?.find((e) => e.key === 'location')?.value;
-      if (t.data_location === 1 && loc) locations.add(loc);
-    }
-    for (const loc of locations) {
-      const target = path.resolve(model.baseDir, loc);
-      if (!fs.existsSync(target)) {
-        throw new AnalysisError(`external-data file '${loc}' of ${path.basename(model.path)} is missing (looked for ${target}); keep the sidecar files next to the .onnx model.`);
-      }
-      const link = path.join(dir, loc);
-      fs.mkdirSync(path.dirname(link), { recursive: true });
-      try {
-        fs.linkSync(target, link);
-      } catch {
-        fs.copyFileSync(target, link, fs.constants.COPYFILE_FICLONE);
-      }
-    }
-    fs.writeFileSync(path.join(dir, 'model.onnx'), bytes);
-    return dir;
-  } catch (e) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
 }
 
 export function summarizeValueInfo(v: ValueInfoProto): ValueInfoSummary {

@@ -8,9 +8,9 @@ import type { GateSpectrum, RecurrentOp, SpectrumMetrics } from '../report/types
 /**
  * Relative accuracy asked of λ_max(AᵀA) = σ_max²: the Lanczos loop stops when the Ritz residual
  * ‖M y − θ y‖ = β_k |s_k| ≤ tol · θ, which bounds |λ − θ| ≤ tol · θ for an eigenvalue λ of M;
- * σ_max is then accurate to about tol / 2 (5e-11 relative).
+ * σ_max is then accurate to about tol / 2 (5e-9 relative).
  */
-const LANCZOS_TOL = 1e-10;
+const LANCZOS_TOL = 1e-8;
 
 /**
  * The largest singular value of a row-major rows × cols matrix.
@@ -28,29 +28,80 @@ export function sigmaMax(matrix: Float64Array | Float32Array, rows: number, cols
   if (matrix.length !== rows * cols) throw new RangeError(`sigmaMax: ${matrix.length} values for a ${rows}×${cols} matrix`);
   if (rows === 0 || cols === 0) return 0;
   for (let i = 0; i < matrix.length; i++) if (!Number.isFinite(matrix[i])) return NaN;
+  const apply = gramOperator(matrix, rows, cols);
+  const steps = lanczosSigmaMax(Math.min(rows, cols));
+  let next = steps.next();
+  while (!next.done) next = steps.next(apply(next.value));
+  return next.value;
+}
 
-  // One monomorphic float64 copy keeps the inner loops fast whatever array type came in.
-  const a = matrix instanceof Float64Array ? matrix : Float64Array.from(matrix);
+/**
+ * The same σ_max with M v supplied by the caller (for instance computed by onnxruntime's
+ * MatMul for big matrices): `applyGram(v)` returns M v for M = AᵀA (n = cols ≤ rows) or AAᵀ.
+ */
+export async function sigmaMaxWith(n: number, applyGram: (v: Float64Array) => Promise<Float64Array>): Promise<number> {
+  if (n === 0) return 0;
+  const steps = lanczosSigmaMax(n);
+  let next = steps.next();
+  while (!next.done) next = steps.next(await applyGram(next.value));
+  return next.value;
+}
+
+/** v ↦ M v for M = AᵀA (n = cols) or AAᵀ (n = rows), never formed: two passes over A. */
+function gramOperator(matrix: Float64Array | Float32Array, rows: number, cols: number): (v: Float64Array) => Float64Array {
   const n = Math.min(rows, cols);
-  // M v for M = AᵀA (n = cols) or AAᵀ (n = rows), never formed.
-  const applyGram = n === cols
-    ? (v: Float64Array, out: Float64Array): void => gramOfColumns(a, rows, cols, v, out)
-    : (v: Float64Array, out: Float64Array): void => gramOfRows(a, rows, cols, v, out, new Float64Array(cols));
+  const tmp = new Float64Array(Math.max(rows, cols));
+  return (v) => {
+    const out = new Float64Array(n);
+    if (n === cols) {
+      for (let i = 0; i < rows; i++) {
+        const base = i * cols;
+        let s = 0;
+        for (let j = 0; j < cols; j++) s += matrix[base + j] * v[j];
+        tmp[i] = s;
+      }
+      for (let i = 0; i < rows; i++) {
+        const base = i * cols;
+        const w = tmp[i];
+        if (w === 0) continue;
+        for (let j = 0; j < cols; j++) out[j] += matrix[base + j] * w;
+      }
+    } else {
+      tmp.fill(0);
+      for (let i = 0; i < rows; i++) {
+        const base = i * cols;
+        const w = v[i];
+        if (w === 0) continue;
+        for (let j = 0; j < cols; j++) tmp[j] += matrix[base + j] * w;
+      }
+      for (let i = 0; i < rows; i++) {
+        const base = i * cols;
+        let s = 0;
+        for (let j = 0; j < cols; j++) s += matrix[base + j] * tmp[j];
+        out[i] = s;
+      }
+    }
+    return out;
+  };
+}
 
+/**
+ * Lanczos on the n×n Gram matrix M: yields each vector v to multiply, receives M v, returns
+ * √λ_max(M) = σ_max. Written as a generator so one algorithm serves a synchronous and an
+ * asynchronous multiply.
+ */
+function* lanczosSigmaMax(n: number): Generator<Float64Array, number, Float64Array> {
   const basis: Float64Array[] = [];
   const alpha: number[] = [];
   const beta: number[] = [];
   let v = startVector(n);
-  const w = new Float64Array(n);
-  let normEstimate = 0;
   for (let k = 0; k < n; k++) {
     basis.push(v);
-    applyGram(v, w);
-    const ak = dot(v, w);
-    alpha.push(ak);
-    // w ⊥ every basis vector: this includes the three-term step w −= α_k v_k + β_{k−1} v_{k−1}, and
-    // is done twice ("twice is enough", Parlett) so the Ritz values stay free of the spurious
-    // copies plain Lanczos produces in floating point.
+    const w = Float64Array.from(yield v);
+    const a = dot(v, w);
+    alpha.push(a);
+    // Full reorthogonalisation against every earlier basis vector, twice ("twice is enough",
+    // Parlett): keeps the Ritz values free of the spurious copies plain Lanczos produces.
     for (let pass = 0; pass < 2; pass++) {
       for (const q of basis) {
         const c = dot(q, w);
@@ -58,14 +109,11 @@ export function sigmaMax(matrix: Float64Array | Float32Array, rows: number, cols
       }
     }
     const b = Math.sqrt(dot(w, w));
-    // ‖T_k‖ ≤ ‖M‖ bounds the scale for the breakdown test.
-    normEstimate = Math.max(normEstimate, Math.abs(ak) + b + (k > 0 ? beta[k - 1] : 0));
+    const { theta, lastComponent } = largestRitz(alpha, beta);
+    if (!(theta > 0)) return Number.isNaN(theta) ? NaN : 0;
     // β ≈ 0: the Krylov space is invariant under M and its Ritz values are exact eigenvalues.
-    const breakdown = b <= 1e-14 * normEstimate;
-    // The O(k²) Ritz check runs every step at first, then every 4th, so a long run stays O(k·n) per step.
-    if (breakdown || k === n - 1 || k < 64 || k % 4 === 3) {
-      const { theta, lastComponent } = largestRitz(alpha, beta);
-      if (breakdown || k === n - 1 || b * Math.abs(lastComponent) <= LANCZOS_TOL * theta) return Math.sqrt(Math.max(theta, 0));
+    if (b <= 1e-14 * theta || b * Math.abs(lastComponent) <= LANCZOS_TOL * theta || k === n - 1) {
+      return Math.sqrt(theta);
     }
     beta.push(b);
     const next = new Float64Array(n);
@@ -73,70 +121,6 @@ export function sigmaMax(matrix: Float64Array | Float32Array, rows: number, cols
     v = next;
   }
   return NaN; // unreachable: the loop returns at k = n − 1
-}
-
-/**
- * out = AᵀA v = Σ_i a_i (a_i · v) over the rows a_i of A: one pass over A, four rows at a time
- * (each row is used twice while in cache, and out is loaded and stored once per four rows).
- */
-function gramOfColumns(a: Float64Array, rows: number, cols: number, v: Float64Array, out: Float64Array): void {
-  out.fill(0);
-  let i = 0;
-  for (; i + 4 <= rows; i += 4) {
-    const b0 = i * cols, b1 = b0 + cols, b2 = b1 + cols, b3 = b2 + cols;
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (let j = 0; j < cols; j++) {
-      const x = v[j];
-      s0 += a[b0 + j] * x;
-      s1 += a[b1 + j] * x;
-      s2 += a[b2 + j] * x;
-      s3 += a[b3 + j] * x;
-    }
-    for (let j = 0; j < cols; j++) out[j] += a[b0 + j] * s0 + a[b1 + j] * s1 + a[b2 + j] * s2 + a[b3 + j] * s3;
-  }
-  for (; i < rows; i++) {
-    const b0 = i * cols;
-    let s0 = 0;
-    for (let j = 0; j < cols; j++) s0 += a[b0 + j] * v[j];
-    for (let j = 0; j < cols; j++) out[j] += a[b0 + j] * s0;
-  }
-}
-
-/** out = AAᵀ v: u = Aᵀ v = Σ_i v_i a_i, then out_i = a_i · u; four rows at a time as above. */
-function gramOfRows(a: Float64Array, rows: number, cols: number, v: Float64Array, out: Float64Array, u: Float64Array): void {
-  let i = 0;
-  for (; i + 4 <= rows; i += 4) {
-    const b0 = i * cols, b1 = b0 + cols, b2 = b1 + cols, b3 = b2 + cols;
-    const w0 = v[i], w1 = v[i + 1], w2 = v[i + 2], w3 = v[i + 3];
-    for (let j = 0; j < cols; j++) u[j] += a[b0 + j] * w0 + a[b1 + j] * w1 + a[b2 + j] * w2 + a[b3 + j] * w3;
-  }
-  for (; i < rows; i++) {
-    const b0 = i * cols;
-    const w0 = v[i];
-    for (let j = 0; j < cols; j++) u[j] += a[b0 + j] * w0;
-  }
-  i = 0;
-  for (; i + 4 <= rows; i += 4) {
-    const b0 = i * cols, b1 = b0 + cols, b2 = b1 + cols, b3 = b2 + cols;
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (let j = 0; j < cols; j++) {
-      const x = u[j];
-      s0 += a[b0 + j] * x;
-      s1 += a[b1 + j] * x;
-      s2 += a[b2 + j] * x;
-      s3 += a[b3 + j] * x;
-    }
-    out[i] = s0;
-    out[i + 1] = s1;
-    out[i + 2] = s2;
-    out[i + 3] = s3;
-  }
-  for (; i < rows; i++) {
-    const b0 = i * cols;
-    let s0 = 0;
-    for (let j = 0; j < cols; j++) s0 += a[b0 + j] * u[j];
-    out[i] = s0;
-  }
 }
 
 function dot(a: Float64Array, b: Float64Array): number {
@@ -281,26 +265,43 @@ const DEFAULT_ACTIVATIONS: Record<RecurrentOp, readonly string[]> = {
   RNN: ['Tanh'],
 };
 
-/**
- * The spectrum of one direction's R slice, [g·H, H] row-major in ONNX gate order (LSTM i,o,f,c;
- * GRU z,r,h; RNN one block). `activations` are this direction's names (LSTM [f, g, h], GRU [f, g],
- * RNN [f]; empty = the ONNX defaults), `activationParams` their alpha/beta, index for index.
- * LSTM i, o, f and GRU z, r use f; LSTM c and GRU h use g; the RNN block uses f.
- */
-export function recurrentSpectrum(
-  R: Float64Array | Float32Array,
-  op: RecurrentOp,
-  hiddenSize: number,
-  activations: readonly string[],
-  activationParams: readonly ActivationParams[] = [],
-): SpectrumMetrics {
+/** One matrix whose σ_max the spectrum needs: a gate's H×H block of R, or the whole slice. */
+export interface SpectrumBlock {
+  /** Gate name, or null for the whole [g·H, H] slice. */
+  gate: string | null;
+  matrix: Float64Array | Float32Array;
+  rows: number;
+  cols: number;
+}
+
+/** The matrices of one direction's R slice ([g·H, H] row-major, ONNX gate order) whose σ_max are needed. */
+export function spectrumBlocks(R: Float64Array | Float32Array, op: RecurrentOp, hiddenSize: number): SpectrumBlock[] {
   const blocks = GATE_BLOCKS[op];
   const H = hiddenSize;
   const g = blocks.length;
   if (R.length !== g * H * H) throw new RangeError(`${op} R slice holds ${R.length} values, [${g}·${H}, ${H}] = ${g * H * H} expected`);
+  return [
+    ...blocks.map(({ gate }, k) => ({ gate, matrix: R.subarray(k * H * H, (k + 1) * H * H), rows: H, cols: H })),
+    { gate: null, matrix: R, rows: g * H, cols: H },
+  ];
+}
+
+/**
+ * The spectrum from the σ_max of spectrumBlocks(…), in that order. `activations` are this
+ * direction's names (LSTM [f, g, h], GRU [f, g], RNN [f]; empty = the ONNX defaults),
+ * `activationParams` their alpha/beta, index for index. LSTM i, o, f and GRU z, r use f; LSTM c
+ * and GRU h use g; the RNN block uses f.
+ */
+export function assembleSpectrum(
+  op: RecurrentOp,
+  sigmas: readonly number[],
+  activations: readonly string[],
+  activationParams: readonly ActivationParams[] = [],
+): SpectrumMetrics {
+  const blocks = GATE_BLOCKS[op];
   const names = activations.length > 0 ? activations : DEFAULT_ACTIVATIONS[op];
   const gates: GateSpectrum[] = blocks.map(({ gate, activation: index }, k) => {
-    const sigma = sigmaMax(R.subarray(k * H * H, (k + 1) * H * H), H, H);
+    const sigma = sigmas[k];
     const activation = names[index] ?? DEFAULT_ACTIVATIONS[op][index];
     const gamma = activationDerivativeBound(activation, activationParams[index]);
     const known = gamma !== null && Number.isFinite(sigma);
@@ -313,5 +314,17 @@ export function recurrentSpectrum(
       necessaryForExplodingMet: known ? sigma > 1 / gamma : null,
     };
   });
-  return { sigmaMaxAll: sigmaMax(R, g * H, H), gates };
+  return { sigmaMaxAll: sigmas[blocks.length], gates };
+}
+
+/** The whole spectrum of one direction's R slice, σ_max computed here (see assembleSpectrum). */
+export function recurrentSpectrum(
+  R: Float64Array | Float32Array,
+  op: RecurrentOp,
+  hiddenSize: number,
+  activations: readonly string[],
+  activationParams: readonly ActivationParams[] = [],
+): SpectrumMetrics {
+  const sigmas = spectrumBlocks(R, op, hiddenSize).map((b) => sigmaMax(b.matrix, b.rows, b.cols));
+  return assembleSpectrum(op, sigmas, activations, activationParams);
 }

@@ -21,6 +21,8 @@ export interface LoadedModel {
   opset: number;
   /** True when at least one initializer keeps its bytes in a sidecar file. */
   hasExternalData: boolean;
+  /** The file's bytes; raw_data fields are views into them. */
+  bytes: Uint8Array;
 }
 
 export type NumericArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array
@@ -62,7 +64,7 @@ export function decodeModel(bytes: Uint8Array, abs: string): LoadedModel {
   const opsetEntry = proto.opset_import.find((o) => !o.domain || o.domain === 'ai.onnx');
   const opset = opsetEntry ? toNumber(opsetEntry.version) : 0;
   const hasExternalData = proto.graph.initializer.some(isExternal);
-  return { path: abs, baseDir: path.dirname(abs), proto, opset, hasExternalData };
+  return { path: abs, baseDir: path.dirname(abs), proto, opset, hasExternalData, bytes };
 }
 
 /** protobufjs leaves absent repeated fields as shared empty arrays; give every graph its own. */

@@ -57,7 +57,8 @@ export class OrtRuntime {
     }
   }
 
-  async createSession(model: { bytes: Uint8Array } | { path: string }, ep: ExecutionProviderChoice): Promise<SessionInfo> {
+  /** `model.externalData`: in-memory contents of the external-data locations the model names. */
+  async createSession(model: { bytes: Uint8Array; externalData?: { path: string; data: Uint8Array }[] }, ep: ExecutionProviderChoice): Promise<SessionInfo> {
     const o = loadOrt();
     const t0 = performance.now();
     const options: ortTypes.InferenceSession.SessionOptions = {
@@ -65,9 +66,8 @@ export class OrtRuntime {
       // Errors reach the user through our own messages; onnxruntime's log would repeat them raw.
       logSeverityLevel: 4,
     };
-    const open = (providers: string[]) => this.native(() => ('bytes' in model
-      ? o.InferenceSession.create(model.bytes, { ...options, executionProviders: providers })
-      : o.InferenceSession.create(model.path, { ...options, executionProviders: providers })));
+    if (model.externalData) options.externalData = model.externalData;
+    const open = (providers: string[]) => this.native(() => o.InferenceSession.create(model.bytes, { ...options, executionProviders: providers }));
     let session: ortTypes.InferenceSession;
     let executionProvider: 'cpu' | 'cuda' = 'cpu';
     let notice: string | undefined;
@@ -110,6 +110,12 @@ export class OrtRuntime {
       outputs[name] = { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as WireTensor['data'] };
     }
     return { outputs, ms };
+  }
+
+  async release(sessionId: string): Promise<void> {
+    const s = this.sessions.get(sessionId);
+    this.sessions.delete(sessionId);
+    if (s) await this.native(() => s.release());
   }
 
   async releaseAll(): Promise<void> {
