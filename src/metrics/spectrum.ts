@@ -305,13 +305,16 @@ export function assembleSpectrum(
     const activation = names[index] ?? DEFAULT_ACTIVATIONS[op][index];
     const gamma = activationDerivativeBound(activation, activationParams[index]);
     const known = gamma !== null && Number.isFinite(sigma);
+    // σ_max is exact only to the solver's tolerance: within it of 1/γ, neither condition is claimed.
+    const bound = known ? 1 / gamma : NaN;
+    const slack = LANCZOS_TOL * bound;
     return {
       gate,
       sigmaMax: sigma,
       activation,
       gamma,
-      sufficientForVanishing: known ? sigma < 1 / gamma : null,
-      necessaryForExplodingMet: known ? sigma > 1 / gamma : null,
+      sufficientForVanishing: known ? sigma < bound - slack : null,
+      necessaryForExplodingMet: known ? sigma > bound + slack : null,
     };
   });
   return { sigmaMaxAll: sigmas[blocks.length], gates };

@@ -137,6 +137,16 @@ describe('external data: weights in a sidecar file', function () {
     assertSameNumbers(reference, report, 1e-7);
   });
 
+  it('inline weights handed to onnxruntime by reference into the original file give the same numbers', async () => {
+    // inlineWeightLimitBytes: 1 makes the runtime model point at the weights' byte ranges in model.onnx.
+    const inPlace = await analyze(path.join(BIDIR, 'model.onnx'), { files: BIDIR_FILES, inlineWeightLimitBytes: 1 });
+    assertSameNumbers(reference, inPlace, 1e-7);
+    const dir = tempDir();
+    const { model } = externalize(path.join(BIDIR, 'model.onnx'), dir, ['W'], 'w.bin');
+    const mixed = await analyze(model, { files: BIDIR_FILES, inlineWeightLimitBytes: 1 });
+    assertSameNumbers(reference, mixed, 1e-7);
+  });
+
   it('works when run from another working directory with a relative model path (bundled CLI)', async () => {
     const dir = tempDir();
     externalize(path.join(BIDIR, 'model.onnx'), dir, ['W', 'R', 'B']);
