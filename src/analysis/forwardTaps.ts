@@ -40,6 +40,30 @@ export interface ForwardTapGraph {
   inputs: TapInputs[];
   /** outputs[layer][direction] */
   outputs: TapOutputs[][];
+  /** The values the backward pass builds on, per layer and direction (tensors of the same graph). */
+  internals: DirectionInternals[][];
+  /** The builder, for graphs that extend the tap graph (the backward pass). */
+  builder: GraphBuilder;
+}
+
+/**
+ * A direction's forward quantities, unmasked unless said otherwise, all [T, B, ·] in input time order.
+ * `pre` holds every gate's pre-activation before clip (peephole terms included), `post` its value.
+ */
+export interface DirectionInternals {
+  direction: 'forward' | 'reverse';
+  /** [T, B, 1]: 1 at valid steps. */
+  mask: string;
+  /** h_{t−1} of every step (the initial state where the direction starts). */
+  Hprev: string;
+  /** c_{t−1} of every step (LSTM). */
+  cPrev?: string;
+  /** Cell state c_t (LSTM), unmasked (carried through padded steps). */
+  cell?: string;
+  pre: Record<string, string>;
+  post: Record<string, string>;
+  /** GRU with linear_before_reset: h_{t−1}·Rhᵀ + Rbh. */
+  hRh?: string;
 }
 
 export function directionNames(layer: RecurrentLayer): ('forward' | 'reverse')[] {
@@ -48,10 +72,11 @@ export function directionNames(layer: RecurrentLayer): ('forward' | 'reverse')[]
 }
 
 /** `seqLens[k]`: layer k's number of steps T (known once the model has run). */
-export function buildForwardTapGraph(layers: RecurrentLayer[], seqLens: number[]): ForwardTapGraph {
-  const b = new GraphBuilder('gl_');
+export function buildForwardTapGraph(layers: RecurrentLayer[], seqLens: number[], taken?: Set<string>): ForwardTapGraph {
+  const b = new GraphBuilder('gl_', taken);
   const inputs: TapInputs[] = [];
   const outputs: TapOutputs[][] = [];
+  const internals: DirectionInternals[][] = [];
   layers.forEach((layer, k) => {
     const D = layer.numDirections;
     const H = layer.hiddenSize;
@@ -68,8 +93,10 @@ export function buildForwardTapGraph(layers: RecurrentLayer[], seqLens: number[]
     };
     inputs.push(inp);
     const dirs: TapOutputs[] = [];
+    const dirInternals: DirectionInternals[] = [];
     directionNames(layer).forEach((dir, d) => {
       const o = emitDirection(b, layer, k, d, dir, inp, seqLens[k]);
+      dirInternals.push(o.internals);
       const named: TapOutputs = { gates: {}, hidden: `L${k}_d${d}_state_hidden` };
       const expose = (value: string, name: string) => { b.opInto('Identity', [value], [name]); b.output(name); };
       for (const [gate, v] of Object.entries(o.gates)) {
@@ -81,8 +108,9 @@ export function buildForwardTapGraph(layers: RecurrentLayer[], seqLens: number[]
       dirs.push(named);
     });
     outputs.push(dirs);
+    internals.push(dirInternals);
   });
-  return { proto: makeModel(b.graph('gradient_lens_forward_taps')), inputs, outputs };
+  return { proto: makeModel(b.graph('gradient_lens_forward_taps')), inputs, outputs, internals, builder: b };
 }
 
 /** Float32 copy of rows [r0, r0+n) of a row-major [rows, cols] block, transposed to [cols, n]. */
@@ -92,7 +120,7 @@ function transposedBlock(values: Float64Array, offset: number, n: number, cols: 
   return out;
 }
 
-interface DirectionValues { gates: Record<string, string>; hidden: string; cell?: string }
+interface DirectionValues { gates: Record<string, string>; hidden: string; cell?: string; internals: DirectionInternals }
 
 function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: number, dir: 'forward' | 'reverse', inp: TapInputs, T: number): DirectionValues {
   const H = layer.hiddenSize;
@@ -121,7 +149,15 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
   const WT = b.initializer(`${tag}_WT`, [I, g * H], transposedBlock(W, d * g * H * I, g * H, I));
   const XW = b.matmul(inp.X, WT); // [T, B, gH]
 
-  if (layer.op === 'RNN') return { gates: {}, hidden: Ym };
+  if (layer.op === 'RNN') {
+    const Bsum = new Float32Array(H);
+    const wb = bias(0, 0);
+    const rb = bias(1, 0);
+    for (let j = 0; j < H; j++) Bsum[j] = wb[j] + rb[j];
+    const RT = b.initializer(`${tag}_RT`, [H, H], transposedBlock(R, d * H * H, H, H));
+    const pre = b.add(b.add(XW, b.matmul(Hprev, RT)), b.initializer(`${tag}_B`, [H], Bsum));
+    return { gates: {}, hidden: Ym, internals: { direction: dir, mask, Hprev, pre: { hidden: pre }, post: { hidden: Ym } } };
+  }
 
   if (layer.op === 'GRU') {
     // Gate order z, r, h. Wb for all three is added to X·Wᵀ; Rb_z, Rb_r to h·Rᵀ; Rb_h sits where linear_before_reset puts it.
@@ -139,12 +175,21 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
     const Rbh = b.initializer(`${tag}_Rbh`, [H], bias(1, 2));
     const z = emitActivation(b, acts[0], emitClip(b, layer.clip, b.add(xz, hz)));
     const r = emitActivation(b, acts[0], emitClip(b, layer.clip, b.add(xr, hr)));
-    const preH = layer.linearBeforeReset
-      ? b.add(xh, b.mul(r, b.add(b.matmul(Hprev, RhT), Rbh)))   // h̃ = g(X·Whᵀ + Wbh + r ⊙ (h·Rhᵀ + Rbh))
+    const hRh = layer.linearBeforeReset ? b.add(b.matmul(Hprev, RhT), Rbh) : undefined;
+    const preH = hRh
+      ? b.add(xh, b.mul(r, hRh))                                // h̃ = g(X·Whᵀ + Wbh + r ⊙ (h·Rhᵀ + Rbh))
       : b.add(xh, b.add(b.matmul(b.mul(r, Hprev), RhT), Rbh));  // h̃ = g(X·Whᵀ + Wbh + (r ⊙ h)·Rhᵀ + Rbh)
     const hTilde = emitActivation(b, acts[1], emitClip(b, layer.clip, preH));
     const [zn, rn, hn] = GATE_NAMES.GRU;
-    return { gates: { [zn]: b.mul(z, mask), [rn]: b.mul(r, mask), [hn]: b.mul(hTilde, mask) }, hidden: Ym };
+    return {
+      gates: { [zn]: b.mul(z, mask), [rn]: b.mul(r, mask), [hn]: b.mul(hTilde, mask) },
+      hidden: Ym,
+      internals: {
+        direction: dir, mask, Hprev, hRh,
+        pre: { update: b.add(xz, hz), reset: b.add(xr, hr), hidden: preH },
+        post: { update: z, reset: r, hidden: hTilde },
+      },
+    };
   }
 
   // LSTM, gate order i, o, f, c.
@@ -161,7 +206,8 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
   const [fAct, gAct] = [acts[0], acts[1]];
 
   if (!layer.P) {
-    const [ai, ao, af, ac] = b.split(emitClip(b, layer.clip, pre), 4, 2);
+    const [aiRaw, aoRaw, afRaw, acRaw] = b.split(pre, 4, 2);
+    const [ai, ao, af, ac] = [aiRaw, aoRaw, afRaw, acRaw].map((a) => emitClip(b, layer.clip, a));
     // input_forget couples the gates as onnxruntime does: f = 1 − i (the forget rows go unused).
     const i = emitActivation(b, fAct, ai);
     const f = layer.inputForget ? b.sub(b.constF(1), i) : emitActivation(b, fAct, af);
@@ -175,6 +221,11 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
       gates: { input: b.mul(i, mask), forget: b.mul(f, mask), output: b.mul(o, mask), cell: b.mul(cTilde, mask) },
       hidden: Ym,
       cell: b.mul(cAll, mask),
+      internals: {
+        direction: dir, mask, Hprev, cPrev: shiftedState(b, cAll, c0, inp.start[d], dir), cell: cAll,
+        pre: { input: aiRaw, output: aoRaw, forget: afRaw, cell: acRaw },
+        post: { input: i, output: o, forget: f, cell: cTilde },
+      },
     };
   }
 
@@ -203,10 +254,26 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
     body: body.graph(`${tag}_peephole_scan`), num_scan_inputs: 5,
     scan_input_directions: [scanDir, scanDir, scanDir, scanDir, scanDir], scan_output_directions: [scanDir, scanDir, scanDir, scanDir],
   }, 5, 'peep');
+  const cPrev = shiftedState(b, cAll, c0, inp.start[d], dir);
   return {
     gates: { input: b.mul(iAll, mask), forget: b.mul(fAll, mask), output: b.mul(oAll, mask), cell: b.mul(cTilde, mask) },
     hidden: Ym,
     cell: b.mul(cAll, mask),
+    internals: {
+      direction: dir, mask, Hprev, cPrev, cell: cAll,
+      // Full pre-activations, peephole terms included: a_i + P_i ⊙ c_{t−1}, a_f + P_f ⊙ c_{t−1}, a_o + P_o ⊙ c_t.
+      pre: { input: b.add(ai, b.mul(Pi, cPrev)), output: b.add(ao, b.mul(Po, cAll)), forget: b.add(af, b.mul(Pf, cPrev)), cell: acRaw },
+      post: { input: iAll, output: oAll, forget: fAll, cell: cTilde },
+    },
   };
+}
+
+/** x_{t−1} of every step in processing order, with the initial state `x0` [B, H] where the direction starts. */
+function shiftedState(b: GraphBuilder, x: string, x0: string, start: string, dir: 'forward' | 'reverse'): string {
+  const neighbour = dir === 'forward'
+    ? b.op('Pad', [b.slice(x, [0], [-1], [0]), b.constI64([1, 0, 0, 0, 0, 0])])
+    : b.op('Pad', [b.slice(x, [1], [Number.MAX_SAFE_INTEGER], [0]), b.constI64([0, 0, 0, 1, 0, 0])]);
+  // At the start position the neighbour is a padded step (zero) or the padding itself.
+  return b.add(b.mul(neighbour, b.sub(b.constF(1), start)), b.mul(start, b.unsqueeze(x0, [0])));
 }
 

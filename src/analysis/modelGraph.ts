@@ -30,6 +30,10 @@ export interface RuntimeModel {
   taps: LayerTaps[];
   /** The original graph outputs, in order. */
   graphOutputs: string[];
+  /** Per analysed layer, the index of its (layout-0) node in proto.graph.node. */
+  layerNodes: number[];
+  /** Extra tensors tapped for the backward pass: tensor name → output name. */
+  valueTaps: Map<string, string>;
 }
 
 export function allTensorNames(graph: GraphProto): Set<string> {
@@ -40,11 +44,17 @@ export function allTensorNames(graph: GraphProto): Set<string> {
   return names;
 }
 
-export function buildRuntimeModel(model: LoadedModel, layers: RecurrentLayer[]): RuntimeModel {
+/**
+ * `valuesToTap(lowered)` names further tensors of the lowered graph to expose (the forward
+ * values the backward pass reads).
+ */
+export function buildRuntimeModel(model: LoadedModel, layers: RecurrentLayer[],
+  valuesToTap: (lowered: GraphProto) => string[] = () => []): RuntimeModel {
   const src = model.proto.graph;
   const b = new GraphBuilder('gl_', allTensorNames(src));
   const byIndex = new Map(layers.map((l, k) => [l.nodeIndex, k]));
   const taps: LayerTaps[] = new Array(layers.length);
+  const layerNodes: number[] = new Array(layers.length);
   const nodes: NodeProto[] = [];
 
   src.node.forEach((node, index) => {
@@ -52,8 +62,10 @@ export function buildRuntimeModel(model: LoadedModel, layers: RecurrentLayer[]):
     if (k === undefined) { nodes.push(node); return; }
     const layer = layers[k];
     const lowered = lowerRecurrentNode(b, layer, nodes);
+    layerNodes[k] = nodes.findIndex((n) => n.op_type === layer.op && n.output[0] === lowered.Y);
     taps[k] = lowered;
   });
+  const loweredGraph: GraphProto = { ...src, node: nodes };
 
   // Identity taps: fresh output names, so a tapped tensor may be an initializer or graph input too.
   const tapOutputs: { name: string; elemType: number }[] = [];
@@ -75,15 +87,26 @@ export function buildRuntimeModel(model: LoadedModel, layers: RecurrentLayer[]):
     };
   });
 
+  const valueTaps = new Map<string, string>();
+  for (const tensor of valuesToTap(loweredGraph)) {
+    const out = b.fresh('tap_value');
+    tapNodes.push({ op_type: 'Identity', input: [tensor], output: [out], name: b.fresh('n_tap'), attribute: [], domain: '' });
+    // Element type left open: onnxruntime infers it (these may be integer indices as well as floats).
+    tapOutputs.push({ name: out, elemType: 0 });
+    valueTaps.set(tensor, out);
+  }
+
   const graph: GraphProto = {
     ...src,
     node: [...nodes, ...tapNodes],
-    output: [...src.output, ...tapOutputs.map((o) => valueInfo(o.name, o.elemType, null))],
+    output: [...src.output, ...tapOutputs.map((o) => (o.elemType ? valueInfo(o.name, o.elemType, null) : { name: o.name }))],
   };
   return {
     proto: { ...model.proto, graph },
     taps,
     graphOutputs: src.output.map((o) => o.name),
+    layerNodes,
+    valueTaps,
   };
 }
 

@@ -6,9 +6,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { encodeModel, LoadedModel, loadModel } from '../onnx/model';
-import { AnalysisError, CancelledError } from '../onnx/errors';
-import { DATA_TYPE_NAMES, ModelProto, ValueInfoProto, toNumber } from '../onnx/proto';
+import { encodeModel, LoadedModel, loadModel, tensorDims, tensorValues } from '../onnx/model';
+import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
+import { DATA_TYPE_NAMES, DataType, GraphProto, ModelProto, ValueInfoProto, toNumber } from '../onnx/proto';
 import { ExecutionProviderChoice, WireTensor } from '../runtime/protocol';
 import { OrtRuntime } from '../runtime/ortRuntime';
 import { InputOptions, resolveInputs } from '../inputs/feeds';
@@ -17,12 +17,21 @@ import { retention } from '../metrics/retention';
 import { assembleSpectrum, spectrumBlocks } from '../metrics/spectrum';
 import { sigmaMaxOf } from '../runtime/gramSession';
 import {
-  DirectionReport, GATE_NAMES, LayerReport, REPORT_SCHEMA, Report, SpectrumMetrics, Tensor, ValueInfoSummary,
+  DirectionReport, GATE_NAMES, LayerReport, ObjectiveInfo, REPORT_SCHEMA, Report, SpectrumMetrics, Tensor, ValueInfoSummary,
 } from '../report/types';
 import { describeOps, discoverRecurrentLayers, GATE_COUNT, listRecurrentNodes, RecurrentLayer } from './recurrent';
 import { buildRuntimeModel } from './modelGraph';
 import { materializeForRuntime } from './runtimeFile';
 import { buildForwardTapGraph, directionNames } from './forwardTaps';
+import { allTensorNames } from './modelGraph';
+import { gradientPath, GradientPath } from './backward/gradientPath';
+import { buildAnalysisGraph } from './backward/backwardGraph';
+import { JacobianSeeds } from './backward/bptt';
+import { OBJECTIVE_KINDS, ObjectiveKind, ObjectiveSpec, traceTimeAxis } from './backward/objective';
+import { VJP_RULES } from './backward/rules';
+import { clippingWhatIf, jacobianDecay, stepNorms } from '../metrics/gradients';
+import { SeededRandom } from '../inputs/random';
+import { convertForOnnx, npyLabel, readNpy } from '../inputs/npy';
 
 /** Everything that defines one analysis (plain data: it crosses into the worker thread). */
 export interface AnalysisSettings extends InputOptions {
@@ -31,7 +40,17 @@ export interface AnalysisSettings extends InputOptions {
   saturation: { low: number; high: number };
   /** Inline weights above this many bytes are read by onnxruntime from the model file in place (runtimeFile.ts). */
   inlineWeightLimitBytes?: number;
+  /** The objective L (SPEC §3); default sum of the first output. */
+  objective?: { kind: ObjectiveKind; output?: string; timeAxis?: number; targetFile?: string };
+  /** jacobianNorm: exact, K probes, off, or auto (exact while B·H ≤ 512, else 64 probes). */
+  jacobian?: JacobianMode;
 }
+
+export type JacobianMode = 'auto' | 'exact' | 'off' | { probes: number };
+
+/** B·H above which the automatic Jacobian mode switches from exact to probes. */
+export const EXACT_JACOBIAN_MAX = 512;
+export const AUTO_PROBES = 64;
 
 export interface PipelineHooks {
   /** Progress messages for a status bar or notification. */
@@ -74,7 +93,16 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
   const tLoaded = performance.now();
 
   progress('Building the instrumented graphs');
-  const runtimeModel = buildRuntimeModel(model, layers);
+  const objectiveSpec = resolveObjective(model, opts);
+  let path_: GradientPath | undefined;
+  let loweredGraph: GraphProto | undefined;
+  const runtimeModel = buildRuntimeModel(model, layers, (lowered) => {
+    loweredGraph = lowered;
+    path_ = gradientPath(lowered, objectiveSpec.output, (op) => op in VJP_RULES, modelName);
+    return path_.needed;
+  });
+  const gradPath = path_!;
+  const lowered = loweredGraph!;
   const host = runtime;
   let runMs = 0;
   let buildMs = 0;
@@ -91,23 +119,39 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
 
     progress('Running the model');
     const tapNames = runtimeModel.taps.flatMap((t) => [t.X, t.Y, t.initialH, t.initialC, t.sequenceLens].filter((x): x is string => !!x));
-    const fetches = [...runtimeModel.graphOutputs, ...tapNames];
+    const fetches = [...new Set([...runtimeModel.graphOutputs, ...tapNames, ...runtimeModel.valueTaps.values()])];
     const first = await host.run(main.sessionId, inputs.feeds, fetches).catch((e: Error) => {
       throw e instanceof CancelledError ? e : new AnalysisError(`onnxruntime failed to run ${modelName}: ${firstLine(e.message)}`);
     });
     runMs += first.ms;
     checkCancelled();
 
-    progress('Recording gates and states');
-    // The tap graph is built for the sequence lengths the model actually ran with.
-    const seqLens = runtimeModel.taps.map((t) => first.outputs[t.X].dims[0]);
-    const tapGraph = buildForwardTapGraph(layers, seqLens);
+    progress('Building the backward pass');
+    // The analysis graph is built for the shapes the model actually ran with.
     const tBuild1 = performance.now();
-    const taps = await host.createSession({ bytes: encodeModel(tapGraph.proto) }, main.executionProvider).catch((e: Error) => {
-      throw e instanceof CancelledError ? e : new Error(`internal error: the instrumented forward graph was rejected by onnxruntime: ${firstLine(e.message)}`);
+    const seqLens = runtimeModel.taps.map((t) => first.outputs[t.X].dims[0]);
+    const batches = runtimeModel.taps.map((t) => first.outputs[t.X].dims[1]);
+    const values = new Map<string, WireTensor>();
+    for (const [tensor, tap] of runtimeModel.valueTaps) values.set(tensor, first.outputs[tap]);
+    const outputValue = values.get(objectiveSpec.output)!;
+    if (outputValue.type !== 'float32') {
+      throw new AnalysisError(`output '${objectiveSpec.output}' is ${outputValue.type}; the objective needs a float32 output — choose one with --output.`);
+    }
+    let timeAxis: number | undefined;
+    if (objectiveSpec.kind === 'last') timeAxis = resolveTimeAxis(lowered, values, objectiveSpec, opts.objective?.timeAxis);
+    const jacobian = jacobianPlan(opts.jacobian ?? 'auto', layers, batches, opts.seed, warnings);
+    const tapGraph = buildForwardTapGraph(layers, seqLens, allTensorNames(lowered));
+    const analysisGraph = buildAnalysisGraph({
+      graph: lowered, opset: model.opset, layers, layerNodes: runtimeModel.layerNodes, path: gradPath, taps: tapGraph,
+      shapes: new Map([...values].map(([k, v]) => [k, v.dims])), elemTypes: new Map([...values].map(([k, v]) => [k, ELEM_TYPES[v.type] ?? 1])),
+      seqLens, batches, objective: objectiveSpec, timeAxis, seeds: jacobian.seeds,
+    });
+    const taps = await host.createSession({ bytes: encodeModel(analysisGraph.proto) }, main.executionProvider).catch((e: Error) => {
+      throw e instanceof CancelledError ? e : new Error(`internal error: the analysis graph was rejected by onnxruntime: ${firstLine(e.message)}`);
     });
     buildMs += performance.now() - tBuild1;
     const tapFeeds: Record<string, WireTensor> = {};
+    for (const name of analysisGraph.feeds) tapFeeds[name] = values.get(name)!;
     const lengths: number[][] = [];
     layers.forEach((layer, k) => {
       const t = runtimeModel.taps[k];
@@ -135,7 +179,11 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
         tapFeeds[inp.start[d]] = { type: 'float32', dims: [T, B, 1], data: start };
       });
     });
-    const tapFetches = tapGraph.outputs.flat().flatMap((o) => [...Object.values(o.gates), o.hidden, ...(o.cell ? [o.cell] : [])]);
+    const tapFetches = [
+      ...tapGraph.outputs.flat().flatMap((o) => [...Object.values(o.gates), o.hidden, ...(o.cell ? [o.cell] : [])]),
+      analysisGraph.objectiveValue,
+      ...analysisGraph.backward.flat().flatMap((o) => Object.values(o).filter((x): x is string => typeof x === 'string')),
+    ];
     const second = await host.run(taps.sessionId, tapFeeds, tapFetches).catch((e: Error) => {
       throw e instanceof CancelledError ? e : new Error(`internal error: the instrumented forward graph failed in onnxruntime: ${firstLine(e.message)}`);
     });
@@ -187,6 +235,30 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
         };
         if (names.cell) report.cell = tensor(names.cell);
         if (layer.op === 'LSTM') report.metrics.retention = retention(gates.forget.data as Float32Array, [T, B, H], lens, dir);
+        // Backward results.
+        const bw = analysisGraph.backward[k][d];
+        const raw = (name: string, dims: number[]): Tensor => ({ dims, data: second.outputs[name].data as Float32Array });
+        report.gradHidden = tensor(bw.gradHidden);
+        if (bw.gradCell) report.gradCell = tensor(bw.gradCell);
+        const plan = jacobian.modes[k];
+        if (bw.jacobianHidden) {
+          report.jacobianNorm = {
+            hidden: raw(bw.jacobianHidden, [T]), method: plan.probes ? 'probes' : 'exact', ...(plan.probes ? { probes: plan.probes } : {}),
+          };
+          if (bw.jacobianCell) report.jacobianNorm.cell = raw(bw.jacobianCell, [T]);
+        }
+        const g = GATE_COUNT[layer.op];
+        report.weightGrads = { W: raw(bw.W, [g * H, layer.inputSize]), R: raw(bw.R, [g * H, H]), B: raw(bw.B, [2 * g * H]) };
+        if (bw.P) report.weightGrads.P = raw(bw.P, [3 * H]);
+        report.metrics.gradNorm = stepNorms(report.gradHidden.data, T);
+        if (report.gradCell) report.metrics.gradCellNorm = stepNorms(report.gradCell.data, T);
+        if (report.jacobianNorm) {
+          const maxLen = Math.max(...lens);
+          if (maxLen > 0) {
+            const [lastT, firstT] = dir === 'forward' ? [maxLen - 1, 0] : [0, maxLen - 1];
+            report.metrics.decay = jacobianDecay(report.jacobianNorm.hidden.data, lastT, firstT);
+          }
+        }
         return report;
       });
       return {
@@ -196,6 +268,11 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
     });
     const outputs: Record<string, Tensor> = {};
     for (const name of runtimeModel.graphOutputs) outputs[name] = toReportTensor(first.outputs[name]);
+    const clipping = clippingWhatIf(layerReports.flatMap((l) => l.directions.flatMap((d) => Object.values(d.weightGrads ?? {}).map((t) => t.data))));
+    const objective: ObjectiveInfo = {
+      kind: objectiveSpec.kind, output: objectiveSpec.output, ...(timeAxis !== undefined ? { timeAxis } : {}),
+      value: (second.outputs[analysisGraph.objectiveValue].data as Float32Array)[0],
+    };
     const metricsMs = performance.now() - tMetrics0;
     const nonFinite = countNonFiniteIn(layerReports, outputs);
     if (nonFinite > 0) warnings.push(`${nonFinite} per-step values are NaN or infinite (written as null in JSON); the model overflows on these inputs — check the input scale.`);
@@ -210,13 +287,90 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
         timingsMs: { load: loadMs, build: buildMs, run: runMs, metrics: metricsMs, total: performance.now() - tStart },
       },
       input: { seqLen: inputs.seqLen, batch: inputs.batch, seed: opts.seed, sources: inputs.sources },
+      objective,
       outputs,
       layers: layerReports,
+      clipping,
       warnings,
     };
   } finally {
     await host.releaseAll();
   }
+}
+
+const ELEM_TYPES: Record<string, number> = { float32: 1, float64: 11, int32: 6, int64: 7, bool: 9, uint8: 2, int8: 3 };
+
+/** The objective's output (default: the first graph output) and its target values. */
+function resolveObjective(model: LoadedModel, opts: AnalysisSettings): ObjectiveSpec & { output: string } {
+  const spec = opts.objective ?? { kind: 'sum' as const };
+  const outputs = model.proto.graph.output.map((o) => o.name);
+  const output = spec.output ?? outputs[0];
+  if (!outputs.includes(output)) {
+    throw new UsageError(`--output ${output}: the model has no output of that name (its outputs: ${outputs.join(', ')}).`);
+  }
+  if (!OBJECTIVE_KINDS.includes(spec.kind)) throw new UsageError(`--objective ${spec.kind}: expected one of ${OBJECTIVE_KINDS.join(', ')}.`);
+  let target: ObjectiveSpec['target'];
+  if (spec.kind === 'target') {
+    if (!spec.targetFile) throw new UsageError("--objective target needs --target FILE.npy (the values to compare output '" + output + "' with).");
+    const arr = readNpy(spec.targetFile, `--target`);
+    target = { dims: arr.shape, data: Float32Array.from(convertForOnnx(arr, DataType.DOUBLE, npyLabel(spec.targetFile)).data as Float64Array) };
+  } else if (spec.targetFile) {
+    throw new UsageError(`--target is only used with --objective target (the objective is ${spec.kind}).`);
+  }
+  if (spec.timeAxis !== undefined && spec.kind !== 'last') throw new UsageError(`--time-axis is only used with --objective last (the objective is ${spec.kind}).`);
+  return { kind: spec.kind, output, timeAxis: spec.timeAxis, target };
+}
+
+function resolveTimeAxis(graph: GraphProto, values: Map<string, WireTensor>, spec: ObjectiveSpec & { output: string }, override?: number): number {
+  const shape = values.get(spec.output)!.dims;
+  if (override !== undefined) {
+    const axis = override < 0 ? override + shape.length : override;
+    if (!(axis >= 0 && axis < shape.length)) throw new UsageError(`--time-axis ${override}: output '${spec.output}' has ${shape.length} axes (shape [${shape.join(', ')}]).`);
+    return axis;
+  }
+  const consts = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
+  const found = traceTimeAxis(graph, (t) => values.get(t)?.dims ?? (consts.has(t) ? tensorDims(consts.get(t)!) : undefined), spec.output,
+    (t) => { const c = consts.get(t); return c ? Array.from(tensorValues(c, '') as ArrayLike<number | bigint>, Number) : undefined; });
+  if ('lost' in found) {
+    throw new AnalysisError(`--objective last: output '${spec.output}' (shape [${shape.join(', ')}]) has no time axis — ${found.lost}; pass --time-axis K, choose an output with one (--output), or use another objective.`);
+  }
+  return found.axis;
+}
+
+interface JacobianPlan {
+  modes: { probes?: number }[];
+  seeds: (JacobianSeeds | undefined)[][];
+}
+
+/** Seeds for jacobianNorm per layer and direction: one-hot (exact) or Gaussian probes. */
+function jacobianPlan(mode: JacobianMode, layers: RecurrentLayer[], batches: number[], seed: number, warnings: string[]): JacobianPlan {
+  const modes: { probes?: number }[] = [];
+  const seeds = layers.map((layer, k) => {
+    const H = layer.hiddenSize;
+    const B = batches[k];
+    let probes: number | undefined;
+    if (mode === 'off') { modes.push({}); return directionNames(layer).map(() => undefined); }
+    if (mode === 'auto') {
+      if (B * H > EXACT_JACOBIAN_MAX) {
+        probes = AUTO_PROBES;
+        warnings.push(`${layer.op} '${layer.name}': jacobianNorm is estimated with ${AUTO_PROBES} random probes because B·H = ${B * H} > ${EXACT_JACOBIAN_MAX} (relative error about ${(100 * Math.sqrt(2 / AUTO_PROBES)).toFixed(0)}% per step); pass --jacobian exact for the exact value.`);
+      }
+    } else if (mode !== 'exact') {
+      probes = mode.probes;
+    }
+    modes.push({ probes });
+    return directionNames(layer).map((dir) => {
+      const count = probes ?? H;
+      const make = (what: string) => {
+        if (probes) return SeededRandom.forInput(seed, `jacobian/${layer.name}/${dir}/${what}`).normal(count * B * H);
+        const oneHot = new Float32Array(H * B * H);
+        for (let j = 0; j < H; j++) for (let bi = 0; bi < B; bi++) oneHot[(j * B + bi) * H + j] = 1;
+        return oneHot;
+      };
+      return { count, probes: !!probes, hidden: make('hidden'), cell: layer.op === 'LSTM' ? make('cell') : undefined };
+    });
+  });
+  return { modes, seeds };
 }
 
 function firstLine(s: string): string {

@@ -65,11 +65,27 @@ export interface SpectrumMetrics {
   gates: GateSpectrum[];
 }
 
+export interface DecayMetrics {
+  /** Per-step factor ρ = e^slope of the least-squares fit of log jacobianNorm.hidden against distance. */
+  rho: number;
+  slope: number;
+  /** Points used in the fit (entries ≤ 1e-30 dropped). */
+  points: number;
+  /** ln ½ / ln ρ steps when ρ < 1, else null. */
+  halfLife: number | null;
+  /** Largest distance with jacobianNorm.hidden ≥ 1e-3 × its value at distance 0; null = beyond T. */
+  reach: number | null;
+  verdict: 'vanishing' | 'stable' | 'exploding';
+}
+
 export interface DirectionMetrics {
   saturation: SaturationMetrics;
   retention?: RetentionMetrics;
   spectrum: SpectrumMetrics;
-  /** Fields added by the backward half (gradNorm, decay, …) extend this. */
+  /** ‖gradHidden[t]‖₂ over (B, H). */
+  gradNorm?: number[];
+  gradCellNorm?: number[];
+  decay?: DecayMetrics;
   [extra: string]: unknown;
 }
 
@@ -78,6 +94,12 @@ export interface DirectionReport {
   gates: Record<string, Tensor>;
   hidden: Tensor;
   cell?: Tensor;
+  /** dL/dh_t, dL/dc_t [T, B, H] (SPEC §3). */
+  gradHidden?: Tensor;
+  gradCell?: Tensor;
+  /** [T] each; `estimate` says how they were computed. */
+  jacobianNorm?: { hidden: Tensor; cell?: Tensor; method: 'exact' | 'probes'; probes?: number };
+  weightGrads?: { W: Tensor; R: Tensor; B: Tensor; P?: Tensor };
   metrics: DirectionMetrics;
 }
 

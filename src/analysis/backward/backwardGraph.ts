@@ -1,0 +1,187 @@
+/**
+ * The analysis graph: the instrumented forward pass (forwardTaps.ts) extended with the
+ * objective and the backward pass — one reverse sweep over the gradient path, vector-Jacobian
+ * rules for ordinary ops (rules.ts) and BPTT for recurrent nodes (bptt.ts), contributions to a
+ * tensor summed. Recurrent layers off the path still get their Jacobian norms (they do not
+ * depend on the objective) and zero gradients.
+ */
+import { GraphBuilder, makeModel } from '../../onnx/builder';
+import { tensorDims, tensorValues } from '../../onnx/model';
+import { GraphProto, ModelProto, TensorProto } from '../../onnx/proto';
+import { attrTensor } from '../../onnx/attributes';
+import { ForwardTapGraph, directionNames } from '../forwardTaps';
+import { RecurrentLayer } from '../recurrent';
+import { BpttResult, emitBptt, JacobianSeeds } from './bptt';
+import { GradientPath, isRecurrent } from './gradientPath';
+import { emitObjective, ObjectiveSpec } from './objective';
+import { VjpContext } from './vjp';
+import { VJP_RULES } from './rules';
+
+export interface BackwardInputs {
+  /** The lowered runtime graph (without taps). */
+  graph: GraphProto;
+  opset: number;
+  layers: RecurrentLayer[];
+  /** Per layer, its node's index in `graph`. */
+  layerNodes: number[];
+  path: GradientPath;
+  /** The tap graph, to extend. */
+  taps: ForwardTapGraph;
+  /** Runtime dims and element types of the forward values tapped from the model's run. */
+  shapes: Map<string, number[]>;
+  elemTypes: Map<string, number>;
+  seqLens: number[];
+  batches: number[];
+  objective: ObjectiveSpec & { output: string };
+  timeAxis?: number;
+  /** Jacobian seeds per layer and direction (undefined: --jacobian off). */
+  seeds: (JacobianSeeds | undefined)[][];
+}
+
+/** Output names of the analysis graph for one layer-direction's backward results. */
+export interface BackwardOutputs {
+  gradHidden: string;
+  gradCell?: string;
+  jacobianHidden?: string;
+  jacobianCell?: string;
+  W: string;
+  R: string;
+  B: string;
+  P?: string;
+}
+
+export interface AnalysisGraph {
+  proto: ModelProto;
+  /** Forward values the graph reads, by their model names (feed them from the model's run). */
+  feeds: string[];
+  objectiveValue: string;
+  backward: BackwardOutputs[][];
+}
+
+export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
+  const b = inp.taps.builder;
+  const g = inp.graph;
+  const initializers = new Map(g.initializer.map((t) => [t.name ?? '', t]));
+  const constantNodes = new Map<string, TensorProto>();
+  for (const n of g.node) if (n.op_type === 'Constant') { const t = attrTensor(n, 'value'); if (t) constantNodes.set(n.output[0], t); }
+  const feeds = new Set<string>();
+  const copied = new Map<string, string>();
+
+  const ctx: VjpContext = {
+    b,
+    opset: inp.opset,
+    value(tensor) {
+      const init = initializers.get(tensor) ?? constantNodes.get(tensor);
+      if (init) {
+        let name = copied.get(tensor);
+        if (!name) {
+          name = b.fresh('fwd_const');
+          b.initializers.push({ ...init, name });
+          copied.set(tensor, name);
+        }
+        return name;
+      }
+      if (!inp.shapes.has(tensor)) throw new Error(`internal error: forward value '${tensor}' was not tapped`);
+      if (!feeds.has(tensor)) {
+        feeds.add(tensor);
+        b.input(tensor, inp.elemTypes.get(tensor) ?? 1, inp.shapes.get(tensor)!);
+      }
+      return tensor;
+    },
+    shape(tensor) {
+      const init = initializers.get(tensor) ?? constantNodes.get(tensor);
+      if (init) return tensorDims(init);
+      const s = inp.shapes.get(tensor);
+      if (!s) throw new Error(`internal error: no runtime shape for '${tensor}'`);
+      return s;
+    },
+    elemType(tensor) {
+      const init = initializers.get(tensor) ?? constantNodes.get(tensor);
+      return init ? init.data_type : inp.elemTypes.get(tensor) ?? 1;
+    },
+    constant(tensor) {
+      return initializers.get(tensor) ?? constantNodes.get(tensor);
+    },
+    constantInts(tensor) {
+      const t = initializers.get(tensor) ?? constantNodes.get(tensor);
+      if (!t) return undefined;
+      return Array.from(tensorValues(t, '') as ArrayLike<number | bigint>, Number);
+    },
+  };
+
+  // Objective and seed.
+  const y = ctx.value(inp.objective.output);
+  const objective = emitObjective(b, inp.objective, y, ctx.shape(inp.objective.output), inp.timeAxis);
+  b.opInto('Identity', [objective.value], ['objective_value']);
+  b.output('objective_value');
+
+  const grads = new Map<string, string[]>();
+  const addGrad = (tensor: string, value: string | undefined) => {
+    if (!tensor || !value) return;
+    grads.set(tensor, [...(grads.get(tensor) ?? []), value]);
+  };
+  const gradOf = (tensor: string): string | undefined => {
+    const list = grads.get(tensor);
+    if (!list || list.length === 0) return undefined;
+    if (list.length === 1) return list[0];
+    const sum = b.op('Sum', list);
+    grads.set(tensor, [sum]);
+    return sum;
+  };
+  addGrad(inp.objective.output, objective.seed);
+
+  const layerOfNode = new Map(inp.layerNodes.map((nodeIndex, k) => [nodeIndex, k]));
+  const results: (BpttResult[] | undefined)[] = inp.layers.map(() => undefined);
+  const runBptt = (k: number, dY?: string, dYh?: string, dYc?: string): BpttResult[] => {
+    const layer = inp.layers[k];
+    const tapIn = inp.taps.inputs[k];
+    return directionNames(layer).map((dir, d) => emitBptt(b, {
+      layer, k, d, T: inp.seqLens[k], B: inp.batches[k], internals: inp.taps.internals[k][d], X: tapIn.X,
+      gradY: dY ? b.pick(dY, d, 1) : undefined,
+      gradFinalH: dYh ? b.pick(dYh, d, 0) : undefined,
+      gradFinalC: dYc ? b.pick(dYc, d, 0) : undefined,
+      seeds: inp.seeds[k][d],
+    }));
+  };
+
+  for (const i of [...inp.path.nodes].reverse()) {
+    const node = g.node[i];
+    const dOuts = node.output.map((o) => (o ? gradOf(o) : undefined));
+    if (dOuts.every((x) => x === undefined)) continue;
+    if (isRecurrent(node)) {
+      const k = layerOfNode.get(i);
+      if (k === undefined) continue; // a skipped layer (weights computed at run time)
+      const res = runBptt(k, dOuts[0], dOuts[1], dOuts[2]);
+      results[k] = res;
+      const wanted = (t: string | undefined) => !!t && inp.path.tensors.has(t);
+      if (wanted(node.input[0])) addGrad(node.input[0], res.length === 1 ? res[0].dX : b.add(res[0].dX, res[1].dX));
+      const stack = (xs: (string | undefined)[]) => b.concat(xs.map((x) => b.unsqueeze(x!, [0])), 0);
+      if (wanted(node.input[5])) addGrad(node.input[5], stack(res.map((r) => r.dInitialH)));
+      if (node.op_type === 'LSTM' && wanted(node.input[6])) addGrad(node.input[6], stack(res.map((r) => r.dInitialC)));
+      continue;
+    }
+    const rule = VJP_RULES[node.op_type];
+    const wanted = node.input.map((t) => !!t && inp.path.tensors.has(t));
+    const dIns = rule(node, dOuts, ctx, wanted);
+    node.input.forEach((t, j) => { if (wanted[j]) addGrad(t, dIns[j]); });
+  }
+
+  const backward: BackwardOutputs[][] = inp.layers.map((layer, k) => {
+    const res = results[k] ?? runBptt(k);
+    return res.map((r, d) => {
+      const out = (value: string | undefined, what: string) => {
+        if (!value) return undefined;
+        const name = `L${k}_d${d}_bw_${what}`;
+        b.opInto('Identity', [value], [name]);
+        b.output(name);
+        return name;
+      };
+      return {
+        gradHidden: out(r.gradHidden, 'gradHidden')!, gradCell: out(r.gradCell, 'gradCell'),
+        jacobianHidden: out(r.jacobianHidden, 'jacHidden'), jacobianCell: out(r.jacobianCell, 'jacCell'),
+        W: out(r.dW, 'dW')!, R: out(r.dR, 'dR')!, B: out(r.dB, 'dB')!, P: out(r.dP, 'dP'),
+      };
+    });
+  });
+  return { proto: makeModel(b.graph('gradient_lens_analysis')), feeds: [...feeds], objectiveValue: 'objective_value', backward };
+}

@@ -1,0 +1,272 @@
+/**
+ * Backpropagation through time for LSTM, GRU and RNN, emitted as ONNX nodes.
+ *
+ * Everything that does not depend on the backward state is time-parallel and computed before
+ * the recurrence from the forward internals: activation derivatives (at the clipped
+ * pre-activation, zero where clip cut it), the factors that turn dL/dh_t and dL/dc_t into gate
+ * pre-activation gradients, and the masks of padded steps (where the state is carried, so the
+ * adjoint is too). The recurrence itself is one Scan, run against the forward processing order,
+ * whose body is a handful of elementwise ops and one MatMul with R per step.
+ *
+ * The Scan carries N adjoint rows at once: row 0 is the gradient of the objective; the other
+ * rows are Jacobian seeds at h_last (and c_last for LSTMs) propagated through this direction's
+ * own recurrence only (no external gradient enters them). Their per-step squared norms give
+ * jacobianNorm (SPEC §3): ‖∂h_last/∂h_t‖²_F = Σ_j ‖(∂h_last/∂h_t)ᵀ e_j‖², or with K Gaussian
+ * probes z, E‖(∂h_last/∂h_t)ᵀ z‖² = ‖∂h_last/∂h_t‖²_F.
+ *
+ * Weight gradients are batched MatMuls over all steps afterwards: dW = Σ_t,b da_tᵀ x_t,
+ * dR = Σ_t,b da_tᵀ h_{t−1}, dB = Σ_t,b da_t (twice: Wb and Rb), dX = da · W.
+ */
+import { GraphBuilder } from '../../onnx/builder';
+import { DataType } from '../../onnx/proto';
+import { emitActivation, emitActivationDerivative, emitClip } from '../activations';
+import { DirectionInternals } from '../forwardTaps';
+import { RecurrentLayer } from '../recurrent';
+
+export interface JacobianSeeds {
+  /** Number of rows S of each seed tensor. */
+  count: number;
+  /** Whether rows are Gaussian probes (the squared norms are then averaged) or one-hot seeds. */
+  probes: boolean;
+  /** [S, B, H] seeds at h_last. */
+  hidden: Float32Array;
+  /** [S, B, H] seeds at c_last (LSTM). */
+  cell?: Float32Array;
+}
+
+export interface BpttRequest {
+  layer: RecurrentLayer;
+  /** Layer index and direction index, for names. */
+  k: number;
+  d: number;
+  T: number;
+  B: number;
+  internals: DirectionInternals;
+  /** The layer's input sequence [T, B, I]. */
+  X: string;
+  /** dL/dY of this direction [T, B, H], when the objective reaches Y. */
+  gradY?: string;
+  /** dL/dY_h, dL/dY_c of this direction [B, H]. */
+  gradFinalH?: string;
+  gradFinalC?: string;
+  /** Jacobian seeds, or undefined for --jacobian off. */
+  seeds?: JacobianSeeds;
+}
+
+export interface BpttResult {
+  /** dL/dh_t and dL/dc_t (LSTM) [T, B, H], zero at padded steps. */
+  gradHidden: string;
+  gradCell?: string;
+  /** jacobianNorm.hidden / .cell [T]. */
+  jacobianHidden?: string;
+  jacobianCell?: string;
+  /** Weight gradients of this direction's slices, ONNX layout: W [gH, I], R [gH, H], B [2gH], P [3H]. */
+  dW: string;
+  dR: string;
+  dB: string;
+  dP?: string;
+  /** dL/dX [T, B, I], dL/dh_0 and dL/dc_0 [B, H]. */
+  dX: string;
+  dInitialH: string;
+  dInitialC?: string;
+}
+
+const f32 = (v: ArrayLike<number>) => Float32Array.from(v);
+
+export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
+  const { layer, k, d, T, B, internals: fw } = req;
+  const H = layer.hiddenSize;
+  const I = layer.inputSize;
+  const g = layer.op === 'LSTM' ? 4 : layer.op === 'GRU' ? 3 : 1;
+  const tag = `L${k}d${d}_bw`;
+  const acts = layer.activations[d];
+  const m = fw.mask;
+  const notM = b.sub(b.constF(1), m);
+  const zerosTBH = () => b.initializer(`${tag}_zeros`, [T, B, H], new Float32Array(T * B * H));
+  const G = req.gradY ? b.mul(req.gradY, m) : zerosTBH();
+
+  // Adjoint rows: 0 = objective, then hidden seeds, then cell seeds.
+  const Sh = req.seeds?.count ?? 0;
+  const Sc = req.seeds?.cell ? req.seeds.count : 0;
+  const N = 1 + Sh + Sc;
+  const rows = (first: string | undefined, block: Float32Array | undefined, blockAt: 'hidden' | 'cell'): string => {
+    const data = new Float32Array(N * B * H);
+    if (block) data.set(block, (blockAt === 'hidden' ? 1 : 1 + Sh) * B * H);
+    const init = b.initializer(`${tag}_carry0`, [N, B, H], data);
+    if (!first) return init;
+    // Row 0 takes the final-state gradient: init + pad(first).
+    return b.add(init, b.op('Pad', [b.unsqueeze(first, [0]), b.constI64([0, 0, 0, N - 1, 0, 0])]));
+  };
+  const carryH0 = rows(req.gradFinalH, req.seeds?.hidden, 'hidden');
+  const carryC0 = layer.op === 'LSTM' ? rows(req.gradFinalC, req.seeds?.cell, 'cell') : undefined;
+
+  // Slice of the R slice as an initializer [rows, H] (row-major, ONNX gate order).
+  const Rd = layer.R.values.subarray(d * g * H * H, (d + 1) * g * H * H);
+  const Wd = layer.W.values.subarray(d * g * H * I, (d + 1) * g * H * I);
+  const Rinit = (from: number, count: number) => b.initializer(`${tag}_R`, [count * H, H], f32(Rd.subarray(from * H * H, (from + count) * H * H)));
+
+  // act′ at the clipped pre-activation, times 1[|a| ≤ clip] (PyTorch's clamp passes the gradient at the bounds).
+  const derivative = (pre: string, post: string, actIndex: number): string => {
+    const clipped = emitClip(b, layer.clip, pre);
+    let dv = emitActivationDerivative(b, acts[actIndex], clipped, post);
+    if (layer.clip !== null) {
+      const inside = b.op('Cast', [b.op('LessOrEqual', [b.op('Abs', [pre]), b.constF(layer.clip)])], { to: DataType.FLOAT });
+      dv = b.mul(dv, inside);
+    }
+    return dv;
+  };
+
+  const body = new GraphBuilder(`gl_${tag}_s_`);
+  const scanInputs: string[] = [];
+  const bodyIn = (outer: string, hint: string) => { scanInputs.push(outer); return body.input(body.fresh(hint), DataType.FLOAT, null); };
+  const cH = body.input(body.fresh('carry_h'), DataType.FLOAT, null);
+  const cC = carryC0 ? body.input(body.fresh('carry_c'), DataType.FLOAT, null) : undefined;
+  const Gt = bodyIn(b.unsqueeze(G, [1]), 'g'); // [1, B, H] per step
+  // dh = carry_h + (G_t in row 0)
+  const dh = body.add(cH, N > 1 ? body.op('Pad', [Gt, body.constI64([0, 0, 0, N - 1, 0, 0])]) : Gt);
+  const mt = bodyIn(m, 'm');
+  const rowsOf = (x: string, from: number, count: number) => body.slice(x, [from], [from + count], [0]);
+  const squaredNorm = (x: string) => body.op('ReduceSumSquare', [body.mul(x, mt)], { keepdims: 0 });
+
+  let newCarryH: string;
+  let newCarryC: string | undefined;
+  const stepOutputs: string[] = [];
+
+  if (layer.op === 'LSTM') {
+    const p = fw.pre;
+    const q = fw.post;
+    const [fAct, , hAct] = [acts[0], acts[1], acts[2]];
+    const dI = derivative(p.input, q.input, 0);
+    const dO = derivative(p.output, q.output, 0);
+    const dF = derivative(p.forget, q.forget, 0);
+    const dC = derivative(p.cell, q.cell, 1);
+    const hc = emitActivation(b, hAct, fw.cell!);
+    const dhc = emitActivationDerivative(b, hAct, fw.cell!, hc);
+    // da_i = dc ⊙ c̃ ⊙ f′(a_i)  (input_forget: f = 1 − i, so dc ⊙ (c̃ − c_{t−1}) ⊙ f′(a_i) and no forget term)
+    const Fi = b.mul(b.mul(layer.inputForget ? b.sub(q.cell, fw.cPrev!) : q.cell, dI), m);
+    const Ff = layer.inputForget ? b.mul(q.forget, b.constF(0)) : b.mul(b.mul(fw.cPrev!, dF), m);
+    const Fo = b.mul(b.mul(hc, dO), m);   // da_o = dh ⊙ h(c_t) ⊙ f′(a_o)
+    const Fc = b.mul(b.mul(q.input, dC), m); // da_c = dc ⊙ i ⊙ g′(a_c)
+    let A = b.mul(b.mul(q.output, dhc), m);  // dc += dh ⊙ o ⊙ h′(c_t)
+    let fP = b.add(b.mul(q.forget, m), notM); // carry_c' = dc ⊙ f (1 at padded steps: carried)
+    if (layer.P) {
+      const P = layer.P.values;
+      const peep = (gi: number) => b.initializer(`${tag}_P${gi}`, [H], f32(P.subarray(d * 3 * H + gi * H, d * 3 * H + (gi + 1) * H)));
+      const [Pi, Po, Pf] = [peep(0), peep(1), peep(2)];
+      // o uses c_t: dc += da_o ⊙ P_o; i and f use c_{t−1}: carry_c' += da_i ⊙ P_i + da_f ⊙ P_f.
+      A = b.add(A, b.mul(Fo, Po));
+      fP = b.add(fP, b.add(b.mul(Fi, Pi), b.mul(Ff, Pf)));
+    }
+    const Dfac = b.concat([Fi, Fo, Ff, Fc], 2); // [T, B, 4H], gate order i, o, f, c
+    const At = bodyIn(A, 'A');
+    const Dt = bodyIn(Dfac, 'D');
+    const fPt = bodyIn(fP, 'fP');
+    const nmt = bodyIn(notM, 'nm');
+    const dc = body.add(cC!, body.mul(dh, At));
+    const da = body.mul(body.concat([dc, dh, dc, dc], 2), Dt);
+    newCarryH = body.add(body.matmul(da, Rinit(0, 4)), body.mul(dh, nmt));
+    newCarryC = body.mul(dc, fPt);
+    stepOutputs.push(body.pick(dh, 0, 0), body.pick(dc, 0, 0), body.pick(da, 0, 0));
+    if (Sh) stepOutputs.push(squaredNorm(rowsOf(dh, 1, Sh)));
+    if (Sc) stepOutputs.push(squaredNorm(rowsOf(dc, 1 + Sh, Sc)));
+  } else if (layer.op === 'GRU') {
+    const p = fw.pre;
+    const q = fw.post;
+    const dZ = derivative(p.update, q.update, 0);
+    const dR = derivative(p.reset, q.reset, 0);
+    const dHt = derivative(p.hidden, q.hidden, 1);
+    const Fz = b.mul(b.mul(b.sub(fw.Hprev, q.hidden), dZ), m);       // da_z = dh ⊙ (h_{t−1} − h̃) ⊙ f′(a_z)
+    const Fh = b.mul(b.mul(b.sub(b.constF(1), q.update), dHt), m);   // da_h = dh ⊙ (1 − z) ⊙ g′(a_h)
+    const zP = b.add(b.mul(q.update, m), notM);                      // dh_{t−1} += dh ⊙ z (1 at padded steps)
+    const Fzt = bodyIn(Fz, 'Fz');
+    const Fht = bodyIn(Fh, 'Fh');
+    const zPt = bodyIn(zP, 'zP');
+    const rt = bodyIn(q.reset, 'r');
+    const daZ = body.mul(dh, Fzt);
+    const daH = body.mul(dh, Fht);
+    let daR: string;
+    if (layer.linearBeforeReset) {
+      // a_h = x·Whᵀ + Wbh + r ⊙ (h·Rhᵀ + Rbh): da_r = da_h ⊙ (h·Rhᵀ + Rbh) ⊙ f′(a_r); h gets (da_h ⊙ r)·Rh.
+      const Krt = bodyIn(b.mul(fw.hRh!, dR), 'Kr');
+      daR = body.mul(daH, Krt);
+      newCarryH = body.add(body.matmul(body.concat([daZ, daR, body.mul(daH, rt)], 2), Rinit(0, 3)), body.mul(dh, zPt));
+    } else {
+      // a_h = x·Whᵀ + Wbh + (r ⊙ h)·Rhᵀ + Rbh: s = da_h·Rh; da_r = s ⊙ h_{t−1} ⊙ f′(a_r); h gets s ⊙ r.
+      const Kr0t = bodyIn(b.mul(b.mul(fw.Hprev, dR), m), 'Kr0');
+      const s = body.matmul(daH, Rinit(2, 1));
+      daR = body.mul(s, Kr0t);
+      newCarryH = body.add(body.add(body.matmul(body.concat([daZ, daR], 2), Rinit(0, 2)), body.mul(s, rt)), body.mul(dh, zPt));
+    }
+    stepOutputs.push(body.pick(dh, 0, 0), body.pick(body.concat([daZ, daR, daH], 2), 0, 0));
+    if (Sh) stepOutputs.push(squaredNorm(rowsOf(dh, 1, Sh)));
+  } else {
+    const D = b.mul(derivative(fw.pre.hidden, fw.post.hidden, 0), m); // da = dh ⊙ f′(a)
+    const Dt = bodyIn(D, 'D');
+    const nmt = bodyIn(notM, 'nm');
+    const da = body.mul(dh, Dt);
+    newCarryH = body.add(body.matmul(da, Rinit(0, 1)), body.mul(dh, nmt));
+    stepOutputs.push(body.pick(dh, 0, 0), body.pick(da, 0, 0));
+    if (Sh) stepOutputs.push(squaredNorm(rowsOf(dh, 1, Sh)));
+  }
+
+  body.output(newCarryH);
+  if (newCarryC) body.output(newCarryC);
+  for (const o of stepOutputs) body.output(o);
+  // The adjoint runs against the forward processing order.
+  const scanDir = fw.direction === 'forward' ? 1 : 0;
+  const states = [carryH0, ...(carryC0 ? [carryC0] : [])];
+  const outs = b.node('Scan', [...states, ...scanInputs], {
+    body: body.graph(`${tag}_bptt`), num_scan_inputs: scanInputs.length,
+    scan_input_directions: scanInputs.map(() => scanDir), scan_output_directions: stepOutputs.map(() => scanDir),
+  }, states.length + stepOutputs.length, 'bptt');
+  const finalH = outs[0];
+  const finalC = carryC0 ? outs[1] : undefined;
+  const perStep = outs.slice(states.length);
+  let idx = 0;
+  const gradHidden = b.mul(perStep[idx++], m);
+  const gradCell = layer.op === 'LSTM' ? b.mul(perStep[idx++], m) : undefined;
+  const daAllOuter = perStep[idx++];
+  const norm = (sq: string) => b.op('Sqrt', [req.seeds!.probes ? b.mul(sq, b.constF(1 / req.seeds!.count)) : sq]);
+  const jacobianHidden = Sh ? norm(perStep[idx++]) : undefined;
+  const jacobianCell = Sc ? norm(perStep[idx++]) : undefined;
+
+  // Time-parallel weight gradients.
+  const da2 = b.op('Reshape', [daAllOuter, b.constI64([-1, g * H])]);       // [T·B, gH]
+  const daT = b.op('Transpose', [da2], { perm: [1, 0] });                   // [gH, T·B]
+  const X2 = b.op('Reshape', [req.X, b.constI64([-1, I])]);
+  const H2 = b.op('Reshape', [fw.Hprev, b.constI64([-1, H])]);
+  const dW = b.matmul(daT, X2);
+  const sumRows = (x: string) => b.op('ReduceSum', [x, b.constI64([0])], { keepdims: 0 });
+  const dWb = sumRows(da2);
+  let dR: string;
+  let dRb: string;
+  if (layer.op === 'GRU') {
+    const [daZ, daR, daH] = b.split(da2, 3, 1);
+    const r2 = b.op('Reshape', [fw.post.reset, b.constI64([-1, H])]);
+    const zr = b.op('Transpose', [b.concat([daZ, daR], 1)], { perm: [1, 0] });
+    if (layer.linearBeforeReset) {
+      const daHr = b.mul(daH, r2);
+      dR = b.concat([b.matmul(zr, H2), b.matmul(b.op('Transpose', [daHr], { perm: [1, 0] }), H2)], 0);
+      dRb = b.concat([sumRows(daZ), sumRows(daR), sumRows(daHr)], 0);
+    } else {
+      dR = b.concat([b.matmul(zr, H2), b.matmul(b.op('Transpose', [daH], { perm: [1, 0] }), b.mul(r2, H2))], 0);
+      dRb = dWb;
+    }
+  } else {
+    dR = b.matmul(daT, H2);
+    dRb = dWb;
+  }
+  const dB = b.concat([dWb, dRb], 0);
+  let dP: string | undefined;
+  if (layer.op === 'LSTM' && layer.P) {
+    const [daI, daO, daF] = b.split(daAllOuter, 4, 2);
+    const sumTB = (x: string) => b.op('ReduceSum', [x, b.constI64([0, 1])], { keepdims: 0 });
+    dP = b.concat([sumTB(b.mul(daI, fw.cPrev!)), sumTB(b.mul(daO, fw.cell!)), sumTB(b.mul(daF, fw.cPrev!))], 0);
+  }
+  const dX = b.matmul(daAllOuter, b.initializer(`${tag}_W`, [g * H, I], f32(Wd)));
+  return {
+    gradHidden, gradCell, jacobianHidden, jacobianCell, dW, dR, dB, dP, dX,
+    dInitialH: b.pick(finalH, 0, 0), dInitialC: finalC ? b.pick(finalC, 0, 0) : undefined,
+  };
+}
+
