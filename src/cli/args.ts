@@ -1,6 +1,8 @@
 /** Parsing `gradient-lens analyze …` (SPEC §6). Bad usage throws UsageError (exit code 2). */
 import { UsageError } from '../onnx/errors';
 import { ExecutionProviderChoice } from '../runtime/protocol';
+import type { JacobianMode } from '../analysis/pipeline';
+import { OBJECTIVE_KINDS, ObjectiveKind } from '../analysis/backward/objective';
 
 export interface AnalyzeArgs {
   model: string;
@@ -12,14 +14,21 @@ export interface AnalyzeArgs {
   ep: ExecutionProviderChoice;
   saturation: { low: number; high: number };
   detail: 'full' | 'metrics';
+  objective: ObjectiveKind;
+  output?: string;
+  timeAxis?: number;
+  target?: string;
+  jacobian: JacobianMode;
   json?: string;
   quiet: boolean;
 }
 
 export const USAGE = `usage: gradient-lens analyze MODEL.onnx [options]
 
-Runs MODEL.onnx with instrumentation in onnxruntime and reports, for every LSTM / GRU / RNN
-layer and direction, its gate activations, forget-gate saturation, retention and recurrent spectrum.
+Runs MODEL.onnx with instrumentation and backpropagation in onnxruntime and reports, for every
+LSTM / GRU / RNN layer and direction, where its gradients vanish or explode and why: per-step
+gradient norms, Jacobian norms and their decay, gate activations, forget-gate saturation,
+retention, recurrent spectrum, weight gradients and the clipping what-if.
 
 options:
   --input NAME=FILE.npy     feed graph input NAME from a NumPy file (repeatable)
@@ -27,6 +36,11 @@ options:
   --batch B                 batch size for symbolic batch axes [1]
   --seed S                  seed for generated inputs [0]
   --dim NAME=VALUE          value of another symbolic dimension (repeatable)
+  --objective KIND          sum | mean | l2 | last | target, of the chosen output [sum]
+  --output NAME             the graph output the objective is taken on [the first]
+  --time-axis K             the output's time axis for --objective last [traced through the graph]
+  --target FILE.npy         target values for --objective target (mean squared error)
+  --jacobian MODE           exact | probes:K | off [exact while B·H ≤ 512, else probes:64]
   --ep auto|cpu|cuda        execution provider [auto: CUDA if it loads, else CPU]
   --saturation LOW,HIGH     gate saturation thresholds [0.1,0.9]
   --detail full|metrics     leave per-step tensors out of the JSON with 'metrics' [full]
@@ -51,6 +65,7 @@ function keyValue(flag: string, v: string): [string, string] {
 export function parseAnalyzeArgs(argv: string[]): AnalyzeArgs {
   const args: AnalyzeArgs = {
     model: '', inputs: {}, seed: 0, dims: {}, ep: 'auto', saturation: { low: 0.1, high: 0.9 }, detail: 'full', quiet: false,
+    objective: 'sum', jacobian: 'auto',
   };
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -98,6 +113,28 @@ export function parseAnalyzeArgs(argv: string[]): AnalyzeArgs {
         args.detail = v;
         break;
       }
+      case '--objective': {
+        const v = value();
+        if (!(OBJECTIVE_KINDS as readonly string[]).includes(v)) throw new UsageError(`--objective expects one of ${OBJECTIVE_KINDS.join(', ')}, got '${v}'.`);
+        args.objective = v as ObjectiveKind;
+        break;
+      }
+      case '--output': args.output = value(); break;
+      case '--time-axis': {
+        const v = value();
+        if (!/^-?\d+$/.test(v)) throw new UsageError(`--time-axis expects an integer axis, got '${v}'.`);
+        args.timeAxis = Number(v);
+        break;
+      }
+      case '--target': args.target = value(); break;
+      case '--jacobian': {
+        const v = value();
+        const probes = /^probes:(\d+)$/.exec(v);
+        if (v === 'exact' || v === 'off') args.jacobian = v;
+        else if (probes && Number(probes[1]) > 0) args.jacobian = { probes: Number(probes[1]) };
+        else throw new UsageError(`--jacobian expects exact, probes:K (K ≥ 1) or off, got '${v}'.`);
+        break;
+      }
       case '--json': args.json = value(); break;
       case '--quiet': args.quiet = true; break;
       case '--help': throw new UsageError(USAGE);
@@ -107,5 +144,8 @@ export function parseAnalyzeArgs(argv: string[]): AnalyzeArgs {
   if (positional.length === 0) throw new UsageError('analyze needs a model: gradient-lens analyze MODEL.onnx [options]');
   if (positional.length > 1) throw new UsageError(`analyze takes one model, got ${positional.length}: ${positional.join(' ')}`);
   args.model = positional[0];
+  if (args.objective === 'target' && !args.target) throw new UsageError('--objective target needs --target FILE.npy.');
+  if (args.target && args.objective !== 'target') throw new UsageError(`--target is only used with --objective target (the objective is ${args.objective}).`);
+  if (args.timeAxis !== undefined && args.objective !== 'last') throw new UsageError(`--time-axis is only used with --objective last (the objective is ${args.objective}).`);
   return args;
 }

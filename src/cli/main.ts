@@ -28,7 +28,8 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     const args = parseAnalyzeArgs(rest);
     const report = await analyzeModel({
       modelPath: args.model, files: args.inputs, seqLen: args.seqLen, batch: args.batch, seed: args.seed, dims: args.dims,
-      ep: args.ep, saturation: args.saturation, signal,
+      ep: args.ep, saturation: args.saturation, signal, jacobian: args.jacobian,
+      objective: { kind: args.objective, output: args.output, timeAxis: args.timeAxis, targetFile: args.target },
     });
     if (args.json) await writeReportJson(report, args.json === '-' ? io.stdout : args.json, { detail: args.detail, signal });
     if (!args.quiet && args.json !== '-') {

@@ -1,0 +1,455 @@
+/**
+ * The VJP rules (src/analysis/backward/rules.ts) against central finite differences, both sides
+ * computed by onnxruntime.
+ *
+ * Each case is one forward node in a tiny model (float64 unless said otherwise) run once on
+ * random inputs. The rule builds the backward graph for L = Σ_i Σ dY_i ⊙ Y_i (dY_i random),
+ * fed with the forward tensors it asks for; its dL/dX is compared with
+ * (L(x + h·e) − L(x − h·e)) / (2h) for every element of every differentiable input, each L from
+ * a fresh run of the forward model.
+ *
+ * Tolerance, float64: with h = 1e-6 the truncation error is h²/6·|L'''| ≈ 1e-13 for these
+ * smooth, O(1) functions (inputs keep away from kinks and poles), and the rounding error is
+ * about ε₆₄·Σ|dY·Y| / h ≈ 1e-16·10/1e-6 = 1e-9, so |rule − fd| ≤ 1e-6·(1 + |fd|) has three orders
+ * of margin while catching any wrong term (those are O(0.1) or larger).
+ * Cases run in float32 (h = 1e-2 and 2e-3 tolerance: rounding ε₃₂·Σ|dY·Y|/h ≈ 6e-8·10/1e-2 ≈ 6e-5,
+ * truncation ≈ 2e-5) say why.
+ */
+import * as assert from 'assert';
+import * as ort from 'onnxruntime-node';
+import { VJP_RULES } from '../../src/analysis/backward/rules';
+import { VjpContext } from '../../src/analysis/backward/vjp';
+import { AttrValue, makeAttribute } from '../../src/onnx/attributes';
+import { GraphBuilder, makeModel, valueInfo } from '../../src/onnx/builder';
+import { encodeModel, makeTensor, tensorValues } from '../../src/onnx/model';
+import { NodeProto, TensorProto, ValueInfoProto } from '../../src/onnx/proto';
+import { SeededRandom } from '../../src/inputs/random';
+
+type Elem = 'double' | 'float' | 'int64' | 'int32' | 'bool';
+const ONNX_TYPE: Record<Elem, number> = { double: 11, float: 1, int64: 7, int32: 6, bool: 9 };
+const ORT_TYPE: Record<Elem, 'float64' | 'float32' | 'int64' | 'int32' | 'bool'> = {
+  double: 'float64', float: 'float32', int64: 'int64', int32: 'int32', bool: 'bool',
+};
+const ELEM_OF: Record<number, Elem> = { 11: 'double', 1: 'float', 7: 'int64', 6: 'int32', 9: 'bool' };
+
+interface In {
+  dims: number[];
+  /** Default: the case's float type. */
+  type?: Elem;
+  /** Default: uniform random in `range` (default [−1, 1]) with |x| ≥ `gap`. */
+  values?: number[];
+  range?: [number, number];
+  gap?: number;
+  /** An initializer of the forward model (shapes, axes, exponents): no gradient. */
+  constant?: boolean;
+}
+
+interface Case {
+  title: string;
+  op: string;
+  opset: number;
+  /** null: an absent optional input (the empty name). */
+  inputs: (In | null)[];
+  attrs?: Record<string, AttrValue>;
+  /** Number of node outputs (all graph outputs); default 1. */
+  outputs?: number;
+  /** Element type of the outputs; default the case's float type. */
+  outType?: Elem;
+  /** Outputs that get an upstream gradient; default all. */
+  seeded?: number[];
+  /** Run in float32 (h = 1e-2, tolerance 2e-3): why. */
+  float32?: string;
+}
+
+type Data = Float64Array | Float32Array | BigInt64Array | Int32Array | Uint8Array;
+interface Value { type: Elem; dims: number[]; data: Data }
+
+function makeData(type: Elem, values: number[]): Data {
+  switch (type) {
+    case 'double': return Float64Array.from(values);
+    case 'float': return Float32Array.from(values);
+    case 'int64': return BigInt64Array.from(values.map(BigInt));
+    case 'int32': return Int32Array.from(values);
+    case 'bool': return Uint8Array.from(values);
+  }
+}
+
+function toOrt(v: Value): ort.Tensor {
+  return new ort.Tensor(ORT_TYPE[v.type], v.data as never, v.dims);
+}
+
+function randomValues(rng: SeededRandom, n: number, spec: In, type: Elem): number[] {
+  const [lo, hi] = spec.range ?? [-1, 1];
+  const gap = spec.gap ?? 0;
+  return Array.from({ length: n }, () => {
+    for (;;) {
+      const v = lo + (hi - lo) * rng.nextDouble();
+      if (Math.abs(v) < gap) continue;
+      if (type === 'bool') return v < 0.5 ? 0 : 1;
+      if (type === 'int64' || type === 'int32') return Math.floor(v);
+      return v;
+    }
+  });
+}
+
+const numel = (dims: number[]): number => dims.reduce((a, b) => a * b, 1);
+
+interface Prepared {
+  c: Case;
+  node: NodeProto;
+  forward: ort.InferenceSession;
+  /** Every forward tensor (inputs, constants, outputs) by name. */
+  values: Map<string, Value>;
+  constants: Map<string, TensorProto>;
+  feeds: Record<string, ort.Tensor>;
+  dOuts: Map<string, Float64Array>;
+  wanted: boolean[];
+}
+
+async function prepare(c: Case): Promise<Prepared> {
+  const floatType: Elem = c.float32 ? 'float' : 'double';
+  const rng = SeededRandom.forInput(7, c.title);
+  const values = new Map<string, Value>();
+  const constants = new Map<string, TensorProto>();
+  const feeds: Record<string, ort.Tensor> = {};
+  const graphInputs: ValueInfoProto[] = [];
+  const wanted: boolean[] = [];
+  const inputNames = c.inputs.map((spec, i) => {
+    if (!spec) { wanted.push(false); return ''; }
+    const name = `x${i}`;
+    const type = spec.type ?? floatType;
+    const v: Value = { type, dims: spec.dims, data: makeData(type, spec.values ?? randomValues(rng, numel(spec.dims), spec, type)) };
+    values.set(name, v);
+    if (spec.constant) {
+      constants.set(name, makeTensor(name, spec.dims, v.data as Float64Array, ONNX_TYPE[type]));
+    } else {
+      graphInputs.push(valueInfo(name, ONNX_TYPE[type], spec.dims));
+      feeds[name] = toOrt(v);
+    }
+    wanted.push(!spec.constant && (type === 'double' || type === 'float'));
+    return name;
+  });
+  const outType = c.outType ?? floatType;
+  const outputNames = Array.from({ length: c.outputs ?? 1 }, (_, i) => `y${i}`);
+  const node: NodeProto = {
+    op_type: c.op, input: inputNames, output: outputNames, name: `fwd_${c.op}`, domain: '',
+    attribute: Object.entries(c.attrs ?? {}).map(([k, v]) => makeAttribute(k, v)),
+  };
+  const model = makeModel({
+    name: 'forward', node: [node], initializer: [...constants.values()], input: graphInputs,
+    output: outputNames.map((o) => valueInfo(o, ONNX_TYPE[outType], null)), value_info: [],
+  }, c.opset);
+  const forward = await ort.InferenceSession.create(encodeModel(model));
+  const out = await forward.run(feeds);
+  const dOuts = new Map<string, Float64Array>();
+  outputNames.forEach((o, i) => {
+    const t = out[o];
+    values.set(o, { type: ELEM_OF[ONNX_TYPE[outType]], dims: [...t.dims], data: t.data as Data });
+    if (!c.seeded || c.seeded.includes(i)) dOuts.set(o, Float64Array.from(randomValues(rng, t.data.length, {} as In, 'double')));
+  });
+  return { c, node, forward, values, constants, feeds, dOuts, wanted };
+}
+
+/** dL/dX_j by the rule, run in onnxruntime, for every wanted input j (undefined where the rule gives none). */
+async function ruleGradients(p: Prepared): Promise<(Float64Array | undefined)[]> {
+  const b = new GraphBuilder('bw_');
+  const bwFeeds: Record<string, ort.Tensor> = {};
+  const named = new Map<string, string>();
+  const ctx: VjpContext = {
+    b,
+    opset: p.c.opset,
+    value(t) {
+      let name = named.get(t);
+      if (name) return name;
+      name = `f_${t}`;
+      named.set(t, name);
+      const v = p.values.get(t);
+      if (!v) throw new Error(`the rule asked for the value of '${t}', which the test does not have`);
+      const c = p.constants.get(t);
+      if (c) {
+        b.initializers.push({ ...c, name });
+      } else {
+        b.input(name, ONNX_TYPE[v.type], v.dims);
+        bwFeeds[name] = toOrt(v);
+      }
+      return name;
+    },
+    shape(t) {
+      const v = p.values.get(t);
+      if (!v) throw new Error(`the rule asked for the shape of '${t}', which the test does not have`);
+      return v.dims;
+    },
+    elemType(t) {
+      const v = p.values.get(t);
+      if (!v) throw new Error(`the rule asked for the type of '${t}', which the test does not have`);
+      return ONNX_TYPE[v.type];
+    },
+    constant: (t) => p.constants.get(t),
+    constantInts(t) {
+      const c = p.constants.get(t);
+      return c && (c.data_type === 7 || c.data_type === 6) ? Array.from(tensorValues(c, ''), Number) : undefined;
+    },
+  };
+  const outType = ONNX_TYPE[p.c.outType ?? (p.c.float32 ? 'float' : 'double')];
+  const dOutNames = p.node.output.map((o) => {
+    const d = p.dOuts.get(o);
+    if (!d) return undefined;
+    const v = p.values.get(o)!;
+    const name = b.input(`d_${o}`, outType, v.dims);
+    bwFeeds[name] = toOrt({ type: ELEM_OF[outType], dims: v.dims, data: makeData(ELEM_OF[outType], Array.from(d)) });
+    return name;
+  });
+  const grads = VJP_RULES[p.c.op](p.node, dOutNames, ctx, p.wanted);
+  assert.strictEqual(grads.length, p.node.input.length, 'one entry per input');
+  const outputs: (string | undefined)[] = grads.map((g, j) => {
+    if (!g || !p.wanted[j]) return undefined;
+    const v = p.values.get(p.node.input[j])!;
+    const name = `grad_${j}`;
+    b.opInto('Identity', [g], [name]);
+    b.output(name, ONNX_TYPE[v.type], v.dims);
+    return name;
+  });
+  if (outputs.every((o) => o === undefined)) return outputs.map(() => undefined);
+  const session = await ort.InferenceSession.create(encodeModel(makeModel(b.graph('backward'))));
+  const res = await session.run(bwFeeds);
+  await session.release();
+  return outputs.map((o, j) => {
+    if (!o) return undefined;
+    const t = res[o];
+    assert.deepStrictEqual([...t.dims], p.values.get(p.node.input[j])!.dims, `shape of dL/d${p.node.input[j]}`);
+    return Float64Array.from(t.data as Float64Array);
+  });
+}
+
+async function objective(p: Prepared, feeds: Record<string, ort.Tensor>): Promise<number> {
+  const out = await p.forward.run(feeds);
+  let L = 0;
+  for (const [o, d] of p.dOuts) {
+    const y = out[o].data as Float64Array;
+    for (let i = 0; i < d.length; i++) L += d[i] * y[i];
+  }
+  return L;
+}
+
+/** Central differences of L with respect to every element of input j. */
+async function finiteDifferences(p: Prepared, j: number, h: number): Promise<Float64Array> {
+  const name = p.node.input[j];
+  const v = p.values.get(name)!;
+  const fd = new Float64Array(v.data.length);
+  for (let e = 0; e < v.data.length; e++) {
+    const plus = v.data.slice() as Float64Array;
+    const minus = v.data.slice() as Float64Array;
+    plus[e] += h;
+    minus[e] -= h;
+    // The step actually taken (in float32 x ± h rounds).
+    const step = plus[e] - minus[e];
+    const Lp = await objective(p, { ...p.feeds, [name]: toOrt({ ...v, data: plus }) });
+    const Lm = await objective(p, { ...p.feeds, [name]: toOrt({ ...v, data: minus }) });
+    fd[e] = (Lp - Lm) / step;
+  }
+  return fd;
+}
+
+function assertClose(actual: Float64Array, expected: Float64Array, tol: number, what: string): void {
+  assert.strictEqual(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]);
+    if (!(err <= tol * (1 + Math.abs(expected[i])))) {
+      assert.fail(`${what}[${i}]: rule ${actual[i]}, finite differences ${expected[i]} (|err| ${err.toExponential(2)})`);
+    }
+  }
+}
+
+async function checkCase(c: Case): Promise<void> {
+  const p = await prepare(c);
+  try {
+    await checkPrepared(p);
+  } finally {
+    await p.forward.release();
+  }
+}
+
+async function checkPrepared(p: Prepared): Promise<void> {
+  const c = p.c;
+  const grads = await ruleGradients(p);
+  const h = c.float32 ? 1e-2 : 1e-6;
+  const tol = c.float32 ? 2e-3 : 1e-6;
+  let checked = 0;
+  for (let j = 0; j < c.inputs.length; j++) {
+    if (!p.wanted[j]) continue;
+    const g = grads[j];
+    assert.ok(g, `the rule gives no gradient for input ${j}`);
+    assertClose(g, await finiteDifferences(p, j, h), tol, `dL/dx${j}`);
+    checked++;
+  }
+  assert.ok(checked > 0, 'the case checks at least one gradient');
+}
+
+// Cases ----------------------------------------------------------------------------------------
+
+const X = (...dims: number[]): In => ({ dims });
+const K = (values: number[], type: Elem = 'int64'): In => ({ dims: [values.length], values, type, constant: true });
+const pos = (...dims: number[]): In => ({ dims, range: [0.5, 2] });
+const apart = (...dims: number[]): In => ({ dims, gap: 0.05 });
+
+const CASES: Case[] = [
+  { title: 'Identity', op: 'Identity', opset: 13, inputs: [X(2, 3)] },
+  { title: 'Dropout opset 12 (inference)', op: 'Dropout', opset: 12, inputs: [X(2, 3)] },
+  { title: 'Dropout opset 7, ratio attribute', op: 'Dropout', opset: 7, inputs: [X(2, 3)], attrs: { ratio: { float: 0.3 } } },
+  { title: 'Cast float32 → float64', op: 'Cast', opset: 13, inputs: [{ dims: [2, 3], type: 'float' }], attrs: { to: 11 }, outType: 'double', float32: 'the input is float32 by construction' },
+  { title: 'Cast float64 → float32', op: 'Cast', opset: 9, inputs: [X(2, 3)], attrs: { to: 1 }, outType: 'float', float32: 'the output, and so L, is float32' },
+
+  { title: 'Transpose default perm', op: 'Transpose', opset: 13, inputs: [X(2, 3, 4)] },
+  { title: 'Transpose perm [1,2,0]', op: 'Transpose', opset: 13, inputs: [X(2, 3, 4)], attrs: { perm: [1, 2, 0] } },
+  { title: 'Reshape', op: 'Reshape', opset: 13, inputs: [X(2, 3, 4), K([4, -1])] },
+  { title: 'Flatten axis 2', op: 'Flatten', opset: 13, inputs: [X(2, 3, 4)], attrs: { axis: 2 } },
+  { title: 'Flatten opset 9 default axis', op: 'Flatten', opset: 9, inputs: [X(2, 3, 2)] },
+  { title: 'Squeeze opset 11 axes attribute', op: 'Squeeze', opset: 11, inputs: [X(2, 1, 3)], attrs: { axes: [1] } },
+  { title: 'Squeeze opset 13 axes input', op: 'Squeeze', opset: 13, inputs: [X(2, 1, 3), K([-2])] },
+  { title: 'Squeeze opset 13 no axes', op: 'Squeeze', opset: 13, inputs: [X(1, 3, 1)] },
+  { title: 'Unsqueeze opset 11 axes attribute', op: 'Unsqueeze', opset: 11, inputs: [X(2, 3)], attrs: { axes: [0, 3] } },
+  { title: 'Unsqueeze opset 13 axes input', op: 'Unsqueeze', opset: 13, inputs: [X(2, 3), K([-1])] },
+
+  { title: 'Concat axis 1', op: 'Concat', opset: 13, inputs: [X(2, 1, 3), X(2, 2, 3)], attrs: { axis: 1 } },
+  { title: 'Concat opset 11 axis −1, three inputs', op: 'Concat', opset: 11, inputs: [X(2, 2), X(2, 3), X(2, 1)], attrs: { axis: -1 } },
+  { title: 'Concat opset 7 axis 0', op: 'Concat', opset: 7, inputs: [X(1, 3), X(2, 3)], attrs: { axis: 0 } },
+  { title: 'Split opset 11 split attribute, middle output unseeded', op: 'Split', opset: 11, inputs: [X(2, 4, 3)], attrs: { axis: 1, split: [1, 2, 1] }, outputs: 3, seeded: [0, 2] },
+  { title: 'Split opset 13 split input, axis −1', op: 'Split', opset: 13, inputs: [X(2, 4), K([3, 1])], attrs: { axis: -1 }, outputs: 2 },
+  { title: 'Split opset 13 equal parts', op: 'Split', opset: 13, inputs: [X(4, 3)], outputs: 2 },
+  { title: 'Split opset 18 num_outputs', op: 'Split', opset: 18, inputs: [X(3, 4)], attrs: { axis: 1, num_outputs: 2 }, outputs: 2, seeded: [1] },
+
+  { title: 'Slice opset 9 attributes', op: 'Slice', opset: 9, inputs: [X(4, 3, 5)], attrs: { starts: [1, 0], ends: [3, -1], axes: [0, 2] } },
+  { title: 'Slice opset 10 no axes', op: 'Slice', opset: 10, inputs: [X(4, 3), K([1]), K([3])] },
+  { title: 'Slice negative start, clamped end', op: 'Slice', opset: 13, inputs: [X(3, 5), K([-3]), K([1000]), K([1])] },
+  { title: 'Slice steps 2 and −1', op: 'Slice', opset: 13, inputs: [X(3, 5), K([0, -1]), K([5, -1000]), K([1, 0]), K([2, -1])] },
+  { title: 'Slice steps without axes', op: 'Slice', opset: 13, inputs: [X(5, 2), K([4]), K([0]), null, K([-2])] },
+  { title: 'Slice runtime starts', op: 'Slice', opset: 13, inputs: [X(4, 3), { dims: [1], type: 'int64', values: [-3] }, K([4]), K([0])] },
+  { title: 'Slice empty result', op: 'Slice', opset: 13, inputs: [X(4, 3), K([3]), K([1]), K([0])] },
+
+  { title: 'Gather axis 0 (embedding), repeated and negative indices', op: 'Gather', opset: 13,
+    inputs: [X(5, 3), { dims: [2, 3], type: 'int64', values: [0, 2, -1, 2, 2, 4] }] },
+  { title: 'Gather axis 1, scalar index', op: 'Gather', opset: 13, inputs: [X(2, 4, 3), { dims: [], type: 'int64', values: [2] }], attrs: { axis: 1 } },
+  { title: 'Gather axis −1, int32 index matrix', op: 'Gather', opset: 13, inputs: [X(2, 3, 4), { dims: [2, 2], type: 'int32', values: [3, -4, 1, 3] }], attrs: { axis: -1 } },
+  { title: 'Gather opset 7 axis 1', op: 'Gather', opset: 7, inputs: [X(3, 4), { dims: [3], type: 'int64', values: [1, 1, 0], constant: true }], attrs: { axis: 1 } },
+
+  { title: 'Expand [3,1] → [2,3,4]', op: 'Expand', opset: 13, inputs: [X(3, 1), K([2, 3, 4])] },
+  { title: 'Expand opset 8 bidirectional', op: 'Expand', opset: 8, inputs: [X(1, 4), K([3, 1])] },
+  { title: 'Tile [2,1]', op: 'Tile', opset: 13, inputs: [X(2, 3), K([2, 1])] },
+  { title: 'Tile opset 7 [1,3,2]', op: 'Tile', opset: 7, inputs: [X(2, 1, 3), K([1, 3, 2])] },
+
+  { title: 'Add [2,3,4] + [3,1]', op: 'Add', opset: 14, inputs: [X(2, 3, 4), X(3, 1)] },
+  { title: 'Add opset 7 [1,4] + [2,1]', op: 'Add', opset: 7, inputs: [X(1, 4), X(2, 1)] },
+  { title: 'Sub [2,3] − scalar', op: 'Sub', opset: 14, inputs: [X(2, 3), X()] },
+  { title: 'Sub [3] − [2,3]', op: 'Sub', opset: 13, inputs: [X(3), X(2, 3)] },
+  { title: 'Mul [2,1,4] · [3,1]', op: 'Mul', opset: 14, inputs: [X(2, 1, 4), X(3, 1)] },
+  { title: 'Mul same shapes, opset 7', op: 'Mul', opset: 7, inputs: [X(2, 3), X(2, 3)] },
+  { title: 'Div [2,3] / [2,3]', op: 'Div', opset: 14, inputs: [X(2, 3), { dims: [2, 3], range: [-2, 2], gap: 0.5 }] },
+  { title: 'Div [3,1] / [4]', op: 'Div', opset: 7, inputs: [X(3, 1), { dims: [4], range: [-2, 2], gap: 0.5 }] },
+  { title: 'Neg', op: 'Neg', opset: 13, inputs: [X(2, 3)] },
+  { title: 'Pow, constant scalar exponent 2.5', op: 'Pow', opset: 15, inputs: [pos(2, 3), { dims: [], values: [2.5], constant: true }] },
+  { title: 'Pow, int64 exponent 3', op: 'Pow', opset: 13, inputs: [X(2, 3), { dims: [], values: [3], type: 'int64', constant: true }] },
+  { title: 'Pow opset 7, broadcast exponent vector', op: 'Pow', opset: 7, inputs: [pos(2, 3), { dims: [3], values: [1, 2, 0.5], constant: true }] },
+
+  { title: 'MatMul 2-D', op: 'MatMul', opset: 13, inputs: [X(2, 3), X(3, 4)] },
+  { title: 'MatMul batched · 2-D', op: 'MatMul', opset: 13, inputs: [X(2, 3, 4), X(4, 2)] },
+  { title: 'MatMul broadcast batch [2,1] · [3]', op: 'MatMul', opset: 13, inputs: [X(2, 1, 3, 4), X(3, 4, 2)] },
+  { title: 'MatMul 1-D · 2-D', op: 'MatMul', opset: 9, inputs: [X(3), X(3, 4)] },
+  { title: 'MatMul 3-D · 1-D', op: 'MatMul', opset: 13, inputs: [X(2, 3, 4), X(4)] },
+  { title: 'MatMul 1-D · 1-D', op: 'MatMul', opset: 13, inputs: [X(3), X(3)] },
+  { title: 'MatMul 1-D · 3-D', op: 'MatMul', opset: 13, inputs: [X(4), X(2, 4, 3)] },
+  { title: 'Gemm, C [N]', op: 'Gemm', opset: 13, inputs: [X(2, 3), X(3, 4), X(4)] },
+  { title: 'Gemm transA, α, β, C [M,1]', op: 'Gemm', opset: 13, inputs: [X(3, 2), X(3, 4), X(2, 1)], attrs: { transA: 1, alpha: { float: 0.7 }, beta: { float: 1.3 } } },
+  { title: 'Gemm transB, C [M,N]', op: 'Gemm', opset: 13, inputs: [X(2, 3), X(4, 3), X(2, 4)], attrs: { transB: 1, beta: { float: -0.5 } } },
+  { title: 'Gemm transA and transB, no C', op: 'Gemm', opset: 13, inputs: [X(3, 2), X(4, 3)], attrs: { transA: 1, transB: 1, alpha: { float: 2 } } },
+  { title: 'Gemm opset 11, scalar C', op: 'Gemm', opset: 11, inputs: [X(2, 3), X(3, 4), X()], attrs: { beta: { float: 0.25 } } },
+  { title: 'Gemm opset 7, C [1,N] required', op: 'Gemm', opset: 7, inputs: [X(2, 3), X(3, 4), X(1, 4)] },
+
+  { title: 'Relu', op: 'Relu', opset: 14, inputs: [apart(3, 4)] },
+  { title: 'Relu opset 7', op: 'Relu', opset: 7, inputs: [apart(3, 4)] },
+  { title: 'LeakyRelu α 0.2', op: 'LeakyRelu', opset: 16, inputs: [apart(3, 4)], attrs: { alpha: { float: 0.2 } } },
+  { title: 'LeakyRelu opset 7 default α', op: 'LeakyRelu', opset: 7, inputs: [apart(3, 4)], float32: 'onnxruntime has no float64 LeakyRelu-6 kernel (it has one from LeakyRelu-16)' },
+  { title: 'Elu α 0.7', op: 'Elu', opset: 13, inputs: [apart(3, 4)], attrs: { alpha: { float: 0.7 } }, float32: 'onnxruntime has no float64 Elu kernel' },
+  { title: 'Tanh', op: 'Tanh', opset: 13, inputs: [X(3, 4)] },
+  { title: 'Sigmoid', op: 'Sigmoid', opset: 13, inputs: [X(3, 4)] },
+  { title: 'Exp', op: 'Exp', opset: 13, inputs: [X(3, 4)] },
+  { title: 'Log', op: 'Log', opset: 13, inputs: [pos(3, 4)] },
+  { title: 'Sqrt', op: 'Sqrt', opset: 13, inputs: [pos(3, 4)] },
+
+  { title: 'Softmax opset 13 default axis (−1)', op: 'Softmax', opset: 13, inputs: [X(2, 3, 4)] },
+  { title: 'Softmax opset 13 axis 1', op: 'Softmax', opset: 13, inputs: [X(2, 3, 4)], attrs: { axis: 1 } },
+  { title: 'Softmax opset 11 default axis (1, coerced 2-D)', op: 'Softmax', opset: 11, inputs: [X(2, 3, 4)] },
+  { title: 'Softmax opset 11 axis −1', op: 'Softmax', opset: 11, inputs: [X(2, 3, 4)], attrs: { axis: -1 } },
+  { title: 'LogSoftmax opset 13 axis 0', op: 'LogSoftmax', opset: 13, inputs: [X(2, 3, 4)], attrs: { axis: 0 } },
+  { title: 'LogSoftmax opset 11 default axis (1, coerced 2-D)', op: 'LogSoftmax', opset: 11, inputs: [X(2, 3, 4)] },
+  { title: 'LogSoftmax opset 9 axis 2', op: 'LogSoftmax', opset: 9, inputs: [X(2, 3, 4)], attrs: { axis: 2 } },
+
+  { title: 'ReduceSum opset 11 axes attribute, keepdims 0', op: 'ReduceSum', opset: 11, inputs: [X(2, 3, 4)], attrs: { axes: [1], keepdims: 0 } },
+  { title: 'ReduceSum opset 11 all axes', op: 'ReduceSum', opset: 11, inputs: [X(2, 3, 4)] },
+  { title: 'ReduceSum opset 13 axes input, keepdims 0', op: 'ReduceSum', opset: 13, inputs: [X(2, 3, 4), K([0, -1])], attrs: { keepdims: 0 } },
+  { title: 'ReduceSum opset 13 no axes (all), keepdims 0', op: 'ReduceSum', opset: 13, inputs: [X(2, 3)], attrs: { keepdims: 0 } },
+  { title: 'ReduceSum opset 13 noop_with_empty_axes', op: 'ReduceSum', opset: 13, inputs: [X(2, 3)], attrs: { noop_with_empty_axes: 1 } },
+  { title: 'ReduceSum opset 13 runtime axes, keepdims 0', op: 'ReduceSum', opset: 13, inputs: [X(2, 3, 4), { dims: [1], type: 'int64', values: [1] }], attrs: { keepdims: 0 } },
+  { title: 'ReduceMean opset 13 axes attribute [−1], keepdims 0', op: 'ReduceMean', opset: 13, inputs: [X(2, 3, 4)], attrs: { axes: [-1], keepdims: 0 } },
+  { title: 'ReduceMean opset 17 axes attribute [0,2]', op: 'ReduceMean', opset: 17, inputs: [X(2, 3, 4)], attrs: { axes: [0, 2] } },
+  { title: 'ReduceMean opset 18 axes input', op: 'ReduceMean', opset: 18, inputs: [X(2, 3, 4), K([1])], attrs: { keepdims: 0 } },
+  { title: 'ReduceMean opset 18 no axes (all), keepdims 0', op: 'ReduceMean', opset: 18, inputs: [X(2, 3)], attrs: { keepdims: 0 } },
+
+  { title: 'Clip opset 10 min/max attributes', op: 'Clip', opset: 10, inputs: [X(3, 4)], attrs: { min: { float: -0.5 }, max: { float: 0.4 } }, float32: 'onnxruntime has float64 Clip kernels only from Clip-12' },
+  { title: 'Clip opset 11 min input only', op: 'Clip', opset: 11, inputs: [X(3, 4), { dims: [], values: [-0.2], constant: true }], float32: 'onnxruntime has float64 Clip kernels only from Clip-12' },
+  { title: 'Clip opset 13 min and max inputs', op: 'Clip', opset: 13, inputs: [X(3, 4), { dims: [], values: [-0.6], constant: true }, { dims: [], values: [0.3], constant: true }] },
+  { title: 'Clip opset 13 max input only', op: 'Clip', opset: 13, inputs: [X(3, 4), null, { dims: [], values: [0.1], constant: true }] },
+  { title: 'Where with broadcasting', op: 'Where', opset: 16, inputs: [{ dims: [2, 1, 4], type: 'bool', range: [0, 1] }, X(3, 4), X()] },
+  { title: 'Where opset 9', op: 'Where', opset: 9, inputs: [{ dims: [3], type: 'bool', values: [1, 0, 1] }, X(2, 3), X(2, 3)] },
+
+  { title: 'LayerNormalization axis −1', op: 'LayerNormalization', opset: 17, inputs: [X(2, 3, 4), X(4), X(4)] },
+  { title: 'LayerNormalization axis 1, no B, ε 1e-3', op: 'LayerNormalization', opset: 17, inputs: [X(2, 3, 4), X(3, 4)], attrs: { axis: 1, epsilon: { float: 1e-3 } } },
+  { title: 'BatchNormalization opset 15 [N,C,H,W]', op: 'BatchNormalization', opset: 15, inputs: [X(2, 3, 2, 2), X(3), X(3), X(3), pos(3)], attrs: { epsilon: { float: 1e-3 } } },
+  { title: 'BatchNormalization opset 9 [N,C]', op: 'BatchNormalization', opset: 9, inputs: [X(4, 3), X(3), X(3), X(3), pos(3)] },
+  { title: 'BatchNormalization opset 7 [N,C,L]', op: 'BatchNormalization', opset: 7, inputs: [X(2, 3, 2), X(3), X(3), X(3), pos(3)] },
+];
+
+describe('VJP rules against finite differences in onnxruntime', function () {
+  this.timeout(60000);
+
+  it('covers every rule', () => {
+    const tested = new Set(CASES.map((c) => c.op));
+    assert.deepStrictEqual(Object.keys(VJP_RULES).filter((op) => !tested.has(op)), []);
+  });
+
+  for (const c of CASES) {
+    it(`${c.title}${c.float32 ? ' (float32)' : ''}`, () => checkCase(c));
+  }
+
+  it('Gather: an embedding row looked up several times gets the sum of their gradients', async () => {
+    const p = await prepare({ title: 'embedding sum', op: 'Gather', opset: 13, inputs: [X(4, 2), { dims: [2, 2], type: 'int64', values: [1, 1, 3, 1] }] });
+    const [dE] = await ruleGradients(p);
+    await p.forward.release();
+    const dY = p.dOuts.get('y0')!; // [2, 2, 2]: rows of dY for the lookups 1, 1, 3, 1
+    const expected = new Float64Array(8);
+    [1, 1, 3, 1].forEach((row, k) => { for (let c = 0; c < 2; c++) expected[row * 2 + c] += dY[k * 2 + c]; });
+    assertClose(dE!, expected, 1e-15, 'dL/dE');
+  });
+
+  it('Clip: the gradient passes at x = min and x = max (as PyTorch clamp)', async () => {
+    const p = await prepare({ title: 'clip bounds', op: 'Clip', opset: 13,
+      inputs: [{ dims: [5], values: [-1, -0.5, 0, 0.5, 1] }, { dims: [], values: [-0.5], constant: true }, { dims: [], values: [0.5], constant: true }] });
+    const [dX] = await ruleGradients(p);
+    await p.forward.release();
+    const dY = p.dOuts.get('y0')!;
+    assertClose(dX!, Float64Array.from([0, dY[1], dY[2], dY[3], 0]), 0, 'dL/dx');
+  });
+
+  it('Cast from an integer tensor gives no gradient', () => {
+    const node: NodeProto = { op_type: 'Cast', input: ['i'], output: ['y'], attribute: [makeAttribute('to', 11)] };
+    const ctx = { b: new GraphBuilder('t_'), opset: 13, value: (t: string) => t, shape: () => [2], elemType: (t: string) => (t === 'i' ? 7 : 11),
+      constant: () => undefined, constantInts: () => undefined } as VjpContext;
+    assert.deepStrictEqual(VJP_RULES.Cast(node, ['dy'], ctx, [true]), [undefined]);
+  });
+
+  it('Pow with a non-constant exponent on the gradient path is rejected with a clear message', async () => {
+    await assert.rejects(
+      checkCase({ title: 'pow exponent', op: 'Pow', opset: 13, inputs: [pos(2, 3), X(3)] }),
+      /Pow with a non-constant exponent .* is unsupported/,
+    );
+  });
+});
