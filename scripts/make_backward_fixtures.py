@@ -1,0 +1,1312 @@
+#!/usr/bin/env python3
+"""Backward-pass (gradient) fixtures for Gradient Lens: ``test/fixtures/backward/<case>/``.
+
+Regenerate with ``/usr/bin/python3 scripts/make_backward_fixtures.py`` (deterministic: fixed
+seeds; idempotent: the whole ``test/fixtures/backward`` directory is deleted and rewritten;
+about a minute on 2 CPU cores).
+
+Each case directory holds ``model.onnx`` (float32 weights), one ``.npy`` per graph input
+(float32, int64 token ids, int32 sequence_lens), the target ``.npy`` of ``target`` objectives,
+the reference graph outputs, and ``case.json``::
+
+    { "name", "description", "opset",
+      "inputs":  { "<graph input>": "<file.npy>" },
+      "outputs": { "<graph output>": "<file.npy>" },            # float64 reference values
+      "runs": [ {
+          "objective": { "kind": "sum"|"mean"|"l2"|"last"|"target", "output": "<graph output>",
+                         "timeAxis": k|null, "target": "<file.npy>"|null },
+          "value": L,
+          "layers": [ { "node": "<ONNX node name>", "op": "LSTM"|"GRU"|"RNN",
+                        "directions": [ {
+              "direction": "forward"|"reverse",
+              "gradHidden": "<file>", "gradCell": "<file>" (LSTM),      # [T,B,H] float64
+              "jacobianNorm": { "hidden": "<file>", "cell": "<file>" (LSTM) },   # [T] float64
+              "weightGrads": { "W": "<file>" [gH,I], "R": [gH,H], "B": [2gH], "P": [3H] (if P input) },
+              "gradNorm": [T], "gradCellNorm": [T] (LSTM),
+              "decay": { "rho", "slope", "halfLife", "reach", "verdict", "points" },
+              "cellHighway": [T] (LSTM) } ] } ],
+          "clipping": { "globalNorm": G, "factors": { "1": f, "5": f } } } ] }
+
+How the references are computed
+-------------------------------
+Every op of the model is evaluated in torch float64 by a small ONNX interpreter in this file;
+LSTM / GRU / RNN nodes are unrolled step by step from the ONNX operator definitions (not
+torch.nn.LSTM/GRU/RNN, not onnxruntime), with the conventions of ``make_fixtures.py``: gate
+order LSTM i,o,f,c and GRU z,r,h, B = [Wb, Rb], P = [Pi, Po, Pf] (Po uses the new C_t),
+``clip`` clamps every gate pre-activation (cell candidate included), ``input_forget=1`` is
+onnxruntime's f = 1 - i, activation_alpha/beta are consumed in order by the activations that
+take them, and padded steps (sequence_lens) leave the state unchanged and output 0.
+
+- The objective L is built on the chosen graph output and ``L.backward()`` is called.
+  ``gradHidden[t]`` / ``gradCell[t]`` are the ``.grad`` of the step's new state tensors h_t /
+  c_t (``retain_grad()``), i.e. the total derivative over every path; rows of padded
+  positions are 0 (those step results are discarded by the op, so nothing depends on them).
+  h_t is the step's new hidden state *given* c_t (h_t = o * h(c_t) is downstream of c_t), so
+  dL/dc_t includes the path through h_t and the output-gate peephole, dL/dh_t does not
+  include c_t.
+- ``weightGrads`` are gradients with respect to per-direction leaf tensors that replace the
+  node's W[d], R[d], B[d] (zeros when the node has no B: the gradient of an implicit zero
+  bias) and P[d] (only when the node has a P input). Under ``input_forget=1`` the forget rows
+  of W/R/B/P and Pf do not enter the computation: their gradients are exactly 0.
+- ``jacobianNorm`` comes from a separate unrolled run of just that layer-direction with its
+  input sequence X, weights and initial state detached (constants): for each output unit j,
+  one ``torch.autograd.grad`` of h_last[:, j] (resp. c_last[:, j]) with respect to every
+  step's h_t (resp. c_t) gives row j of each batch element's Jacobian (batch elements are
+  independent). Entry t = sqrt(sum_b ||dh_last[b]/dh_t[b]||_F^2); padded (t, b) contribute 0.
+- ``clip`` and HardSigmoid/Relu use torch semantics at their kinks: torch.clamp passes the
+  gradient when the input equals the bound exactly (0 strictly outside), relu'(0) = 0. The
+  fixtures keep every kinked pre-activation well away from its kink (checked), so this
+  convention never decides a number here.
+
+Metrics (SPEC.md section 4)
+---------------------------
+- ``gradNorm[t]`` = ||gradHidden[t]||_2 over (B, H), ``gradCellNorm`` likewise.
+- ``decay``: the window is t = 0 .. maxlen-1 (maxlen = max(sequence_lens), else T); last =
+  maxlen-1 (forward) / 0 (reverse); d = |last - t|. Points with jacobianNorm.hidden > 1e-30
+  are fitted: log(jn) = a + slope * d by least squares; rho = exp(slope); halfLife =
+  ln(1/2)/ln(rho) when rho < 1 else null; reach = the largest d in the window with
+  jn >= 1e-3 * jn(d=0), null ("beyond T") when every d of the window passes; verdict
+  vanishing (rho < 0.95) / exploding (rho > 1.05) / stable; points = number fitted. (With
+  fewer than 2 points: slope 0, rho 1 -- no fixture has that.)
+- ``cellHighway`` as in the forward fixtures (make_fixtures.retention).
+- ``clipping``: G = sqrt(sum of squares of every weightGrads tensor of the run, all layers,
+  directions, W/R/B/P); factors min(1, theta/G) for theta = 1, 5.
+
+Self-checks run every time (the script fails if one does not hold)
+-------------------------------------------------------------------
+- the torch unrolled forward matches make_fixtures.recurrent (the NumPy reference of the
+  forward fixtures) on every recurrent node: Y, Y_h, Y_c, per-step h, c, forget gate;
+- torch-exported cases: graph outputs, L and every weight gradient match the PyTorch module
+  itself evaluated in float64 with autograd (torch's gate order mapped to ONNX's);
+- central finite differences in float64 (fourth-order stencil
+  f' ~ (-f(2e) + 8f(e) - 8f(-e) + f(-2e)) / 12e, e = 1e-4): every weight entry for small cases, a
+  random sample otherwise; a sample of (t, b, j) of h_t and c_t via perturbation hooks
+  (a +-eps added to the step's new state); the full per-step Jacobians behind jacobianNorm.
+  Error measure |ad - fd| / max(|ad|, |fd|, 1e-3 * scale) (scale = largest |value| of that
+  family), asserted < 1e-6.
+
+``test/fixtures/backward/_unsupported/`` holds a model whose gradient path crosses two ops
+with no VJP rule (see its ``unsupported.json``).
+"""
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures as mf  # noqa: E402  (forward reference: recurrent kernels, helpers)
+
+torch.set_num_threads(2)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "test", "fixtures", "backward")
+OPSET = 14
+F = TensorProto.FLOAT
+I32 = TensorProto.INT32
+I64 = TensorProto.INT64
+RECURRENT = ("LSTM", "GRU", "RNN")
+NGATE, NACT, DEFAULT_ACTS = mf.NGATE, mf.NACT, mf.DEFAULT_ACTS
+
+FD_EPS = 1e-4
+# fourth-order central difference: f'(x) ~ sum(c * f(x + s*eps)) / eps
+FD_STENCIL = ((2.0, -1.0 / 12.0), (1.0, 8.0 / 12.0), (-1.0, -8.0 / 12.0), (-2.0, 1.0 / 12.0))
+
+
+def fd_combine(vals):
+    return sum(c * v for (_, c), v in zip(FD_STENCIL, vals)) / FD_EPS
+
+FD_TOL = 1e-6
+FULL_FD_MAX = 400      # every weight entry is checked when the model has at most this many
+FD_SAMPLE = 12         # otherwise this many entries per weight tensor
+FD_STATE_SAMPLE = 6    # (t, b, j) samples per layer-direction for h_t and c_t
+KINK_MIN = 1e-3        # kinked pre-activations must stay this far from their kink
+
+
+# --------------------------------------------------------------------------------------
+# torch activations (same binding rule as make_fixtures.resolve_activations)
+# --------------------------------------------------------------------------------------
+
+
+def t_activation(name, a, b):
+    """Returns (function, kink points in the argument)."""
+    n = name.lower()
+    if n == "relu":
+        return torch.relu, [0.0]
+    if n == "tanh":
+        return torch.tanh, []
+    if n == "sigmoid":
+        return torch.sigmoid, []
+    if n == "softsign":
+        return (lambda x: x / (1.0 + torch.abs(x))), []
+    if n == "softplus":
+        return (lambda x: torch.logaddexp(x, torch.zeros_like(x))), []
+    if n == "affine":
+        return (lambda x: a * x + b), []
+    if n == "leakyrelu":
+        return (lambda x: torch.where(x >= 0, x, a * x)), [0.0]
+    if n == "thresholdedrelu":
+        return (lambda x: torch.where(x > a, x, torch.zeros_like(x))), [a]
+    if n == "scaledtanh":
+        return (lambda x: a * torch.tanh(b * x)), []
+    if n == "hardsigmoid":
+        return (lambda x: torch.clamp(a * x + b, 0.0, 1.0)), [(0.0 - b) / a, (1.0 - b) / a]
+    if n == "elu":
+        return (lambda x: torch.where(x >= 0, x, a * torch.expm1(torch.clamp(x, max=0.0)))), [0.0]
+    raise ValueError("unknown activation " + name)
+
+
+def t_resolve_activations(names, alphas, betas):
+    ai, bi = 0, 0
+    out = []
+    for name in names:
+        takes_a, takes_b, da, db = mf.ACT_PARAMS[name.lower()]
+        a = b = None
+        if takes_a:
+            a = float(alphas[ai]) if ai < len(alphas) else da
+            ai += ai < len(alphas)
+        if takes_b:
+            b = float(betas[bi]) if bi < len(betas) else db
+            bi += bi < len(betas)
+        out.append(t_activation(name, a, b))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# One direction of a recurrent node, unrolled (torch float64)
+# --------------------------------------------------------------------------------------
+
+
+def note_kink(stats, v, points):
+    if stats is None or not points:
+        return
+    v = v.detach()
+    for p in points:
+        stats["kink"] = min(stats["kink"], float(torch.min(torch.abs(v - p))))
+
+
+def run_direction(cfg, lv, X, h0, c0, pert=None, stats=None, retain=True):
+    """cfg: op, H, lens, reverse, acts, clip, input_forget, lbr. lv: W, R, B (, P) leaves.
+
+    Returns hs/cs (the step's new states, one [B,H] tensor per t), Y [T,B,H], final h/c,
+    forget gates (numpy [T,B,H], zeros at padded positions)."""
+    op, H = cfg["op"], cfg["H"]
+    T, Bn = X.shape[0], X.shape[1]
+    g = NGATE[op]
+    lens = cfg["lens"]
+    valid = torch.arange(T)[:, None] < lens[None, :]
+    clip = cfg["clip"]
+    Wt, Rt = lv["W"].t(), lv["R"]
+    Wb, Rb = lv["B"][: g * H], lv["B"][g * H:]
+    P = lv.get("P")
+    acts = cfg["acts"]
+    (f_act, f_k), (g_act, g_k), (h_act, h_k) = (acts + [(None, None), (None, None)])[:3]
+
+    def clamp(v):
+        if clip is None:
+            return v
+        if stats is not None:
+            vd = v.detach()
+            stats["kink"] = min(stats["kink"], float(torch.min(torch.abs(torch.abs(vd) - clip))))
+            stats["clipped"] += int((torch.abs(vd) > clip).sum())
+            stats["pre"] += vd.numel()
+        return torch.clamp(v, -clip, clip)
+
+    def act(fn, kinks, v):
+        note_kink(stats, v, kinks)
+        return fn(v)
+
+    h, c = h0, c0
+    hs, cs, Ys = [None] * T, [None] * T, [None] * T
+    forget = np.zeros((T, Bn, H))
+    zero = torch.zeros(Bn, H, dtype=torch.float64)
+    order = range(T - 1, -1, -1) if cfg["reverse"] else range(T)
+    for t in order:
+        m = valid[t][:, None]
+        x = X[t]
+        if op == "LSTM":
+            a = x @ Wt + h @ Rt.t() + Wb + Rb
+            ai, ao, af, ac = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
+            if P is not None:
+                ai = ai + P[:H] * c
+            i = act(f_act, f_k, clamp(ai))
+            if cfg["input_forget"]:
+                f = 1.0 - i
+            else:
+                if P is not None:
+                    af = af + P[2 * H:] * c
+                f = act(f_act, f_k, clamp(af))
+            ct = act(g_act, g_k, clamp(ac))
+            c_new = f * c + i * ct
+            if pert and ("c", t) in pert:
+                c_new = c_new + pert[("c", t)]
+            if P is not None:
+                ao = ao + P[H: 2 * H] * c_new
+            o = act(f_act, f_k, clamp(ao))
+            h_new = o * act(h_act, h_k, c_new)
+            forget[t] = torch.where(m, f, zero).detach().numpy()
+        elif op == "GRU":
+            xw = x @ Wt
+            R = Rt
+            z = act(f_act, f_k, clamp(xw[:, :H] + h @ R[:H].t() + Wb[:H] + Rb[:H]))
+            r = act(f_act, f_k, clamp(xw[:, H: 2 * H] + h @ R[H: 2 * H].t() + Wb[H: 2 * H] + Rb[H: 2 * H]))
+            if cfg["lbr"]:
+                pre = xw[:, 2 * H:] + r * (h @ R[2 * H:].t() + Rb[2 * H:]) + Wb[2 * H:]
+            else:
+                pre = xw[:, 2 * H:] + (r * h) @ R[2 * H:].t() + Rb[2 * H:] + Wb[2 * H:]
+            ht = act(g_act, g_k, clamp(pre))
+            h_new = (1.0 - z) * ht + z * h
+            c_new = None
+        else:
+            h_new = act(f_act, f_k, clamp(x @ Wt + h @ Rt.t() + Wb + Rb))
+            c_new = None
+        if pert and ("h", t) in pert:
+            h_new = h_new + pert[("h", t)]
+        if retain and h_new.requires_grad:
+            h_new.retain_grad()
+            if c_new is not None:
+                c_new.retain_grad()
+        hs[t], cs[t] = h_new, c_new
+        h = torch.where(m, h_new, h)
+        if c_new is not None:
+            c = torch.where(m, c_new, c)
+        Ys[t] = torch.where(m, h_new, zero)
+    return {"hs": hs, "cs": cs, "Y": torch.stack(Ys), "h": h, "c": c, "forget": forget,
+            "valid": valid.numpy()}
+
+
+# --------------------------------------------------------------------------------------
+# A small torch float64 ONNX interpreter
+# --------------------------------------------------------------------------------------
+
+
+def to_t(a):
+    a = np.asarray(a)
+    if a.dtype.kind == "f":
+        return torch.tensor(a.astype(np.float64))
+    if a.dtype.kind == "b":
+        return torch.tensor(a)
+    return torch.tensor(a.astype(np.int64))
+
+
+def ints(v):
+    return [int(s) for s in (v.reshape(-1).tolist() if isinstance(v, torch.Tensor) else np.atleast_1d(v))]
+
+
+class Graph:
+    def __init__(self, model):
+        self.model = model
+        self.opset = mf.opset_of(model)
+        self.inits = {i.name: to_t(numpy_helper.to_array(i)) for i in model.graph.initializer}
+        self.nodes = [(n, mf.attr_dict(n)) for n in model.graph.node]
+
+
+def eval_op(op, at, ins, opset, nout):
+    x = ins[0] if ins else None
+    if op == "Constant":
+        for k in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+            if k in at:
+                v = np.asarray(at[k])
+                if k.startswith("value_float"):
+                    v = v.astype(np.float64)
+                return [to_t(v)]
+        raise NotImplementedError("Constant " + str(at))
+    if op in ("Identity", "Dropout"):
+        return [x]
+    if op == "Shape":
+        assert "start" not in at and "end" not in at
+        return [torch.tensor(list(x.shape), dtype=torch.int64)]
+    if op == "Gather":
+        axis = at.get("axis", 0) % x.dim()
+        idx = ins[1].long() % x.shape[axis]
+        out = torch.index_select(x, axis, idx.reshape(-1))
+        return [out.reshape(tuple(x.shape[:axis]) + tuple(idx.shape) + tuple(x.shape[axis + 1:]))]
+    if op in ("Squeeze", "Unsqueeze"):
+        axes = at.get("axes") if opset < 13 else (ins[1] if len(ins) > 1 and ins[1] is not None else None)
+        if op == "Squeeze":
+            if axes is None:
+                return [x.reshape([s for s in x.shape if s != 1])]
+            ax = sorted({a % x.dim() for a in ints(axes)}, reverse=True)
+            for a in ax:
+                assert x.shape[a] == 1
+                x = x.squeeze(a)
+            return [x]
+        r = x.dim() + len(ints(axes))
+        for a in sorted(a % r for a in ints(axes)):
+            x = x.unsqueeze(a)
+        return [x]
+    if op == "Concat":
+        return [torch.cat(ins, dim=at["axis"])]
+    if op == "Expand":
+        shape = torch.broadcast_shapes(tuple(x.shape), tuple(ints(ins[1])))
+        return [x.expand(shape)]
+    if op == "Transpose":
+        perm = at.get("perm") or list(range(x.dim() - 1, -1, -1))
+        return [x.permute(*perm)]
+    if op == "Reshape":
+        shape = ints(ins[1])
+        shape = [x.shape[i] if s == 0 else s for i, s in enumerate(shape)]
+        return [x.reshape(shape)]
+    if op == "Flatten":
+        axis = at.get("axis", 1) % (x.dim() + 1) if x.dim() else 0
+        lead = int(np.prod(x.shape[:axis])) if axis else 1
+        return [x.reshape(lead, -1)]
+    if op == "MatMul":
+        return [torch.matmul(ins[0], ins[1])]
+    if op == "Gemm":
+        a = ins[0].t() if at.get("transA", 0) else ins[0]
+        b = ins[1].t() if at.get("transB", 0) else ins[1]
+        y = at.get("alpha", 1.0) * (a @ b)
+        if len(ins) > 2 and ins[2] is not None:
+            y = y + at.get("beta", 1.0) * ins[2]
+        return [y]
+    if op == "Add":
+        return [ins[0] + ins[1]]
+    if op == "Sub":
+        return [ins[0] - ins[1]]
+    if op == "Mul":
+        return [ins[0] * ins[1]]
+    if op == "Div":
+        if not ins[0].is_floating_point() and not ins[1].is_floating_point():
+            return [torch.div(ins[0], ins[1], rounding_mode="trunc")]
+        return [ins[0] / ins[1]]
+    if op == "Neg":
+        return [-x]
+    if op == "Relu":
+        return [torch.relu(x)]
+    if op == "Tanh":
+        return [torch.tanh(x)]
+    if op == "Sigmoid":
+        return [torch.sigmoid(x)]
+    if op == "Exp":
+        return [torch.exp(x)]
+    if op == "Log":
+        return [torch.log(x)]
+    if op == "Sqrt":
+        return [torch.sqrt(x)]
+    if op == "Pow":
+        return [torch.pow(x, ins[1])]
+    if op == "Erf":
+        return [torch.erf(x)]
+    if op == "Sin":
+        return [torch.sin(x)]
+    if op == "Cast":
+        to = at["to"]
+        if to in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16):
+            return [x.double()]
+        if to in (TensorProto.INT32, TensorProto.INT64):
+            return [x.long()]
+        if to == TensorProto.BOOL:
+            return [x.bool()]
+        raise NotImplementedError("Cast to %d" % to)
+    if op == "ConstantOfShape":
+        v = to_t(at.get("value", np.zeros(1, np.float32))).reshape(-1)[0]
+        return [torch.full(tuple(ints(x)), v.item(), dtype=v.dtype)]
+    if op == "Slice":
+        starts, ends = ints(ins[1]), ints(ins[2])
+        axes = ints(ins[3]) if len(ins) > 3 and ins[3] is not None else list(range(len(starts)))
+        steps = ints(ins[4]) if len(ins) > 4 and ins[4] is not None else [1] * len(starts)
+        for s, e, a, st in zip(starts, ends, axes, steps):
+            a %= x.dim()
+            idx = list(range(x.shape[a]))[slice(s, e, st)]
+            x = torch.index_select(x, a, torch.tensor(idx, dtype=torch.int64))
+        return [x]
+    if op == "Split":
+        axis = at.get("axis", 0)
+        split = at.get("split") if opset < 13 else (ins[1] if len(ins) > 1 and ins[1] is not None else None)
+        if split is None:
+            n = x.shape[axis] // nout
+            split = [n] * nout
+        return list(torch.split(x, ints(split), dim=axis))
+    if op in ("LogSoftmax", "Softmax"):
+        fn = torch.log_softmax if op == "LogSoftmax" else torch.softmax
+        if opset >= 13:
+            return [fn(x, at.get("axis", -1))]
+        axis = at.get("axis", 1) % x.dim()
+        shp = x.shape
+        return [fn(x.reshape(int(np.prod(shp[:axis])), -1), 1).reshape(shp)]
+    if op == "LayerNormalization":
+        axis = at.get("axis", -1) % x.dim()
+        eps = at.get("epsilon", 1e-5)
+        dims = tuple(range(axis, x.dim()))
+        mean = x.mean(dim=dims, keepdim=True)
+        var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)
+        inv = 1.0 / torch.sqrt(var + eps)
+        y = (x - mean) * inv * ins[1]
+        if len(ins) > 2 and ins[2] is not None:
+            y = y + ins[2]
+        return [y, mean, inv][:nout]
+    if op in ("ReduceMean", "ReduceSum"):
+        axes = at.get("axes")
+        if op == "ReduceSum" and opset >= 13:
+            axes = ins[1] if len(ins) > 1 and ins[1] is not None else None
+        keep = bool(at.get("keepdims", 1))
+        dims = tuple(range(x.dim())) if axes is None else tuple(a % x.dim() for a in ints(axes))
+        fn = torch.mean if op == "ReduceMean" else torch.sum
+        return [fn(x, dim=dims, keepdim=keep)]
+    raise NotImplementedError(op)
+
+
+def recurrent_node(node, at, ins, overrides, perturb, stats):
+    op, name = node.op_type, node.name
+    H = int(at["hidden_size"])
+    layout = int(at.get("layout", 0))
+    direction = at.get("direction", "forward")
+    D = 2 if direction == "bidirectional" else 1
+    g = NGATE[op]
+
+    def inp(i):
+        return ins[i] if i < len(ins) else None
+
+    X, W, R, Bias, sl, ih = ins[0], ins[1], ins[2], inp(3), inp(4), inp(5)
+    ic = inp(6) if op == "LSTM" else None
+    P = inp(7) if op == "LSTM" else None
+    if layout == 1:
+        X = X.transpose(0, 1)
+        ih = ih.transpose(0, 1) if ih is not None else None
+        ic = ic.transpose(0, 1) if ic is not None else None
+    T, Bn = X.shape[0], X.shape[1]
+    lens = torch.full((Bn,), T, dtype=torch.int64) if sl is None else sl.long()
+    names = list(at.get("activations") or DEFAULT_ACTS[op] * D)
+    if D == 2 and len(names) == NACT[op]:
+        names = names * 2
+    acts = t_resolve_activations(names, at.get("activation_alpha", []), at.get("activation_beta", []))
+    grad_on = torch.is_grad_enabled()
+    dirs = []
+    for d in range(D):
+        dname = ("forward", "reverse")[d] if D == 2 else direction
+        srcs = {"W": W[d], "R": R[d], "B": Bias[d] if Bias is not None else torch.zeros(2 * g * H, dtype=torch.float64)}
+        if P is not None:
+            srcs["P"] = P[d]
+        leaves = {}
+        for k, v in srcs.items():
+            key = (name, d, k)
+            if overrides and key in overrides:
+                leaves[k] = overrides[key]
+            else:
+                leaves[k] = v.detach().clone().requires_grad_(grad_on)
+        h0 = ih[d] if ih is not None else torch.zeros(Bn, H, dtype=torch.float64)
+        c0 = ic[d] if ic is not None else torch.zeros(Bn, H, dtype=torch.float64)
+        cfg = {"op": op, "H": H, "lens": lens, "reverse": dname == "reverse",
+               "acts": acts[d * NACT[op]: (d + 1) * NACT[op]], "clip": at.get("clip"),
+               "input_forget": int(at.get("input_forget", 0)), "lbr": int(at.get("linear_before_reset", 0))}
+        pert = None
+        if perturb:
+            pert = {k[2:]: v for k, v in perturb.items() if k[:2] == (name, d)}
+        out = run_direction(cfg, leaves, X, h0, c0, pert, stats)
+        out.update({"direction": dname, "leaves": leaves, "cfg": cfg, "X": X, "h0": h0, "c0": c0})
+        dirs.append(out)
+    Y = torch.stack([o["Y"] for o in dirs], 1)
+    Yh = torch.stack([o["h"] for o in dirs], 0)
+    Yc = torch.stack([o["c"] for o in dirs], 0)
+    if layout == 1:
+        outs = [Y.permute(2, 0, 1, 3), Yh.transpose(0, 1), Yc.transpose(0, 1)]
+    else:
+        outs = [Y, Yh, Yc]
+    info = {"node": node, "at": at, "op": op, "H": H, "T": T, "B": Bn, "lens": lens, "dirs": dirs,
+            "ins_np": [None if v is None else v.detach().numpy() for v in ins]}
+    outs = outs[: 3 if op == "LSTM" else 2]
+    info["outs"] = outs
+    return outs, info
+
+
+def evaluate(graph, feeds, overrides=None, perturb=None, stats=None):
+    env = dict(graph.inits)
+    env.update(feeds)
+    rec = {}
+    for node, at in graph.nodes:
+        ins = [env[n] if n else None for n in node.input]
+        if node.op_type in RECURRENT:
+            outs, info = recurrent_node(node, at, ins, overrides, perturb, stats)
+            rec[node.name] = info
+        else:
+            outs = eval_op(node.op_type, at, ins, graph.opset, len(node.output))
+        for n, v in zip(node.output, outs):
+            if n:
+                env[n] = v
+    return env, rec
+
+
+# --------------------------------------------------------------------------------------
+# Objectives, Jacobians, metrics
+# --------------------------------------------------------------------------------------
+
+
+def objective(obj, env, target):
+    y = env[obj["output"]]
+    k = obj["kind"]
+    if k == "sum":
+        return y.sum()
+    if k == "mean":
+        return y.mean()
+    if k == "l2":
+        return 0.5 * (y * y).sum()
+    if k == "last":
+        ax = obj["timeAxis"]
+        return y.select(ax, y.shape[ax] - 1).sum()
+    if k == "target":
+        return ((y - target) ** 2).mean()
+    raise ValueError(k)
+
+
+def isolated(dr):
+    """Re-run one layer-direction on its own: X, weights, initial state as constants."""
+    lv = {k: v.detach().clone().requires_grad_(True) for k, v in dr["leaves"].items()}
+    h0 = dr["h0"].detach().clone().requires_grad_(True)
+    c0 = dr["c0"].detach().clone().requires_grad_(True)
+    return lv, dr["X"].detach(), h0, c0
+
+
+def jacobians(dr):
+    """Per-step Jacobians J[t][b, out, in] of the final state w.r.t. the step's state."""
+    cfg = dr["cfg"]
+    lv, X, h0, c0 = isolated(dr)
+    out = run_direction(cfg, lv, X, h0, c0, retain=False)
+    T, H = X.shape[0], cfg["H"]
+    res = {}
+    for kind, steps, final in (("hidden", out["hs"], out["h"]), ("cell", out["cs"], out["c"])):
+        if steps[0] is None:
+            continue
+        J = np.zeros((T, final.shape[0], H, H))
+        for j in range(H):
+            seed = torch.zeros_like(final)
+            seed[:, j] = 1.0
+            gs = torch.autograd.grad(final, steps, seed, retain_graph=True, allow_unused=True)
+            for t in range(T):
+                if gs[t] is not None:
+                    J[t, :, j, :] = gs[t].numpy()
+        J *= dr["valid"][:, :, None, None]
+        res[kind] = J
+    return res
+
+
+def jacobians_fd(dr):
+    cfg = dr["cfg"]
+    lv, X, h0, c0 = isolated(dr)
+    T, Bn, H = X.shape[0], X.shape[1], cfg["H"]
+    res = {}
+    kinds = [("hidden", "h", "h")] + ([("cell", "c", "c")] if cfg["op"] == "LSTM" else [])
+    with torch.no_grad():
+        for kind, pk, fk in kinds:
+            J = np.zeros((T, Bn, H, H))
+            for t in range(T):
+                for j in range(H):
+                    vals = []
+                    for s, _ in FD_STENCIL:
+                        delta = torch.zeros(Bn, H, dtype=torch.float64)
+                        delta[:, j] = s * FD_EPS
+                        o = run_direction(cfg, lv, X, h0, c0, pert={(pk, t): delta}, retain=False)
+                        vals.append(o[fk].numpy())
+                    J[t, :, :, j] = fd_combine(vals)
+            res[kind] = J * dr["valid"][:, :, None, None]
+    return res
+
+
+def jnorm(J):
+    return np.sqrt((J ** 2).sum(axis=(1, 2, 3)))
+
+
+def decay(jn, lens, reverse):
+    maxlen = int(max(lens))
+    last = 0 if reverse else maxlen - 1
+    window = list(range(maxlen))
+    ds = np.array([abs(last - t) for t in window], np.float64)
+    vals = np.array([jn[t] for t in window])
+    keep = vals > 1e-30
+    n = int(keep.sum())
+    if n >= 2:
+        d, y = ds[keep], np.log(vals[keep])
+        slope = float(((d - d.mean()) * (y - y.mean())).sum() / ((d - d.mean()) ** 2).sum())
+    else:
+        slope = 0.0
+    rho = math.exp(slope)
+    half = math.log(0.5) / math.log(rho) if rho < 1.0 else None
+    j0 = jn[last]
+    ok = [int(dd) for dd, v in zip(ds, vals) if v >= 1e-3 * j0]
+    reach = None if len(ok) == len(window) else max(ok)
+    verdict = "vanishing" if rho < 0.95 else ("exploding" if rho > 1.05 else "stable")
+    return {"rho": rho, "slope": slope, "halfLife": half, "reach": reach, "verdict": verdict, "points": n}
+
+
+def fd_err(ad, fd, scale):
+    ad, fd = np.asarray(ad, np.float64), np.asarray(fd, np.float64)
+    den = np.maximum(np.maximum(np.abs(ad), np.abs(fd)), 1e-3 * scale + 1e-300)
+    return float(np.max(np.abs(ad - fd) / den)) if ad.size else 0.0
+
+
+# --------------------------------------------------------------------------------------
+# Writing a case
+# --------------------------------------------------------------------------------------
+
+SUMMARY = []
+CHECKS = []
+
+
+def save(d, name, arr):
+    np.save(os.path.join(d, name), np.ascontiguousarray(arr))
+    return name
+
+
+def sanitize(s):
+    return mf.sanitize(s)
+
+
+def check_forward_against_numpy(rec):
+    """The torch unrolled kernel == make_fixtures.recurrent (NumPy) on every recurrent node."""
+    worst = 0.0
+    for info in rec.values():
+        node, at, ins = info["node"], info["at"], info["ins_np"]
+        op = node.op_type
+
+        def inp(i):
+            return ins[i] if i < len(ins) else None
+
+        outs_np, traces = mf.recurrent(op, at, ins[0], ins[1], ins[2], Bias=inp(3), seq_lens=inp(4),
+                                       init_h=inp(5), init_c=inp(6) if op == "LSTM" else None,
+                                       P=inp(7) if op == "LSTM" else None)
+        outs_t = info["outs"]
+        for a, b in zip(outs_np, outs_t):
+            worst = max(worst, float(np.max(np.abs(a - b.detach().numpy()))))
+        for tr, dr in zip(traces, info["dirs"]):
+            hid = dr["Y"].detach().numpy()
+            worst = max(worst, float(np.max(np.abs(tr["hidden"] - hid))))
+            if op == "LSTM":
+                cel = np.stack([torch.where(torch.tensor(dr["valid"][t])[:, None], dr["cs"][t],
+                                            torch.zeros(1, dtype=torch.float64)).detach().numpy() for t in range(info["T"])])
+                worst = max(worst, float(np.max(np.abs(tr["cell"] - cel))))
+                worst = max(worst, float(np.max(np.abs(tr["gates"]["forget"] - dr["forget"]))))
+    assert worst < 1e-12, worst
+    return worst
+
+
+def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full=None, expect=None, clip_range=None):
+    """runs: list of objective dicts {kind, output, timeAxis?, target? (np array)}."""
+    t0 = time.time()
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    onnx.checker.check_model(model)
+    rnames = [n.name for n in model.graph.node if n.op_type in RECURRENT]
+    assert all(rnames) and len(set(rnames)) == len(rnames), rnames
+    onnx.save(model, os.path.join(d, "model.onnx"))
+    graph = Graph(model)
+    feeds = {k: to_t(v) for k, v in feeds_np.items()}
+    init_names = {i.name for i in model.graph.initializer}
+    inputs = {}
+    for gi in model.graph.input:
+        if gi.name in init_names:
+            continue
+        inputs[gi.name] = save(d, "input_" + sanitize(gi.name) + ".npy", feeds_np[gi.name])
+
+    # base forward, NumPy cross-check, kink distances
+    stats = {"kink": float("inf"), "clipped": 0, "pre": 0}
+    with torch.no_grad():
+        env, rec = evaluate(graph, feeds, stats=stats)
+    fwd_err = check_forward_against_numpy(rec)
+    assert stats["kink"] > KINK_MIN, (name, stats)
+    if clip_range is not None:
+        frac = stats["clipped"] / stats["pre"]
+        assert clip_range[0] < frac < clip_range[1], (name, frac)
+    outputs = {}
+    for go in model.graph.output:
+        outputs[go.name] = save(d, "output_" + sanitize(go.name) + ".npy", env[go.name].numpy())
+
+    # Jacobians (objective-independent) + their full finite-difference check
+    jac = {}
+    jac_err = 0.0
+    for li, (nname, info) in enumerate(rec.items()):
+        for di, dr in enumerate(info["dirs"]):
+            J = jacobians(dr)
+            Jfd = jacobians_fd(dr)
+            for kind in J:
+                jac_err = max(jac_err, fd_err(J[kind], Jfd[kind], np.max(np.abs(J[kind]))))
+            jac[(nname, di)] = {k: jnorm(v) for k, v in J.items()}
+            if int(info["lens"].min()) == info["T"]:  # no padding: sqrt(B*H) at the final position
+                last = 0 if dr["cfg"]["reverse"] else info["T"] - 1
+                for v in jac[(nname, di)].values():
+                    assert abs(v[last] - math.sqrt(info["B"] * info["H"])) < 1e-12, (name, v)
+    assert jac_err < FD_TOL, (name, jac_err)
+
+    nweights = sum(v.numel() for info in rec.values() for dr in info["dirs"] for v in dr["leaves"].values())
+    full = nweights <= FULL_FD_MAX if fd_full is None else fd_full
+    rng = np.random.default_rng(sum(map(ord, name)))
+
+    case_runs = []
+    for ri, obj in enumerate(runs):
+        tgt_t = None
+        objective_json = {"kind": obj["kind"], "output": obj["output"], "timeAxis": obj.get("timeAxis"),
+                          "target": None}
+        if obj["kind"] == "target":
+            fname = "target_run%d.npy" % ri
+            save(d, fname, obj["target"])
+            objective_json["target"] = fname
+            tgt_t = to_t(obj["target"])
+        env, rec = evaluate(graph, feeds)
+        L = objective(obj, env, tgt_t)
+        L.backward()
+        Lval = float(L)
+
+        def loss(**kw):
+            with torch.no_grad():
+                e, _ = evaluate(graph, feeds, **kw)
+                return float(objective(obj, e, tgt_t))
+
+        # --- collect the gradients
+        wgrads = {}
+        layers = []
+        sq = 0.0
+        ghid_all = []
+        for li, (nname, info) in enumerate(rec.items()):
+            op = info["op"]
+            dirs = []
+            for di, dr in enumerate(info["dirs"]):
+                pre = "layer%d_%s_" % (li, dr["direction"])
+                valid = dr["valid"][:, :, None]
+                zero = torch.zeros(info["B"], info["H"], dtype=torch.float64)
+                gh = np.stack([(dr["hs"][t].grad if dr["hs"][t].grad is not None else zero).numpy()
+                               for t in range(info["T"])]) * valid
+                entry = {"direction": dr["direction"]}
+                entry["gradHidden"] = save(d, "run%d_%sgrad_hidden.npy" % (ri, pre), gh)
+                dr["gh"] = gh
+                ghid_all.append(np.max(np.abs(gh)))
+                if op == "LSTM":
+                    gc = np.stack([(dr["cs"][t].grad if dr["cs"][t].grad is not None else zero).numpy()
+                                   for t in range(info["T"])]) * valid
+                    entry["gradCell"] = save(d, "run%d_%sgrad_cell.npy" % (ri, pre), gc)
+                    dr["gc"] = gc
+                jn = jac[(nname, di)]
+                entry["jacobianNorm"] = {}
+                for kind, v in jn.items():
+                    fn = "%sjacobian_%s.npy" % (pre, kind)
+                    if ri == 0:
+                        save(d, fn, v)
+                    entry["jacobianNorm"][kind] = fn
+                entry["weightGrads"] = {}
+                for k, leaf in dr["leaves"].items():
+                    gval = leaf.grad.numpy() if leaf.grad is not None else np.zeros(tuple(leaf.shape))
+                    wgrads[(nname, di, k)] = gval
+                    sq += float((gval ** 2).sum())
+                    entry["weightGrads"][k] = save(d, "run%d_%swgrad_%s.npy" % (ri, pre, k), gval)
+                entry["gradNorm"] = np.sqrt((gh ** 2).sum(axis=(1, 2))).tolist()
+                if op == "LSTM":
+                    entry["gradCellNorm"] = np.sqrt((gc ** 2).sum(axis=(1, 2))).tolist()
+                entry["decay"] = decay(jn["hidden"], info["lens"].numpy(), dr["cfg"]["reverse"])
+                if op == "LSTM":
+                    entry["cellHighway"] = mf.retention(dr["forget"], dr["valid"], info["lens"].numpy(),
+                                                        dr["direction"])["cellHighway"]
+                dirs.append(entry)
+            layers.append({"node": nname, "op": op, "directions": dirs})
+        G = math.sqrt(sq)
+        clipping = {"globalNorm": G, "factors": {str(th): min(1.0, th / G) for th in (1, 5)}}
+
+        # --- finite differences: weights
+        wscale = max(float(np.max(np.abs(v))) for v in wgrads.values())
+        ad, fd = [], []
+        for key, gval in wgrads.items():
+            nname, di, k = key
+            base = rec[nname]["dirs"][di]["leaves"][k].detach()
+            n = base.numel()
+            idxs = range(n) if full else rng.choice(n, min(n, FD_SAMPLE), replace=False)
+            for idx in idxs:
+                vals = []
+                for s, _ in FD_STENCIL:
+                    p = base.clone().reshape(-1)
+                    p[idx] += s * FD_EPS
+                    vals.append(loss(overrides={key: p.reshape(base.shape)}))
+                fd.append(fd_combine(vals))
+                ad.append(gval.reshape(-1)[idx])
+        w_err = fd_err(ad, fd, wscale)
+        nw = len(ad)
+
+        # --- finite differences: states h_t, c_t via perturbation hooks
+        ad, fd = [], []
+        sscale = 0.0
+        for nname, info in rec.items():
+            for di, dr in enumerate(info["dirs"]):
+                for kind, arr in (("h", dr["gh"]), ("c", dr.get("gc"))):
+                    if arr is None:
+                        continue
+                    sscale = max(sscale, float(np.max(np.abs(arr))))
+                    T, Bn, H = arr.shape
+                    picks = [(T - 1, 0, 0), (0, Bn - 1, H - 1)]
+                    picks += [(int(rng.integers(T)), int(rng.integers(Bn)), int(rng.integers(H)))
+                              for _ in range(FD_STATE_SAMPLE - 2)]
+                    for t, b, j in picks:
+                        vals = []
+                        for s, _ in FD_STENCIL:
+                            delta = torch.zeros(Bn, H, dtype=torch.float64)
+                            delta[b, j] = s * FD_EPS
+                            vals.append(loss(perturb={(nname, di, kind, t): delta}))
+                        fd.append(fd_combine(vals))
+                        ad.append(arr[t, b, j])
+        s_err = fd_err(ad, fd, sscale)
+        ns = len(ad)
+        assert w_err < FD_TOL and s_err < FD_TOL, (name, obj["kind"], w_err, s_err)
+
+        # --- torch module cross-check (exported cases)
+        mod_err = None
+        if torch_ref is not None:
+            mod_err = torch_ref(obj, tgt_t, Lval, wgrads)
+
+        CHECKS.append((name, obj["kind"], obj["output"], Lval, nw, w_err, ns, s_err, jac_err, fwd_err, mod_err))
+        case_runs.append({"objective": objective_json, "value": Lval, "layers": layers, "clipping": clipping})
+
+    # expected verdicts etc.
+    if expect:
+        expect(case_runs)
+    case = {"name": name, "description": description, "opset": mf.opset_of(model),
+            "inputs": inputs, "outputs": outputs, "runs": case_runs}
+    with open(os.path.join(d, "case.json"), "w") as fh:
+        json.dump(case, fh, indent=1)
+        fh.write("\n")
+    verdicts = " ".join("%s:%s" % (e["direction"][:3], e["decay"]["verdict"][:4])
+                        for L_ in case_runs[0]["layers"] for e in L_["directions"])
+    clip_info = ""
+    if stats["pre"]:
+        clip_info = " clipped %.0f%%" % (100.0 * stats["clipped"] / stats["pre"])
+    SUMMARY.append((name, time.time() - t0, verdicts + clip_info, stats["kink"]))
+
+
+# --------------------------------------------------------------------------------------
+# torch-exported cases: cross-check against the module's own autograd in float64
+# --------------------------------------------------------------------------------------
+
+# ONNX gate order as indices into torch's chunks: LSTM torch i,f,g,o -> ONNX i,o,f,c;
+# GRU torch r,z,n -> ONNX z,r,h.
+TORCH_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
+
+
+def torch_to_onnx_rows(op, t):
+    chunks = torch.chunk(t, NGATE[op], dim=0)
+    return torch.cat([chunks[k] for k in TORCH_ORDER[op]], dim=0)
+
+
+def make_torch_ref(module, args, output_names):
+    m64 = module.double().eval()
+    args64 = [a.double() if a.is_floating_point() else a for a in args]
+    rnns = [(mod, {torch.nn.LSTM: "LSTM", torch.nn.GRU: "GRU", torch.nn.RNN: "RNN"}[type(mod)])
+            for mod in m64.modules() if type(mod) in (torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN)]
+
+    def ref(obj, tgt_t, Lval, wgrads):
+        m64.zero_grad()
+        outs = m64(*args64)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        env = dict(zip(output_names, outs))
+        L = objective(obj, env, tgt_t)
+        L.backward()
+        worst = abs(float(L) - Lval) / max(1.0, abs(Lval))
+        seen = []
+        for key in wgrads:
+            if key[0] not in seen:
+                seen.append(key[0])
+        k = 0
+        for mod, op in rnns:
+            for layer in range(mod.num_layers):
+                nname = seen[k]
+                k += 1
+                for di in range(2 if mod.bidirectional else 1):
+                    sfx = "_l%d%s" % (layer, "_reverse" if di else "")
+                    gW = torch_to_onnx_rows(op, getattr(mod, "weight_ih" + sfx).grad).numpy()
+                    gR = torch_to_onnx_rows(op, getattr(mod, "weight_hh" + sfx).grad).numpy()
+                    gB = torch.cat([torch_to_onnx_rows(op, getattr(mod, "bias_ih" + sfx).grad),
+                                    torch_to_onnx_rows(op, getattr(mod, "bias_hh" + sfx).grad)]).numpy()
+                    for key, g in (("W", gW), ("R", gR), ("B", gB)):
+                        mine = wgrads[(nname, di, key)]
+                        scale = max(1.0, float(np.max(np.abs(mine))))
+                        worst = max(worst, float(np.max(np.abs(mine - g))) / scale)
+        assert k == len(seen), (k, seen)
+        assert worst < 1e-10, worst
+        return worst
+
+    return ref
+
+
+def torch_case(name, description, module, args, input_names, output_names, runs, opset=OPSET, expect=None):
+    model = mf.export_torch(module, args, input_names, output_names, opset)
+    feeds = {n: a.numpy() for n, a in zip(input_names, args)}
+    ref = make_torch_ref(module, args, output_names)
+    # graph outputs vs the module (float64)
+    write_case(name, description, model, feeds, runs, torch_ref=ref, expect=expect)
+
+
+class LstmLastGemm(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(3, 5)
+        self.head = torch.nn.Linear(5, 2)
+
+    def forward(self, x):
+        return self.head(self.lstm(x)[0][-1])
+
+
+class GruHead(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = torch.nn.GRU(3, 5)
+        self.head = torch.nn.Linear(5, 3)
+
+    def forward(self, x):
+        return self.head(self.gru(x)[0])
+
+
+class LstmLogSoftmax(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(4, 5)
+        self.head = torch.nn.Linear(5, 4)
+
+    def forward(self, x):
+        return torch.log_softmax(self.head(self.lstm(x)[0]), dim=-1)
+
+
+class LstmLayerNorm(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(3, 6)
+        # epsilon = the float32 value the ONNX attribute stores, so the module check is exact
+        self.norm = torch.nn.LayerNorm(6, eps=float(np.float32(1e-5)))
+        self.head = torch.nn.Linear(6, 2)
+
+    def forward(self, x):
+        return self.head(self.norm(self.lstm(x)[0]))
+
+
+class LstmStack(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+
+    def forward(self, x):
+        y, (h, c) = self.lstm(x)
+        return y, h, c
+
+
+RNG = np.random.default_rng(20240915)
+
+
+def rnd(*shape, scale=0.5):
+    return (scale * RNG.standard_normal(shape)).astype(np.float32)
+
+
+def torch_cases():
+    torch.manual_seed(11)
+    torch_case("lstm_gemm_head",
+               "torch nn.LSTM(3, 5) -> y[-1] (Gather) -> Linear(5, 2) exported as Gemm; x [T=6, B=2, 3], opset 14. "
+               "Output y [B, 2] has no time axis.",
+               LstmLastGemm(), (torch.randn(6, 2, 3),), ["x"], ["y"],
+               [{"kind": "sum", "output": "y"}, {"kind": "l2", "output": "y"}])
+    torch.manual_seed(12)
+    torch_case("gru_matmul_head",
+               "torch nn.GRU(3, 5) (linear_before_reset=1) -> Linear(5, 3) on all steps (MatMul + Add); x [T=7, B=2, 3]. "
+               "Output y [T, B, 3]: time axis 0.",
+               GruHead(), (torch.randn(7, 2, 3),), ["x"], ["y"],
+               [{"kind": "mean", "output": "y"}, {"kind": "last", "output": "y", "timeAxis": 0}])
+    torch.manual_seed(13)
+    tgt = rnd(5, 2, 4, scale=1.0) - 1.5
+    torch_case("lstm_logsoftmax",
+               "torch nn.LSTM(4, 5) -> Linear(5, 4) -> LogSoftmax(dim=-1); x [T=5, B=2, 4]. Objective: "
+               "mean((logp - target)^2) with target_run0.npy (float32, shape [5, 2, 4]).",
+               LstmLogSoftmax(), (torch.randn(5, 2, 4),), ["x"], ["logp"],
+               [{"kind": "target", "output": "logp", "target": tgt}])
+    torch.manual_seed(14)
+    net = LstmLayerNorm()
+    with torch.no_grad():
+        net.norm.weight.copy_(1.0 + 0.3 * torch.randn(6))
+        net.norm.bias.copy_(0.2 * torch.randn(6))
+    torch_case("lstm_layernorm",
+               "torch nn.LSTM(3, 6) -> LayerNorm(6) (LayerNormalization, opset 17, non-trivial scale/bias) -> "
+               "Linear(6, 2) (MatMul + Add); x [T=6, B=2, 3].",
+               net, (torch.randn(6, 2, 3),), ["x"], ["y"], [{"kind": "l2", "output": "y"}], opset=17)
+    torch.manual_seed(15)
+    torch_case("embedding_gru",
+               "torch Embedding(11, 4) (Gather) + GRU(4, 6) (linear_before_reset=1) + Linear(6, 3); int64 token ids "
+               "[T=8, B=2]. No gradient w.r.t. the ids; weightGrads are the GRU's.",
+               mf.EmbGru(), (torch.randint(0, 11, (8, 2)),), ["ids"], ["logits"],
+               [{"kind": "sum", "output": "logits"}])
+    torch.manual_seed(16)
+    torch_case("stacked_bidir_torch",
+               "torch nn.LSTM(3, 4, num_layers=2, bidirectional=True), x [T=6, B=2, 3]; two bidirectional LSTM nodes "
+               "joined by Transpose+Reshape; objective mean(y), y [T, B, 8]. Layer 0's gradHidden collects both "
+               "directions of layer 1.",
+               LstmStack(), (torch.randn(6, 2, 3),), ["x"], ["y", "h_n", "c_n"],
+               [{"kind": "mean", "output": "y"}])
+
+
+# --------------------------------------------------------------------------------------
+# Hand-built graphs
+# --------------------------------------------------------------------------------------
+
+vi, init, build = mf.vi, mf.init, mf.build
+
+
+def rec_weights(op, D, H, I, bias=True, peep=False, scale=0.5):
+    g = NGATE[op]
+    ws = {"W": rnd(D, g * H, I, scale=scale), "R": rnd(D, g * H, H, scale=scale)}
+    if bias:
+        ws["B"] = rnd(D, 2 * g * H, scale=0.3)
+    if peep:
+        ws["P"] = rnd(D, 3 * H, scale=0.5)
+    return ws
+
+
+def expect_verdict(verdict, node=0, direction=0):
+    def check(runs):
+        for r in runs:
+            v = r["layers"][node]["directions"][direction]["decay"]["verdict"]
+            assert v == verdict, (v, verdict)
+    return check
+
+
+def expect_all(*checks):
+    def check(runs):
+        for c in checks:
+            c(runs)
+    return check
+
+
+def expect_positive(case, fname):
+    def check(runs):
+        assert np.load(os.path.join(OUT, case, fname)).min() > 0.0, case
+    return check
+
+
+def expect_forget_rows_zero(runs):
+    # input_forget=1: the forget rows of W, R, Wb, Rb never enter the computation
+    d = os.path.join(OUT, "lstm_input_forget_reverse")
+    for r in runs:
+        for layer in r["layers"]:
+            for e in layer["directions"]:
+                H = np.load(os.path.join(d, e["weightGrads"]["R"])).shape[1]
+                for k in ("W", "R"):
+                    g = np.load(os.path.join(d, e["weightGrads"][k]))
+                    assert not g[2 * H: 3 * H].any() and g[: 2 * H].any()
+                b = np.load(os.path.join(d, e["weightGrads"]["B"]))
+                assert not b[2 * H: 3 * H].any() and not b[6 * H: 7 * H].any()
+
+
+def hand_cases():
+    # 6. LSTM -> Squeeze -> Tanh -> Mul const -> GRU
+    T, B, I, H1, H2 = 6, 2, 3, 5, 4
+    w1 = rec_weights("LSTM", 1, H1, I)
+    w2 = rec_weights("GRU", 1, H2, H1)
+    nodes = [
+        helper.make_node("LSTM", ["x", "l1_W", "l1_R", "l1_B"], ["l1_Y", "", ""], name="lstm_first", hidden_size=H1),
+        helper.make_node("Squeeze", ["l1_Y", "axes1"], ["l1_seq"], name="squeeze_dir"),
+        helper.make_node("Tanh", ["l1_seq"], ["l1_tanh"], name="tanh"),
+        helper.make_node("Constant", [], ["scale"], name="scale_const",
+                         value=numpy_helper.from_array(np.array(1.5, np.float32), "scale_value")),
+        helper.make_node("Mul", ["l1_tanh", "scale"], ["g2_in"], name="scale_mul"),
+        helper.make_node("GRU", ["g2_in", "g2_W", "g2_R", "g2_B"], ["y", "y_h"], name="gru_second", hidden_size=H2),
+    ]
+    inits = [init("l1_" + k, v) for k, v in w1.items()] + [init("g2_" + k, v) for k, v in w2.items()]
+    inits.append(init("axes1", np.array([1], np.int64)))
+    m = build(nodes, [vi("x", F, [T, B, I])], [vi("y", F, [T, 1, B, H2]), vi("y_h", F, [1, B, H2])],
+              inits, "two_layers_ops")
+    write_case("two_layers_ops",
+               "LSTM(3->5) -> Squeeze(axis 1) -> Tanh -> Mul by Constant 1.5 -> GRU(5->4, linear_before_reset=0); "
+               "outputs the GRU's Y [T,1,B,4] and Y_h. 'last' uses Y's time axis 0. The LSTM's gradHidden comes "
+               "through the ops and the GRU's input.",
+               m, {"x": rnd(T, B, I, scale=1.0)},
+               [{"kind": "sum", "output": "y"}, {"kind": "last", "output": "y", "timeAxis": 0}])
+
+    # 7. encoder / decoder
+    T1, T2, B, I1, I2, H = 6, 4, 2, 3, 2, 5
+    we = rec_weights("LSTM", 1, H, I1)
+    wd = rec_weights("LSTM", 1, H, I2)
+    head_w, head_b = rnd(H, 2), rnd(2, scale=0.1)
+    nodes = [
+        helper.make_node("LSTM", ["x_enc", "enc_W", "enc_R", "enc_B"], ["enc_Y", "enc_Y_h", "enc_Y_c"],
+                         name="encoder", hidden_size=H),
+        helper.make_node("LSTM", ["x_dec", "dec_W", "dec_R", "dec_B", "", "enc_Y_h", "enc_Y_c"], ["dec_Y", "", ""],
+                         name="decoder", hidden_size=H),
+        helper.make_node("Squeeze", ["dec_Y", "axes1"], ["dec_Y2"], name="squeeze_dir"),
+        helper.make_node("MatMul", ["dec_Y2", "head_W"], ["head_mm"], name="head_matmul"),
+        helper.make_node("Add", ["head_mm", "head_B"], ["y"], name="head_add"),
+    ]
+    inits = [init("enc_" + k, v) for k, v in we.items()] + [init("dec_" + k, v) for k, v in wd.items()]
+    inits += [init("axes1", np.array([1], np.int64)), init("head_W", head_w), init("head_B", head_b)]
+    m = build(nodes, [vi("x_enc", F, [T1, B, I1]), vi("x_dec", F, [T2, B, I2])], [vi("y", F, [T2, B, 2])],
+              inits, "encdec")
+    write_case("encdec",
+               "encoder LSTM (T=6) whose Y_h/Y_c are the decoder LSTM's initial_h/initial_c; decoder X (T=4) is a "
+               "second graph input; decoder Y -> Squeeze(axis 1) -> MatMul+Add head, y [T=4, B, 2]. The encoder's Y "
+               "is unused: its gradients arrive only through the decoder's initial states (so its gradHidden is "
+               "the recurrence's carry of dL/dY_h, dL/dY_c). Runs: mean(y); mean((y - target)^2).",
+               m, {"x_enc": rnd(T1, B, I1, scale=1.0), "x_dec": rnd(T2, B, I2, scale=1.0)},
+               [{"kind": "mean", "output": "y"},
+                {"kind": "target", "output": "y", "target": rnd(T2, B, 2, scale=1.0)}])
+
+    # 8. bidirectional LSTM with sequence_lens and bias
+    T, B, I, H, D = 7, 3, 3, 4, 2
+    w = rec_weights("LSTM", D, H, I)
+    n = helper.make_node("LSTM", ["X", "W", "R", "B", "seq_lens"], ["Y", "Y_h", "Y_c"],
+                         name="lstm_seq_bidir", hidden_size=H, direction="bidirectional")
+    m = build([n], [vi("X", F, [T, B, I]), vi("seq_lens", I32, [B])],
+              [vi("Y", F, [T, D, B, H]), vi("Y_h", F, [D, B, H]), vi("Y_c", F, [D, B, H])],
+              [init(k, v) for k, v in w.items()], "lstm_bidir_seqlens")
+    write_case("lstm_bidir_seqlens",
+               "bidirectional LSTM with bias and sequence_lens=[5,3,7] (int32 graph input), T=7, B=3. gradHidden, "
+               "gradCell and jacobianNorm are 0 at padded (t >= len[b]) positions; the forward final state is at "
+               "len[b]-1, the reverse one at 0. 'last' = sum of Y[T-1] (only batch element 2 is valid there; the "
+               "others' Y[T-1] is the constant 0). Decay window t = 0..6 (max len 7).",
+               m, {"X": rnd(T, B, I, scale=1.0), "seq_lens": np.array([5, 3, 7], np.int32)},
+               [{"kind": "sum", "output": "Y"}, {"kind": "last", "output": "Y", "timeAxis": 0}])
+
+    # 9. RNN tanh, long, small weights: vanishing
+    T, B, I, H = 12, 2, 3, 5
+    w = {"W": rnd(1, H, I, scale=0.6), "R": rnd(1, H, H, scale=0.15), "B": rnd(1, 2 * H, scale=0.2)}
+    n = helper.make_node("RNN", ["X", "W", "R", "B"], ["Y", "Y_h"], name="rnn_tanh_long", hidden_size=H)
+    m = build([n], [vi("X", F, [T, B, I])], [vi("Y", F, [T, 1, B, H]), vi("Y_h", F, [1, B, H])],
+              [init(k, v) for k, v in w.items()], "rnn_tanh_long")
+    write_case("rnn_tanh_long",
+               "forward tanh RNN, T=12, B=2, H=5, R ~ 0.15 N(0,1) (sigma_max(R) well below 1): jacobianNorm.hidden "
+               "decays geometrically from the last step, decay verdict 'vanishing'.",
+               m, {"X": rnd(T, B, I, scale=1.0)}, [{"kind": "sum", "output": "Y"}],
+               expect=expect_verdict("vanishing"))
+
+    # 10. RNN relu, R scaled up: exploding
+    T, B, I, H = 10, 2, 3, 4
+    R = (1.2 * np.eye(H) + 0.03 * np.abs(RNG.standard_normal((H, H)))).astype(np.float32)[None]
+    w = {"W": rnd(1, H, I, scale=0.2), "R": R, "B": (0.5 + 0.1 * np.abs(rnd(1, 2 * H, scale=1.0))).astype(np.float32)}
+    n = helper.make_node("RNN", ["X", "W", "R", "B"], ["Y", "Y_h"], name="rnn_relu_explode", hidden_size=H,
+                         activations=["Relu"])
+    m = build([n], [vi("X", F, [T, B, I])], [vi("Y", F, [T, 1, B, H]), vi("Y_h", F, [1, B, H])],
+              [init(k, v) for k, v in w.items()], "rnn_relu_explode")
+    write_case("rnn_relu_explode",
+               "forward Relu RNN (activations [Relu]), T=10, B=2, H=4, R = 1.2 I + 0.03 |N(0,1)| (non-negative), "
+               "biases ~0.5: every pre-activation stays positive (asserted), so dh_last/dh_t = (R^T)^(T-1-t) grows "
+               "~1.23x per step away from the end: verdict 'exploding', reach null (beyond T).",
+               m, {"X": rnd(T, B, I, scale=1.0)}, [{"kind": "l2", "output": "Y"}],
+               expect=expect_all(expect_verdict("exploding"), expect_positive("rnn_relu_explode", "output_Y.npy")))
+
+    # 11. peepholes + clip
+    T, B, I, H = 6, 2, 3, 4
+    w = rec_weights("LSTM", 1, H, I, peep=True, scale=0.8)
+    n = helper.make_node("LSTM", ["X", "W", "R", "B", "", "initial_h", "initial_c", "P"], ["Y", "Y_h", "Y_c"],
+                         name="lstm_peephole_clip", hidden_size=H, clip=2.0)
+    m = build([n], [vi("X", F, [T, B, I]), vi("initial_h", F, [1, B, H]), vi("initial_c", F, [1, B, H])],
+              [vi("Y", F, [T, 1, B, H]), vi("Y_h", F, [1, B, H]), vi("Y_c", F, [1, B, H])],
+              [init(k, v) for k, v in w.items()], "lstm_peephole_clip")
+    write_case("lstm_peephole_clip",
+               "forward LSTM with peepholes P=[Pi,Po,Pf] (Po uses the new C_t) and clip=2.0 on every gate "
+               "pre-activation (cell candidate included; not on C_t). About 27% of the gate pre-activations "
+               "(asserted between 15% and 40%) are clipped: the gradient through a clipped pre-activation is 0 (torch.clamp "
+               "semantics: at |x| == clip exactly the gradient would pass; no pre-activation is within 1e-4 of the "
+               "bound here). initial_h/initial_c are graph inputs; weightGrads include P [3H].",
+               m, {"X": rnd(T, B, I, scale=1.5), "initial_h": rnd(1, B, H), "initial_c": rnd(1, B, H, scale=1.0)},
+               [{"kind": "sum", "output": "Y"}], clip_range=(0.15, 0.40))
+
+    # 12. input_forget, reverse
+    T, B, I, H = 6, 2, 3, 4
+    w = rec_weights("LSTM", 1, H, I)
+    n = helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h", "Y_c"],
+                         name="lstm_input_forget", hidden_size=H, direction="reverse", input_forget=1)
+    m = build([n], [vi("X", F, [T, B, I])],
+              [vi("Y", F, [T, 1, B, H]), vi("Y_h", F, [1, B, H]), vi("Y_c", F, [1, B, H])],
+              [init(k, v) for k, v in w.items()], "lstm_input_forget_reverse")
+    write_case("lstm_input_forget_reverse",
+               "reverse LSTM with input_forget=1 (onnxruntime's coupling f_t = 1 - i_t), T=6, B=2, H=4. The forget "
+               "rows (2H..3H) of W, R, Wb and Rb do not enter the computation: their weightGrads are exactly 0. "
+               "The final state (h_last) is the one after t=0; jacobianNorm is sqrt(B*H) at t=0.",
+               m, {"X": rnd(T, B, I, scale=1.0)}, [{"kind": "sum", "output": "Y"}], expect=expect_forget_rows_zero)
+
+    # 13. GRU lbr=0, bidirectional, HardSigmoid + ScaledTanh, no B
+    T, B, I, H, D = 6, 2, 3, 4, 2
+    w = rec_weights("GRU", D, H, I, bias=False, scale=0.9)
+    n = helper.make_node("GRU", ["X", "W", "R"], ["Y", "Y_h"],
+                         name="gru_lbr0_activations", hidden_size=H, direction="bidirectional",
+                         linear_before_reset=0,
+                         activations=["HardSigmoid", "ScaledTanh", "HardSigmoid", "ScaledTanh"],
+                         activation_alpha=[0.4, 1.2, 0.35, 1.1], activation_beta=[0.5, 0.7, 0.55, 0.6])
+    m = build([n], [vi("X", F, [T, B, I])], [vi("Y", F, [T, D, B, H]), vi("Y_h", F, [D, B, H])],
+              [init(k, v) for k, v in w.items()], "gru_lbr0_activations")
+    write_case("gru_lbr0_activations",
+               "bidirectional GRU, linear_before_reset=0, no B input (weightGrads.B is the gradient of the implicit "
+               "zero bias [2*3H]), activations [HardSigmoid, ScaledTanh, HardSigmoid, ScaledTanh], "
+               "activation_alpha=[0.4, 1.2, 0.35, 1.1], activation_beta=[0.5, 0.7, 0.55, 0.6] consumed in order: "
+               "forward f = HardSigmoid(0.4, 0.5), g = 1.2 tanh(0.7 x); reverse f = HardSigmoid(0.35, 0.55), "
+               "g = 1.1 tanh(0.6 x). Some gates saturate at exactly 0/1 (gradient 0 there).",
+               m, {"X": rnd(T, B, I, scale=1.5)}, [{"kind": "l2", "output": "Y"}])
+
+    # 14. layout=1, bidirectional, initial states as graph inputs
+    B, T, I, H, D = 2, 5, 3, 4, 2
+    w = rec_weights("LSTM", D, H, I)
+    n = helper.make_node("LSTM", ["X", "W", "R", "B", "", "initial_h", "initial_c"], ["Y", "Y_h", "Y_c"],
+                         name="lstm_layout1", hidden_size=H, direction="bidirectional", layout=1)
+    m = build([n], [vi("X", F, [B, T, I]), vi("initial_h", F, [B, D, H]), vi("initial_c", F, [B, D, H])],
+              [vi("Y", F, [B, T, D, H]), vi("Y_h", F, [B, D, H]), vi("Y_c", F, [B, D, H])],
+              [init(k, v) for k, v in w.items()], "lstm_layout1")
+    write_case("lstm_layout1",
+               "LSTM layout=1 (X [B,T,I], Y [B,T,D,H], Y_h/Y_c [B,D,H]), bidirectional, initial_h/initial_c graph "
+               "inputs [B,D,H]. Per-step gradients are still [T,B,H]. Runs: sum(Y); l2 of Y_h (gradient enters "
+               "only through the final states); last on Y with time axis 1. onnxruntime refuses layout=1.",
+               m, {"X": rnd(B, T, I, scale=1.0), "initial_h": rnd(B, D, H), "initial_c": rnd(B, D, H)},
+               [{"kind": "sum", "output": "Y"}, {"kind": "l2", "output": "Y_h"},
+                {"kind": "last", "output": "Y", "timeAxis": 1}])
+
+
+def unsupported_case():
+    d = os.path.join(OUT, "_unsupported")
+    os.makedirs(d, exist_ok=True)
+    T, B, I, H = 5, 2, 3, 4
+    w = rec_weights("LSTM", 1, H, I)
+    nodes = [helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h"], name="lstm", hidden_size=H),
+             helper.make_node("Erf", ["Y"], ["Y_erf"], name="erf"),
+             helper.make_node("Sin", ["Y_erf"], ["y"], name="sin")]
+    m = build(nodes, [vi("X", F, [T, B, I])], [vi("y", F, [T, 1, B, H])],
+              [init(k, v) for k, v in w.items()], "lstm_erf_sin")
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(d, "lstm_erf_sin.onnx"))
+    np.save(os.path.join(d, "input_X.npy"), rnd(T, B, I, scale=1.0))
+    note = {"models": [{
+        "file": "lstm_erf_sin.onnx",
+        "inputs": {"X": "input_X.npy"},
+        "contains": "LSTM 'lstm' (H=4, I=3, T=5, B=2) -> Erf 'erf' -> Sin 'sin' -> graph output y [5,1,2,4]",
+        "gradientPath": ["sin (Sin)", "erf (Erf)", "lstm (LSTM)"],
+        "unsupportedOps": ["Erf", "Sin"],
+        "unsupportedNodes": ["erf", "sin"],
+        "problem": "the gradient of the default objective (sum of y) must flow back through Sin and Erf, neither "
+                   "of which has a VJP rule; the analyser must fail (exit 1, 'error:' line) naming both ops "
+                   "(or both nodes), not silently report zero gradients. The forward pass alone is valid ONNX "
+                   "(opset 14) that onnxruntime runs.",
+    }]}
+    with open(os.path.join(d, "unsupported.json"), "w") as fh:
+        json.dump(note, fh, indent=1)
+        fh.write("\n")
+
+
+def main():
+    t0 = time.time()
+    if os.path.isdir(OUT):
+        shutil.rmtree(OUT)
+    os.makedirs(OUT)
+    torch_cases()
+    hand_cases()
+    unsupported_case()
+
+    print("%-26s %-7s %-7s %14s %5s %9s %4s %9s %9s %9s %9s" % (
+        "case", "kind", "output", "L", "#W", "fdW", "#hc", "fdState", "fdJac", "fwd-np", "vs-torch"))
+    for c in CHECKS:
+        name, kind, out, L, nw, we, ns, se, je, fe, me = c
+        print("%-26s %-7s %-7s %14.8g %5d %9.2e %4d %9.2e %9.2e %9.2e %9s" % (
+            name, kind, out[:7], L, nw, we, ns, se, je, fe, "-" if me is None else "%.2e" % me))
+    print()
+    print("%-26s %6s  %-40s %s" % ("case", "sec", "decay verdicts (run 0)", "min kink distance"))
+    for name, sec, info, kink in SUMMARY:
+        print("%-26s %6.1f  %-40s %s" % (name, sec, info, "-" if kink == float("inf") else "%.3g" % kink))
+    total = 0
+    for dp, _, fs in os.walk(OUT):
+        total += sum(os.path.getsize(os.path.join(dp, f)) for f in fs)
+    worst = max(max(c[5], c[7], c[8]) for c in CHECKS)
+    print("\n%d cases, %d runs, worst FD error %.2e (tolerance %.0e), %.1f kB in %s, %.0f s" % (
+        len(SUMMARY), len(CHECKS), worst, FD_TOL, total / 1024, os.path.relpath(OUT, ROOT), time.time() - t0))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
