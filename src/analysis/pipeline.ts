@@ -11,6 +11,7 @@ import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { DATA_TYPE_NAMES, DataType, GraphProto, ModelProto, ValueInfoProto, toNumber } from '../onnx/proto';
 import { ExecutionProviderChoice, WireTensor } from '../runtime/protocol';
 import { OrtRuntime } from '../runtime/ortRuntime';
+import { runStaged } from '../runtime/stagedRun';
 import { InputOptions, resolveInputs } from '../inputs/feeds';
 import { gateSaturation } from '../metrics/saturation';
 import { retention } from '../metrics/retention';
@@ -44,7 +45,13 @@ export interface AnalysisSettings extends InputOptions {
   objective?: { kind: ObjectiveKind; output?: string; timeAxis?: number; targetFile?: string };
   /** jacobianNorm: exact, K probes, off, or auto (exact while B·H ≤ 512, else 64 probes). */
   jacobian?: JacobianMode;
+  /** Backward recurrences of at least this many steps run in chunks of bounded native calls. */
+  chunkedScanMinSteps?: number;
 }
+
+/** Chunk backward recurrences from this many steps; aim for native calls of about this long. */
+export const CHUNKED_SCAN_MIN_STEPS = 256;
+export const TARGET_CALL_MS = 150;
 
 export type JacobianMode = 'auto' | 'exact' | 'off' | { probes: number };
 
@@ -124,6 +131,7 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
       throw e instanceof CancelledError ? e : new AnalysisError(`onnxruntime failed to run ${modelName}: ${firstLine(e.message)}`);
     });
     runMs += first.ms;
+    await host.release(main.sessionId);
     checkCancelled();
 
     progress('Building the backward pass');
@@ -145,9 +153,6 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
       graph: lowered, opset: model.opset, layers, layerNodes: runtimeModel.layerNodes, path: gradPath, taps: tapGraph,
       shapes: new Map([...values].map(([k, v]) => [k, v.dims])), elemTypes: new Map([...values].map(([k, v]) => [k, ELEM_TYPES[v.type] ?? 1])),
       seqLens, batches, objective: objectiveSpec, timeAxis, seeds: jacobian.seeds,
-    });
-    const taps = await host.createSession({ bytes: encodeModel(analysisGraph.proto) }, main.executionProvider).catch((e: Error) => {
-      throw e instanceof CancelledError ? e : new Error(`internal error: the analysis graph was rejected by onnxruntime: ${firstLine(e.message)}`);
     });
     buildMs += performance.now() - tBuild1;
     const tapFeeds: Record<string, WireTensor> = {};
@@ -184,8 +189,13 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
       analysisGraph.objectiveValue,
       ...analysisGraph.backward.flat().flatMap((o) => Object.values(o).filter((x): x is string => typeof x === 'string')),
     ];
-    const second = await host.run(taps.sessionId, tapFeeds, tapFetches).catch((e: Error) => {
-      throw e instanceof CancelledError ? e : new Error(`internal error: the instrumented forward graph failed in onnxruntime: ${firstLine(e.message)}`);
+    progress('Backpropagating');
+    const longScans = new Set(analysisGraph.proto.graph.node.map((n, i) => (n.op_type === 'Scan' && n.output[0].includes('bptt') ? i : -1)).filter((i) => i >= 0));
+    const second = await runStaged(host, main.executionProvider, analysisGraph.proto, tapFeeds, tapFetches, {
+      longScans, minChunkedSteps: opts.chunkedScanMinSteps ?? CHUNKED_SCAN_MIN_STEPS, targetCallMs: TARGET_CALL_MS, checkCancelled,
+      progress: (f) => progress(`Backpropagating (${Math.round(100 * f)}%)`),
+    }).catch((e: Error) => {
+      throw e instanceof CancelledError ? e : new Error(`internal error: the analysis graph failed in onnxruntime: ${firstLine(e.message)}`);
     });
     runMs += second.ms;
     checkCancelled();

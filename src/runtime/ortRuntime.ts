@@ -5,6 +5,8 @@
  */
 import type * as ortTypes from 'onnxruntime-node';
 import { ExecutionProviderChoice, WireTensor } from './protocol';
+import { encodeModel } from '../onnx/model';
+import { ModelProto } from '../onnx/proto';
 import { cudaUnavailableMessage } from './executionProvider';
 
 /**
@@ -110,6 +112,17 @@ export class OrtRuntime {
       outputs[name] = { type: t.type as WireTensor['type'], dims: [...t.dims], data: t.data as WireTensor['data'] };
     }
     return { outputs, ms };
+  }
+
+  /** Create a session, run it once, release it. */
+  async runOnce(proto: ModelProto, ep: ExecutionProviderChoice, feeds: Record<string, WireTensor>, fetches: string[]):
+    Promise<{ outputs: Record<string, WireTensor>; ms: number }> {
+    const session = await this.createSession({ bytes: encodeModel(proto) }, ep);
+    try {
+      return await this.run(session.sessionId, feeds, fetches);
+    } finally {
+      await this.release(session.sessionId);
+    }
   }
 
   async release(sessionId: string): Promise<void> {

@@ -50,6 +50,23 @@ describe('cancelling an analysis', function () {
     assert.ok(Date.now() - t0 < 1500, `the worker outlived the cancel by ${Date.now() - t0} ms`);
   });
 
+  it('T = 20 000: cancelling during backpropagation ends the worker within a second', async () => {
+    await waitFor(() => liveWorkers() === 0, 5000);
+    const controller = new AbortController();
+    let abortedAt = 0;
+    const run = analyzeModel({
+      modelPath: model, files: {}, seed: 0, dims: {}, seqLen: 20000, ep: 'cpu', saturation: { low: 0.1, high: 0.9 },
+      jacobian: 'exact', signal: controller.signal,
+      onProgress: (m) => {
+        if (!abortedAt && /^Backpropagating \(/.test(m)) setTimeout(() => { abortedAt = Date.now(); controller.abort(); }, 500);
+      },
+    });
+    await assert.rejects(run, CancelledError);
+    assert.ok(abortedAt > 0, 'the analysis reached backpropagation');
+    assert.ok(Date.now() - abortedAt < 100, 'the promise rejects at once');
+    await waitFor(() => liveWorkers() === 0, 1000);
+  });
+
   it('a finished analysis leaves no worker behind', async () => {
     await waitFor(() => liveWorkers() === 0, 5000);
     await analyzeModel({ modelPath: model, files: {}, seed: 0, dims: {}, seqLen: 10, ep: 'cpu', saturation: { low: 0.1, high: 0.9 } });

@@ -1,0 +1,149 @@
+/**
+ * Running a generated graph in bounded native calls (see analysis/stages.ts): stage graphs one
+ * after another, long Scans in chunks of steps sized so one call takes about `targetCallMs`,
+ * checking for cancellation and reporting progress between calls.
+ */
+import { valueInfo } from '../onnx/builder';
+import { encodeModel, tensorDims, tensorValues } from '../onnx/model';
+import { ModelProto, TensorProto } from '../onnx/proto';
+import { planStages, Stage } from '../analysis/stages';
+import { OrtRuntime } from './ortRuntime';
+import { ExecutionProviderChoice, WireData, WireTensor } from './protocol';
+
+export interface StagedRunOptions {
+  /** Scans with at least this many steps run in chunks (others run whole). */
+  minChunkedSteps: number;
+  /** Aim for native calls of about this long. */
+  targetCallMs: number;
+  /** Node indices of the Scans that may run long. */
+  longScans: Set<number>;
+  checkCancelled: () => void;
+  progress: (fraction: number) => void;
+}
+
+const ELEM: Record<string, number> = { float32: 1, float64: 11, int32: 6, int64: 7, bool: 9, uint8: 2, int8: 3 };
+
+export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice, proto: ModelProto,
+  feeds: Record<string, WireTensor>, fetches: string[], opts: StagedRunOptions): Promise<{ outputs: Record<string, WireTensor>; ms: number }> {
+  const graph = proto.graph;
+  if (opts.longScans.size === 0) return runtime.runOnce(proto, ep, feeds, fetches);
+
+  const values = new Map<string, WireTensor>(Object.entries(feeds));
+  const stages = planStages(graph, opts.longScans, fetches);
+  const scanCount = stages.filter((s) => s.kind === 'scan').length;
+  let scansDone = 0;
+  let ms = 0;
+  for (const stage of stages) {
+    opts.checkCancelled();
+    if (stage.kind === 'graph') {
+      const r = await runtime.runOnce(typed(stage.proto, values), ep, pick(values, stage.inputs), stage.outputs);
+      ms += r.ms;
+      for (const [k, v] of Object.entries(r.outputs)) values.set(k, v);
+    } else {
+      ms += await runScanInChunks(runtime, ep, stage, values, opts, (f) => opts.progress((scansDone + f) / scanCount));
+      scansDone++;
+    }
+  }
+  const outputs: Record<string, WireTensor> = {};
+  for (const f of fetches) outputs[f] = values.get(f)!;
+  return { outputs, ms };
+}
+
+function pick(values: Map<string, WireTensor>, names: string[]): Record<string, WireTensor> {
+  return Object.fromEntries(names.map((n) => {
+    const v = values.get(n);
+    if (!v) throw new Error(`internal error: stage input '${n}' has no value`);
+    return [n, v];
+  }));
+}
+
+/**
+ * The stage's model with its inputs typed and shaped from the values that will be fed
+ * (onnxruntime needs shapes to infer a Scan body's); `chunked` inputs get a symbolic step axis.
+ */
+function typed(proto: ModelProto, values: Map<string, WireTensor>, chunked: Set<string> = new Set()): ModelProto {
+  return {
+    ...proto,
+    graph: {
+      ...proto.graph,
+      input: proto.graph.input.map((v) => {
+        if (v.type) return v;
+        const value = values.get(v.name);
+        if (!value) throw new Error(`internal error: stage input '${v.name}' has no value`);
+        return valueInfo(v.name, ELEM[value.type] ?? 1, chunked.has(v.name) ? ['steps', ...value.dims.slice(1)] : value.dims);
+      }),
+    },
+  };
+}
+
+async function runScanInChunks(runtime: OrtRuntime, ep: ExecutionProviderChoice, stage: Extract<Stage, { kind: 'scan' }>,
+  values: Map<string, WireTensor>, opts: StagedRunOptions, progress: (f: number) => void): Promise<number> {
+  for (const t of stage.constants) values.set(t.name!, wireOf(t));
+  const T = values.get(stage.scanInputs[0])!.dims[0];
+  const proto = typed(stage.proto, values, new Set(stage.scanInputs));
+  if (T < opts.minChunkedSteps) {
+    const r = await runtime.runOnce(proto, ep, pick(values, [...stage.stateInputs, ...stage.scanInputs]), [...stage.stateOutputs, ...stage.scanOutputs]);
+    for (const [k, v] of Object.entries(r.outputs)) values.set(k, v);
+    return r.ms;
+  }
+  const session = await runtime.createSession({ bytes: encodeModel(proto) }, ep);
+  try {
+    let states = stage.stateInputs.map((n) => values.get(n)!);
+    const full: (WireTensor | undefined)[] = stage.scanOutputs.map(() => undefined);
+    let done = 0;
+    let chunk = 16;
+    let ms = 0;
+    while (done < T) {
+      opts.checkCancelled();
+      const len = Math.min(chunk, T - done);
+      // Steps [a, a + len) in input order; a reverse Scan takes its chunks from the end.
+      const a = stage.reverse ? T - done - len : done;
+      const feeds: Record<string, WireTensor> = {};
+      stage.stateInputs.forEach((n, i) => { feeds[n] = states[i]; });
+      for (const n of stage.scanInputs) feeds[n] = sliceSteps(values.get(n)!, a, len);
+      const r = await runtime.run(session.sessionId, feeds, [...stage.stateOutputs, ...stage.scanOutputs]);
+      ms += r.ms;
+      states = stage.stateOutputs.map((n) => r.outputs[n]);
+      stage.scanOutputs.forEach((n, i) => {
+        const part = r.outputs[n];
+        if (!full[i]) full[i] = allocSteps(part, T);
+        writeSteps(full[i]!, part, a);
+      });
+      done += len;
+      progress(done / T);
+      // Next chunk sized for about targetCallMs per call.
+      const perStep = r.ms / len;
+      chunk = Math.max(8, Math.min(T, Math.floor(opts.targetCallMs / Math.max(perStep, 1e-3))));
+    }
+    stage.stateOutputs.forEach((n, i) => values.set(n, states[i]));
+    stage.scanOutputs.forEach((n, i) => values.set(n, full[i]!));
+    return ms;
+  } finally {
+    await runtime.release(session.sessionId);
+  }
+}
+
+function stepStride(t: WireTensor): number {
+  return t.dims.slice(1).reduce((p, q) => p * q, 1);
+}
+
+function sliceSteps(t: WireTensor, a: number, len: number): WireTensor {
+  const s = stepStride(t);
+  return { type: t.type, dims: [len, ...t.dims.slice(1)], data: t.data.slice(a * s, (a + len) * s) as WireData };
+}
+
+function allocSteps(part: WireTensor, T: number): WireTensor {
+  const s = stepStride(part);
+  const Ctor = part.data.constructor as new (n: number) => WireData;
+  return { type: part.type, dims: [T, ...part.dims.slice(1)], data: new Ctor(T * s) };
+}
+
+function writeSteps(full: WireTensor, part: WireTensor, a: number): void {
+  (full.data as Float32Array).set(part.data as Float32Array, a * stepStride(full));
+}
+
+function wireOf(t: TensorProto): WireTensor {
+  const data = tensorValues(t, '');
+  const type = data instanceof Float32Array ? 'float32' : data instanceof Float64Array ? 'float64' : data instanceof BigInt64Array ? 'int64' : 'int32';
+  return { type, dims: tensorDims(t), data: data as WireData };
+}

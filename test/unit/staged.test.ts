@@ -1,0 +1,45 @@
+/**
+ * Long backward recurrences run in chunks of bounded native calls (analysis/stages.ts,
+ * runtime/stagedRun.ts). Chunking moves where onnxruntime calls begin and end, not the
+ * arithmetic: every number must equal the single-call result.
+ */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { analyze, fixture } from './helpers';
+import { Report } from '../../src/report/types';
+
+function flatten(r: Report): Map<string, ArrayLike<number>> {
+  const m = new Map<string, ArrayLike<number>>();
+  r.layers.forEach((l, i) => l.directions.forEach((d) => {
+    const p = `${i}/${d.direction}/`;
+    m.set(`${p}gradHidden`, d.gradHidden!.data);
+    if (d.gradCell) m.set(`${p}gradCell`, d.gradCell.data);
+    if (d.jacobianNorm) m.set(`${p}jacobian`, d.jacobianNorm.hidden.data);
+    for (const [k, t] of Object.entries(d.weightGrads!)) m.set(`${p}${k}`, t.data);
+  }));
+  return m;
+}
+
+describe('chunked backward recurrences', function () {
+  this.timeout(120000);
+  for (const name of ['lstm_bidir_seqlens', 'encdec', 'gru_lbr0_activations', 'two_layers_ops', 'lstm_peephole_clip', 'rnn_relu_explode']) {
+    it(`${name}: chunked (from 1 step) equals one call`, async () => {
+      const dir = fixture('backward', name);
+      const spec = JSON.parse(fs.readFileSync(path.join(dir, 'case.json'), 'utf8'));
+      const files = Object.fromEntries(Object.entries(spec.inputs as Record<string, string>).map(([k, v]) => [k, path.join(dir, v)]));
+      const whole = await analyze(path.join(dir, 'model.onnx'), { files, jacobian: 'exact' });
+      const chunked = await analyze(path.join(dir, 'model.onnx'), { files, jacobian: 'exact', chunkedScanMinSteps: 1 });
+      const a = flatten(whole);
+      const b = flatten(chunked);
+      assert.deepStrictEqual([...b.keys()], [...a.keys()]);
+      for (const [k, v] of a) {
+        const w = b.get(k)!;
+        for (let i = 0; i < v.length; i++) {
+          assert.ok(Math.abs(v[i] - w[i]) <= 1e-6 * (1 + Math.abs(v[i])), `${k}[${i}]: ${w[i]} vs ${v[i]}`);
+        }
+      }
+      assert.strictEqual(chunked.objective!.value, whole.objective!.value);
+    });
+  }
+});
