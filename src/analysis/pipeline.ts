@@ -15,8 +15,7 @@ import { runStaged } from '../runtime/stagedRun';
 import { InputOptions, resolveInputs } from '../inputs/feeds';
 import { gateSaturation } from '../metrics/saturation';
 import { retention } from '../metrics/retention';
-import { assembleSpectrum, spectrumBlocks } from '../metrics/spectrum';
-import { sigmaMaxOf } from '../runtime/gramSession';
+import { layerSpectra } from './spectra';
 import {
   DirectionReport, GATE_NAMES, LayerReport, ObjectiveInfo, REPORT_SCHEMA, Report, SpectrumMetrics, Tensor, ValueInfoSummary,
 } from '../report/types';
@@ -202,24 +201,7 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
 
     progress('Computing metrics');
     const tMetrics0 = performance.now();
-    // σ_max of every block of R (onnxruntime multiplies for the big ones).
-    const spectra: SpectrumMetrics[][] = [];
-    for (const layer of layers) {
-      const g = GATE_COUNT[layer.op];
-      const H = layer.hiddenSize;
-      const perDirection: SpectrumMetrics[] = [];
-      for (let d = 0; d < layer.numDirections; d++) {
-        const Rslice = layer.R.values.subarray(d * g * H * H, (d + 1) * g * H * H);
-        const sigmas: number[] = [];
-        for (const blk of spectrumBlocks(Rslice, layer.op, H)) {
-          checkCancelled();
-          sigmas.push(await sigmaMaxOf(host, main.executionProvider, blk.matrix, blk.rows, blk.cols));
-        }
-        const acts = layer.activations[d];
-        perDirection.push(assembleSpectrum(layer.op, sigmas, acts.map((a) => a.name), acts.map((a) => ({ alpha: a.alpha, beta: a.beta }))));
-      }
-      spectra.push(perDirection);
-    }
+    const spectra = await layerSpectra(layers, host, main.executionProvider, checkCancelled);
     const layerReports: LayerReport[] = layers.map((layer, k) => {
       const X = first.outputs[runtimeModel.taps[k].X];
       const [T, B] = X.dims;

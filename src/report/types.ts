@@ -179,3 +179,23 @@ export interface Report {
   clipping?: { globalNorm: number; factors: Record<string, number> };
   warnings: string[];
 }
+
+/** A model's static overview (no run): what the custom editor shows. */
+export interface ModelOverview {
+  model: ModelInfo;
+  /** op_type → count over the graph. */
+  opCounts: Record<string, number>;
+  layers: {
+    node: string;
+    nodeIndex: number;
+    op: RecurrentOp;
+    direction: NodeDirection;
+    layout: number;
+    hiddenSize: number;
+    inputSize: number;
+    attributes: LayerAttributes;
+    /** Per direction. */
+    spectrum: SpectrumMetrics[];
+  }[];
+  warnings: string[];
+}

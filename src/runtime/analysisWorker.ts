@@ -12,7 +12,7 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { AnalysisSettings } from '../analysis/pipeline';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
-import type { Report } from '../report/types';
+import type { ModelOverview, Report } from '../report/types';
 import { Control, HostToWorker, WorkerToHost } from './protocol';
 
 export interface AnalyzeOptions extends AnalysisSettings {
@@ -33,6 +33,19 @@ export function liveWorkers(): number {
 
 export function analyzeModel(opts: AnalyzeOptions): Promise<Report> {
   const { signal, onProgress, ...settings } = opts;
+  return inWorker((control) => ({ kind: 'analyze', messageId: 1, settings, control }), 'report', signal, onProgress)
+    .then((m) => (m as Extract<WorkerToHost, { kind: 'report' }>).report);
+}
+
+/** A model's static overview (the custom editor's content), read in a worker thread. */
+export function inspectModel(modelPath: string, signal?: AbortSignal): Promise<ModelOverview> {
+  return inWorker((control) => ({ kind: 'inspect', messageId: 1, modelPath, control }), 'overview', signal)
+    .then((m) => (m as Extract<WorkerToHost, { kind: 'overview' }>).overview);
+}
+
+/** One request in a fresh worker thread; resolves with the reply of kind `resultKind`. */
+function inWorker(request: (control: SharedArrayBuffer) => HostToWorker, resultKind: 'report' | 'overview',
+  signal?: AbortSignal, onProgress?: (message: string) => void): Promise<WorkerToHost> {
   if (signal?.aborted) return Promise.reject(new CancelledError());
   const control = new Int32Array(new SharedArrayBuffer(Control.Length * 4));
   const worker = new Worker(workerScriptPath());
@@ -46,7 +59,7 @@ export function analyzeModel(opts: AnalyzeOptions): Promise<Report> {
     if (!ended && Atomics.load(control, Control.InNative) === 0) void worker.terminate();
   };
 
-  return new Promise<Report>((resolve, reject) => {
+  return new Promise<WorkerToHost>((resolve, reject) => {
     let settled = false;
     const settle = (fn: () => void) => {
       if (settled) return;
@@ -58,24 +71,19 @@ export function analyzeModel(opts: AnalyzeOptions): Promise<Report> {
     signal?.addEventListener('abort', onAbort, { once: true });
 
     worker.on('message', (msg: WorkerToHost) => {
-      switch (msg.kind) {
-        case 'progress':
-          if (!settled) onProgress?.(msg.message);
-          return;
-        case 'report':
-          settle(() => resolve(msg.report));
-          endWhenSafe();
-          return;
-        case 'error':
-          settle(() => reject(rebuildError(msg.errorKind, msg.message, msg.stack)));
-          endWhenSafe();
-          return;
+      if (msg.kind === 'progress') {
+        if (!settled) onProgress?.(msg.message);
+      } else if (msg.kind === 'error') {
+        settle(() => reject(rebuildError(msg.errorKind, msg.message, msg.stack)));
+        endWhenSafe();
+      } else if (msg.kind === resultKind) {
+        settle(() => resolve(msg));
+        endWhenSafe();
       }
     });
     worker.on('error', (e) => settle(() => reject(new Error(`the analysis worker failed: ${e.message}`))));
     void exited.then(() => settle(() => reject(new Error('the analysis worker stopped before it finished'))));
-    const request: HostToWorker = { kind: 'analyze', messageId: 1, settings, control: control.buffer as SharedArrayBuffer };
-    worker.postMessage(request);
+    worker.postMessage(request(control.buffer as SharedArrayBuffer));
   });
 }
 

@@ -3,7 +3,7 @@
  * thread. Bulk numbers travel as transferred ArrayBuffers, never as JSON lists.
  */
 import type { AnalysisSettings } from '../analysis/pipeline';
-import type { Report } from '../report/types';
+import type { ModelOverview, Report } from '../report/types';
 
 export type WireElemType = 'float32' | 'float64' | 'int32' | 'int64' | 'bool' | 'uint8' | 'int8';
 export type WireData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
@@ -25,19 +25,22 @@ export const enum Control {
   Length = 2,
 }
 
-export type HostToWorker = {
-  kind: 'analyze';
-  messageId: number;
-  settings: AnalysisSettings;
-  /** SharedArrayBuffer of Control.Length Int32 slots. */
-  control: SharedArrayBuffer;
-};
+export type HostToWorker =
+  | {
+      kind: 'analyze';
+      messageId: number;
+      settings: AnalysisSettings;
+      /** SharedArrayBuffer of Control.Length Int32 slots. */
+      control: SharedArrayBuffer;
+    }
+  | { kind: 'inspect'; messageId: number; modelPath: string; control: SharedArrayBuffer };
 
 export type ErrorKind = 'analysis' | 'usage' | 'cancelled' | 'internal';
 
 export type WorkerToHost =
   | { kind: 'progress'; inReplyTo: number; message: string }
   | { kind: 'report'; inReplyTo: number; report: Report }
+  | { kind: 'overview'; inReplyTo: number; overview: ModelOverview }
   | { kind: 'error'; inReplyTo: number; errorKind: ErrorKind; message: string; stack?: string };
 
 /** The ArrayBuffers under a value (tensors of a report), for postMessage's transfer list. */

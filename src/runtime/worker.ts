@@ -5,6 +5,7 @@
  */
 import { parentPort } from 'worker_threads';
 import { runAnalysis } from '../analysis/pipeline';
+import { inspectModel } from '../analysis/inspect';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { OrtRuntime } from './ortRuntime';
 import { Control, ErrorKind, HostToWorker, WorkerToHost, transferList } from './protocol';
@@ -13,7 +14,7 @@ function post(msg: WorkerToHost, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(msg, transfer);
 }
 
-async function analyze(msg: HostToWorker): Promise<void> {
+async function handle(msg: HostToWorker): Promise<void> {
   const control = new Int32Array(msg.control);
   const cancelled = () => Atomics.load(control, Control.Cancel) === 1;
   const checkCancelled = () => { if (cancelled()) throw new CancelledError(); };
@@ -31,6 +32,11 @@ async function analyze(msg: HostToWorker): Promise<void> {
     exit: () => { Atomics.store(control, Control.InNative, 0); },
   });
   try {
+    if (msg.kind === 'inspect') {
+      const overview = await inspectModel(msg.modelPath, runtime, checkCancelled);
+      post({ kind: 'overview', inReplyTo: msg.messageId, overview });
+      return;
+    }
     const report = await runAnalysis(msg.settings, runtime, {
       progress: (message) => post({ kind: 'progress', inReplyTo: msg.messageId, message }),
       checkCancelled,
@@ -47,6 +53,6 @@ async function analyze(msg: HostToWorker): Promise<void> {
 
 if (parentPort) {
   parentPort.on('message', (msg: HostToWorker) => {
-    if (msg.kind === 'analyze') void analyze(msg);
+    void handle(msg);
   });
 }
