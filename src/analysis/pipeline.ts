@@ -48,7 +48,11 @@ export interface AnalysisSettings extends InputOptions {
   chunkedScanMinSteps?: number;
 }
 
-/** Chunk backward recurrences from this many steps; aim for native calls of about this long. */
+/**
+ * Backward recurrences are chunked when they hold more than this many multiply-adds (about
+ * 0.2 s on 2 cores), from this many steps, aiming at native calls of about TARGET_CALL_MS.
+ */
+export const CHUNKED_MIN_MACS = 2e9;
 export const CHUNKED_SCAN_MIN_STEPS = 256;
 export const TARGET_CALL_MS = 150;
 
@@ -189,7 +193,14 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
       ...analysisGraph.backward.flat().flatMap((o) => Object.values(o).filter((x): x is string => typeof x === 'string')),
     ];
     progress('Backpropagating');
-    const longScans = new Set(analysisGraph.proto.graph.node.map((n, i) => (n.op_type === 'Scan' && n.output[0].includes('bptt') ? i : -1)).filter((i) => i >= 0));
+    // Chunk the backward recurrences only when one call could run long (cancelling waits for a
+    // call; chunking costs a few sessions): estimated multiply-adds T·N·B·g·H·H over all layers.
+    const macs = layers.reduce((sum, layer, k) => {
+      const rows = 1 + (jacobian.seeds[k][0] ? jacobian.seeds[k][0]!.count * (layer.op === 'LSTM' ? 2 : 1) : 0);
+      return sum + seqLens[k] * rows * batches[k] * GATE_COUNT[layer.op] * layer.hiddenSize * layer.hiddenSize * layer.numDirections;
+    }, 0);
+    const chunked = opts.chunkedScanMinSteps !== undefined || macs > CHUNKED_MIN_MACS;
+    const longScans = new Set(chunked ? analysisGraph.proto.graph.node.map((n, i) => (n.op_type === 'Scan' && n.output[0].includes('bptt') ? i : -1)).filter((i) => i >= 0) : []);
     const second = await runStaged(host, main.executionProvider, analysisGraph.proto, tapFeeds, tapFetches, {
       longScans, minChunkedSteps: opts.chunkedScanMinSteps ?? CHUNKED_SCAN_MIN_STEPS, targetCallMs: TARGET_CALL_MS, checkCancelled,
       progress: (f) => progress(`Backpropagating (${Math.round(100 * f)}%)`),

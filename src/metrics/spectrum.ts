@@ -90,7 +90,7 @@ function gramOperator(matrix: Float64Array | Float32Array, rows: number, cols: n
  * √λ_max(M) = σ_max. Written as a generator so one algorithm serves a synchronous and an
  * asynchronous multiply.
  */
-function* lanczosSigmaMax(n: number): Generator<Float64Array, number, Float64Array> {
+export function* lanczosSigmaMax(n: number): Generator<Float64Array, number, Float64Array> {
   const basis: Float64Array[] = [];
   const alpha: number[] = [];
   const beta: number[] = [];

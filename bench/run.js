@@ -1,0 +1,456 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm run bench`: the cost of a Gradient Lens analysis against one plain onnxruntime forward
+ * pass of the same model, measured in the same run (STYLE.md: performance claims are ratios
+ * against a baseline measured alongside; tests never assert wall-clock times).
+ *
+ * Needs dist/ (esbuild.js) and out/ (tsc -p .); `npm run bench` builds both first.
+ *
+ * What it measures, all on CPU (`--ep cpu`), inputs x ~ N(0, 1) from the CLI's own seeded stream:
+ *   headline  1-layer LSTM, I = H = 256, B = 1, T ∈ {1000, 4000}: the CLI's analysis `total`
+ *             (the `timings:` line) and the whole process's wall time, with --jacobian probes:8
+ *             and off, median of 3, against the median plain forward pass; plus the extra time and
+ *             size of `--json FILE --detail full`.
+ *   grid      LSTM / GRU / RNN × H ∈ {64, 256} × T ∈ {100, 1000, 10000}, probes:8, 1 run each.
+ *   exact     --jacobian exact (B·H seeds) for LSTM H = 64 at T ∈ {100, 1000} and H = 256 at T = 1000.
+ *   memory    peak RSS of every process, from /usr/bin/time when it is installed.
+ *   torch     PyTorch nn.LSTM / GRU / RNN forward and forward+backward on the same sizes, when
+ *             /usr/bin/python3 can import torch (Debian's python3-torch), 2 threads.
+ *
+ * Options:
+ *   --quick              headline T = 1000 only, grid T ∈ {100, 1000}, exact at H = 64 only
+ *   --ops LSTM,GRU       grid ops            --hidden 64,256   grid hidden sizes
+ *   --seq 100,1000       grid and headline sequence lengths (headline keeps those of 1000, 4000)
+ *   --reps N             repetitions for medians [3]
+ *   --skip headline,grid,exact,torch,json
+ *   --timeout S          kill a single run after S seconds [300]
+ * A run longer than 120 s is noted and the larger sequence lengths of that configuration are skipped.
+ *
+ * Internal: `node bench/run.js --forward-child MODEL T REPS` times the plain forward pass in a
+ * fresh process (so its peak RSS can be measured like the CLI's) and prints JSON.
+ */
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { spawn, spawnSync } = require('child_process');
+
+const ROOT = path.resolve(__dirname, '..');
+const SLOW_RUN_S = 120;
+
+// ---------------------------------------------------------------------------------------------
+// The baseline: one plain forward pass, same session options as runtime/ortRuntime.ts.
+
+async function forwardChild(modelPath, seqLen, reps) {
+  const ort = require('onnxruntime-node');
+  const { SeededRandom } = require(path.join(ROOT, 'out/src/inputs/random.js'));
+  const t0 = performance.now();
+  const session = await ort.InferenceSession.create(modelPath, {
+    graphOptimizationLevel: 'all', executionProviders: ['cpu'], logSeverityLevel: 4,
+  });
+  const sessionMs = performance.now() - t0;
+  const dims = inputDims(session, seqLen);
+  const n = dims.reduce((a, b) => a * b, 1);
+  // The CLI's generated input for seed 0: the same stream, so the same numbers.
+  const x = new ort.Tensor('float32', SeededRandom.forInput(0, 'x').normal(n), dims);
+  const feeds = { x };
+  await session.run(feeds); // warm-up
+  const runsMs = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    await session.run(feeds);
+    runsMs.push(performance.now() - t);
+  }
+  await session.release();
+  process.stdout.write(`${JSON.stringify({ sessionMs, runsMs, medianMs: median(runsMs) })}\n`);
+}
+
+function inputDims(session, seqLen) {
+  const meta = session.inputMetadata && session.inputMetadata[0];
+  const shape = meta && meta.shape;
+  if (!shape) throw new Error('cannot read the input shape of the benchmark model');
+  // [seq, batch, I]: symbolic seq → T, symbolic batch → 1.
+  return shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? seqLen : 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function parseOptions(argv) {
+  const o = { quick: false, reps: 3, skip: new Set(), timeoutS: 300, ops: null, hidden: null, seq: null };
+  for (let i = 0; i < argv.length; i++) {
+    const raw = argv[i];
+    const eq = raw.indexOf('=');
+    const flag = eq > 0 ? raw.slice(0, eq) : raw;
+    const value = () => (eq > 0 ? raw.slice(eq + 1) : argv[++i]);
+    const list = () => String(value()).split(',').map((s) => s.trim()).filter(Boolean);
+    const nums = (f) => list().map((s) => {
+      const n = Number(s);
+      if (!Number.isInteger(n) || n <= 0) throw new Error(`${f} expects positive integers, got '${s}'`);
+      return n;
+    });
+    switch (flag) {
+      case '--quick': o.quick = true; break;
+      case '--reps': o.reps = nums(flag)[0]; break;
+      case '--timeout': o.timeoutS = nums(flag)[0]; break;
+      case '--skip': list().forEach((s) => o.skip.add(s)); break;
+      case '--ops': o.ops = list().map((s) => s.toUpperCase()); break;
+      case '--hidden': o.hidden = nums(flag); break;
+      case '--seq': case '--sizes': o.seq = nums(flag); break;
+      case '-h': case '--help':
+        process.stdout.write(fs.readFileSync(__filename, 'utf8').split('*/')[0].replace(/^[\s\S]*?\/\*\*/, '').replace(/^ \* ?/gm, ''));
+        process.exit(0);
+        break;
+      default: throw new Error(`unknown option '${raw}' (see node bench/run.js --help)`);
+    }
+  }
+  return o;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function haveGnuTime() {
+  try {
+    return spawnSync('/usr/bin/time', ['-f', '%M', 'true'], { encoding: 'utf8' }).status === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Spawns `cmd args` (under /usr/bin/time for the peak RSS when available), in its own process
+ * group so that a timeout kills the whole tree. Resolves with stdout, stderr, wall ms, peak RSS MB.
+ */
+function runProcess(cmd, args, { timeoutS, gnuTime, env }) {
+  return new Promise((resolve) => {
+    const rssFile = gnuTime ? path.join(os.tmpdir(), `gl-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`) : null;
+    const [c, a] = gnuTime ? ['/usr/bin/time', ['-o', rssFile, '-f', '%M', cmd, ...args]] : [cmd, args];
+    const t0 = performance.now();
+    const child = spawn(c, a, { cwd: ROOT, detached: true, env: env || process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+    }, timeoutS * 1000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const wallMs = performance.now() - t0;
+      let peakRssMb = null;
+      if (rssFile) {
+        try {
+          const kb = Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+          if (Number.isFinite(kb)) peakRssMb = kb / 1024;
+          fs.unlinkSync(rssFile);
+        } catch { /* killed before time wrote it */ }
+      }
+      resolve({ code, stdout, stderr, wallMs, peakRssMb, timedOut });
+    });
+  });
+}
+
+const TIMINGS_RE = /timings: load (\d+) ms, build (\d+) ms, run (\d+) ms, metrics (\d+) ms, total (\d+) ms/;
+
+class Bench {
+  constructor(opts) {
+    this.opts = opts;
+    this.gnuTime = haveGnuTime();
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-bench-'));
+    this.models = new Map();
+    this.forwardCache = new Map();
+    this.notes = [];
+  }
+
+  note(msg) {
+    this.notes.push(msg);
+    log(`  note: ${msg}`);
+  }
+
+  model(op, hidden, input = hidden) {
+    const key = `${op}-H${hidden}-I${input}`;
+    if (!this.models.has(key)) {
+      const { syntheticRecurrentModelBytes } = require(path.join(ROOT, 'out/test/unit/synthetic.js'));
+      const file = path.join(this.dir, `${key.toLowerCase()}.onnx`);
+      fs.writeFileSync(file, syntheticRecurrentModelBytes({ op, hidden, input, direction: 'forward' }));
+      this.models.set(key, file);
+    }
+    return this.models.get(key);
+  }
+
+  /** Median plain forward pass (ms) of `model` at T, in a fresh process; cached per (model, T). */
+  async forward(model, seqLen, reps) {
+    const key = `${model}@${seqLen}`;
+    if (this.forwardCache.has(key)) return this.forwardCache.get(key);
+    const r = await runProcess(process.execPath, [__filename, '--forward-child', model, String(seqLen), String(reps)],
+      { timeoutS: this.opts.timeoutS, gnuTime: this.gnuTime });
+    if (r.code !== 0) throw new Error(`plain forward pass failed (${model}, T=${seqLen}): ${r.stderr.trim() || `exit ${r.code}`}`);
+    const parsed = JSON.parse(r.stdout.trim().split('\n').pop());
+    const result = { ...parsed, processWallMs: r.wallMs, peakRssMb: r.peakRssMb };
+    this.forwardCache.set(key, result);
+    return result;
+  }
+
+  /** One `gradient-lens analyze` process; parses the `timings:` line. */
+  async cli(model, seqLen, jacobian, extra = []) {
+    const args = [path.join(ROOT, 'bin/gradient-lens.js'), 'analyze', model, '--seq-len', String(seqLen), '--ep', 'cpu', '--jacobian', jacobian, ...extra];
+    const r = await runProcess(process.execPath, args, { timeoutS: this.opts.timeoutS, gnuTime: this.gnuTime });
+    if (r.timedOut) return { ok: false, timedOut: true, wallMs: r.wallMs, error: `killed after ${this.opts.timeoutS} s` };
+    if (r.code !== 0) return { ok: false, wallMs: r.wallMs, error: (r.stderr.trim().split('\n')[0] || `exit ${r.code}`).slice(0, 300) };
+    const m = TIMINGS_RE.exec(r.stdout);
+    if (!m) return { ok: false, wallMs: r.wallMs, error: 'no timings: line in the summary' };
+    const [load, build, run, metrics, total] = m.slice(1).map(Number);
+    return { ok: true, wallMs: r.wallMs, peakRssMb: r.peakRssMb, timings: { load, build, run, metrics, total } };
+  }
+
+  /** `reps` CLI runs; medians of wall and of each timing. */
+  async cliMedian(model, seqLen, jacobian, reps, extra = []) {
+    const runs = [];
+    for (let i = 0; i < reps; i++) {
+      const r = await this.cli(model, seqLen, jacobian, extra);
+      if (!r.ok) return { ...r, runs };
+      runs.push(r);
+      if (r.wallMs > SLOW_RUN_S * 1000) break; // one slow run is enough of a number
+    }
+    const pick = (f) => median(runs.map(f));
+    return {
+      ok: true,
+      reps: runs.length,
+      wallMs: pick((r) => r.wallMs),
+      peakRssMb: runs.some((r) => r.peakRssMb != null) ? Math.max(...runs.map((r) => r.peakRssMb || 0)) : null,
+      timings: Object.fromEntries(['load', 'build', 'run', 'metrics', 'total'].map((k) => [k, pick((r) => r.timings[k])])),
+      runs: runs.map((r) => ({ wallMs: r.wallMs, total: r.timings.total })),
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting.
+
+function log(s = '') { process.stdout.write(`${s}\n`); }
+const ms = (x) => (x == null ? '—' : x >= 10000 ? `${(x / 1000).toFixed(1)} s` : x >= 100 ? `${Math.round(x)} ms` : x >= 10 ? `${x.toFixed(1)} ms` : `${x.toFixed(2)} ms`);
+const ratio = (a, b) => (a == null || b == null || b <= 0 ? '—' : `${(a / b).toFixed(1)}×`);
+const mb = (x) => (x == null ? '—' : `${Math.round(x)} MB`);
+
+function table(headers, rows) {
+  const cells = [headers, ...rows].map((r) => r.map((c) => String(c)));
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => [...(r[i] || '')].length)));
+  const line = (r) => r.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  log(line(cells[0]));
+  log(widths.map((w) => '-'.repeat(w)).join('  '));
+  cells.slice(1).forEach((r) => log(line(r)));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const opts = parseOptions(process.argv.slice(2));
+  for (const f of ['dist/cli.js', 'dist/worker.js', 'out/test/unit/synthetic.js', 'out/src/inputs/random.js']) {
+    if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing; run 'npm run bench' (it builds dist/ and out/ first).`);
+  }
+  const bench = new Bench(opts);
+  const started = performance.now();
+  const ortVersion = require(path.join(ROOT, 'node_modules/onnxruntime-node/package.json')).version;
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    onnxruntime: ortVersion,
+    cpu: (os.cpus()[0] || {}).model,
+    cpus: os.cpus().length,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    quick: opts.quick,
+    reps: opts.reps,
+    peakMemory: bench.gnuTime ? '/usr/bin/time %M (max RSS)' : 'not measured (/usr/bin/time missing: apt-get install time)',
+  };
+  log(`Gradient Lens benchmark — node ${meta.node}, onnxruntime-node ${ortVersion}, ${meta.cpus}× ${meta.cpu}, CPU EP${opts.quick ? ', --quick' : ''}`);
+  log('baseline: one plain onnxruntime forward pass of the same model (graphOptimizationLevel all, CPU EP, default threads),');
+  log(`median of ${Math.max(5, opts.reps)} after a warm-up; analysis = the CLI's 'timings: … total'; wall = the whole CLI process.`);
+  if (!bench.gnuTime) bench.note('/usr/bin/time is missing, so peak memory is not measured (apt-get install time).');
+
+  const results = { meta, headline: [], grid: [], exact: [], torch: null, verdicts: [], notes: bench.notes };
+  const fwdReps = Math.max(5, opts.reps);
+  const seqFilter = (ts) => (opts.seq ? ts.filter((t) => opts.seq.includes(t)) : ts);
+
+  // ---- headline ------------------------------------------------------------------------------
+  if (!opts.skip.has('headline')) {
+    log('\n== Headline: LSTM I = H = 256, B = 1 (median of ' + opts.reps + ') ==');
+    const model = bench.model('LSTM', 256);
+    const rows = [];
+    for (const T of seqFilter(opts.quick ? [1000] : [1000, 4000])) {
+      const fwd = await bench.forward(model, T, fwdReps);
+      const entry = { op: 'LSTM', hidden: 256, input: 256, batch: 1, seq: T, forward: fwd, runs: {} };
+      for (const jac of ['probes:8', 'off']) {
+        const r = await bench.cliMedian(model, T, jac, opts.reps);
+        entry.runs[jac] = r;
+        if (!r.ok) bench.note(`LSTM H=256 T=${T} --jacobian ${jac} failed: ${r.error}`);
+        const t = r.timings || {};
+        rows.push([`T=${T}`, jac, '', ms(fwd.medianMs), ms(t.load), ms(t.build), ms(t.run), ms(t.metrics), ms(t.total), ms(r.wallMs),
+          ratio(t.total, fwd.medianMs), ratio(t.run, fwd.medianMs), ratio(r.wallMs, fwd.medianMs), mb(r.peakRssMb), mb(fwd.peakRssMb)]);
+      }
+      if (!opts.skip.has('json') && entry.runs['probes:8'].ok) {
+        const jsonFile = path.join(bench.dir, `report-T${T}.json`);
+        const r = await bench.cliMedian(model, T, 'probes:8', opts.reps, ['--json', jsonFile, '--detail', 'full']);
+        const base = entry.runs['probes:8'];
+        if (r.ok) {
+          const bytes = fs.statSync(jsonFile).size;
+          fs.unlinkSync(jsonFile);
+          // The JSON is written after the analysis, outside `total`: its cost is the extra process time.
+          const extraMs = (r.wallMs - r.timings.total) - (base.wallMs - base.timings.total);
+          entry.json = { ...r, bytes, extraMs, mbPerS: extraMs > 0 ? bytes / 2 ** 20 / (extraMs / 1000) : null, shareOfAnalysis: extraMs / base.timings.total };
+        } else {
+          entry.json = r;
+          bench.note(`--json at T=${T} failed: ${r.error}`);
+        }
+      }
+      results.headline.push(entry);
+    }
+    table(['size', 'jacobian', '', 'forward', 'load', 'build', 'run', 'metrics', 'total', 'wall', 'total/fwd', 'run/fwd', 'wall/fwd', 'peak RSS', 'fwd RSS'], rows);
+    const jsonRows = results.headline.filter((e) => e.json && e.json.ok).map((e) => {
+      const j = e.json;
+      return [`T=${e.seq}`, 'probes:8', '--detail full', `${(j.bytes / 2 ** 20).toFixed(1)} MB`, ms(j.extraMs),
+        j.mbPerS == null ? '< noise' : `${j.mbPerS.toFixed(0)} MB/s`, ratio(j.extraMs, e.runs['probes:8'].timings.total), ms(j.wallMs), mb(j.peakRssMb)];
+    });
+    if (jsonRows.length) {
+      log('\n-- JSON report (--json FILE --detail full) vs summary only --');
+      table(['size', 'jacobian', 'detail', 'file', 'extra time', 'write rate', 'extra/total', 'wall', 'peak RSS'], jsonRows);
+    }
+  }
+
+  // ---- grid ----------------------------------------------------------------------------------
+  const gridOps = opts.ops || ['LSTM', 'GRU', 'RNN'];
+  const gridH = opts.hidden || [64, 256];
+  const gridT = seqFilter(opts.quick ? [100, 1000] : [100, 1000, 10000]);
+  if (!opts.skip.has('grid')) {
+    log('\n== Grid: --jacobian probes:8, B = 1, I = H, 1 run each ==');
+    const rows = [];
+    for (const op of gridOps) {
+      for (const H of gridH) {
+        const model = bench.model(op, H);
+        let skipRest = false;
+        for (const T of gridT) {
+          if (skipRest) { bench.note(`${op} H=${H} T=${T} skipped: a smaller T took over ${SLOW_RUN_S} s`); continue; }
+          const fwd = await bench.forward(model, T, fwdReps);
+          const r = await bench.cli(model, T, 'probes:8');
+          if (!r.ok) bench.note(`${op} H=${H} T=${T} failed: ${r.error}`);
+          if (r.wallMs > SLOW_RUN_S * 1000) { skipRest = true; bench.note(`${op} H=${H} T=${T} took ${ms(r.wallMs)} (> ${SLOW_RUN_S} s)`); }
+          results.grid.push({ op, hidden: H, input: H, batch: 1, seq: T, jacobian: 'probes:8', forward: fwd, ...r });
+          const t = r.timings || {};
+          rows.push([op, `H=${H}`, `T=${T}`, ms(fwd.medianMs), ms(t.build), ms(t.run), ms(t.metrics), ms(t.total), ms(r.wallMs),
+            ratio(t.total, fwd.medianMs), ratio(t.run, fwd.medianMs), ratio(r.wallMs, fwd.medianMs), mb(r.peakRssMb), mb(fwd.peakRssMb)]);
+        }
+      }
+    }
+    table(['op', 'hidden', 'seq', 'forward', 'build', 'run', 'metrics', 'total', 'wall', 'total/fwd', 'run/fwd', 'wall/fwd', 'peak RSS', 'fwd RSS'], rows);
+  }
+
+  // ---- exact Jacobian -----------------------------------------------------------------------
+  if (!opts.skip.has('exact')) {
+    log('\n== Exact Jacobian (--jacobian exact: B·H seeds) vs probes:8, LSTM, 1 run each ==');
+    const sizes = [[64, 100], [64, 1000], [256, 1000]].filter(([H, T]) => !(opts.quick && H === 256)
+      && (!opts.hidden || opts.hidden.includes(H)) && (!opts.seq || opts.seq.includes(T)));
+    const rows = [];
+    const slowH = new Set();
+    for (const [H, T] of sizes) {
+      if (slowH.has(H)) { bench.note(`exact LSTM H=${H} T=${T} skipped: a smaller T took over ${SLOW_RUN_S} s`); continue; }
+      const model = bench.model('LSTM', H);
+      const fwd = await bench.forward(model, T, fwdReps);
+      const r = await bench.cli(model, T, 'exact');
+      if (!r.ok) bench.note(`exact LSTM H=${H} T=${T} failed: ${r.error}`);
+      if (r.wallMs > SLOW_RUN_S * 1000) { slowH.add(H); bench.note(`exact LSTM H=${H} T=${T} took ${ms(r.wallMs)} (> ${SLOW_RUN_S} s)`); }
+      const probes = results.grid.find((g) => g.op === 'LSTM' && g.hidden === H && g.seq === T && g.ok)
+        || (await bench.cli(model, T, 'probes:8'));
+      results.exact.push({ op: 'LSTM', hidden: H, input: H, batch: 1, seq: T, jacobian: 'exact', forward: fwd, ...r, probes8Total: probes.ok ? probes.timings.total : null });
+      const t = r.timings || {};
+      rows.push(['LSTM', `H=${H}`, `T=${T}`, ms(fwd.medianMs), ms(t.build), ms(t.run), ms(t.metrics), ms(t.total), ms(r.wallMs),
+        ratio(t.total, fwd.medianMs), probes.ok ? ratio(t.total, probes.timings.total) : '—', mb(r.peakRssMb)]);
+    }
+    table(['op', 'hidden', 'seq', 'forward', 'build', 'run', 'metrics', 'total', 'wall', 'total/fwd', 'exact/probes:8', 'peak RSS'], rows);
+  }
+
+  // ---- PyTorch ------------------------------------------------------------------------------
+  if (!opts.skip.has('torch')) {
+    results.torch = await torchReference(bench, results, opts);
+  }
+
+  // ---- verdicts -----------------------------------------------------------------------------
+  log('');
+  for (const e of results.headline) {
+    const r = e.runs['probes:8'];
+    if (!r || !r.ok) continue;
+    const x = r.timings.total / e.forward.medianMs;
+    const v = `LSTM H=256 T=${e.seq}: analysis/forward = ${x.toFixed(1)}× (target ≤ 4×): ${x <= 4 ? 'met' : 'not met'}`
+      + ` (process wall/forward ${(r.wallMs / e.forward.medianMs).toFixed(1)}×; with --jacobian off ${e.runs.off.ok ? (e.runs.off.timings.total / e.forward.medianMs).toFixed(1) + '×' : '—'})`;
+    results.verdicts.push(v);
+    log(v);
+  }
+  for (const e of results.headline) {
+    if (!e.json || !e.json.ok) continue;
+    const share = e.json.shareOfAnalysis;
+    const v = `LSTM H=256 T=${e.seq}: --json full adds ${ms(e.json.extraMs)} = ${(share * 100).toFixed(0)}% of the analysis: ${share < 1 ? 'does not dominate' : 'DOMINATES'}`;
+    results.verdicts.push(v);
+    log(v);
+  }
+
+  results.meta.benchSeconds = (performance.now() - started) / 1000;
+  const outDir = path.join(__dirname, 'out');
+  fs.mkdirSync(outDir, { recursive: true });
+  const outFile = path.join(outDir, 'results.json');
+  fs.writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+  fs.rmSync(bench.dir, { recursive: true, force: true });
+  log(`\nbenchmark took ${results.meta.benchSeconds.toFixed(0)} s; results written to ${path.relative(process.cwd(), outFile)}`);
+}
+
+/** PyTorch forward+backward on the headline and grid sizes, beside our analysis. */
+async function torchReference(bench, results, opts) {
+  const python = '/usr/bin/python3';
+  const probe = fs.existsSync(python) ? spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' }) : null;
+  if (!probe || probe.status !== 0) {
+    bench.note('PyTorch comparison skipped: /usr/bin/python3 cannot import torch (apt-get install python3-torch libopenblas0-pthread).');
+    return null;
+  }
+  const ours = [
+    ...results.headline.map((e) => ({ op: 'LSTM', hidden: 256, seq: e.seq, forwardMs: e.forward.medianMs, total: e.runs['probes:8'].ok ? e.runs['probes:8'].timings.total : null })),
+    ...results.grid.map((g) => ({ op: g.op, hidden: g.hidden, seq: g.seq, forwardMs: g.forward.medianMs, total: g.ok ? g.timings.total : null })),
+  ];
+  const configs = ours
+    .filter((o, i) => ours.findIndex((x) => x.op === o.op && x.hidden === o.hidden && x.seq === o.seq) === i)
+    .map((o) => ({ op: o.op, hidden: o.hidden, input: o.hidden, seq: o.seq, batch: 1 }));
+  if (configs.length === 0) return null;
+  // Debian's torch parallelises with OpenMP (busy-waiting workers) and calls the pthread OpenBLAS,
+  // which starts threads of its own. On 2 cores that oversubscription made fwd+bwd 5–10× slower and
+  // erratic from one run to the next; passive OpenMP waits and one BLAS thread give stable numbers.
+  const env = { OMP_WAIT_POLICY: 'PASSIVE', OPENBLAS_NUM_THREADS: '1' };
+  log(`\n== PyTorch (${python}, torch.set_num_threads(2), ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}, median of ${opts.reps} after a warm-up) beside ours ==`);
+  const r = await runProcess(python, [path.join(__dirname, 'torch_rnn.py'), JSON.stringify(configs), String(opts.reps), '2'],
+    { timeoutS: Math.max(opts.timeoutS, 600), gnuTime: false, env: { ...process.env, ...env } });
+  const lines = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  if (r.code !== 0) bench.note(`PyTorch run ended early: ${r.timedOut ? 'timed out' : r.stderr.trim().split('\n').pop()}`);
+  const meta = lines.find((l) => l.meta);
+  const rows = [];
+  const entries = [];
+  for (const t of lines.filter((l) => !l.meta)) {
+    const o = ours.find((x) => x.op === t.op && x.hidden === t.hidden && x.seq === t.seq);
+    entries.push({ ...t, oursForwardMs: o.forwardMs, oursTotalMs: o.total });
+    rows.push([t.op, `H=${t.hidden}`, `T=${t.seq}`, ms(t.forwardMs), ms(o.forwardMs), ms(t.forwardBackwardMs), ms(o.total),
+      ratio(o.total, t.forwardBackwardMs), ratio(t.forwardBackwardMs, t.forwardMs)]);
+  }
+  table(['op', 'hidden', 'seq', 'torch fwd', 'ort fwd', 'torch fwd+bwd', 'our analysis', 'ours/torch f+b', 'torch f+b/f'], rows);
+  return { meta: meta && { ...meta.meta, env }, entries };
+}
+
+if (process.argv[2] === '--forward-child') {
+  forwardChild(process.argv[3], Number(process.argv[4]), Number(process.argv[5])).catch((e) => {
+    process.stderr.write(`${e.stack || e}\n`);
+    process.exit(1);
+  });
+} else {
+  main().catch((e) => {
+    process.stderr.write(`bench: ${e.stack || e}\n`);
+    process.exit(1);
+  });
+}
