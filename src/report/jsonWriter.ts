@@ -260,23 +260,71 @@ const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
  * Returns undefined outside that range (the slow path handles it).
  */
 function formatFloat32Fast(v: number): string | undefined {
+  const m = shortestDecimal(v);
+  if (m < 0) return undefined;
+  const k = decimalK;
+  const digits = String(m);
+  const L = digits.length;
+  const body = k === 0 ? digits : k < L ? `${digits.slice(0, L - k)}.${digits.slice(L - k)}` : `0.${'0'.repeat(k - L)}${digits}`;
+  return v < 0 ? `-${body}` : body;
+}
+
+/** Set by shortestDecimal: the decimal exponent k of its result. */
+let decimalK = 0;
+
+/**
+ * v = ±m·10⁻ᵏ with m an integer of at most 9 digits and no trailing zero (see
+ * formatFloat32Fast); returns m and leaves k in decimalK, or −1 outside the fast range.
+ */
+function shortestDecimal(v: number): number {
   const a = v < 0 ? -v : v;
-  if (!(a >= 1e-6 && a < 1e9)) return undefined;
+  if (!(a >= 1e-6 && a < 1e9)) return -1;
   let e = Math.floor(Math.log10(a));
   if (POW10[0] * 10 ** e > a) e--;
   for (let p = 6; p <= 9; p++) {
     const k = p - 1 - e;
-    if (k < 0 || k > 22) return undefined;
+    if (k < 0 || k > 22) return -1;
     let m = Math.round(a * POW10[k]);
     if (Math.fround(m / POW10[k]) !== a) continue;
     let kk = k;
     while (kk > 0 && m % 10 === 0) { m /= 10; kk--; }
-    const digits = String(m);
-    const L = digits.length;
-    const body = kk === 0 ? digits : kk < L ? `${digits.slice(0, L - kk)}.${digits.slice(L - kk)}` : `0.${'0'.repeat(kk - L)}${digits}`;
-    return v < 0 ? `-${body}` : body;
+    decimalK = kk;
+    return m;
   }
-  return undefined;
+  return -1;
+}
+
+/**
+ * formatFloat32(v) written as ASCII bytes into `out` at `pos` (no string made on the common
+ * path); returns the new position. `out` needs room for 32 bytes.
+ */
+export function writeFloat32(v: number, out: Uint8Array, pos: number): number {
+  if (v === 0) { out[pos] = 48; return pos + 1; }
+  let m = shortestDecimal(v);
+  if (m < 0) {
+    const s = formatFloat32Slow(v);
+    for (let i = 0; i < s.length; i++) out[pos++] = s.charCodeAt(i);
+    return pos;
+  }
+  const k = decimalK;
+  if (v < 0) out[pos++] = 45; // '-'
+  let L = 1;
+  while (L < 10 && m >= POW10[L]) L++;
+  if (k >= L) {
+    out[pos++] = 48; out[pos++] = 46; // '0.'
+    for (let z = k - L; z > 0; z--) out[pos++] = 48;
+  }
+  // Digits from the last, with the point after L − k of them when 0 < k < L.
+  const point = k > 0 && k < L ? L - k : -1;
+  const width = L + (point >= 0 ? 1 : 0);
+  let at = pos + width - 1;
+  for (let i = L - 1; i >= 0; i--) {
+    const q = Math.floor(m / 10);
+    out[at--] = 48 + (m - 10 * q);
+    m = q;
+    if (i === point) out[at--] = 46;
+  }
+  return pos + width;
 }
 
 function formatFloat32Slow(v: number): string {
@@ -413,6 +461,7 @@ class ReportWalker {
 
   /** A number list on one line, in pieces of NUMBERS_PER_PIECE, flushing as the buffer fills. */
   private async numbers(arr: NumericArray | number[], path: string): Promise<void> {
+    if (arr instanceof Float32Array) return this.float32Numbers(arr, path);
     const n = arr.length;
     const format = numberFormatter(arr);
     let nonFinite = 0;
@@ -438,7 +487,33 @@ class ReportWalker {
     this.sink.push(']');
     this.tally.add(path, nonFinite);
   }
+
+  /** The same for float32 data, digits written as bytes (the bulk of every report). */
+  private async float32Numbers(arr: Float32Array, path: string): Promise<void> {
+    const n = arr.length;
+    pieceBuffer ??= Buffer.allocUnsafe(PIECE_BYTES);
+    const buf = pieceBuffer;
+    let nonFinite = 0;
+    this.sink.push('[');
+    for (let start = 0; start < n; start += NUMBERS_PER_PIECE) {
+      const end = Math.min(n, start + NUMBERS_PER_PIECE);
+      let pos = 0;
+      for (let i = start; i < end; i++) {
+        if (i > 0) buf[pos++] = 44; // ','
+        const x = arr[i];
+        if (Number.isFinite(x)) pos = writeFloat32(x, buf, pos);
+        else { nonFinite++; buf[pos++] = 110; buf[pos++] = 117; buf[pos++] = 108; buf[pos++] = 108; } // null
+      }
+      this.sink.push(buf.toString('latin1', 0, pos));
+      await this.sink.maybeFlush();
+    }
+    this.sink.push(']');
+    this.tally.add(path, nonFinite);
+  }
 }
+
+const PIECE_BYTES = NUMBERS_PER_PIECE * 33;
+let pieceBuffer: Buffer | undefined;
 
 function numberFormatter(arr: NumericArray | number[]): (x: number) => string {
   return arr instanceof Float32Array ? formatFloat32 : String;
