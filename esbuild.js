@@ -21,6 +21,7 @@ const targets = [
   { ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' },
   { ...node, entryPoints: ['src/cli/index.ts'], outfile: 'dist/cli.js' },
   { ...node, entryPoints: ['src/runtime/worker.ts'], outfile: 'dist/worker.js' },
+  { ...node, entryPoints: ['src/runtime/spectrumThread.ts'], outfile: 'dist/spectrumThread.js' },
 ];
 
 (async () => {

@@ -15,7 +15,7 @@ import { runStaged } from '../runtime/stagedRun';
 import { InputOptions, resolveInputs } from '../inputs/feeds';
 import { gateSaturation } from '../metrics/saturation';
 import { retention } from '../metrics/retention';
-import { layerSpectra } from './spectra';
+import { startSpectra } from './spectra';
 import {
   DirectionReport, GATE_NAMES, LayerReport, ObjectiveInfo, REPORT_SCHEMA, Report, SpectrumMetrics, Tensor, ValueInfoSummary,
 } from '../report/types';
@@ -92,6 +92,7 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
     throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(discovery.opCounts)}); Gradient Lens analyses models with recurrent layers.`);
   }
   const layers = discovery.layers;
+  const spectraJob = startSpectra(layers);
   // onnxruntime would only say "Input W must have shape …"; name the graph input at fault instead.
   for (const layer of layers) {
     const x = inputs.feeds[layer.inputs.X];
@@ -212,7 +213,7 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
 
     progress('Computing metrics');
     const tMetrics0 = performance.now();
-    const spectra = await layerSpectra(layers, host, main.executionProvider, checkCancelled);
+    const spectra = await spectraJob.wait(host, main.executionProvider, checkCancelled);
     const layerReports: LayerReport[] = layers.map((layer, k) => {
       const X = first.outputs[runtimeModel.taps[k].X];
       const [T, B] = X.dims;
@@ -297,6 +298,7 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
       warnings,
     };
   } finally {
+    spectraJob.cancel();
     await host.releaseAll();
   }
 }

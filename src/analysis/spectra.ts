@@ -1,10 +1,41 @@
 /** The recurrent spectrum of every layer-direction (SPEC §4), σ_max computed with onnxruntime's help. */
 import { assembleSpectrum } from '../metrics/spectrum';
-import { layerSigmas } from '../runtime/gramSession';
+import { GRAM_SESSION_MIN_HIDDEN, layerSigmas } from '../runtime/gramSession';
+import { spectraInThread, SpectrumJob } from '../runtime/spectrumHost';
 import { OrtRuntime } from '../runtime/ortRuntime';
 import { ExecutionProviderChoice } from '../runtime/protocol';
 import { SpectrumMetrics } from '../report/types';
 import { GATE_COUNT, RecurrentLayer } from './recurrent';
+
+/**
+ * Start the spectrum of layers below GRAM_SESSION_MIN_HIDDEN on a helper thread (it overlaps
+ * with onnxruntime's runs); bigger layers are left to layerSpectra on the analysis thread.
+ */
+export function startSpectra(layers: RecurrentLayer[]): { wait: (runtime: OrtRuntime, ep: ExecutionProviderChoice, checkCancelled: () => void) => Promise<SpectrumMetrics[][]>; cancel: () => void } {
+  const small = layers.map((l) => l.hiddenSize < GRAM_SESSION_MIN_HIDDEN);
+  const jobs: SpectrumJob[] = layers.filter((_, k) => small[k]).map((layer) => {
+    const g = GATE_COUNT[layer.op];
+    const H = layer.hiddenSize;
+    return {
+      op: layer.op, hiddenSize: H,
+      directions: layer.activations.map((acts, d) => ({
+        R: layer.R.values.slice(d * g * H * H, (d + 1) * g * H * H),
+        activations: acts.map((a) => a.name), params: acts.map((a) => ({ alpha: a.alpha, beta: a.beta })),
+      })),
+    };
+  });
+  const helper = jobs.length ? spectraInThread(jobs) : undefined;
+  return {
+    cancel: () => helper?.cancel(),
+    wait: async (runtime, ep, checkCancelled) => {
+      const fromHelper = helper ? await helper.result : [];
+      const big = await layerSpectra(layers.filter((_, k) => !small[k]), runtime, ep, checkCancelled);
+      let i = 0;
+      let j = 0;
+      return layers.map((_, k) => (small[k] ? fromHelper[i++] : big[j++]));
+    },
+  };
+}
 
 /** spectra[layer][direction] */
 export async function layerSpectra(layers: RecurrentLayer[], runtime: OrtRuntime, ep: ExecutionProviderChoice,
