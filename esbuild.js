@@ -1,4 +1,5 @@
-// Bundles the extension host code, the CLI and the onnxruntime worker (one context per target).
+// Bundles the extension host code, the CLI, the onnxruntime worker and the analysis panel's webview
+// (one context per target).
 // `--production` minifies; `--watch` rebuilds on change. onnxruntime-node stays external: it is a
 // native addon whose bin/ must ship as is.
 const esbuild = require('esbuild');
@@ -17,11 +18,24 @@ const node = {
   logLevel: 'warning',
 };
 
+// The panel runs in a browser (VS Code webview, standalone HTML report): no Node, one IIFE; the CSS
+// it imports comes out beside it as dist/webview/panel.css.
+const webview = {
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2020',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+};
+
 const targets = [
   { ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' },
   { ...node, entryPoints: ['src/cli/index.ts'], outfile: 'dist/cli.js' },
   { ...node, entryPoints: ['src/runtime/worker.ts'], outfile: 'dist/worker.js' },
   { ...node, entryPoints: ['src/runtime/spectrumThread.ts'], outfile: 'dist/spectrumThread.js' },
+  { ...webview, entryPoints: ['webview/src/main.ts'], outfile: 'dist/webview/panel.js' },
 ];
 
 (async () => {

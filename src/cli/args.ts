@@ -20,6 +20,7 @@ export interface AnalyzeArgs {
   target?: string;
   jacobian: JacobianMode;
   json?: string;
+  html?: string;
   quiet: boolean;
 }
 
@@ -45,6 +46,7 @@ options:
   --saturation LOW,HIGH     gate saturation thresholds [0.1,0.9]
   --detail full|metrics     leave per-step tensors out of the JSON with 'metrics' [full]
   --json FILE|-             write the report as JSON (- for stdout)
+  --html FILE               write the report as one standalone HTML page (the panel, offline)
   --quiet                   print nothing but errors
   -h, --help                show this help
 
@@ -136,6 +138,7 @@ export function parseAnalyzeArgs(argv: string[]): AnalyzeArgs {
         break;
       }
       case '--json': args.json = value(); break;
+      case '--html': args.html = value(); break;
       case '--quiet': args.quiet = true; break;
       case '--help': throw new UsageError(USAGE);
       default: throw new UsageError(`unknown option '${flag}'; see 'gradient-lens analyze --help'.`);

@@ -5,7 +5,9 @@
  */
 import { analyzeModel } from '../analysis/analyze';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
+import * as path from 'path';
 import { writeReportJson } from '../report/jsonWriter';
+import { standaloneHtml, writeFileAtomically } from '../report/htmlReport';
 import { parseAnalyzeArgs, USAGE } from './args';
 import { formatSummary } from './summary';
 import { version } from '../../package.json';
@@ -32,9 +34,14 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       objective: { kind: args.objective, output: args.output, timeAxis: args.timeAxis, targetFile: args.target },
     });
     if (args.json) await writeReportJson(report, args.json === '-' ? io.stdout : args.json, { detail: args.detail, signal });
+    if (args.html) {
+      const label = path.basename(report.model.path);
+      await writeFileAtomically(args.html, standaloneHtml([{ label, path: report.model.path, report }], label));
+    }
     if (!args.quiet && args.json !== '-') {
       io.stdout.write(`${formatSummary(report)}\n`);
       if (args.json) io.stdout.write(`report written to ${args.json}\n`);
+      if (args.html) io.stdout.write(`HTML report written to ${args.html}\n`);
     }
     return 0;
   } catch (e) {

@@ -1,42 +1,176 @@
 /**
- * VS Code entry point. The full panel, custom editor and CodeLens come with the extension issue;
- * for now "Analyze Gradient Flow" runs the analysis in the worker with a cancellable progress
- * notification and shows the summary in the Gradient Lens output channel.
+ * VS Code entry point: commands, the analysis panel beside the code, the .onnx overview editor,
+ * CodeLens, settings. Every analysis runs in a worker thread (runtime/analysisWorker.ts); this
+ * file only wires VS Code to it. Disposables are registered in one place, here.
  */
+import * as path from 'path';
 import * as vscode from 'vscode';
-import { analyzeModel } from '../analysis/analyze';
-import { formatSummary } from '../cli/summary';
+import { CancelledError } from '../onnx/errors';
+import type { PanelModel, PanelState } from '../protocol/panel';
+import { writeReportJson } from '../report/jsonWriter';
+import { standaloneHtml, writeFileAtomically } from '../report/htmlReport';
+import type { Report } from '../report/types';
+import { AnalysisPanel, PANEL_VIEW_TYPE, PanelDeps } from './analysisPanel';
+import type { GradientLensApi } from './api';
+import { GradientLensCodeLensProvider } from './codeLens';
+import { ModelOverviewProvider, OVERVIEW_VIEW_TYPE } from './modelOverview';
+import { ReportStore } from './reportStore';
+import { defaultPanelSettings, readConfig } from './settings';
 
-export function activate(context: vscode.ExtensionContext): void {
+export function activate(context: vscode.ExtensionContext): GradientLensApi {
   const log = vscode.window.createOutputChannel('Gradient Lens', { log: true });
-  context.subscriptions.push(log);
-  context.subscriptions.push(vscode.commands.registerCommand('gradientLens.analyze', async (uri?: vscode.Uri) => {
-    const target = uri ?? (await vscode.window.showOpenDialog({ filters: { 'ONNX models': ['onnx'] }, canSelectMany: false }))?.[0];
-    if (!target) return;
-    await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: 'Gradient Lens', cancellable: true },
-      async (progress, token) => {
-        const controller = new AbortController();
-        token.onCancellationRequested(() => controller.abort());
-        try {
-          const report = await analyzeModel({
-            modelPath: target.fsPath, files: {}, seed: 0, dims: {}, ep: 'auto', saturation: { low: 0.1, high: 0.9 },
-            signal: controller.signal, onProgress: (message) => progress.report({ message }),
-          });
-          log.info(formatSummary(report));
-          log.show(true);
-        } catch (e) {
-          if (controller.signal.aborted) return;
-          const message = (e as Error).message;
-          log.error(message);
-          const action = await vscode.window.showErrorMessage(`Gradient Lens: ${message}`, 'Show Log');
-          if (action === 'Show Log') log.show();
-        }
+  const store = new ReportStore();
+  const panels = new Set<AnalysisPanel>();
+  let lastActive: AnalysisPanel | undefined;
+  let readyWaiters: (() => void)[] = [];
+
+  const deps: PanelDeps = {
+    extensionUri: context.extensionUri, log, store,
+    exportReport: (models, format) => exportReport(models, format),
+  };
+
+  const track = (p: AnalysisPanel): AnalysisPanel => {
+    panels.add(p);
+    lastActive = p;
+    p.panel.onDidChangeViewState((e) => { if (e.webviewPanel.active) lastActive = p; });
+    p.onDidClose(() => { panels.delete(p); if (lastActive === p) lastActive = [...panels].pop(); });
+    void p.whenReady().then(() => { const w = readyWaiters; readyWaiters = []; w.forEach((f) => f()); });
+    return p;
+  };
+
+  /** The panel for exactly these models, reused if open. */
+  const panelFor = (modelPaths: string[]): AnalysisPanel => {
+    const key = modelPaths.join('\n');
+    const existing = [...panels].find((p) => p.modelPaths.join('\n') === key);
+    if (existing) { existing.reveal(); return existing; }
+    const settings = defaultPanelSettings(readConfig(vscode.Uri.file(modelPaths[0])));
+    return track(AnalysisPanel.create(deps, { modelPaths, settings }));
+  };
+
+  const analyzePaths = async (modelPaths: string[]): Promise<Report[]> => panelFor(modelPaths).run();
+  const quietly = (p: Promise<unknown>) => p.catch((e) => { if (!(e instanceof CancelledError)) log.error((e as Error).message); });
+
+  const codeLens = new GradientLensCodeLensProvider(store);
+
+  context.subscriptions.push(
+    log, store, codeLens,
+    vscode.commands.registerCommand('gradientLens.analyze', async (uri?: vscode.Uri) => {
+      const target = uri ?? activeModelUri() ?? (await pickModels(false))?.[0];
+      if (target) await quietly(analyzePaths([target.fsPath]));
+    }),
+    vscode.commands.registerCommand('gradientLens.analyzeModel', async () => {
+      const picked = await pickModels(false);
+      if (picked?.[0]) await quietly(analyzePaths([picked[0].fsPath]));
+    }),
+    vscode.commands.registerCommand('gradientLens.compareModels', async (uri?: vscode.Uri, uris?: vscode.Uri[]) => {
+      const picked = uris && uris.length > 1 ? uris : await pickModels(true);
+      if (!picked) return;
+      if (picked.length < 2) {
+        void vscode.window.showWarningMessage(vscode.l10n.t('Choose at least two models to compare.'));
+        return;
+      }
+      await quietly(analyzePaths(picked.map((u) => u.fsPath)));
+    }),
+    vscode.commands.registerCommand('gradientLens.rerun', async () => {
+      const p = lastActive;
+      if (!p) { void vscode.window.showInformationMessage(vscode.l10n.t('No analysis to re-run: analyse a model first.')); return; }
+      await quietly(p.run());
+    }),
+    vscode.commands.registerCommand('gradientLens.exportReport', async () => {
+      const models = lastActive?.currentModels;
+      if (!models || models.length === 0) {
+        void vscode.window.showInformationMessage(vscode.l10n.t('No report to export: analyse a model first.'));
+        return;
+      }
+      await exportReport([...models]);
+    }),
+    vscode.commands.registerCommand('gradientLens.showReport', async (modelPath: string) => {
+      const report = store.get(modelPath);
+      const p = panelFor([modelPath]);
+      if (report && p.currentModels.length === 0) await p.show([{ label: path.basename(modelPath), path: modelPath, report }]);
+      else if (!report) await quietly(p.run());
+    }),
+    vscode.window.registerCustomEditorProvider(OVERVIEW_VIEW_TYPE, new ModelOverviewProvider(log), {
+      webviewOptions: { retainContextWhenHidden: false }, supportsMultipleEditorsPerDocument: true,
+    }),
+    vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
+      async deserializeWebviewPanel(webviewPanel: vscode.WebviewPanel, state: PanelState | undefined) {
+        if (!state?.modelPaths?.length) { webviewPanel.dispose(); return; }
+        const p = track(new AnalysisPanel(webviewPanel, deps, state));
+        const known = state.modelPaths.map((m) => store.get(m));
+        if (known.every((r): r is Report => !!r)) await p.show(known.map((report, i) => ({ label: path.basename(state.modelPaths[i]), path: state.modelPaths[i], report })));
+        else await quietly(p.run(state.settings));
       },
-    );
-  }));
+    }),
+    vscode.languages.registerCodeLensProvider([{ language: 'python' }, { scheme: 'file', pattern: '**/*.py' }], codeLens),
+    { dispose: () => { for (const p of panels) p.dispose(); } },
+  );
+
+  return {
+    analyze: async (modelPath: string) => (await analyzePaths([modelPath]))[0],
+    reports: () => store.all(),
+    openPanels: () => panels.size,
+    panelReady: () => (lastActive ? lastActive.whenReady() : new Promise<void>((resolve) => readyWaiters.push(resolve))),
+  };
 }
 
 export function deactivate(): void {
-  // Sessions live in per-analysis workers that end with their analysis.
+  // Panels, the store and the log are disposed through context.subscriptions.
+}
+
+/** The .onnx of the active custom editor tab, if any. */
+function activeModelUri(): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  return input instanceof vscode.TabInputCustom && input.uri.fsPath.endsWith('.onnx') ? input.uri : undefined;
+}
+
+/** A quick pick of the workspace's .onnx files plus "Browse…". */
+async function pickModels(many: boolean): Promise<vscode.Uri[] | undefined> {
+  const files = await vscode.workspace.findFiles('**/*.onnx', '**/node_modules/**', 500);
+  const browse = vscode.l10n.t('Browse…');
+  type Item = vscode.QuickPickItem & { uri?: vscode.Uri };
+  const items: Item[] = files
+    .sort((a, b) => a.fsPath.localeCompare(b.fsPath))
+    .map((uri) => ({ label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(uri, true), uri }));
+  const browseFiles = async () => vscode.window.showOpenDialog({ canSelectMany: many, filters: { [vscode.l10n.t('ONNX models')]: ['onnx'] } });
+  if (items.length === 0) return browseFiles();
+  if (!many) {
+    const picked = await vscode.window.showQuickPick<Item>([...items, { label: `$(folder-opened) ${browse}` }], {
+      title: vscode.l10n.t('Gradient Lens: Analyze ONNX Model'), placeHolder: vscode.l10n.t('Choose a model to analyse'), matchOnDescription: true,
+    });
+    if (!picked) return undefined;
+    return picked.uri ? [picked.uri] : browseFiles();
+  }
+  const picked = await vscode.window.showQuickPick<Item>(items, {
+    title: vscode.l10n.t('Gradient Lens: Compare Two Models'), placeHolder: vscode.l10n.t('Choose two or more models (or none to browse)'), canPickMany: true, matchOnDescription: true,
+  });
+  if (!picked) return undefined;
+  return picked.length > 0 ? picked.map((p) => p.uri!) : browseFiles();
+}
+
+/** Write the panel's report(s) as one standalone HTML page or JSON (SPEC §7). */
+async function exportReport(models: PanelModel[], format?: 'html' | 'json'): Promise<void> {
+  if (models.length === 0) return;
+  const chosen = format ?? (await vscode.window.showQuickPick([
+    { label: 'HTML', description: vscode.l10n.t('one standalone page that renders the panel offline'), value: 'html' as const },
+    { label: 'JSON', description: vscode.l10n.t('gradient-lens/report@1 (SPEC §7)'), value: 'json' as const },
+  ], { title: vscode.l10n.t('Export Report') }))?.value;
+  if (!chosen) return;
+  const stem = models.length === 1 ? models[0].label.replace(/\.onnx$/, '') : 'comparison';
+  const dir = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(path.dirname(models[0].path));
+  if (chosen === 'html') {
+    const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(dir, `${stem}.gradient-lens.html`), filters: { HTML: ['html'] } });
+    if (!target) return;
+    await writeFileAtomically(target.fsPath, standaloneHtml(models, models.map((m) => m.label).join(' · ')));
+    void vscode.window.showInformationMessage(vscode.l10n.t('Report written to {0}', vscode.workspace.asRelativePath(target)));
+    return;
+  }
+  for (const m of models) {
+    const target = await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.joinPath(dir, `${m.label.replace(/\.onnx$/, '')}.gradient-lens.json`), filters: { JSON: ['json'] },
+      title: vscode.l10n.t('Export the report of {0}', m.label),
+    });
+    if (!target) return;
+    await writeReportJson(m.report, target.fsPath, { detail: 'full' });
+  }
 }

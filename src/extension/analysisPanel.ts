@@ -1,0 +1,190 @@
+/**
+ * The analysis panel beside the code: a webview that shows one or several models' reports,
+ * re-runs them with its controls, and survives a window reload (WebviewPanelSerializer).
+ */
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { analyzeModel } from '../analysis/analyze';
+import { CancelledError } from '../onnx/errors';
+import type { HostToPanel, PanelModel, PanelSettings, PanelState, PanelToHost } from '../protocol/panel';
+import type { Report } from '../report/types';
+import { panelHtml, webviewAssetsRoot } from './webviewHtml';
+import { toAnalysisSettings } from './settings';
+import { ReportStore } from './reportStore';
+
+export const PANEL_VIEW_TYPE = 'gradientLens.analysis';
+
+export interface PanelDeps {
+  extensionUri: vscode.Uri;
+  log: vscode.LogOutputChannel;
+  store: ReportStore;
+  exportReport: (models: PanelModel[], format?: 'html' | 'json') => Promise<void>;
+}
+
+export class AnalysisPanel implements vscode.Disposable {
+  private readonly disposables: vscode.Disposable[] = [];
+  private ready: Promise<void>;
+  private markReady!: () => void;
+  private models: PanelModel[] = [];
+  private running: AbortController | undefined;
+  private disposed = false;
+  private readonly closed = new vscode.EventEmitter<void>();
+  readonly onDidClose = this.closed.event;
+
+  constructor(readonly panel: vscode.WebviewPanel, private readonly deps: PanelDeps, private state: PanelState) {
+    this.ready = new Promise((resolve) => { this.markReady = resolve; });
+    panel.webview.options = { enableScripts: true, localResourceRoots: [webviewAssetsRoot(deps.extensionUri)] };
+    panel.iconPath = vscode.Uri.joinPath(deps.extensionUri, 'media', 'gradient-lens.svg');
+    panel.webview.html = panelHtml(panel.webview, deps.extensionUri, panel.title);
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((m: PanelToHost) => void this.onMessage(m)),
+      panel.onDidDispose(() => this.dispose()),
+    );
+  }
+
+  static create(deps: PanelDeps, state: PanelState): AnalysisPanel {
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, titleFor(state.modelPaths),
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, { enableScripts: true, retainContextWhenHidden: true,
+        localResourceRoots: [webviewAssetsRoot(deps.extensionUri)] });
+    return new AnalysisPanel(panel, deps, state);
+  }
+
+  get modelPaths(): readonly string[] {
+    return this.state.modelPaths;
+  }
+
+  get currentModels(): readonly PanelModel[] {
+    return this.models;
+  }
+
+  /** Resolves once the webview has loaded its script and said 'ready'. */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  reveal(): void {
+    this.panel.reveal(vscode.ViewColumn.Beside, true);
+  }
+
+  /** Analyse the panel's models with `settings` (or its current ones), with a cancellable progress notification. */
+  async run(settings: PanelSettings = this.state.settings): Promise<Report[]> {
+    this.running?.abort();
+    const controller = new AbortController();
+    this.running = controller;
+    this.state = { ...this.state, settings };
+    const paths = this.state.modelPaths;
+    try {
+      const reports = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Gradient Lens'), cancellable: true },
+        async (progress, token) => {
+          token.onCancellationRequested(() => controller.abort());
+          const out: Report[] = [];
+          for (const [i, modelPath] of paths.entries()) {
+            const label = path.basename(modelPath);
+            const prefix = paths.length > 1 ? `${label} (${i + 1}/${paths.length}): ` : `${label}: `;
+            void this.post({ kind: 'busy', message: vscode.l10n.t('Analysing {0}', label) });
+            this.deps.log.info(`analysing ${modelPath}`);
+            const report = await analyzeModel({
+              ...toAnalysisSettings(modelPath, settings), signal: controller.signal,
+              onProgress: (message) => progress.report({ message: prefix + message }),
+            });
+            this.deps.log.info(`${label}: done in ${report.runtime.timingsMs.total.toFixed(0)} ms on ${report.runtime.executionProvider}`);
+            for (const w of report.warnings) this.deps.log.warn(`${label}: ${w}`);
+            this.deps.store.set(modelPath, report);
+            out.push(report);
+          }
+          return out;
+        },
+      );
+      this.models = reports.map((report, i) => ({ label: path.basename(paths[i]), path: paths[i], report }));
+      await this.post({ kind: 'show', models: this.models, settings });
+      return reports;
+    } catch (e) {
+      if (e instanceof CancelledError || controller.signal.aborted) {
+        await this.post({ kind: 'failed', message: vscode.l10n.t('The analysis was cancelled.') });
+        throw new CancelledError();
+      }
+      const message = (e as Error).message;
+      this.deps.log.error(message);
+      await this.post({ kind: 'failed', message });
+      void vscode.window.showErrorMessage(vscode.l10n.t('Gradient Lens: {0}', message), vscode.l10n.t('Show Log')).then((a) => {
+        if (a) this.deps.log.show();
+      });
+      throw e;
+    } finally {
+      if (this.running === controller) this.running = undefined;
+    }
+  }
+
+  /** Show reports already computed (e.g. from the store) without re-running. */
+  async show(models: PanelModel[]): Promise<void> {
+    this.models = models;
+    await this.post({ kind: 'show', models, settings: this.state.settings });
+  }
+
+  private async post(message: HostToPanel): Promise<void> {
+    await this.ready;
+    await this.panel.webview.postMessage(message);
+  }
+
+  private async onMessage(m: PanelToHost): Promise<void> {
+    switch (m.kind) {
+      case 'ready':
+        this.markReady();
+        return;
+      case 'rerun':
+        await this.run(m.settings).catch(() => undefined);
+        return;
+      case 'pickInput': {
+        const picked = await vscode.window.showOpenDialog({
+          canSelectMany: false, filters: { [vscode.l10n.t('NumPy arrays')]: ['npy'] },
+          title: vscode.l10n.t("Values for input '{0}'", m.input),
+        });
+        if (picked?.[0]) await this.post({ kind: 'inputPicked', input: m.input, file: picked[0].fsPath });
+        return;
+      }
+      case 'pickTarget': {
+        const picked = await vscode.window.showOpenDialog({
+          canSelectMany: false, filters: { [vscode.l10n.t('NumPy arrays')]: ['npy'] },
+          title: vscode.l10n.t('Target values for the objective (a .npy shaped like the output)'),
+        });
+        if (picked?.[0]) await this.post({ kind: 'targetPicked', file: picked[0].fsPath });
+        return;
+      }
+      case 'saveImage': {
+        const match = /^data:image\/png;base64,(.*)$/.exec(m.dataUrl);
+        if (!match) return;
+        const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(path.dirname(this.state.modelPaths[0]));
+        const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(folder, m.name.replace(/[^\w.-]+/g, '_')), filters: { PNG: ['png'] } });
+        if (target) await vscode.workspace.fs.writeFile(target, Buffer.from(match[1], 'base64'));
+        return;
+      }
+      case 'export':
+        await this.deps.exportReport(this.models, m.format);
+        return;
+      case 'showLog':
+        this.deps.log.show();
+        return;
+    }
+  }
+
+  /** What the serializer needs to restore this panel after a reload. */
+  persistedState(): PanelState {
+    return this.state;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.running?.abort();
+    this.closed.fire();
+    this.closed.dispose();
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.panel.dispose();
+  }
+}
+
+export function titleFor(paths: readonly string[]): string {
+  const names = paths.map((p) => path.basename(p));
+  return names.length === 1 ? vscode.l10n.t('Gradient flow: {0}', names[0]) : vscode.l10n.t('Compare: {0}', names.join(' · '));
+}

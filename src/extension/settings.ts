@@ -1,0 +1,71 @@
+/**
+ * One typed reader over `gradientLens.*` settings (contributes.configuration in package.json).
+ */
+import * as vscode from 'vscode';
+import type { AnalysisSettings, JacobianMode } from '../analysis/pipeline';
+import type { PanelSettings } from '../protocol/panel';
+
+export interface GradientLensConfig {
+  executionProvider: 'auto' | 'cpu' | 'cuda';
+  sequenceLength: number | null;
+  batch: number | null;
+  seed: number;
+  objective: PanelSettings['objective'];
+  saturationLow: number;
+  saturationHigh: number;
+  jacobian: string;
+  codeLensEnabled: boolean;
+}
+
+export function readConfig(scope?: vscode.ConfigurationScope): GradientLensConfig {
+  const c = vscode.workspace.getConfiguration('gradientLens', scope);
+  const positiveOrNull = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : null);
+  return {
+    executionProvider: c.get<'auto' | 'cpu' | 'cuda'>('executionProvider', 'auto'),
+    sequenceLength: positiveOrNull(c.get('sequenceLength')),
+    batch: positiveOrNull(c.get('batch')),
+    seed: c.get<number>('seed', 0),
+    objective: c.get<PanelSettings['objective']>('objective', 'sum'),
+    saturationLow: c.get<number>('saturation.low', 0.1),
+    saturationHigh: c.get<number>('saturation.high', 0.9),
+    jacobian: c.get<string>('jacobian', 'auto'),
+    codeLensEnabled: c.get<boolean>('codeLens.enabled', true),
+  };
+}
+
+export function defaultPanelSettings(config: GradientLensConfig): PanelSettings {
+  return {
+    seqLen: config.sequenceLength ?? undefined,
+    batch: config.batch ?? undefined,
+    seed: config.seed,
+    objective: config.objective,
+    ep: config.executionProvider,
+    jacobian: config.jacobian,
+    saturationLow: config.saturationLow,
+    saturationHigh: config.saturationHigh,
+    inputs: {},
+  };
+}
+
+export function parseJacobian(text: string): JacobianMode {
+  if (text === 'exact' || text === 'off' || text === 'auto') return text;
+  const m = /^probes:(\d+)$/.exec(text);
+  if (m && Number(m[1]) > 0) return { probes: Number(m[1]) };
+  throw new Error(vscode.l10n.t("The Jacobian mode '{0}' is not one of auto, exact, off or probes:K.", text));
+}
+
+/** Panel settings (from the controls or the configuration) as analysis settings for one model. */
+export function toAnalysisSettings(modelPath: string, s: PanelSettings): AnalysisSettings {
+  return {
+    modelPath,
+    files: s.inputs,
+    seqLen: s.seqLen,
+    batch: s.batch,
+    seed: s.seed,
+    dims: {},
+    ep: s.ep,
+    saturation: { low: s.saturationLow, high: s.saturationHigh },
+    objective: { kind: s.objective, output: s.output, targetFile: s.target },
+    jacobian: parseJacobian(s.jacobian),
+  };
+}

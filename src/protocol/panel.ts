@@ -1,0 +1,60 @@
+/**
+ * The typed protocol between the extension host and the analysis panel (a webview, or the
+ * standalone HTML report). Shared by both sides: no Node or VS Code imports here. Bulk numbers
+ * travel inside the Report as typed arrays (postMessage transfers them), never as JSON lists.
+ */
+import type { Report } from '../report/types';
+
+/** What the panel's controls set; the host turns it into analysis settings. */
+export interface PanelSettings {
+  seqLen?: number;
+  batch?: number;
+  seed: number;
+  objective: 'sum' | 'mean' | 'l2' | 'last' | 'target';
+  /** Graph output for the objective; undefined = the first. */
+  output?: string;
+  ep: 'auto' | 'cpu' | 'cuda';
+  /** 'auto' | 'exact' | 'off' | 'probes:K' */
+  jacobian: string;
+  saturationLow: number;
+  saturationHigh: number;
+  /** Graph input name → .npy path. */
+  inputs: Record<string, string>;
+  /** .npy for the 'target' objective. */
+  target?: string;
+}
+
+export interface PanelModel {
+  /** A short label (the file name) and the model's path. */
+  label: string;
+  path: string;
+  report: Report;
+}
+
+export type HostToPanel =
+  | { kind: 'show'; models: PanelModel[]; settings: PanelSettings }
+  | { kind: 'busy'; message: string }
+  | { kind: 'failed'; message: string }
+  | { kind: 'inputPicked'; input: string; file: string }
+  /** The answer to `pickTarget`: the .npy chosen for the 'target' objective. */
+  | { kind: 'targetPicked'; file: string };
+
+export type PanelToHost =
+  | { kind: 'ready' }
+  | { kind: 'rerun'; settings: PanelSettings }
+  | { kind: 'pickInput'; input: string }
+  /** Choose the .npy of the 'target' objective; the host answers with `targetPicked`. */
+  | { kind: 'pickTarget' }
+  | { kind: 'export'; format: 'html' | 'json' }
+  /**
+   * A chart's image export: webviews cannot download, so the host asks where to save it.
+   * `dataUrl` is "data:image/png;base64,…"; `name` a suggested file name ("gradient-flow-lstm.png").
+   */
+  | { kind: 'saveImage'; name: string; dataUrl: string }
+  | { kind: 'showLog' };
+
+/** The persisted state of a panel (WebviewPanelSerializer restores it after a reload). */
+export interface PanelState {
+  modelPaths: string[];
+  settings: PanelSettings;
+}

@@ -1,0 +1,35 @@
+/**
+ * The standalone HTML report: one file that renders the analysis panel offline from embedded
+ * data (the panel's bundle and stylesheet inlined). Used by `--html` and "Export Report…".
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { PanelModel } from '../protocol/panel';
+import { renderStandaloneHtml } from '../protocol/standalone';
+import { AnalysisError } from '../onnx/errors';
+
+/** dist/webview beside the bundle (dist/cli.js, dist/extension.js) or, from compiled tests, the repo's. */
+export function webviewAssetsDir(): string {
+  const candidates = [path.join(__dirname, 'webview'), path.resolve(__dirname, '..', '..', '..', 'dist', 'webview')];
+  const found = candidates.find((d) => fs.existsSync(path.join(d, 'panel.js')));
+  if (!found) throw new AnalysisError(`the panel's bundle (dist/webview/panel.js) is missing; build it with 'npm run build'.`);
+  return found;
+}
+
+export function standaloneHtml(models: PanelModel[], title: string): string {
+  const dir = webviewAssetsDir();
+  const assets = { js: fs.readFileSync(path.join(dir, 'panel.js'), 'utf8'), css: fs.readFileSync(path.join(dir, 'panel.css'), 'utf8') };
+  return renderStandaloneHtml(models, assets, title);
+}
+
+/** Write to a temporary name and rename, so a failed run leaves no partial file. */
+export async function writeFileAtomically(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    await fs.promises.writeFile(tmp, text);
+    await fs.promises.rename(tmp, file);
+  } catch (e) {
+    await fs.promises.rm(tmp, { force: true });
+    throw new AnalysisError(`could not write ${file}: ${(e as Error).message}`);
+  }
+}

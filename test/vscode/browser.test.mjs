@@ -1,0 +1,255 @@
+// GUI check of the extension in a real workbench (code-server, driven by Debian's Chromium through
+// playwright-core), outside the extension host: right-click adding-lstm.onnx in the explorer →
+// "Analyze Gradient Flow" → the panel renders, its verdict equals the CLI report's, its charts are
+// drawn; CodeLens show in the Python file; the model overview opens an .onnx; a corrupt .onnx gives
+// an error notification with "Show Log". Screenshots go to test-artifacts/vscode-*.png (the
+// previous run's are removed first). Prints "N passed, M failed" and exits non-zero on any failure.
+// Expects a build (node esbuild.js) and the harness (test/vscode/setup.sh). KEEP_RUN=1 keeps the
+// server's folder and log; VERBOSE=1 echoes the browser console.
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { elapsed, harnessProblem, launchBrowser, startServer, workbenchUrl } from './harness.mjs';
+
+const require = createRequire(import.meta.url);
+const { REPO, PYTHON_FILE, prepareWorkspace } = require('./workspace.js');
+const ARTIFACTS = path.join(REPO, 'test-artifacts');
+const MODEL = 'adding-lstm.onnx';
+const OVERVIEW_MODEL = 'adding-gru.onnx';
+
+const problem = harnessProblem();
+if (problem) { console.error(`browser test: ${problem}`); process.exit(2); }
+if (!fs.existsSync(path.join(REPO, 'dist', 'extension.js'))) { console.error('browser test: dist/extension.js is missing; build first with: node esbuild.js'); process.exit(2); }
+
+const t0 = Date.now();
+const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-browser-'));
+const workspace = prepareWorkspace(runDir);
+const CORRUPT = 'corrupt.onnx';
+fs.writeFileSync(path.join(workspace, CORRUPT), Buffer.from('this is not a protobuf \x0f\xff\xff\xff\xff', 'latin1'));
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+for (const f of fs.readdirSync(ARTIFACTS)) if (/^vscode-.*\.png$/.test(f)) fs.rmSync(path.join(ARTIFACTS, f));
+const results = [];
+let page;
+
+/** Runs one named check; a failure is counted and screenshotted, and the next check still runs. */
+async function check(name, fn) {
+  const start = Date.now();
+  try {
+    await fn();
+    results.push(true);
+    console.log(`  ✓ ${name} (${elapsed(start)})`);
+  } catch (e) {
+    results.push(false);
+    console.log(`  ✗ ${name} (${elapsed(start)})\n      ${String(e?.message ?? e).split('\n').join('\n      ')}`);
+    const shot = path.join(ARTIFACTS, `vscode-failed-${results.length}.png`);
+    await page?.screenshot({ path: shot }).then(() => console.log(`      screenshot: ${path.relative(REPO, shot)}`), () => {});
+  }
+}
+
+const shot = (name) => page.screenshot({ path: path.join(ARTIFACTS, `vscode-${name}.png`) });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls every frame of the page (webviews are two iframes deep) until `probe` returns a truthy value there. */
+async function inFrames(probe, { timeout = 30_000, exclude = [], arg } = {}) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    for (const frame of page.frames()) {
+      if (exclude.includes(frame) || frame === page.mainFrame()) continue;
+      const value = await frame.evaluate(probe, arg).catch(() => undefined);
+      if (value) return { frame, value };
+    }
+    if (Date.now() > end) return undefined;
+    await sleep(250);
+  }
+}
+
+/** Shows or hides the primary side bar (the explorer) with Ctrl+B, from the Python editor. */
+async function toggleSideBar(visible) {
+  const sideBar = page.locator('.part.sidebar');
+  if ((await sideBar.isVisible()) === visible) return;
+  await page.locator('.editor-instance .monaco-editor .view-lines', { hasText: 'torch.onnx.export' }).first().click();
+  await page.keyboard.press('Control+B');
+  await sideBar.waitFor({ state: visible ? 'visible' : 'hidden', timeout: 5000 });
+}
+
+const explorerRow = (name) => page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first();
+
+/** Right-click `file` in the explorer and choose "Analyze Gradient Flow"; `beforeClick` runs with the menu open. */
+async function analyzeFromExplorer(file, beforeClick = async () => {}) {
+  // Menus fill in once the workbench has registered the extension's contributions: retry.
+  const item = page.locator('.monaco-menu .action-item', { hasText: 'Analyze Gradient Flow' }).first();
+  for (let i = 0; ; i++) {
+    await explorerRow(file).click({ button: 'right' });
+    if (await item.waitFor({ timeout: 2000 }).then(() => true, () => false)) break;
+    await page.keyboard.press('Escape');
+    if (i >= 20) throw new Error(`no "Analyze Gradient Flow" in the context menu of ${file}`);
+    await sleep(1000);
+  }
+  await item.hover();
+  await beforeClick();
+  await item.click();
+}
+
+/** The report the CLI writes for the same model with the same (default) settings: the oracle for the panel. */
+function cliReport(model) {
+  const json = path.join(runDir, 'cli-report.json');
+  execFileSync(process.execPath, [path.join(REPO, 'bin', 'gradient-lens.js'), 'analyze', model, '--detail', 'metrics', '--json', json, '--quiet'], { stdio: 'inherit' });
+  return JSON.parse(fs.readFileSync(json, 'utf8'));
+}
+
+let server;
+let browser;
+try {
+  // The extension is installed as a user would have it (a folder in --extensions-dir, here a link
+  // to the repository), not loaded through the smoke-test payload: with the smoke-test driver on,
+  // the workbench shows no notification toasts.
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+  const extensionsDir = path.join(runDir, 'extensions');
+  fs.mkdirSync(extensionsDir, { recursive: true });
+  fs.symlinkSync(REPO, path.join(extensionsDir, `${pkg.publisher}.${pkg.name}-${pkg.version}`), 'dir');
+  server = await startServer({ runDir, extensionsDir, smokeTestDriver: false });
+  browser = await launchBrowser({ width: 1600, height: 1000 });
+  page = browser.page;
+  if (process.env.VERBOSE) page.on('console', (m) => console.log('[browser]', m.type(), m.text()));
+  await page.goto(workbenchUrl(server, workspace));
+  await page.waitForSelector('.monaco-workbench .statusbar', { timeout: 60_000 });
+  console.log(`browser test: workbench up after ${elapsed(t0)}`);
+  const report = cliReport(path.join(workspace, MODEL));
+  let panelFrame;
+
+  // The Python file first, so that the panel opens beside it and its CodeLens can be seen.
+  await explorerRow(PYTHON_FILE).waitFor({ timeout: 30_000 });
+  await explorerRow(PYTHON_FILE).click();
+  await page.locator('.editor-instance .monaco-editor .view-lines', { hasText: 'torch.onnx.export' }).waitFor({ timeout: 30_000 });
+
+  await check(`the explorer's context menu on ${MODEL} offers "Analyze Gradient Flow"`, async () => {
+    await analyzeFromExplorer(MODEL, async () => shot('explorer-context-menu'));
+  });
+
+  await check('the analysis panel renders', async () => {
+    const found = await inFrames(() => {
+      const state = document.body?.dataset.state;
+      return state === 'rendered' || state === 'error' || state === 'failed' ? state : undefined;
+    }, { timeout: 120_000 });
+    if (!found) throw new Error('no webview reached document.body.dataset.state === "rendered" within 120 s');
+    panelFrame = found.frame;
+    if (found.value !== 'rendered') throw new Error(`the panel's state is ${found.value}: ${(await panelFrame.locator('body').innerText()).slice(0, 500)}`);
+  });
+
+  // Room for the panel and the code beside it in the screenshots; the explorer comes back later.
+  await toggleSideBar(false).catch((e) => console.log(`      (side bar stays: ${e.message})`));
+
+  if (panelFrame) {
+    await check('screenshots of the panel: verdict and charts', async () => {
+      await panelFrame.locator('[data-testid^="verdict-"]').first().evaluate((el) => el.scrollIntoView({ block: 'start' }));
+      await sleep(500); // let chart animations settle
+      await shot('panel');
+      const canvases = panelFrame.locator('canvas');
+      const n = await canvases.count();
+      if (n > 1) {
+        await canvases.nth(n - 1).evaluate((el) => el.scrollIntoView({ block: 'end' }));
+        await sleep(300);
+        await shot('panel-charts');
+      }
+    });
+  }
+
+  await check("the verdict text equals the report's", async () => {
+    if (!panelFrame) throw new Error('no rendered panel');
+    const texts = await panelFrame.locator('[data-testid^="verdict-"]').allInnerTexts();
+    const expected = report.layers.flatMap((l) => l.directions.map((d) => ({ where: `${l.node} ${d.direction}`, decay: d.metrics.decay })));
+    if (texts.length === 0) throw new Error('no [data-testid^="verdict-"] element in the panel');
+    if (texts.some((t) => !t.trim())) throw new Error(`an empty verdict: ${JSON.stringify(texts)}`);
+    // One verdict per layer-direction, in report order: the verdict word and ρ to the digits shown.
+    const problems = [];
+    expected.forEach(({ where, decay }, i) => {
+      const text = texts[i] ?? '';
+      if (!decay) return;
+      const others = ['vanishing', 'stable', 'exploding'].filter((w) => w !== decay.verdict);
+      if (!new RegExp(`\\b${decay.verdict}\\b`, 'i').test(text)) problems.push(`${where}: expected "${decay.verdict}" in ${JSON.stringify(text)}`);
+      for (const w of others) if (new RegExp(`\\b${w}\\b`, 'i').test(text)) problems.push(`${where}: "${w}" in ${JSON.stringify(text)}, the report says ${decay.verdict}`);
+      const rho = /ρ\s*[=≈:]?\s*(\d*\.?\d+(?:e[-+]?\d+)?)/i.exec(text);
+      if (rho) {
+        const decimals = (rho[1].split(/e/i)[0].split('.')[1] ?? '').length;
+        const shown = Number(rho[1]);
+        const tolerance = (rho[1].match(/e/i) ? Math.abs(shown) : 1) * 0.5 * 10 ** -decimals * 1.001;
+        if (Math.abs(shown - decay.rho) > tolerance) problems.push(`${where}: ρ shown ${rho[1]}, report ${decay.rho}`);
+      }
+    });
+    if (problems.length) throw new Error(problems.join('\n'));
+    console.log(`      verdict: ${JSON.stringify(texts[0])} (report: ${expected[0]?.decay?.verdict}, ρ = ${expected[0]?.decay?.rho})`);
+  });
+
+  await check('the charts are drawn (canvases with pixels)', async () => {
+    if (!panelFrame) throw new Error('no rendered panel');
+    const canvases = await panelFrame.evaluate(() => [...document.querySelectorAll('canvas')].map((c) => {
+      // Copy onto a 2D canvas so that WebGL canvases can be read too.
+      let inked = 0;
+      if (c.width > 0 && c.height > 0) {
+        const copy = document.createElement('canvas');
+        copy.width = c.width; copy.height = c.height;
+        const ctx = copy.getContext('2d');
+        ctx.drawImage(c, 0, 0);
+        const px = ctx.getImageData(0, 0, c.width, c.height).data;
+        for (let i = 3; i < px.length; i += 4) if (px[i] !== 0) inked++;
+      }
+      return { id: c.id || c.className || c.parentElement?.className || '?', width: c.width, height: c.height, inked };
+    }));
+    const drawn = canvases.filter((c) => c.inked > 0);
+    const summary = canvases.map((c) => `${c.id} ${c.width}×${c.height} ${c.inked} px`).join('; ');
+    if (canvases.length === 0) throw new Error('no <canvas> in the panel');
+    if (drawn.length === 0) throw new Error(`every canvas is blank: ${summary}`);
+    console.log(`      ${drawn.length}/${canvases.length} canvases drawn: ${summary.slice(0, 400)}`);
+  });
+
+  await check(`CodeLens show beside the code in ${PYTHON_FILE}`, async () => {
+    const lens = page.locator('.monaco-editor .codelens-decoration', { hasText: 'Gradient Lens:' }).first();
+    await lens.waitFor({ timeout: 30_000 });
+    const text = await lens.innerText();
+    if (!/forget gates/.test(text)) throw new Error(`lens text: ${JSON.stringify(text)}`);
+    await page.locator('.editor-group-container', { has: lens }).screenshot({ path: path.join(ARTIFACTS, 'vscode-codelens.png') });
+  });
+
+  await check(`the model overview editor opens ${OVERVIEW_MODEL}`, async () => {
+    await toggleSideBar(true);
+    await explorerRow(OVERVIEW_MODEL).click();
+    const found = await inFrames(() => {
+      const text = document.body?.innerText ?? '';
+      return /GRU/.test(text) && /Analyze/i.test(text) ? text : undefined;
+    }, { timeout: 60_000, exclude: panelFrame ? [panelFrame] : [] });
+    if (!found) throw new Error(`no webview showing the GRU layer and an "Analyze" button after opening ${OVERVIEW_MODEL}`);
+    if (!/\b32\b/.test(found.value)) throw new Error(`the overview does not show the hidden size 32: ${found.value.slice(0, 300)}`);
+    await sleep(300);
+    await shot('custom-editor');
+  });
+
+  await check(`a corrupt .onnx gives an error notification naming it, with "Show Log"`, async () => {
+    await analyzeFromExplorer(CORRUPT);
+    // The error toast, not the progress one that comes first: it carries the error icon.
+    const toast = page.locator('.notifications-toasts .notification-toast', { hasText: CORRUPT })
+      .filter({ has: page.locator('.codicon-error') }).first();
+    await toast.waitFor({ timeout: 60_000 });
+    const text = (await toast.innerText()).replace(/\s+/g, ' ');
+    const showLog = toast.locator('.monaco-button', { hasText: 'Show Log' });
+    if (!(await showLog.count())) throw new Error(`no "Show Log" button in the notification: ${text}`);
+    console.log(`      notification: ${text.slice(0, 200)}`);
+    await shot('error-notification');
+    await showLog.first().click();
+    await page.locator('.part.panel .monaco-editor .view-lines', { hasText: CORRUPT }).first().waitFor({ timeout: 15_000 });
+  });
+} catch (e) {
+  results.push(false);
+  console.log(`  ✗ the workbench could not be driven: ${e.message}`);
+  await page?.screenshot({ path: path.join(ARTIFACTS, 'vscode-failed-setup.png') }).catch(() => {});
+} finally {
+  await browser?.close();
+  await server?.stop();
+  if (process.env.KEEP_RUN) console.log(`browser test: files kept in ${runDir}`);
+  else fs.rmSync(runDir, { recursive: true, force: true });
+}
+const failed = results.filter((ok) => !ok).length;
+console.log(`browser test: ${elapsed(t0)}, screenshots in ${path.relative(process.cwd(), ARTIFACTS) || '.'}`);
+console.log(`${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

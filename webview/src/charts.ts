@@ -1,0 +1,362 @@
+/**
+ * The panel's line, scatter and bar charts (the heatmaps live in heatmap.ts). Each builder turns
+ * report numbers into an ECharts option for a palette; tooltips always read the exact numbers
+ * from the report's arrays, whatever the chart draws (log-axis gaps, LTTB sampling).
+ */
+import type { EChartsCoreOption } from './echarts';
+import { axisStyle, baseOption, ChartView, dot, timeZoom } from './chartView';
+import { escapeHtml, exact, logTick, num } from './format';
+import type { Palette } from './theme';
+
+/** One curve over time steps: values[t] (t = input position). */
+export interface Curve {
+  name: string;
+  values: ArrayLike<number>;
+  /** Float32 data prints with float32 round-trip digits in tooltips. */
+  float32: boolean;
+  color: (p: Palette) => string;
+  dashed?: boolean;
+  /** Drawn lighter and thinner (reference curves). */
+  faint?: boolean;
+}
+
+interface AxisTipParam {
+  seriesName?: string;
+  seriesIndex?: number;
+  axisValue?: number | string;
+  color?: string;
+}
+
+/** A log axis cannot show 0, negatives or NaN: they become gaps (the tooltip still says what they are). */
+function logPoints(values: ArrayLike<number>, xOf: (i: number) => number): (number | null)[][] {
+  const out: (number | null)[][] = new Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    out[i] = [xOf(i), v > 0 && Number.isFinite(v) ? v : null];
+  }
+  return out;
+}
+
+/**
+ * Whole decades around the drawable (positive, finite) values, so the log axis wastes no space,
+ * with a tick every `interval` decades (ECharts takes a log axis's interval in exponent units).
+ */
+export function decadeRange(arrays: ArrayLike<number>[]): { min?: number; max?: number; interval?: number } {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const a of arrays) {
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i];
+      if (v > 0 && v < Infinity) {
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+  }
+  if (!(hi >= lo)) return {};
+  let e0 = Math.floor(Math.log10(lo) + 1e-9);
+  let e1 = Math.ceil(Math.log10(hi) - 1e-9);
+  if (e1 - e0 < 2) e0 = e1 - 2;
+  const span = e1 - e0;
+  const interval = span <= 8 ? 1 : span <= 16 ? 2 : span <= 40 ? 5 : 10;
+  e0 = Math.floor(e0 / interval) * interval;
+  e1 = Math.ceil(e1 / interval) * interval;
+  return { min: 10 ** e0, max: 10 ** e1, interval };
+}
+
+function logYAxis(p: Palette, name: string, range: { min?: number; max?: number; interval?: number }): EChartsCoreOption {
+  const a = axisStyle(p);
+  return {
+    type: 'log',
+    logBase: 10,
+    ...range,
+    name,
+    nameLocation: 'middle',
+    nameGap: 46,
+    ...a,
+    axisLabel: { ...(a.axisLabel as object), formatter: (v: number) => logTick(v) },
+    splitLine: { show: true, lineStyle: { color: p.grid } },
+    minorSplitLine: { show: false },
+  };
+}
+
+function valueAt(c: Curve, i: number): string {
+  if (i < 0 || i >= c.values.length) return '—';
+  const v = c.values[i];
+  const s = exact(v, c.float32);
+  return v > 0 ? s : `${s} <span class="gl-tip-note">(not drawn on a log axis)</span>`;
+}
+
+export interface FlowChartSpec {
+  T: number;
+  direction: 'forward' | 'reverse';
+  curves: Curve[];
+  /** decay.reach: marked as a vertical line at distance `reach` from the last step. */
+  reach: number | null;
+}
+
+/** ‖dL/dh_t‖, ‖dL/dc_t‖, the Jacobian norms and ∏f over t on one log axis. */
+export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EChartsCoreOption {
+  const { T, direction, curves } = spec;
+  const lastT = direction === 'forward' ? T - 1 : 0;
+  const sampling = T > 2000 ? 'lttb' : undefined;
+  const series: EChartsCoreOption[] = curves.map((c, k) => ({
+    type: 'line',
+    name: c.name,
+    data: logPoints(c.values, (i) => i),
+    color: c.color(p),
+    showSymbol: T <= 64,
+    symbolSize: 4,
+    sampling,
+    connectNulls: false,
+    lineStyle: { width: c.faint ? p.line * 0.8 : p.line, type: c.dashed ? 'dashed' : 'solid', opacity: c.faint ? 0.85 : 1 },
+    emphasis: { focus: 'series', lineStyle: { width: p.line + 1 } },
+    z: 10 - k,
+    markLine: k === 0 && spec.reach !== null && spec.reach < T ? {
+      silent: true,
+      symbol: 'none',
+      animation: false,
+      lineStyle: { color: p.muted, type: 'dotted', width: 1 },
+      label: { formatter: `reach ${spec.reach}`, color: p.muted, fontSize: 10, position: 'insideEndTop' },
+      data: [{ xAxis: direction === 'forward' ? T - 1 - spec.reach : spec.reach }],
+    } : undefined,
+  }));
+  const b = baseOption(p);
+  return {
+    ...b,
+    grid: { left: 64, right: 24, top: 40, bottom: 62 },
+    legend: {
+      // An explicit width: the toolbox keeps the top right corner.
+      type: 'scroll', top: 6, left: 10, width: Math.max(120, view.el.clientWidth - 160), itemWidth: 18, itemHeight: 10, itemGap: 16,
+      textStyle: { color: p.fg, fontSize: 12 }, inactiveColor: p.grid,
+      pageTextStyle: { color: p.muted }, pageIconColor: p.fg, pageIconInactiveColor: p.grid,
+    },
+    tooltip: {
+      ...(b.tooltip as object),
+      trigger: 'axis',
+      axisPointer: { type: 'line', lineStyle: { color: p.muted, type: 'dashed' } },
+      formatter: (params: AxisTipParam[] | AxisTipParam) => {
+        const list = Array.isArray(params) ? params : [params];
+        if (!list.length) return '';
+        const t = Math.round(Number(list[0].axisValue));
+        const d = Math.abs(lastT - t);
+        const rows = list.map((q) => {
+          const c = curves[q.seriesIndex ?? 0];
+          return `<div class="gl-tip-row">${dot(c.color(p))}<span class="gl-tip-name">${escapeHtml(c.name)}</span><span class="gl-tip-value">${valueAt(c, t)}</span></div>`;
+        });
+        return `<div class="gl-tip-title">t = ${t} · ${d === 0 ? 'the last step' : `${d} step${d === 1 ? '' : 's'} before the last`}</div>${rows.join('')}`;
+      },
+    },
+    toolbox: view.toolbox(p, 'x'),
+    xAxis: {
+      type: 'value', min: 0, max: Math.max(1, T - 1), minInterval: 1,
+      name: direction === 'forward' ? 'time step t  (the gradient flows right → left)' : 'time step t  (reverse direction: the gradient flows left → right)',
+      nameLocation: 'middle', nameGap: 24,
+      ...axisStyle(p),
+      splitLine: { show: false },
+    },
+    yAxis: logYAxis(p, 'norm (log scale)', decadeRange(curves.map((c) => c.values))),
+    dataZoom: timeZoom(p, { bottom: 4 }),
+    series,
+  };
+}
+
+export interface CompareCurve {
+  /** "adding-lstm.onnx · LSTM" */
+  label: string;
+  T: number;
+  direction: 'forward' | 'reverse';
+  jacobian?: { values: ArrayLike<number>; float32: boolean };
+  gradNorm?: number[];
+}
+
+/**
+ * Several models' curves on one log axis over the distance d = |last − t| from the step the
+ * gradient enters at, so forward and reverse directions and different T line up.
+ */
+export function compareOption(p: Palette, view: ChartView, curves: CompareCurve[]): EChartsCoreOption {
+  const maxT = Math.max(2, ...curves.map((c) => c.T));
+  interface Line { name: string; curve: CompareCurve; values: ArrayLike<number>; float32: boolean; color: string; dashed: boolean }
+  const lines: Line[] = [];
+  curves.forEach((c, k) => {
+    const color = p.series[k % p.series.length];
+    if (c.jacobian) lines.push({ name: `${c.label} · Jacobian`, curve: c, values: c.jacobian.values, float32: c.jacobian.float32, color, dashed: false });
+    if (c.gradNorm) lines.push({ name: `${c.label} · ‖dL/dh‖`, curve: c, values: c.gradNorm, float32: false, color, dashed: true });
+  });
+  const tOf = (c: CompareCurve, d: number) => (c.direction === 'forward' ? c.T - 1 - d : d);
+  const series = lines.map((l) => {
+    const n = l.values.length;
+    const data: (number | null)[][] = [];
+    for (let d = 0; d < n; d++) {
+      const v = l.values[tOf(l.curve, d)];
+      data.push([d, v > 0 && Number.isFinite(v) ? v : null]);
+    }
+    return {
+      type: 'line', name: l.name, data, color: l.color, showSymbol: false, sampling: n > 2000 ? 'lttb' : undefined,
+      lineStyle: { width: l.dashed ? p.line * 0.9 : p.line + 0.5, type: l.dashed ? 'dashed' : 'solid' },
+      emphasis: { focus: 'series' },
+    };
+  });
+  const b = baseOption(p);
+  // A plain legend wraps; leave it room (about four entries a row).
+  const legendRows = Math.ceil(lines.length / Math.max(1, Math.floor((view.el.clientWidth - 150) / 250)));
+  return {
+    ...b,
+    grid: { left: 64, right: 24, top: 18 + legendRows * 22, bottom: 62 },
+    legend: {
+      type: 'plain', top: 6, left: 10, width: Math.max(120, view.el.clientWidth - 160), itemWidth: 22, itemHeight: 10, itemGap: 14,
+      textStyle: { color: p.fg, fontSize: 12 }, inactiveColor: p.grid,
+    },
+    tooltip: {
+      ...(b.tooltip as object),
+      trigger: 'axis',
+      axisPointer: { type: 'line', lineStyle: { color: p.muted, type: 'dashed' } },
+      formatter: (params: AxisTipParam[] | AxisTipParam) => {
+        const list = Array.isArray(params) ? params : [params];
+        if (!list.length) return '';
+        const d = Math.round(Number(list[0].axisValue));
+        const rows = list.map((q) => {
+          const l = lines[q.seriesIndex ?? 0];
+          const t = tOf(l.curve, d);
+          const value = t >= 0 && t < l.values.length ? exact(l.values[t], l.float32) : '—';
+          return `<div class="gl-tip-row">${dot(l.color)}<span class="gl-tip-name">${escapeHtml(l.name)}</span><span class="gl-tip-value">${value}</span><span class="gl-tip-note">t = ${t}</span></div>`;
+        });
+        return `<div class="gl-tip-title">${d === 0 ? 'the last step (d = 0)' : `${d} step${d === 1 ? '' : 's'} before the last`}</div>${rows.join('')}`;
+      },
+    },
+    toolbox: view.toolbox(p, 'x'),
+    xAxis: {
+      type: 'value', min: 0, max: maxT - 1, minInterval: 1,
+      name: 'steps back from the last step  d = |last − t|',
+      nameLocation: 'middle', nameGap: 24,
+      ...axisStyle(p),
+      splitLine: { show: false },
+    },
+    yAxis: logYAxis(p, 'norm (log scale)', decadeRange(lines.map((l) => l.values))),
+    dataZoom: timeZoom(p, { bottom: 4 }),
+    series,
+  };
+}
+
+export interface ScatterGate {
+  gate: string;
+  left: number[];
+  right: number[];
+  /** Extra per-unit lines for the tooltip (e.g. the forget gate's f̄ and τ). */
+  unitNote?: (unit: number) => string;
+}
+
+/** Columns of the saturation scatter grid for a container width. */
+export function scatterColumns(n: number, width: number): number {
+  if (n <= 1) return 1;
+  const fit = Math.max(1, Math.floor(width / 190));
+  return Math.min(n, fit);
+}
+
+/** Karpathy et al. 2015: each unit at (left-saturated fraction, right-saturated fraction), one plot per gate. */
+export function scatterOption(p: Palette, view: ChartView, gates: ScatterGate[], thresholds: { low: number; high: number }): EChartsCoreOption {
+  const width = Math.max(200, view.el.clientWidth);
+  const cols = scatterColumns(gates.length, width);
+  const rows = Math.ceil(gates.length / cols);
+  const padL = 46;
+  const padR = 34; // the toolbox's column
+  const gap = 34;
+  const cellW = (width - padL - padR - gap * (cols - 1)) / cols;
+  const size = Math.min(cellW, 210);
+  const titleH = 44;
+  const rowH = size + titleH + 34;
+  const grids: EChartsCoreOption[] = [];
+  const xAxes: EChartsCoreOption[] = [];
+  const yAxes: EChartsCoreOption[] = [];
+  const titles: EChartsCoreOption[] = [];
+  const series: EChartsCoreOption[] = [];
+  const a = axisStyle(p);
+  gates.forEach((g, i) => {
+    const col = i % cols;
+    const row = Math.floor(i / cols);
+    const left = padL + col * (cellW + gap) + (cellW - size) / 2;
+    const top = 8 + row * rowH + titleH;
+    grids.push({ left, top, width: size, height: size });
+    titles.push({
+      text: `${g.gate} gate`, left: left + size / 2, top: top - titleH + 2, textAlign: 'center',
+      textStyle: { color: p.fg, fontSize: 12, fontWeight: 600 },
+      subtext: `${g.left.length} units`, subtextStyle: { color: p.muted, fontSize: 10 }, itemGap: 5,
+    });
+    const axis = (name: string, showName: boolean) => ({
+      type: 'value', min: 0, max: 1, interval: 0.5, gridIndex: i, ...a,
+      name: showName ? name : '', nameLocation: 'middle', nameGap: 24,
+      axisLabel: { ...(a.axisLabel as object), formatter: (v: number) => String(v) },
+    });
+    xAxes.push(axis(`left-saturated (< ${thresholds.low})`, true));
+    yAxes.push(axis(`right-saturated (> ${thresholds.high})`, col === 0));
+    series.push({
+      type: 'scatter', name: g.gate, xAxisIndex: i, yAxisIndex: i,
+      data: g.left.map((l, u) => [l, g.right[u], u]),
+      symbolSize: p.highContrast ? 9 : 7,
+      color: p.series[i % p.series.length],
+      itemStyle: { opacity: 0.7, borderColor: p.bg, borderWidth: 0.5 },
+      emphasis: { scale: 1.6, itemStyle: { opacity: 1 } },
+    });
+  });
+  view.el.style.height = `${Math.ceil(rows * rowH + 8)}px`;
+  const b = baseOption(p);
+  return {
+    ...b,
+    title: titles,
+    grid: grids,
+    xAxis: xAxes,
+    yAxis: yAxes,
+    tooltip: {
+      ...(b.tooltip as object),
+      trigger: 'item',
+      formatter: (q: { seriesIndex?: number; value?: number[] }) => {
+        const g = gates[q.seriesIndex ?? 0];
+        const u = (q.value ?? [])[2] ?? 0;
+        const note = g.unitNote ? `<div class="gl-tip-note">${escapeHtml(g.unitNote(u))}</div>` : '';
+        return `<div class="gl-tip-title">${escapeHtml(g.gate)} gate · unit ${u}</div>`
+          + `<div class="gl-tip-row"><span class="gl-tip-name">left-saturated</span><span class="gl-tip-value">${exact(g.left[u])}</span></div>`
+          + `<div class="gl-tip-row"><span class="gl-tip-name">right-saturated</span><span class="gl-tip-value">${exact(g.right[u])}</span></div>${note}`;
+      },
+    },
+    toolbox: view.toolbox(p, 'none'),
+    series,
+  };
+}
+
+export interface WeightBars {
+  gates: string[];
+  /** Parameter name ("W", "R", "B", "P") → ‖d·_g‖ per gate (NaN where a gate has no block). */
+  norms: { param: string; label: string; values: number[] }[];
+}
+
+/** ‖dW_g‖, ‖dR_g‖, ‖dB_g‖ (and ‖dP_g‖) per gate block, in ONNX gate order. */
+export function weightsOption(p: Palette, view: ChartView, bars: WeightBars): EChartsCoreOption {
+  const b = baseOption(p);
+  const colors = [p.blue, p.orange, p.green, p.purple];
+  return {
+    ...b,
+    legend: { type: 'scroll', top: 6, left: 10, width: Math.max(100, view.el.clientWidth - 56), itemWidth: 14, itemHeight: 10, textStyle: { color: p.fg, fontSize: 12 }, inactiveColor: p.grid },
+    grid: { left: 56, right: 16, top: 40, bottom: 28 },
+    tooltip: {
+      ...(b.tooltip as object),
+      trigger: 'axis',
+      axisPointer: { type: 'shadow', shadowStyle: { color: p.grid } },
+      formatter: (params: { dataIndex?: number; seriesIndex?: number }[]) => {
+        const i = params[0]?.dataIndex ?? 0;
+        const rows = params.map((q) => {
+          const n = bars.norms[q.seriesIndex ?? 0];
+          return `<div class="gl-tip-row">${dot(colors[(q.seriesIndex ?? 0) % colors.length])}<span class="gl-tip-name">${escapeHtml(n.label)}</span><span class="gl-tip-value">${exact(n.values[i])}</span></div>`;
+        });
+        return `<div class="gl-tip-title">${escapeHtml(bars.gates[i])} gate</div>${rows.join('')}`;
+      },
+    },
+    toolbox: view.toolbox(p, 'none'),
+    xAxis: { type: 'category', data: bars.gates, ...axisStyle(p), splitLine: { show: false }, axisTick: { show: false } },
+    yAxis: { type: 'value', ...axisStyle(p), axisLabel: { ...(axisStyle(p).axisLabel as object), formatter: (v: number) => num(v, 2) } },
+    series: bars.norms.map((n, k) => ({
+      type: 'bar', name: n.label, data: n.values.map((v) => (Number.isFinite(v) ? v : null)), color: colors[k % colors.length],
+      barMaxWidth: 22, barGap: '15%',
+      itemStyle: { borderRadius: [2, 2, 0, 0], borderColor: p.highContrast ? p.fg : undefined, borderWidth: p.highContrast ? 1 : 0 },
+    })),
+  };
+}

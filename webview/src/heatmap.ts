@@ -1,0 +1,441 @@
+/**
+ * Time × unit heatmaps of a [T, B, H] tensor (|dL/dh|, a gate, …). ECharts draws the axes, zoom,
+ * toolbox and colour legend; the cells are one bitmap that this module bins from the full tensor
+ * for the visible window: at most one bin per pixel (≤ 1000 columns × 256 rows), max |·| per bin
+ * for magnitudes (a spike never disappears) and the mean for gate values. Zooming re-bins from the
+ * full data, so cells become exact when few enough are visible. Tooltips always read the hovered
+ * (t, unit) from the full tensor, never from a bin.
+ */
+import type { Tensor } from '../../src/report/types';
+import { echarts, type EChartsCoreOption } from './echarts';
+import { axisStyle, baseOption, ChartView, type ChartContext, type Renderable } from './chartView';
+import { diverging, viridis, type ColorMap } from './colormap';
+import { escapeHtml, exact, logTick, num } from './format';
+import type { Palette } from './theme';
+
+export interface HeatSource {
+  /** Stable key ("gradHidden", "gate:forget", …). */
+  key: string;
+  /** Shown in the chart's title and the tooltip ("|dL/dh_t|"). */
+  label: string;
+  /** The quantity's symbol in tooltips ("dL/dh", "f"). */
+  symbol: string;
+  tensor: Tensor;
+  /** |x| with a log colour scale and max-binning (gradients), or x itself with mean-binning (gates, states). */
+  magnitude: boolean;
+}
+
+/** Which batch element a heatmap shows: one, or the mean over the batch (of |x| for magnitudes). */
+export type BatchSelection = number | 'mean';
+
+type Scale = { kind: 'log'; lo: number; hi: number } | { kind: 'linear'; lo: number; hi: number } | { kind: 'signed'; lo: number; hi: number };
+
+const MAX_COLS = 1000;
+
+/** Running min, max and smallest positive value (NaN ignored). */
+class RangeStats {
+  lo = Infinity;
+  hi = -Infinity;
+  minPositive = Infinity;
+
+  add(values: Float64Array, n: number): void {
+    let { lo, hi, minPositive } = this;
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+      if (v > 0 && v < minPositive) minPositive = v;
+    }
+    this.lo = lo;
+    this.hi = hi;
+    this.minPositive = minPositive;
+  }
+}
+
+/**
+ * Splits [lo, hi) into n equal bins over integer cells [0, limit): bin k gets the cells it overlaps
+ * or, when a bin is narrower than a cell, the one cell under its middle.
+ */
+function binSpans(lo: number, hi: number, limit: number, start: Int32Array, end: Int32Array): void {
+  const n = start.length;
+  const d = (hi - lo) / n;
+  for (let k = 0; k < n; k++) {
+    const a = lo + k * d;
+    let s: number;
+    let e: number;
+    if (d < 1) {
+      s = Math.floor(a + d / 2);
+      e = s + 1;
+    } else {
+      s = Math.floor(a);
+      e = Math.ceil(a + d);
+    }
+    s = Math.max(0, Math.min(limit - 1, s));
+    start[k] = s;
+    end[k] = Math.max(s + 1, Math.min(limit, e));
+  }
+}
+const MAX_ROWS = 256;
+const GRID = { left: 60, right: 84, top: 46, bottom: 54 };
+
+export class HeatmapView implements Renderable {
+  private readonly view: ChartView;
+  private readonly tip: HTMLElement;
+  private source: HeatSource;
+  private batch: BatchSelection = 'mean';
+  private scale: Scale | undefined;
+  private frame = 0;
+  /** The bins of the last drawn image, for the tooltip's "this colour is the max over …" note. */
+  private drawn: { t0: number; t1: number; u0: number; u1: number; cols: number; rows: number } | undefined;
+
+  constructor(private readonly el: HTMLElement, ctx: ChartContext, imageName: string, source: HeatSource) {
+    this.source = source;
+    el.classList.add('gl-heatmap');
+    this.view = new ChartView(el, ctx, imageName, (p) => this.option(p), {
+      afterRender: () => this.scheduleImage(true),
+      onResize: () => this.scheduleImage(),
+    });
+    this.tip = document.createElement('div');
+    this.tip.className = 'gl-heat-tip';
+    this.tip.setAttribute('role', 'tooltip');
+    this.tip.hidden = true;
+    el.appendChild(this.tip);
+    const chart = this.view.chart;
+    chart.on('datazoom', () => this.scheduleImage());
+    chart.on('restore', () => this.scheduleImage());
+    const zr = chart.getZr();
+    zr.on('mousemove', (e: { offsetX: number; offsetY: number }) => this.hover(e.offsetX, e.offsetY));
+    zr.on('globalout', () => { this.tip.hidden = true; });
+  }
+
+  get dims(): { T: number; B: number; H: number } {
+    const [T, B, H] = this.source.tensor.dims;
+    return { T, B, H };
+  }
+
+  setSource(source: HeatSource): void {
+    this.source = source;
+    this.scale = undefined;
+    if (this.view.palette) this.view.render(this.view.palette);
+  }
+
+  setBatch(batch: BatchSelection): void {
+    this.batch = batch;
+    this.scale = undefined;
+    if (this.view.palette) this.view.render(this.view.palette);
+  }
+
+  render(p: Palette): void {
+    this.view.render(p);
+  }
+
+  dispose(): void {
+    cancelAnimationFrame(this.frame);
+    this.view.dispose();
+  }
+
+  /** Fills `out[u - u0]` with the displayed value of (t, u) for u in [u0, u1): |x| or x, one batch element or the mean. */
+  private rowValues(t: number, u0: number, u1: number, out: Float64Array): void {
+    const { B, H } = this.dims;
+    const x = this.source.tensor.data;
+    const abs = this.source.magnitude;
+    if (this.batch !== 'mean') {
+      const base = (t * B + this.batch) * H;
+      for (let u = u0; u < u1; u++) {
+        const v = x[base + u];
+        out[u - u0] = abs ? Math.abs(v) : v;
+      }
+      return;
+    }
+    out.fill(0, 0, u1 - u0);
+    for (let b = 0; b < B; b++) {
+      const base = (t * B + b) * H;
+      for (let u = u0; u < u1; u++) {
+        const v = x[base + u];
+        out[u - u0] += abs ? Math.abs(v) : v;
+      }
+    }
+    if (B > 1) for (let u = u0; u < u1; u++) out[u - u0] /= B;
+  }
+
+  /** The colour scale over the whole tensor (not the window), so colours keep their meaning while zooming. */
+  private colourScale(): Scale {
+    if (this.scale) return this.scale;
+    const { T, H } = this.dims;
+    const row = new Float64Array(H);
+    const stats = new RangeStats();
+    for (let t = 0; t < T; t++) {
+      this.rowValues(t, 0, H, row);
+      stats.add(row, H);
+    }
+    this.scale = this.scaleFrom(stats);
+    return this.scale;
+  }
+
+  private scaleFrom({ lo, hi, minPositive }: RangeStats): Scale {
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) lo = hi = 0;
+    if (this.source.magnitude) {
+      // Twelve decades below the maximum are plenty; a vanishing RNN spans about eleven.
+      if (!(hi > 0)) return { kind: 'linear', lo: 0, hi: 1 };
+      const low = Math.max(minPositive, hi * 1e-12);
+      return { kind: 'log', lo: low < hi ? low : hi / 10, hi };
+    }
+    if (lo >= 0 && hi <= 1) return { kind: 'linear', lo: 0, hi: 1 };
+    if (lo < 0) {
+      const m = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
+      return { kind: 'signed', lo: -m, hi: m };
+    }
+    return { kind: 'linear', lo, hi: hi > lo ? hi : lo + 1 };
+  }
+
+  private colourMap(): ColorMap {
+    return this.colourScale().kind === 'signed' ? diverging : viridis;
+  }
+
+  private gridRect(): { x: number; y: number; w: number; h: number } {
+    const c = this.view.chart;
+    return { x: GRID.left, y: GRID.top, w: Math.max(1, c.getWidth() - GRID.left - GRID.right), h: Math.max(1, c.getHeight() - GRID.top - GRID.bottom) };
+  }
+
+  /** The visible data window [x0, x1) × [y0, y1) in (t, unit) coordinates. */
+  private window(): { x0: number; x1: number; y0: number; y1: number } {
+    const { T, H } = this.dims;
+    const r = this.gridRect();
+    const c = this.view.chart;
+    const a = c.convertFromPixel({ gridIndex: 0 }, [r.x, r.y]) as number[] | undefined;
+    const b = c.convertFromPixel({ gridIndex: 0 }, [r.x + r.w, r.y + r.h]) as number[] | undefined;
+    if (!a || !b) return { x0: 0, x1: T, y0: 0, y1: H };
+    const clamp = (v: number, hi: number) => (Number.isFinite(v) ? Math.min(hi, Math.max(0, v)) : 0);
+    const x0 = clamp(Math.min(a[0], b[0]), T);
+    const x1 = clamp(Math.max(a[0], b[0]), T);
+    const y0 = clamp(Math.min(a[1], b[1]), H);
+    const y1 = clamp(Math.max(a[1], b[1]), H);
+    return { x0, x1: x1 > x0 ? x1 : Math.min(T, x0 + 1), y0, y1: y1 > y0 ? y1 : Math.min(H, y0 + 1) };
+  }
+
+  private scheduleImage(now = false): void {
+    cancelAnimationFrame(this.frame);
+    if (now) this.drawImage();
+    else this.frame = requestAnimationFrame(() => this.drawImage());
+  }
+
+  /** Bins the visible window into ≤ one bin per pixel and hands the bitmap to ECharts as a graphic. */
+  private drawImage(): void {
+    const chart = this.view.chart;
+    const p = this.view.palette;
+    if (chart.isDisposed() || !p) return;
+    const { T, H } = this.dims;
+    if (T === 0 || H === 0) return;
+    const r = this.gridRect();
+    const w = this.window();
+    const cols = Math.max(1, Math.min(MAX_COLS, Math.round(r.w)));
+    const rows = Math.max(1, Math.min(MAX_ROWS, Math.round(r.h)));
+    // Bin c covers x ∈ [x0 + c·dx, x0 + (c+1)·dx): the time steps it overlaps, or the one under its middle.
+    const colStart = new Int32Array(cols);
+    const colEnd = new Int32Array(cols);
+    const rowStart = new Int32Array(rows);
+    const rowEnd = new Int32Array(rows);
+    binSpans(w.x0, w.x1, T, colStart, colEnd);
+    binSpans(w.y0, w.y1, H, rowStart, rowEnd);
+    const uLo = rowStart[0];
+    const uHi = rowEnd[rows - 1];
+    const line = new Float64Array(uHi - uLo);
+    const bins = new Float64Array(cols * rows);
+    const useMax = this.source.magnitude;
+    const counts = useMax ? undefined : new Float64Array(cols * rows);
+    bins.fill(useMax ? -Infinity : 0);
+    // Zoomed out over everything, this pass sees every cell: the colour scale comes for free.
+    const stats = !this.scale && uLo === 0 && uHi === H && colStart[0] === 0 && colEnd[cols - 1] === T ? new RangeStats() : undefined;
+    let lastT = -1;
+    for (let c = 0; c < cols; c++) {
+      for (let t = colStart[c]; t < colEnd[c]; t++) {
+        this.rowValues(t, uLo, uHi, line);
+        if (stats && t > lastT) {
+          stats.add(line, H);
+          lastT = t;
+        }
+        for (let k = 0, i = c; k < rows; k++, i += cols) {
+          const ua = rowStart[k] - uLo;
+          const ub = rowEnd[k] - uLo;
+          if (counts) {
+            let sum = 0;
+            let n = 0;
+            for (let u = ua; u < ub; u++) {
+              const v = line[u];
+              if (v === v) {
+                sum += v;
+                n++;
+              }
+            }
+            bins[i] += sum;
+            counts[i] += n;
+          } else {
+            let m = bins[i];
+            for (let u = ua; u < ub; u++) if (line[u] > m) m = line[u];
+            bins[i] = m;
+          }
+        }
+      }
+    }
+    if (stats && lastT === T - 1) this.scale = this.scaleFrom(stats);
+    const map = this.colourMap();
+    const canvas = document.createElement('canvas');
+    canvas.width = cols;
+    canvas.height = rows;
+    const g = canvas.getContext('2d');
+    if (!g) return;
+    const img = g.createImageData(cols, rows);
+    const px = new Uint32Array(img.data.buffer);
+    // Colour index = clamp(255 · (f(v) − f(lo)) / (f(hi) − f(lo))), f = log10 or identity.
+    const s = this.colourScale();
+    const log = s.kind === 'log';
+    const f0 = log ? Math.log10(s.lo) : s.lo;
+    const k255 = 255 / ((log ? Math.log10(s.hi) : s.hi) - f0 || 1);
+    const lut = map.lut;
+    for (let i = 0; i < bins.length; i++) {
+      let v = bins[i];
+      if (counts) v = counts[i] ? v / counts[i] : NaN;
+      else if (v === -Infinity) v = NaN;
+      if (v !== v) {
+        px[i] = 0;
+        continue;
+      }
+      let x = log ? (v > 0 ? (Math.log10(v) - f0) * k255 : 0) : (v - f0) * k255;
+      x = x < 0 ? 0 : x > 255 ? 255 : x;
+      px[i] = lut[(x + 0.5) | 0];
+    }
+    g.putImageData(img, 0, 0);
+    this.drawn = { t0: w.x0, t1: w.x1, u0: w.y0, u1: w.y1, cols, rows };
+    chart.setOption({
+      graphic: [{
+        id: 'cells', type: 'image', silent: true, z: -10, x: r.x, y: r.y,
+        style: { image: canvas, x: 0, y: 0, width: r.w, height: r.h, imageSmoothing: false },
+      }, ...this.legendGraphics(p, r)],
+    }, { lazyUpdate: false });
+    // For tests and the curious: what the bitmap shows.
+    this.el.dataset.bins = `${cols}x${rows}`;
+    this.el.dataset.window = `${w.x0.toFixed(1)}-${w.x1.toFixed(1)}x${w.y0.toFixed(1)}-${w.y1.toFixed(1)}`;
+  }
+
+  /** The colour bar at the right of the grid, with the scale's end (and middle) values. */
+  private legendGraphics(p: Palette, r: { x: number; y: number; w: number; h: number }): EChartsCoreOption[] {
+    const s = this.colourScale();
+    const map = this.colourMap();
+    const x = r.x + r.w + 14;
+    const stops = map.stops.map(([o, color]) => ({ offset: 1 - o, color }));
+    const fmt = (v: number) => (s.kind === 'log' ? logTick(v) : num(v, 3));
+    const mid = s.kind === 'log' ? Math.sqrt(s.lo * s.hi) : (s.lo + s.hi) / 2;
+    const label = (id: string, y: number, v: number): EChartsCoreOption => ({
+      id, type: 'text', x: x + 16, y, silent: true,
+      style: { text: fmt(v), fill: p.muted, fontSize: 10, fontFamily: p.font, verticalAlign: 'middle' },
+    });
+    return [
+      {
+        id: 'legend-bar', type: 'rect', silent: true, x, y: r.y,
+        shape: { x: 0, y: 0, width: 10, height: r.h },
+        style: { fill: new echarts.graphic.LinearGradient(0, 0, 0, 1, stops), stroke: p.border, lineWidth: 1 },
+      },
+      label('legend-hi', r.y + 4, s.hi),
+      label('legend-mid', r.y + r.h / 2, mid),
+      label('legend-lo', r.y + r.h - 4, s.lo),
+    ];
+  }
+
+  private option(p: Palette): EChartsCoreOption {
+    const { T, B, H } = this.dims;
+    const b = baseOption(p);
+    const a = axisStyle(p);
+    const batchText = B === 1 ? '' : this.batch === 'mean' ? ` · mean over ${B} batch elements` : ` · batch ${this.batch}`;
+    const binText = this.source.magnitude ? 'max per display bin' : 'mean per display bin';
+    return {
+      ...b,
+      tooltip: { show: false },
+      title: {
+        text: `${this.source.label}${batchText}`, left: 4, top: 4,
+        textStyle: { color: p.fg, fontSize: 12, fontWeight: 600, fontFamily: p.font },
+        subtext: `${this.colourScale().kind === 'log' ? 'log colour scale' : 'linear colour scale'}${T * H > MAX_COLS * MAX_ROWS ? ` · ${binText}` : ''}`,
+        subtextStyle: { color: p.muted, fontSize: 10 }, itemGap: 4,
+      },
+      toolbox: this.view.toolbox(p, 'xy'),
+      // The bitmap is placed at exactly this rect: no automatic shrinking for labels (ECharts 6's outerBounds).
+      grid: { left: GRID.left, right: GRID.right, top: GRID.top, bottom: GRID.bottom, containLabel: false, outerBoundsMode: 'none' },
+      xAxis: {
+        type: 'value', min: 0, max: T, minInterval: 1, name: 'time step t', nameLocation: 'middle', nameGap: 22,
+        ...a, splitLine: { show: false }, axisLabel: { ...(a.axisLabel as object), formatter: (v: number) => String(Math.round(v)) },
+      },
+      yAxis: {
+        type: 'value', min: 0, max: H, inverse: true, minInterval: 1, name: 'unit', nameLocation: 'middle', nameGap: 40,
+        ...a, splitLine: { show: false }, axisLabel: { ...(a.axisLabel as object), showMaxLabel: false, formatter: (v: number) => String(Math.round(v)) },
+      },
+      dataZoom: [
+        { type: 'inside', xAxisIndex: 0, filterMode: 'none', zoomOnMouseWheel: 'ctrl', moveOnMouseWheel: false, moveOnMouseMove: true },
+        { type: 'inside', yAxisIndex: 0, filterMode: 'none', zoomOnMouseWheel: 'shift', moveOnMouseWheel: false, moveOnMouseMove: false },
+        {
+          type: 'slider', xAxisIndex: 0, filterMode: 'none', height: 14, bottom: 4, showDataShadow: false,
+          borderColor: p.border, backgroundColor: 'transparent', fillerColor: 'rgba(128,128,128,0.18)',
+          handleStyle: { color: p.bg, borderColor: p.muted }, moveHandleStyle: { color: p.muted, opacity: 0.4 },
+          textStyle: { color: p.muted, fontSize: 10 }, labelFormatter: (v: number) => String(Math.round(v)), brushSelect: false,
+        },
+      ],
+      // Invisible corners give the axes and the zoom their data extent.
+      series: [{ type: 'scatter', data: [[0, 0], [T, H]], symbolSize: 0, silent: true, tooltip: { show: false }, itemStyle: { opacity: 0 } }],
+    };
+  }
+
+  /** The exact value under the pointer, from the full tensor. */
+  private hover(x: number, y: number): void {
+    const r = this.gridRect();
+    if (x < r.x || x >= r.x + r.w || y < r.y || y >= r.y + r.h) {
+      this.tip.hidden = true;
+      return;
+    }
+    const { T, B, H } = this.dims;
+    const pt = this.view.chart.convertFromPixel({ gridIndex: 0 }, [x, y]) as number[];
+    const t = Math.floor(pt[0]);
+    const u = Math.floor(pt[1]);
+    if (!(t >= 0 && t < T && u >= 0 && u < H)) {
+      this.tip.hidden = true;
+      return;
+    }
+    const data = this.source.tensor.data;
+    const float32 = data instanceof Float32Array;
+    const sym = this.source.symbol;
+    const lines: string[] = [];
+    if (this.batch === 'mean' && B > 1) {
+      const row = new Float64Array(1);
+      this.rowValues(t, u, u + 1, row);
+      lines.push(`<div class="gl-tip-row"><span class="gl-tip-name">mean over batch of ${this.source.magnitude ? `|${sym}|` : sym}</span><span class="gl-tip-value">${exact(row[0])}</span></div>`);
+      const shown = Math.min(B, 4);
+      for (let b = 0; b < shown; b++) {
+        lines.push(`<div class="gl-tip-row gl-tip-sub"><span class="gl-tip-name">batch ${b}: ${escapeHtml(sym)}</span><span class="gl-tip-value">${exact(data[(t * B + b) * H + u], float32)}</span></div>`);
+      }
+      if (B > shown) lines.push(`<div class="gl-tip-note">… ${B - shown} more batch elements</div>`);
+    } else {
+      const b = this.batch === 'mean' ? 0 : this.batch;
+      lines.push(`<div class="gl-tip-row"><span class="gl-tip-name">${escapeHtml(sym)}</span><span class="gl-tip-value">${exact(data[(t * B + b) * H + u], float32)}</span></div>`);
+    }
+    const d = this.drawn;
+    if (d) {
+      const tPerBin = (d.t1 - d.t0) / d.cols;
+      const uPerBin = (d.u1 - d.u0) / d.rows;
+      if (tPerBin > 1 || uPerBin > 1) {
+        const c = Math.floor(((x - r.x) / r.w) * d.cols);
+        const k = Math.floor(((y - r.y) / r.h) * d.rows);
+        const ta = Math.floor(d.t0 + c * tPerBin);
+        const tb = Math.max(ta, Math.ceil(d.t0 + (c + 1) * tPerBin) - 1);
+        const ua = Math.floor(d.u0 + k * uPerBin);
+        const ub = Math.max(ua, Math.ceil(d.u0 + (k + 1) * uPerBin) - 1);
+        lines.push(`<div class="gl-tip-note">the colour is the ${this.source.magnitude ? 'max' : 'mean'} over t ${ta}–${Math.min(T - 1, tb)}, units ${ua}–${Math.min(H - 1, ub)}; zoom in for single cells</div>`);
+      }
+    }
+    this.tip.innerHTML = `<div class="gl-tip-title">t = ${t} · unit ${u}</div>${lines.join('')}`;
+    this.tip.hidden = false;
+    const tw = this.tip.offsetWidth;
+    const th = this.tip.offsetHeight;
+    const cw = this.el.clientWidth;
+    const left = x + 14 + tw > cw ? Math.max(0, x - 14 - tw) : x + 14;
+    const top = Math.max(0, Math.min(this.el.clientHeight - th, y + 14));
+    this.tip.style.left = `${left}px`;
+    this.tip.style.top = `${top}px`;
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The analysis panel's entry point. In VS Code it says `ready`, then renders what the host sends
+ * (HostToPanel); in the standalone HTML report it renders the embedded models. Sets
+ * `document.body.dataset.state` to waiting | busy | rendered | failed (tests wait on 'rendered').
+ */
+import {
+  provideVSCodeDesignSystem, vsCodeButton, vsCodeDropdown, vsCodeOption, vsCodeProgressRing, vsCodeTextField,
+} from '@vscode/webview-ui-toolkit';
+import '../panel.css';
+import type { HostToPanel, PanelModel, PanelSettings } from '../../src/protocol/panel';
+import { Controls } from './controls';
+import { h } from './dom';
+import { connectHost, embeddedModels, type Host } from './host';
+import { readPalette, watchTheme } from './theme';
+import { comparisonView, modelView, Registry, type ViewContext } from './view';
+
+provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeDropdown(), vsCodeOption(), vsCodeTextField(), vsCodeProgressRing());
+
+type PanelStateName = 'waiting' | 'busy' | 'rendered' | 'failed';
+
+class Panel {
+  private readonly root: HTMLElement;
+  private readonly banner: HTMLElement;
+  private readonly controlsSlot: HTMLElement;
+  private readonly content: HTMLElement;
+  private readonly overlay: HTMLElement;
+  private readonly overlayText: HTMLElement;
+  private registry = new Registry();
+  private controls: Controls | undefined;
+  private models: PanelModel[] = [];
+  private settings: PanelSettings | undefined;
+  private readonly ctx: ViewContext;
+
+  constructor(private readonly host: Host) {
+    this.root = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app', role: 'main' }));
+    this.root.classList.add('gl-root');
+    this.banner = h('div', { class: 'gl-banner', role: 'alert', hidden: true });
+    this.controlsSlot = h('div', { class: 'gl-controls-slot' });
+    this.content = h('div', { class: 'gl-content' }, h('p', { class: 'gl-waiting gl-muted' }, host.connected ? 'Waiting for the analysis…' : 'This report holds no data.'));
+    this.overlayText = h('span', { class: 'gl-overlay-text' });
+    this.overlay = h('div', { class: 'gl-overlay', role: 'status', 'aria-live': 'polite', hidden: true },
+      h('div', { class: 'gl-overlay-box' }, h('vscode-progress-ring', {}), this.overlayText));
+    this.root.replaceChildren(this.banner, this.controlsSlot, this.content, this.overlay);
+    if (!host.connected) document.body.classList.add('gl-standalone');
+    this.ctx = { palette: readPalette, saveImage: (name, url) => host.saveImage(name, url) };
+    watchTheme(!host.connected, () => this.registry.renderAll(readPalette()));
+    this.setState('waiting');
+  }
+
+  start(): void {
+    if (!this.host.connected) {
+      try {
+        const models = embeddedModels();
+        if (models?.length) this.show(models, undefined);
+        else this.setState('failed');
+      } catch (e) {
+        this.fail(`The report's embedded data could not be read: ${(e as Error).message}`);
+      }
+      return;
+    }
+    const restored = this.host.getState();
+    if (restored) {
+      this.settings = restored.settings;
+      this.mountControls();
+    }
+    window.addEventListener('message', (e: MessageEvent) => this.handle(e.data as HostToPanel));
+    this.host.post({ kind: 'ready' });
+  }
+
+  private handle(m: HostToPanel): void {
+    if (!m || typeof m !== 'object') return;
+    switch (m.kind) {
+      case 'show':
+        this.settings = m.settings;
+        this.show(m.models, m.settings);
+        return;
+      case 'busy':
+        this.overlayText.textContent = m.message;
+        this.overlay.hidden = false;
+        this.root.setAttribute('aria-busy', 'true');
+        this.controls?.setBusy(true);
+        this.setState('busy');
+        return;
+      case 'failed':
+        this.fail(m.message);
+        return;
+      case 'inputPicked':
+        this.controls?.inputPicked(m.input, m.file);
+        return;
+      case 'targetPicked':
+        this.controls?.targetPicked(m.file);
+        return;
+    }
+  }
+
+  private show(models: PanelModel[], settings: PanelSettings | undefined): void {
+    this.models = models;
+    this.banner.hidden = true;
+    this.overlay.hidden = true;
+    this.root.removeAttribute('aria-busy');
+    this.registry.dispose();
+    this.registry = new Registry();
+    if (settings) {
+      this.host.setState({ modelPaths: models.map((m) => m.path), settings });
+      this.mountControls();
+    }
+    try {
+      const view = models.length === 0
+        ? h('p', { class: 'gl-waiting gl-muted' }, 'No models to show.')
+        : models.length === 1
+          ? modelView(models[0], 0, this.ctx, this.registry)
+          : comparisonView(models, this.ctx, this.registry);
+      const footer = this.host.connected ? null : h('footer', { class: 'gl-footer gl-muted' },
+        'Gradient Lens standalone report · hover the charts for exact values · the toolbox icons zoom and save PNG images');
+      this.content.replaceChildren(view, ...(footer ? [footer] : []));
+    } catch (e) {
+      this.fail(`The panel could not render this report: ${(e as Error).message}`);
+      return;
+    }
+    const registry = this.registry;
+    registry.mount(readPalette).then((complete) => {
+      // Two frames: ECharts and the heatmap bitmaps have painted.
+      if (complete) requestAnimationFrame(() => requestAnimationFrame(() => this.setState('rendered')));
+    }, (e: unknown) => this.fail(`The panel could not render this report: ${(e as Error).message}`));
+  }
+
+  private mountControls(): void {
+    if (!this.host.connected || !this.settings) return;
+    const wasOpen = this.controls ? (this.controls.el as HTMLDetailsElement).open : true;
+    this.controls = new Controls(this.settings, this.models.length ? this.models : undefined, {
+      rerun: (settings) => {
+        this.settings = settings;
+        this.host.post({ kind: 'rerun', settings });
+      },
+      pickInput: (input) => this.host.post({ kind: 'pickInput', input }),
+      pickTarget: () => this.host.post({ kind: 'pickTarget' }),
+      exportReport: (format) => this.host.post({ kind: 'export', format }),
+      changed: (settings) => {
+        this.settings = settings;
+        const paths = this.models.length ? this.models.map((m) => m.path) : this.host.getState()?.modelPaths ?? [];
+        this.host.setState({ modelPaths: paths, settings });
+      },
+    });
+    (this.controls.el as HTMLDetailsElement).open = wasOpen;
+    this.controlsSlot.replaceChildren(this.controls.el);
+  }
+
+  private fail(message: string): void {
+    this.overlay.hidden = true;
+    this.root.removeAttribute('aria-busy');
+    this.controls?.setBusy(false);
+    const actions = this.host.connected
+      ? h('div', { class: 'gl-banner-actions' }, (() => {
+        const b = document.createElement('vscode-button');
+        b.setAttribute('appearance', 'secondary');
+        b.textContent = 'Show Log';
+        b.addEventListener('click', () => this.host.post({ kind: 'showLog' }));
+        return b;
+      })())
+      : null;
+    this.banner.replaceChildren(
+      h('span', { class: 'gl-banner-icon', 'aria-hidden': 'true' }, '✕'),
+      h('span', { class: 'gl-banner-text', 'data-testid': 'error' }, message),
+      ...(actions ? [actions] : []));
+    this.banner.hidden = false;
+    this.setState('failed');
+  }
+
+  private setState(state: PanelStateName): void {
+    document.body.dataset.state = state;
+  }
+}
+
+function boot(): void {
+  new Panel(connectHost()).start();
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
+else boot();

@@ -1,0 +1,376 @@
+/**
+ * The panel's content for one model (analysis) or several (comparison): model header, then per
+ * layer-direction a verdict card, the gradient-flow chart, heatmaps, the saturation scatter and
+ * the weight-gradient bars. DOM first; charts are created once their containers are in the
+ * document (ECharts needs their size), through a Registry that also re-renders them on a theme
+ * change.
+ */
+import type { Dropdown } from '@vscode/webview-ui-toolkit';
+import type { PanelModel } from '../../src/protocol/panel';
+import { GATE_NAMES, type DirectionReport, type LayerReport, type Tensor } from '../../src/report/types';
+import { ChartView, type ChartContext, type Renderable } from './chartView';
+import { compareOption, flowOption, scatterOption, weightsOption, type CompareCurve, type Curve, type ScatterGate } from './charts';
+import { h, uid } from './dom';
+import { exact, ms, num, plural } from './format';
+import { HeatmapView, type BatchSelection, type HeatSource } from './heatmap';
+import type { Palette } from './theme';
+import { directionVerdict, verdictSentence, type Verdict } from './verdict';
+import { directionWeightNorm, weightGradBars } from './weights';
+
+/** Charts waiting for their containers, and the live ones; children mount later (closed <details>). */
+export class Registry {
+  private pending: (() => Renderable)[] = [];
+  private readonly live: Renderable[] = [];
+  private readonly children: Registry[] = [];
+  private disposed = false;
+
+  defer(make: () => Renderable): void {
+    this.pending.push(make);
+  }
+
+  child(): Registry {
+    const r = new Registry();
+    this.children.push(r);
+    return r;
+  }
+
+  get mounted(): boolean {
+    return this.pending.length === 0;
+  }
+
+  /**
+   * Creates the pending charts one task at a time, so that a big report never blocks the page
+   * for all its charts at once. Resolves false when disposed (a newer report) before the end.
+   */
+  async mount(palette: () => Palette): Promise<boolean> {
+    while (this.pending.length) {
+      // Let the page paint and handle input between charts (and before the first).
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (this.disposed) return false;
+      const make = this.pending.shift()!;
+      const r = make();
+      r.render(palette());
+      this.live.push(r);
+    }
+    return !this.disposed;
+  }
+
+  /** Re-renders every live chart (theme change); unopened children stay pending. */
+  renderAll(p: Palette): void {
+    for (const r of this.live) r.render(p);
+    for (const c of this.children) if (c.live.length) c.renderAll(p);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const r of this.live.splice(0)) r.dispose();
+    for (const c of this.children.splice(0)) c.dispose();
+    this.pending = [];
+  }
+}
+
+export interface ViewContext extends ChartContext {
+  palette(): Palette;
+}
+
+const GATE_SYMBOLS: Record<string, string> = {
+  input: 'i', forget: 'f', output: 'o', cell: 'c̃', update: 'z', reset: 'r', hidden: 'h̃',
+};
+
+export function layerTitle(layer: LayerReport, d: DirectionReport): string {
+  return `${layer.op} '${layer.node}' ${d.direction} · H=${layer.hiddenSize} · T=${layer.seqLen} · B=${layer.batch}`;
+}
+
+function slug(s: string): string {
+  return s.replace(/\.onnx$/i, '').replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase() || 'model';
+}
+
+function isFloat32(t: Tensor | undefined): boolean {
+  return !!t && t.data instanceof Float32Array;
+}
+
+// ───────────────────────────── model header ─────────────────────────────
+
+function chip(label: string, value: string, title?: string): HTMLElement {
+  return h('span', { class: 'gl-chip', title }, h('span', { class: 'gl-chip-label' }, label), ' ', h('span', { class: 'gl-chip-value' }, value));
+}
+
+export function modelHeader(model: PanelModel, compact = false): HTMLElement {
+  const r = model.report;
+  const m = r.model;
+  const t = r.runtime.timingsMs;
+  const sources = Object.entries(r.input.sources).map(([k, v]) => `${k}: ${v === 'random' ? `random (seed ${r.input.seed})` : v.replace(/^file:/, '')}`).join(', ');
+  const o = r.objective;
+  const objective = o ? `${o.kind} of '${o.output}'${o.timeAxis !== undefined ? ` (time axis ${o.timeAxis})` : ''} = ${o.value === null ? 'n/a' : num(o.value, 4)}` : 'none';
+  const head = h('header', { class: 'gl-model-head' },
+    h(compact ? 'h2' : 'h1', { class: 'gl-model-title' }, model.label),
+    h('div', { class: 'gl-path', title: model.path }, model.path),
+    h('div', { class: 'gl-chips' },
+      chip('producer', m.producer || 'unknown'),
+      chip('opset', String(m.opset)),
+      compact ? null : chip('IR', String(m.irVersion)),
+      chip('run on', `${r.runtime.executionProvider.toUpperCase()} · onnxruntime ${r.runtime.onnxruntime}`),
+      chip('T × B', `${r.input.seqLen} × ${r.input.batch}`),
+      chip('objective', objective, o && o.value !== null ? `L = ${exact(o.value)}` : undefined),
+      compact ? null : chip('inputs', sources || 'none'),
+      compact ? chip('time', `${ms(t.total)}`, `load ${ms(t.load)} · build ${ms(t.build)} · run ${ms(t.run)} · metrics ${ms(t.metrics)}`) : null),
+    compact ? null : h('div', { class: 'gl-timings gl-muted' }, `timings: load ${ms(t.load)} · build ${ms(t.build)} · run ${ms(t.run)} · metrics ${ms(t.metrics)} · total ${ms(t.total)}`));
+  if (r.clipping) {
+    const c = r.clipping;
+    const factors = Object.entries(c.factors).map(([th, f]) => h('span', { class: 'gl-clip-factor' }, `clip at ${th} → ×${num(f, 3)}`,
+      h('span', { class: 'gl-muted' }, f >= 1 ? ' (unchanged)' : f > 0.9 ? ' (almost unchanged)' : ` (gradients ${num(1 / f, 2)}× smaller)`)));
+    head.appendChild(h('div', { class: 'gl-clipping', 'data-testid': 'clipping' },
+      h('span', { class: 'gl-clip-title' }, 'Clipping what-if'),
+      h('span', {}, `global weight-gradient norm G = ${num(c.globalNorm)}`, h('span', { class: 'gl-muted' }, ' (all recurrent layers)')),
+      ...factors));
+  }
+  if (r.warnings.length) {
+    head.appendChild(h('ul', { class: 'gl-warnings', 'data-testid': 'warnings', 'aria-label': 'Warnings' },
+      ...r.warnings.map((w) => h('li', {}, h('span', { class: 'gl-warn-icon', 'aria-hidden': 'true' }, '⚠'), ' ', w))));
+  }
+  return head;
+}
+
+// ───────────────────────────── verdict card ─────────────────────────────
+
+export function verdictCard(v: Verdict, testid: string, title?: string): HTMLElement {
+  const card = h('div', { class: `gl-verdict gl-verdict-${v.kind}`, 'data-testid': `${testid.replace(/^verdict/, 'verdict-card')}` },
+    title ? h('div', { class: 'gl-verdict-layer' }, title) : null,
+    h('div', { class: 'gl-verdict-head' },
+      h('span', { class: 'gl-badge', 'data-testid': testid, 'data-verdict': v.kind }, v.kind),
+      h('span', { class: 'gl-verdict-title' }, v.title)),
+    h('p', { class: 'gl-verdict-text', 'data-testid': testid.replace(/^verdict/, 'verdict-sentence') }, v.flow.charAt(0).toUpperCase() + v.flow.slice(1)),
+    ...v.memory.map((s) => h('p', { class: 'gl-verdict-text' }, s)),
+    v.clipping ? h('p', { class: 'gl-verdict-text gl-verdict-clip' }, v.clipping) : null,
+    h('div', { class: 'gl-figures' }, ...v.figures.map((f) => h('span', { class: 'gl-figure-chip', title: f.title },
+      h('span', { class: 'gl-chip-label' }, f.label), ' ', h('span', { class: 'gl-chip-value' }, f.value)))));
+  card.setAttribute('role', 'group');
+  card.setAttribute('aria-label', verdictSentence(v));
+  return card;
+}
+
+// ─────────────────────────── one layer-direction ───────────────────────────
+
+function flowCurves(layer: LayerReport, d: DirectionReport): Curve[] {
+  const curves: Curve[] = [];
+  const m = d.metrics;
+  if (m.gradNorm) curves.push({ name: '‖dL/dh_t‖', values: m.gradNorm, float32: false, color: (p) => p.blue });
+  if (m.gradCellNorm) curves.push({ name: '‖dL/dc_t‖', values: m.gradCellNorm, float32: false, color: (p) => p.purple });
+  if (d.jacobianNorm) {
+    const probes = d.jacobianNorm.method === 'probes' ? ' (est.)' : '';
+    curves.push({ name: `Jacobian ‖∂h_last/∂h_t‖${probes}`, values: d.jacobianNorm.hidden.data, float32: isFloat32(d.jacobianNorm.hidden), color: (p) => p.orange });
+    if (d.jacobianNorm.cell) curves.push({ name: `Jacobian ‖∂c_last/∂c_t‖${probes}`, values: d.jacobianNorm.cell.data, float32: isFloat32(d.jacobianNorm.cell), color: (p) => p.red });
+  }
+  if (m.retention?.cellHighway.length) curves.push({ name: 'cell highway ‖∏f‖', values: m.retention.cellHighway, float32: false, color: (p) => p.green, dashed: true });
+  void layer;
+  return curves;
+}
+
+function placeholder(text: string, testid?: string): HTMLElement {
+  return h('div', { class: 'gl-placeholder', 'data-testid': testid }, text);
+}
+
+function heatSources(layer: LayerReport, d: DirectionReport): { grad?: HeatSource; others: HeatSource[] } {
+  const others: HeatSource[] = [];
+  for (const g of GATE_NAMES[layer.op]) {
+    const t = d.gates[g];
+    if (t) others.push({ key: `gate:${g}`, label: `${g} gate ${GATE_SYMBOLS[g] ?? g}_t`, symbol: GATE_SYMBOLS[g] ?? g, tensor: t, magnitude: false });
+  }
+  if (d.hidden?.data?.length) others.push({ key: 'hidden', label: 'hidden state h_t', symbol: 'h', tensor: d.hidden, magnitude: false });
+  if (d.cell?.data?.length) others.push({ key: 'cell', label: 'cell state c_t', symbol: 'c', tensor: d.cell, magnitude: false });
+  if (d.gradCell?.data?.length) others.push({ key: 'gradCell', label: '|dL/dc_t|', symbol: 'dL/dc', tensor: d.gradCell, magnitude: true });
+  const grad = d.gradHidden?.data?.length ? { key: 'gradHidden', label: '|dL/dh_t|', symbol: 'dL/dh', tensor: d.gradHidden, magnitude: true } : undefined;
+  return { grad, others };
+}
+
+function heatDropdown(label: string, options: { value: string; label: string }[], selected: string, onChange: (v: string) => void): HTMLElement {
+  const id = uid('gl-heat-dd');
+  const dd = document.createElement('vscode-dropdown') as Dropdown;
+  dd.id = id;
+  dd.setAttribute('aria-label', label);
+  for (const o of options) dd.appendChild(h('vscode-option', { value: o.value, selected: o.value === selected }, o.label));
+  dd.addEventListener('change', () => onChange(dd.value));
+  return h('span', { class: 'gl-inline-field' }, h('label', { for: id }, label), dd);
+}
+
+function directionSection(model: PanelModel, modelIndex: number, li: number, layer: LayerReport, d: DirectionReport, ctx: ViewContext, registry: Registry): HTMLElement {
+  const r = model.report;
+  const key = `${li}-${d.direction}`;
+  const name = `${slug(model.label)}-${layer.op.toLowerCase()}${r.layers.length > 1 ? `-${li}` : ''}${layer.directions.length > 1 ? `-${d.direction}` : ''}`;
+  const verdict = directionVerdict(r, layer, d);
+  const titleId = uid('gl-dir-title');
+  const a = layer.attributes;
+  const detail = [
+    `I = ${layer.inputSize}`,
+    `activations ${a.activations.join(', ')}`,
+    a.clip !== null ? `clip ${a.clip}` : '',
+    a.inputForget ? 'input_forget' : '',
+    a.linearBeforeReset ? 'linear_before_reset' : '',
+    a.hasPeepholes ? 'peepholes' : '',
+    a.hasSequenceLens ? 'sequence_lens' : '',
+    layer.layout ? 'layout 1' : '',
+    d.jacobianNorm ? `Jacobian ${d.jacobianNorm.method}${d.jacobianNorm.probes ? ` (${d.jacobianNorm.probes} probes)` : ''}` : 'Jacobian off',
+  ].filter(Boolean).join(' · ');
+  const section = h('section', { class: 'gl-dir', 'data-testid': `layer-${key}`, 'aria-labelledby': titleId },
+    h('h2', { class: 'gl-dir-title', id: titleId }, layerTitle(layer, d)),
+    h('div', { class: 'gl-dir-detail gl-muted' }, detail),
+    verdictCard(verdict, `verdict-${key}`));
+
+  // Gradient flow.
+  const curves = flowCurves(layer, d);
+  if (curves.length) {
+    const flowEl = h('div', {
+      class: 'gl-chart gl-chart-flow', 'data-testid': `chart-flow-${key}`, role: 'img', tabindex: 0,
+      'aria-label': `Gradient flow over time, log scale: ${curves.map((c) => c.name).join(', ')}. ${verdictSentence(verdict)}`,
+    });
+    section.appendChild(h('figure', { class: 'gl-figure' }, h('figcaption', {}, 'Gradient flow over time', h('span', { class: 'gl-hint' }, 'click legend entries to toggle · Ctrl+wheel or the slider to zoom · drag to pan')), flowEl));
+    registry.defer(() => new ChartView(flowEl, ctx, `gradient-flow-${name}`, (p, view) => flowOption(p, view, {
+      T: layer.seqLen, direction: d.direction, curves, reach: d.metrics.decay?.reach ?? null,
+    }), { rebuildOnResize: true }));
+  }
+
+  // Heatmaps.
+  const { grad, others } = heatSources(layer, d);
+  const B = layer.batch;
+  const heatViews: HeatmapView[] = [];
+  const heatRow = h('div', { class: 'gl-heat-row' });
+  const tools = h('div', { class: 'gl-heat-tools' });
+  if (B > 1 && (grad || others.length)) {
+    const opts = [{ value: 'mean', label: `mean over the ${B} batch elements` }, ...Array.from({ length: Math.min(B, 256) }, (_, b) => ({ value: String(b), label: `batch element ${b}` }))];
+    tools.appendChild(heatDropdown('Batch', opts, 'mean', (v) => {
+      const sel: BatchSelection = v === 'mean' ? 'mean' : Number(v);
+      for (const hv of heatViews) hv.setBatch(sel);
+    }));
+  }
+  const heatCol = (testid: string, label: string, source: HeatSource | undefined, picker?: HTMLElement, onView?: (v: HeatmapView) => void, note?: string) => {
+    if (!source) return h('div', { class: 'gl-heat-col' }, placeholder('The per-step tensors are not in this report (it was written with --detail metrics).', testid));
+    const el = h('div', { class: 'gl-chart gl-chart-heat', 'data-testid': testid, role: 'img', tabindex: 0, 'aria-label': `${label} heatmap over time step × unit (${layer.seqLen} × ${layer.hiddenSize}); hover for exact values` });
+    registry.defer(() => {
+      const v = new HeatmapView(el, ctx, `${testid.replace(/-\d+-(forward|reverse)$/, '')}-${name}`, source);
+      heatViews.push(v);
+      onView?.(v);
+      return v;
+    });
+    return h('div', { class: 'gl-heat-col' }, h('div', { class: `gl-heat-picker${picker ? '' : ' gl-muted'}` }, picker ?? note ?? ''), el);
+  };
+  if (grad || others.length) {
+    const defaultOther = others.find((s) => s.key === (layer.op === 'LSTM' ? 'gate:forget' : layer.op === 'GRU' ? 'gate:update' : 'hidden')) ?? others[0];
+    let otherView: HeatmapView | undefined;
+    const picker = others.length > 1 ? heatDropdown('Show', others.map((s) => ({ value: s.key, label: s.label })), defaultOther?.key ?? '', (v) => {
+      const s = others.find((o) => o.key === v);
+      if (s && otherView) otherView.setSource(s);
+    }) : undefined;
+    const gradCol = heatCol(`heatmap-grad-${key}`, '|dL/dh_t|', grad, undefined, undefined, 'the gradient reaching each unit at each step (max |·| per display bin)');
+    const otherCol = heatCol(`heatmap-gate-${key}`, defaultOther?.label ?? 'gate', defaultOther, picker, (v) => { otherView = v; },
+      layer.op === 'RNN' ? 'the hidden state (a plain RNN has no gates)' : defaultOther?.label);
+    heatRow.append(gradCol, otherCol);
+    section.appendChild(h('figure', { class: 'gl-figure' },
+      h('figcaption', {}, 'Over time × unit', h('span', { class: 'gl-hint' }, 'hover for exact values · box-zoom or Ctrl+wheel (time), Shift+wheel (units)')),
+      tools.childNodes.length ? tools : null, heatRow));
+  }
+
+  // Saturation scatter and weight gradients, side by side.
+  const lower = h('div', { class: 'gl-two-col' });
+  const sat = d.metrics.saturation;
+  const gates: ScatterGate[] = GATE_NAMES[layer.op].filter((g) => sat.gates[g]).map((g) => {
+    const s = sat.gates[g];
+    const ret = d.metrics.retention;
+    return {
+      gate: g, left: s.leftPerUnit, right: s.rightPerUnit,
+      unitNote: g === 'forget' && ret ? (u: number) => `mean forget f̄ = ${num(ret.meanForget[u])}, horizon τ = ${ret.horizon[u] === null ? '∞' : num(ret.horizon[u] as number)} steps` : undefined,
+    };
+  });
+  if (gates.length) {
+    const el = h('div', { class: 'gl-chart gl-chart-scatter', 'data-testid': `scatter-${key}`, role: 'img', tabindex: 0,
+      'aria-label': `Gate saturation per unit (left-saturated fraction against right-saturated fraction): ${gates.map((g) => `${g.gate} ${sat.gates[g.gate].right > 0 ? `${(100 * sat.gates[g.gate].right).toFixed(1)}% right` : 'none right'}`).join(', ')}` });
+    lower.appendChild(h('figure', { class: 'gl-figure' }, h('figcaption', {}, 'Gate saturation per unit', h('span', { class: 'gl-hint' }, `Karpathy et al. 2015 · low ${sat.low}, high ${sat.high}`)), el));
+    registry.defer(() => new ChartView(el, ctx, `saturation-${name}`, (p, view) => scatterOption(p, view, gates, sat), { rebuildOnResize: true }));
+  }
+  const bars = weightGradBars(layer.op, layer.hiddenSize, d);
+  if (bars) {
+    const own = directionWeightNorm(d);
+    const G = r.clipping?.globalNorm;
+    const share = `ONNX gate order · this direction ‖dθ‖ = ${num(own)}${G ? ` of the model's G = ${num(G)}` : ''}`;
+    const el = h('div', { class: 'gl-chart gl-chart-bars', 'data-testid': `weights-${key}`, role: 'img', tabindex: 0,
+      'aria-label': `Weight-gradient norms per gate: ${bars.gates.map((g, i) => `${g} W ${num(bars.norms[0].values[i])}, R ${num(bars.norms[1].values[i])}, B ${num(bars.norms[2].values[i])}`).join('; ')}` });
+    lower.appendChild(h('figure', { class: 'gl-figure' }, h('figcaption', {}, 'Weight-gradient norms per gate', h('span', { class: 'gl-hint' }, share)), el));
+    registry.defer(() => new ChartView(el, ctx, `weight-gradients-${name}`, (p, view) => weightsOption(p, view, bars), { rebuildOnResize: true }));
+  }
+  if (lower.childNodes.length === 1) lower.classList.add('gl-single');
+  if (lower.childNodes.length) section.appendChild(lower);
+  void modelIndex;
+  return section;
+}
+
+/** The whole analysis of one model. */
+export function modelView(model: PanelModel, modelIndex: number, ctx: ViewContext, registry: Registry): HTMLElement {
+  const root = h('article', { class: 'gl-model', 'data-testid': `model-${modelIndex}` }, modelHeader(model));
+  const r = model.report;
+  if (!r.layers.length) root.appendChild(placeholder('This model has no LSTM, GRU or RNN node, so there is no recurrent gradient flow to show.'));
+  r.layers.forEach((layer, li) => {
+    for (const d of layer.directions) root.appendChild(directionSection(model, modelIndex, li, layer, d, ctx, registry));
+  });
+  return root;
+}
+
+// ───────────────────────────── comparison ─────────────────────────────
+
+function shortLabel(models: PanelModel[], model: PanelModel, layer: LayerReport, li: number, d: DirectionReport): string {
+  const r = model.report;
+  const parts = [model.label.replace(/\.onnx$/i, '')];
+  if (r.layers.length > 1) parts.push(`L${li}`);
+  if (layer.directions.length > 1) parts.push(d.direction === 'forward' ? 'fwd' : 'rev');
+  void models;
+  return parts.join(' ');
+}
+
+export function comparisonView(models: PanelModel[], ctx: ViewContext, registry: Registry): HTMLElement {
+  const curves: CompareCurve[] = [];
+  for (const m of models) {
+    m.report.layers.forEach((layer, li) => {
+      for (const d of layer.directions) {
+        curves.push({
+          label: `${shortLabel(models, m, layer, li, d)} (${layer.op})`,
+          T: layer.seqLen, direction: d.direction,
+          jacobian: d.jacobianNorm ? { values: d.jacobianNorm.hidden.data, float32: isFloat32(d.jacobianNorm.hidden) } : undefined,
+          gradNorm: d.metrics.gradNorm,
+        });
+      }
+    });
+  }
+  const root = h('section', { class: 'gl-compare', 'data-testid': 'comparison' },
+    h('h1', { class: 'gl-model-title' }, `Comparing ${plural(models.length, 'model')}`),
+    h('div', { class: 'gl-path' }, models.map((m) => m.label).join(' · ')));
+  const chartEl = h('div', {
+    class: 'gl-chart gl-chart-compare', 'data-testid': 'chart-compare', role: 'img', tabindex: 0,
+    'aria-label': `Gradient flow of ${models.length} models on one log axis over the distance from the last step: ${curves.map((c) => c.label).join(', ')}`,
+  });
+  root.appendChild(h('figure', { class: 'gl-figure' },
+    h('figcaption', {}, 'Gradient flow, overlaid', h('span', { class: 'gl-hint' }, 'solid: Jacobian ‖∂h_last/∂h_t‖ · dashed: ‖dL/dh_t‖ · x: steps back from the last step')),
+    chartEl));
+  registry.defer(() => new ChartView(chartEl, ctx, 'gradient-flow-comparison', (p, view) => compareOption(p, view, curves), { rebuildOnResize: true }));
+
+  const cols = h('div', { class: 'gl-compare-cols' });
+  cols.style.setProperty('--gl-cols', String(Math.min(models.length, 4)));
+  models.forEach((m, k) => {
+    const col = h('div', { class: 'gl-compare-col', 'data-testid': `compare-model-${k}` }, modelHeader(m, true));
+    m.report.layers.forEach((layer, li) => {
+      for (const d of layer.directions) {
+        col.appendChild(verdictCard(directionVerdict(m.report, layer, d), `compare-verdict-${k}-${li}-${d.direction}`, layerTitle(layer, d)));
+      }
+    });
+    cols.appendChild(col);
+  });
+  root.appendChild(cols);
+
+  models.forEach((m, k) => {
+    const child = registry.child();
+    const details = h('details', { class: 'gl-model-details' }, h('summary', {}, `All charts for ${m.label}`));
+    details.appendChild(modelView(m, k, ctx, child));
+    details.addEventListener('toggle', () => {
+      if (details.open && !child.mounted) void child.mount(ctx.palette);
+    });
+    root.appendChild(details);
+  });
+  return root;
+}
