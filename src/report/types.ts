@@ -103,7 +103,8 @@ export interface DirectionReport {
   metrics: DirectionMetrics;
 }
 
-export interface LayerReport {
+/** What identifies a recurrent layer and shapes its equations (the same with or without a run). */
+export interface LayerIdentity {
   node: string;
   nodeIndex: number;
   op: RecurrentOp;
@@ -111,10 +112,13 @@ export interface LayerReport {
   layout: number;
   hiddenSize: number;
   inputSize: number;
-  seqLen: number;
-  batch: number;
   /** Attributes and optional inputs that shape this layer's equations. */
   attributes: LayerAttributes;
+}
+
+export interface LayerReport extends LayerIdentity {
+  seqLen: number;
+  batch: number;
   directions: DirectionReport[];
 }
 
@@ -185,17 +189,9 @@ export interface ModelOverview {
   model: ModelInfo;
   /** op_type → count over the graph. */
   opCounts: Record<string, number>;
-  layers: {
-    node: string;
-    nodeIndex: number;
-    op: RecurrentOp;
-    direction: NodeDirection;
-    layout: number;
-    hiddenSize: number;
-    inputSize: number;
-    attributes: LayerAttributes;
+  layers: (LayerIdentity & {
     /** Per direction. */
     spectrum: SpectrumMetrics[];
-  }[];
+  })[];
   warnings: string[];
 }
