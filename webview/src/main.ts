@@ -146,6 +146,8 @@ class Panel {
   }
 
   private fail(message: string): void {
+    // Nothing shown yet: the placeholder would still say it is waiting.
+    if (this.models.length === 0) this.content.replaceChildren(h('p', { class: 'gl-muted' }, 'No report: the analysis did not finish.'));
     this.overlay.hidden = true;
     this.root.removeAttribute('aria-busy');
     this.controls?.setBusy(false);
