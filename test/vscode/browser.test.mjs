@@ -109,7 +109,9 @@ try {
   const extensionsDir = path.join(runDir, 'extensions');
   fs.mkdirSync(extensionsDir, { recursive: true });
   fs.symlinkSync(REPO, path.join(extensionsDir, `${pkg.publisher}.${pkg.name}-${pkg.version}`), 'dir');
-  server = await startServer({ runDir, extensionsDir, smokeTestDriver: false });
+  // GRADIENT_LENS_THEME="Default High Contrast" (or any installed theme) to look at the panel in it.
+  const theme = process.env.GRADIENT_LENS_THEME;
+  server = await startServer({ runDir, extensionsDir, smokeTestDriver: false, settings: theme ? { 'workbench.colorTheme': theme } : {} });
   browser = await launchBrowser({ width: 1600, height: 1000 });
   page = browser.page;
   if (process.env.VERBOSE) page.on('console', (m) => console.log('[browser]', m.type(), m.text()));
