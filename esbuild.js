@@ -19,14 +19,15 @@ const node = {
 };
 
 // The panel runs in a browser (VS Code webview, standalone HTML report): no Node, one IIFE; the CSS
-// it imports comes out beside it as dist/webview/panel.css.
+// it imports comes out beside it as dist/webview/panel.css. Minified except under --watch: every
+// standalone HTML report embeds it (≈ 0.8 MB instead of 2.1 MB); the source map stays beside it.
 const webview = {
   bundle: true,
   platform: 'browser',
   format: 'iife',
   target: 'es2020',
   sourcemap: !production,
-  minify: production,
+  minify: production || !watch,
   logLevel: 'warning',
 };
 

@@ -44,7 +44,7 @@ options:
   --jacobian MODE           exact | probes:K | off [exact while B·H ≤ 512, else probes:64]
   --ep auto|cpu|cuda        execution provider [auto: CUDA if it loads, else CPU]
   --saturation LOW,HIGH     gate saturation thresholds [0.1,0.9]
-  --detail full|metrics     leave per-step tensors out of the JSON with 'metrics' [full]
+  --detail full|metrics     leave per-step tensors out of the JSON / HTML with 'metrics' [full]
   --json FILE|-             write the report as JSON (- for stdout)
   --html FILE               write the report as one standalone HTML page (the panel, offline)
   --quiet                   print nothing but errors

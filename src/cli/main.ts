@@ -7,7 +7,7 @@ import { analyzeModel } from '../analysis/analyze';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import * as path from 'path';
 import { writeReportJson } from '../report/jsonWriter';
-import { standaloneHtml, writeFileAtomically } from '../report/htmlReport';
+import { metricsOnly, standaloneHtml, writeFileAtomically } from '../report/htmlReport';
 import { parseAnalyzeArgs, USAGE } from './args';
 import { formatSummary } from './summary';
 import { version } from '../../package.json';
@@ -36,7 +36,8 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     if (args.json) await writeReportJson(report, args.json === '-' ? io.stdout : args.json, { detail: args.detail, signal });
     if (args.html) {
       const label = path.basename(report.model.path);
-      await writeFileAtomically(args.html, standaloneHtml([{ label, path: report.model.path, report }], label));
+      const shown = args.detail === 'metrics' ? metricsOnly(report) : report;
+      await writeFileAtomically(args.html, standaloneHtml([{ label, path: report.model.path, report: shown }], label));
     }
     if (!args.quiet && args.json !== '-') {
       io.stdout.write(`${formatSummary(report)}\n`);

@@ -8,7 +8,10 @@ import * as vscode from 'vscode';
 import { CancelledError } from '../onnx/errors';
 import type { PanelModel, PanelState } from '../protocol/panel';
 import { writeReportJson } from '../report/jsonWriter';
-import { standaloneHtml, writeFileAtomically } from '../report/htmlReport';
+import { embeddedBytes, metricsOnly, standaloneHtml, writeFileAtomically } from '../report/htmlReport';
+
+/** Above this much embedded data an HTML export asks whether to leave the per-step tensors out. */
+const HTML_WARN_MB = 100;
 import type { Report } from '../report/types';
 import { AnalysisPanel, PANEL_VIEW_TYPE, PanelDeps } from './analysisPanel';
 import type { GradientLensApi } from './api';
@@ -161,7 +164,18 @@ async function exportReport(models: PanelModel[], format?: 'html' | 'json'): Pro
   if (chosen === 'html') {
     const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(dir, `${stem}.gradient-lens.html`), filters: { HTML: ['html'] } });
     if (!target) return;
-    await writeFileAtomically(target.fsPath, standaloneHtml(models, models.map((m) => m.label).join(' · ')));
+    let shown = models;
+    const mb = embeddedBytes(models.map((m) => m.report)) / 1e6;
+    if (mb > HTML_WARN_MB) {
+      const lean = vscode.l10n.t('Without per-step tensors');
+      const full = vscode.l10n.t('Everything ({0} MB)', mb.toFixed(0));
+      const choice = await vscode.window.showWarningMessage(
+        vscode.l10n.t('The report holds about {0} MB of per-step data; a page that large is slow to open. Leave the per-step tensors (heatmaps) out?', mb.toFixed(0)),
+        { modal: true }, lean, full);
+      if (!choice) return;
+      if (choice === lean) shown = models.map((m) => ({ ...m, report: metricsOnly(m.report) }));
+    }
+    await writeFileAtomically(target.fsPath, standaloneHtml(shown, models.map((m) => m.label).join(' · ')));
     void vscode.window.showInformationMessage(vscode.l10n.t('Report written to {0}', vscode.workspace.asRelativePath(target)));
     return;
   }

@@ -7,6 +7,35 @@ import * as path from 'path';
 import type { PanelModel } from '../protocol/panel';
 import { renderStandaloneHtml } from '../protocol/standalone';
 import { AnalysisError } from '../onnx/errors';
+import type { Report } from './types';
+import { PER_STEP_KEYS } from './jsonWriter';
+
+/** The report without per-step tensors (SPEC §6 `--detail metrics`): the panel then omits the heatmaps. */
+export function metricsOnly(report: Report): Report {
+  return {
+    ...report,
+    layers: report.layers.map((l) => ({
+      ...l,
+      directions: l.directions.map((d) => {
+        const kept = { ...d } as Record<string, unknown>;
+        for (const k of PER_STEP_KEYS) delete kept[k];
+        return { gates: {}, hidden: { dims: [0], data: new Float32Array(0) }, ...kept } as unknown as typeof d;
+      }),
+    })),
+  };
+}
+
+/** Bytes the embedded data of these reports will take (base64 of their typed arrays, roughly). */
+export function embeddedBytes(reports: Report[]): number {
+  let n = 0;
+  const walk = (v: unknown) => {
+    if (v === null || typeof v !== 'object') return;
+    if (ArrayBuffer.isView(v)) { n += v.byteLength; return; }
+    for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x);
+  };
+  reports.forEach(walk);
+  return Math.ceil(n * 4 / 3);
+}
 
 /** dist/webview beside the bundle (dist/cli.js, dist/extension.js) or, from compiled tests, the repo's. */
 export function webviewAssetsDir(): string {

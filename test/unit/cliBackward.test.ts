@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { assertOneErrorLine, cli, removeTempDirs, tempDir } from './cliHelpers';
 import { REPO } from './helpers';
+import { decodeStandaloneData } from '../../src/protocol/standalone';
 
 const LSTM = path.join(REPO, 'examples', 'adding-lstm.onnx');
 const SAMPLE = `x=${path.join(REPO, 'examples', 'adding-sample.npy')}`;
@@ -63,6 +64,34 @@ describe('cli: backward options', function () {
     assert.ok(['vanishing', 'stable', 'exploding'].includes(d.metrics.decay.verdict));
     // l2: dL/dy = y, so the last step's hidden gradient is y·W_head (non-zero).
     assert.ok(d.metrics.gradNorm[49] > 0);
+  });
+
+  it('--html writes one standalone page whose embedded report is the analysis (per-step tensors left out with --detail metrics)', async () => {
+    const dir = tempDir();
+    const embedded = (file: string) => {
+      const html = fs.readFileSync(file, 'utf8');
+      assert.match(html, /<script[^>]*id="gradient-lens-data"/);
+      assert.doesNotMatch(html, /<script[^>]*src=/, 'a standalone page loads no external script');
+      const data = /<script[^>]*id="gradient-lens-data"[^>]*>([^<]*)<\/script>/.exec(html)![1].trim();
+      return decodeStandaloneData(data);
+    };
+    const full = path.join(dir, 'full.html');
+    const r = await cli('analyze', LSTM, '--input', SAMPLE, '--ep', 'cpu', '--html', full, '--json', path.join(dir, 'r.json'));
+    assert.strictEqual(r.code, 0, r.stderr);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'r.json'), 'utf8'));
+    const [model] = embedded(full);
+    assert.strictEqual(model.label, 'adding-lstm.onnx');
+    assert.strictEqual(model.report.objective!.value, json.objective.value);
+    const d = model.report.layers[0].directions[0];
+    assert.ok(d.gradHidden!.data instanceof Float32Array, 'per-step tensors travel as float32');
+    // The JSON holds the shortest decimals that read back to the same float32 values.
+    assert.deepStrictEqual(Array.from(d.gradHidden!.data), (json.layers[0].directions[0].gradHidden.data as number[]).map(Math.fround));
+    const lean = path.join(dir, 'lean.html');
+    assert.strictEqual((await cli('analyze', LSTM, '--input', SAMPLE, '--ep', 'cpu', '--detail', 'metrics', '--html', lean)).code, 0);
+    const leanDir = embedded(lean)[0].report.layers[0].directions[0];
+    assert.strictEqual(leanDir.gradHidden, undefined);
+    assert.ok(leanDir.jacobianNorm && leanDir.weightGrads && leanDir.metrics.decay);
+    assert.ok(fs.statSync(lean).size < fs.statSync(full).size);
   });
 
   it('--detail metrics drops gradHidden/gradCell but keeps jacobianNorm and weightGrads', async () => {
