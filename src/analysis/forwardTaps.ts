@@ -14,7 +14,7 @@ import { GraphBuilder, makeModel } from '../onnx/builder';
 import { DataType, ModelProto } from '../onnx/proto';
 import { GATE_NAMES } from '../report/types';
 import { emitActivation, emitClip } from './activations';
-import { Activation, RecurrentLayer } from './recurrent';
+import { Activation, GATE_COUNT, RecurrentLayer } from './recurrent';
 import { emitLinearRecurrence } from './linearRecurrence';
 
 /** Names of the tap graph's inputs for one layer. */
@@ -125,7 +125,7 @@ interface DirectionValues { gates: Record<string, string>; hidden: string; cell?
 function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: number, dir: 'forward' | 'reverse', inp: TapInputs, T: number): DirectionValues {
   const H = layer.hiddenSize;
   const I = layer.inputSize;
-  const g = layer.op === 'LSTM' ? 4 : layer.op === 'GRU' ? 3 : 1;
+  const g = GATE_COUNT[layer.op];
   const acts = layer.activations[d];
   const tag = `L${k}d${d}`;
   const mask = inp.mask;

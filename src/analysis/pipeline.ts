@@ -9,7 +9,7 @@ import * as path from 'path';
 import { encodeModel, LoadedModel, loadModel, tensorDims, tensorValues } from '../onnx/model';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { DATA_TYPE_NAMES, DataType, GraphProto, ModelProto, ValueInfoProto, toNumber } from '../onnx/proto';
-import { ExecutionProviderChoice, WireTensor } from '../runtime/protocol';
+import { ExecutionProviderChoice, ONNX_ELEM_TYPE, WireTensor } from '../runtime/protocol';
 import { OrtRuntime } from '../runtime/ortRuntime';
 import { runStaged } from '../runtime/stagedRun';
 import { InputOptions, resolveInputs } from '../inputs/feeds';
@@ -155,7 +155,7 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
     const tapGraph = buildForwardTapGraph(layers, seqLens, allTensorNames(lowered));
     const analysisGraph = buildAnalysisGraph({
       graph: lowered, opset: model.opset, layers, layerNodes: runtimeModel.layerNodes, path: gradPath, taps: tapGraph,
-      shapes: new Map([...values].map(([k, v]) => [k, v.dims])), elemTypes: new Map([...values].map(([k, v]) => [k, ELEM_TYPES[v.type] ?? 1])),
+      shapes: new Map([...values].map(([k, v]) => [k, v.dims])), elemTypes: new Map([...values].map(([k, v]) => [k, ONNX_ELEM_TYPE[v.type]])),
       seqLens, batches, objective: objectiveSpec, timeAxis, seeds: jacobian.seeds,
     });
     buildMs += performance.now() - tBuild1;
@@ -201,7 +201,7 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
       return sum + seqLens[k] * rows * batches[k] * GATE_COUNT[layer.op] * layer.hiddenSize * layer.hiddenSize * layer.numDirections;
     }, 0);
     const chunked = opts.chunkedScanMinSteps !== undefined || macs > CHUNKED_MIN_MACS;
-    const longScans = new Set(chunked ? analysisGraph.proto.graph.node.map((n, i) => (n.op_type === 'Scan' && n.output[0].includes('bptt') ? i : -1)).filter((i) => i >= 0) : []);
+    const longScans = new Set(chunked ? analysisGraph.recurrenceNodes : []);
     const second = await runStaged(host, main.executionProvider, analysisGraph.proto, tapFeeds, tapFetches, {
       longScans, minChunkedSteps: opts.chunkedScanMinSteps ?? CHUNKED_SCAN_MIN_STEPS, targetCallMs: TARGET_CALL_MS, checkCancelled,
       progress: (f) => progress(`Backpropagating (${Math.round(100 * f)}%)`),
@@ -302,8 +302,6 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
     await host.releaseAll();
   }
 }
-
-const ELEM_TYPES: Record<string, number> = { float32: 1, float64: 11, int32: 6, int64: 7, bool: 9, uint8: 2, int8: 3 };
 
 /** The objective's output (default: the first graph output) and its target values. */
 function resolveObjective(model: LoadedModel, opts: AnalysisSettings): ObjectiveSpec & { output: string } {

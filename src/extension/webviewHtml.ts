@@ -1,6 +1,9 @@
 /** The HTML shell of Gradient Lens webviews: a strict CSP with a nonce, assets from dist/webview only. */
 import * as crypto from 'crypto';
 import * as vscode from 'vscode';
+import { escapeHtml } from '../protocol/standalone';
+
+export { escapeHtml };
 
 export function webviewAssetsRoot(extensionUri: vscode.Uri): vscode.Uri {
   return vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
@@ -30,8 +33,4 @@ export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, tit
 <script nonce="${n}" src="${script}"></script>
 </body>
 </html>`;
-}
-
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!));
 }

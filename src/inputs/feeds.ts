@@ -7,7 +7,7 @@ import { AnalysisError, UsageError } from '../onnx/errors';
 import { LoadedModel, tensorDims } from '../onnx/model';
 import { DATA_TYPE_NAMES, DataType, ValueInfoProto, toNumber } from '../onnx/proto';
 import { RecurrentNodeRef } from '../analysis/recurrent';
-import { WireElemType, WireTensor } from '../runtime/protocol';
+import { WIRE_ELEM_TYPE, WireTensor } from '../runtime/protocol';
 import { AxisRole, AxisUse, embeddingIndexInputs, traceAxisRoles } from './axes';
 import { convertForOnnx, npyLabel, readNpy } from './npy';
 import { SeededRandom } from './random';
@@ -31,11 +31,6 @@ export interface ResolvedInputs {
 
 export const DEFAULT_SEQ_LEN = 32;
 export const DEFAULT_BATCH = 1;
-
-const WIRE_TYPES: Record<number, WireElemType> = {
-  [DataType.FLOAT]: 'float32', [DataType.DOUBLE]: 'float64', [DataType.INT32]: 'int32', [DataType.INT64]: 'int64',
-  [DataType.BOOL]: 'bool', [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8',
-};
 
 /** The inputs the caller must feed: graph inputs that are not initializers (IR < 4 lists both). */
 export function feedableInputs(model: LoadedModel): ValueInfoProto[] {
@@ -155,7 +150,7 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
   const feeds: Record<string, WireTensor> = {};
   for (const v of inputs) {
     const elemType = v.type?.tensor_type?.elem_type ?? 0;
-    const wire = WIRE_TYPES[elemType];
+    const wire = WIRE_ELEM_TYPE[elemType];
     const arr = loaded.get(v.name);
     if (arr) {
       if (!wire || !['float32', 'float64', 'int32', 'int64'].includes(wire)) {

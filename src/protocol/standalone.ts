@@ -184,7 +184,8 @@ function align8(n: number): number {
   return (n + 7) & ~7;
 }
 
-function escapeHtml(s: string): string {
+/** Text safe inside HTML element content and quoted attributes. */
+export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 

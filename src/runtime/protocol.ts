@@ -16,6 +16,13 @@ export interface WireTensor {
 
 export type ExecutionProviderChoice = 'auto' | 'cpu' | 'cuda';
 
+/** ONNX TensorProto data type of each wire element type. */
+export const ONNX_ELEM_TYPE: Record<WireElemType, number> = { float32: 1, float64: 11, int32: 6, int64: 7, bool: 9, uint8: 2, int8: 3 };
+
+/** The wire element type of an ONNX data type, where one exists. */
+export const WIRE_ELEM_TYPE: Record<number, WireElemType> = Object.fromEntries(
+  Object.entries(ONNX_ELEM_TYPE).map(([wire, onnx]) => [onnx, wire as WireElemType]));
+
 /** Int32 slots of the shared control block. */
 export const enum Control {
   /** 1 while the worker is inside a native onnxruntime call. */

@@ -8,7 +8,7 @@ import { encodeModel, tensorDims, tensorValues } from '../onnx/model';
 import { ModelProto, TensorProto } from '../onnx/proto';
 import { planStages, Stage } from '../analysis/stages';
 import { OrtRuntime } from './ortRuntime';
-import { ExecutionProviderChoice, WireData, WireTensor } from './protocol';
+import { ExecutionProviderChoice, ONNX_ELEM_TYPE, WireData, WireTensor } from './protocol';
 
 export interface StagedRunOptions {
   /** Scans with at least this many steps run in chunks (others run whole). */
@@ -20,8 +20,6 @@ export interface StagedRunOptions {
   checkCancelled: () => void;
   progress: (fraction: number) => void;
 }
-
-const ELEM: Record<string, number> = { float32: 1, float64: 11, int32: 6, int64: 7, bool: 9, uint8: 2, int8: 3 };
 
 export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice, proto: ModelProto,
   feeds: Record<string, WireTensor>, fetches: string[], opts: StagedRunOptions): Promise<{ outputs: Record<string, WireTensor>; ms: number }> {
@@ -70,7 +68,7 @@ function typed(proto: ModelProto, values: Map<string, WireTensor>, chunked: Set<
         if (v.type) return v;
         const value = values.get(v.name);
         if (!value) throw new Error(`internal error: stage input '${v.name}' has no value`);
-        return valueInfo(v.name, ELEM[value.type] ?? 1, chunked.has(v.name) ? ['steps', ...value.dims.slice(1)] : value.dims);
+        return valueInfo(v.name, ONNX_ELEM_TYPE[value.type], chunked.has(v.name) ? ['steps', ...value.dims.slice(1)] : value.dims);
       }),
     },
   };

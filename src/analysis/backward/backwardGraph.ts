@@ -56,6 +56,8 @@ export interface AnalysisGraph {
   feeds: string[];
   objectiveValue: string;
   backward: BackwardOutputs[][];
+  /** Indices in proto.graph.node of the BPTT Scans (the recurrences stagedRun may chunk). */
+  recurrenceNodes: number[];
 }
 
 export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
@@ -167,7 +169,7 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
   }
 
   const backward: BackwardOutputs[][] = inp.layers.map((layer, k) => {
-    const res = results[k] ?? runBptt(k);
+    const res = (results[k] ??= runBptt(k));
     return res.map((r, d) => {
       const out = (value: string | undefined, what: string) => {
         if (!value) return undefined;
@@ -183,5 +185,7 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
       };
     });
   });
-  return { proto: makeModel(b.graph('gradient_lens_analysis')), feeds: [...feeds], objectiveValue: 'objective_value', backward };
+  const scanOutputs = new Set(results.flatMap((r) => (r ?? []).map((x) => x.scanOutput)));
+  const recurrenceNodes = b.nodes.map((n, i) => (scanOutputs.has(n.output[0]) ? i : -1)).filter((i) => i >= 0);
+  return { proto: makeModel(b.graph('gradient_lens_analysis')), feeds: [...feeds], objectiveValue: 'objective_value', backward, recurrenceNodes };
 }

@@ -21,7 +21,7 @@ import { GraphBuilder } from '../../onnx/builder';
 import { DataType } from '../../onnx/proto';
 import { emitActivation, emitActivationDerivative, emitClip } from '../activations';
 import { DirectionInternals } from '../forwardTaps';
-import { RecurrentLayer } from '../recurrent';
+import { GATE_COUNT, RecurrentLayer } from '../recurrent';
 
 export interface JacobianSeeds {
   /** Number of rows S of each seed tensor. */
@@ -69,6 +69,8 @@ export interface BpttResult {
   dX: string;
   dInitialH: string;
   dInitialC?: string;
+  /** First output of the recurrence's Scan node (the one node that may run long). */
+  scanOutput: string;
 }
 
 const f32 = (v: ArrayLike<number>) => Float32Array.from(v);
@@ -77,7 +79,7 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   const { layer, k, d, T, B, internals: fw } = req;
   const H = layer.hiddenSize;
   const I = layer.inputSize;
-  const g = layer.op === 'LSTM' ? 4 : layer.op === 'GRU' ? 3 : 1;
+  const g = GATE_COUNT[layer.op];
   const tag = `L${k}d${d}_bw`;
   const acts = layer.activations[d];
   const m = fw.mask;
@@ -266,7 +268,7 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   const dX = b.matmul(daAllOuter, b.initializer(`${tag}_W`, [g * H, I], f32(Wd)));
   return {
     gradHidden, gradCell, jacobianHidden, jacobianCell, dW, dR, dB, dP, dX,
-    dInitialH: b.pick(finalH, 0, 0), dInitialC: finalC ? b.pick(finalC, 0, 0) : undefined,
+    dInitialH: b.pick(finalH, 0, 0), dInitialC: finalC ? b.pick(finalC, 0, 0) : undefined, scanOutput: outs[0],
   };
 }
 
