@@ -4,6 +4,7 @@
  * (necessary for exploding), γ = sup |activation'|.
  */
 import type { GateSpectrum, RecurrentOp, SpectrumMetrics } from '../report/types';
+import { gemvArena, paddedStride } from './gemv';
 
 /**
  * Relative accuracy asked of λ_max(AᵀA) = σ_max²: the Lanczos loop stops when the Ritz residual
@@ -27,11 +28,15 @@ const LANCZOS_TOL = 1e-8;
 export function sigmaMax(matrix: Float64Array | Float32Array, rows: number, cols: number): number {
   if (matrix.length !== rows * cols) throw new RangeError(`sigmaMax: ${matrix.length} values for a ${rows}×${cols} matrix`);
   if (rows === 0 || cols === 0) return 0;
-  for (let i = 0; i < matrix.length; i++) if (!Number.isFinite(matrix[i])) return NaN;
   const apply = gramOperator(matrix, rows, cols);
-  const steps = lanczosSigmaMax(Math.min(rows, cols));
+  return apply ? sigmaMaxOf(Math.min(rows, cols), apply) : NaN;
+}
+
+/** σ_max of A by Lanczos, given v ↦ M v for its n × n Gram matrix M. */
+function sigmaMaxOf(n: number, applyGram: (v: Float64Array) => Float64Array): number {
+  const steps = lanczosSigmaMax(n);
   let next = steps.next();
-  while (!next.done) next = steps.next(apply(next.value));
+  while (!next.done) next = steps.next(applyGram(next.value));
   return next.value;
 }
 
@@ -47,32 +52,66 @@ export async function sigmaMaxWith(n: number, applyGram: (v: Float64Array) => Pr
   return next.value;
 }
 
-/** v ↦ M v for M = AᵀA (n = cols) or AAᵀ (n = rows), never formed: two passes over A. */
-function gramOperator(matrix: Float64Array | Float32Array, rows: number, cols: number): (v: Float64Array) => Float64Array {
+/**
+ * v ↦ M v for M = AᵀA (n = cols) or AAᵀ (n = rows), never formed: two matrix–vector products,
+ * one with A and one with a transposed copy made once, so both are row dot products. They run in
+ * WebAssembly SIMD (gemv.ts) where it is available, else in JavaScript.
+ */
+function gramOperator(matrix: Float64Array | Float32Array, rows: number, cols: number): ((v: Float64Array) => Float64Array) | null {
   const n = Math.min(rows, cols);
-  const tmp = new Float64Array(Math.max(rows, cols));
+  const cs = paddedStride(cols);
+  const rs = paddedStride(rows);
+  const width = Math.max(cs, rs);
+  const arena = gemvArena(rows * cs + cols * rs + 3 * width);
+  if (arena) {
+    const A = arena.alloc(rows * cs);
+    const At = arena.alloc(cols * rs);
+    if (!copyPadded(matrix, rows, cols, A.view, cs, At.view, rs)) return null;
+    // Padding entries of x and tmp are never written, so they stay zero.
+    const [x, tmp, out] = [arena.alloc(width), arena.alloc(width), arena.alloc(width)];
+    const [first, firstRows, firstStride, second, secondStride] = n === cols ? [A, rows, cs, At, rs] : [At, cols, rs, A, cs];
+    return (v) => {
+      x.view.set(v);
+      arena.gemv(first.offset, firstRows, firstStride, x.offset, tmp.offset);
+      arena.gemv(second.offset, n, secondStride, tmp.offset, out.offset);
+      return out.view.slice(0, n);
+    };
+  }
+  const A = new Float64Array(rows * cols);
+  const At = new Float64Array(rows * cols);
+  if (!copyPadded(matrix, rows, cols, A, cols, At, rows)) return null;
+  const tmpJs = new Float64Array(Math.max(rows, cols));
+  const [first, firstLen, firstCount, second, secondLen] = n === cols ? [A, cols, rows, At, rows] : [At, rows, cols, A, cols];
   return (v) => {
     const out = new Float64Array(n);
-    if (n === cols) {
-      for (let i = 0; i < rows; i++) tmp[i] = rowDot(matrix, i * cols, v, cols);
-      for (let i = 0; i < rows; i++) {
-        const base = i * cols;
-        const w = tmp[i];
-        if (w === 0) continue;
-        for (let j = 0; j < cols; j++) out[j] += matrix[base + j] * w;
-      }
-    } else {
-      tmp.fill(0);
-      for (let i = 0; i < rows; i++) {
-        const base = i * cols;
-        const w = v[i];
-        if (w === 0) continue;
-        for (let j = 0; j < cols; j++) tmp[j] += matrix[base + j] * w;
-      }
-      for (let i = 0; i < rows; i++) out[i] = rowDot(matrix, i * cols, tmp, cols);
-    }
+    for (let i = 0; i < firstCount; i++) tmpJs[i] = rowDot(first, i * firstLen, v, firstLen);
+    for (let j = 0; j < n; j++) out[j] = rowDot(second, j * secondLen, tmpJs, secondLen);
     return out;
   };
+}
+
+/**
+ * A row-major rows × cols matrix into A (row stride cs) and its transpose into At (row stride rs),
+ * 32 × 32 tiles at a time so the transposed writes stay in cache; false if a value is not finite.
+ */
+function copyPadded(matrix: Float64Array | Float32Array, rows: number, cols: number, A: Float64Array, cs: number, At: Float64Array, rs: number): boolean {
+  let finite = true;
+  const TILE = 32;
+  for (let i0 = 0; i0 < rows; i0 += TILE) {
+    const i1 = Math.min(rows, i0 + TILE);
+    for (let j0 = 0; j0 < cols; j0 += TILE) {
+      const j1 = Math.min(cols, j0 + TILE);
+      for (let i = i0; i < i1; i++) {
+        for (let j = j0; j < j1; j++) {
+          const a = matrix[i * cols + j];
+          if (a - a !== 0) finite = false; // NaN or ±∞
+          A[i * cs + j] = a;
+          At[j * rs + i] = a;
+        }
+      }
+    }
+  }
+  return finite;
 }
 
 /**
@@ -81,43 +120,55 @@ function gramOperator(matrix: Float64Array | Float32Array, rows: number, cols: n
  * asynchronous multiply.
  */
 export function* lanczosSigmaMax(n: number): Generator<Float64Array, number, Float64Array> {
-  const basis: Float64Array[] = [];
-  const alpha: number[] = [];
-  const beta: number[] = [];
-  let v = startVector(n);
-  for (let k = 0; k < n; k++) {
-    basis.push(v);
-    const w = Float64Array.from(yield v);
-    const a = dot(v, w);
-    alpha.push(a);
-    // Full reorthogonalisation against every earlier basis vector, twice ("twice is enough",
-    // Parlett): keeps the Ritz values free of the spurious copies plain Lanczos produces.
-    for (let pass = 0; pass < 2; pass++) {
-      for (const q of basis) {
-        const c = dot(q, w);
-        for (let j = 0; j < n; j++) w[j] -= c * q[j];
-      }
-    }
-    const b = Math.sqrt(dot(w, w));
-    const { theta, lastComponent } = largestRitz(alpha, beta);
-    if (!(theta > 0)) return Number.isNaN(theta) ? NaN : 0;
-    // β ≈ 0: the Krylov space is invariant under M and its Ritz values are exact eigenvalues.
-    if (b <= 1e-14 * theta || b * Math.abs(lastComponent) <= LANCZOS_TOL * theta || k === n - 1) {
-      return Math.sqrt(theta);
-    }
-    beta.push(b);
-    const next = new Float64Array(n);
-    for (let j = 0; j < n; j++) next[j] = w[j] / b;
-    v = next;
+  const state: LanczosState = { n, basis: [], alpha: [], beta: [], v: startVector(n) };
+  for (;;) {
+    const w = new Float64Array(yield state.v);
+    const done = lanczosStep(state, w);
+    if (done !== undefined) return done;
   }
-  return NaN; // unreachable: the loop returns at k = n − 1
+}
+
+interface LanczosState {
+  n: number;
+  basis: Float64Array[];
+  alpha: number[];
+  beta: number[];
+  /** The vector whose product M v is asked for next. */
+  v: Float64Array;
+}
+
+/**
+ * One Lanczos step given w = M v (overwritten): σ_max once converged, else undefined with the
+ * next vector in state.v. Kept out of the generator, whose body V8 optimises less well.
+ */
+function lanczosStep(state: LanczosState, w: Float64Array): number | undefined {
+  const { n, basis, alpha, beta } = state;
+  const k = basis.length;
+  basis.push(state.v);
+  alpha.push(dot(state.v, w));
+  // Full reorthogonalisation against every earlier basis vector, twice ("twice is enough",
+  // Parlett): keeps the Ritz values free of the spurious copies plain Lanczos produces.
+  reorthogonalize(basis, w);
+  reorthogonalize(basis, w);
+  const b = Math.sqrt(dot(w, w));
+  const { theta, lastComponent } = largestRitz(alpha, beta);
+  if (!(theta > 0)) return Number.isNaN(theta) ? NaN : 0;
+  // β ≈ 0: the Krylov space is invariant under M and its Ritz values are exact eigenvalues.
+  if (b <= 1e-14 * theta || b * Math.abs(lastComponent) <= LANCZOS_TOL * theta || k === n - 1) {
+    return Math.sqrt(theta);
+  }
+  beta.push(b);
+  const next = new Float64Array(n);
+  for (let j = 0; j < n; j++) next[j] = w[j] / b;
+  state.v = next;
+  return undefined;
 }
 
 /**
  * Σ_j m[base + j]·x[j] with four partial sums: independent accumulators let the CPU overlap the
  * multiply-adds (about 1.5× faster in V8 than one running sum; the rounding differs by ~1e-16).
  */
-function rowDot(m: Float64Array | Float32Array, base: number, x: Float64Array, n: number): number {
+function rowDot(m: Float64Array, base: number, x: Float64Array, n: number): number {
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   let j = 0;
   for (; j + 3 < n; j += 4) {
@@ -128,6 +179,23 @@ function rowDot(m: Float64Array | Float32Array, base: number, x: Float64Array, n
   }
   for (; j < n; j++) s0 += m[base + j] * x[j];
   return (s0 + s1) + (s2 + s3);
+}
+
+/** w ← w − Σ_q (q·w) q over the basis vectors q, one after another (modified Gram–Schmidt). */
+function reorthogonalize(basis: readonly Float64Array[], w: Float64Array): void {
+  const n = w.length;
+  for (let k = 0; k < basis.length; k++) {
+    const q = basis[k];
+    const c = dot(q, w);
+    for (let j = 0; j < n; j++) w[j] -= c * q[j];
+  }
+}
+
+/** √(a² + b²) without Math.hypot's cost; Math.hypot where squaring could overflow or underflow. */
+function hypot(a: number, b: number): number {
+  const m = Math.max(Math.abs(a), Math.abs(b));
+  if (m > 1e150 || (m < 1e-150 && m > 0)) return Math.hypot(a, b);
+  return Math.sqrt(a * a + b * b);
 }
 
 function dot(a: Float64Array, b: Float64Array): number {
@@ -177,7 +245,7 @@ function largestRitz(diag: readonly number[], off: readonly number[]): { theta: 
       if (m === l) break;
       if (++iter > 100) break; // never seen for symmetric tridiagonals; keep the current estimate
       let g = (d[l + 1] - d[l]) / (2 * e[l]);
-      let r = Math.hypot(g, 1);
+      let r = hypot(g, 1);
       g = d[m] - d[l] + e[l] / (g + (g >= 0 ? r : -r));
       let s = 1;
       let c = 1;
@@ -187,7 +255,7 @@ function largestRitz(diag: readonly number[], off: readonly number[]): { theta: 
       for (; i >= l; i--) {
         const f = s * e[i];
         const b = c * e[i];
-        r = Math.hypot(f, g);
+        r = hypot(f, g);
         e[i + 1] = r;
         if (r === 0) {
           d[i + 1] -= p;
@@ -335,6 +403,21 @@ export function recurrentSpectrum(
   activations: readonly string[],
   activationParams: readonly ActivationParams[] = [],
 ): SpectrumMetrics {
-  const sigmas = spectrumBlocks(R, op, hiddenSize).map((b) => sigmaMax(b.matrix, b.rows, b.cols));
-  return assembleSpectrum(op, sigmas, activations, activationParams);
+  const blocks = spectrumBlocks(R, op, hiddenSize);
+  const H = hiddenSize;
+  if (H === 0) return assembleSpectrum(op, blocks.map(() => 0), activations, activationParams);
+  // The gate blocks' Gram operators also give the whole slice's: RᵀR v = Σ_g R_gᵀ(R_g v).
+  const gates = blocks.filter((b) => b.gate !== null).map((b) => gramOperator(b.matrix, H, H));
+  const sigmas = gates.map((apply) => (apply ? sigmaMaxOf(H, apply) : NaN));
+  const whole = gates.every((apply) => apply !== null)
+    ? sigmaMaxOf(H, (v) => {
+      const sum = new Float64Array(H);
+      for (const apply of gates) {
+        const part = apply!(v);
+        for (let j = 0; j < H; j++) sum[j] += part[j];
+      }
+      return sum;
+    })
+    : NaN;
+  return assembleSpectrum(op, [...sigmas, whole], activations, activationParams);
 }
