@@ -51,19 +51,13 @@ export function retention(
     product.fill(1);
     if (direction === 'forward') {
       for (let t = len - 1; t >= 0; t--) {
-        if (t < len - 1) {
-          const base = ((t + 1) * B + b) * H;
-          for (let j = 0; j < H; j++) product[j] *= forget[base + j];
-        }
-        norm.add(t, product);
+        if (t < len - 1) norm.addProduct(t, product, forget, ((t + 1) * B + b) * H);
+        else norm.add(t, product);
       }
     } else {
       for (let t = 0; t < len; t++) {
-        if (t > 0) {
-          const base = ((t - 1) * B + b) * H;
-          for (let j = 0; j < H; j++) product[j] *= forget[base + j];
-        }
-        norm.add(t, product);
+        if (t > 0) norm.addProduct(t, product, forget, ((t - 1) * B + b) * H);
+        else norm.add(t, product);
       }
     }
   }
@@ -84,6 +78,26 @@ class ScaledNorms {
     this.ssq = new Float64Array(n);
   }
 
+  /**
+   * v ← v ⊙ f[base …] and add v: one pass that also takes the max and the plain sum of squares,
+   * which is exact enough while 1e-150 ≤ max ≤ 1e150 (no square overflows, and squares that
+   * underflow are below 1e-300 of the largest); outside that range, or for NaN or ∞, `add` rescales.
+   */
+  addProduct(i: number, v: Float64Array, f: Float32Array | Float64Array, base: number): void {
+    let m = 0;
+    let ss = 0;
+    for (let j = 0; j < v.length; j++) {
+      const p = v[j] * f[base + j];
+      v[j] = p;
+      const a = Math.abs(p);
+      m = a > m ? a : m;
+      ss += p * p;
+    }
+    if (m === 0 && ss === 0) return;
+    if (m >= 1e-150 && m <= 1e150 && ss === ss) this.combine(i, m, ss / (m * m));
+    else this.add(i, v);
+  }
+
   add(i: number, v: Float64Array): void {
     let m = 0;
     for (let j = 0; j < v.length; j++) {
@@ -101,6 +115,11 @@ class ScaledNorms {
       const r = v[j] / m;
       s += r * r;
     }
+    this.combine(i, m, s);
+  }
+
+  /** Add a vector of norm m·√s (m its largest magnitude, finite and > 0). */
+  private combine(i: number, m: number, s: number): void {
     if (m > this.scale[i]) {
       const r = this.scale[i] / m;
       this.ssq[i] = this.ssq[i] * r * r + s;
