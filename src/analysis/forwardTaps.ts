@@ -71,8 +71,12 @@ export function directionNames(layer: RecurrentLayer): ('forward' | 'reverse')[]
   return [layer.direction];
 }
 
-/** `seqLens[k]`: layer k's number of steps T (known once the model has run). */
-export function buildForwardTapGraph(layers: RecurrentLayer[], seqLens: number[], taken?: Set<string>): ForwardTapGraph {
+/**
+ * `seqLens[k]`: layer k's number of steps T (known once the model has run); `padded[k]`: whether
+ * some batch element of layer k has fewer (sequence_lens) — without, the mask is all ones and the
+ * ops that apply it are left out.
+ */
+export function buildForwardTapGraph(layers: RecurrentLayer[], seqLens: number[], padded: boolean[], taken?: Set<string>): ForwardTapGraph {
   const b = new GraphBuilder('gl_', taken);
   const inputs: TapInputs[] = [];
   const outputs: TapOutputs[][] = [];
@@ -95,7 +99,7 @@ export function buildForwardTapGraph(layers: RecurrentLayer[], seqLens: number[]
     const dirs: TapOutputs[] = [];
     const dirInternals: DirectionInternals[] = [];
     directionNames(layer).forEach((dir, d) => {
-      const o = emitDirection(b, layer, k, d, dir, inp, seqLens[k]);
+      const o = emitDirection(b, layer, k, d, dir, inp, seqLens[k], padded[k]);
       dirInternals.push(o.internals);
       const named: TapOutputs = { gates: {}, hidden: `L${k}_d${d}_state_hidden` };
       const expose = (value: string, name: string) => { b.opInto('Identity', [value], [name]); b.output(name); };
@@ -122,16 +126,18 @@ function transposedBlock(values: Float64Array, offset: number, n: number, cols: 
 
 interface DirectionValues { gates: Record<string, string>; hidden: string; cell?: string; internals: DirectionInternals }
 
-function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: number, dir: 'forward' | 'reverse', inp: TapInputs, T: number): DirectionValues {
+function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: number, dir: 'forward' | 'reverse', inp: TapInputs, T: number,
+  padded: boolean): DirectionValues {
   const H = layer.hiddenSize;
   const I = layer.inputSize;
   const g = GATE_COUNT[layer.op];
   const acts = layer.activations[d];
   const tag = `L${k}d${d}`;
   const mask = inp.mask;
+  const masked = (x: string) => (padded ? b.mul(x, mask) : x);
 
   // Hidden states of this direction, zeroed at padded positions: Ym [T, B, H].
-  const Ym = b.mul(b.pick(inp.Y, d, 1), mask);
+  const Ym = masked(b.pick(inp.Y, d, 1));
   const h0 = b.unsqueeze(b.pick(inp.initialH, d, 0), [0]); // [1, B, H]
   // h_{t−1} at every step: the neighbour in processing order, or the initial state where the direction starts.
   const neighbour = dir === 'forward'
@@ -182,7 +188,7 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
     const hTilde = emitActivation(b, acts[1], emitClip(b, layer.clip, preH));
     const [zn, rn, hn] = GATE_NAMES.GRU;
     return {
-      gates: { [zn]: b.mul(z, mask), [rn]: b.mul(r, mask), [hn]: b.mul(hTilde, mask) },
+      gates: { [zn]: masked(z), [rn]: masked(r), [hn]: masked(hTilde) },
       hidden: Ym,
       internals: {
         direction: dir, mask, Hprev, hRh,
@@ -214,13 +220,13 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
     const o = emitActivation(b, fAct, ao);
     const cTilde = emitActivation(b, gAct, ac);
     // Masked recurrence c_t = f′_t ⊙ c_{t−1} + u_t with f′ = 1 and u = 0 at padded steps (state carried).
-    const fPrime = b.add(b.mul(f, mask), b.sub(b.constF(1), mask));
-    const u = b.mul(b.mul(i, cTilde), mask);
+    const fPrime = padded ? b.add(b.mul(f, mask), b.sub(b.constF(1), mask)) : f;
+    const u = masked(b.mul(i, cTilde));
     const cAll = emitLinearRecurrence(b, fPrime, u, c0, T, H, dir === 'reverse', tag);
     return {
-      gates: { input: b.mul(i, mask), forget: b.mul(f, mask), output: b.mul(o, mask), cell: b.mul(cTilde, mask) },
+      gates: { input: masked(i), forget: masked(f), output: masked(o), cell: masked(cTilde) },
       hidden: Ym,
-      cell: b.mul(cAll, mask),
+      cell: masked(cAll),
       internals: {
         direction: dir, mask, Hprev, cPrev: shiftedState(b, cAll, c0, inp.start[d], dir), cell: cAll,
         pre: { input: aiRaw, output: aoRaw, forget: afRaw, cell: acRaw },
@@ -256,9 +262,9 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
   }, 5, 'peep');
   const cPrev = shiftedState(b, cAll, c0, inp.start[d], dir);
   return {
-    gates: { input: b.mul(iAll, mask), forget: b.mul(fAll, mask), output: b.mul(oAll, mask), cell: b.mul(cTilde, mask) },
+    gates: { input: masked(iAll), forget: masked(fAll), output: masked(oAll), cell: masked(cTilde) },
     hidden: Ym,
-    cell: b.mul(cAll, mask),
+    cell: masked(cAll),
     internals: {
       direction: dir, mask, Hprev, cPrev, cell: cAll,
       // Full pre-activations, peephole terms included: a_i + P_i ⊙ c_{t−1}, a_f + P_f ⊙ c_{t−1}, a_o + P_o ⊙ c_t.

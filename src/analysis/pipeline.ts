@@ -16,6 +16,7 @@ import { InputOptions, resolveInputs } from '../inputs/feeds';
 import { gateSaturation } from '../metrics/saturation';
 import { retention } from '../metrics/retention';
 import { startSpectra } from './spectra';
+import { startSpectrumThread, SpectrumThread } from '../runtime/spectrumHost';
 import {
   DirectionReport, GATE_NAMES, LayerReport, ObjectiveInfo, REPORT_SCHEMA, Report, SpectrumMetrics, Tensor, ValueInfoSummary,
 } from '../report/types';
@@ -78,6 +79,17 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
   }
 
   progress('Reading the model');
+  const spectrumThread = startSpectrumThread();
+  try {
+    return await analyse(opts, runtime, hooks, tStart, spectrumThread);
+  } finally {
+    spectrumThread.cancel();
+  }
+}
+
+async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: PipelineHooks, tStart: number, spectrumThread: SpectrumThread): Promise<Report> {
+  const { progress, checkCancelled } = hooks;
+  const { low, high } = opts.saturation;
   const model = loadModel(opts.modelPath);
   const modelName = path.basename(model.path);
   const inputs = resolveInputs(model, listRecurrentNodes(model), opts);
@@ -92,7 +104,7 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
     throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(discovery.opCounts)}); Gradient Lens analyses models with recurrent layers.`);
   }
   const layers = discovery.layers;
-  const spectraJob = startSpectra(layers);
+  const spectraJob = startSpectra(layers, spectrumThread);
   // onnxruntime would only say "Input W must have shape …"; name the graph input at fault instead.
   for (const layer of layers) {
     const x = inputs.feeds[layer.inputs.X];
@@ -143,6 +155,16 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
     const tBuild1 = performance.now();
     const seqLens = runtimeModel.taps.map((t) => first.outputs[t.X].dims[0]);
     const batches = runtimeModel.taps.map((t) => first.outputs[t.X].dims[1]);
+    const lengths = layers.map((layer, k) => {
+      const t = runtimeModel.taps[k];
+      const [T, B] = [seqLens[k], batches[k]];
+      const lens = t.sequenceLens ? Array.from(first.outputs[t.sequenceLens].data as Int32Array, Number) : new Array<number>(B).fill(T);
+      lens.forEach((len, bi) => {
+        if (!(len >= 0 && len <= T)) throw new AnalysisError(`${layer.op} node '${layer.name}': sequence_lens[${bi}] = ${len} is outside 0..${T}; every length must be between 0 and the sequence length.`);
+      });
+      return lens;
+    });
+    const padded = lengths.map((lens, k) => lens.some((len) => len < seqLens[k]));
     const values = new Map<string, WireTensor>();
     for (const [tensor, tap] of runtimeModel.valueTaps) values.set(tensor, first.outputs[tap]);
     const outputValue = values.get(objectiveSpec.output)!;
@@ -152,27 +174,22 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
     let timeAxis: number | undefined;
     if (objectiveSpec.kind === 'last') timeAxis = resolveTimeAxis(lowered, values, objectiveSpec, opts.objective?.timeAxis);
     const jacobian = jacobianPlan(opts.jacobian ?? 'auto', layers, batches, opts.seed, warnings);
-    const tapGraph = buildForwardTapGraph(layers, seqLens, allTensorNames(lowered));
+    const tapGraph = buildForwardTapGraph(layers, seqLens, padded, allTensorNames(lowered));
     const analysisGraph = buildAnalysisGraph({
       graph: lowered, opset: model.opset, layers, layerNodes: runtimeModel.layerNodes, path: gradPath, taps: tapGraph,
       shapes: new Map([...values].map(([k, v]) => [k, v.dims])), elemTypes: new Map([...values].map(([k, v]) => [k, ONNX_ELEM_TYPE[v.type]])),
-      seqLens, batches, objective: objectiveSpec, timeAxis, seeds: jacobian.seeds,
+      seqLens, batches, padded, objective: objectiveSpec, timeAxis, seeds: jacobian.seeds,
     });
     buildMs += performance.now() - tBuild1;
     const tapFeeds: Record<string, WireTensor> = {};
     for (const name of analysisGraph.feeds) tapFeeds[name] = values.get(name)!;
-    const lengths: number[][] = [];
     layers.forEach((layer, k) => {
       const t = runtimeModel.taps[k];
       const X = first.outputs[t.X];
       const [T, B] = X.dims;
       const D = layer.numDirections;
       const H = layer.hiddenSize;
-      const lens = t.sequenceLens ? Array.from(first.outputs[t.sequenceLens].data as Int32Array, Number) : new Array(B).fill(T);
-      lens.forEach((len, bi) => {
-        if (!(len >= 0 && len <= T)) throw new AnalysisError(`${layer.op} node '${layer.name}': sequence_lens[${bi}] = ${len} is outside 0..${T}; every length must be between 0 and the sequence length.`);
-      });
-      lengths.push(lens);
+      const lens = lengths[k];
       const zeros = () => ({ type: 'float32' as const, dims: [D, B, H], data: new Float32Array(D * B * H) });
       const inp = tapGraph.inputs[k];
       tapFeeds[inp.X] = asFloat32(X, `${layer.name} input X`);
@@ -209,6 +226,7 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
       throw e instanceof CancelledError ? e : new Error(`internal error: the analysis graph failed in onnxruntime: ${firstLine(e.message)}`);
     });
     runMs += second.ms;
+    buildMs += second.setupMs;
     checkCancelled();
 
     progress('Computing metrics');
@@ -393,7 +411,14 @@ function toReportTensor(t: WireTensor): Tensor {
 
 function countNonFiniteIn(layers: LayerReport[], outputs: Record<string, Tensor>): number {
   let n = 0;
-  const count = (t: Tensor | undefined) => { if (t) for (const v of t.data) if (!Number.isFinite(v)) n++; };
+  const count = (t: Tensor | undefined) => {
+    if (!t) return;
+    const data = t.data;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (v - v !== 0) n++; // NaN or ±∞
+    }
+  };
   for (const l of layers) for (const d of l.directions) {
     Object.values(d.gates).forEach(count);
     count(d.hidden);

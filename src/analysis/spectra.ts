@@ -1,17 +1,18 @@
 /** The recurrent spectrum of every layer-direction (SPEC §4), σ_max computed with onnxruntime's help. */
 import { assembleSpectrum } from '../metrics/spectrum';
 import { GRAM_SESSION_MIN_HIDDEN, layerSigmas } from '../runtime/gramSession';
-import { spectraInThread, SpectrumJob } from '../runtime/spectrumHost';
+import { SpectrumJob, SpectrumThread } from '../runtime/spectrumHost';
 import { OrtRuntime } from '../runtime/ortRuntime';
 import { ExecutionProviderChoice } from '../runtime/protocol';
 import { SpectrumMetrics } from '../report/types';
 import { GATE_COUNT, RecurrentLayer } from './recurrent';
 
 /**
- * Start the spectrum of layers below GRAM_SESSION_MIN_HIDDEN on a helper thread (it overlaps
- * with onnxruntime's runs); bigger layers are left to layerSpectra on the analysis thread.
+ * Start the spectrum of layers below GRAM_SESSION_MIN_HIDDEN on the helper thread (it overlaps
+ * with onnxruntime's session creation and runs; the thread is ended if it has nothing to do);
+ * bigger layers are left to layerSpectra on the analysis thread.
  */
-export function startSpectra(layers: RecurrentLayer[]): { wait: (runtime: OrtRuntime, ep: ExecutionProviderChoice, checkCancelled: () => void) => Promise<SpectrumMetrics[][]>; cancel: () => void } {
+export function startSpectra(layers: RecurrentLayer[], thread: SpectrumThread): { wait: (runtime: OrtRuntime, ep: ExecutionProviderChoice, checkCancelled: () => void) => Promise<SpectrumMetrics[][]>; cancel: () => void } {
   const small = layers.map((l) => l.hiddenSize < GRAM_SESSION_MIN_HIDDEN);
   const jobs: SpectrumJob[] = layers.filter((_, k) => small[k]).map((layer) => {
     const g = GATE_COUNT[layer.op];
@@ -24,11 +25,12 @@ export function startSpectra(layers: RecurrentLayer[]): { wait: (runtime: OrtRun
       })),
     };
   });
-  const helper = jobs.length ? spectraInThread(jobs) : undefined;
+  const helper = jobs.length ? thread.run(jobs) : undefined;
+  if (!helper) thread.cancel();
   return {
-    cancel: () => helper?.cancel(),
+    cancel: () => thread.cancel(),
     wait: async (runtime, ep, checkCancelled) => {
-      const fromHelper = helper ? await helper.result : [];
+      const fromHelper = helper ? await helper : [];
       const big = await layerSpectra(layers.filter((_, k) => !small[k]), runtime, ep, checkCancelled);
       let i = 0;
       let j = 0;

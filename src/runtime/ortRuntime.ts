@@ -114,15 +114,21 @@ export class OrtRuntime {
     return { outputs, ms };
   }
 
-  /** Create a session, run it once, release it. */
+  /**
+   * Create a session, run it once, release it. `ms` is the run; `setupMs` the rest (encoding the
+   * model, creating and releasing the session).
+   */
   async runOnce(proto: ModelProto, ep: ExecutionProviderChoice, feeds: Record<string, WireTensor>, fetches: string[]):
-    Promise<{ outputs: Record<string, WireTensor>; ms: number }> {
+    Promise<{ outputs: Record<string, WireTensor>; ms: number; setupMs: number }> {
+    const t0 = performance.now();
     const session = await this.createSession({ bytes: encodeModel(proto) }, ep);
+    let ran: { outputs: Record<string, WireTensor>; ms: number } | undefined;
     try {
-      return await this.run(session.sessionId, feeds, fetches);
+      ran = await this.run(session.sessionId, feeds, fetches);
     } finally {
       await this.release(session.sessionId);
     }
+    return { ...ran, setupMs: performance.now() - t0 - ran.ms };
   }
 
   async release(sessionId: string): Promise<void> {

@@ -14,8 +14,17 @@ export interface SpectrumJob {
   directions: { R: Float64Array; activations: string[]; params: { alpha?: number; beta?: number }[] }[];
 }
 
-/** spectra[job][direction], computed on a helper thread. */
-export function spectraInThread(jobs: SpectrumJob[]): { result: Promise<SpectrumMetrics[][]>; cancel: () => void } {
+/**
+ * A helper thread started ahead of its work (its start-up, about 30 ms, then overlaps with
+ * reading the model): `run(jobs)` sends the jobs and gives spectra[job][direction]; `cancel()`
+ * ends it, whether or not it was given work.
+ */
+export interface SpectrumThread {
+  run(jobs: SpectrumJob[]): Promise<SpectrumMetrics[][]>;
+  cancel(): void;
+}
+
+export function startSpectrumThread(): SpectrumThread {
   const worker = new Worker(path.join(__dirname, 'spectrumThread.js'));
   const result = new Promise<SpectrumMetrics[][]>((resolve, reject) => {
     worker.once('message', (m: { spectra?: SpectrumMetrics[][]; error?: string }) => {
@@ -27,6 +36,8 @@ export function spectraInThread(jobs: SpectrumJob[]): { result: Promise<Spectrum
     worker.once('exit', () => reject(new Error('the spectrum thread stopped')));
   });
   result.catch(() => undefined);
-  worker.postMessage(jobs);
-  return { result, cancel: () => { void worker.terminate(); } };
+  return {
+    run: (jobs) => { worker.postMessage(jobs); return result; },
+    cancel: () => { void worker.terminate(); },
+  };
 }

@@ -32,6 +32,8 @@ export interface BackwardInputs {
   elemTypes: Map<string, number>;
   seqLens: number[];
   batches: number[];
+  /** Per layer, whether some batch element has fewer than seqLens[k] steps (sequence_lens). */
+  padded: boolean[];
   objective: ObjectiveSpec & { output: string };
   timeAxis?: number;
   /** Jacobian seeds per layer and direction (undefined: --jacobian off). */
@@ -142,7 +144,7 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
       gradY: dY ? b.pick(dY, d, 1) : undefined,
       gradFinalH: dYh ? b.pick(dYh, d, 0) : undefined,
       gradFinalC: dYc ? b.pick(dYc, d, 0) : undefined,
-      seeds: inp.seeds[k][d],
+      seeds: inp.seeds[k][d], padded: inp.padded[k],
     }));
   };
 
@@ -156,7 +158,7 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
       const res = runBptt(k, dOuts[0], dOuts[1], dOuts[2]);
       results[k] = res;
       const wanted = (t: string | undefined) => !!t && inp.path.tensors.has(t);
-      if (wanted(node.input[0])) addGrad(node.input[0], res.length === 1 ? res[0].dX : b.add(res[0].dX, res[1].dX));
+      if (wanted(node.input[0])) addGrad(node.input[0], res.length === 1 ? res[0].dX() : b.add(res[0].dX(), res[1].dX()));
       const stack = (xs: (string | undefined)[]) => b.concat(xs.map((x) => b.unsqueeze(x!, [0])), 0);
       if (wanted(node.input[5])) addGrad(node.input[5], stack(res.map((r) => r.dInitialH)));
       if (node.op_type === 'LSTM' && wanted(node.input[6])) addGrad(node.input[6], stack(res.map((r) => r.dInitialC)));

@@ -51,6 +51,8 @@ export interface BpttRequest {
   gradFinalC?: string;
   /** Jacobian seeds, or undefined for --jacobian off. */
   seeds?: JacobianSeeds;
+  /** Whether some batch element has fewer than T steps (sequence_lens); without, the mask is all ones and its ops are left out. */
+  padded: boolean;
 }
 
 export interface BpttResult {
@@ -65,8 +67,8 @@ export interface BpttResult {
   dR: string;
   dB: string;
   dP?: string;
-  /** dL/dX [T, B, I], dL/dh_0 and dL/dc_0 [B, H]. */
-  dX: string;
+  /** dL/dX [T, B, I] (emitted on first call: a MatMul as big as the input projection, only wanted when X is on the gradient path); dL/dh_0 and dL/dc_0 [B, H]. */
+  dX: () => string;
   dInitialH: string;
   dInitialC?: string;
   /** First output of the recurrence's Scan node (the one node that may run long). */
@@ -83,9 +85,14 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   const tag = `L${k}d${d}_bw`;
   const acts = layer.activations[d];
   const m = fw.mask;
-  const notM = b.sub(b.constF(1), m);
+  const { padded } = req;
+  // x ⊙ mask (zero at padded steps); the identity when no step is padded.
+  const masked = (x: string) => (padded ? b.mul(x, m) : x);
+  const notM = padded ? b.sub(b.constF(1), m) : undefined;
+  // x ⊙ mask + (1 − mask): x, and 1 at padded steps (where the state is carried).
+  const carried = (x: string) => (padded ? b.add(b.mul(x, m), notM!) : x);
   const zerosTBH = () => b.initializer(`${tag}_zeros`, [T, B, H], new Float32Array(T * B * H));
-  const G = req.gradY ? b.mul(req.gradY, m) : zerosTBH();
+  const G = req.gradY ? masked(req.gradY) : zerosTBH();
 
   // Adjoint rows: 0 = objective, then hidden seeds, then cell seeds.
   const Sh = req.seeds?.count ?? 0;
@@ -126,9 +133,14 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   const Gt = bodyIn(b.unsqueeze(G, [1]), 'g'); // [1, B, H] per step
   // dh = carry_h + (G_t in row 0)
   const dh = body.add(cH, N > 1 ? body.op('Pad', [Gt, body.constI64([0, 0, 0, N - 1, 0, 0])]) : Gt);
-  const mt = bodyIn(m, 'm');
+  const mt = padded && Sh ? bodyIn(m, 'm') : undefined;
+  const nmt = padded && layer.op !== 'GRU' ? bodyIn(notM!, 'nm') : undefined;
   const rowsOf = (x: string, from: number, count: number) => body.slice(x, [from], [from + count], [0]);
-  const squaredNorm = (x: string) => body.op('ReduceSumSquare', [body.mul(x, mt)], { keepdims: 0 });
+  const squaredNorm = (x: string) => body.op('ReduceSumSquare', [mt ? body.mul(x, mt) : x], { keepdims: 0 });
+  // The objective's row of a per-step value: with no seed rows the value itself ([1, B, ·], squeezed outside).
+  const row0 = (x: string) => (N > 1 ? body.pick(x, 0, 0) : x);
+  // da·R, plus the adjoint carried unchanged through padded steps.
+  const backToH = (mm: string) => (nmt ? body.add(mm, body.mul(dh, nmt)) : mm);
 
   let newCarryH: string;
   let newCarryC: string | undefined;
@@ -145,12 +157,12 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
     const hc = emitActivation(b, hAct, fw.cell!);
     const dhc = emitActivationDerivative(b, hAct, fw.cell!, hc);
     // da_i = dc ⊙ c̃ ⊙ f′(a_i)  (input_forget: f = 1 − i, so dc ⊙ (c̃ − c_{t−1}) ⊙ f′(a_i) and no forget term)
-    const Fi = b.mul(b.mul(layer.inputForget ? b.sub(q.cell, fw.cPrev!) : q.cell, dI), m);
-    const Ff = layer.inputForget ? b.mul(q.forget, b.constF(0)) : b.mul(b.mul(fw.cPrev!, dF), m);
-    const Fo = b.mul(b.mul(hc, dO), m);   // da_o = dh ⊙ h(c_t) ⊙ f′(a_o)
-    const Fc = b.mul(b.mul(q.input, dC), m); // da_c = dc ⊙ i ⊙ g′(a_c)
-    let A = b.mul(b.mul(q.output, dhc), m);  // dc += dh ⊙ o ⊙ h′(c_t)
-    let fP = b.add(b.mul(q.forget, m), notM); // carry_c' = dc ⊙ f (1 at padded steps: carried)
+    const Fi = masked(b.mul(layer.inputForget ? b.sub(q.cell, fw.cPrev!) : q.cell, dI));
+    const Ff = layer.inputForget ? b.mul(q.forget, b.constF(0)) : masked(b.mul(fw.cPrev!, dF));
+    const Fo = masked(b.mul(hc, dO));   // da_o = dh ⊙ h(c_t) ⊙ f′(a_o)
+    const Fc = masked(b.mul(q.input, dC)); // da_c = dc ⊙ i ⊙ g′(a_c)
+    let A = masked(b.mul(q.output, dhc));  // dc += dh ⊙ o ⊙ h′(c_t)
+    let fP = carried(q.forget); // carry_c' = dc ⊙ f (1 at padded steps: carried)
     if (layer.P) {
       const P = layer.P.values;
       const peep = (gi: number) => b.initializer(`${tag}_P${gi}`, [H], f32(P.subarray(d * 3 * H + gi * H, d * 3 * H + (gi + 1) * H)));
@@ -163,12 +175,11 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
     const At = bodyIn(A, 'A');
     const Dt = bodyIn(Dfac, 'D');
     const fPt = bodyIn(fP, 'fP');
-    const nmt = bodyIn(notM, 'nm');
     const dc = body.add(cC!, body.mul(dh, At));
     const da = body.mul(body.concat([dc, dh, dc, dc], 2), Dt);
-    newCarryH = body.add(body.matmul(da, Rinit(0, 4)), body.mul(dh, nmt));
+    newCarryH = backToH(body.matmul(da, Rinit(0, 4)));
     newCarryC = body.mul(dc, fPt);
-    stepOutputs.push(body.pick(dh, 0, 0), body.pick(dc, 0, 0), body.pick(da, 0, 0));
+    stepOutputs.push(row0(dh), row0(dc), row0(da));
     if (Sh) stepOutputs.push(squaredNorm(rowsOf(dh, 1, Sh)));
     if (Sc) stepOutputs.push(squaredNorm(rowsOf(dc, 1 + Sh, Sc)));
   } else if (layer.op === 'GRU') {
@@ -177,9 +188,9 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
     const dZ = derivative(p.update, q.update, 0);
     const dR = derivative(p.reset, q.reset, 0);
     const dHt = derivative(p.hidden, q.hidden, 1);
-    const Fz = b.mul(b.mul(b.sub(fw.Hprev, q.hidden), dZ), m);       // da_z = dh ⊙ (h_{t−1} − h̃) ⊙ f′(a_z)
-    const Fh = b.mul(b.mul(b.sub(b.constF(1), q.update), dHt), m);   // da_h = dh ⊙ (1 − z) ⊙ g′(a_h)
-    const zP = b.add(b.mul(q.update, m), notM);                      // dh_{t−1} += dh ⊙ z (1 at padded steps)
+    const Fz = masked(b.mul(b.sub(fw.Hprev, q.hidden), dZ));       // da_z = dh ⊙ (h_{t−1} − h̃) ⊙ f′(a_z)
+    const Fh = masked(b.mul(b.sub(b.constF(1), q.update), dHt));   // da_h = dh ⊙ (1 − z) ⊙ g′(a_h)
+    const zP = carried(q.update);                                  // dh_{t−1} += dh ⊙ z (1 at padded steps)
     const Fzt = bodyIn(Fz, 'Fz');
     const Fht = bodyIn(Fh, 'Fh');
     const zPt = bodyIn(zP, 'zP');
@@ -194,20 +205,19 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
       newCarryH = body.add(body.matmul(body.concat([daZ, daR, body.mul(daH, rt)], 2), Rinit(0, 3)), body.mul(dh, zPt));
     } else {
       // a_h = x·Whᵀ + Wbh + (r ⊙ h)·Rhᵀ + Rbh: s = da_h·Rh; da_r = s ⊙ h_{t−1} ⊙ f′(a_r); h gets s ⊙ r.
-      const Kr0t = bodyIn(b.mul(b.mul(fw.Hprev, dR), m), 'Kr0');
+      const Kr0t = bodyIn(masked(b.mul(fw.Hprev, dR)), 'Kr0');
       const s = body.matmul(daH, Rinit(2, 1));
       daR = body.mul(s, Kr0t);
       newCarryH = body.add(body.add(body.matmul(body.concat([daZ, daR], 2), Rinit(0, 2)), body.mul(s, rt)), body.mul(dh, zPt));
     }
-    stepOutputs.push(body.pick(dh, 0, 0), body.pick(body.concat([daZ, daR, daH], 2), 0, 0));
+    stepOutputs.push(row0(dh), row0(body.concat([daZ, daR, daH], 2)));
     if (Sh) stepOutputs.push(squaredNorm(rowsOf(dh, 1, Sh)));
   } else {
-    const D = b.mul(derivative(fw.pre.hidden, fw.post.hidden, 0), m); // da = dh ⊙ f′(a)
+    const D = masked(derivative(fw.pre.hidden, fw.post.hidden, 0)); // da = dh ⊙ f′(a)
     const Dt = bodyIn(D, 'D');
-    const nmt = bodyIn(notM, 'nm');
     const da = body.mul(dh, Dt);
-    newCarryH = body.add(body.matmul(da, Rinit(0, 1)), body.mul(dh, nmt));
-    stepOutputs.push(body.pick(dh, 0, 0), body.pick(da, 0, 0));
+    newCarryH = backToH(body.matmul(da, Rinit(0, 1)));
+    stepOutputs.push(row0(dh), row0(da));
     if (Sh) stepOutputs.push(squaredNorm(rowsOf(dh, 1, Sh)));
   }
 
@@ -223,10 +233,11 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   }, states.length + stepOutputs.length, 'bptt');
   const finalH = outs[0];
   const finalC = carryC0 ? outs[1] : undefined;
-  const perStep = outs.slice(states.length);
+  // Row-0 outputs are [T, B, ·] (picked in the body) or, with no seed rows, [T, 1, B, ·].
+  const perStep = outs.slice(states.length).map((o, i) => (N === 1 && i < (layer.op === 'LSTM' ? 3 : 2) ? b.op('Squeeze', [o, b.constI64([1])]) : o));
   let idx = 0;
-  const gradHidden = b.mul(perStep[idx++], m);
-  const gradCell = layer.op === 'LSTM' ? b.mul(perStep[idx++], m) : undefined;
+  const gradHidden = masked(perStep[idx++]);
+  const gradCell = layer.op === 'LSTM' ? masked(perStep[idx++]) : undefined;
   const daAllOuter = perStep[idx++];
   const norm = (sq: string) => b.op('Sqrt', [req.seeds!.probes ? b.mul(sq, b.constF(1 / req.seeds!.count)) : sq]);
   const jacobianHidden = Sh ? norm(perStep[idx++]) : undefined;
@@ -265,7 +276,8 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
     const sumTB = (x: string) => b.op('ReduceSum', [x, b.constI64([0, 1])], { keepdims: 0 });
     dP = b.concat([sumTB(b.mul(daI, fw.cPrev!)), sumTB(b.mul(daO, fw.cell!)), sumTB(b.mul(daF, fw.cPrev!))], 0);
   }
-  const dX = b.matmul(daAllOuter, b.initializer(`${tag}_W`, [g * H, I], f32(Wd)));
+  let dXValue: string | undefined;
+  const dX = () => (dXValue ??= b.matmul(daAllOuter, b.initializer(`${tag}_W`, [g * H, I], f32(Wd))));
   return {
     gradHidden, gradCell, jacobianHidden, jacobianCell, dW, dR, dB, dP, dX,
     dInitialH: b.pick(finalH, 0, 0), dInitialC: finalC ? b.pick(finalC, 0, 0) : undefined, scanOutput: outs[0],
