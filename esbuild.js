@@ -36,6 +36,7 @@ const targets = [
   { ...node, entryPoints: ['src/cli/index.ts'], outfile: 'dist/cli.js' },
   { ...node, entryPoints: ['src/runtime/worker.ts'], outfile: 'dist/worker.js' },
   { ...node, entryPoints: ['src/runtime/spectrumThread.ts'], outfile: 'dist/spectrumThread.js' },
+  { ...node, entryPoints: ['src/report/formatThread.ts'], outfile: 'dist/formatThread.js' },
   { ...webview, entryPoints: ['webview/src/main.ts'], outfile: 'dist/webview/panel.js' },
 ];
 

@@ -6,6 +6,7 @@ import { Writable } from 'stream';
 import { AnalysisError } from '../../src/onnx/errors';
 import { countNonFinite, formatFloat32, nonFiniteWarning, writeReportJson } from '../../src/report/jsonWriter';
 import { DirectionReport, REPORT_SCHEMA, Report } from '../../src/report/types';
+import { SeededRandom } from '../../src/inputs/random';
 
 /** Collects everything written, one entry per write() call, answering after a turn of the event loop. */
 class Collector extends Writable {
@@ -308,6 +309,35 @@ describe('report: JSON writer', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('big float32 arrays formatted on helper threads give the same bytes and non-finite counts', async () => {
+    // 700 001 values (odd, so the parts differ in length) with every kind of value, NaN and ±∞ among them.
+    const n = 700001;
+    const data = new Float32Array(n);
+    const bits = new Uint32Array(data.buffer);
+    const rnd = SeededRandom.forInput(1, 'json-threads');
+    for (let i = 0; i < n; i++) {
+      if (i % 3 === 0) bits[i] = rnd.nextUint32(); // any float32, NaN and ±∞ included
+      else data[i] = Math.fround(Math.sin(i) * 10 ** ((i % 17) - 8));
+    }
+    data[5] = -0;
+    data[n - 1] = NaN;
+    const big = direction({ gradHidden: { dims: [n, 1, 1], data } });
+    const write = async (helperThreads: number) => {
+      const out = new Collector(1 << 20);
+      await writeReportJson(report([big]), out, { helperThreads });
+      await new Promise<void>((resolve) => out.end(resolve)); // the last chunk may still sit in the stream's buffer
+      return out.text();
+    };
+    const alone = await write(0);
+    const helped = await write(2);
+    assert.strictEqual(helped.length, alone.length);
+    assert.ok(helped === alone, 'the text differs');
+    const warnings = (JSON.parse(helped) as { warnings: string[] }).warnings;
+    let expected = 0;
+    for (const v of data) if (!Number.isFinite(v)) expected++;
+    assert.ok(warnings.some((w) => w.includes(`${expected} in layers[0].directions[0].gradHidden.data`)), warnings.join('\n'));
   });
 
   it('a ~20 MB report is written without the heap growing by its size', async () => {
