@@ -231,7 +231,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
 
     progress('Computing metrics');
     const tMetrics0 = performance.now();
-    const spectra = await spectraJob.wait(host, main.executionProvider, checkCancelled);
+    // The spectrum thread may still be at work: the other metrics first, then its results.
     const layerReports: LayerReport[] = layers.map((layer, k) => {
       const X = first.outputs[runtimeModel.taps[k].X];
       const [T, B] = X.dims;
@@ -252,7 +252,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
           hidden: tensor(names.hidden),
           metrics: {
             saturation: { low, high, gates: saturationGates },
-            spectrum: spectra[k][d],
+            spectrum: undefined as unknown as SpectrumMetrics, // filled in below, once the spectrum thread is done
           },
         };
         if (names.cell) report.cell = tensor(names.cell);
@@ -295,6 +295,8 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       kind: objectiveSpec.kind, output: objectiveSpec.output, ...(timeAxis !== undefined ? { timeAxis } : {}),
       value: (second.outputs[analysisGraph.objectiveValue].data as Float32Array)[0],
     };
+    const spectra = await spectraJob.wait(host, main.executionProvider, checkCancelled);
+    layerReports.forEach((l, k) => l.directions.forEach((d, di) => { d.metrics.spectrum = spectra[k][di]; }));
     const metricsMs = performance.now() - tMetrics0;
     const nonFinite = countNonFiniteIn(layerReports, outputs);
     if (nonFinite > 0) warnings.push(`${nonFinite} per-step values are NaN or infinite (written as null in JSON); the model overflows on these inputs — check the input scale.`);

@@ -7,12 +7,22 @@ import { ExecutionProviderChoice } from '../runtime/protocol';
 import { SpectrumMetrics } from '../report/types';
 import { GATE_COUNT, RecurrentLayer } from './recurrent';
 
+export interface SpectraJob {
+  /** spectra[layer][direction]. */
+  wait(runtime: OrtRuntime, ep: ExecutionProviderChoice, checkCancelled: () => void): Promise<SpectrumMetrics[][]>;
+  cancel(): void;
+}
+
 /**
- * Start the spectrum of layers below GRAM_SESSION_MIN_HIDDEN on the helper thread (it overlaps
- * with onnxruntime's session creation and runs; the thread is ended if it has nothing to do);
- * bigger layers are left to layerSpectra on the analysis thread.
+ * Start the spectrum of layers below GRAM_SESSION_MIN_HIDDEN on the helper thread (ended at once
+ * if it has nothing to do); bigger layers are left to layerSpectra on the analysis thread.
+ *
+ * On 2 cores the helper takes a core from onnxruntime's two threads while they run (the model's
+ * first run and the analysis graph's are ~40 ms slower each at H = 256); starting it after the
+ * runs instead was measured no faster overall (it then outlasts the other metrics), so it starts
+ * at once, which is also right on machines with more cores.
  */
-export function startSpectra(layers: RecurrentLayer[], thread: SpectrumThread): { wait: (runtime: OrtRuntime, ep: ExecutionProviderChoice, checkCancelled: () => void) => Promise<SpectrumMetrics[][]>; cancel: () => void } {
+export function startSpectra(layers: RecurrentLayer[], thread: SpectrumThread): SpectraJob {
   const small = layers.map((l) => l.hiddenSize < GRAM_SESSION_MIN_HIDDEN);
   const jobs: SpectrumJob[] = layers.filter((_, k) => small[k]).map((layer) => {
     const g = GATE_COUNT[layer.op];

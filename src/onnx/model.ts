@@ -242,7 +242,7 @@ function bfloatToFloat(b: number): number {
 export function tensorAsFloat64(t: TensorProto, baseDir: string): Float64Array {
   const v = tensorValues(t, baseDir);
   if (v instanceof BigInt64Array || v instanceof BigUint64Array) return Float64Array.from(v, Number);
-  return Float64Array.from(v as ArrayLike<number>);
+  return new Float64Array(v as ArrayLike<number>); // a native conversion; Float64Array.from iterates
 }
 
 export function encodeModel(model: ModelProto): Uint8Array {
