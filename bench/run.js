@@ -16,6 +16,8 @@
  *             size of `--json FILE --detail full`.
  *   grid      LSTM / GRU / RNN × H ∈ {64, 256} × T ∈ {100, 1000, 10000}, probes:8, 1 run each.
  *   exact     --jacobian exact (B·H seeds) for LSTM H = 64 at T ∈ {100, 1000} and H = 256 at T = 1000.
+ *   floor     per headline T: the first session of a fresh process (a fixed cost of every run) and
+ *             the leanest backward step as a Scan (see floorChild), against the forward's step.
  *   memory    peak RSS of every process, from /usr/bin/time when it is installed.
  *   torch     PyTorch nn.LSTM / GRU / RNN forward and forward+backward on the same sizes, when
  *             /usr/bin/python3 can import torch (Debian's python3-torch), 2 threads.
@@ -25,10 +27,11 @@
  *   --ops LSTM,GRU       grid ops            --hidden 64,256   grid hidden sizes
  *   --seq 100,1000       grid and headline sequence lengths (headline keeps those of 1000, 4000)
  *   --reps N             repetitions for medians [3]
- *   --skip headline,grid,exact,torch,json
+ *   --skip headline,grid,exact,floor,torch,json
  *   --timeout S          kill a single run after S seconds [300]
  * A run longer than 120 s is noted and the larger sequence lengths of that configuration are skipped.
  *
+ * Internal: `node bench/run.js --floor-child T REPS` measures the floors (floorChild).
  * Internal: `node bench/run.js --forward-child MODEL T REPS` times the plain forward pass in a
  * fresh process (so its peak RSS can be measured like the CLI's) and prints JSON.
  */
@@ -65,6 +68,58 @@ async function forwardChild(modelPath, seqLen, reps) {
   }
   await session.release();
   process.stdout.write(`${JSON.stringify({ sessionMs, runsMs, medianMs: median(runsMs) })}\n`);
+}
+
+/**
+ * Floors of this design, measured in a fresh process (`--floor-child T REPS`):
+ * - the first InferenceSession.create of a process (onnxruntime's environment and thread pools,
+ *   then a one-node model), a fixed cost of every CLI run;
+ * - one reverse Scan with the body bptt.ts emits for an LSTM with one adjoint row and no
+ *   padding (Add, Mul, Add, Concat, Mul, MatMul with R [4H, H], Mul: 7 nodes), H = 256, B = 1,
+ *   warm: the least the backward recurrence can cost per step as standard ONNX ops.
+ */
+async function floorChild(seqLen, reps) {
+  const ort = require('onnxruntime-node');
+  const { GraphBuilder, makeModel } = require(path.join(ROOT, 'out/src/onnx/builder.js'));
+  const { encodeModel } = require(path.join(ROOT, 'out/src/onnx/model.js'));
+  const { SeededRandom } = require(path.join(ROOT, 'out/src/inputs/random.js'));
+  const F = 1; // FLOAT
+  const options = { graphOptimizationLevel: 'all', executionProviders: ['cpu'], logSeverityLevel: 4 };
+  const tiny = new GraphBuilder('t_');
+  tiny.opInto('Identity', [tiny.input('x', F, [1])], ['y']);
+  tiny.output('y', F, [1]);
+  let t0 = performance.now();
+  await ort.InferenceSession.create(encodeModel(makeModel(tiny.graph('tiny'))), options);
+  const firstSessionMs = performance.now() - t0;
+
+  const H = 256;
+  const T = seqLen;
+  const rnd = SeededRandom.forInput(0, 'floor');
+  const b = new GraphBuilder('o_');
+  const body = new GraphBuilder('b_');
+  const [cH, cC, G, A, D, f] = ['cH', 'cC', 'G', 'A', 'D', 'f'].map((n) => body.input(n, F, null));
+  const dh = body.add(cH, G);
+  const dc = body.add(cC, body.mul(dh, A));
+  const da = body.mul(body.concat([dc, dh, dc, dc], 2), D);
+  body.output(body.matmul(da, body.initializer('R', [4 * H, H], rnd.normal(4 * H * H).map((v) => v * 0.05))));
+  body.output(body.mul(dc, f));
+  for (const o of [dh, dc, da]) body.output(o);
+  const widths = { G: H, A: H, D: 4 * H, f: H };
+  const outer = Object.entries(widths).map(([k, w]) => b.input(`X${k}`, F, [T, 1, 1, w]));
+  const states = [b.input('h0', F, [1, 1, H]), b.input('c0', F, [1, 1, H])];
+  b.node('Scan', [...states, ...outer], { body: body.graph('bptt'), num_scan_inputs: 4, scan_input_directions: [1, 1, 1, 1], scan_output_directions: [1, 1, 1] }, 5, 'scan')
+    .forEach((o) => b.output(o));
+  const session = await ort.InferenceSession.create(encodeModel(makeModel(b.graph('floor'))), options);
+  const feeds = { h0: new ort.Tensor('float32', rnd.normal(H), [1, 1, H]), c0: new ort.Tensor('float32', rnd.normal(H), [1, 1, H]) };
+  for (const [k, w] of Object.entries(widths)) feeds[`X${k}`] = new ort.Tensor('float32', rnd.normal(T * w).map((v) => v * 0.5), [T, 1, 1, w]);
+  await session.run(feeds); // warm-up
+  const runsMs = [];
+  for (let i = 0; i < reps; i++) {
+    t0 = performance.now();
+    await session.run(feeds);
+    runsMs.push(performance.now() - t0);
+  }
+  process.stdout.write(`${JSON.stringify({ firstSessionMs, scanMs: median(runsMs), usPerStep: (1000 * median(runsMs)) / T })}\n`);
 }
 
 function inputDims(session, seqLen) {
@@ -274,7 +329,7 @@ async function main() {
   log(`median of ${Math.max(5, opts.reps)} after a warm-up; analysis = the CLI's 'timings: … total'; wall = the whole CLI process.`);
   if (!bench.gnuTime) bench.note('/usr/bin/time is missing, so peak memory is not measured (apt-get install time).');
 
-  const results = { meta, headline: [], grid: [], exact: [], torch: null, verdicts: [], notes: bench.notes };
+  const results = { meta, headline: [], grid: [], exact: [], floor: null, torch: null, verdicts: [], notes: bench.notes };
   const fwdReps = Math.max(5, opts.reps);
   const seqFilter = (ts) => (opts.seq ? ts.filter((t) => opts.seq.includes(t)) : ts);
 
@@ -374,6 +429,23 @@ async function main() {
     table(['op', 'hidden', 'seq', 'forward', 'build', 'run', 'metrics', 'total', 'wall', 'total/fwd', 'exact/probes:8', 'peak RSS'], rows);
   }
 
+  // ---- floors -------------------------------------------------------------------------------
+  if (!opts.skip.has('floor') && results.headline.length) {
+    log('\n== Floors of the design (fresh process): first session of a process; the leanest backward step as a Scan ==');
+    const rows = [];
+    results.floor = [];
+    for (const e of results.headline) {
+      const r = await runProcess(process.execPath, [__filename, '--floor-child', String(e.seq), String(fwdReps)], { timeoutS: opts.timeoutS });
+      if (r.code !== 0) { bench.note(`floor child at T=${e.seq} failed: ${r.stderr.trim()}`); continue; }
+      const f = JSON.parse(r.stdout.trim().split('\n').pop());
+      const fwdStep = (1000 * e.forward.medianMs) / e.seq;
+      results.floor.push({ seq: e.seq, ...f, forwardUsPerStep: fwdStep });
+      rows.push([`T=${e.seq}`, ms(e.forward.medianMs), `${fwdStep.toFixed(1)} µs`, `${f.usPerStep.toFixed(1)} µs`, ratio(f.usPerStep, fwdStep),
+        ms(f.firstSessionMs), ratio(f.firstSessionMs, e.forward.medianMs)]);
+    }
+    table(['size', 'forward', 'fwd step', 'bptt step', 'bptt/fwd', 'first session', 'first session/fwd'], rows);
+  }
+
   // ---- PyTorch ------------------------------------------------------------------------------
   if (!opts.skip.has('torch')) {
     results.torch = await torchReference(bench, results, opts);
@@ -447,8 +519,11 @@ async function torchReference(bench, results, opts) {
   return { meta: meta && { ...meta.meta, env }, entries };
 }
 
-if (process.argv[2] === '--forward-child') {
-  forwardChild(process.argv[3], Number(process.argv[4]), Number(process.argv[5])).catch((e) => {
+if (process.argv[2] === '--forward-child' || process.argv[2] === '--floor-child') {
+  const child = process.argv[2] === '--forward-child'
+    ? forwardChild(process.argv[3], Number(process.argv[4]), Number(process.argv[5]))
+    : floorChild(Number(process.argv[3]), Number(process.argv[4]));
+  child.catch((e) => {
     process.stderr.write(`${e.stack || e}\n`);
     process.exit(1);
   });
