@@ -339,6 +339,21 @@ function roundTrip(a: number, e: number, p: number): number {
 }
 
 /**
+ * arr[start … end) as JSON list items written as ASCII bytes into `out` at `pos` — a comma before
+ * every item but arr[0], `null` for NaN and ±∞ (counted in `count`) — returning the new position.
+ * `out` needs room for 33 bytes per item. Shared by the writer and its helper threads.
+ */
+export function writeFloat32Run(arr: Float32Array, start: number, end: number, out: Uint8Array, pos: number, count: { nonFinite: number }): number {
+  for (let i = start; i < end; i++) {
+    if (i > 0) out[pos++] = 44; // ','
+    const x = arr[i];
+    if (Number.isFinite(x)) pos = writeFloat32(x, out, pos);
+    else { count.nonFinite++; out[pos++] = 110; out[pos++] = 117; out[pos++] = 108; out[pos++] = 108; } // null
+  }
+  return pos;
+}
+
+/**
  * formatFloat32(v) written as ASCII bytes into `out` at `pos` (no string made on the common
  * path); returns the new position. `out` needs room for 32 bytes.
  */
@@ -575,20 +590,13 @@ class ReportWalker {
   private async formatRange(arr: Float32Array, start: number, end: number): Promise<number> {
     pieceBuffer ??= Buffer.allocUnsafe(PIECE_BYTES);
     const buf = pieceBuffer;
-    let nonFinite = 0;
+    const count = { nonFinite: 0 };
     for (let a = start; a < end; a += NUMBERS_PER_PIECE) {
-      const b = Math.min(end, a + NUMBERS_PER_PIECE);
-      let pos = 0;
-      for (let i = a; i < b; i++) {
-        if (i > 0) buf[pos++] = 44; // ','
-        const x = arr[i];
-        if (Number.isFinite(x)) pos = writeFloat32(x, buf, pos);
-        else { nonFinite++; buf[pos++] = 110; buf[pos++] = 117; buf[pos++] = 108; buf[pos++] = 108; } // null
-      }
+      const pos = writeFloat32Run(arr, a, Math.min(end, a + NUMBERS_PER_PIECE), buf, 0, count);
       this.sink.push(buf.toString('latin1', 0, pos));
       await this.sink.maybeFlush();
     }
-    return nonFinite;
+    return count.nonFinite;
   }
 }
 
