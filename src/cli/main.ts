@@ -4,6 +4,7 @@
  * half-written file). Exit codes: 0 success, 1 analysis error, 2 usage error.
  */
 import { analyzeModel } from '../analysis/analyze';
+import { warmOnnxruntime } from '../runtime/ortRuntime';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import * as path from 'path';
 import { writeReportJson } from '../report/jsonWriter';
@@ -28,11 +29,14 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   if (rest.includes('--help') || rest.includes('-h')) { io.stdout.write(`${USAGE}\n`); return 0; }
   try {
     const args = parseAnalyzeArgs(rest);
-    const report = await analyzeModel({
+    const analysis = analyzeModel({
       modelPath: args.model, files: args.inputs, seqLen: args.seqLen, batch: args.batch, seed: args.seed, dims: args.dims,
       ep: args.ep, saturation: args.saturation, signal, jacobian: args.jacobian,
       objective: { kind: args.objective, output: args.output, timeAxis: args.timeAxis, targetFile: args.target },
     });
+    // While the worker starts and reads the model, this thread (idle otherwise) sets up onnxruntime's environment for it.
+    const warm = warmOnnxruntime();
+    const report = await analysis.finally(() => warm);
     if (args.json) await writeReportJson(report, args.json === '-' ? io.stdout : args.json, { detail: args.detail, signal });
     if (args.html) {
       const label = path.basename(report.model.path);
