@@ -16,7 +16,7 @@ import { InputOptions, resolveInputs } from '../inputs/feeds';
 import { gateSaturation } from '../metrics/saturation';
 import { retention } from '../metrics/retention';
 import { startSpectra } from './spectra';
-import { startSpectrumThread, SpectrumThread } from '../runtime/spectrumHost';
+import { BusyFlag, startSpectrumThread, SpectrumThread } from '../runtime/spectrumHost';
 import {
   DirectionReport, GATE_NAMES, LayerReport, ObjectiveInfo, REPORT_SCHEMA, Report, SpectrumMetrics, Tensor, ValueInfoSummary,
 } from '../report/types';
@@ -68,6 +68,8 @@ export interface PipelineHooks {
   progress: (message: string) => void;
   /** Throws CancelledError once the caller has cancelled. */
   checkCancelled: () => void;
+  /** Non-zero while this thread is inside onnxruntime: helper threads stand aside then. */
+  busy?: BusyFlag;
 }
 
 export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, hooks: PipelineHooks): Promise<Report> {
@@ -104,7 +106,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(discovery.opCounts)}); Gradient Lens analyses models with recurrent layers.`);
   }
   const layers = discovery.layers;
-  const spectraJob = startSpectra(layers, spectrumThread);
+  const spectraJob = startSpectra(layers, spectrumThread, hooks.busy);
   // onnxruntime would only say "Input W must have shape …"; name the graph input at fault instead.
   for (const layer of layers) {
     const x = inputs.feeds[layer.inputs.X];

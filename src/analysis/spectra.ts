@@ -1,7 +1,7 @@
 /** The recurrent spectrum of every layer-direction (SPEC §4), σ_max computed with onnxruntime's help. */
 import { assembleSpectrum } from '../metrics/spectrum';
 import { GRAM_SESSION_MIN_HIDDEN, layerSigmas } from '../runtime/gramSession';
-import { SpectrumJob, SpectrumThread } from '../runtime/spectrumHost';
+import { BusyFlag, SpectrumJob, SpectrumThread } from '../runtime/spectrumHost';
 import { OrtRuntime } from '../runtime/ortRuntime';
 import { ExecutionProviderChoice } from '../runtime/protocol';
 import { SpectrumMetrics } from '../report/types';
@@ -17,12 +17,10 @@ export interface SpectraJob {
  * Start the spectrum of layers below GRAM_SESSION_MIN_HIDDEN on the helper thread (ended at once
  * if it has nothing to do); bigger layers are left to layerSpectra on the analysis thread.
  *
- * On 2 cores the helper takes a core from onnxruntime's two threads while they run (the model's
- * first run and the analysis graph's are ~40 ms slower each at H = 256); starting it after the
- * runs instead was measured no faster overall (it then outlasts the other metrics), so it starts
- * at once, which is also right on machines with more cores.
+ * `busy` is the analysis thread's in-native flag: the helper waits while onnxruntime runs (see
+ * spectrumHost.ts) and works in the analysis thread's JavaScript stretches in between.
  */
-export function startSpectra(layers: RecurrentLayer[], thread: SpectrumThread): SpectraJob {
+export function startSpectra(layers: RecurrentLayer[], thread: SpectrumThread, busy?: BusyFlag): SpectraJob {
   const small = layers.map((l) => l.hiddenSize < GRAM_SESSION_MIN_HIDDEN);
   const jobs: SpectrumJob[] = layers.filter((_, k) => small[k]).map((layer) => {
     const g = GATE_COUNT[layer.op];
@@ -35,7 +33,7 @@ export function startSpectra(layers: RecurrentLayer[], thread: SpectrumThread): 
       })),
     };
   });
-  const helper = jobs.length ? thread.run(jobs) : undefined;
+  const helper = jobs.length ? thread.run(jobs, busy) : undefined;
   if (!helper) thread.cancel();
   return {
     cancel: () => thread.cancel(),

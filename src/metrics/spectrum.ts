@@ -32,11 +32,14 @@ export function sigmaMax(matrix: Float64Array | Float32Array, rows: number, cols
   return apply ? sigmaMaxOf(Math.min(rows, cols), apply) : NaN;
 }
 
-/** σ_max of A by Lanczos, given v ↦ M v for its n × n Gram matrix M. */
-function sigmaMaxOf(n: number, applyGram: (v: Float64Array) => Float64Array): number {
+/** σ_max of A by Lanczos, given v ↦ M v for its n × n Gram matrix M; `pause` is called before each step. */
+function sigmaMaxOf(n: number, applyGram: (v: Float64Array) => Float64Array, pause?: () => void): number {
   const steps = lanczosSigmaMax(n);
   let next = steps.next();
-  while (!next.done) next = steps.next(applyGram(next.value));
+  while (!next.done) {
+    pause?.();
+    next = steps.next(applyGram(next.value));
+  }
   return next.value;
 }
 
@@ -395,20 +398,25 @@ export function assembleSpectrum(
   return { sigmaMaxAll: sigmas[blocks.length], gates };
 }
 
-/** The whole spectrum of one direction's R slice, σ_max computed here (see assembleSpectrum). */
+/**
+ * The whole spectrum of one direction's R slice, σ_max computed here (see assembleSpectrum).
+ * `pause`, called before every Lanczos step, may block (the helper thread waits there while
+ * onnxruntime runs).
+ */
 export function recurrentSpectrum(
   R: Float64Array | Float32Array,
   op: RecurrentOp,
   hiddenSize: number,
   activations: readonly string[],
   activationParams: readonly ActivationParams[] = [],
+  pause?: () => void,
 ): SpectrumMetrics {
   const blocks = spectrumBlocks(R, op, hiddenSize);
   const H = hiddenSize;
   if (H === 0) return assembleSpectrum(op, blocks.map(() => 0), activations, activationParams);
   // The gate blocks' Gram operators also give the whole slice's: RᵀR v = Σ_g R_gᵀ(R_g v).
   const gates = blocks.filter((b) => b.gate !== null).map((b) => gramOperator(b.matrix, H, H));
-  const sigmas = gates.map((apply) => (apply ? sigmaMaxOf(H, apply) : NaN));
+  const sigmas = gates.map((apply) => (apply ? sigmaMaxOf(H, apply, pause) : NaN));
   const whole = gates.every((apply) => apply !== null)
     ? sigmaMaxOf(H, (v) => {
       const sum = new Float64Array(H);
@@ -417,7 +425,7 @@ export function recurrentSpectrum(
         for (let j = 0; j < H; j++) sum[j] += part[j];
       }
       return sum;
-    })
+    }, pause)
     : NaN;
   return assembleSpectrum(op, [...sigmas, whole], activations, activationParams);
 }

@@ -1,7 +1,10 @@
 /**
  * The recurrent spectrum on a helper thread: the analysis worker starts it as soon as the
- * weights are known, and it runs while onnxruntime runs the model on the analysis worker's own
- * thread, so its cost is mostly hidden. Pure JavaScript: safe to end at any time.
+ * weights are known, and it runs while the analysis thread reads, builds and measures. Given
+ * the analysis thread's busy flag it stands aside while onnxruntime runs: on 2 cores a third
+ * busy thread slowed onnxruntime's runs by more than the spectrum's own time (its two threads
+ * meet at every step and wait for the one that lost its core). JavaScript and WebAssembly
+ * only: safe to end at any time.
  */
 import * as path from 'path';
 import { Worker } from 'worker_threads';
@@ -14,13 +17,24 @@ export interface SpectrumJob {
   directions: { R: Float64Array; activations: string[]; params: { alpha?: number; beta?: number }[] }[];
 }
 
+/** An Int32 slot that is non-zero while the thread should wait (Atomics.notify when it clears). */
+export interface BusyFlag {
+  buffer: SharedArrayBuffer;
+  index: number;
+}
+
+export interface SpectrumRequest {
+  jobs: SpectrumJob[];
+  busy?: BusyFlag;
+}
+
 /**
  * A helper thread started ahead of its work (its start-up, about 30 ms, then overlaps with
- * reading the model): `run(jobs)` sends the jobs and gives spectra[job][direction]; `cancel()`
- * ends it, whether or not it was given work.
+ * reading the model): `run(jobs, busy)` sends the jobs and gives spectra[job][direction];
+ * `cancel()` ends it, whether or not it was given work.
  */
 export interface SpectrumThread {
-  run(jobs: SpectrumJob[]): Promise<SpectrumMetrics[][]>;
+  run(jobs: SpectrumJob[], busy?: BusyFlag): Promise<SpectrumMetrics[][]>;
   cancel(): void;
 }
 
@@ -37,7 +51,7 @@ export function startSpectrumThread(): SpectrumThread {
   });
   result.catch(() => undefined);
   return {
-    run: (jobs) => { worker.postMessage(jobs); return result; },
+    run: (jobs, busy) => { worker.postMessage({ jobs, busy } satisfies SpectrumRequest); return result; },
     cancel: () => { void worker.terminate(); },
   };
 }

@@ -29,7 +29,10 @@ async function handle(msg: HostToWorker): Promise<void> {
         throw new CancelledError();
       }
     },
-    exit: () => { Atomics.store(control, Control.InNative, 0); },
+    exit: () => {
+      Atomics.store(control, Control.InNative, 0);
+      Atomics.notify(control, Control.InNative); // the spectrum thread may be waiting for it
+    },
   });
   try {
     if (msg.kind === 'inspect') {
@@ -40,6 +43,7 @@ async function handle(msg: HostToWorker): Promise<void> {
     const report = await runAnalysis(msg.settings, runtime, {
       progress: (message) => post({ kind: 'progress', inReplyTo: msg.messageId, message }),
       checkCancelled,
+      busy: { buffer: msg.control, index: Control.InNative },
     });
     checkCancelled();
     post({ kind: 'report', inReplyTo: msg.messageId, report }, transferList(report));

@@ -233,6 +233,18 @@ describe('metrics: activation derivative bound γ', () => {
 });
 
 describe('metrics: recurrentSpectrum', () => {
+  it('calls pause before every Lanczos step and gives the same spectrum', () => {
+    const rnd = lcg(7);
+    const H = 16;
+    const R = Float64Array.from({ length: 3 * H * H }, () => rnd() - 0.5);
+    const plain = recurrentSpectrum(R, 'GRU', H, []);
+    let pauses = 0;
+    const paused = recurrentSpectrum(R, 'GRU', H, [], [], () => { pauses++; });
+    assert.deepStrictEqual(paused, plain);
+    // Three gate blocks and the whole slice, each at least one step.
+    assert.ok(pauses >= 4, `${pauses} pauses`);
+  });
+
   it('LSTM: gate blocks in ONNX order i, o, f, c, and σ_max of the stacked slice in closed form', () => {
     // Blocks A_k = Q_k diag(s_k) V share the right factor V, so AᵀA = Vᵀ diag(Σ_k s_k²) V and
     // σ_max(whole) = max_i √(Σ_k s_k[i]²).
