@@ -107,6 +107,28 @@ describe('metrics: retention', () => {
     assert.ok(r.cellHighway[0] > 0);
   });
 
+  it('a NaN or an infinity in a forget gate reaches the steps whose products include it, and only those', () => {
+    const T = 6, H = 3;
+    const f = new Float32Array(T * H).fill(0.5);
+    f[3 * H + 1] = NaN; // step 3, unit 1
+    const r = retention(f, [T, 1, H], [T], 'forward');
+    // Forward: P_t multiplies f over steps t+1 … T−1, so t = 0, 1, 2 include step 3.
+    for (let t = 0; t < T; t++) assert.strictEqual(Number.isNaN(r.cellHighway[t]), t < 3, `t = ${t}: ${r.cellHighway[t]}`);
+    closeRel(r.cellHighway[3], Math.sqrt(3) * 0.5 ** 2);
+    f[3 * H + 1] = Infinity;
+    const inf = retention(f, [T, 1, H], [T], 'forward');
+    for (let t = 0; t < 3; t++) assert.strictEqual(inf.cellHighway[t], Infinity, `t = ${t}`);
+    closeRel(inf.cellHighway[3], Math.sqrt(3) * 0.5 ** 2);
+  });
+
+  it('large products (f = 1e3 over 60 steps) keep their norm without overflow', () => {
+    const T = 60, H = 4, f = 1e3;
+    const data = new Float64Array(T * H).fill(f);
+    const r = retention(data, [T, 1, H], [T], 'forward');
+    // P_0 = f^59 = 1e177; its square overflows a double.
+    closeRel(r.cellHighway[0], 2 * f ** 59, 1e-13);
+  });
+
   it('rejects lengths that do not fit', () => {
     assert.throws(() => retention(new Float32Array(4), [2, 2, 1], [3, 1], 'forward'), RangeError);
     assert.throws(() => retention(new Float32Array(4), [2, 2, 1], [1], 'forward'), RangeError);
