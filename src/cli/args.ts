@@ -2,7 +2,7 @@
 import { UsageError } from '../onnx/errors';
 import { ExecutionProviderChoice } from '../runtime/protocol';
 import type { JacobianMode } from '../analysis/pipeline';
-import { OBJECTIVE_KINDS, ObjectiveKind } from '../analysis/backward/objective';
+import { OBJECTIVE_KINDS, ObjectiveKind } from '../report/types';
 
 export interface AnalyzeArgs {
   model: string;

@@ -4,7 +4,7 @@
  * half-written file). Exit codes: 0 success, 1 analysis error, 2 usage error.
  */
 import { analyzeModel } from '../analysis/analyze';
-import { warmOnnxruntime } from '../runtime/ortRuntime';
+import { warmOnnxruntime } from '../runtime/ortModule';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import * as path from 'path';
 import { writeReportJson } from '../report/jsonWriter';

@@ -6,6 +6,10 @@
 
 export const REPORT_SCHEMA = 'gradient-lens/report@1';
 
+/** The objective L (SPEC §3; analysis/backward/objective.ts emits it). */
+export type ObjectiveKind = 'sum' | 'mean' | 'l2' | 'last' | 'target';
+export const OBJECTIVE_KINDS: readonly ObjectiveKind[] = ['sum', 'mean', 'l2', 'last', 'target'];
+
 /** A dense row-major tensor. */
 export interface Tensor {
   dims: number[];

@@ -8,6 +8,7 @@ import { ExecutionProviderChoice, WireTensor } from './protocol';
 import { encodeModel } from '../onnx/model';
 import { ModelProto } from '../onnx/proto';
 import { cudaUnavailableMessage } from './executionProvider';
+import { loadOrt } from './ortModule';
 
 /**
  * Brackets every native onnxruntime call. `enter` throws CancelledError once the analysis is
@@ -28,39 +29,6 @@ export interface SessionInfo {
   inputNames: string[];
   outputNames: string[];
   ms: number;
-}
-
-let ort: typeof ortTypes | undefined;
-function loadOrt(): typeof ortTypes {
-  if (!ort) {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      ort = require('onnxruntime-node') as typeof ortTypes;
-      ort.env.logLevel = 'fatal';
-    } catch (e) {
-      throw new Error(`onnxruntime-node could not be loaded (${(e as Error).message}); reinstall the dependencies with 'npm ci'.`);
-    }
-  }
-  return ort;
-}
-
-/** An Identity model (float x [1] → y), 108 bytes of ModelProto made with onnx/builder.ts. */
-const WARM_MODEL_BASE64 = 'CAgSDWdyYWRpZW50LWxlbnMaBTAuMS4wOkwKIgoBeBIBeRoOd19uX0lkZW50aXR5XzAiCElkZW50aXR5OgASBHdhcm1aDwoBeBIKCggIARIECgIIAWIPCgF5EgoKCAgBEgQKAggBQgQKABAR';
-
-/**
- * Set up onnxruntime's process-wide environment on this thread: a process's first session costs
- * ~60 ms more than later ones, in any thread, so a front end that is idle while its analysis
- * worker reads the model (the CLI) takes that cost off the worker's path. Never on a thread that
- * could be ended meanwhile (see NativeGuard). Failures are left for the worker to report.
- */
-export async function warmOnnxruntime(): Promise<void> {
-  try {
-    const o = loadOrt();
-    const session = await o.InferenceSession.create(Buffer.from(WARM_MODEL_BASE64, 'base64'), { executionProviders: ['cpu'], logSeverityLevel: 4 });
-    await session.release();
-  } catch {
-    // The analysis creates its own sessions and says what went wrong.
-  }
 }
 
 export class OrtRuntime {

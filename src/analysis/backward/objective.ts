@@ -12,8 +12,9 @@ import { GraphProto, NodeProto } from '../../onnx/proto';
 import { layerDisplayName } from '../recurrent';
 import { isRecurrent } from './gradientPath';
 
-export type ObjectiveKind = 'sum' | 'mean' | 'l2' | 'last' | 'target';
-export const OBJECTIVE_KINDS: readonly ObjectiveKind[] = ['sum', 'mean', 'l2', 'last', 'target'];
+import type { ObjectiveKind } from '../../report/types';
+
+export { OBJECTIVE_KINDS, type ObjectiveKind } from '../../report/types';
 
 export interface ObjectiveSpec {
   kind: ObjectiveKind;
