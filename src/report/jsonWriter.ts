@@ -251,40 +251,28 @@ export function nonFiniteWarning(count: NonFiniteCount): string | null {
  * float32 value.
  */
 export function formatFloat32(v: number): string {
-  const fast = formatFloat32Fast(v);
-  return fast ?? formatFloat32Slow(v);
+  const n = writeFloat32(v, formatScratch, 0);
+  return formatScratch.toString('latin1', 0, n);
 }
+
+const formatScratch = Buffer.alloc(40);
 
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
-
-/**
- * The common case of formatFloat32 in integer arithmetic, 3–4× faster than toPrecision: for
- * 1e-6 ≤ |v| < 1e9, the shortest p ∈ 6…9 significant digits whose decimal m·10⁻ᵏ reads back
- * (decimal → nearest double → nearest float32, as a JSON reader does) as v. m / 10ᵏ with
- * k ≤ 22 is the correctly rounded double of that decimal, exactly what Number(string) gives.
- * Returns undefined outside that range (the slow path handles it).
- */
-function formatFloat32Fast(v: number): string | undefined {
-  const m = shortestDecimal(v);
-  if (m < 0) return undefined;
-  const k = decimalK;
-  const digits = String(m);
-  const L = digits.length;
-  const body = k === 0 ? digits : k < L ? `${digits.slice(0, L - k)}.${digits.slice(L - k)}` : `0.${'0'.repeat(k - L)}${digits}`;
-  return v < 0 ? `-${body}` : body;
-}
 
 /** Set by shortestDecimal: the decimal exponent k of its result. */
 let decimalK = 0;
 
-/** TEN[e + 7] = 10^e for e = −7 … 9, exact decimal parses (10 ** −7 is not). */
-const TEN = Array.from({ length: 17 }, (_, i) => Number(`1e${i - 7}`));
+/** TEN[e + 15] = 10^e for e = −15 … 9, exact decimal parses (10 ** −7 is not). */
+const TEN = Array.from({ length: 25 }, (_, i) => Number(`1e${i - 15}`));
 const f32Bits = new Float32Array(1);
 const i32Bits = new Int32Array(f32Bits.buffer);
 
 /**
- * v = ±m·10⁻ᵏ with m an integer of at most 9 digits and no trailing zero (see
- * formatFloat32Fast); returns m and leaves k in decimalK, or −1 outside the fast range.
+ * The common case of writeFloat32, in integer arithmetic (3–4× faster than toPrecision): for
+ * 1e-14 ≤ |v| < 1e9, v = ±m·10⁻ᵏ with m the shortest p ∈ 6…9 significant digits whose decimal
+ * reads back (decimal → nearest double → nearest float32, as a JSON reader does) as v, without
+ * trailing zeros. m / 10ᵏ with k ≤ 22 is the correctly rounded double of that decimal, exactly
+ * what Number(string) gives. Returns m and leaves k in decimalK, or −1 outside that range.
  *
  * The decimal exponent e = ⌊log₁₀|v|⌋ comes from the float's binary exponent (⌊e₂·log₁₀2⌋, then
  * one comparison with a power of ten). Digits are tried from 8 down, not from 6 up: a decimal
@@ -295,11 +283,11 @@ const i32Bits = new Int32Array(f32Bits.buffer);
  */
 function shortestDecimal(v: number): number {
   const a = v < 0 ? -v : v;
-  if (!(a >= 1e-6 && a < 1e9)) return -1;
+  if (!(a >= 1e-14 && a < 1e9)) return -1;
   f32Bits[0] = a;
   let e = Math.floor((((i32Bits[0] >>> 23) & 0xff) - 127) * 0.3010299956639812);
-  if (a >= TEN[e + 8]) e++;
-  else if (a < TEN[e + 7]) e--;
+  if (a >= TEN[e + 16]) e++;
+  else if (a < TEN[e + 15]) e--;
   let m = roundTrip(a, e, 8);
   let k = decimalK;
   if (m < 0) {
@@ -355,11 +343,12 @@ export function writeFloat32Run(arr: Float32Array, start: number, end: number, o
 
 /**
  * formatFloat32(v) written as ASCII bytes into `out` at `pos` (no string made on the common
- * path); returns the new position. `out` needs room for 32 bytes.
+ * path); returns the new position. `out` needs room for 32 bytes. Plain decimals, or, below
+ * 1e-6 (a leading digit at 10⁻⁷ or less), d.ddd…e-x, as Number.prototype.toPrecision writes.
  */
 export function writeFloat32(v: number, out: Uint8Array, pos: number): number {
   if (v === 0) { out[pos] = 48; return pos + 1; }
-  let m = shortestDecimal(v);
+  const m = shortestDecimal(v);
   if (m < 0) {
     const s = formatFloat32Slow(v);
     for (let i = 0; i < s.length; i++) out[pos++] = s.charCodeAt(i);
@@ -367,24 +356,52 @@ export function writeFloat32(v: number, out: Uint8Array, pos: number): number {
   }
   const k = decimalK;
   if (v < 0) out[pos++] = 45; // '-'
-  let L = 1;
-  while (L < 10 && m >= POW10[L]) L++;
+  let L = 10; // digits of m (m < 10¹⁰)
+  while (L > 1 && m < POW10[L - 1]) L--;
+  const lead = L - 1 - k; // the decimal exponent of the first digit
+  if (lead < -6) {
+    // d.ddd e−x: the digits with the point after the first, then the exponent.
+    pos = writeDigits(m, L, L > 1 ? 1 : -1, out, pos);
+    out[pos++] = 101; out[pos++] = 45; // 'e-'
+    const x = -lead;
+    if (x >= 10) out[pos++] = 48 + ((x / 10) | 0);
+    out[pos++] = 48 + (x % 10);
+    return pos;
+  }
   if (k >= L) {
     out[pos++] = 48; out[pos++] = 46; // '0.'
     for (let z = k - L; z > 0; z--) out[pos++] = 48;
   }
-  // Digits from the last, with the point after L − k of them when 0 < k < L.
-  const point = k > 0 && k < L ? L - k : -1;
-  const width = L + (point >= 0 ? 1 : 0);
-  let at = pos + width - 1;
-  for (let i = L - 1; i >= 0; i--) {
-    const q = (m / 10) | 0;
-    out[at--] = 48 + (m - 10 * q);
-    m = q;
-    if (i === point) out[at--] = 46;
-  }
-  return pos + width;
+  return writeDigits(m, L, k > 0 && k < L ? L - k : -1, out, pos);
 }
+
+/**
+ * The L digits of m at `pos`, two at a time from the last, with a point after the first
+ * `point` of them when point ≥ 0 (the digits after it are moved one place on); the new position.
+ */
+function writeDigits(m: number, L: number, point: number, out: Uint8Array, pos: number): number {
+  let at = pos + L;
+  while (m >= 100) {
+    const q = (m / 100) | 0;
+    const r = (m - 100 * q) << 1;
+    out[--at] = DIGIT_PAIRS[r + 1];
+    out[--at] = DIGIT_PAIRS[r];
+    m = q;
+  }
+  if (m >= 10) {
+    out[--at] = DIGIT_PAIRS[(m << 1) + 1];
+    out[--at] = DIGIT_PAIRS[m << 1];
+  } else {
+    out[--at] = 48 + m;
+  }
+  if (point < 0) return pos + L;
+  for (let i = pos + L; i > pos + point; i--) out[i] = out[i - 1];
+  out[pos + point] = 46; // '.'
+  return pos + L + 1;
+}
+
+/** "00" "01" … "99" as ASCII byte pairs. */
+const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i % 2 === 0 ? Math.floor(i / 20) : (i >> 1) % 10));
 
 function formatFloat32Slow(v: number): string {
   if (Number.isInteger(v) && Math.abs(v) < 1e21) return String(v);

@@ -162,6 +162,32 @@ describe('report: JSON writer', () => {
     assert.strictEqual(formatFloat32(Math.fround(-0.3)), '-0.3');
   });
 
+  it('float32 values from 1e-14 to 1e9 take the shortest decimal that reads back (as a brute force finds)', () => {
+    // Brute force: the fewest significant digits p whose toPrecision(p) reads back as v.
+    const shortest = (v: number): number => {
+      for (let p = 1; p <= 9; p++) if (Math.fround(Number(v.toPrecision(p))) === v) return p;
+      return 9;
+    };
+    // Significant digits written (an integer's trailing zeros are not).
+    const digits = (s: string) => s.replace(/^-/, '').replace(/e.*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length;
+    const rnd = SeededRandom.forInput(3, 'shortest');
+    const u = rnd.normal(20000);
+    for (let i = 0; i < u.length; i++) {
+      const v = Math.fround(Math.sign(u[i]) * 10 ** (-14 + ((i * 7919) % 2300) / 100)); // 1e-14 … 1e9
+      const s = formatFloat32(v);
+      assert.strictEqual(Math.fround(Number(s)), v, `${v} wrote ${s}`);
+      // At least 6 digits are tried, so one more than the brute force's fewest may remain below 6;
+      // from 1e7 on every float32 is an integer, written whole (no exponent).
+      if (Math.abs(v) < 1e7) assert.ok(digits(s) <= Math.max(6, shortest(v)), `${v} wrote ${s}, ${shortest(v)} digits suffice`);
+    }
+    // Below 1e-6 (a leading digit at 10⁻⁷ or less) in exponent form, as toPrecision writes.
+    assert.strictEqual(formatFloat32(Math.fround(1.5e-7)), '1.5e-7');
+    assert.strictEqual(formatFloat32(Math.fround(-2.5e-14)), '-2.5e-14');
+    assert.strictEqual(formatFloat32(Math.fround(1e-10)), '1e-10');
+    assert.strictEqual(formatFloat32(Math.fround(1e-6)), '0.000001'); // float32 1e-6 is 9.99999997e-7
+    assert.strictEqual(formatFloat32(Math.fround(1.2345678e-9)), '1.2345678e-9');
+  });
+
   it('float64 data and plain numbers round-trip exactly', async () => {
     const d = Float64Array.from([0.1, 1 / 3, 5e-324, 1.7976931348623157e308, -1e-300, 2 ** 53 + 2]);
     const r = report();
