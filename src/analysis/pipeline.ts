@@ -320,8 +320,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       warnings,
     };
   } finally {
-    spectraJob.cancel();
-    await host.releaseAll();
+    await host.releaseAll(); // the spectrum thread is ended by runAnalysis, which started it
   }
 }
 

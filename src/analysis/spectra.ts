@@ -10,7 +10,6 @@ import { GATE_COUNT, RecurrentLayer } from './recurrent';
 export interface SpectraJob {
   /** spectra[layer][direction]. */
   wait(runtime: OrtRuntime, ep: ExecutionProviderChoice, checkCancelled: () => void): Promise<SpectrumMetrics[][]>;
-  cancel(): void;
 }
 
 /**
@@ -36,7 +35,6 @@ export function startSpectra(layers: RecurrentLayer[], thread: SpectrumThread, b
   const helper = jobs.length ? thread.run(jobs, busy) : undefined;
   if (!helper) thread.cancel();
   return {
-    cancel: () => thread.cancel(),
     wait: async (runtime, ep, checkCancelled) => {
       const fromHelper = helper ? await helper : [];
       const big = await layerSpectra(layers.filter((_, k) => !small[k]), runtime, ep, checkCancelled);

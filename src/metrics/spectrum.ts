@@ -58,7 +58,8 @@ export async function sigmaMaxWith(n: number, applyGram: (v: Float64Array) => Pr
 /**
  * v ↦ M v for M = AᵀA (n = cols) or AAᵀ (n = rows), never formed: two matrix–vector products,
  * one with A and one with a transposed copy made once, so both are row dot products. They run in
- * WebAssembly SIMD (gemv.ts) where it is available, else in JavaScript.
+ * WebAssembly SIMD (gemv.ts) where it is available, else in JavaScript. The result may be a view
+ * that the next call overwrites (the Lanczos step copies what it keeps); null if A is not finite.
  */
 function gramOperator(matrix: Float64Array | Float32Array, rows: number, cols: number): ((v: Float64Array) => Float64Array) | null {
   const n = Math.min(rows, cols);
@@ -77,7 +78,7 @@ function gramOperator(matrix: Float64Array | Float32Array, rows: number, cols: n
       x.view.set(v);
       arena.gemv(first.offset, firstRows, firstStride, x.offset, tmp.offset);
       arena.gemv(second.offset, n, secondStride, tmp.offset, out.offset);
-      return out.view.slice(0, n);
+      return out.view.subarray(0, n);
     };
   }
   const A = new Float64Array(rows * cols);

@@ -145,7 +145,9 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
 
   let newCarryH: string;
   let newCarryC: string | undefined;
-  const stepOutputs: string[] = [];
+  // Per-step values whose objective row is a Scan output: dL/dh, dL/dc (LSTM), then da.
+  let rowValues: string[];
+  let dcStep: string | undefined;
 
   if (layer.op === 'LSTM') {
     const p = fw.pre;
@@ -180,9 +182,8 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
     const da = body.mul(body.concat([dc, dh, dc, dc], 2), Dt);
     newCarryH = backToH(body.matmul(da, Rinit(0, 4)));
     newCarryC = body.mul(dc, fPt);
-    stepOutputs.push(row0(dh), row0(dc), row0(da));
-    if (Sh) stepOutputs.push(squaredNorm(rowsOf(dh, 1, Sh)));
-    if (Sc) stepOutputs.push(squaredNorm(rowsOf(dc, 1 + Sh, Sc)));
+    rowValues = [dh, dc, da];
+    dcStep = dc;
   } else if (layer.op === 'GRU') {
     const p = fw.pre;
     const q = fw.post;
@@ -211,16 +212,20 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
       daR = body.mul(s, Kr0t);
       newCarryH = body.add(body.add(body.matmul(body.concat([daZ, daR], 2), Rinit(0, 2)), body.mul(s, rt)), body.mul(dh, zPt));
     }
-    stepOutputs.push(row0(dh), row0(body.concat([daZ, daR, daH], 2)));
-    if (Sh) stepOutputs.push(squaredNorm(rowsOf(dh, 1, Sh)));
+    rowValues = [dh, body.concat([daZ, daR, daH], 2)];
   } else {
     const D = masked(derivative(fw.pre.hidden, fw.post.hidden, 0)); // da = dh ⊙ f′(a)
     const Dt = bodyIn(D, 'D');
     const da = body.mul(dh, Dt);
     newCarryH = backToH(body.matmul(da, Rinit(0, 1)));
-    stepOutputs.push(row0(dh), row0(da));
-    if (Sh) stepOutputs.push(squaredNorm(rowsOf(dh, 1, Sh)));
+    rowValues = [dh, da];
   }
+  // Then the seed rows' squared norms: hidden seeds (rows 1 … Sh), cell seeds (the next Sc).
+  const stepOutputs = [
+    ...rowValues.map(row0),
+    ...(Sh ? [squaredNorm(rowsOf(dh, 1, Sh))] : []),
+    ...(Sc ? [squaredNorm(rowsOf(dcStep!, 1 + Sh, Sc))] : []),
+  ];
 
   body.output(newCarryH);
   if (newCarryC) body.output(newCarryC);
@@ -235,7 +240,7 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   const finalH = outs[0];
   const finalC = carryC0 ? outs[1] : undefined;
   // Row-0 outputs are [T, B, ·] (picked in the body) or, with no seed rows, [T, 1, B, ·].
-  const perStep = outs.slice(states.length).map((o, i) => (N === 1 && i < (layer.op === 'LSTM' ? 3 : 2) ? b.op('Squeeze', [o, b.constI64([1])]) : o));
+  const perStep = outs.slice(states.length).map((o, i) => (N === 1 && i < rowValues.length ? b.op('Squeeze', [o, b.constI64([1])]) : o));
   let idx = 0;
   const gradHidden = masked(perStep[idx++]);
   const gradCell = layer.op === 'LSTM' ? masked(perStep[idx++]) : undefined;
