@@ -176,7 +176,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     let timeAxis: number | undefined;
     if (objectiveSpec.kind === 'last') timeAxis = resolveTimeAxis(lowered, values, objectiveSpec, opts.objective?.timeAxis);
     const jacobian = jacobianPlan(opts.jacobian ?? 'auto', layers, batches, opts.seed, warnings);
-    const tapGraph = buildForwardTapGraph(layers, seqLens, padded, allTensorNames(lowered));
+    const tapGraph = buildForwardTapGraph(layers, seqLens, batches, padded, allTensorNames(lowered));
     const analysisGraph = buildAnalysisGraph({
       graph: lowered, opset: model.opset, layers, layerNodes: runtimeModel.layerNodes, path: gradPath, taps: tapGraph,
       shapes: new Map([...values].map(([k, v]) => [k, v.dims])), elemTypes: new Map([...values].map(([k, v]) => [k, ONNX_ELEM_TYPE[v.type]])),

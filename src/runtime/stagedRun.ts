@@ -17,19 +17,24 @@ export interface StagedRunOptions {
   targetCallMs: number;
   /** Node indices of the Scans that may run long. */
   longScans: Set<number>;
+  /** Graphs of more nodes run in pieces of at most this many (see analysis/stages.ts). */
+  maxStageNodes?: number;
   checkCancelled: () => void;
   progress: (fraction: number) => void;
 }
 
+/** Above this many nodes a graph runs in pieces (onnxruntime's session creation is superlinear in size). */
+export const MAX_STAGE_NODES = 1000;
+
 export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice, proto: ModelProto,
   feeds: Record<string, WireTensor>, fetches: string[], opts: StagedRunOptions): Promise<{ outputs: Record<string, WireTensor>; ms: number; setupMs: number }> {
   const graph = proto.graph;
-  if (opts.longScans.size === 0) return runtime.runOnce(proto, ep, feeds, fetches);
+  const maxStageNodes = opts.maxStageNodes ?? MAX_STAGE_NODES;
+  if (opts.longScans.size === 0 && graph.node.length <= maxStageNodes) return runtime.runOnce(proto, ep, feeds, fetches);
 
   const values = new Map<string, WireTensor>(Object.entries(feeds));
-  const stages = planStages(graph, opts.longScans, fetches);
-  const scanCount = stages.filter((s) => s.kind === 'scan').length;
-  let scansDone = 0;
+  const stages = planStages(graph, opts.longScans, fetches, maxStageNodes);
+  let stagesDone = 0;
   const t0 = performance.now();
   let ms = 0;
   for (const stage of stages) {
@@ -39,9 +44,9 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
       ms += r.ms;
       for (const [k, v] of Object.entries(r.outputs)) values.set(k, v);
     } else {
-      ms += await runScanInChunks(runtime, ep, stage, values, opts, (f) => opts.progress((scansDone + f) / scanCount));
-      scansDone++;
+      ms += await runScanInChunks(runtime, ep, stage, values, opts, (f) => opts.progress((stagesDone + f) / stages.length));
     }
+    opts.progress(++stagesDone / stages.length);
   }
   const outputs: Record<string, WireTensor> = {};
   for (const f of fetches) outputs[f] = values.get(f)!;
