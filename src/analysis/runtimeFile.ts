@@ -9,10 +9,9 @@
  * temporary folder do not work: onnxruntime resolves links and refuses paths outside the
  * model's folder.)
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { AnalysisError } from '../onnx/errors';
-import { encodeModel, LoadedModel } from '../onnx/model';
+import { printable, readRegularFile } from '../onnx/files';
+import { encodeModel, externalDataRef, LoadedModel, sidecarMessages } from '../onnx/model';
 import { ModelProto, TensorProto } from '../onnx/proto';
 
 /** Inline weights above this many bytes in all are referenced in place rather than re-encoded. */
@@ -32,21 +31,24 @@ export function materializeForRuntime(model: LoadedModel, runtime: ModelProto, l
   const referenceInline = inlineBytes >= limit;
   if (!model.hasExternalData && !referenceInline) return { bytes: encodeModel(runtime) };
 
+  // Every external tensor's entries are checked (inside the model's folder, sane offsets) before
+  // a sidecar is read; onnxruntime's own check does not apply to data handed over from memory.
   const externalData: { path: string; data: Uint8Array }[] = [];
-  const locations = new Set<string>();
+  const sidecars = new Map<string, Uint8Array>();
   for (const t of runtime.graph.initializer) {
-    const loc = t.external_data?.find((e) => e.key === 'location')?.value;
-    if (t.data_location === 1 && loc) locations.add(loc);
-  }
-  for (const loc of locations) {
-    const target = path.resolve(model.baseDir, loc);
-    let data: Uint8Array;
-    try {
-      data = fs.readFileSync(target);
-    } catch {
-      throw new AnalysisError(`external-data file '${loc}' of ${path.basename(model.path)} is missing (looked for ${target}); keep the sidecar files next to the .onnx model.`);
+    if (t.data_location !== 1) continue;
+    const ref = externalDataRef(t, model.baseDir);
+    let data = sidecars.get(ref.location);
+    if (!data) {
+      data = readRegularFile(ref.file, sidecarMessages(ref.location, ref.file, t.name));
+      sidecars.set(ref.location, data);
+      externalData.push({ path: ref.location, data });
     }
-    externalData.push({ path: loc, data });
+    const size = data.byteLength;
+    const end = ref.offset + (ref.length ?? 0);
+    if (ref.offset > size || end > size) {
+      throw new AnalysisError(`external-data file '${printable(ref.location)}' is too short for tensor '${printable(t.name ?? '(unnamed)')}' (needs bytes ${ref.offset}..${end}, file has ${size}); the sidecar file is truncated or belongs to another model.`);
+    }
   }
   let initializer = runtime.graph.initializer;
   if (referenceInline) {

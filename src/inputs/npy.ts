@@ -9,6 +9,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import { AnalysisError } from '../onnx/errors';
+import { printable, readRegularFile } from '../onnx/files';
 import { DATA_TYPE_NAMES } from '../onnx/proto';
 
 export type NpyArray =
@@ -63,21 +64,19 @@ const HOST_LITTLE_ENDIAN = os.endianness() === 'LE';
 
 /** The noun phrase errors use for a file, e.g. `the file x.npy given for input 'ids'`. */
 export function npyLabel(file: string, inputName?: string): string {
-  return inputName === undefined ? `the file ${file}` : `the file ${file} given for input '${inputName}'`;
+  return inputName === undefined ? `the file ${printable(file)}` : `the file ${printable(file)} given for input '${printable(inputName)}'`;
 }
 
 /** Reads a `.npy` file; errors are AnalysisErrors naming the file (and the input, when given). */
 export function readNpy(file: string, inputName?: string): NpyArray {
   const label = npyLabel(file, inputName);
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new AnalysisError(`${label} does not exist; check the path after --input.`);
-    if (code === 'EISDIR') throw new AnalysisError(`${label} is a folder, not a .npy file; give the path of the file saved with numpy.save.`);
-    throw new AnalysisError(`${label} could not be read (${(e as Error).message}); check that it exists and is readable.`);
-  }
+  const bytes = readRegularFile(file, {
+    missing: () => `${label} does not exist; check the path after --input.`,
+    notRegular: (kind) => kind === 'a directory'
+      ? `${label} is a folder, not a .npy file; give the path of the file saved with numpy.save.`
+      : `${label} is ${kind}, not a regular file; save the array with numpy.save and give that file's path.`,
+    unreadable: (reason) => `${label} could not be read (${reason}); check that it exists and is readable.`,
+  });
   return parseNpy(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), label);
 }
 

@@ -5,11 +5,13 @@
  * Large weights are never copied on reading: protobufjs returns `bytes` fields as views of the
  * file buffer, and external data is read only for the tensors that are asked for.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { ModelProtoType, TensorProtoType } from './schema';
 import { AnalysisError } from './errors';
 import { DataType, DATA_TYPE_NAMES, ModelProto, TensorProto, toNumber } from './proto';
+import {
+  externalDataFile, externalDataInteger, FileMessages, printable, readRegularFile, readRegularRange, regularFileSize,
+} from './files';
 
 export interface LoadedModel {
   /** Absolute path of the .onnx file. */
@@ -30,15 +32,12 @@ export type NumericArray = Float32Array | Float64Array | Int32Array | BigInt64Ar
 
 export function loadModel(file: string): LoadedModel {
   const abs = path.resolve(file);
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(abs);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new AnalysisError(`${file}: no such file; check the path of the model.`);
-    if (code === 'EISDIR') throw new AnalysisError(`${file} is a directory, not an ONNX model file.`);
-    throw new AnalysisError(`${file} could not be read (${(e as Error).message}).`);
-  }
+  const name = printable(file);
+  const bytes = readRegularFile(abs, {
+    missing: () => `${name}: no such file; check the path of the model.`,
+    notRegular: (kind) => `${name} is ${kind}, not an ONNX model file; pass the path of a .onnx file.`,
+    unreadable: (reason) => `${name} could not be read (${reason}).`,
+  });
   return decodeModel(bytes, abs);
 }
 
@@ -123,40 +122,53 @@ export function tensorRawBytes(t: TensorProto, baseDir: string): Uint8Array | un
   return undefined;
 }
 
-function readExternal(t: TensorProto, baseDir: string): Uint8Array {
+/** Where a tensor's external data lies: the checked file inside the model's folder, and the byte range. */
+export interface ExternalDataRef {
+  location: string;
+  file: string;
+  offset: number;
+  /** Bytes to read; undefined = to the end of the file (ONNX allows leaving `length` out). */
+  length: number | undefined;
+}
+
+/**
+ * A tensor's external-data entries, checked before any byte is read: the location must name a
+ * file inside the model's folder (files.ts), offset and length must be non-negative integers.
+ */
+export function externalDataRef(t: TensorProto, baseDir: string): ExternalDataRef {
   const entries = new Map((t.external_data ?? []).map((e) => [e.key, e.value]));
   const location = entries.get('location');
   const tname = t.name ?? '(unnamed)';
-  if (!location) throw new AnalysisError(`tensor '${tname}' is marked as external data but names no location; re-save the model with onnx.save(..., save_as_external_data=True).`);
-  const file = path.resolve(baseDir, location);
-  const offset = Number(entries.get('offset') ?? 0);
+  if (!location) throw new AnalysisError(`tensor '${printable(tname)}' is marked as external data but names no location; re-save the model with onnx.save(..., save_as_external_data=True).`);
+  const file = externalDataFile(baseDir, location, tname);
+  const offset = entries.has('offset') ? externalDataInteger(entries.get('offset')!, 'offset', tname, location) : 0;
+  const length = entries.has('length') ? externalDataInteger(entries.get('length')!, 'length', tname, location) : undefined;
+  return { location, file, offset, length };
+}
+
+/** File messages for an external-data sidecar of tensor `tname`. */
+export function sidecarMessages(location: string, file: string, tname?: string): FileMessages {
+  const of = tname ? ` of tensor '${printable(tname)}'` : '';
+  return {
+    missing: () => `external-data file '${printable(location)}'${of} is missing (looked for ${printable(file)}); keep the sidecar files next to the .onnx model.`,
+    notRegular: (kind) => `external-data file '${printable(location)}'${of} is ${kind}, not a regular file; Gradient Lens reads external data only from regular files next to the model.`,
+    unreadable: (reason) => `external-data file '${printable(location)}'${of} could not be read (${reason}).`,
+  };
+}
+
+function readExternal(t: TensorProto, baseDir: string): Uint8Array {
+  const ref = externalDataRef(t, baseDir);
+  const tname = t.name ?? '(unnamed)';
   const dims = tensorDims(t);
   const bytesPer = BYTES_PER[t.data_type];
   const expected = bytesPer ? elementCount(dims) * bytesPer : undefined;
-  const length = entries.has('length') ? Number(entries.get('length')) : expected;
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch {
-    throw new AnalysisError(`external-data file '${location}' of tensor '${tname}' is missing (looked for ${file}); keep the sidecar files next to the .onnx model.`);
+  const messages = sidecarMessages(ref.location, ref.file, tname);
+  const size = regularFileSize(ref.file, messages);
+  const len = ref.length ?? expected ?? size - ref.offset;
+  if (ref.offset + len > size || len < 0) {
+    throw new AnalysisError(`external-data file '${printable(ref.location)}' is too short for tensor '${printable(tname)}' (needs bytes ${ref.offset}..${ref.offset + len}, file has ${size}); the sidecar file is truncated or belongs to another model.`);
   }
-  try {
-    const size = fs.fstatSync(fd).size;
-    const len = length ?? size - offset;
-    if (offset + len > size) {
-      throw new AnalysisError(`external-data file '${location}' is too short for tensor '${tname}' (needs bytes ${offset}..${offset + len}, file has ${size}); the sidecar file is truncated or belongs to another model.`);
-    }
-    const buf = Buffer.allocUnsafe(len);
-    let read = 0;
-    while (read < len) {
-      const n = fs.readSync(fd, buf, read, len - read, offset + read);
-      if (n <= 0) break;
-      read += n;
-    }
-    return buf;
-  } finally {
-    fs.closeSync(fd);
-  }
+  return readRegularRange(ref.file, ref.offset, len, messages);
 }
 
 /**
