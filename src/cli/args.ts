@@ -1,5 +1,7 @@
 /** Parsing `gradient-lens analyze …` (SPEC §6). Bad usage throws UsageError (exit code 2). */
 import { UsageError } from '../onnx/errors';
+import { printable } from '../onnx/files';
+import { parseSize } from '../analysis/memory';
 import { ExecutionProviderChoice } from '../runtime/protocol';
 import type { JacobianMode } from '../analysis/pipeline';
 import { OBJECTIVE_KINDS, ObjectiveKind } from '../report/types';
@@ -22,6 +24,10 @@ export interface AnalyzeArgs {
   json?: string;
   html?: string;
   quiet: boolean;
+  /** Refuse analyses estimated to need more memory than this many bytes. */
+  maxMemory?: number;
+  /** Print onnxruntime's raw messages (C++ locations included) under an error. */
+  verbose: boolean;
 }
 
 export const USAGE = `usage: gradient-lens analyze MODEL.onnx [options]
@@ -46,8 +52,10 @@ options:
   --saturation LOW,HIGH     gate saturation thresholds [0.1,0.9]
   --detail full|metrics     leave per-step tensors out of the JSON / HTML with 'metrics' [full]
   --json FILE|-             write the report as JSON (- for stdout)
-  --html FILE               write the report as one standalone HTML page (the panel, offline)
+  --html FILE|-             write the report as one standalone HTML page (the panel, offline; - for stdout)
+  --max-memory SIZE         refuse analyses estimated to need more memory (e.g. 8G) [half the available memory]
   --quiet                   print nothing but errors
+  --verbose                 with an error, also print onnxruntime's own message
   -h, --help                show this help
 
 exit codes: 0 success, 1 the model or an input could not be analysed, 2 bad usage`;
@@ -66,7 +74,7 @@ function keyValue(flag: string, v: string): [string, string] {
 
 export function parseAnalyzeArgs(argv: string[]): AnalyzeArgs {
   const args: AnalyzeArgs = {
-    model: '', inputs: {}, seed: 0, dims: {}, ep: 'auto', saturation: { low: 0.1, high: 0.9 }, detail: 'full', quiet: false,
+    model: '', inputs: {}, seed: 0, dims: {}, ep: 'auto', saturation: { low: 0.1, high: 0.9 }, detail: 'full', quiet: false, verbose: false,
     objective: 'sum', jacobian: 'auto',
   };
   const positional: string[] = [];
@@ -140,12 +148,14 @@ export function parseAnalyzeArgs(argv: string[]): AnalyzeArgs {
       case '--json': args.json = value(); break;
       case '--html': args.html = value(); break;
       case '--quiet': args.quiet = true; break;
+      case '--verbose': args.verbose = true; break;
+      case '--max-memory': args.maxMemory = parseSize(value()); break;
       case '--help': throw new UsageError(USAGE);
-      default: throw new UsageError(`unknown option '${flag}'; see 'gradient-lens analyze --help'.`);
+      default: throw new UsageError(`unknown option '${printable(flag)}'; see 'gradient-lens analyze --help'.`);
     }
   }
   if (positional.length === 0) throw new UsageError('analyze needs a model: gradient-lens analyze MODEL.onnx [options]');
-  if (positional.length > 1) throw new UsageError(`analyze takes one model, got ${positional.length}: ${positional.join(' ')}`);
+  if (positional.length > 1) throw new UsageError(`analyze takes one model, got ${positional.length}: ${printable(positional.join(' '))}`);
   args.model = positional[0];
   if (args.objective === 'target' && !args.target) throw new UsageError('--objective target needs --target FILE.npy.');
   if (args.target && args.objective !== 'target') throw new UsageError(`--target is only used with --objective target (the objective is ${args.objective}).`);

@@ -1,15 +1,18 @@
 /**
  * `gradient-lens analyze`: the headless front end. Prints a summary, or writes the JSON report
  * (streamed, and only renamed into place once complete, so a failed or cancelled run leaves no
- * half-written file). Exit codes: 0 success, 1 analysis error, 2 usage error.
+ * half-written file). Exit codes: 0 success, 1 analysis error, 2 usage error; 130 / 143 / 129
+ * after SIGINT / SIGTERM / SIGHUP.
  */
-import { analyzeModel } from '../analysis/analyze';
+import { analyzeModel, workersInNative } from '../analysis/analyze';
 import { warmOnnxruntime } from '../runtime/ortModule';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
+import { printable } from '../onnx/files';
 import * as path from 'path';
 import { writeReportJson } from '../report/jsonWriter';
 import { metricsOnly, standaloneHtml, writeFileAtomically } from '../report/htmlReport';
-import { parseAnalyzeArgs, USAGE } from './args';
+import { checkOutputPaths, OutputRequest, ProtectedFile } from '../report/outputPaths';
+import { AnalyzeArgs, parseAnalyzeArgs, USAGE } from './args';
 import { formatSummary } from './summary';
 import { version } from '../../package.json';
 
@@ -18,20 +21,42 @@ export interface CliIo {
   stderr: NodeJS.WritableStream;
 }
 
+/** Text derived from the model or the user's arguments, made safe for a terminal line by line. */
+function terminalText(text: string): string {
+  return text.split('\n').map(printable).join('\n');
+}
+
+/** The outputs the arguments ask for, and the files they must never replace. */
+function outputPlan(args: AnalyzeArgs): { outputs: OutputRequest[]; protectedFiles: ProtectedFile[] } {
+  const outputs: OutputRequest[] = [];
+  if (args.json !== undefined) outputs.push({ flag: '--json', path: args.json });
+  if (args.html !== undefined) outputs.push({ flag: '--html', path: args.html });
+  const protectedFiles: ProtectedFile[] = [{ role: 'the model being analysed', path: args.model }];
+  for (const [name, file] of Object.entries(args.inputs)) protectedFiles.push({ role: `the file given for input '${name}'`, path: file });
+  if (args.target) protectedFiles.push({ role: 'the --target file', path: args.target });
+  return { outputs, protectedFiles };
+}
+
 export async function runCli(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }, signal?: AbortSignal): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '--help' || command === '-h' || command === 'help') { io.stdout.write(`${USAGE}\n`); return 0; }
   if (command === '--version') { io.stdout.write(`${version}\n`); return 0; }
   if (command !== 'analyze') {
-    io.stderr.write(`error: ${command ? `unknown command '${command}'` : 'no command given'}; the command is 'analyze'.\n${USAGE}\n`);
+    io.stderr.write(`error: ${command ? `unknown command '${printable(command)}'` : 'no command given'}; the command is 'analyze'.\n${USAGE}\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) { io.stdout.write(`${USAGE}\n`); return 0; }
+  let verbose = rest.includes('--verbose');
   try {
     const args = parseAnalyzeArgs(rest);
+    verbose = args.verbose;
+    // Where the report goes is decided before any work: a bad path costs nothing and destroys nothing.
+    const plan = outputPlan(args);
+    checkOutputPaths(plan.outputs, plan.protectedFiles);
     const analysis = analyzeModel({
       modelPath: args.model, files: args.inputs, seqLen: args.seqLen, batch: args.batch, seed: args.seed, dims: args.dims,
-      ep: args.ep, saturation: args.saturation, signal, jacobian: args.jacobian,
+      ep: args.ep, saturation: args.saturation, signal, jacobian: args.jacobian, maxMemoryBytes: args.maxMemory,
+      outputPaths: plan.outputs.filter((o) => o.path !== '-').map((o) => o.path),
       objective: { kind: args.objective, output: args.output, timeAxis: args.timeAxis, targetFile: args.target },
     });
     // While the worker starts and reads the model, this thread (idle otherwise) sets up onnxruntime's environment for it.
@@ -41,34 +66,79 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     if (args.html) {
       const label = path.basename(report.model.path);
       const shown = args.detail === 'metrics' ? metricsOnly(report) : report;
-      await writeFileAtomically(args.html, standaloneHtml([{ label, path: report.model.path, report: shown }], label));
+      const page = standaloneHtml([{ label, path: report.model.path, report: shown }], label);
+      if (args.html === '-') await writeText(io.stdout, page);
+      else await writeFileAtomically(args.html, page, signal);
     }
-    if (!args.quiet && args.json !== '-') {
-      io.stdout.write(`${formatSummary(report)}\n`);
-      if (args.json) io.stdout.write(`report written to ${args.json}\n`);
-      if (args.html) io.stdout.write(`HTML report written to ${args.html}\n`);
+    if (!args.quiet && args.json !== '-' && args.html !== '-') {
+      io.stdout.write(`${terminalText(formatSummary(report))}\n`);
+      if (args.json) io.stdout.write(`report written to ${printable(args.json)}\n`);
+      if (args.html) io.stdout.write(`HTML report written to ${printable(args.html)}\n`);
     }
     return 0;
   } catch (e) {
-    if (e instanceof UsageError) { io.stderr.write(`error: ${e.message}\n`); return 2; }
-    if (e instanceof CancelledError || (e as Error).name === 'CancelledError') { io.stderr.write('error: the analysis was cancelled.\n'); return 1; }
-    if (e instanceof AnalysisError) { io.stderr.write(`error: ${e.message}\n`); return 1; }
-    io.stderr.write(`error: ${(e as Error).message ?? String(e)} (this looks like a Gradient Lens bug; please report it with the model's op list)\n`);
-    if (process.env.GRADIENT_LENS_DEBUG) io.stderr.write(`${(e as Error).stack}\n`);
+    const err = e as Error & { detail?: string };
+    const detail = verbose && err.detail ? `${err.detail.trimEnd()}\n` : '';
+    if (e instanceof UsageError) { io.stderr.write(`error: ${printable(e.message)}\n`); return 2; }
+    if (e instanceof CancelledError || err.name === 'CancelledError') { io.stderr.write('error: the analysis was cancelled.\n'); return 1; }
+    if (e instanceof AnalysisError) { io.stderr.write(`error: ${printable(e.message)}\n${detail}`); return 1; }
+    io.stderr.write(`error: ${printable(err.message ?? String(e))} (this looks like a Gradient Lens bug; please report it with the model's op list)\n${detail}`);
+    if (process.env.GRADIENT_LENS_DEBUG) io.stderr.write(`${err.stack}\n`);
     return 1;
   }
 }
 
-/** Entry point of the bundled CLI. */
+function writeText(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.write(text, (e) => (e ? reject(e) : resolve()));
+  });
+}
+
+/** Exit codes after a signal (128 + its number). */
+const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+
+/**
+ * Entry point of the bundled CLI. SIGINT, SIGTERM and SIGHUP cancel the analysis (or the report
+ * being written, whose temporary file is removed) and end the process as soon as no analysis
+ * thread is inside onnxruntime: ending a thread there aborts the process (`terminate called …
+ * Napi::Error`). A second Ctrl-C therefore does not exit on the spot; it says what it waits for.
+ */
 export function cliMain(): void {
   const controller = new AbortController();
-  let interrupted = false;
-  process.on('SIGINT', () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
+  let signalled: NodeJS.Signals | undefined;
+  let told = false;
+  const exitCode = () => (signalled ? SIGNAL_EXIT[signalled] ?? 1 : undefined);
+  /** Exit once no thread is in native code (checked every 50 ms); the process may also end by itself first. */
+  const exitWhenSafe = (code: number) => {
+    const tick = () => {
+      if (workersInNative() === 0) process.exit(code);
+      else setTimeout(tick, 50);
+    };
+    setTimeout(tick, 50);
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!signalled) {
+      signalled = sig;
+      controller.abort();
+      return;
+    }
+    if (!told && workersInNative() > 0) {
+      told = true;
+      process.stderr.write('stopping: waiting for the current onnxruntime call to return (ending it now would crash the process)…\n');
+    }
+    exitWhenSafe(exitCode()!);
+  };
+  for (const sig of Object.keys(SIGNAL_EXIT) as NodeJS.Signals[]) process.on(sig, onSignal);
+  // A reader that stops early (`… --json - | head`): stop writing and end quietly, as pipelines expect.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
     controller.abort();
+    exitWhenSafe(0);
   });
   runCli(process.argv.slice(2), undefined, controller.signal).then((code) => {
-    process.exitCode = interrupted ? 130 : code;
+    const signalCode = exitCode();
+    process.exitCode = signalCode ?? code;
+    // After a signal, do not wait for idle helper threads to wind down on their own.
+    if (signalCode !== undefined) exitWhenSafe(signalCode);
   });
 }

@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { PanelModel } from '../protocol/panel';
 import { renderStandaloneHtml } from '../protocol/standalone';
-import { AnalysisError } from '../onnx/errors';
+import { AnalysisError, CancelledError } from '../onnx/errors';
+import { printable } from '../onnx/files';
 import type { Report } from './types';
 import { PER_STEP_KEYS } from './jsonWriter';
 
@@ -51,14 +52,17 @@ export function standaloneHtml(models: PanelModel[], title: string): string {
   return renderStandaloneHtml(models, assets, title);
 }
 
-/** Write to a temporary name and rename, so a failed run leaves no partial file. */
-export async function writeFileAtomically(file: string, text: string): Promise<void> {
+/** Write to a temporary name and rename, so a failed or cancelled run leaves no partial file. */
+export async function writeFileAtomically(file: string, text: string, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw new CancelledError();
   const tmp = `${file}.tmp-${process.pid}`;
   try {
-    await fs.promises.writeFile(tmp, text);
+    await fs.promises.writeFile(tmp, text, { signal });
+    if (signal?.aborted) throw new CancelledError();
     await fs.promises.rename(tmp, file);
   } catch (e) {
     await fs.promises.rm(tmp, { force: true });
-    throw new AnalysisError(`could not write ${file}: ${(e as Error).message}`);
+    if (signal?.aborted) throw new CancelledError();
+    throw new AnalysisError(`could not write ${printable(file)}: ${(e as Error).message}`);
   }
 }

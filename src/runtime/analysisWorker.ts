@@ -31,6 +31,19 @@ export function liveWorkers(): number {
   return live;
 }
 
+/** The control blocks of live workers, to tell whether any is inside onnxruntime. */
+const controls = new Set<Int32Array>();
+
+/**
+ * How many live analysis threads are inside a native onnxruntime call right now. A process must
+ * not exit while this is non-zero: ending a thread inside onnxruntime aborts the process.
+ */
+export function workersInNative(): number {
+  let n = 0;
+  for (const c of controls) if (Atomics.load(c, Control.InNative) !== 0) n++;
+  return n;
+}
+
 export function analyzeModel(opts: AnalyzeOptions): Promise<Report> {
   const { signal, onProgress, ...settings } = opts;
   return inWorker((control) => ({ kind: 'analyze', messageId: 1, settings, control }), 'report', signal, onProgress)
@@ -50,8 +63,9 @@ function inWorker(request: (control: SharedArrayBuffer) => HostToWorker, resultK
   const control = new Int32Array(new SharedArrayBuffer(Control.Length * 4));
   const worker = new Worker(workerScriptPath());
   live++;
+  controls.add(control);
   let ended = false;
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => { live--; ended = true; resolve(); }));
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => { live--; ended = true; controls.delete(control); resolve(); }));
 
   /** End the thread now if it is outside native code; otherwise it ends itself (see above). */
   const endWhenSafe = () => {
@@ -74,7 +88,7 @@ function inWorker(request: (control: SharedArrayBuffer) => HostToWorker, resultK
       if (msg.kind === 'progress') {
         if (!settled) onProgress?.(msg.message);
       } else if (msg.kind === 'error') {
-        settle(() => reject(rebuildError(msg.errorKind, msg.message, msg.stack)));
+        settle(() => reject(rebuildError(msg.errorKind, msg.message, msg.detail, msg.stack)));
         endWhenSafe();
       } else if (msg.kind === resultKind) {
         settle(() => resolve(msg));
@@ -87,11 +101,14 @@ function inWorker(request: (control: SharedArrayBuffer) => HostToWorker, resultK
   });
 }
 
-function rebuildError(kind: string, message: string, stack?: string): Error {
+function rebuildError(kind: string, message: string, detail?: string, stack?: string): Error {
   const e = kind === 'cancelled' ? new CancelledError()
     : kind === 'usage' ? new UsageError(message)
-      : kind === 'analysis' ? new AnalysisError(message)
+      : kind === 'analysis' ? new AnalysisError(message, detail)
         : new Error(message);
-  if (kind === 'internal' && stack) e.stack = stack;
+  if (kind === 'internal') {
+    if (stack) e.stack = stack;
+    if (detail) (e as Error & { detail?: string }).detail = detail;
+  }
   return e;
 }

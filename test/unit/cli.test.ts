@@ -226,11 +226,11 @@ describe('cli: summary and JSON report of an LSTM (lstm_forget_bias)', function 
     assert.ok(fs.statSync(lean).size < fs.statSync(full).size / 2, 'the metrics report is much smaller');
   });
 
-  it('--json into a missing folder is a clean error naming the path', async () => {
+  it('--json into a missing folder is a usage error naming the path, before any analysis', async () => {
     const out = path.join(dir, 'no', 'such', 'folder', 'r.json');
     const r = await cli('analyze', FORGET_MODEL, '--input', FORGET_X, '--ep', 'cpu', '--json', out);
-    assert.strictEqual(r.code, 1);
-    assertOneErrorLine(r.stderr, out, 'writable');
+    assert.strictEqual(r.code, 2);
+    assertOneErrorLine(r.stderr, out, 'does not exist');
     assert.ok(!fs.existsSync(path.dirname(out)));
   });
 });
