@@ -81,23 +81,36 @@ export function layerDisplayName(node: NodeProto, index: number): string {
   return node.name && node.name.length > 0 ? node.name : `${node.op_type}_${index}`;
 }
 
-/** What input resolution needs to know of a recurrent node before its weights are read. */
+/** What input resolution and the memory estimate need to know of a recurrent node before its weights are read. */
 export interface RecurrentNodeRef {
+  op: RecurrentOp;
   layout: 0 | 1;
   inputs: RecurrentLayer['inputs'];
+  numDirections: 1 | 2;
+  /** hidden_size, else R's last dim when R is an initializer, else 0. */
+  hiddenSize: number;
+  /** W's last dim when W is an initializer, else 0. */
+  inputSize: number;
 }
 
 /** Every recurrent node's inputs and layout (no weights read; for tracing the sequence/batch axes). */
 export function listRecurrentNodes(model: LoadedModel): RecurrentNodeRef[] {
+  const dimsOf = new Map(model.proto.graph.initializer.map((t) => [t.name ?? '', tensorDims(t)]));
   return model.proto.graph.node
     .filter((n) => (!n.domain || n.domain === 'ai.onnx') && (RECURRENT_OPS as readonly string[]).includes(n.op_type))
     .map((n) => {
       const input = (i: number) => n.input[i] ?? '';
       const isLstm = n.op_type === 'LSTM';
+      const w = dimsOf.get(input(1));
+      const r = dimsOf.get(input(2));
       return {
+        op: n.op_type as RecurrentOp,
         layout: attrInt(n, 'layout', 0) === 1 ? 1 : 0,
         inputs: { X: input(0), W: input(1), R: input(2), B: input(3), sequenceLens: input(4), initialH: input(5),
           initialC: isLstm ? input(6) : '', P: isLstm ? input(7) : '' },
+        numDirections: attrString(n, 'direction', 'forward') === 'bidirectional' ? 2 : 1,
+        hiddenSize: Math.max(0, attrInt(n, 'hidden_size', r?.[2] ?? 0)),
+        inputSize: Math.max(0, w?.[2] ?? 0),
       };
     });
 }

@@ -4,6 +4,7 @@
  * `--dim`, or the recurrent path's sequence and batch axes (`--seq-len`, `--batch`).
  */
 import { AnalysisError, UsageError } from '../onnx/errors';
+import { printable } from '../onnx/files';
 import { LoadedModel, tensorDims } from '../onnx/model';
 import { DATA_TYPE_NAMES, DataType, ValueInfoProto, toNumber } from '../onnx/proto';
 import { RecurrentNodeRef } from '../analysis/recurrent';
@@ -43,14 +44,21 @@ type DimSpec = { value: number } | { param: string } | { unknown: true };
 function dimSpecs(v: ValueInfoProto): DimSpec[] | null {
   const shape = v.type?.tensor_type?.shape;
   if (!shape) return null;
-  return shape.dim.map((d) => {
-    if (d.dim_value !== undefined && d.dim_value !== null && toNumber(d.dim_value) > 0) return { value: toNumber(d.dim_value) };
+  return shape.dim.map((d, axis) => {
+    const value = d.dim_value !== undefined && d.dim_value !== null ? toNumber(d.dim_value) : 0;
+    if (value < 0) {
+      throw new AnalysisError(`input '${printable(v.name)}' declares axis ${axis} with size ${value}; a dimension is a size ≥ 0 or a symbolic name — the model is corrupt, re-export it.`);
+    }
+    if (value > 0) return { value };
     if (d.dim_param) return { param: d.dim_param };
     return { unknown: true };
   });
 }
 
-export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], opts: InputOptions): ResolvedInputs {
+/** Called once every input's shape is known, before random inputs are generated (the memory check). */
+export type InputBudget = (plan: { bytes: number; seqLen: number; batch: number }) => void;
+
+export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], opts: InputOptions, budget?: InputBudget): ResolvedInputs {
   const graph = model.proto.graph;
   const inputs = feedableInputs(model);
   const names = new Set(inputs.map((v) => v.name));
@@ -59,8 +67,19 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
       throw new UsageError(`--input ${name}=…: the model has no input named '${name}' (its inputs: ${[...names].join(', ') || 'none'}).`);
     }
   }
+  const symbolic = new Set<string>();
+  for (const v of inputs) {
+    (dimSpecs(v) ?? []).forEach((s, axis) => {
+      if ('param' in s) symbolic.add(s.param);
+      else if ('unknown' in s) symbolic.add(`${v.name}:${axis}`);
+    });
+  }
   for (const key of Object.keys(opts.dims)) {
-    if (!(Number.isInteger(opts.dims[key]) && opts.dims[key] > 0)) throw new UsageError(`--dim ${key}: the value must be a positive integer.`);
+    if (!(Number.isInteger(opts.dims[key]) && opts.dims[key] > 0)) throw new UsageError(`--dim ${printable(key)}: the value must be a positive integer.`);
+    if (!symbolic.has(key)) {
+      const known = [...symbolic].map(printable);
+      throw new UsageError(`--dim ${printable(key)}=…: the model's inputs have no symbolic dimension of that name (${known.length ? `they have: ${known.join(', ')}` : 'all their dimensions are static'}).`);
+    }
   }
   const roles = traceAxisRoles(graph, layers);
   const initByName = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
@@ -143,25 +162,29 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
     return flag ?? fallback;
   };
   const firstSeq = seqFromData.size ? seqFromData.get(Math.min(...seqFromData.keys())) : undefined;
-  const seqLen = pick('seq', opts.seqLen, firstSeq, DEFAULT_SEQ_LEN, '--seq-len');
-  const batch = pick('batch', opts.batch, batchFromData, DEFAULT_BATCH, '--batch');
+  let seqLen = pick('seq', opts.seqLen, firstSeq, DEFAULT_SEQ_LEN, '--seq-len');
+  let batch = pick('batch', opts.batch, batchFromData, DEFAULT_BATCH, '--batch');
 
-  // 3. Generate what was not given.
+  // 3. Shapes of what was not given; then (after the caller's memory check) generate it.
   const feeds: Record<string, WireTensor> = {};
+  const toGenerate: { v: ValueInfoProto; elemType: number; wire: WireTensor['type']; shape: number[]; n: number }[] = [];
+  let bytes = 0;
   for (const v of inputs) {
     const elemType = v.type?.tensor_type?.elem_type ?? 0;
     const wire = WIRE_ELEM_TYPE[elemType];
     const arr = loaded.get(v.name);
+    const name = printable(v.name);
     if (arr) {
       if (!wire || !['float32', 'float64', 'int32', 'int64'].includes(wire)) {
-        throw new AnalysisError(`input '${v.name}' has element type ${DATA_TYPE_NAMES[elemType] ?? elemType}, which Gradient Lens cannot feed.`);
+        throw new AnalysisError(`input '${name}' has element type ${DATA_TYPE_NAMES[elemType] ?? elemType}, which Gradient Lens cannot feed.`);
       }
       feeds[v.name] = { type: wire, dims: arr.shape, data: convertForOnnx(arr, elemType, npyLabel(opts.files[v.name], v.name)).data };
+      bytes += feeds[v.name].data.byteLength;
       continue;
     }
-    if (!v.type?.tensor_type) throw new AnalysisError(`input '${v.name}' is not a tensor (sequence, map or optional inputs are not supported); Gradient Lens analyses models with tensor inputs.`);
+    if (!v.type?.tensor_type) throw new AnalysisError(`input '${name}' is not a tensor (sequence, map or optional inputs are not supported); Gradient Lens analyses models with tensor inputs.`);
     const specs = dimSpecs(v);
-    if (!specs) throw new AnalysisError(`input '${v.name}' declares no shape; pass it with --input ${v.name}=FILE.npy.`);
+    if (!specs) throw new AnalysisError(`input '${name}' declares no shape; pass it with --input ${name}=FILE.npy.`);
     const r = roles.get(v.name);
     const shape = specs.map((s, axis) => {
       if ('value' in s) return s.value;
@@ -171,26 +194,48 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
       if (given !== undefined) return given;
       const size = role === 'seq' ? seqLen : role === 'batch' ? batch : undefined;
       if (size === undefined) {
-        throw new AnalysisError(`input '${v.name}' has ${'param' in s ? `a symbolic dimension '${s.param}'` : 'an unnamed dimension'} (axis ${axis}) that is neither the sequence nor the batch axis of a recurrent layer; pass --dim ${key}=VALUE or --input ${v.name}=FILE.npy.`);
+        throw new AnalysisError(`input '${name}' has ${'param' in s ? `a symbolic dimension '${printable(s.param)}'` : 'an unnamed dimension'} (axis ${axis}) that is neither the sequence nor the batch axis of a recurrent layer; pass --dim ${printable(key)}=VALUE or --input ${name}=FILE.npy.`);
       }
       if ('param' in s) bound.set(s.param, size);
       return size;
     });
-    const n = shape.reduce((a, b) => a * b, 1);
+    const n = shape.reduce((p, q) => p * q, 1);
+    if (elemType === DataType.FLOAT || elemType === DataType.DOUBLE) {
+      bytes += n * (elemType === DataType.FLOAT ? 4 : 8 + 4);
+    } else if ((elemType === DataType.INT64 || elemType === DataType.INT32) && embeddings.has(v.name)) {
+      bytes += n * (elemType === DataType.INT64 ? 8 : 4);
+    } else if (elemType === DataType.INT64 || elemType === DataType.INT32) {
+      throw new AnalysisError(`input '${name}' is an integer tensor that does not index an embedding, so random values would be meaningless; pass it with --input ${name}=FILE.npy.`);
+    } else {
+      throw new AnalysisError(`input '${name}' has element type ${DATA_TYPE_NAMES[elemType] ?? elemType}; Gradient Lens generates float32/float64 and embedding-index inputs only — pass it with --input ${name}=FILE.npy.`);
+    }
+    toGenerate.push({ v, elemType, wire, shape, n });
+  }
+  // The sizes actually used on the recurrent path (a --dim on the sequence axis overrides --seq-len).
+  let usedSeq: number | undefined;
+  let usedBatch: number | undefined;
+  for (const { v, shape } of toGenerate) {
+    for (const [axis, use] of roles.get(v.name) ?? []) {
+      if (use.role === 'seq') usedSeq = Math.max(usedSeq ?? 0, shape[axis]);
+      else usedBatch = Math.max(usedBatch ?? 0, shape[axis]);
+    }
+  }
+  seqLen = usedSeq ?? seqLen;
+  batch = usedBatch ?? batch;
+  budget?.({ bytes, seqLen, batch });
+  for (const { v, elemType, wire, shape, n } of toGenerate) {
     if (elemType === DataType.FLOAT || elemType === DataType.DOUBLE) {
       const samples = SeededRandom.forInput(opts.seed, v.name).normal(n);
       feeds[v.name] = { type: wire, dims: shape, data: elemType === DataType.FLOAT ? samples : Float64Array.from(samples) };
-    } else if ((elemType === DataType.INT64 || elemType === DataType.INT32) && embeddings.has(v.name)) {
+    } else {
       const ids = SeededRandom.forInput(opts.seed, v.name).uniformInt(n, embeddings.get(v.name)!);
       feeds[v.name] = { type: wire, dims: shape, data: elemType === DataType.INT64 ? BigInt64Array.from(ids, (x) => BigInt(x)) : Int32Array.from(ids) };
-    } else if (elemType === DataType.INT64 || elemType === DataType.INT32) {
-      throw new AnalysisError(`input '${v.name}' is an integer tensor that does not index an embedding, so random values would be meaningless; pass it with --input ${v.name}=FILE.npy.`);
-    } else {
-      throw new AnalysisError(`input '${v.name}' has element type ${DATA_TYPE_NAMES[elemType] ?? elemType}; Gradient Lens generates float32/float64 and embedding-index inputs only — pass it with --input ${v.name}=FILE.npy.`);
     }
     sources[v.name] = 'random';
   }
-  return { feeds, sources, seqLen, batch };
+  const ordered: Record<string, string> = {};
+  for (const v of inputs) if (sources[v.name]) ordered[v.name] = sources[v.name];
+  return { feeds, sources: ordered, seqLen, batch };
 }
 
 function describeShape(specs: DimSpec[]): string {
