@@ -23,7 +23,8 @@ the reference graph outputs, and ``case.json``::
               "jacobianNorm": { "hidden": "<file>", "cell": "<file>" (LSTM) },   # [T] float64
               "weightGrads": { "W": "<file>" [gH,I], "R": [gH,H], "B": [2gH], "P": [3H] (if P input) },
               "gradNorm": [T], "gradCellNorm": [T] (LSTM),
-              "decay": { "rho", "slope", "halfLife", "reach", "verdict", "points" },
+              "decay": { "basis", "rho", "slope", "rhoTail", "survival", "halfLife", "reach",
+                         "verdict", "points", "window" },
               "cellHighway": [T] (LSTM) } ] } ],
           "clipping": { "globalNorm": G, "factors": { "1": f, "5": f } } } ] }
 
@@ -61,13 +62,15 @@ take them, and padded steps (sequence_lens) leave the state unchanged and output
 Metrics (SPEC.md section 4)
 ---------------------------
 - ``gradNorm[t]`` = ||gradHidden[t]||_2 over (B, H), ``gradCellNorm`` likewise.
-- ``decay``: the window is t = 0 .. maxlen-1 (maxlen = max(sequence_lens), else T); last =
-  maxlen-1 (forward) / 0 (reverse); d = |last - t|. Points with jacobianNorm.hidden > 1e-30
-  are fitted: log(jn) = a + slope * d by least squares; rho = exp(slope); halfLife =
-  ln(1/2)/ln(rho) when rho < 1 else null; reach = the largest d in the window with
-  jn >= 1e-3 * jn(d=0), null ("beyond T") when every d of the window passes; verdict
-  vanishing (rho < 0.95) / exploding (rho > 1.05) / stable; points = number fitted. (With
-  fewer than 2 points: slope 0, rho 1 -- no fixture has that.)
+- ``decay`` (SPEC v2 section 9.2): the window is t = 0 .. maxlen-1 (maxlen = max(sequence_lens),
+  else T), W = maxlen; last = maxlen-1 (forward) / 0 (reverse); d = |last - t|. Points with
+  jn > 0 (exact zeros dropped) are fitted: log(jn) = a + slope * d by least squares; rho =
+  exp(slope) (null with fewer than 2 points); rhoTail the same fit over d >= ceil(W/2);
+  survival = jn(d=W-1) / jn(d=0); halfLife = ln(1/2)/ln(rho) when rho < 1 else null; reach =
+  the largest d in the window with jn >= 1e-3 * jn(d=0), null ("beyond T") when every d
+  passes; verdict: invalid (a NaN/inf in the window), n/a (W < 4 or jn(d=0) = 0), exploding
+  (survival > 1e3 or rhoTail > 1.05), vanishing (survival < 1e-3 or rhoTail < 0.95), else
+  stable; points = number fitted.
 - ``cellHighway`` as in the forward fixtures (make_fixtures.retention).
 - ``clipping``: G = sqrt(sum of squares of every weightGrads tensor of the run, all layers,
   directions, W/R/B/P); factors min(1, theta/G) for theta = 1, 5.
@@ -613,26 +616,47 @@ def jnorm(J):
     return np.sqrt((J ** 2).sum(axis=(1, 2, 3)))
 
 
-def decay(jn, lens, reverse):
+def log_fit(ds, vals):
+    keep = vals > 0
+    n = int(keep.sum())
+    if n < 2:
+        return None, n
+    d, y = ds[keep], np.log(vals[keep])
+    den = ((d - d.mean()) ** 2).sum()
+    if den <= 0:
+        return None, n
+    return float(((d - d.mean()) * (y - y.mean())).sum() / den), n
+
+
+def decay(jn, lens, reverse, basis="hidden"):
+    """SPEC v2 section 9.2 (see the module docstring)."""
     maxlen = int(max(lens))
     last = 0 if reverse else maxlen - 1
-    window = list(range(maxlen))
-    ds = np.array([abs(last - t) for t in window], np.float64)
-    vals = np.array([jn[t] for t in window])
-    keep = vals > 1e-30
-    n = int(keep.sum())
-    if n >= 2:
-        d, y = ds[keep], np.log(vals[keep])
-        slope = float(((d - d.mean()) * (y - y.mean())).sum() / ((d - d.mean()) ** 2).sum())
+    W = maxlen
+    ds = np.arange(W, dtype=np.float64)
+    vals = np.array([jn[last - d if not reverse else last + d] for d in range(W)], np.float64)
+    slope, n = log_fit(ds, vals)
+    tail_from = (W + 1) // 2
+    tail_slope, _ = log_fit(ds[tail_from:], vals[tail_from:])
+    rho = None if slope is None else math.exp(slope)
+    rho_tail = None if tail_slope is None else math.exp(tail_slope)
+    j0 = vals[0]
+    survival = float(vals[W - 1] / j0) if j0 > 0 and np.isfinite(j0) else None
+    half = math.log(0.5) / math.log(rho) if rho is not None and 0 < rho < 1.0 else None
+    ok = [d for d in range(W) if vals[d] >= 1e-3 * j0]
+    reach = None if len(ok) == W else max(ok)
+    if not np.all(np.isfinite(vals)):
+        verdict = "invalid"
+    elif W < 4 or not j0 > 0:
+        verdict = "n/a"
+    elif survival > 1e3 or (rho_tail is not None and rho_tail > 1.05):
+        verdict = "exploding"
+    elif survival < 1e-3 or (rho_tail is not None and rho_tail < 0.95):
+        verdict = "vanishing"
     else:
-        slope = 0.0
-    rho = math.exp(slope)
-    half = math.log(0.5) / math.log(rho) if rho < 1.0 else None
-    j0 = jn[last]
-    ok = [int(dd) for dd, v in zip(ds, vals) if v >= 1e-3 * j0]
-    reach = None if len(ok) == len(window) else max(ok)
-    verdict = "vanishing" if rho < 0.95 else ("exploding" if rho > 1.05 else "stable")
-    return {"rho": rho, "slope": slope, "halfLife": half, "reach": reach, "verdict": verdict, "points": n}
+        verdict = "stable"
+    return {"basis": basis, "rho": rho, "slope": slope, "rhoTail": rho_tail, "survival": survival,
+            "halfLife": half, "reach": reach, "verdict": verdict, "points": n, "window": W}
 
 
 def fd_err(ad, fd, scale):

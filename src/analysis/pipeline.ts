@@ -6,10 +6,14 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { encodeModel, LoadedModel, loadModel, tensorDims, tensorValues } from '../onnx/model';
+import { externalDataRef, LoadedModel, loadModel, tensorDims, tensorValues } from '../onnx/model';
+import { printable } from '../onnx/files';
+import { countNonFinite, forwardNonFinite, largestWeight, layerNonFiniteSource, nonFiniteSource } from './nonFinite';
+import { defaultMemoryLimit, estimateAnalysisMemory, MemoryLayer, memoryRefusal } from './memory';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { DATA_TYPE_NAMES, DataType, GraphProto, ModelProto, ValueInfoProto, toNumber } from '../onnx/proto';
 import { ExecutionProviderChoice, ONNX_ELEM_TYPE, WireTensor } from '../runtime/protocol';
+import { userOrtMessage } from '../runtime/executionProvider';
 import { OrtRuntime } from '../runtime/ortRuntime';
 import { runStaged } from '../runtime/stagedRun';
 import { InputOptions, resolveInputs } from '../inputs/feeds';
@@ -47,6 +51,12 @@ export interface AnalysisSettings extends InputOptions {
   jacobian?: JacobianMode;
   /** Backward recurrences of at least this many steps run in chunks of bounded native calls. */
   chunkedScanMinSteps?: number;
+  /** Analysis graphs of more nodes run in pieces of at most this many (default MAX_STAGE_NODES). */
+  maxStageNodes?: number;
+  /** Refuse analyses estimated to need more memory than this (default: half the available memory). */
+  maxMemoryBytes?: number;
+  /** Files the caller will write the report to: refused when they are one of the model's sidecars. */
+  outputPaths?: string[];
 }
 
 /**
@@ -93,8 +103,22 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   const { progress, checkCancelled } = hooks;
   const { low, high } = opts.saturation;
   const model = loadModel(opts.modelPath);
-  const modelName = path.basename(model.path);
-  const inputs = resolveInputs(model, listRecurrentNodes(model), opts);
+  const modelName = printable(path.basename(model.path));
+  if (opts.outputPaths?.length) refuseSidecarOutputs(model, opts.outputPaths);
+  const nodes = listRecurrentNodes(model);
+  if (nodes.length === 0) {
+    throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(opCounts(model.proto.graph))}); Gradient Lens analyses models with recurrent layers.`);
+  }
+  const jacobianMode = opts.jacobian ?? 'auto';
+  const limit = opts.maxMemoryBytes ?? defaultMemoryLimit();
+  const modelBytes = model.bytes.byteLength;
+  // Before random inputs are generated: the estimate from the inputs' shapes (sizes per layer follow after the run).
+  const inputs = resolveInputs(model, nodes, opts, ({ bytes, seqLen, batch }) => {
+    checkMemory(nodes.map((n) => ({
+      op: n.op, hiddenSize: n.hiddenSize, inputSize: n.inputSize, numDirections: n.numDirections, seqLen, batch,
+      seeds: seedCount(jacobianMode, batch, n.hiddenSize),
+    })), bytes, modelBytes, limit, opts.maxMemoryBytes !== undefined, jacobianMode);
+  });
   const fed = Object.fromEntries(Object.entries(inputs.feeds)
     .filter(([, t]) => t.type === 'float32' || t.type === 'float64')
     .map(([name, t]) => [name, { dims: t.dims, data: t.data as Float32Array }]));
@@ -106,6 +130,8 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(discovery.opCounts)}); Gradient Lens analyses models with recurrent layers.`);
   }
   const layers = discovery.layers;
+  const poisoned = nonFiniteSource(model, inputs.feeds, layers);
+  if (poisoned) warnings.push(`${poisoned}: every value computed from it is NaN or infinite, so no verdict is drawn from them; fix the ${poisoned.startsWith('input') ? 'input' : 'model\'s weights'}.`);
   const spectraJob = startSpectra(layers, spectrumThread, hooks.busy);
   // onnxruntime would only say "Input W must have shape …"; name the graph input at fault instead.
   for (const layer of layers) {
@@ -136,7 +162,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const tBuild0 = performance.now();
     progress('Loading the model in onnxruntime');
     const main = await host.createSession(modelRef, opts.ep).catch((e: Error) => {
-      throw e instanceof CancelledError ? e : new AnalysisError(`onnxruntime could not load ${modelName}: ${firstLine(e.message)}`);
+      throw e instanceof CancelledError ? e : new AnalysisError(`onnxruntime could not load ${modelName}: ${firstLine(e.message)}`, e.message);
     });
     if (main.notice) warnings.push(main.notice);
     buildMs = performance.now() - tBuild0 + (tBuild0 - tLoaded);
@@ -146,7 +172,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const tapNames = runtimeModel.taps.flatMap((t) => [t.X, t.Y, t.initialH, t.initialC, t.sequenceLens].filter((x): x is string => !!x));
     const fetches = [...new Set([...runtimeModel.graphOutputs, ...tapNames, ...runtimeModel.valueTaps.values()])];
     const first = await host.run(main.sessionId, inputs.feeds, fetches).catch((e: Error) => {
-      throw e instanceof CancelledError ? e : new AnalysisError(`onnxruntime failed to run ${modelName}: ${firstLine(e.message)}`);
+      throw e instanceof CancelledError ? e : new AnalysisError(`onnxruntime failed to run ${modelName}: ${firstLine(e.message)}`, e.message);
     });
     runMs += first.ms;
     await host.release(main.sessionId);
@@ -175,7 +201,12 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     }
     let timeAxis: number | undefined;
     if (objectiveSpec.kind === 'last') timeAxis = resolveTimeAxis(lowered, values, objectiveSpec, opts.objective?.timeAxis);
-    const jacobian = jacobianPlan(opts.jacobian ?? 'auto', layers, batches, opts.seed, warnings);
+    const inputBytes = Object.values(inputs.feeds).reduce((n, t) => n + t.data.byteLength, 0);
+    checkMemory(layers.map((layer, k) => ({
+      op: layer.op, hiddenSize: layer.hiddenSize, inputSize: layer.inputSize, numDirections: layer.numDirections,
+      seqLen: seqLens[k], batch: batches[k], seeds: seedCount(jacobianMode, batches[k], layer.hiddenSize),
+    })), inputBytes, modelBytes, limit, opts.maxMemoryBytes !== undefined, jacobianMode);
+    const jacobian = jacobianPlan(jacobianMode, layers, batches, opts.seed, warnings);
     const tapGraph = buildForwardTapGraph(layers, seqLens, batches, padded, allTensorNames(lowered));
     const analysisGraph = buildAnalysisGraph({
       graph: lowered, opset: model.opset, layers, layerNodes: runtimeModel.layerNodes, path: gradPath, taps: tapGraph,
@@ -223,9 +254,13 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const longScans = new Set(chunked ? analysisGraph.recurrenceNodes : []);
     const second = await runStaged(host, main.executionProvider, analysisGraph.proto, tapFeeds, tapFetches, {
       longScans, minChunkedSteps: opts.chunkedScanMinSteps ?? CHUNKED_SCAN_MIN_STEPS, targetCallMs: TARGET_CALL_MS, checkCancelled,
+      maxStageNodes: opts.maxStageNodes,
       progress: (f) => progress(`Backpropagating (${Math.round(100 * f)}%)`),
     }).catch((e: Error) => {
-      throw e instanceof CancelledError ? e : new Error(`internal error: the analysis graph failed in onnxruntime: ${firstLine(e.message)}`);
+      if (e instanceof CancelledError) throw e;
+      const err = new Error(`internal error: the analysis graph failed in onnxruntime: ${firstLine(e.message)}`);
+      (err as Error & { detail?: string }).detail = e.message;
+      throw err;
     });
     runMs += second.ms;
     buildMs += second.setupMs;
@@ -280,7 +315,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
           const maxLen = Math.max(...lens);
           if (maxLen > 0) {
             const [lastT, firstT] = dir === 'forward' ? [maxLen - 1, 0] : [0, maxLen - 1];
-            report.metrics.decay = jacobianDecay(report.jacobianNorm.hidden.data, lastT, firstT);
+            report.metrics.decay = jacobianDecay(report.jacobianNorm.hidden.data, lastT, firstT, 'hidden');
           }
         }
         return report;
@@ -300,9 +335,24 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const spectra = await spectraJob.wait(host, main.executionProvider, checkCancelled);
     layerReports.forEach((l, k) => l.directions.forEach((d, di) => { d.metrics.spectrum = spectra[k][di]; }));
     const metricsMs = performance.now() - tMetrics0;
-    const nonFinite = countNonFiniteIn(layerReports, outputs);
-    if (nonFinite > 0) warnings.push(`${nonFinite} per-step values are NaN or infinite (written as null in JSON); the model overflows on these inputs — check the input scale.`);
-
+    const nonFinite = countNonFinite(layerReports, outputs);
+    if (nonFinite.count > 0) {
+      const cause = poisoned ?? `no input or weight is, so the model overflows on these inputs (${largestWeight(layers) ?? 'check its weights'}) — check the input scale and the weights`;
+      warnings.push(`${nonFinite.count} per-step values are NaN or infinite (written as null in JSON), the first in ${nonFinite.first}: ${cause}. Verdicts drawn from them are marked invalid.`);
+    }
+    // A verdict on a Jacobian computed from non-finite weights, inputs or forward values means nothing.
+    layerReports.forEach((l, k) => {
+      const t = runtimeModel.taps[k];
+      const source = layerNonFiniteSource(layers[k], {
+        X: first.outputs[t.X], initialH: t.initialH ? first.outputs[t.initialH] : undefined, initialC: t.initialC ? first.outputs[t.initialC] : undefined,
+      });
+      for (const d of l.directions) {
+        const bad = source ?? (forwardNonFinite(d) ? `its ${forwardNonFinite(d)} values are NaN or infinite${poisoned ? ` (${poisoned})` : ''}` : undefined);
+        if (!bad) continue;
+        d.metrics.nonFinite = bad;
+        if (d.metrics.decay) d.metrics.decay = { ...d.metrics.decay, verdict: 'invalid', reason: bad };
+      }
+    });
     const loadMs = tLoaded - tStart;
     return {
       schema: REPORT_SCHEMA,
@@ -361,6 +411,45 @@ function resolveTimeAxis(graph: GraphProto, values: Map<string, WireTensor>, spe
   return found.axis;
 }
 
+/** Jacobian seed rows per direction of a layer (before an LSTM's doubling for h and c). */
+function seedCount(mode: JacobianMode, B: number, H: number): number {
+  if (mode === 'off') return 0;
+  if (mode === 'exact') return H;
+  if (mode === 'auto') return B * H > EXACT_JACOBIAN_MAX ? AUTO_PROBES : H;
+  return mode.probes;
+}
+
+function checkMemory(layers: MemoryLayer[], inputBytes: number, modelBytes: number, limit: number, explicitLimit: boolean, jacobian: JacobianMode): void {
+  const estimate = estimateAnalysisMemory(layers, inputBytes, modelBytes);
+  const refusal = memoryRefusal(estimate, limit, {
+    seqLen: Math.max(...layers.map((l) => l.seqLen)), batch: Math.max(...layers.map((l) => l.batch)), jacobian: jacobian !== 'off', explicitLimit,
+  });
+  if (refusal) throw new AnalysisError(refusal);
+}
+
+/** The report must never replace one of the model's external-data files (the CLI checks the model and inputs itself). */
+function refuseSidecarOutputs(model: LoadedModel, outputs: string[]): void {
+  const same = (a: fs.Stats, b: fs.Stats) => a.dev === b.dev && a.ino === b.ino;
+  const stats = outputs.map((o) => { try { return fs.statSync(o); } catch { return undefined; } });
+  for (const t of model.proto.graph.initializer) {
+    if (t.data_location !== 1) continue;
+    const ref = externalDataRef(t, model.baseDir);
+    let st: fs.Stats;
+    try { st = fs.statSync(ref.file); } catch { continue; }
+    outputs.forEach((o, i) => {
+      if (stats[i] && same(stats[i]!, st)) {
+        throw new UsageError(`${printable(o)} is the external-data file '${printable(ref.location)}' of the model; writing the report there would destroy the model's weights — choose another file name.`);
+      }
+    });
+  }
+}
+
+function opCounts(graph: GraphProto): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const n of graph.node) counts.set(n.op_type, (counts.get(n.op_type) ?? 0) + 1);
+  return counts;
+}
+
 interface JacobianPlan {
   modes: { probes?: number }[];
   seeds: (JacobianSeeds | undefined)[][];
@@ -398,7 +487,7 @@ function jacobianPlan(mode: JacobianMode, layers: RecurrentLayer[], batches: num
 }
 
 function firstLine(s: string): string {
-  return s.split('\n')[0].replace(/^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : /, '');
+  return printable(userOrtMessage(s));
 }
 
 function asFloat32(t: WireTensor, what: string): WireTensor {
@@ -410,25 +499,6 @@ function toReportTensor(t: WireTensor): Tensor {
   if (t.data instanceof Float32Array || t.data instanceof Float64Array) return { dims: t.dims, data: t.data };
   if (t.data instanceof BigInt64Array) return { dims: t.dims, data: Float64Array.from(t.data, Number) };
   return { dims: t.dims, data: Float64Array.from(t.data as ArrayLike<number>) };
-}
-
-function countNonFiniteIn(layers: LayerReport[], outputs: Record<string, Tensor>): number {
-  let n = 0;
-  const count = (t: Tensor | undefined) => {
-    if (!t) return;
-    const data = t.data;
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i];
-      if (v - v !== 0) n++; // NaN or ±∞
-    }
-  };
-  for (const l of layers) for (const d of l.directions) {
-    Object.values(d.gates).forEach(count);
-    count(d.hidden);
-    count(d.cell);
-  }
-  Object.values(outputs).forEach(count);
-  return n;
 }
 
 export function summarizeValueInfo(v: ValueInfoProto): ValueInfoSummary {

@@ -88,9 +88,10 @@ function directionSummary(op: RecurrentOp, d: DirectionReport): string {
   if (op === 'GRU' && sat.update) parts.push(`update gates ${pct(sat.update.right)} right-saturated, ${pct(sat.update.left)} left`);
   const decay = d.metrics.decay;
   if (decay) {
-    if (decay.halfLife !== null) parts.push(`half-life ${short(decay.halfLife)} steps`);
-    else parts.push(decay.verdict === 'exploding' ? `exploding ×${short(decay.rho)}/step` : 'no decay');
-    if (op === 'RNN') parts.unshift(`${decay.verdict}, ρ ${short(decay.rho)}/step`);
+    if (decay.verdict === 'n/a' || decay.verdict === 'invalid') parts.push(`${decay.verdict}: ${decay.reason ?? 'no verdict'}`);
+    else if (decay.halfLife !== null) parts.push(`half-life ${short(decay.halfLife)} steps`);
+    else parts.push(decay.verdict === 'exploding' && decay.rho !== null ? `exploding ×${short(decay.rho)}/step` : 'no decay');
+    if (op === 'RNN' && decay.rho !== null) parts.unshift(`${decay.verdict}, ρ ${short(decay.rho)}/step`);
   }
   return parts.join(' · ');
 }

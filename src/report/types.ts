@@ -69,17 +69,37 @@ export interface SpectrumMetrics {
   gates: GateSpectrum[];
 }
 
+export type DecayVerdict = 'vanishing' | 'stable' | 'exploding' | 'n/a' | 'invalid';
+
+/** The decay of a Jacobian norm with distance from the direction's last step (SPEC v2 §9.2; metrics/gradients.ts). */
 export interface DecayMetrics {
-  /** Per-step factor ρ = e^slope of the least-squares fit of log jacobianNorm.hidden against distance. */
-  rho: number;
-  slope: number;
-  /** Points used in the fit (entries ≤ 1e-30 dropped). */
+  /** Which jacobianNorm curve was fitted. */
+  basis: 'state' | 'hidden' | 'cell';
+  /** Per-step factor e^slope of the least-squares fit of log J against distance over the window; null with < 2 points. */
+  rho: number | null;
+  slope: number | null;
+  /** The same fit over the far half of the window (distance ≥ ⌈W/2⌉). */
+  rhoTail: number | null;
+  /** J(distance W−1) / J(distance 0); null when J(0) is 0 or not finite. */
+  survival: number | null;
+  /** Points used in the whole-window fit (exact zeros dropped). */
   points: number;
+  /** W: steps in the valid window. */
+  window: number;
   /** ln ½ / ln ρ steps when ρ < 1, else null. */
   halfLife: number | null;
-  /** Largest distance with jacobianNorm.hidden ≥ 1e-3 × its value at distance 0; null = beyond T. */
+  /** Largest distance with J ≥ 1e-3 × its value at distance 0; null = beyond T. */
   reach: number | null;
-  verdict: 'vanishing' | 'stable' | 'exploding';
+  verdict: DecayVerdict;
+  /** Why there is no verdict (n/a, invalid). */
+  reason?: string;
+}
+
+export interface ClippingMetrics {
+  /** Global norm G of all weight gradients (NaN/∞ when they are). */
+  globalNorm: number;
+  /** min(1, θ/G) per threshold θ; null when G is not finite. */
+  factors: Record<string, number | null>;
 }
 
 export interface DirectionMetrics {
@@ -90,6 +110,8 @@ export interface DirectionMetrics {
   gradNorm?: number[];
   gradCellNorm?: number[];
   decay?: DecayMetrics;
+  /** Set when this direction's inputs, weights or forward values hold NaN/±∞: what and where. Its statistics are then not shown as findings. */
+  nonFinite?: string;
   [extra: string]: unknown;
 }
 
@@ -184,7 +206,7 @@ export interface Report {
   objective?: ObjectiveInfo;
   outputs: Record<string, Tensor>;
   layers: LayerReport[];
-  clipping?: { globalNorm: number; factors: Record<string, number> };
+  clipping?: ClippingMetrics;
   warnings: string[];
 }
 

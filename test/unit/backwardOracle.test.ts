@@ -26,7 +26,10 @@ interface RefDirection {
   weightGrads: Record<string, string>;
   gradNorm: number[];
   gradCellNorm?: number[];
-  decay: { rho: number; halfLife: number | null; reach: number | null; verdict: string; points: number };
+  decay: {
+    rho: number; rhoTail: number | null; survival: number | null; halfLife: number | null; reach: number | null;
+    verdict: string; points: number; window: number;
+  };
 }
 interface RefRun {
   objective: { kind: ObjectiveKind; output: string; timeAxis: number | null; target: string | null };
@@ -93,7 +96,7 @@ describe('backward pass vs PyTorch autograd (float64, unrolled)', function () {
           assertScaledClose([report.objective.value!], [run.value], tol, 'L');
           assert.ok(report.clipping);
           assertScaledClose([report.clipping.globalNorm], [run.clipping.globalNorm], tol, 'global norm');
-          for (const [th, f] of Object.entries(run.clipping.factors)) assertScaledClose([report.clipping.factors[th]], [f], tol, `factor ${th}`);
+          for (const [th, f] of Object.entries(run.clipping.factors)) assertScaledClose([report.clipping.factors[th]!], [f], tol, `factor ${th}`);
         });
 
         for (const refLayer of run.layers) {
@@ -133,8 +136,13 @@ describe('backward pass vs PyTorch autograd (float64, unrolled)', function () {
               const decay = d.metrics.decay!;
               assert.strictEqual(decay.verdict, ref.decay.verdict);
               assert.strictEqual(decay.points, ref.decay.points);
+              assert.strictEqual(decay.window, ref.decay.window);
               // ρ from a log-linear fit of values accurate to tol relative: |Δ log ρ| ≲ 2·tol.
-              assertScaledClose([Math.log(decay.rho)], [Math.log(ref.decay.rho)], 4 * tol, 'log ρ');
+              assertScaledClose([Math.log(decay.rho!)], [Math.log(ref.decay.rho)], 4 * tol, 'log ρ');
+              if (ref.decay.rhoTail === null) assert.strictEqual(decay.rhoTail, null);
+              else assertScaledClose([Math.log(decay.rhoTail!)], [Math.log(ref.decay.rhoTail)], 4 * tol, 'log ρ_tail');
+              if (ref.decay.survival === null) assert.strictEqual(decay.survival, null);
+              else assertScaledClose([Math.log(decay.survival!)], [Math.log(ref.decay.survival)], 4 * tol, 'log survival');
               assert.strictEqual(decay.reach, ref.decay.reach);
               if (ref.decay.halfLife === null) assert.strictEqual(decay.halfLife, null);
               else assertScaledClose([decay.halfLife!], [ref.decay.halfLife], 1e-3, 'half-life');

@@ -5,7 +5,7 @@
 import type { DirectionReport, LayerReport, Report } from '../../src/report/types';
 import { num, pct, plural, steps } from './format';
 
-export type VerdictKind = 'vanishing' | 'stable' | 'exploding' | 'unknown';
+export type VerdictKind = 'vanishing' | 'stable' | 'exploding' | 'n/a' | 'invalid' | 'unknown';
 
 export interface Verdict {
   /** decay.verdict, or 'unknown' when no Jacobian was measured. */
@@ -26,6 +26,8 @@ const TITLES: Record<VerdictKind, string> = {
   vanishing: 'Vanishing gradients',
   stable: 'Stable gradient flow',
   exploding: 'Exploding gradients',
+  'n/a': 'No verdict',
+  invalid: 'No verdict: non-finite values',
   unknown: 'Gradient flow not measured',
 };
 
@@ -35,7 +37,9 @@ export function directionVerdict(report: Report, layer: LayerReport, d: Directio
   const T = layer.seqLen;
   const figures: Verdict['figures'] = [];
   let flow: string;
-  if (decay) {
+  if (decay && (decay.verdict === 'n/a' || decay.verdict === 'invalid')) {
+    flow = `no verdict — ${decay.reason ?? 'too little data'}.`;
+  } else if (decay && decay.rho !== null) {
     const estimate = d.jacobianNorm?.method === 'probes' ? ` (estimated from ${d.jacobianNorm.probes ?? 'random'} probes)` : '';
     const rho = `ρ = ${num(decay.rho)} per step`;
     const survive = decay.reach === null

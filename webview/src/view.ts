@@ -117,11 +117,14 @@ export function modelHeader(model: PanelModel, compact = false): HTMLElement {
     compact ? null : h('div', { class: 'gl-timings gl-muted' }, `timings: load ${ms(t.load)} · build ${ms(t.build)} · run ${ms(t.run)} · metrics ${ms(t.metrics)} · total ${ms(t.total)}`));
   if (r.clipping) {
     const c = r.clipping;
-    const factors = Object.entries(c.factors).map(([th, f]) => h('span', { class: 'gl-clip-factor' }, `clip at ${th} → ×${num(f, 3)}`,
-      h('span', { class: 'gl-muted' }, f >= 1 ? ' (unchanged)' : f > 0.9 ? ' (almost unchanged)' : ` (gradients ${num(1 / f, 2)}× smaller)`)));
+    const factors = Object.entries(c.factors).map(([th, f]) => (f === null
+      ? h('span', { class: 'gl-clip-factor' }, `clip at ${th} → n/a`)
+      : h('span', { class: 'gl-clip-factor' }, `clip at ${th} → ×${num(f, 3)}`,
+        h('span', { class: 'gl-muted' }, f >= 1 ? ' (unchanged)' : f > 0.9 ? ' (almost unchanged)' : ` (gradients ${num(1 / f, 2)}× smaller)`))));
     head.appendChild(h('div', { class: 'gl-clipping', 'data-testid': 'clipping' },
       h('span', { class: 'gl-clip-title' }, 'Clipping what-if'),
-      h('span', {}, `global weight-gradient norm G = ${num(c.globalNorm)}`, h('span', { class: 'gl-muted' }, ' (all recurrent layers)')),
+      h('span', {}, Number.isFinite(c.globalNorm) ? `global weight-gradient norm G = ${num(c.globalNorm)}` : `global weight-gradient norm G is ${Number.isNaN(c.globalNorm) ? 'NaN' : 'infinite'}: no clipping factor is meaningful`,
+        h('span', { class: 'gl-muted' }, ' (all recurrent layers)')),
       ...factors));
   }
   if (r.warnings.length) {
