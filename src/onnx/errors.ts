@@ -3,9 +3,12 @@
  * to do. The CLI prints it after `error:`; the extension shows it in a notification.
  */
 export class AnalysisError extends Error {
-  constructor(message: string) {
+  /** The raw text behind the message (onnxruntime's own, with its C++ locations), for logs and --verbose. */
+  readonly detail?: string;
+  constructor(message: string, detail?: string) {
     super(message);
     this.name = 'AnalysisError';
+    if (detail !== undefined && detail !== message) this.detail = detail;
   }
 }
 

@@ -10,3 +10,18 @@ export const CUDA_INSTALL_HINT =
 export function cudaUnavailableMessage(reason: string): string {
   return `the CUDA execution provider could not be loaded (${reason.slice(0, 300)}); ${CUDA_INSTALL_HINT}.`;
 }
+
+/**
+ * onnxruntime's error text as a user reads it: its first line, without the "[ONNXRuntimeError] :
+ * N : CODE :" prefix, C++ source locations ("/onnxruntime_src/…/reshape_helper.h:91") and the
+ * C++ signature that follows them, nor an ORT_ENFORCE's "… was false." condition. The raw text
+ * stays available for logs and --verbose.
+ */
+export function userOrtMessage(raw: string): string {
+  let s = raw.split('\n').find((l) => l.trim() !== '') ?? raw;
+  s = s.replace(/\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : /g, '');
+  // A source location, then (optionally) a C++ signature up to its closing parenthesis (and const).
+  s = s.replace(/\/?(?:[\w.+-]+\/)+[\w.+-]+\.(?:cc|cpp|cxx|h|hpp|cu):\d+\s+(?:(?:[\w:~<>,*&\s]+?)\((?:[^()]|\([^()]*\))*\)(?:\s*const)?\s*)?/g, '');
+  s = s.replace(/^[^.]*? was false\.\s*/, '').replace(/Status Message: [^.]*? was false\.\s*/, 'Status Message: ');
+  return s.replace(/\s+/g, ' ').trim();
+}

@@ -48,7 +48,7 @@ export type WorkerToHost =
   | { kind: 'progress'; inReplyTo: number; message: string }
   | { kind: 'report'; inReplyTo: number; report: Report }
   | { kind: 'overview'; inReplyTo: number; overview: ModelOverview }
-  | { kind: 'error'; inReplyTo: number; errorKind: ErrorKind; message: string; stack?: string };
+  | { kind: 'error'; inReplyTo: number; errorKind: ErrorKind; message: string; detail?: string; stack?: string };
 
 /** The ArrayBuffers under a value (tensors of a report), for postMessage's transfer list. */
 export function transferList(value: unknown): ArrayBuffer[] {

@@ -51,7 +51,8 @@ async function handle(msg: HostToWorker): Promise<void> {
     const err = e as Error;
     const errorKind: ErrorKind = cancelled() || err instanceof CancelledError ? 'cancelled'
       : err instanceof UsageError ? 'usage' : err instanceof AnalysisError ? 'analysis' : 'internal';
-    post({ kind: 'error', inReplyTo: msg.messageId, errorKind, message: err.message ?? String(e), stack: err.stack });
+    const detail = (err as Error & { detail?: string }).detail;
+    post({ kind: 'error', inReplyTo: msg.messageId, errorKind, message: err.message ?? String(e), detail, stack: err.stack });
   }
 }
 

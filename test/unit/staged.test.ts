@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { analyze, fixture } from './helpers';
 import { Report } from '../../src/report/types';
+import { planStages } from '../../src/analysis/stages';
 
 function flatten(r: Report): Map<string, ArrayLike<number>> {
   const m = new Map<string, ArrayLike<number>>();
@@ -21,6 +22,41 @@ function flatten(r: Report): Map<string, ArrayLike<number>> {
   return m;
 }
 
+function assertSameNumbers(whole: Report, other: Report): void {
+  const a = flatten(whole);
+  const b = flatten(other);
+  assert.deepStrictEqual([...b.keys()], [...a.keys()]);
+  for (const [k, v] of a) {
+    const w = b.get(k)!;
+    for (let i = 0; i < v.length; i++) {
+      assert.ok(Math.abs(v[i] - w[i]) <= 1e-6 * (1 + Math.abs(v[i])), `${k}[${i}]: ${w[i]} vs ${v[i]}`);
+    }
+  }
+  assert.strictEqual(other.objective!.value, whole.objective!.value);
+}
+
+describe('big analysis graphs in pieces (session creation grows faster than linearly with a graph)', function () {
+  this.timeout(120000);
+  for (const name of ['stacked_bidir_torch', 'encdec', 'two_layers_ops']) {
+    it(`${name}: run in stages of at most 40 nodes, the numbers equal one call`, async () => {
+      const dir = fixture('backward', name);
+      const spec = JSON.parse(fs.readFileSync(path.join(dir, 'case.json'), 'utf8'));
+      const files = Object.fromEntries(Object.entries(spec.inputs as Record<string, string>).map(([k, v]) => [k, path.join(dir, v)]));
+      const whole = await analyze(path.join(dir, 'model.onnx'), { files, jacobian: 'exact' });
+      const pieces = await analyze(path.join(dir, 'model.onnx'), { files, jacobian: 'exact', maxStageNodes: 40 });
+      assertSameNumbers(whole, pieces);
+    });
+  }
+
+  it('planStages cuts a level into consecutive pieces of at most N nodes, each reading only earlier ones', () => {
+    const node = (i: number) => ({ op_type: 'Neg', input: [i === 0 ? 'x' : `t${i - 1}`], output: [`t${i}`], name: `n${i}`, attribute: [], domain: '' });
+    const graph = { name: 'g', node: Array.from({ length: 25 }, (_, i) => node(i)), initializer: [], input: [{ name: 'x' }], output: [{ name: 't24' }], value_info: [] };
+    const stages = planStages(graph, new Set(), ['t24'], 10);
+    assert.deepStrictEqual(stages.map((s) => (s.kind === 'graph' ? s.proto.graph.node.length : -1)), [10, 10, 5]);
+    assert.deepStrictEqual(stages.map((s) => (s.kind === 'graph' ? [s.inputs, s.outputs] : [])), [[['x'], ['t9']], [['t9'], ['t19']], [['t19'], ['t24']]]);
+  });
+});
+
 describe('chunked backward recurrences', function () {
   this.timeout(120000);
   for (const name of ['lstm_bidir_seqlens', 'encdec', 'gru_lbr0_activations', 'two_layers_ops', 'lstm_peephole_clip', 'rnn_relu_explode']) {
@@ -30,16 +66,7 @@ describe('chunked backward recurrences', function () {
       const files = Object.fromEntries(Object.entries(spec.inputs as Record<string, string>).map(([k, v]) => [k, path.join(dir, v)]));
       const whole = await analyze(path.join(dir, 'model.onnx'), { files, jacobian: 'exact' });
       const chunked = await analyze(path.join(dir, 'model.onnx'), { files, jacobian: 'exact', chunkedScanMinSteps: 1 });
-      const a = flatten(whole);
-      const b = flatten(chunked);
-      assert.deepStrictEqual([...b.keys()], [...a.keys()]);
-      for (const [k, v] of a) {
-        const w = b.get(k)!;
-        for (let i = 0; i < v.length; i++) {
-          assert.ok(Math.abs(v[i] - w[i]) <= 1e-6 * (1 + Math.abs(v[i])), `${k}[${i}]: ${w[i]} vs ${v[i]}`);
-        }
-      }
-      assert.strictEqual(chunked.objective!.value, whole.objective!.value);
+      assertSameNumbers(whole, chunked);
     });
   }
 });
