@@ -2,8 +2,10 @@
  * What each per-platform VSIX carries (scripts/package.js, .vscodeignore): vsce's own file list for
  * every target onnxruntime-node ships binaries for (no build, no zip; about a second a target). The
  * VSIX of this machine's platform is built, checked, installed and driven by `npm run test:vscode`.
+ * And what `npm pack` puts in the CLI's tarball (.npmignore).
  */
 import * as assert from 'assert';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { REPO } from './helpers';
@@ -50,6 +52,16 @@ describe('packaging: the VSIX of each platform', function () {
       `another platform's binary: ${BIN}napi-v6/linux/x64/onnxruntime_binding.node`]);
   });
 
+  it('the bundles require nothing at run time but Node, vscode and onnxruntime-node (the one dependency packed)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { builtinModules } = require('module') as { builtinModules: string[] };
+    const dist = path.join(REPO, 'dist');
+    const bundles = ['extension.js', 'cli.js', 'worker.js', 'spectrumThread.js', 'formatThread.js'];
+    const required = new Set(bundles.flatMap((b) => [...fs.readFileSync(path.join(dist, b), 'utf8').matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1])));
+    const external = [...required].filter((m) => !builtinModules.includes(m.replace(/^node:/, ''))).sort();
+    assert.deepStrictEqual(external, ['onnxruntime-node', 'vscode']);
+  });
+
   for (const target of ['linux-x64', 'linux-arm64', 'darwin-arm64', 'win32-x64', 'win32-arm64']) {
     it(`${target}: vsce packs the bundle, media/ and that platform's onnxruntime binaries only`, async function () {
       if (!targets.includes(target)) this.skip();
@@ -59,4 +71,25 @@ describe('packaging: the VSIX of each platform', function () {
       assert.deepStrictEqual([...platforms], [target]);
     });
   }
+});
+
+describe("packaging: the CLI's npm tarball", function () {
+  this.timeout(60_000);
+  it('carries bin/ and the bundles in dist/ (the CLI, its threads, the panel), no sources or source maps', () => {
+    // --ignore-scripts: list the dist/ already built rather than run `prepare` again.
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const [packed] = JSON.parse(out) as { files: { path: string }[] }[];
+    const files = packed.files.map((f) => f.path).sort();
+    for (const f of ['bin/gradient-lens.js', 'dist/cli.js', 'dist/worker.js', 'dist/spectrumThread.js', 'dist/formatThread.js',
+      'dist/webview/panel.js', 'dist/webview/panel.css', 'package.json', 'README.md']) {
+      assert.ok(files.includes(f), `${f} missing from the tarball: ${files.join(', ')}`);
+    }
+    const stray = files.filter((f) => !/^(bin|dist)\//.test(f) && !['package.json', 'README.md', 'CHANGELOG.md'].includes(f));
+    assert.deepStrictEqual(stray, []);
+    assert.deepStrictEqual(files.filter((f) => f.endsWith('.map')), []);
+    // bin/gradient-lens.js requires dist/cli.js, which requires onnxruntime-node: the one dependency.
+    const manifest = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { bin: Record<string, string>; dependencies: Record<string, string> };
+    assert.strictEqual(manifest.bin['gradient-lens'], 'bin/gradient-lens.js');
+    assert.deepStrictEqual(Object.keys(manifest.dependencies), ['onnxruntime-node']);
+  });
 });
