@@ -4,24 +4,29 @@
 // drawn; CodeLens show in the Python file; the model overview opens an .onnx; a corrupt .onnx gives
 // an error notification with "Show Log". Screenshots go to test-artifacts/vscode-*.png (the
 // previous run's are removed first). Prints "N passed, M failed" and exits non-zero on any failure.
-// Expects a build (node esbuild.js) and the harness (test/vscode/setup.sh). KEEP_RUN=1 keeps the
+// The extension is the VSIX built by vsix.test.mjs, installed into the server's extensions folder
+// (test/vscode/vsix.js); the CLI oracle is the repository's build (node esbuild.js). Expects the
+// harness (test/vscode/setup.sh). KEEP_RUN=1 keeps the
 // server's folder and log; VERBOSE=1 echoes the browser console.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { elapsed, harnessProblem, launchBrowser, startServer, workbenchUrl } from './harness.mjs';
+import { elapsed, harnessProblem, installVsix, launchBrowser, startServer, workbenchUrl } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { REPO, PYTHON_FILE, prepareWorkspace } = require('./workspace.js');
+const { requireTestVsix } = require('./vsix.js');
 const ARTIFACTS = path.join(REPO, 'test-artifacts');
 const MODEL = 'adding-lstm.onnx';
 const OVERVIEW_MODEL = 'adding-gru.onnx';
 
 const problem = harnessProblem();
 if (problem) { console.error(`browser test: ${problem}`); process.exit(2); }
-if (!fs.existsSync(path.join(REPO, 'dist', 'extension.js'))) { console.error('browser test: dist/extension.js is missing; build first with: node esbuild.js'); process.exit(2); }
+if (!fs.existsSync(path.join(REPO, 'dist', 'cli.js'))) { console.error('browser test: dist/cli.js (the oracle) is missing; build first with: node esbuild.js'); process.exit(2); }
+let vsix;
+try { vsix = requireTestVsix(); } catch (e) { console.error(`browser test: ${e.message}`); process.exit(2); }
 
 const t0 = Date.now();
 const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-browser-'));
@@ -102,16 +107,15 @@ function cliReport(model) {
 let server;
 let browser;
 try {
-  // The extension is installed as a user would have it (a folder in --extensions-dir, here a link
-  // to the repository), not loaded through the smoke-test payload: with the smoke-test driver on,
-  // the workbench shows no notification toasts.
-  const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+  // The extension is installed as a user installs it, from the VSIX into a fresh --extensions-dir,
+  // and not loaded through the smoke-test payload: with the smoke-test driver on, the workbench
+  // shows no notification toasts.
   const extensionsDir = path.join(runDir, 'extensions');
-  fs.mkdirSync(extensionsDir, { recursive: true });
-  fs.symlinkSync(REPO, path.join(extensionsDir, `${pkg.publisher}.${pkg.name}-${pkg.version}`), 'dir');
+  const userDataDir = path.join(runDir, 'user-data');
+  const installed = installVsix({ vsix, extensionsDir, userDataDir, runDir });
   // GRADIENT_LENS_THEME="Default High Contrast" (or any installed theme) to look at the panel in it.
   const theme = process.env.GRADIENT_LENS_THEME;
-  server = await startServer({ runDir, extensionsDir, smokeTestDriver: false, settings: theme ? { 'workbench.colorTheme': theme } : {} });
+  server = await startServer({ runDir, extensionsDir, userDataDir, smokeTestDriver: false, settings: theme ? { 'workbench.colorTheme': theme } : {} });
   browser = await launchBrowser({ width: 1600, height: 1000 });
   page = browser.page;
   if (process.env.VERBOSE) page.on('console', (m) => console.log('[browser]', m.type(), m.text()));
@@ -138,6 +142,13 @@ try {
     if (!found) throw new Error('no webview reached document.body.dataset.state === "rendered" within 120 s');
     panelFrame = found.frame;
     if (found.value !== 'rendered') throw new Error(`the panel's state is ${found.value}: ${(await panelFrame.locator('body').innerText()).slice(0, 500)}`);
+  });
+
+  await check('the panel is served from the extension installed from the VSIX', async () => {
+    if (!panelFrame) throw new Error('no rendered panel');
+    const src = await panelFrame.evaluate(() => document.querySelector('script[src*="panel.js"]')?.getAttribute('src') ?? '');
+    if (!decodeURIComponent(src).includes(`${installed}/dist/webview/panel.js`)) throw new Error(`panel.js comes from ${src}, not from ${installed}`);
+    console.log(`      panel.js from ${installed}`);
   });
 
   // Room for the panel and the code beside it in the screenshots; the explorer comes back later.

@@ -1,7 +1,7 @@
 // Shared by run-ext-tests.mjs and browser.test.mjs: where the harness lives (test/vscode/setup.sh
 // installs it), starting a private code-server on a free loopback port, and launching Debian's
 // Chromium through playwright-core. See test/vscode/README.md.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -113,6 +113,36 @@ export async function startServer({ runDir, userDataDir = path.join(runDir, 'use
   }
   await server.stop();
   throw new Error(`code-server did not answer on ${server.authority} within 60 s:\n${server.log()}`);
+}
+
+/**
+ * Installs a VSIX into `extensionsDir` the way a user does (`code-server --install-extension`, which
+ * unpacks it and records it in extensions.json with source "vsix"). Returns the installed
+ * extension's folder. `runDir` holds the CLI's own XDG folders.
+ */
+export function installVsix({ vsix, extensionsDir, userDataDir, runDir }) {
+  const t0 = Date.now();
+  fs.mkdirSync(extensionsDir, { recursive: true });
+  const xdg = path.join(runDir, 'xdg-install');
+  const r = spawnSync(NODE24, [CODE_SERVER, '--config', '/dev/null', '--install-extension', path.resolve(vsix),
+    '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir], {
+    encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: xdg, XDG_DATA_HOME: xdg },
+  });
+  if (r.status !== 0) throw new Error(`code-server --install-extension ${vsix} failed (exit ${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`);
+  const installed = installedExtension(extensionsDir);
+  if (!installed) throw new Error(`code-server --install-extension ${vsix} left no extension in ${extensionsDir}:\n${r.stdout}${r.stderr}`);
+  console.log(`[harness] installed ${path.basename(vsix)} into ${installed.location} (source: ${installed.source}) after ${elapsed(t0)}`);
+  return installed.location;
+}
+
+/** Gradient Lens as installed in `extensionsDir` (its extensions.json entry), or undefined. */
+export function installedExtension(extensionsDir, id = 'gradient-lens.gradient-lens') {
+  const file = path.join(extensionsDir, 'extensions.json');
+  if (!fs.existsSync(file)) return undefined;
+  const entry = JSON.parse(fs.readFileSync(file, 'utf8')).find((e) => e.identifier?.id?.toLowerCase() === id);
+  if (!entry) return undefined;
+  const location = entry.location?.fsPath ?? entry.location?.path ?? path.join(extensionsDir, entry.relativeLocation);
+  return { location, version: entry.version, source: entry.metadata?.source };
 }
 
 /** The workbench URL opening `folder`, with an optional smoke-test payload ([key, value] pairs). */

@@ -2,7 +2,9 @@
 // exits with its status: what VS Code's desktop executable does for @vscode/test-electron.
 // Called by code-test-shim.sh with the desktop CLI arguments runTests passes:
 //   [FOLDER] --extensionDevelopmentPath=P --extensionTestsPath=P [--user-data-dir=D] [--extensions-dir=D] [--…]
-// How: the workbench URL's smoke-test payload names the development extension and the tests; the
+// How: the workbench URL's smoke-test payload names the development extension and the tests (VS Code
+// runs tests only in extension development mode; runTest.js names an empty development folder and
+// installs the extension under test into --extensions-dir, from its VSIX); the
 // extension host loads the tests' run(), and when it settles the page calls
 // window.codeAutomationExit(code). Extension host output arrives through window.codeAutomationLog.
 // Both are exposed to the page with Playwright. Env: GRADIENT_LENS_TEST_TIMEOUT_MS (default 600000),

@@ -11,6 +11,21 @@ NODE24_VERSION=${NODE24_VERSION:-24}
 PLAYWRIGHT_VERSION=${PLAYWRIGHT_VERSION:-1}
 mkdir -p "$HARNESS"; cd "$HARNESS"
 T0=$(date +%s); lap() { echo "vscode harness: $1 ($(( $(date +%s) - T0 )) s)"; }
+# Run from an npm script (npm test's pretest), this script inherits that npm's environment, which
+# describes the outer npm on Node 20 and would leak into the npm installs below: npm reads npm_config_*
+# as configuration, so the nested npm keeps npm_config_user_agent "npm/… node/v20…", which
+# code-server's postinstall parses as the Node version ("code-server currently requires node v24"),
+# and npm_config_local_prefix, npm_config_nodedir, npm_package_*, npm_lifecycle_* describe the outer
+# project. Drop them all, except the settings a user may have given to reach the registry (registry,
+# proxies, certificates, npmrc locations, cache).
+for v in $(compgen -e); do
+  case ${v,,} in
+    npm_config_registry|npm_config_*proxy|npm_config_cafile|npm_config_ca|npm_config_strict_ssl|\
+      npm_config_userconfig|npm_config_globalconfig|npm_config_cache|npm_config_prefer_offline|npm_config_offline) ;;
+    npm_*|init_cwd) unset "$v" ;;
+  esac
+done
+unset NODE
 # onnxruntime-node never enters here, but an inherited npm environment must not trigger its download.
 export ONNXRUNTIME_NODE_INSTALL=skip
 

@@ -31,9 +31,10 @@ x = torch.zeros(50, 1, 2)
 torch.onnx.export(model, x, "adding-lstm.onnx")
 `;
 
-/** Creates the workspace under the system temp folder (or `parent`) and returns its path. */
-function prepareWorkspace(parent = os.tmpdir()) {
-  const dir = fs.mkdtempSync(path.join(parent, 'gradient-lens-ws-'));
+/** Fills `dir` (made afresh) with the workspace's files and returns its path. */
+function fillWorkspace(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
   const examples = path.join(REPO, 'examples');
   for (const name of fs.readdirSync(examples)) {
     if (/\.(onnx|npy)$/.test(name)) fs.copyFileSync(path.join(examples, name), path.join(dir, name));
@@ -42,4 +43,19 @@ function prepareWorkspace(parent = os.tmpdir()) {
   return dir;
 }
 
-module.exports = { REPO, PYTHON_FILE, prepareWorkspace };
+/** Creates the workspace under the system temp folder (or `parent`) and returns its path. */
+function prepareWorkspace(parent = os.tmpdir()) {
+  return fillWorkspace(fs.mkdtempSync(path.join(parent, 'gradient-lens-ws-')));
+}
+
+module.exports = { REPO, PYTHON_FILE, prepareWorkspace, fillWorkspace };
+
+// `node test/vscode/workspace.js DIR`: (re)creates the workspace in DIR (the "Extension Tests"
+// launch configuration's pre-launch task, .vscode/tasks.json).
+if (require.main === module) {
+  if (!process.argv[2]) {
+    console.error('usage: node test/vscode/workspace.js DIR');
+    process.exit(2);
+  }
+  console.log(`test workspace: ${fillWorkspace(path.resolve(process.argv[2]))}`);
+}
