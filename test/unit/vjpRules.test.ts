@@ -14,6 +14,17 @@
  * of margin while catching any wrong term (those are O(0.1) or larger).
  * Cases run in float32 (h = 1e-2 and 2e-3 tolerance: rounding ε₃₂·Σ|dY·Y|/h ≈ 6e-8·10/1e-2 ≈ 6e-5,
  * truncation ≈ 2e-5) say why.
+ *
+ * Ops onnxruntime has no float64 kernel for (Conv, ConvTranspose, AveragePool, the global
+ * pools, Erf, Softplus, …) keep float64 finite differences through a `reference`: the forward
+ * node written out in float64 JavaScript (test/unit/vjpReferences.ts), which then stands in for
+ * onnxruntime in the forward run and in every L. So that the reference cannot drift from what
+ * onnxruntime computes (padding conventions, ceil_mode, count_include_pad), it is first checked
+ * against onnxruntime's float32 kernel on the same inputs: |ref − ort| ≤ 1e-5·(1 + |ref|), where
+ * float32 rounding of the inputs and the sums (≈ 6e-8 per term, ≤ 50 terms of O(1)) stays under
+ * 3e-6 and any convention mismatch (a window off by one, a wrong divisor) is O(0.1). The
+ * rule's backward graph runs in float64 either way: rules emit only ops onnxruntime runs in
+ * float64.
  */
 import * as assert from 'assert';
 import * as ort from 'onnxruntime-node';
@@ -24,13 +35,13 @@ import { GraphBuilder, makeModel, valueInfo } from '../../src/onnx/builder';
 import { encodeModel, makeTensor, tensorValues } from '../../src/onnx/model';
 import { NodeProto, TensorProto, ValueInfoProto } from '../../src/onnx/proto';
 import { SeededRandom } from '../../src/inputs/random';
+import * as REF from './vjpReferences';
 
 type Elem = 'double' | 'float' | 'int64' | 'int32' | 'bool';
 const ONNX_TYPE: Record<Elem, number> = { double: 11, float: 1, int64: 7, int32: 6, bool: 9 };
 const ORT_TYPE: Record<Elem, 'float64' | 'float32' | 'int64' | 'int32' | 'bool'> = {
   double: 'float64', float: 'float32', int64: 'int64', int32: 'int32', bool: 'bool',
 };
-const ELEM_OF: Record<number, Elem> = { 11: 'double', 1: 'float', 7: 'int64', 6: 'int32', 9: 'bool' };
 
 interface In {
   dims: number[];
@@ -55,10 +66,14 @@ interface Case {
   outputs?: number;
   /** Element type of the outputs; default the case's float type. */
   outType?: Elem;
+  /** Element types per output where they differ (MaxPool's int64 Indices). */
+  outTypes?: Elem[];
   /** Outputs that get an upstream gradient; default all. */
   seeded?: number[];
   /** Run in float32 (h = 1e-2, tolerance 2e-3): why. */
   float32?: string;
+  /** The forward node in float64 JavaScript, checked against onnxruntime's float32 kernel (see the header). */
+  reference?: { why: string; fn: REF.Reference };
 }
 
 type Data = Float64Array | Float32Array | BigInt64Array | Int32Array | Uint8Array;
@@ -97,13 +112,24 @@ const numel = (dims: number[]): number => dims.reduce((a, b) => a * b, 1);
 interface Prepared {
   c: Case;
   node: NodeProto;
-  forward: ort.InferenceSession;
+  /** The forward outputs (float64 for float outputs) for given non-constant inputs. */
+  run(feeds: Record<string, Value>): Promise<Value[]>;
+  release(): Promise<void>;
   /** Every forward tensor (inputs, constants, outputs) by name. */
   values: Map<string, Value>;
   constants: Map<string, TensorProto>;
-  feeds: Record<string, ort.Tensor>;
+  /** The non-constant inputs. */
+  feeds: Record<string, Value>;
   dOuts: Map<string, Float64Array>;
   wanted: boolean[];
+}
+
+function ortFeeds(feeds: Record<string, Value>, castToFloat = false): Record<string, ort.Tensor> {
+  return Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, toOrt(castToFloat && v.type === 'double' ? { ...v, type: 'float', data: Float32Array.from(v.data as Float64Array) } : v)]));
+}
+
+function isFloat(e: Elem): boolean {
+  return e === 'double' || e === 'float';
 }
 
 async function prepare(c: Case): Promise<Prepared> {
@@ -111,9 +137,11 @@ async function prepare(c: Case): Promise<Prepared> {
   const rng = SeededRandom.forInput(7, c.title);
   const values = new Map<string, Value>();
   const constants = new Map<string, TensorProto>();
-  const feeds: Record<string, ort.Tensor> = {};
+  const feeds: Record<string, Value> = {};
   const graphInputs: ValueInfoProto[] = [];
   const wanted: boolean[] = [];
+  // With a reference, onnxruntime runs the node in float32 only to check the reference.
+  const ortType = (e: Elem): Elem => (c.reference && e === 'double' ? 'float' : e);
   const inputNames = c.inputs.map((spec, i) => {
     if (!spec) { wanted.push(false); return ''; }
     const name = `x${i}`;
@@ -123,31 +151,53 @@ async function prepare(c: Case): Promise<Prepared> {
     if (spec.constant) {
       constants.set(name, makeTensor(name, spec.dims, v.data as Float64Array, ONNX_TYPE[type]));
     } else {
-      graphInputs.push(valueInfo(name, ONNX_TYPE[type], spec.dims));
-      feeds[name] = toOrt(v);
+      graphInputs.push(valueInfo(name, ONNX_TYPE[ortType(type)], spec.dims));
+      feeds[name] = v;
     }
-    wanted.push(!spec.constant && (type === 'double' || type === 'float'));
+    wanted.push(!spec.constant && isFloat(type));
     return name;
   });
-  const outType = c.outType ?? floatType;
-  const outputNames = Array.from({ length: c.outputs ?? 1 }, (_, i) => `y${i}`);
+  const outTypes = Array.from({ length: c.outputs ?? 1 }, (_, i) => c.outTypes?.[i] ?? c.outType ?? floatType);
+  const outputNames = outTypes.map((_, i) => `y${i}`);
   const node: NodeProto = {
     op_type: c.op, input: inputNames, output: outputNames, name: `fwd_${c.op}`, domain: '',
     attribute: Object.entries(c.attrs ?? {}).map(([k, v]) => makeAttribute(k, v)),
   };
+  const ortConstants = [...constants.values()].map((t) => (c.reference && t.data_type === ONNX_TYPE.double
+    ? makeTensor(t.name!, values.get(t.name!)!.dims, Float32Array.from(values.get(t.name!)!.data as Float64Array)) : t));
   const model = makeModel({
-    name: 'forward', node: [node], initializer: [...constants.values()], input: graphInputs,
-    output: outputNames.map((o) => valueInfo(o, ONNX_TYPE[outType], null)), value_info: [],
+    name: 'forward', node: [node], initializer: ortConstants, input: graphInputs,
+    output: outputNames.map((o, i) => valueInfo(o, ONNX_TYPE[ortType(outTypes[i])], null)), value_info: [],
   }, c.opset);
-  const forward = await ort.InferenceSession.create(encodeModel(model));
-  const out = await forward.run(feeds);
+  const session = await ort.InferenceSession.create(encodeModel(model));
+  const runOrt = async (f: Record<string, Value>): Promise<Value[]> => {
+    const out = await session.run(ortFeeds(f, !!c.reference));
+    return outputNames.map((o, i) => ({ type: ortType(outTypes[i]), dims: [...out[o].dims], data: out[o].data as Data }));
+  };
+  const runReference = async (f: Record<string, Value>): Promise<Value[]> => {
+    const ins = inputNames.map((n) => (n ? f[n] ?? values.get(n) : undefined));
+    return c.reference!.fn(ins, c.attrs ?? {}, c.opset).map((o) => ({ type: 'double', dims: o.dims, data: o.data }));
+  };
+  const outs = c.reference ? await runReference(feeds) : await runOrt(feeds);
+  if (c.reference) {
+    const check = await runOrt(feeds);
+    outs.forEach((o, i) => {
+      assert.deepStrictEqual(o.dims, check[i].dims, `reference output ${i}: shape against onnxruntime's float32 kernel`);
+      assertClose(o.data as Float64Array, Float64Array.from(check[i].data as Float32Array), 1e-5, `reference output ${i} against onnxruntime's float32 kernel`, 'reference', 'onnxruntime');
+    });
+  }
   const dOuts = new Map<string, Float64Array>();
   outputNames.forEach((o, i) => {
-    const t = out[o];
-    values.set(o, { type: ELEM_OF[ONNX_TYPE[outType]], dims: [...t.dims], data: t.data as Data });
-    if (!c.seeded || c.seeded.includes(i)) dOuts.set(o, Float64Array.from(randomValues(rng, t.data.length, {} as In, 'double')));
+    values.set(o, outs[i]);
+    if (isFloat(outTypes[i]) && (!c.seeded || c.seeded.includes(i))) {
+      dOuts.set(o, Float64Array.from(randomValues(rng, outs[i].data.length, {} as In, 'double')));
+    }
   });
-  return { c, node, forward, values, constants, feeds, dOuts, wanted };
+  return {
+    c, node, values, constants, feeds, dOuts, wanted,
+    run: c.reference ? runReference : runOrt,
+    release: () => session.release(),
+  };
 }
 
 /** dL/dX_j by the rule, run in onnxruntime, for every wanted input j (undefined where the rule gives none). */
@@ -190,13 +240,12 @@ async function ruleGradients(p: Prepared): Promise<(Float64Array | undefined)[]>
       return c && (c.data_type === 7 || c.data_type === 6) ? Array.from(tensorValues(c, ''), Number) : undefined;
     },
   };
-  const outType = ONNX_TYPE[p.c.outType ?? (p.c.float32 ? 'float' : 'double')];
   const dOutNames = p.node.output.map((o) => {
     const d = p.dOuts.get(o);
     if (!d) return undefined;
     const v = p.values.get(o)!;
-    const name = b.input(`d_${o}`, outType, v.dims);
-    bwFeeds[name] = toOrt({ type: ELEM_OF[outType], dims: v.dims, data: makeData(ELEM_OF[outType], Array.from(d)) });
+    const name = b.input(`d_${o}`, ONNX_TYPE[v.type], v.dims);
+    bwFeeds[name] = toOrt({ type: v.type, dims: v.dims, data: makeData(v.type, Array.from(d)) });
     return name;
   });
   const grads = VJP_RULES[p.c.op](p.node, dOutNames, ctx, p.wanted);
@@ -221,13 +270,15 @@ async function ruleGradients(p: Prepared): Promise<(Float64Array | undefined)[]>
   });
 }
 
-async function objective(p: Prepared, feeds: Record<string, ort.Tensor>): Promise<number> {
-  const out = await p.forward.run(feeds);
+async function objective(p: Prepared, feeds: Record<string, Value>): Promise<number> {
+  const out = await p.run(feeds);
   let L = 0;
-  for (const [o, d] of p.dOuts) {
-    const y = out[o].data as Float64Array;
+  p.node.output.forEach((o, k) => {
+    const d = p.dOuts.get(o);
+    if (!d) return;
+    const y = out[k].data as Float64Array;
     for (let i = 0; i < d.length; i++) L += d[i] * y[i];
-  }
+  });
   return L;
 }
 
@@ -243,19 +294,19 @@ async function finiteDifferences(p: Prepared, j: number, h: number): Promise<Flo
     minus[e] -= h;
     // The step actually taken (in float32 x ± h rounds).
     const step = plus[e] - minus[e];
-    const Lp = await objective(p, { ...p.feeds, [name]: toOrt({ ...v, data: plus }) });
-    const Lm = await objective(p, { ...p.feeds, [name]: toOrt({ ...v, data: minus }) });
+    const Lp = await objective(p, { ...p.feeds, [name]: { ...v, data: plus } });
+    const Lm = await objective(p, { ...p.feeds, [name]: { ...v, data: minus } });
     fd[e] = (Lp - Lm) / step;
   }
   return fd;
 }
 
-function assertClose(actual: Float64Array, expected: Float64Array, tol: number, what: string): void {
+function assertClose(actual: Float64Array, expected: Float64Array, tol: number, what: string, actualName = 'rule', expectedName = 'finite differences'): void {
   assert.strictEqual(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < expected.length; i++) {
     const err = Math.abs(actual[i] - expected[i]);
     if (!(err <= tol * (1 + Math.abs(expected[i])))) {
-      assert.fail(`${what}[${i}]: rule ${actual[i]}, finite differences ${expected[i]} (|err| ${err.toExponential(2)})`);
+      assert.fail(`${what}[${i}]: ${actualName} ${actual[i]}, ${expectedName} ${expected[i]} (|err| ${err.toExponential(2)})`);
     }
   }
 }
@@ -265,7 +316,7 @@ async function checkCase(c: Case): Promise<void> {
   try {
     await checkPrepared(p);
   } finally {
-    await p.forward.release();
+    await p.release();
   }
 }
 
@@ -291,6 +342,10 @@ const X = (...dims: number[]): In => ({ dims });
 const K = (values: number[], type: Elem = 'int64'): In => ({ dims: [values.length], values, type, constant: true });
 const pos = (...dims: number[]): In => ({ dims, range: [0.5, 2] });
 const apart = (...dims: number[]): In => ({ dims, gap: 0.05 });
+/** A float64 constant input (no gradient). */
+const C = (values: number[], dims: number[] = [values.length]): In => ({ dims, values, constant: true });
+
+const noF64 = (op: string, fn: REF.Reference): Case['reference'] => ({ why: `onnxruntime has no float64 ${op} kernel`, fn });
 
 const CASES: Case[] = [
   { title: 'Identity', op: 'Identity', opset: 13, inputs: [X(2, 3)] },
@@ -423,7 +478,7 @@ describe('VJP rules against finite differences in onnxruntime', function () {
   it('Gather: an embedding row looked up several times gets the sum of their gradients', async () => {
     const p = await prepare({ title: 'embedding sum', op: 'Gather', opset: 13, inputs: [X(4, 2), { dims: [2, 2], type: 'int64', values: [1, 1, 3, 1] }] });
     const [dE] = await ruleGradients(p);
-    await p.forward.release();
+    await p.release();
     const dY = p.dOuts.get('y0')!; // [2, 2, 2]: rows of dY for the lookups 1, 1, 3, 1
     const expected = new Float64Array(8);
     [1, 1, 3, 1].forEach((row, k) => { for (let c = 0; c < 2; c++) expected[row * 2 + c] += dY[k * 2 + c]; });
@@ -434,11 +489,12 @@ describe('VJP rules against finite differences in onnxruntime', function () {
     const p = await prepare({ title: 'clip bounds', op: 'Clip', opset: 13,
       inputs: [{ dims: [5], values: [-1, -0.5, 0, 0.5, 1] }, { dims: [], values: [-0.5], constant: true }, { dims: [], values: [0.5], constant: true }] });
     const [dX] = await ruleGradients(p);
-    await p.forward.release();
+    await p.release();
     const dY = p.dOuts.get('y0')!;
     assertClose(dX!, Float64Array.from([0, dY[1], dY[2], dY[3], 0]), 0, 'dL/dx');
   });
 
+  /** The rule's dL/dx_j (j = 0 unless said) on fixed inputs, with the upstream gradient dY, for convention checks. */
   it('Cast from an integer tensor gives no gradient', () => {
     const node: NodeProto = { op_type: 'Cast', input: ['i'], output: ['y'], attribute: [makeAttribute('to', 11)] };
     const ctx = { b: new GraphBuilder('t_'), opset: 13, value: (t: string) => t, shape: () => [2], elemType: (t: string) => (t === 'i' ? 7 : 11),
