@@ -461,6 +461,29 @@ const CASES: Case[] = [
   { title: 'BatchNormalization opset 15 [N,C,H,W]', op: 'BatchNormalization', opset: 15, inputs: [X(2, 3, 2, 2), X(3), X(3), X(3), pos(3)], attrs: { epsilon: { float: 1e-3 } } },
   { title: 'BatchNormalization opset 9 [N,C]', op: 'BatchNormalization', opset: 9, inputs: [X(4, 3), X(3), X(3), X(3), pos(3)] },
   { title: 'BatchNormalization opset 7 [N,C,L]', op: 'BatchNormalization', opset: 7, inputs: [X(2, 3, 2), X(3), X(3), X(3), pos(3)] },
+
+  // Reductions. L1, L2 and the max/min keep off their kinks (no zeros, no ties).
+  { title: 'ReduceMax opset 13 axes attribute [1], keepdims 0', op: 'ReduceMax', opset: 13, inputs: [X(2, 3, 4)], attrs: { axes: [1], keepdims: 0 } },
+  { title: 'ReduceMax opset 11 all axes', op: 'ReduceMax', opset: 11, inputs: [X(2, 3)] },
+  { title: 'ReduceMax opset 18 axes input [0,−1]', op: 'ReduceMax', opset: 18, inputs: [X(2, 3, 4), K([0, -1])] },
+  { title: 'ReduceMax opset 18 no axes, keepdims 0', op: 'ReduceMax', opset: 18, inputs: [X(2, 3)], attrs: { keepdims: 0 } },
+  { title: 'ReduceMax opset 18 noop_with_empty_axes', op: 'ReduceMax', opset: 18, inputs: [X(2, 3)], attrs: { noop_with_empty_axes: 1 } },
+  { title: 'ReduceMax opset 18 runtime axes, keepdims 0', op: 'ReduceMax', opset: 18, inputs: [X(2, 3, 4), { dims: [1], type: 'int64', values: [-2] }], attrs: { keepdims: 0 } },
+  { title: 'ReduceMin opset 13 axes attribute [−1]', op: 'ReduceMin', opset: 13, inputs: [X(2, 3, 4)], attrs: { axes: [-1] } },
+  { title: 'ReduceMin opset 18 axes input [1], keepdims 0', op: 'ReduceMin', opset: 18, inputs: [X(2, 3, 4), K([1])], attrs: { keepdims: 0 } },
+  { title: 'ReduceL2 opset 13 axes attribute [1]', op: 'ReduceL2', opset: 13, inputs: [X(2, 3, 4)], attrs: { axes: [1] } },
+  { title: 'ReduceL2 opset 18 axes input [0,2], keepdims 0', op: 'ReduceL2', opset: 18, inputs: [X(2, 3, 4), K([0, 2])], attrs: { keepdims: 0 } },
+  { title: 'ReduceL2 opset 18 noop_with_empty_axes (|x|)', op: 'ReduceL2', opset: 18, inputs: [apart(2, 3)], attrs: { noop_with_empty_axes: 1 } },
+  { title: 'ReduceL1 opset 13 all axes, keepdims 0', op: 'ReduceL1', opset: 13, inputs: [apart(2, 3)], attrs: { keepdims: 0 } },
+  { title: 'ReduceL1 opset 18 axes input [−1]', op: 'ReduceL1', opset: 18, inputs: [apart(2, 3, 4), K([-1])] },
+  { title: 'ReduceLogSumExp opset 13 axes attribute [1], keepdims 0', op: 'ReduceLogSumExp', opset: 13, inputs: [X(2, 3, 4)], attrs: { axes: [1], keepdims: 0 } },
+  { title: 'ReduceLogSumExp opset 18 axes input [0,−1]', op: 'ReduceLogSumExp', opset: 18, inputs: [X(2, 3, 4), K([0, -1])] },
+  { title: 'ReduceLogSumExp opset 18 noop_with_empty_axes', op: 'ReduceLogSumExp', opset: 18, inputs: [X(2, 3), K([])], attrs: { noop_with_empty_axes: 1 } },
+  { title: 'ReduceSumSquare opset 13 axes attribute [0]', op: 'ReduceSumSquare', opset: 13, inputs: [X(2, 3)], attrs: { axes: [0] } },
+  { title: 'ReduceSumSquare opset 18 noop_with_empty_axes (x²)', op: 'ReduceSumSquare', opset: 18, inputs: [X(2, 3)], attrs: { noop_with_empty_axes: 1 } },
+  { title: 'ReduceProd opset 13 axes attribute [1]', op: 'ReduceProd', opset: 13, inputs: [X(2, 3, 2)], attrs: { axes: [1] } },
+  { title: 'ReduceProd opset 18 axes input [−1], keepdims 0, groups with one and two zeros', op: 'ReduceProd', opset: 18,
+    inputs: [{ dims: [3, 3], values: [0.5, -1.5, 0.8, 0, 0.7, -1.2, 0, 0.9, 0] }, K([-1])], attrs: { keepdims: 0 } },
 ];
 
 describe('VJP rules against finite differences in onnxruntime', function () {
@@ -495,6 +518,33 @@ describe('VJP rules against finite differences in onnxruntime', function () {
   });
 
   /** The rule's dL/dx_j (j = 0 unless said) on fixed inputs, with the upstream gradient dY, for convention checks. */
+  async function gradientsAt(c: Omit<Case, 'title'>, j = 0): Promise<{ g: Float64Array; dY: Float64Array }> {
+    const p = await prepare({ title: `${c.op} convention`, ...c });
+    try {
+      const grads = await ruleGradients(p);
+      return { g: grads[j]!, dY: p.dOuts.get('y0')! };
+    } finally {
+      await p.release();
+    }
+  }
+
+  it('ReduceMax / ReduceMin: tied extrema share the gradient evenly (PyTorch amax/amin)', async () => {
+    // Rows [1, 3, 3, 2] and [−1, −1, −1, 0]: the 3s tie for the max of row 0; the −1s for the min of row 1.
+    const values = [1, 3, 3, 2, -1, -1, -1, 0];
+    const max = await gradientsAt({ op: 'ReduceMax', opset: 18, inputs: [{ dims: [2, 4], values }, K([1])], attrs: { keepdims: 0 } });
+    assertClose(max.g, Float64Array.from([0, max.dY[0] / 2, max.dY[0] / 2, 0, 0, 0, 0, max.dY[1]]), 1e-15, 'ReduceMax dL/dx');
+    const min = await gradientsAt({ op: 'ReduceMin', opset: 13, inputs: [{ dims: [2, 4], values }], attrs: { axes: [1] } });
+    const third = min.dY[1] / 3;
+    assertClose(min.g, Float64Array.from([min.dY[0], 0, 0, 0, third, third, third, 0]), 1e-15, 'ReduceMin dL/dx');
+  });
+
+  const rejects = (c: Omit<Case, 'title'>, message: RegExp): Promise<void> => assert.rejects(checkCase({ title: `${c.op} rejected`, ...c }), message);
+
+  it('ReduceProd over run-time axes is rejected, naming the node', async () => {
+    await rejects({ op: 'ReduceProd', opset: 18, inputs: [X(2, 3), { dims: [1], type: 'int64', values: [1] }] },
+      /ReduceProd node 'fwd_ReduceProd' reduces over axes computed at run time \('x1'\)/);
+  });
+
   it('Cast from an integer tensor gives no gradient', () => {
     const node: NodeProto = { op_type: 'Cast', input: ['i'], output: ['y'], attribute: [makeAttribute('to', 11)] };
     const ctx = { b: new GraphBuilder('t_'), opset: 13, value: (t: string) => t, shape: () => [2], elemType: (t: string) => (t === 'i' ? 7 : 11),
