@@ -484,6 +484,36 @@ const CASES: Case[] = [
   { title: 'ReduceProd opset 13 axes attribute [1]', op: 'ReduceProd', opset: 13, inputs: [X(2, 3, 2)], attrs: { axes: [1] } },
   { title: 'ReduceProd opset 18 axes input [−1], keepdims 0, groups with one and two zeros', op: 'ReduceProd', opset: 18,
     inputs: [{ dims: [3, 3], values: [0.5, -1.5, 0.8, 0, 0.7, -1.2, 0, 0.9, 0] }, K([-1])], attrs: { keepdims: 0 } },
+
+  // Elementwise.
+  { title: 'Max opset 13, [2,3] and [3]', op: 'Max', opset: 13, inputs: [X(2, 3), X(3)] },
+  { title: 'Max opset 13, three inputs [2,1,3], [4,1], [3]', op: 'Max', opset: 13, inputs: [X(2, 1, 3), X(4, 1), X(3)] },
+  { title: 'Max opset 8, one input', op: 'Max', opset: 8, inputs: [X(2, 3)] },
+  { title: 'Max opset 6, same shapes', op: 'Max', opset: 6, inputs: [X(2, 3), X(2, 3)], float32: 'onnxruntime has no float64 Max-6 kernel' },
+  { title: 'Min opset 12, [3,1] and [1,4]', op: 'Min', opset: 12, inputs: [X(3, 1), X(1, 4)] },
+  { title: 'Min opset 13, three inputs with a scalar', op: 'Min', opset: 13, inputs: [X(2, 3), X(), X(3)] },
+  { title: 'Abs', op: 'Abs', opset: 13, inputs: [apart(3, 4)] },
+  { title: 'Erf', op: 'Erf', opset: 13, inputs: [{ dims: [3, 4], range: [-2, 2] }], reference: noF64('Erf', REF.erfRef) },
+  { title: "Gelu opset 20 approximate 'tanh'", op: 'Gelu', opset: 20, inputs: [{ dims: [3, 4], range: [-3, 3] }], attrs: { approximate: 'tanh' } },
+  { title: "Gelu opset 20 approximate 'none'", op: 'Gelu', opset: 20, inputs: [{ dims: [3, 4], range: [-3, 3] }],
+    reference: { why: "onnxruntime runs Gelu 'none' through Erf, which has no float64 kernel", fn: REF.geluNone } },
+  { title: "Gelu opset 20 approximate 'none' at x = 0", op: 'Gelu', opset: 20, inputs: [{ dims: [3], values: [0, 0.5, -0.25] }],
+    reference: { why: "onnxruntime runs Gelu 'none' through Erf, which has no float64 kernel", fn: REF.geluNone } },
+  { title: 'Softplus', op: 'Softplus', opset: 13, inputs: [{ dims: [3, 4], range: [-3, 3] }], reference: noF64('Softplus', REF.softplus) },
+  { title: 'Softsign', op: 'Softsign', opset: 13, inputs: [apart(3, 4)], reference: noF64('Softsign', REF.softsign) },
+  { title: 'HardSigmoid defaults (corners at ±2.5)', op: 'HardSigmoid', opset: 6,
+    inputs: [{ dims: [8], values: [-4, -2.6, -2.4, -1, 0.3, 2.4, 2.6, 3.5] }], reference: noF64('HardSigmoid', REF.hardSigmoid) },
+  { title: 'HardSigmoid α 0.3, β 0.4', op: 'HardSigmoid', opset: 6, inputs: [{ dims: [3, 4], range: [-3, 3] }],
+    attrs: { alpha: { float: 0.3 }, beta: { float: 0.4 } }, reference: noF64('HardSigmoid', REF.hardSigmoid) },
+  { title: 'HardSwish (corners at ±3)', op: 'HardSwish', opset: 14,
+    inputs: [{ dims: [8], values: [-4, -3.1, -2.9, -0.5, 0.7, 2.9, 3.1, 4.5] }], reference: { why: 'onnxruntime runs HardSwish through HardSigmoid, which has no float64 kernel', fn: REF.hardSwish } },
+  { title: 'Selu defaults', op: 'Selu', opset: 6, inputs: [apart(3, 4)], reference: noF64('Selu', REF.selu) },
+  { title: 'Selu α 1.5, γ 2', op: 'Selu', opset: 6, inputs: [apart(3, 4)], attrs: { alpha: { float: 1.5 }, gamma: { float: 2 } }, reference: noF64('Selu', REF.selu) },
+  { title: 'Reciprocal', op: 'Reciprocal', opset: 13, inputs: [{ dims: [3, 4], range: [-2, 2], gap: 0.5 }] },
+  { title: 'PRelu opset 16, slope [3,1] on [2,3,4]', op: 'PRelu', opset: 16, inputs: [apart(2, 3, 4), X(3, 1)] },
+  { title: 'PRelu opset 16, slope [4]', op: 'PRelu', opset: 16, inputs: [apart(2, 3, 4), X(4)] },
+  { title: 'PRelu opset 16, slope [1], constant', op: 'PRelu', opset: 16, inputs: [apart(2, 3), C([0.25])] },
+  { title: 'PRelu opset 9, slope [2,1,1] on [1,2,2,3]', op: 'PRelu', opset: 9, inputs: [apart(1, 2, 2, 3), X(2, 1, 1)], reference: noF64('PRelu-9', REF.prelu) },
 ];
 
 describe('VJP rules against finite differences in onnxruntime', function () {
@@ -536,6 +566,37 @@ describe('VJP rules against finite differences in onnxruntime', function () {
     const min = await gradientsAt({ op: 'ReduceMin', opset: 13, inputs: [{ dims: [2, 4], values }], attrs: { axes: [1] } });
     const third = min.dY[1] / 3;
     assertClose(min.g, Float64Array.from([min.dY[0], 0, 0, 0, third, third, third, 0]), 1e-15, 'ReduceMin dL/dx');
+  });
+
+  it('Max / Min: inputs tied for the extremum share the gradient evenly (PyTorch maximum/minimum)', async () => {
+    const a = [1, 2, 3];
+    const b = [1, 5, 0];
+    const c = [1, 0, 3];
+    for (const op of ['Max', 'Min']) {
+      const inputs: In[] = [{ dims: [3], values: a }, { dims: [3], values: b }, { dims: [3], values: c }];
+      const results = await Promise.all([0, 1, 2].map((j) => gradientsAt({ op, opset: 13, inputs }, j)));
+      const dY = results[0].dY; // the same seed for every run (same title)
+      // Max: position 0 three-way tie, 1 → b, 2 → a and c tie. Min: position 0 tie, 1 → c, 2 → b.
+      const expected = op === 'Max'
+        ? [[dY[0] / 3, 0, dY[2] / 2], [dY[0] / 3, dY[1], 0], [dY[0] / 3, 0, dY[2] / 2]]
+        : [[dY[0] / 3, 0, 0], [dY[0] / 3, 0, dY[2]], [dY[0] / 3, dY[1], 0]];
+      results.forEach((r, j) => assertClose(r.g, Float64Array.from(expected[j]), 1e-15, `${op} dL/dx${j}`));
+    }
+  });
+
+  it('kinks follow PyTorch: Abs′(0) = 0, PRelu′(0) = slope, Selu′(0) = γα, HardSigmoid 0 at its corners, HardSwish −½ at −3 and 1.5 at 3', async () => {
+    const abs = await gradientsAt({ op: 'Abs', opset: 13, inputs: [{ dims: [3], values: [-1, 0, 2] }] });
+    assertClose(abs.g, Float64Array.from([-abs.dY[0], 0, abs.dY[2]]), 1e-15, 'Abs dL/dx');
+    const prelu = await gradientsAt({ op: 'PRelu', opset: 16, inputs: [{ dims: [3], values: [-1, 0, 2] }, C([0.25])] });
+    assertClose(prelu.g, Float64Array.from([0.25 * prelu.dY[0], 0.25 * prelu.dY[1], prelu.dY[2]]), 1e-15, 'PRelu dL/dx');
+    const selu = await gradientsAt({ op: 'Selu', opset: 6, inputs: [{ dims: [1], values: [0] }], attrs: { alpha: { float: 1.5 }, gamma: { float: 2 } },
+      reference: noF64('Selu', REF.selu) });
+    assertClose(selu.g, Float64Array.from([3 * selu.dY[0]]), 1e-15, 'Selu dL/dx');
+    const hs = await gradientsAt({ op: 'HardSigmoid', opset: 6, inputs: [{ dims: [3], values: [-2.5, 0, 2.5] }], reference: noF64('HardSigmoid', REF.hardSigmoid) });
+    assertClose(hs.g, Float64Array.from([0, 0.2 * hs.dY[1], 0]), 1e-15, 'HardSigmoid dL/dx');
+    const hw = await gradientsAt({ op: 'HardSwish', opset: 14, inputs: [{ dims: [2], values: [-3, 3] }],
+      reference: { why: 'onnxruntime runs HardSwish through HardSigmoid, which has no float64 kernel', fn: REF.hardSwish } });
+    assertClose(hw.g, Float64Array.from([-0.5 * hw.dY[0], 1.5 * hw.dY[1]]), 1e-15, 'HardSwish dL/dx');
   });
 
   const rejects = (c: Omit<Case, 'title'>, message: RegExp): Promise<void> => assert.rejects(checkCase({ title: `${c.op} rejected`, ...c }), message);
