@@ -514,6 +514,22 @@ const CASES: Case[] = [
   { title: 'PRelu opset 16, slope [4]', op: 'PRelu', opset: 16, inputs: [apart(2, 3, 4), X(4)] },
   { title: 'PRelu opset 16, slope [1], constant', op: 'PRelu', opset: 16, inputs: [apart(2, 3), C([0.25])] },
   { title: 'PRelu opset 9, slope [2,1,1] on [1,2,2,3]', op: 'PRelu', opset: 9, inputs: [apart(1, 2, 2, 3), X(2, 1, 1)], reference: noF64('PRelu-9', REF.prelu) },
+
+  // Linear maps.
+  { title: 'CumSum axis 1', op: 'CumSum', opset: 14, inputs: [X(2, 3, 4), K([1])] },
+  { title: 'CumSum axis −1, exclusive', op: 'CumSum', opset: 14, inputs: [X(2, 5), { dims: [], values: [-1], type: 'int32', constant: true }], attrs: { exclusive: 1 } },
+  { title: 'CumSum axis 0, reverse', op: 'CumSum', opset: 11, inputs: [X(4, 2), { dims: [], values: [0], type: 'int64', constant: true }], attrs: { reverse: 1 } },
+  { title: 'CumSum exclusive and reverse', op: 'CumSum', opset: 14, inputs: [X(3, 4), K([1])], attrs: { exclusive: 1, reverse: 1 } },
+  { title: 'CumSum axis given at run time', op: 'CumSum', opset: 14, inputs: [X(3, 4), { dims: [], values: [0], type: 'int64' }] },
+  { title: "Einsum 'bij,bjk->bik'", op: 'Einsum', opset: 12, inputs: [X(2, 3, 4), X(2, 4, 2)], attrs: { equation: 'bij,bjk->bik' } },
+  { title: "Einsum 'ij,j->i'", op: 'Einsum', opset: 12, inputs: [X(3, 4), X(4)], attrs: { equation: 'ij,j->i' } },
+  { title: "Einsum 'bti,hi->bth'", op: 'Einsum', opset: 12, inputs: [X(2, 3, 4), X(5, 4)], attrs: { equation: 'bti,hi->bth' } },
+  { title: "Einsum 'ij->ji' (one operand)", op: 'Einsum', opset: 12, inputs: [X(3, 4)], attrs: { equation: 'ij->ji' } },
+  { title: "Einsum 'ij->' (sum)", op: 'Einsum', opset: 12, inputs: [X(3, 4)], attrs: { equation: 'ij->' } },
+  { title: "Einsum 'ij,k->ik' (j summed within one operand)", op: 'Einsum', opset: 12, inputs: [X(2, 3), X(4)], attrs: { equation: 'ij,k->ik' } },
+  { title: "Einsum implicit output 'ij, jk'", op: 'Einsum', opset: 12, inputs: [X(2, 3), X(3, 4)], attrs: { equation: 'ij, jk' } },
+  { title: "Einsum '...ij,...jk->...ik'", op: 'Einsum', opset: 12, inputs: [X(2, 2, 3), X(2, 3, 2)], attrs: { equation: '...ij,...jk->...ik' } },
+  { title: "Einsum three operands 'i,ij,j->'", op: 'Einsum', opset: 12, inputs: [X(3), X(3, 4), X(4)], attrs: { equation: 'i,ij,j->' } },
 ];
 
 describe('VJP rules against finite differences in onnxruntime', function () {
@@ -600,6 +616,13 @@ describe('VJP rules against finite differences in onnxruntime', function () {
   });
 
   const rejects = (c: Omit<Case, 'title'>, message: RegExp): Promise<void> => assert.rejects(checkCase({ title: `${c.op} rejected`, ...c }), message);
+
+  it('Einsum: repeated subscripts in one operand (diagonal, trace) and broadcasting are rejected, naming the node and equation', async () => {
+    await rejects({ op: 'Einsum', opset: 12, inputs: [X(3, 3)], attrs: { equation: 'ii->i' } },
+      /Einsum node 'fwd_Einsum' has Einsum equation 'ii->i', which repeats a subscript within operand 0 \(a diagonal or trace\)/);
+    await rejects({ op: 'Einsum', opset: 12, inputs: [X(3, 3)], attrs: { equation: 'ii' } }, /equation 'ii', which repeats a subscript/);
+    await rejects({ op: 'Einsum', opset: 12, inputs: [X(1, 2, 3), X(2, 3, 2)], attrs: { equation: '...ij,...jk->...ik' } }, /broadcasts subscript axes of sizes 1 and 2/);
+  });
 
   it('ReduceProd over run-time axes is rejected, naming the node', async () => {
     await rejects({ op: 'ReduceProd', opset: 18, inputs: [X(2, 3), { dims: [1], type: 'int64', values: [1] }] },

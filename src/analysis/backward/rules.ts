@@ -8,8 +8,9 @@
  * opset (7–22) decides how the forward node is read (attribute or input forms).
  *
  * This file holds the shape, arithmetic, activation and normalisation rules and the table; the
- * families with more machinery live beside it in rules/: reductions (reduce.ts) and elementwise
- * activations and Min/Max (elementwise.ts), with the shared helpers in common.ts.
+ * families with more machinery live beside it in rules/: reductions (reduce.ts), elementwise
+ * activations and Min/Max (elementwise.ts) and Einsum and CumSum (linear.ts), with the shared
+ * helpers in common.ts.
  */
 import { attrFloat, attrInt, attrInts } from '../../onnx/attributes';
 import { AnalysisError } from '../../onnx/errors';
@@ -19,6 +20,7 @@ import {
   sameShape, scalar, transpose, transposeLast2, unary, unbroadcast, zeros,
 } from './rules/common';
 import { ELEMENTWISE_RULES } from './rules/elementwise';
+import { LINEAR_RULES } from './rules/linear';
 import { REDUCE_RULES } from './rules/reduce';
 import { VjpContext, VjpRule } from './vjp';
 
@@ -572,4 +574,5 @@ export const VJP_RULES: Record<string, VjpRule> = {
   LayerNormalization: layerNorm,
   BatchNormalization: batchNorm,
   ...ELEMENTWISE_RULES,
+  ...LINEAR_RULES,
 };
