@@ -346,6 +346,8 @@ const apart = (...dims: number[]): In => ({ dims, gap: 0.05 });
 const C = (values: number[], dims: number[] = [values.length]): In => ({ dims, values, constant: true });
 
 const noF64 = (op: string, fn: REF.Reference): Case['reference'] => ({ why: `onnxruntime has no float64 ${op} kernel`, fn });
+const CONV = noF64('Conv', REF.conv);
+const CONV_T = noF64('ConvTranspose', REF.convTranspose);
 
 const CASES: Case[] = [
   { title: 'Identity', op: 'Identity', opset: 13, inputs: [X(2, 3)] },
@@ -461,6 +463,52 @@ const CASES: Case[] = [
   { title: 'BatchNormalization opset 15 [N,C,H,W]', op: 'BatchNormalization', opset: 15, inputs: [X(2, 3, 2, 2), X(3), X(3), X(3), pos(3)], attrs: { epsilon: { float: 1e-3 } } },
   { title: 'BatchNormalization opset 9 [N,C]', op: 'BatchNormalization', opset: 9, inputs: [X(4, 3), X(3), X(3), X(3), pos(3)] },
   { title: 'BatchNormalization opset 7 [N,C,L]', op: 'BatchNormalization', opset: 7, inputs: [X(2, 3, 2), X(3), X(3), X(3), pos(3)] },
+  // Convolutions (X, W and B all get finite-difference checks; they are graph inputs here).
+  { title: 'Conv 1-D defaults, no bias', op: 'Conv', opset: 11, inputs: [X(2, 3, 7), X(4, 3, 3)], reference: CONV },
+  { title: 'Conv 1-D stride 2, asymmetric pads [1,2], bias', op: 'Conv', opset: 11, inputs: [X(1, 2, 8), X(3, 2, 3), X(3)], attrs: { strides: [2], pads: [1, 2] }, reference: CONV },
+  { title: 'Conv 1-D dilation 2, pads [2,1]', op: 'Conv', opset: 11, inputs: [X(1, 2, 7), X(2, 2, 3), X(2)], attrs: { dilations: [2], pads: [2, 1] }, reference: CONV },
+  { title: 'Conv 1-D auto_pad SAME_UPPER, stride 2 (odd padding)', op: 'Conv', opset: 11, inputs: [X(1, 2, 8), X(2, 2, 4), X(2)], attrs: { auto_pad: 'SAME_UPPER', strides: [2] }, reference: CONV },
+  { title: 'Conv 1-D auto_pad SAME_LOWER, stride 2 (odd padding)', op: 'Conv', opset: 11, inputs: [X(1, 2, 8), X(2, 2, 4)], attrs: { auto_pad: 'SAME_LOWER', strides: [2] }, reference: CONV },
+  { title: 'Conv 1-D auto_pad SAME_UPPER, kernel 1 < stride 4 (no padding)', op: 'Conv', opset: 11, inputs: [X(1, 2, 7), X(2, 2, 1)], attrs: { auto_pad: 'SAME_UPPER', strides: [4] }, reference: CONV },
+  { title: 'Conv 1-D auto_pad VALID, stride 3', op: 'Conv', opset: 11, inputs: [X(1, 2, 9), X(3, 2, 2), X(3)], attrs: { auto_pad: 'VALID', strides: [3] }, reference: CONV },
+  { title: 'Conv 1-D auto_pad NOTSET with explicit pads', op: 'Conv', opset: 1, inputs: [X(1, 2, 5), X(2, 2, 3)], attrs: { auto_pad: 'NOTSET', pads: [0, 1] }, reference: CONV },
+  { title: 'Conv 1-D depthwise (group = C = 4), bias', op: 'Conv', opset: 11, inputs: [X(2, 4, 6), X(4, 1, 3), X(4)], attrs: { group: 4, pads: [1, 1] }, reference: CONV },
+  { title: 'Conv 1-D depthwise with multiplier 2 (group 2, 1 channel in, 2 out per group)', op: 'Conv', opset: 11, inputs: [X(1, 2, 5), X(4, 1, 3)], attrs: { group: 2 }, reference: CONV },
+  { title: 'Conv 1-D group 2, 2 channels per group, stride 2', op: 'Conv', opset: 11, inputs: [X(1, 4, 7), X(6, 2, 3), X(6)], attrs: { group: 2, strides: [2], pads: [1, 0] }, reference: CONV },
+  { title: 'Conv 2-D defaults, no bias', op: 'Conv', opset: 11, inputs: [X(1, 2, 4, 5), X(3, 2, 2, 3)], reference: CONV },
+  { title: 'Conv 2-D strides [2,1], pads [1,0,0,2], dilations [1,2], bias', op: 'Conv', opset: 11,
+    inputs: [X(2, 2, 5, 6), X(2, 2, 2, 2), X(2)], attrs: { strides: [2, 1], pads: [1, 0, 0, 2], dilations: [1, 2] }, reference: CONV },
+  { title: 'Conv 2-D auto_pad SAME_UPPER, strides [2,2], bias', op: 'Conv', opset: 11, inputs: [X(1, 2, 5, 6), X(2, 2, 3, 3), X(2)], attrs: { auto_pad: 'SAME_UPPER', strides: [2, 2] }, reference: CONV },
+  { title: 'Conv 2-D auto_pad SAME_LOWER, strides [2,3], kernel [2,4]', op: 'Conv', opset: 11, inputs: [X(1, 2, 5, 7), X(2, 2, 2, 4)], attrs: { auto_pad: 'SAME_LOWER', strides: [2, 3] }, reference: CONV },
+  { title: 'Conv 2-D auto_pad VALID, strides [1,2]', op: 'Conv', opset: 11, inputs: [X(1, 2, 4, 5), X(2, 2, 2, 2), X(2)], attrs: { auto_pad: 'VALID', strides: [1, 2] }, reference: CONV },
+  { title: 'Conv 2-D group 2 (2 channels per group), kernel_shape given, pads', op: 'Conv', opset: 11,
+    inputs: [X(1, 4, 4, 4), X(4, 2, 2, 2), X(4)], attrs: { group: 2, kernel_shape: [2, 2], pads: [1, 0, 1, 1] }, reference: CONV },
+  { title: 'Conv 2-D depthwise (group 3), dilations [2,1], strides [1,2]', op: 'Conv', opset: 11,
+    inputs: [X(1, 3, 5, 5), X(3, 1, 2, 3), X(3)], attrs: { group: 3, dilations: [2, 1], strides: [1, 2], pads: [1, 1, 0, 1] }, reference: CONV },
+
+  { title: 'ConvTranspose 1-D defaults, bias', op: 'ConvTranspose', opset: 11, inputs: [X(2, 2, 4), X(2, 3, 3), X(3)], reference: CONV_T },
+  { title: 'ConvTranspose 1-D stride 2, pads [1,0], output_padding 1', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 4), X(2, 2, 3)], attrs: { strides: [2], pads: [1, 0], output_padding: [1] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D stride 3, dilation 2, pads [2,1], bias', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 3), X(2, 2, 3), X(2)], attrs: { strides: [3], dilations: [2], pads: [2, 1] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D output_shape [8], stride 2 (odd total padding)', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 4), X(2, 2, 3), X(2)], attrs: { strides: [2], output_shape: [8] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D output_shape with output_padding', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 4), X(2, 2, 3)], attrs: { strides: [2], output_shape: [7], output_padding: [1] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D auto_pad SAME_UPPER, stride 2 (odd total)', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 4), X(2, 2, 3), X(2)], attrs: { auto_pad: 'SAME_UPPER', strides: [2] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D auto_pad SAME_LOWER, stride 2 (odd total)', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 4), X(2, 2, 3)], attrs: { auto_pad: 'SAME_LOWER', strides: [2] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D auto_pad VALID, stride 2', op: 'ConvTranspose', opset: 11, inputs: [X(1, 2, 3), X(2, 2, 2)], attrs: { auto_pad: 'VALID', strides: [2] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D group 2 (2 channels per group), bias', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 4, 3), X(4, 2, 3), X(4)], attrs: { group: 2, strides: [2] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D depthwise (group = C = 3)', op: 'ConvTranspose', opset: 11, inputs: [X(2, 3, 4), X(3, 1, 2)], attrs: { group: 3, pads: [1, 0] }, reference: CONV_T },
+  { title: 'ConvTranspose 2-D strides [2,1], pads [0,1,1,0], output_padding [1,0], bias', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 3, 3), X(2, 2, 2, 3), X(2)], attrs: { strides: [2, 1], pads: [0, 1, 1, 0], output_padding: [1, 0] }, reference: CONV_T },
+  { title: 'ConvTranspose 2-D output_shape [6,5], strides [2,2]', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 3, 2), X(2, 1, 3, 3)], attrs: { strides: [2, 2], output_shape: [6, 5] }, reference: CONV_T },
+  { title: 'ConvTranspose 2-D SAME_UPPER, strides [2,2], dilations [1,2], group 2', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 2, 3), X(2, 2, 2, 2), X(4)], attrs: { auto_pad: 'SAME_UPPER', strides: [2, 2], dilations: [1, 2], group: 2 }, reference: CONV_T },
 
   // Reductions. L1, L2 and the max/min keep off their kinks (no zeros, no ties).
   { title: 'ReduceMax opset 13 axes attribute [1], keepdims 0', op: 'ReduceMax', opset: 13, inputs: [X(2, 3, 4)], attrs: { axes: [1], keepdims: 0 } },

@@ -9,8 +9,8 @@
  *
  * This file holds the shape, arithmetic, activation and normalisation rules and the table; the
  * families with more machinery live beside it in rules/: reductions (reduce.ts), elementwise
- * activations and Min/Max (elementwise.ts) and Einsum and CumSum (linear.ts), with the shared
- * helpers in common.ts.
+ * activations and Min/Max (elementwise.ts), Einsum and CumSum (linear.ts) and Conv and
+ * ConvTranspose (conv.ts, window.ts), with the shared helpers in common.ts.
  */
 import { attrFloat, attrInt, attrInts } from '../../onnx/attributes';
 import { AnalysisError } from '../../onnx/errors';
@@ -19,6 +19,7 @@ import {
   broadcastShapes, floatOutType, isFloatType, nodeLabel, none, normAxis, numel, optionalInput, range, reduceSum, reshape,
   sameShape, scalar, transpose, transposeLast2, unary, unbroadcast, zeros,
 } from './rules/common';
+import { CONV_RULES } from './rules/conv';
 import { ELEMENTWISE_RULES } from './rules/elementwise';
 import { LINEAR_RULES } from './rules/linear';
 import { REDUCE_RULES } from './rules/reduce';
@@ -575,4 +576,5 @@ export const VJP_RULES: Record<string, VjpRule> = {
   BatchNormalization: batchNorm,
   ...ELEMENTWISE_RULES,
   ...LINEAR_RULES,
+  ...CONV_RULES,
 };
