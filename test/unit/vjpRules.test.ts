@@ -348,6 +348,7 @@ const C = (values: number[], dims: number[] = [values.length]): In => ({ dims, v
 const noF64 = (op: string, fn: REF.Reference): Case['reference'] => ({ why: `onnxruntime has no float64 ${op} kernel`, fn });
 const CONV = noF64('Conv', REF.conv);
 const CONV_T = noF64('ConvTranspose', REF.convTranspose);
+const AVG = noF64('AveragePool', REF.averagePool);
 
 const CASES: Case[] = [
   { title: 'Identity', op: 'Identity', opset: 13, inputs: [X(2, 3)] },
@@ -510,6 +511,46 @@ const CASES: Case[] = [
   { title: 'ConvTranspose 2-D SAME_UPPER, strides [2,2], dilations [1,2], group 2', op: 'ConvTranspose', opset: 11,
     inputs: [X(1, 2, 2, 3), X(2, 2, 2, 2), X(4)], attrs: { auto_pad: 'SAME_UPPER', strides: [2, 2], dilations: [1, 2], group: 2 }, reference: CONV_T },
 
+  // Pooling. Random inputs have no ties, so MaxPool's argmax is unique.
+  { title: 'MaxPool 1-D kernel 3', op: 'MaxPool', opset: 12, inputs: [X(2, 3, 7)], attrs: { kernel_shape: [3] } },
+  { title: 'MaxPool 1-D stride 2, pads [1,1], Indices output', op: 'MaxPool', opset: 12, inputs: [X(1, 2, 7)],
+    attrs: { kernel_shape: [3], strides: [2], pads: [1, 1] }, outputs: 2, outTypes: ['double', 'int64'] },
+  { title: 'MaxPool 1-D dilation 2, ceil_mode, stride 2', op: 'MaxPool', opset: 12, inputs: [X(1, 2, 8)], attrs: { kernel_shape: [2], strides: [2], dilations: [2], ceil_mode: 1 } },
+  { title: 'MaxPool 2-D kernel [2,3], strides [2,1], pads [1,0,0,1]', op: 'MaxPool', opset: 12, inputs: [X(1, 2, 5, 5)], attrs: { kernel_shape: [2, 3], strides: [2, 1], pads: [1, 0, 0, 1] } },
+  { title: 'MaxPool 2-D auto_pad SAME_UPPER, strides [2,2]', op: 'MaxPool', opset: 11, inputs: [X(1, 2, 5, 6)], attrs: { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_UPPER' } },
+  { title: 'MaxPool 2-D auto_pad SAME_LOWER, strides [2,2]', op: 'MaxPool', opset: 11, inputs: [X(1, 1, 5, 6)], attrs: { kernel_shape: [2, 3], strides: [2, 2], auto_pad: 'SAME_LOWER' } },
+  { title: 'MaxPool 2-D ceil_mode, dilations [2,1], Indices output (opset 10)', op: 'MaxPool', opset: 10, inputs: [X(1, 2, 6, 5)],
+    attrs: { kernel_shape: [2, 2], strides: [2, 2], dilations: [2, 1], ceil_mode: 1 }, outputs: 2, outTypes: ['double', 'int64'] },
+  { title: 'MaxPool opset 8, Indices output, storage_order 1', op: 'MaxPool', opset: 8, inputs: [X(2, 1, 4, 4)],
+    attrs: { kernel_shape: [2, 2], strides: [1, 2], storage_order: 1 }, outputs: 2, outTypes: ['double', 'int64'] },
+  { title: 'GlobalMaxPool 1-D', op: 'GlobalMaxPool', opset: 13, inputs: [X(2, 3, 5)], reference: noF64('GlobalMaxPool', REF.globalMaxPool) },
+  { title: 'GlobalMaxPool 2-D', op: 'GlobalMaxPool', opset: 13, inputs: [X(1, 2, 3, 4)], reference: noF64('GlobalMaxPool', REF.globalMaxPool) },
+
+  { title: 'AveragePool 1-D kernel 3', op: 'AveragePool', opset: 11, inputs: [X(2, 2, 7)], attrs: { kernel_shape: [3] }, reference: AVG },
+  { title: 'AveragePool 1-D stride 2, pads [1,2], count_include_pad 0', op: 'AveragePool', opset: 11, inputs: [X(1, 2, 7)],
+    attrs: { kernel_shape: [3], strides: [2], pads: [1, 2] }, reference: AVG },
+  { title: 'AveragePool 1-D stride 2, pads [1,2], count_include_pad 1', op: 'AveragePool', opset: 11, inputs: [X(1, 2, 7)],
+    attrs: { kernel_shape: [3], strides: [2], pads: [1, 2], count_include_pad: 1 }, reference: AVG },
+  { title: 'AveragePool 1-D ceil_mode, pads [1,0], count_include_pad 1 (last window past the end)', op: 'AveragePool', opset: 11, inputs: [X(1, 2, 7)],
+    attrs: { kernel_shape: [3], strides: [2], pads: [1, 0], ceil_mode: 1, count_include_pad: 1 }, reference: AVG },
+  { title: 'AveragePool 1-D ceil_mode, count_include_pad 0', op: 'AveragePool', opset: 11, inputs: [X(1, 2, 6)],
+    attrs: { kernel_shape: [3], strides: [2], ceil_mode: 1 }, reference: AVG },
+  { title: 'AveragePool 2-D kernel [2,3], strides [1,2], pads [0,1,1,0], ceil_mode, count_include_pad 1', op: 'AveragePool', opset: 11, inputs: [X(1, 2, 3, 6)],
+    attrs: { kernel_shape: [2, 3], strides: [1, 2], pads: [0, 1, 1, 0], ceil_mode: 1, count_include_pad: 1 }, reference: AVG },
+  { title: 'AveragePool 2-D ceil_mode, count_include_pad 1, window past the unpadded end', op: 'AveragePool', opset: 11, inputs: [X(1, 1, 4, 3)],
+    attrs: { kernel_shape: [3, 2], strides: [2, 1], pads: [0, 1, 0, 0], ceil_mode: 1, count_include_pad: 1 }, reference: AVG },
+  { title: 'AveragePool 2-D auto_pad SAME_UPPER, strides [2,2], count_include_pad 1', op: 'AveragePool', opset: 11, inputs: [X(1, 2, 5, 6)],
+    attrs: { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_UPPER', count_include_pad: 1 }, reference: AVG },
+  { title: 'AveragePool 2-D auto_pad SAME_LOWER, count_include_pad 0', op: 'AveragePool', opset: 11, inputs: [X(1, 2, 5, 6)],
+    attrs: { kernel_shape: [2, 3], strides: [2, 2], auto_pad: 'SAME_LOWER' }, reference: AVG },
+  { title: 'AveragePool opset 19 dilation 2, ceil_mode, pads [1,1], count_include_pad 1', op: 'AveragePool', opset: 19, inputs: [X(1, 2, 8)],
+    attrs: { kernel_shape: [3], strides: [2], dilations: [2], pads: [1, 1], ceil_mode: 1, count_include_pad: 1 }, reference: AVG },
+  { title: 'AveragePool opset 19 2-D dilations [1,2], pads, count_include_pad 0', op: 'AveragePool', opset: 19, inputs: [X(1, 1, 4, 6)],
+    attrs: { kernel_shape: [2, 2], strides: [1, 2], dilations: [1, 2], pads: [1, 1, 0, 1] }, reference: AVG },
+  { title: 'AveragePool opset 7 stride 2', op: 'AveragePool', opset: 7, inputs: [X(1, 2, 7)], attrs: { kernel_shape: [2], strides: [2], pads: [1, 0], count_include_pad: 1 }, reference: AVG },
+  { title: 'GlobalAveragePool 1-D', op: 'GlobalAveragePool', opset: 13, inputs: [X(2, 3, 5)], reference: noF64('GlobalAveragePool', REF.globalAveragePool) },
+  { title: 'GlobalAveragePool 2-D', op: 'GlobalAveragePool', opset: 13, inputs: [X(1, 2, 3, 4)], reference: noF64('GlobalAveragePool', REF.globalAveragePool) },
+
   // Reductions. L1, L2 and the max/min keep off their kinks (no zeros, no ties).
   { title: 'ReduceMax opset 13 axes attribute [1], keepdims 0', op: 'ReduceMax', opset: 13, inputs: [X(2, 3, 4)], attrs: { axes: [1], keepdims: 0 } },
   { title: 'ReduceMax opset 11 all axes', op: 'ReduceMax', opset: 11, inputs: [X(2, 3)] },
@@ -646,6 +687,15 @@ describe('VJP rules against finite differences in onnxruntime', function () {
         : [[dY[0] / 3, 0, 0], [dY[0] / 3, 0, dY[2]], [dY[0] / 3, dY[1], 0]];
       results.forEach((r, j) => assertClose(r.g, Float64Array.from(expected[j]), 1e-15, `${op} dL/dx${j}`));
     }
+  });
+
+  it('MaxPool and GlobalMaxPool: a window with a repeated maximum sends its gradient to the first one (PyTorch max_pool)', async () => {
+    // Windows of 2 with stride 1 over [2, 2, 1, 3, 3]: maxima at 0 (tie 0/1), 1, 3 (tie 3/4).
+    const pool = await gradientsAt({ op: 'MaxPool', opset: 12, inputs: [{ dims: [1, 1, 5], values: [2, 2, 1, 3, 3] }], attrs: { kernel_shape: [2] } });
+    assertClose(pool.g, Float64Array.from([pool.dY[0], pool.dY[1], 0, pool.dY[2] + pool.dY[3], 0]), 1e-15, 'MaxPool dL/dx');
+    const global = await gradientsAt({ op: 'GlobalMaxPool', opset: 13, inputs: [{ dims: [1, 2, 2, 2], values: [0, 4, 4, 1, -1, -3, -1, -2] }],
+      reference: noF64('GlobalMaxPool', REF.globalMaxPool) });
+    assertClose(global.g, Float64Array.from([0, global.dY[0], 0, 0, global.dY[1], 0, 0, 0]), 1e-15, 'GlobalMaxPool dL/dx');
   });
 
   it('kinks follow PyTorch: Abs′(0) = 0, PRelu′(0) = slope, Selu′(0) = γα, HardSigmoid 0 at its corners, HardSwish −½ at −3 and 1.5 at 3', async () => {

@@ -9,8 +9,8 @@
  *
  * This file holds the shape, arithmetic, activation and normalisation rules and the table; the
  * families with more machinery live beside it in rules/: reductions (reduce.ts), elementwise
- * activations and Min/Max (elementwise.ts), Einsum and CumSum (linear.ts) and Conv and
- * ConvTranspose (conv.ts, window.ts), with the shared helpers in common.ts.
+ * activations and Min/Max (elementwise.ts), Einsum and CumSum (linear.ts), Conv and ConvTranspose
+ * (conv.ts, window.ts) and pooling (pool.ts), with the shared helpers in common.ts.
  */
 import { attrFloat, attrInt, attrInts } from '../../onnx/attributes';
 import { AnalysisError } from '../../onnx/errors';
@@ -22,6 +22,7 @@ import {
 import { CONV_RULES } from './rules/conv';
 import { ELEMENTWISE_RULES } from './rules/elementwise';
 import { LINEAR_RULES } from './rules/linear';
+import { POOL_RULES } from './rules/pool';
 import { REDUCE_RULES } from './rules/reduce';
 import { VjpContext, VjpRule } from './vjp';
 
@@ -577,4 +578,5 @@ export const VJP_RULES: Record<string, VjpRule> = {
   ...ELEMENTWISE_RULES,
   ...LINEAR_RULES,
   ...CONV_RULES,
+  ...POOL_RULES,
 };
