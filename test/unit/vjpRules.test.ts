@@ -551,6 +551,24 @@ const CASES: Case[] = [
   { title: 'GlobalAveragePool 1-D', op: 'GlobalAveragePool', opset: 13, inputs: [X(2, 3, 5)], reference: noF64('GlobalAveragePool', REF.globalAveragePool) },
   { title: 'GlobalAveragePool 2-D', op: 'GlobalAveragePool', opset: 13, inputs: [X(1, 2, 3, 4)], reference: noF64('GlobalAveragePool', REF.globalAveragePool) },
 
+  // Pad: attribute forms (< 11), input forms (≥ 11), negative pads, axes (≥ 18), wrap (≥ 19).
+  { title: 'Pad opset 2 constant, pads attribute, value attribute', op: 'Pad', opset: 2, inputs: [X(2, 3)], attrs: { pads: [1, 0, 2, 1], value: { float: 0.5 } } },
+  { title: 'Pad opset 2 reflect', op: 'Pad', opset: 2, inputs: [X(3, 4)], attrs: { mode: 'reflect', pads: [2, 1, 1, 3] } },
+  { title: 'Pad opset 2 edge', op: 'Pad', opset: 2, inputs: [X(2, 3)], attrs: { mode: 'edge', pads: [0, 2, 3, 1] } },
+  { title: 'Pad opset 11 constant, constant_value input on the path', op: 'Pad', opset: 11, inputs: [X(2, 3), K([1, 2, 0, 1]), X()] },
+  { title: 'Pad opset 11 constant, negative pads (cropping) mixed with padding', op: 'Pad', opset: 11, inputs: [X(4, 5), K([-1, 2, 1, -2]), X()] },
+  { title: 'Pad opset 13 constant, no constant_value', op: 'Pad', opset: 13, inputs: [X(2, 2, 3), K([0, 1, 1, 0, 0, 2])] },
+  { title: 'Pad opset 13 reflect', op: 'Pad', opset: 13, inputs: [X(4, 5), K([2, 1, 1, 3])], attrs: { mode: 'reflect' } },
+  { title: 'Pad opset 13 reflect with negative pads (crop, then reflect the cropped)', op: 'Pad', opset: 13, inputs: [X(4, 5), K([-1, 2, 1, -1])], attrs: { mode: 'reflect' } },
+  { title: 'Pad opset 13 edge, pads wider than the axis', op: 'Pad', opset: 13, inputs: [X(2, 3), K([3, 0, 0, 4])], attrs: { mode: 'edge' } },
+  { title: 'Pad opset 13 edge with negative pads', op: 'Pad', opset: 13, inputs: [X(3, 5), K([1, -2, -1, 2])], attrs: { mode: 'edge' } },
+  { title: 'Pad opset 18 edge, axes input [−1]', op: 'Pad', opset: 18, inputs: [X(2, 3, 4), K([1, 2]), null, K([-1])], attrs: { mode: 'edge' } },
+  { title: 'Pad opset 18 constant, axes [0,2], constant_value input', op: 'Pad', opset: 18, inputs: [X(2, 3, 2), K([1, -1, 0, 2]), X(), K([0, 2])] },
+  { title: 'Pad opset 18 reflect, axes [1]', op: 'Pad', opset: 18, inputs: [X(2, 4), K([2, 1]), null, K([1])], attrs: { mode: 'reflect' } },
+  { title: 'Pad opset 19 wrap', op: 'Pad', opset: 19, inputs: [X(3, 4), K([2, 1, 0, 3])], attrs: { mode: 'wrap' } },
+  { title: 'Pad opset 19 wrap with negative pads', op: 'Pad', opset: 19, inputs: [X(3, 5), K([-1, 2, 1, -2])], attrs: { mode: 'wrap' } },
+  { title: 'Pad opset 13 constant, pads computed at run time', op: 'Pad', opset: 13, inputs: [X(2, 3), { dims: [4], type: 'int64', values: [1, -1, 0, 2] }, X()] },
+
   // Reductions. L1, L2 and the max/min keep off their kinks (no zeros, no ties).
   { title: 'ReduceMax opset 13 axes attribute [1], keepdims 0', op: 'ReduceMax', opset: 13, inputs: [X(2, 3, 4)], attrs: { axes: [1], keepdims: 0 } },
   { title: 'ReduceMax opset 11 all axes', op: 'ReduceMax', opset: 11, inputs: [X(2, 3)] },
@@ -720,6 +738,12 @@ describe('VJP rules against finite differences in onnxruntime', function () {
       /Einsum node 'fwd_Einsum' has Einsum equation 'ii->i', which repeats a subscript within operand 0 \(a diagonal or trace\)/);
     await rejects({ op: 'Einsum', opset: 12, inputs: [X(3, 3)], attrs: { equation: 'ii' } }, /equation 'ii', which repeats a subscript/);
     await rejects({ op: 'Einsum', opset: 12, inputs: [X(1, 2, 3), X(2, 3, 2)], attrs: { equation: '...ij,...jk->...ik' } }, /broadcasts subscript axes of sizes 1 and 2/);
+  });
+
+  it('Pad: reflect with run-time pads and wrap wider than the axis are rejected, naming the node', async () => {
+    await rejects({ op: 'Pad', opset: 13, inputs: [X(2, 3), { dims: [4], type: 'int64', values: [1, 1, 0, 1] }], attrs: { mode: 'reflect' } },
+      /Pad node 'fwd_Pad' \(mode 'reflect'\) has pads computed at run time \('x1'\)/);
+    await rejects({ op: 'Pad', opset: 19, inputs: [X(2, 3), K([0, 4, 0, 0])], attrs: { mode: 'wrap' } }, /Pad node 'fwd_Pad' wrap-pads axis 1 by more than its 3 kept rows/);
   });
 
   it('ReduceProd over run-time axes is rejected, naming the node', async () => {

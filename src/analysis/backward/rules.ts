@@ -9,8 +9,10 @@
  *
  * This file holds the shape, arithmetic, activation and normalisation rules and the table; the
  * families with more machinery live beside it in rules/: reductions (reduce.ts), elementwise
- * activations and Min/Max (elementwise.ts), Einsum and CumSum (linear.ts), Conv and ConvTranspose
- * (conv.ts, window.ts) and pooling (pool.ts), with the shared helpers in common.ts.
+ * activations and Min/Max (elementwise.ts), Einsum and CumSum (linear.ts), Conv and
+ * ConvTranspose (conv.ts, window.ts), pooling (pool.ts) and Pad (pad.ts), with the shared
+ * helpers in common.ts. Every emitted op also runs in float64 in onnxruntime, so the rules hold
+ * for float64 models and are checked in float64 (test/unit/vjpRules.test.ts).
  */
 import { attrFloat, attrInt, attrInts } from '../../onnx/attributes';
 import { AnalysisError } from '../../onnx/errors';
@@ -22,6 +24,7 @@ import {
 import { CONV_RULES } from './rules/conv';
 import { ELEMENTWISE_RULES } from './rules/elementwise';
 import { LINEAR_RULES } from './rules/linear';
+import { PAD_RULES } from './rules/pad';
 import { POOL_RULES } from './rules/pool';
 import { REDUCE_RULES } from './rules/reduce';
 import { VjpContext, VjpRule } from './vjp';
@@ -579,4 +582,5 @@ export const VJP_RULES: Record<string, VjpRule> = {
   ...LINEAR_RULES,
   ...CONV_RULES,
   ...POOL_RULES,
+  ...PAD_RULES,
 };
