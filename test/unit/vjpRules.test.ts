@@ -14,6 +14,17 @@
  * of margin while catching any wrong term (those are O(0.1) or larger).
  * Cases run in float32 (h = 1e-2 and 2e-3 tolerance: rounding ε₃₂·Σ|dY·Y|/h ≈ 6e-8·10/1e-2 ≈ 6e-5,
  * truncation ≈ 2e-5) say why.
+ *
+ * Ops onnxruntime has no float64 kernel for (Conv, ConvTranspose, AveragePool, the global
+ * pools, Erf, Softplus, …) keep float64 finite differences through a `reference`: the forward
+ * node written out in float64 JavaScript (test/unit/vjpReferences.ts), which then stands in for
+ * onnxruntime in the forward run and in every L. So that the reference cannot drift from what
+ * onnxruntime computes (padding conventions, ceil_mode, count_include_pad), it is first checked
+ * against onnxruntime's float32 kernel on the same inputs: |ref − ort| ≤ 1e-5·(1 + |ref|), where
+ * float32 rounding of the inputs and the sums (≈ 6e-8 per term, ≤ 50 terms of O(1)) stays under
+ * 3e-6 and any convention mismatch (a window off by one, a wrong divisor) is O(0.1). The
+ * rule's backward graph runs in float64 either way: rules emit only ops onnxruntime runs in
+ * float64.
  */
 import * as assert from 'assert';
 import * as ort from 'onnxruntime-node';
@@ -24,13 +35,13 @@ import { GraphBuilder, makeModel, valueInfo } from '../../src/onnx/builder';
 import { encodeModel, makeTensor, tensorValues } from '../../src/onnx/model';
 import { NodeProto, TensorProto, ValueInfoProto } from '../../src/onnx/proto';
 import { SeededRandom } from '../../src/inputs/random';
+import * as REF from './vjpReferences';
 
 type Elem = 'double' | 'float' | 'int64' | 'int32' | 'bool';
 const ONNX_TYPE: Record<Elem, number> = { double: 11, float: 1, int64: 7, int32: 6, bool: 9 };
 const ORT_TYPE: Record<Elem, 'float64' | 'float32' | 'int64' | 'int32' | 'bool'> = {
   double: 'float64', float: 'float32', int64: 'int64', int32: 'int32', bool: 'bool',
 };
-const ELEM_OF: Record<number, Elem> = { 11: 'double', 1: 'float', 7: 'int64', 6: 'int32', 9: 'bool' };
 
 interface In {
   dims: number[];
@@ -55,10 +66,14 @@ interface Case {
   outputs?: number;
   /** Element type of the outputs; default the case's float type. */
   outType?: Elem;
+  /** Element types per output where they differ (MaxPool's int64 Indices). */
+  outTypes?: Elem[];
   /** Outputs that get an upstream gradient; default all. */
   seeded?: number[];
   /** Run in float32 (h = 1e-2, tolerance 2e-3): why. */
   float32?: string;
+  /** The forward node in float64 JavaScript, checked against onnxruntime's float32 kernel (see the header). */
+  reference?: { why: string; fn: REF.Reference };
 }
 
 type Data = Float64Array | Float32Array | BigInt64Array | Int32Array | Uint8Array;
@@ -97,13 +112,24 @@ const numel = (dims: number[]): number => dims.reduce((a, b) => a * b, 1);
 interface Prepared {
   c: Case;
   node: NodeProto;
-  forward: ort.InferenceSession;
+  /** The forward outputs (float64 for float outputs) for given non-constant inputs. */
+  run(feeds: Record<string, Value>): Promise<Value[]>;
+  release(): Promise<void>;
   /** Every forward tensor (inputs, constants, outputs) by name. */
   values: Map<string, Value>;
   constants: Map<string, TensorProto>;
-  feeds: Record<string, ort.Tensor>;
+  /** The non-constant inputs. */
+  feeds: Record<string, Value>;
   dOuts: Map<string, Float64Array>;
   wanted: boolean[];
+}
+
+function ortFeeds(feeds: Record<string, Value>, castToFloat = false): Record<string, ort.Tensor> {
+  return Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, toOrt(castToFloat && v.type === 'double' ? { ...v, type: 'float', data: Float32Array.from(v.data as Float64Array) } : v)]));
+}
+
+function isFloat(e: Elem): boolean {
+  return e === 'double' || e === 'float';
 }
 
 async function prepare(c: Case): Promise<Prepared> {
@@ -111,9 +137,11 @@ async function prepare(c: Case): Promise<Prepared> {
   const rng = SeededRandom.forInput(7, c.title);
   const values = new Map<string, Value>();
   const constants = new Map<string, TensorProto>();
-  const feeds: Record<string, ort.Tensor> = {};
+  const feeds: Record<string, Value> = {};
   const graphInputs: ValueInfoProto[] = [];
   const wanted: boolean[] = [];
+  // With a reference, onnxruntime runs the node in float32 only to check the reference.
+  const ortType = (e: Elem): Elem => (c.reference && e === 'double' ? 'float' : e);
   const inputNames = c.inputs.map((spec, i) => {
     if (!spec) { wanted.push(false); return ''; }
     const name = `x${i}`;
@@ -123,31 +151,53 @@ async function prepare(c: Case): Promise<Prepared> {
     if (spec.constant) {
       constants.set(name, makeTensor(name, spec.dims, v.data as Float64Array, ONNX_TYPE[type]));
     } else {
-      graphInputs.push(valueInfo(name, ONNX_TYPE[type], spec.dims));
-      feeds[name] = toOrt(v);
+      graphInputs.push(valueInfo(name, ONNX_TYPE[ortType(type)], spec.dims));
+      feeds[name] = v;
     }
-    wanted.push(!spec.constant && (type === 'double' || type === 'float'));
+    wanted.push(!spec.constant && isFloat(type));
     return name;
   });
-  const outType = c.outType ?? floatType;
-  const outputNames = Array.from({ length: c.outputs ?? 1 }, (_, i) => `y${i}`);
+  const outTypes = Array.from({ length: c.outputs ?? 1 }, (_, i) => c.outTypes?.[i] ?? c.outType ?? floatType);
+  const outputNames = outTypes.map((_, i) => `y${i}`);
   const node: NodeProto = {
     op_type: c.op, input: inputNames, output: outputNames, name: `fwd_${c.op}`, domain: '',
     attribute: Object.entries(c.attrs ?? {}).map(([k, v]) => makeAttribute(k, v)),
   };
+  const ortConstants = [...constants.values()].map((t) => (c.reference && t.data_type === ONNX_TYPE.double
+    ? makeTensor(t.name!, values.get(t.name!)!.dims, Float32Array.from(values.get(t.name!)!.data as Float64Array)) : t));
   const model = makeModel({
-    name: 'forward', node: [node], initializer: [...constants.values()], input: graphInputs,
-    output: outputNames.map((o) => valueInfo(o, ONNX_TYPE[outType], null)), value_info: [],
+    name: 'forward', node: [node], initializer: ortConstants, input: graphInputs,
+    output: outputNames.map((o, i) => valueInfo(o, ONNX_TYPE[ortType(outTypes[i])], null)), value_info: [],
   }, c.opset);
-  const forward = await ort.InferenceSession.create(encodeModel(model));
-  const out = await forward.run(feeds);
+  const session = await ort.InferenceSession.create(encodeModel(model));
+  const runOrt = async (f: Record<string, Value>): Promise<Value[]> => {
+    const out = await session.run(ortFeeds(f, !!c.reference));
+    return outputNames.map((o, i) => ({ type: ortType(outTypes[i]), dims: [...out[o].dims], data: out[o].data as Data }));
+  };
+  const runReference = async (f: Record<string, Value>): Promise<Value[]> => {
+    const ins = inputNames.map((n) => (n ? f[n] ?? values.get(n) : undefined));
+    return c.reference!.fn(ins, c.attrs ?? {}, c.opset).map((o) => ({ type: 'double', dims: o.dims, data: o.data }));
+  };
+  const outs = c.reference ? await runReference(feeds) : await runOrt(feeds);
+  if (c.reference) {
+    const check = await runOrt(feeds);
+    outs.forEach((o, i) => {
+      assert.deepStrictEqual(o.dims, check[i].dims, `reference output ${i}: shape against onnxruntime's float32 kernel`);
+      assertClose(o.data as Float64Array, Float64Array.from(check[i].data as Float32Array), 1e-5, `reference output ${i} against onnxruntime's float32 kernel`, 'reference', 'onnxruntime');
+    });
+  }
   const dOuts = new Map<string, Float64Array>();
   outputNames.forEach((o, i) => {
-    const t = out[o];
-    values.set(o, { type: ELEM_OF[ONNX_TYPE[outType]], dims: [...t.dims], data: t.data as Data });
-    if (!c.seeded || c.seeded.includes(i)) dOuts.set(o, Float64Array.from(randomValues(rng, t.data.length, {} as In, 'double')));
+    values.set(o, outs[i]);
+    if (isFloat(outTypes[i]) && (!c.seeded || c.seeded.includes(i))) {
+      dOuts.set(o, Float64Array.from(randomValues(rng, outs[i].data.length, {} as In, 'double')));
+    }
   });
-  return { c, node, forward, values, constants, feeds, dOuts, wanted };
+  return {
+    c, node, values, constants, feeds, dOuts, wanted,
+    run: c.reference ? runReference : runOrt,
+    release: () => session.release(),
+  };
 }
 
 /** dL/dX_j by the rule, run in onnxruntime, for every wanted input j (undefined where the rule gives none). */
@@ -190,13 +240,12 @@ async function ruleGradients(p: Prepared): Promise<(Float64Array | undefined)[]>
       return c && (c.data_type === 7 || c.data_type === 6) ? Array.from(tensorValues(c, ''), Number) : undefined;
     },
   };
-  const outType = ONNX_TYPE[p.c.outType ?? (p.c.float32 ? 'float' : 'double')];
   const dOutNames = p.node.output.map((o) => {
     const d = p.dOuts.get(o);
     if (!d) return undefined;
     const v = p.values.get(o)!;
-    const name = b.input(`d_${o}`, outType, v.dims);
-    bwFeeds[name] = toOrt({ type: ELEM_OF[outType], dims: v.dims, data: makeData(ELEM_OF[outType], Array.from(d)) });
+    const name = b.input(`d_${o}`, ONNX_TYPE[v.type], v.dims);
+    bwFeeds[name] = toOrt({ type: v.type, dims: v.dims, data: makeData(v.type, Array.from(d)) });
     return name;
   });
   const grads = VJP_RULES[p.c.op](p.node, dOutNames, ctx, p.wanted);
@@ -221,13 +270,15 @@ async function ruleGradients(p: Prepared): Promise<(Float64Array | undefined)[]>
   });
 }
 
-async function objective(p: Prepared, feeds: Record<string, ort.Tensor>): Promise<number> {
-  const out = await p.forward.run(feeds);
+async function objective(p: Prepared, feeds: Record<string, Value>): Promise<number> {
+  const out = await p.run(feeds);
   let L = 0;
-  for (const [o, d] of p.dOuts) {
-    const y = out[o].data as Float64Array;
+  p.node.output.forEach((o, k) => {
+    const d = p.dOuts.get(o);
+    if (!d) return;
+    const y = out[k].data as Float64Array;
     for (let i = 0; i < d.length; i++) L += d[i] * y[i];
-  }
+  });
   return L;
 }
 
@@ -243,19 +294,19 @@ async function finiteDifferences(p: Prepared, j: number, h: number): Promise<Flo
     minus[e] -= h;
     // The step actually taken (in float32 x ± h rounds).
     const step = plus[e] - minus[e];
-    const Lp = await objective(p, { ...p.feeds, [name]: toOrt({ ...v, data: plus }) });
-    const Lm = await objective(p, { ...p.feeds, [name]: toOrt({ ...v, data: minus }) });
+    const Lp = await objective(p, { ...p.feeds, [name]: { ...v, data: plus } });
+    const Lm = await objective(p, { ...p.feeds, [name]: { ...v, data: minus } });
     fd[e] = (Lp - Lm) / step;
   }
   return fd;
 }
 
-function assertClose(actual: Float64Array, expected: Float64Array, tol: number, what: string): void {
+function assertClose(actual: Float64Array, expected: Float64Array, tol: number, what: string, actualName = 'rule', expectedName = 'finite differences'): void {
   assert.strictEqual(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < expected.length; i++) {
     const err = Math.abs(actual[i] - expected[i]);
     if (!(err <= tol * (1 + Math.abs(expected[i])))) {
-      assert.fail(`${what}[${i}]: rule ${actual[i]}, finite differences ${expected[i]} (|err| ${err.toExponential(2)})`);
+      assert.fail(`${what}[${i}]: ${actualName} ${actual[i]}, ${expectedName} ${expected[i]} (|err| ${err.toExponential(2)})`);
     }
   }
 }
@@ -265,7 +316,7 @@ async function checkCase(c: Case): Promise<void> {
   try {
     await checkPrepared(p);
   } finally {
-    await p.forward.release();
+    await p.release();
   }
 }
 
@@ -291,6 +342,13 @@ const X = (...dims: number[]): In => ({ dims });
 const K = (values: number[], type: Elem = 'int64'): In => ({ dims: [values.length], values, type, constant: true });
 const pos = (...dims: number[]): In => ({ dims, range: [0.5, 2] });
 const apart = (...dims: number[]): In => ({ dims, gap: 0.05 });
+/** A float64 constant input (no gradient). */
+const C = (values: number[], dims: number[] = [values.length]): In => ({ dims, values, constant: true });
+
+const noF64 = (op: string, fn: REF.Reference): Case['reference'] => ({ why: `onnxruntime has no float64 ${op} kernel`, fn });
+const CONV = noF64('Conv', REF.conv);
+const CONV_T = noF64('ConvTranspose', REF.convTranspose);
+const AVG = noF64('AveragePool', REF.averagePool);
 
 const CASES: Case[] = [
   { title: 'Identity', op: 'Identity', opset: 13, inputs: [X(2, 3)] },
@@ -406,6 +464,179 @@ const CASES: Case[] = [
   { title: 'BatchNormalization opset 15 [N,C,H,W]', op: 'BatchNormalization', opset: 15, inputs: [X(2, 3, 2, 2), X(3), X(3), X(3), pos(3)], attrs: { epsilon: { float: 1e-3 } } },
   { title: 'BatchNormalization opset 9 [N,C]', op: 'BatchNormalization', opset: 9, inputs: [X(4, 3), X(3), X(3), X(3), pos(3)] },
   { title: 'BatchNormalization opset 7 [N,C,L]', op: 'BatchNormalization', opset: 7, inputs: [X(2, 3, 2), X(3), X(3), X(3), pos(3)] },
+  // Convolutions (X, W and B all get finite-difference checks; they are graph inputs here).
+  { title: 'Conv 1-D defaults, no bias', op: 'Conv', opset: 11, inputs: [X(2, 3, 7), X(4, 3, 3)], reference: CONV },
+  { title: 'Conv 1-D stride 2, asymmetric pads [1,2], bias', op: 'Conv', opset: 11, inputs: [X(1, 2, 8), X(3, 2, 3), X(3)], attrs: { strides: [2], pads: [1, 2] }, reference: CONV },
+  { title: 'Conv 1-D dilation 2, pads [2,1]', op: 'Conv', opset: 11, inputs: [X(1, 2, 7), X(2, 2, 3), X(2)], attrs: { dilations: [2], pads: [2, 1] }, reference: CONV },
+  { title: 'Conv 1-D auto_pad SAME_UPPER, stride 2 (odd padding)', op: 'Conv', opset: 11, inputs: [X(1, 2, 8), X(2, 2, 4), X(2)], attrs: { auto_pad: 'SAME_UPPER', strides: [2] }, reference: CONV },
+  { title: 'Conv 1-D auto_pad SAME_LOWER, stride 2 (odd padding)', op: 'Conv', opset: 11, inputs: [X(1, 2, 8), X(2, 2, 4)], attrs: { auto_pad: 'SAME_LOWER', strides: [2] }, reference: CONV },
+  { title: 'Conv 1-D auto_pad SAME_UPPER, kernel 1 < stride 4 (no padding)', op: 'Conv', opset: 11, inputs: [X(1, 2, 7), X(2, 2, 1)], attrs: { auto_pad: 'SAME_UPPER', strides: [4] }, reference: CONV },
+  { title: 'Conv 1-D auto_pad VALID, stride 3', op: 'Conv', opset: 11, inputs: [X(1, 2, 9), X(3, 2, 2), X(3)], attrs: { auto_pad: 'VALID', strides: [3] }, reference: CONV },
+  { title: 'Conv 1-D auto_pad NOTSET with explicit pads', op: 'Conv', opset: 1, inputs: [X(1, 2, 5), X(2, 2, 3)], attrs: { auto_pad: 'NOTSET', pads: [0, 1] }, reference: CONV },
+  { title: 'Conv 1-D depthwise (group = C = 4), bias', op: 'Conv', opset: 11, inputs: [X(2, 4, 6), X(4, 1, 3), X(4)], attrs: { group: 4, pads: [1, 1] }, reference: CONV },
+  { title: 'Conv 1-D depthwise with multiplier 2 (group 2, 1 channel in, 2 out per group)', op: 'Conv', opset: 11, inputs: [X(1, 2, 5), X(4, 1, 3)], attrs: { group: 2 }, reference: CONV },
+  { title: 'Conv 1-D group 2, 2 channels per group, stride 2', op: 'Conv', opset: 11, inputs: [X(1, 4, 7), X(6, 2, 3), X(6)], attrs: { group: 2, strides: [2], pads: [1, 0] }, reference: CONV },
+  { title: 'Conv 2-D defaults, no bias', op: 'Conv', opset: 11, inputs: [X(1, 2, 4, 5), X(3, 2, 2, 3)], reference: CONV },
+  { title: 'Conv 2-D strides [2,1], pads [1,0,0,2], dilations [1,2], bias', op: 'Conv', opset: 11,
+    inputs: [X(2, 2, 5, 6), X(2, 2, 2, 2), X(2)], attrs: { strides: [2, 1], pads: [1, 0, 0, 2], dilations: [1, 2] }, reference: CONV },
+  { title: 'Conv 2-D auto_pad SAME_UPPER, strides [2,2], bias', op: 'Conv', opset: 11, inputs: [X(1, 2, 5, 6), X(2, 2, 3, 3), X(2)], attrs: { auto_pad: 'SAME_UPPER', strides: [2, 2] }, reference: CONV },
+  { title: 'Conv 2-D auto_pad SAME_LOWER, strides [2,3], kernel [2,4]', op: 'Conv', opset: 11, inputs: [X(1, 2, 5, 7), X(2, 2, 2, 4)], attrs: { auto_pad: 'SAME_LOWER', strides: [2, 3] }, reference: CONV },
+  { title: 'Conv 2-D auto_pad VALID, strides [1,2]', op: 'Conv', opset: 11, inputs: [X(1, 2, 4, 5), X(2, 2, 2, 2), X(2)], attrs: { auto_pad: 'VALID', strides: [1, 2] }, reference: CONV },
+  { title: 'Conv 2-D group 2 (2 channels per group), kernel_shape given, pads', op: 'Conv', opset: 11,
+    inputs: [X(1, 4, 4, 4), X(4, 2, 2, 2), X(4)], attrs: { group: 2, kernel_shape: [2, 2], pads: [1, 0, 1, 1] }, reference: CONV },
+  { title: 'Conv 2-D depthwise (group 3), dilations [2,1], strides [1,2]', op: 'Conv', opset: 11,
+    inputs: [X(1, 3, 5, 5), X(3, 1, 2, 3), X(3)], attrs: { group: 3, dilations: [2, 1], strides: [1, 2], pads: [1, 1, 0, 1] }, reference: CONV },
+
+  { title: 'ConvTranspose 1-D defaults, bias', op: 'ConvTranspose', opset: 11, inputs: [X(2, 2, 4), X(2, 3, 3), X(3)], reference: CONV_T },
+  { title: 'ConvTranspose 1-D stride 2, pads [1,0], output_padding 1', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 4), X(2, 2, 3)], attrs: { strides: [2], pads: [1, 0], output_padding: [1] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D stride 3, dilation 2, pads [2,1], bias', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 3), X(2, 2, 3), X(2)], attrs: { strides: [3], dilations: [2], pads: [2, 1] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D output_shape [8], stride 2 (odd total padding)', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 4), X(2, 2, 3), X(2)], attrs: { strides: [2], output_shape: [8] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D output_shape with output_padding', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 4), X(2, 2, 3)], attrs: { strides: [2], output_shape: [7], output_padding: [1] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D auto_pad SAME_UPPER, stride 2 (odd total)', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 4), X(2, 2, 3), X(2)], attrs: { auto_pad: 'SAME_UPPER', strides: [2] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D auto_pad SAME_LOWER, stride 2 (odd total)', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 4), X(2, 2, 3)], attrs: { auto_pad: 'SAME_LOWER', strides: [2] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D auto_pad VALID, stride 2', op: 'ConvTranspose', opset: 11, inputs: [X(1, 2, 3), X(2, 2, 2)], attrs: { auto_pad: 'VALID', strides: [2] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D group 2 (2 channels per group), bias', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 4, 3), X(4, 2, 3), X(4)], attrs: { group: 2, strides: [2] }, reference: CONV_T },
+  { title: 'ConvTranspose 1-D depthwise (group = C = 3)', op: 'ConvTranspose', opset: 11, inputs: [X(2, 3, 4), X(3, 1, 2)], attrs: { group: 3, pads: [1, 0] }, reference: CONV_T },
+  { title: 'ConvTranspose 2-D strides [2,1], pads [0,1,1,0], output_padding [1,0], bias', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 3, 3), X(2, 2, 2, 3), X(2)], attrs: { strides: [2, 1], pads: [0, 1, 1, 0], output_padding: [1, 0] }, reference: CONV_T },
+  { title: 'ConvTranspose 2-D output_shape [6,5], strides [2,2]', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 3, 2), X(2, 1, 3, 3)], attrs: { strides: [2, 2], output_shape: [6, 5] }, reference: CONV_T },
+  { title: 'ConvTranspose 2-D SAME_UPPER, strides [2,2], dilations [1,2], group 2', op: 'ConvTranspose', opset: 11,
+    inputs: [X(1, 2, 2, 3), X(2, 2, 2, 2), X(4)], attrs: { auto_pad: 'SAME_UPPER', strides: [2, 2], dilations: [1, 2], group: 2 }, reference: CONV_T },
+
+  // Pooling. Random inputs have no ties, so MaxPool's argmax is unique.
+  { title: 'MaxPool 1-D kernel 3', op: 'MaxPool', opset: 12, inputs: [X(2, 3, 7)], attrs: { kernel_shape: [3] } },
+  { title: 'MaxPool 1-D stride 2, pads [1,1], Indices output', op: 'MaxPool', opset: 12, inputs: [X(1, 2, 7)],
+    attrs: { kernel_shape: [3], strides: [2], pads: [1, 1] }, outputs: 2, outTypes: ['double', 'int64'] },
+  { title: 'MaxPool 1-D dilation 2, ceil_mode, stride 2', op: 'MaxPool', opset: 12, inputs: [X(1, 2, 8)], attrs: { kernel_shape: [2], strides: [2], dilations: [2], ceil_mode: 1 } },
+  { title: 'MaxPool 2-D kernel [2,3], strides [2,1], pads [1,0,0,1]', op: 'MaxPool', opset: 12, inputs: [X(1, 2, 5, 5)], attrs: { kernel_shape: [2, 3], strides: [2, 1], pads: [1, 0, 0, 1] } },
+  { title: 'MaxPool 2-D auto_pad SAME_UPPER, strides [2,2]', op: 'MaxPool', opset: 11, inputs: [X(1, 2, 5, 6)], attrs: { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_UPPER' } },
+  { title: 'MaxPool 2-D auto_pad SAME_LOWER, strides [2,2]', op: 'MaxPool', opset: 11, inputs: [X(1, 1, 5, 6)], attrs: { kernel_shape: [2, 3], strides: [2, 2], auto_pad: 'SAME_LOWER' } },
+  { title: 'MaxPool 2-D ceil_mode, dilations [2,1], Indices output (opset 10)', op: 'MaxPool', opset: 10, inputs: [X(1, 2, 6, 5)],
+    attrs: { kernel_shape: [2, 2], strides: [2, 2], dilations: [2, 1], ceil_mode: 1 }, outputs: 2, outTypes: ['double', 'int64'] },
+  { title: 'MaxPool opset 8, Indices output, storage_order 1', op: 'MaxPool', opset: 8, inputs: [X(2, 1, 4, 4)],
+    attrs: { kernel_shape: [2, 2], strides: [1, 2], storage_order: 1 }, outputs: 2, outTypes: ['double', 'int64'] },
+  { title: 'GlobalMaxPool 1-D', op: 'GlobalMaxPool', opset: 13, inputs: [X(2, 3, 5)], reference: noF64('GlobalMaxPool', REF.globalMaxPool) },
+  { title: 'GlobalMaxPool 2-D', op: 'GlobalMaxPool', opset: 13, inputs: [X(1, 2, 3, 4)], reference: noF64('GlobalMaxPool', REF.globalMaxPool) },
+
+  { title: 'AveragePool 1-D kernel 3', op: 'AveragePool', opset: 11, inputs: [X(2, 2, 7)], attrs: { kernel_shape: [3] }, reference: AVG },
+  { title: 'AveragePool 1-D stride 2, pads [1,2], count_include_pad 0', op: 'AveragePool', opset: 11, inputs: [X(1, 2, 7)],
+    attrs: { kernel_shape: [3], strides: [2], pads: [1, 2] }, reference: AVG },
+  { title: 'AveragePool 1-D stride 2, pads [1,2], count_include_pad 1', op: 'AveragePool', opset: 11, inputs: [X(1, 2, 7)],
+    attrs: { kernel_shape: [3], strides: [2], pads: [1, 2], count_include_pad: 1 }, reference: AVG },
+  { title: 'AveragePool 1-D ceil_mode, pads [1,0], count_include_pad 1 (last window past the end)', op: 'AveragePool', opset: 11, inputs: [X(1, 2, 7)],
+    attrs: { kernel_shape: [3], strides: [2], pads: [1, 0], ceil_mode: 1, count_include_pad: 1 }, reference: AVG },
+  { title: 'AveragePool 1-D ceil_mode, count_include_pad 0', op: 'AveragePool', opset: 11, inputs: [X(1, 2, 6)],
+    attrs: { kernel_shape: [3], strides: [2], ceil_mode: 1 }, reference: AVG },
+  { title: 'AveragePool 2-D kernel [2,3], strides [1,2], pads [0,1,1,0], ceil_mode, count_include_pad 1', op: 'AveragePool', opset: 11, inputs: [X(1, 2, 3, 6)],
+    attrs: { kernel_shape: [2, 3], strides: [1, 2], pads: [0, 1, 1, 0], ceil_mode: 1, count_include_pad: 1 }, reference: AVG },
+  { title: 'AveragePool 2-D ceil_mode, count_include_pad 1, window past the unpadded end', op: 'AveragePool', opset: 11, inputs: [X(1, 1, 4, 3)],
+    attrs: { kernel_shape: [3, 2], strides: [2, 1], pads: [0, 1, 0, 0], ceil_mode: 1, count_include_pad: 1 }, reference: AVG },
+  { title: 'AveragePool 2-D auto_pad SAME_UPPER, strides [2,2], count_include_pad 1', op: 'AveragePool', opset: 11, inputs: [X(1, 2, 5, 6)],
+    attrs: { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_UPPER', count_include_pad: 1 }, reference: AVG },
+  { title: 'AveragePool 2-D auto_pad SAME_LOWER, count_include_pad 0', op: 'AveragePool', opset: 11, inputs: [X(1, 2, 5, 6)],
+    attrs: { kernel_shape: [2, 3], strides: [2, 2], auto_pad: 'SAME_LOWER' }, reference: AVG },
+  { title: 'AveragePool opset 19 dilation 2, ceil_mode, pads [1,1], count_include_pad 1', op: 'AveragePool', opset: 19, inputs: [X(1, 2, 8)],
+    attrs: { kernel_shape: [3], strides: [2], dilations: [2], pads: [1, 1], ceil_mode: 1, count_include_pad: 1 }, reference: AVG },
+  { title: 'AveragePool opset 19 2-D dilations [1,2], pads, count_include_pad 0', op: 'AveragePool', opset: 19, inputs: [X(1, 1, 4, 6)],
+    attrs: { kernel_shape: [2, 2], strides: [1, 2], dilations: [1, 2], pads: [1, 1, 0, 1] }, reference: AVG },
+  { title: 'AveragePool opset 7 stride 2', op: 'AveragePool', opset: 7, inputs: [X(1, 2, 7)], attrs: { kernel_shape: [2], strides: [2], pads: [1, 0], count_include_pad: 1 }, reference: AVG },
+  { title: 'GlobalAveragePool 1-D', op: 'GlobalAveragePool', opset: 13, inputs: [X(2, 3, 5)], reference: noF64('GlobalAveragePool', REF.globalAveragePool) },
+  { title: 'GlobalAveragePool 2-D', op: 'GlobalAveragePool', opset: 13, inputs: [X(1, 2, 3, 4)], reference: noF64('GlobalAveragePool', REF.globalAveragePool) },
+
+  // Pad: attribute forms (< 11), input forms (≥ 11), negative pads, axes (≥ 18), wrap (≥ 19).
+  { title: 'Pad opset 2 constant, pads attribute, value attribute', op: 'Pad', opset: 2, inputs: [X(2, 3)], attrs: { pads: [1, 0, 2, 1], value: { float: 0.5 } } },
+  { title: 'Pad opset 2 reflect', op: 'Pad', opset: 2, inputs: [X(3, 4)], attrs: { mode: 'reflect', pads: [2, 1, 1, 3] } },
+  { title: 'Pad opset 2 edge', op: 'Pad', opset: 2, inputs: [X(2, 3)], attrs: { mode: 'edge', pads: [0, 2, 3, 1] } },
+  { title: 'Pad opset 11 constant, constant_value input on the path', op: 'Pad', opset: 11, inputs: [X(2, 3), K([1, 2, 0, 1]), X()] },
+  { title: 'Pad opset 11 constant, negative pads (cropping) mixed with padding', op: 'Pad', opset: 11, inputs: [X(4, 5), K([-1, 2, 1, -2]), X()] },
+  { title: 'Pad opset 13 constant, no constant_value', op: 'Pad', opset: 13, inputs: [X(2, 2, 3), K([0, 1, 1, 0, 0, 2])] },
+  { title: 'Pad opset 13 reflect', op: 'Pad', opset: 13, inputs: [X(4, 5), K([2, 1, 1, 3])], attrs: { mode: 'reflect' } },
+  { title: 'Pad opset 13 reflect with negative pads (crop, then reflect the cropped)', op: 'Pad', opset: 13, inputs: [X(4, 5), K([-1, 2, 1, -1])], attrs: { mode: 'reflect' } },
+  { title: 'Pad opset 13 edge, pads wider than the axis', op: 'Pad', opset: 13, inputs: [X(2, 3), K([3, 0, 0, 4])], attrs: { mode: 'edge' } },
+  { title: 'Pad opset 13 edge with negative pads', op: 'Pad', opset: 13, inputs: [X(3, 5), K([1, -2, -1, 2])], attrs: { mode: 'edge' } },
+  { title: 'Pad opset 18 edge, axes input [−1]', op: 'Pad', opset: 18, inputs: [X(2, 3, 4), K([1, 2]), null, K([-1])], attrs: { mode: 'edge' } },
+  { title: 'Pad opset 18 constant, axes [0,2], constant_value input', op: 'Pad', opset: 18, inputs: [X(2, 3, 2), K([1, -1, 0, 2]), X(), K([0, 2])] },
+  { title: 'Pad opset 18 reflect, axes [1]', op: 'Pad', opset: 18, inputs: [X(2, 4), K([2, 1]), null, K([1])], attrs: { mode: 'reflect' } },
+  { title: 'Pad opset 19 wrap', op: 'Pad', opset: 19, inputs: [X(3, 4), K([2, 1, 0, 3])], attrs: { mode: 'wrap' } },
+  { title: 'Pad opset 19 wrap with negative pads', op: 'Pad', opset: 19, inputs: [X(3, 5), K([-1, 2, 1, -2])], attrs: { mode: 'wrap' } },
+  { title: 'Pad opset 13 constant, pads computed at run time', op: 'Pad', opset: 13, inputs: [X(2, 3), { dims: [4], type: 'int64', values: [1, -1, 0, 2] }, X()] },
+
+  // Reductions. L1, L2 and the max/min keep off their kinks (no zeros, no ties).
+  { title: 'ReduceMax opset 13 axes attribute [1], keepdims 0', op: 'ReduceMax', opset: 13, inputs: [X(2, 3, 4)], attrs: { axes: [1], keepdims: 0 } },
+  { title: 'ReduceMax opset 11 all axes', op: 'ReduceMax', opset: 11, inputs: [X(2, 3)] },
+  { title: 'ReduceMax opset 18 axes input [0,−1]', op: 'ReduceMax', opset: 18, inputs: [X(2, 3, 4), K([0, -1])] },
+  { title: 'ReduceMax opset 18 no axes, keepdims 0', op: 'ReduceMax', opset: 18, inputs: [X(2, 3)], attrs: { keepdims: 0 } },
+  { title: 'ReduceMax opset 18 noop_with_empty_axes', op: 'ReduceMax', opset: 18, inputs: [X(2, 3)], attrs: { noop_with_empty_axes: 1 } },
+  { title: 'ReduceMax opset 18 runtime axes, keepdims 0', op: 'ReduceMax', opset: 18, inputs: [X(2, 3, 4), { dims: [1], type: 'int64', values: [-2] }], attrs: { keepdims: 0 } },
+  { title: 'ReduceMin opset 13 axes attribute [−1]', op: 'ReduceMin', opset: 13, inputs: [X(2, 3, 4)], attrs: { axes: [-1] } },
+  { title: 'ReduceMin opset 18 axes input [1], keepdims 0', op: 'ReduceMin', opset: 18, inputs: [X(2, 3, 4), K([1])], attrs: { keepdims: 0 } },
+  { title: 'ReduceL2 opset 13 axes attribute [1]', op: 'ReduceL2', opset: 13, inputs: [X(2, 3, 4)], attrs: { axes: [1] } },
+  { title: 'ReduceL2 opset 18 axes input [0,2], keepdims 0', op: 'ReduceL2', opset: 18, inputs: [X(2, 3, 4), K([0, 2])], attrs: { keepdims: 0 } },
+  { title: 'ReduceL2 opset 18 noop_with_empty_axes (|x|)', op: 'ReduceL2', opset: 18, inputs: [apart(2, 3)], attrs: { noop_with_empty_axes: 1 } },
+  { title: 'ReduceL1 opset 13 all axes, keepdims 0', op: 'ReduceL1', opset: 13, inputs: [apart(2, 3)], attrs: { keepdims: 0 } },
+  { title: 'ReduceL1 opset 18 axes input [−1]', op: 'ReduceL1', opset: 18, inputs: [apart(2, 3, 4), K([-1])] },
+  { title: 'ReduceLogSumExp opset 13 axes attribute [1], keepdims 0', op: 'ReduceLogSumExp', opset: 13, inputs: [X(2, 3, 4)], attrs: { axes: [1], keepdims: 0 } },
+  { title: 'ReduceLogSumExp opset 18 axes input [0,−1]', op: 'ReduceLogSumExp', opset: 18, inputs: [X(2, 3, 4), K([0, -1])] },
+  { title: 'ReduceLogSumExp opset 18 noop_with_empty_axes', op: 'ReduceLogSumExp', opset: 18, inputs: [X(2, 3), K([])], attrs: { noop_with_empty_axes: 1 } },
+  { title: 'ReduceSumSquare opset 13 axes attribute [0]', op: 'ReduceSumSquare', opset: 13, inputs: [X(2, 3)], attrs: { axes: [0] } },
+  { title: 'ReduceSumSquare opset 18 noop_with_empty_axes (x²)', op: 'ReduceSumSquare', opset: 18, inputs: [X(2, 3)], attrs: { noop_with_empty_axes: 1 } },
+  { title: 'ReduceProd opset 13 axes attribute [1]', op: 'ReduceProd', opset: 13, inputs: [X(2, 3, 2)], attrs: { axes: [1] } },
+  { title: 'ReduceProd opset 18 axes input [−1], keepdims 0, groups with one and two zeros', op: 'ReduceProd', opset: 18,
+    inputs: [{ dims: [3, 3], values: [0.5, -1.5, 0.8, 0, 0.7, -1.2, 0, 0.9, 0] }, K([-1])], attrs: { keepdims: 0 } },
+
+  // Elementwise.
+  { title: 'Max opset 13, [2,3] and [3]', op: 'Max', opset: 13, inputs: [X(2, 3), X(3)] },
+  { title: 'Max opset 13, three inputs [2,1,3], [4,1], [3]', op: 'Max', opset: 13, inputs: [X(2, 1, 3), X(4, 1), X(3)] },
+  { title: 'Max opset 8, one input', op: 'Max', opset: 8, inputs: [X(2, 3)] },
+  { title: 'Max opset 6, same shapes', op: 'Max', opset: 6, inputs: [X(2, 3), X(2, 3)], float32: 'onnxruntime has no float64 Max-6 kernel' },
+  { title: 'Min opset 12, [3,1] and [1,4]', op: 'Min', opset: 12, inputs: [X(3, 1), X(1, 4)] },
+  { title: 'Min opset 13, three inputs with a scalar', op: 'Min', opset: 13, inputs: [X(2, 3), X(), X(3)] },
+  { title: 'Abs', op: 'Abs', opset: 13, inputs: [apart(3, 4)] },
+  { title: 'Erf', op: 'Erf', opset: 13, inputs: [{ dims: [3, 4], range: [-2, 2] }], reference: noF64('Erf', REF.erfRef) },
+  { title: "Gelu opset 20 approximate 'tanh'", op: 'Gelu', opset: 20, inputs: [{ dims: [3, 4], range: [-3, 3] }], attrs: { approximate: 'tanh' } },
+  { title: "Gelu opset 20 approximate 'none'", op: 'Gelu', opset: 20, inputs: [{ dims: [3, 4], range: [-3, 3] }],
+    reference: { why: "onnxruntime runs Gelu 'none' through Erf, which has no float64 kernel", fn: REF.geluNone } },
+  { title: "Gelu opset 20 approximate 'none' at x = 0", op: 'Gelu', opset: 20, inputs: [{ dims: [3], values: [0, 0.5, -0.25] }],
+    reference: { why: "onnxruntime runs Gelu 'none' through Erf, which has no float64 kernel", fn: REF.geluNone } },
+  { title: 'Softplus', op: 'Softplus', opset: 13, inputs: [{ dims: [3, 4], range: [-3, 3] }], reference: noF64('Softplus', REF.softplus) },
+  { title: 'Softsign', op: 'Softsign', opset: 13, inputs: [apart(3, 4)], reference: noF64('Softsign', REF.softsign) },
+  { title: 'HardSigmoid defaults (corners at ±2.5)', op: 'HardSigmoid', opset: 6,
+    inputs: [{ dims: [8], values: [-4, -2.6, -2.4, -1, 0.3, 2.4, 2.6, 3.5] }], reference: noF64('HardSigmoid', REF.hardSigmoid) },
+  { title: 'HardSigmoid α 0.3, β 0.4', op: 'HardSigmoid', opset: 6, inputs: [{ dims: [3, 4], range: [-3, 3] }],
+    attrs: { alpha: { float: 0.3 }, beta: { float: 0.4 } }, reference: noF64('HardSigmoid', REF.hardSigmoid) },
+  { title: 'HardSwish (corners at ±3)', op: 'HardSwish', opset: 14,
+    inputs: [{ dims: [8], values: [-4, -3.1, -2.9, -0.5, 0.7, 2.9, 3.1, 4.5] }], reference: { why: 'onnxruntime runs HardSwish through HardSigmoid, which has no float64 kernel', fn: REF.hardSwish } },
+  { title: 'Selu defaults', op: 'Selu', opset: 6, inputs: [apart(3, 4)], reference: noF64('Selu', REF.selu) },
+  { title: 'Selu α 1.5, γ 2', op: 'Selu', opset: 6, inputs: [apart(3, 4)], attrs: { alpha: { float: 1.5 }, gamma: { float: 2 } }, reference: noF64('Selu', REF.selu) },
+  { title: 'Reciprocal', op: 'Reciprocal', opset: 13, inputs: [{ dims: [3, 4], range: [-2, 2], gap: 0.5 }] },
+  { title: 'PRelu opset 16, slope [3,1] on [2,3,4]', op: 'PRelu', opset: 16, inputs: [apart(2, 3, 4), X(3, 1)] },
+  { title: 'PRelu opset 16, slope [4]', op: 'PRelu', opset: 16, inputs: [apart(2, 3, 4), X(4)] },
+  { title: 'PRelu opset 16, slope [1], constant', op: 'PRelu', opset: 16, inputs: [apart(2, 3), C([0.25])] },
+  { title: 'PRelu opset 9, slope [2,1,1] on [1,2,2,3]', op: 'PRelu', opset: 9, inputs: [apart(1, 2, 2, 3), X(2, 1, 1)], reference: noF64('PRelu-9', REF.prelu) },
+
+  // Linear maps.
+  { title: 'CumSum axis 1', op: 'CumSum', opset: 14, inputs: [X(2, 3, 4), K([1])] },
+  { title: 'CumSum axis −1, exclusive', op: 'CumSum', opset: 14, inputs: [X(2, 5), { dims: [], values: [-1], type: 'int32', constant: true }], attrs: { exclusive: 1 } },
+  { title: 'CumSum axis 0, reverse', op: 'CumSum', opset: 11, inputs: [X(4, 2), { dims: [], values: [0], type: 'int64', constant: true }], attrs: { reverse: 1 } },
+  { title: 'CumSum exclusive and reverse', op: 'CumSum', opset: 14, inputs: [X(3, 4), K([1])], attrs: { exclusive: 1, reverse: 1 } },
+  { title: 'CumSum axis given at run time', op: 'CumSum', opset: 14, inputs: [X(3, 4), { dims: [], values: [0], type: 'int64' }] },
+  { title: "Einsum 'bij,bjk->bik'", op: 'Einsum', opset: 12, inputs: [X(2, 3, 4), X(2, 4, 2)], attrs: { equation: 'bij,bjk->bik' } },
+  { title: "Einsum 'ij,j->i'", op: 'Einsum', opset: 12, inputs: [X(3, 4), X(4)], attrs: { equation: 'ij,j->i' } },
+  { title: "Einsum 'bti,hi->bth'", op: 'Einsum', opset: 12, inputs: [X(2, 3, 4), X(5, 4)], attrs: { equation: 'bti,hi->bth' } },
+  { title: "Einsum 'ij->ji' (one operand)", op: 'Einsum', opset: 12, inputs: [X(3, 4)], attrs: { equation: 'ij->ji' } },
+  { title: "Einsum 'ij->' (sum)", op: 'Einsum', opset: 12, inputs: [X(3, 4)], attrs: { equation: 'ij->' } },
+  { title: "Einsum 'ij,k->ik' (j summed within one operand)", op: 'Einsum', opset: 12, inputs: [X(2, 3), X(4)], attrs: { equation: 'ij,k->ik' } },
+  { title: "Einsum implicit output 'ij, jk'", op: 'Einsum', opset: 12, inputs: [X(2, 3), X(3, 4)], attrs: { equation: 'ij, jk' } },
+  { title: "Einsum '...ij,...jk->...ik'", op: 'Einsum', opset: 12, inputs: [X(2, 2, 3), X(2, 3, 2)], attrs: { equation: '...ij,...jk->...ik' } },
+  { title: "Einsum three operands 'i,ij,j->'", op: 'Einsum', opset: 12, inputs: [X(3), X(3, 4), X(4)], attrs: { equation: 'i,ij,j->' } },
 ];
 
 describe('VJP rules against finite differences in onnxruntime', function () {
@@ -423,7 +654,7 @@ describe('VJP rules against finite differences in onnxruntime', function () {
   it('Gather: an embedding row looked up several times gets the sum of their gradients', async () => {
     const p = await prepare({ title: 'embedding sum', op: 'Gather', opset: 13, inputs: [X(4, 2), { dims: [2, 2], type: 'int64', values: [1, 1, 3, 1] }] });
     const [dE] = await ruleGradients(p);
-    await p.forward.release();
+    await p.release();
     const dY = p.dOuts.get('y0')!; // [2, 2, 2]: rows of dY for the lookups 1, 1, 3, 1
     const expected = new Float64Array(8);
     [1, 1, 3, 1].forEach((row, k) => { for (let c = 0; c < 2; c++) expected[row * 2 + c] += dY[k * 2 + c]; });
@@ -434,9 +665,90 @@ describe('VJP rules against finite differences in onnxruntime', function () {
     const p = await prepare({ title: 'clip bounds', op: 'Clip', opset: 13,
       inputs: [{ dims: [5], values: [-1, -0.5, 0, 0.5, 1] }, { dims: [], values: [-0.5], constant: true }, { dims: [], values: [0.5], constant: true }] });
     const [dX] = await ruleGradients(p);
-    await p.forward.release();
+    await p.release();
     const dY = p.dOuts.get('y0')!;
     assertClose(dX!, Float64Array.from([0, dY[1], dY[2], dY[3], 0]), 0, 'dL/dx');
+  });
+
+  /** The rule's dL/dx_j (j = 0 unless said) on fixed inputs, with the upstream gradient dY, for convention checks. */
+  async function gradientsAt(c: Omit<Case, 'title'>, j = 0): Promise<{ g: Float64Array; dY: Float64Array }> {
+    const p = await prepare({ title: `${c.op} convention`, ...c });
+    try {
+      const grads = await ruleGradients(p);
+      return { g: grads[j]!, dY: p.dOuts.get('y0')! };
+    } finally {
+      await p.release();
+    }
+  }
+
+  it('ReduceMax / ReduceMin: tied extrema share the gradient evenly (PyTorch amax/amin)', async () => {
+    // Rows [1, 3, 3, 2] and [−1, −1, −1, 0]: the 3s tie for the max of row 0; the −1s for the min of row 1.
+    const values = [1, 3, 3, 2, -1, -1, -1, 0];
+    const max = await gradientsAt({ op: 'ReduceMax', opset: 18, inputs: [{ dims: [2, 4], values }, K([1])], attrs: { keepdims: 0 } });
+    assertClose(max.g, Float64Array.from([0, max.dY[0] / 2, max.dY[0] / 2, 0, 0, 0, 0, max.dY[1]]), 1e-15, 'ReduceMax dL/dx');
+    const min = await gradientsAt({ op: 'ReduceMin', opset: 13, inputs: [{ dims: [2, 4], values }], attrs: { axes: [1] } });
+    const third = min.dY[1] / 3;
+    assertClose(min.g, Float64Array.from([min.dY[0], 0, 0, 0, third, third, third, 0]), 1e-15, 'ReduceMin dL/dx');
+  });
+
+  it('Max / Min: inputs tied for the extremum share the gradient evenly (PyTorch maximum/minimum)', async () => {
+    const a = [1, 2, 3];
+    const b = [1, 5, 0];
+    const c = [1, 0, 3];
+    for (const op of ['Max', 'Min']) {
+      const inputs: In[] = [{ dims: [3], values: a }, { dims: [3], values: b }, { dims: [3], values: c }];
+      const results = await Promise.all([0, 1, 2].map((j) => gradientsAt({ op, opset: 13, inputs }, j)));
+      const dY = results[0].dY; // the same seed for every run (same title)
+      // Max: position 0 three-way tie, 1 → b, 2 → a and c tie. Min: position 0 tie, 1 → c, 2 → b.
+      const expected = op === 'Max'
+        ? [[dY[0] / 3, 0, dY[2] / 2], [dY[0] / 3, dY[1], 0], [dY[0] / 3, 0, dY[2] / 2]]
+        : [[dY[0] / 3, 0, 0], [dY[0] / 3, 0, dY[2]], [dY[0] / 3, dY[1], 0]];
+      results.forEach((r, j) => assertClose(r.g, Float64Array.from(expected[j]), 1e-15, `${op} dL/dx${j}`));
+    }
+  });
+
+  it('MaxPool and GlobalMaxPool: a window with a repeated maximum sends its gradient to the first one (PyTorch max_pool)', async () => {
+    // Windows of 2 with stride 1 over [2, 2, 1, 3, 3]: maxima at 0 (tie 0/1), 1, 3 (tie 3/4).
+    const pool = await gradientsAt({ op: 'MaxPool', opset: 12, inputs: [{ dims: [1, 1, 5], values: [2, 2, 1, 3, 3] }], attrs: { kernel_shape: [2] } });
+    assertClose(pool.g, Float64Array.from([pool.dY[0], pool.dY[1], 0, pool.dY[2] + pool.dY[3], 0]), 1e-15, 'MaxPool dL/dx');
+    const global = await gradientsAt({ op: 'GlobalMaxPool', opset: 13, inputs: [{ dims: [1, 2, 2, 2], values: [0, 4, 4, 1, -1, -3, -1, -2] }],
+      reference: noF64('GlobalMaxPool', REF.globalMaxPool) });
+    assertClose(global.g, Float64Array.from([0, global.dY[0], 0, 0, global.dY[1], 0, 0, 0]), 1e-15, 'GlobalMaxPool dL/dx');
+  });
+
+  it('kinks follow PyTorch: Abs′(0) = 0, PRelu′(0) = slope, Selu′(0) = γα, HardSigmoid 0 at its corners, HardSwish −½ at −3 and 1.5 at 3', async () => {
+    const abs = await gradientsAt({ op: 'Abs', opset: 13, inputs: [{ dims: [3], values: [-1, 0, 2] }] });
+    assertClose(abs.g, Float64Array.from([-abs.dY[0], 0, abs.dY[2]]), 1e-15, 'Abs dL/dx');
+    const prelu = await gradientsAt({ op: 'PRelu', opset: 16, inputs: [{ dims: [3], values: [-1, 0, 2] }, C([0.25])] });
+    assertClose(prelu.g, Float64Array.from([0.25 * prelu.dY[0], 0.25 * prelu.dY[1], prelu.dY[2]]), 1e-15, 'PRelu dL/dx');
+    const selu = await gradientsAt({ op: 'Selu', opset: 6, inputs: [{ dims: [1], values: [0] }], attrs: { alpha: { float: 1.5 }, gamma: { float: 2 } },
+      reference: noF64('Selu', REF.selu) });
+    assertClose(selu.g, Float64Array.from([3 * selu.dY[0]]), 1e-15, 'Selu dL/dx');
+    const hs = await gradientsAt({ op: 'HardSigmoid', opset: 6, inputs: [{ dims: [3], values: [-2.5, 0, 2.5] }], reference: noF64('HardSigmoid', REF.hardSigmoid) });
+    assertClose(hs.g, Float64Array.from([0, 0.2 * hs.dY[1], 0]), 1e-15, 'HardSigmoid dL/dx');
+    const hw = await gradientsAt({ op: 'HardSwish', opset: 14, inputs: [{ dims: [2], values: [-3, 3] }],
+      reference: { why: 'onnxruntime runs HardSwish through HardSigmoid, which has no float64 kernel', fn: REF.hardSwish } });
+    assertClose(hw.g, Float64Array.from([-0.5 * hw.dY[0], 1.5 * hw.dY[1]]), 1e-15, 'HardSwish dL/dx');
+  });
+
+  const rejects = (c: Omit<Case, 'title'>, message: RegExp): Promise<void> => assert.rejects(checkCase({ title: `${c.op} rejected`, ...c }), message);
+
+  it('Einsum: repeated subscripts in one operand (diagonal, trace) and broadcasting are rejected, naming the node and equation', async () => {
+    await rejects({ op: 'Einsum', opset: 12, inputs: [X(3, 3)], attrs: { equation: 'ii->i' } },
+      /Einsum node 'fwd_Einsum' has Einsum equation 'ii->i', which repeats a subscript within operand 0 \(a diagonal or trace\)/);
+    await rejects({ op: 'Einsum', opset: 12, inputs: [X(3, 3)], attrs: { equation: 'ii' } }, /equation 'ii', which repeats a subscript/);
+    await rejects({ op: 'Einsum', opset: 12, inputs: [X(1, 2, 3), X(2, 3, 2)], attrs: { equation: '...ij,...jk->...ik' } }, /broadcasts subscript axes of sizes 1 and 2/);
+  });
+
+  it('Pad: reflect with run-time pads and wrap wider than the axis are rejected, naming the node', async () => {
+    await rejects({ op: 'Pad', opset: 13, inputs: [X(2, 3), { dims: [4], type: 'int64', values: [1, 1, 0, 1] }], attrs: { mode: 'reflect' } },
+      /Pad node 'fwd_Pad' \(mode 'reflect'\) has pads computed at run time \('x1'\)/);
+    await rejects({ op: 'Pad', opset: 19, inputs: [X(2, 3), K([0, 4, 0, 0])], attrs: { mode: 'wrap' } }, /Pad node 'fwd_Pad' wrap-pads axis 1 by more than its 3 kept rows/);
+  });
+
+  it('ReduceProd over run-time axes is rejected, naming the node', async () => {
+    await rejects({ op: 'ReduceProd', opset: 18, inputs: [X(2, 3), { dims: [1], type: 'int64', values: [1] }] },
+      /ReduceProd node 'fwd_ReduceProd' reduces over axes computed at run time \('x1'\)/);
   });
 
   it('Cast from an integer tensor gives no gradient', () => {

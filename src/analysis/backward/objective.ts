@@ -63,7 +63,8 @@ export function emitObjective(b: GraphBuilder, spec: ObjectiveSpec, y: string, s
 
 const SAME_AXES = new Set(['Identity', 'Cast', 'Dropout', 'Relu', 'Tanh', 'Sigmoid', 'LeakyRelu', 'Elu', 'Selu', 'Abs', 'Neg',
   'Exp', 'Log', 'Sqrt', 'Clip', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'BatchNormalization', 'Add', 'Sub', 'Mul',
-  'Div', 'Pow', 'Where', 'Expand', 'Tile', 'Concat', 'Slice', 'Softplus', 'Softsign', 'HardSigmoid', 'Erf', 'Gelu']);
+  'Div', 'Pow', 'Where', 'Expand', 'Tile', 'Concat', 'Slice', 'Softplus', 'Softsign', 'HardSigmoid', 'Erf', 'Gelu',
+  'HardSwish', 'Reciprocal', 'PRelu', 'Max', 'Min']);
 
 /**
  * The time axis of `output`: a recurrent node's sequence axis (axis 0 of Y in the runtime graph)

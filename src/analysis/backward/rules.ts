@@ -6,147 +6,28 @@
  * constants) and emits opset-17 nodes (GENERATED_OPSET): axes of Squeeze/Unsqueeze/ReduceSum
  * as inputs, ReduceMean's as an attribute, Pad's pads as an input. The analysed model's own
  * opset (7–22) decides how the forward node is read (attribute or input forms).
+ *
+ * This file holds the shape, arithmetic, activation and normalisation rules and the table; the
+ * families with more machinery live beside it in rules/: reductions (reduce.ts), elementwise
+ * activations and Min/Max (elementwise.ts), Einsum and CumSum (linear.ts), Conv and
+ * ConvTranspose (conv.ts, window.ts), pooling (pool.ts) and Pad (pad.ts), with the shared
+ * helpers in common.ts. Every emitted op also runs in float64 in onnxruntime, so the rules hold
+ * for float64 models and are checked in float64 (test/unit/vjpRules.test.ts).
  */
 import { attrFloat, attrInt, attrInts } from '../../onnx/attributes';
-import { GraphBuilder } from '../../onnx/builder';
 import { AnalysisError } from '../../onnx/errors';
-import { makeTensor } from '../../onnx/model';
 import { DataType, NodeProto } from '../../onnx/proto';
+import {
+  broadcastShapes, floatOutType, isFloatType, nodeLabel, none, normAxis, numel, optionalInput, range, reduceSum, reshape,
+  sameShape, scalar, transpose, transposeLast2, unary, unbroadcast, zeros,
+} from './rules/common';
+import { CONV_RULES } from './rules/conv';
+import { ELEMENTWISE_RULES } from './rules/elementwise';
+import { LINEAR_RULES } from './rules/linear';
+import { PAD_RULES } from './rules/pad';
+import { POOL_RULES } from './rules/pool';
+import { REDUCE_RULES } from './rules/reduce';
 import { VjpContext, VjpRule } from './vjp';
-
-type Grads = (string | undefined)[];
-
-// Helpers ---------------------------------------------------------------------------------------
-
-function isFloatType(t: number): boolean {
-  return t === DataType.FLOAT || t === DataType.DOUBLE || t === DataType.FLOAT16 || t === DataType.BFLOAT16;
-}
-
-function numel(shape: number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-function range(from: number, to: number): number[] {
-  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
-}
-
-function sameShape(a: number[], b: number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-/** A possibly negative axis of a rank-`rank` tensor, as 0 … rank−1. */
-function normAxis(axis: number, rank: number): number {
-  return axis < 0 ? axis + rank : axis;
-}
-
-/** An optional input: its name when the node has it (not absent, not the empty name). */
-function optionalInput(node: NodeProto, i: number): string | undefined {
-  const name = node.input[i];
-  return name ? name : undefined;
-}
-
-function nodeLabel(node: NodeProto): string {
-  return node.name ? `${node.op_type} node '${node.name}'` : `${node.op_type} node (output '${node.output[0]}')`;
-}
-
-/** No gradient for any input (used when no gradient reaches the node's outputs). */
-function none(node: NodeProto): Grads {
-  return node.input.map(() => undefined);
-}
-
-const scalarCache = new WeakMap<GraphBuilder, Map<string, string>>();
-
-/** A scalar constant of a float element type (cached per builder). */
-function scalar(ctx: VjpContext, value: number, elemType: number): string {
-  const b = ctx.b;
-  if (elemType === DataType.FLOAT) return b.constF(value);
-  let cache = scalarCache.get(b);
-  if (!cache) { cache = new Map(); scalarCache.set(b, cache); }
-  const key = `${elemType}:${value}`;
-  let name = cache.get(key);
-  if (!name) {
-    name = elemType === DataType.DOUBLE
-      ? b.initializer('c', [], Float64Array.of(value))
-      : b.op('Cast', [b.constF(value)], { to: elemType });
-    cache.set(key, name);
-  }
-  return name;
-}
-
-/** Zeros of a static shape and float element type. */
-function zeros(ctx: VjpContext, shape: number[], elemType: number): string {
-  const b = ctx.b;
-  const dbl = elemType === DataType.DOUBLE;
-  const value = makeTensor('value', [1], dbl ? Float64Array.of(0) : Float32Array.of(0));
-  const z = b.op('ConstantOfShape', [b.constI64(shape)], { value }, 'zeros');
-  return dbl || elemType === DataType.FLOAT ? z : b.op('Cast', [z], { to: elemType });
-}
-
-function reshape(ctx: VjpContext, x: string, shape: number[]): string {
-  // allowzero: a 0 in the target shape is a real empty dimension, not "copy the input's dim".
-  return ctx.b.op('Reshape', [x, ctx.b.constI64(shape)], shape.includes(0) ? { allowzero: 1 } : {});
-}
-
-function reduceSum(ctx: VjpContext, x: string, axes: number[], keepdims: number): string {
-  return ctx.b.op('ReduceSum', [x, ctx.b.constI64(axes)], { keepdims });
-}
-
-function transpose(ctx: VjpContext, x: string, perm: number[]): string {
-  return perm.every((p, i) => p === i) ? x : ctx.b.op('Transpose', [x], { perm });
-}
-
-/** Swap the last two axes of a rank-`rank` tensor (rank ≥ 2). */
-function transposeLast2(ctx: VjpContext, x: string, rank: number): string {
-  return transpose(ctx, x, [...range(0, rank - 2), rank - 1, rank - 2]);
-}
-
-/** numpy broadcast of two shapes. */
-function broadcastShapes(a: number[], b: number[]): number[] {
-  const r = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < r; i++) {
-    const da = a[a.length - r + i] ?? 1;
-    const db = b[b.length - r + i] ?? 1;
-    out.push(da === 1 ? db : da);
-  }
-  return out;
-}
-
-/**
- * Undo numpy broadcasting: dX = Σ of g over the axes along which X (shape `target`) was
- * broadcast to g's shape `gShape` (the leading axes X lacks, and X's size-1 axes that g
- * stretched), reshaped to X's shape.
- */
-function unbroadcast(ctx: VjpContext, g: string, gShape: number[], target: number[]): string {
-  const lead = gShape.length - target.length;
-  if (lead < 0) throw new Error(`internal: cannot unbroadcast a gradient of shape [${gShape}] to [${target}]`);
-  const axes = range(0, lead);
-  target.forEach((d, i) => { if (d === 1 && gShape[i + lead] !== 1) axes.push(i + lead); });
-  if (axes.length === 0) return g;
-  const summed = reduceSum(ctx, g, axes, 1);
-  return lead === 0 ? summed : reshape(ctx, summed, target);
-}
-
-/** The gradient type of a node: its first output's element type when that is floating point. */
-function floatOutType(node: NodeProto, ctx: VjpContext): number | undefined {
-  const t = ctx.elemType(node.output[0]);
-  return isFloatType(t) ? t : undefined;
-}
-
-/**
- * Wrap an elementwise unary rule dX = f(dY, X, Y): no gradient unless one reaches Y and the
- * input is floating point.
- */
-function unary(f: (ctx: VjpContext, dY: string, x: string, y: string, node: NodeProto, t: number) => string): VjpRule {
-  return (node, dOutputs, ctx, wanted) => {
-    const dY = dOutputs[0];
-    const t = floatOutType(node, ctx);
-    if (!dY || !wanted[0] || t === undefined) return none(node);
-    const grads = none(node);
-    grads[0] = f(ctx, dY, ctx.value(node.input[0]), ctx.value(node.output[0]), node, t);
-    return grads;
-  };
-}
 
 // Shape-only ops --------------------------------------------------------------------------------
 
@@ -529,66 +410,6 @@ const logSoftmax = unary((ctx, dY, _x, y, node) => {
 // Reductions, clipping, selection ---------------------------------------------------------------
 
 /**
- * ReduceSum / ReduceMean over `axes` (attribute, or input from opset 13 / 18): dX = dY with the
- * reduced axes restored as size 1 (when keepdims = 0) and broadcast to X's shape; ReduceMean
- * divides by the number of elements reduced. Empty or absent axes mean all axes, or the
- * identity with noop_with_empty_axes = 1.
- */
-function reduceRule(mean: boolean): VjpRule {
-  return (node, dOutputs, ctx, wanted) => {
-    const dY = dOutputs[0];
-    const grads = none(node);
-    const t = floatOutType(node, ctx);
-    if (!dY || !wanted[0] || t === undefined) return grads;
-    const b = ctx.b;
-    const xShape = ctx.shape(node.input[0]);
-    const yShape = ctx.shape(node.output[0]);
-    const rank = xShape.length;
-    const axesAsInput = ctx.opset >= (mean ? 18 : 13);
-    let axes: number[] | undefined;
-    let axesTensor: string | undefined;
-    if (axesAsInput) {
-      const axesIn = optionalInput(node, 1);
-      if (axesIn) {
-        axes = ctx.constantInts(axesIn);
-        if (!axes) {
-          if (numel(ctx.shape(axesIn)) === 0) axes = [];
-          else axesTensor = ctx.value(axesIn);
-        }
-      }
-    } else {
-      axes = attrInts(node, 'axes');
-    }
-    const keepdims = attrInt(node, 'keepdims', 1);
-    if (!axesTensor && (!axes || axes.length === 0)) {
-      if (attrInt(node, 'noop_with_empty_axes', 0) === 1) {
-        grads[0] = dY;
-        return grads;
-      }
-      axes = range(0, rank);
-    }
-    let g = dY;
-    if (keepdims === 0) {
-      if (axesTensor) {
-        const ax64 = ctx.elemType(node.input[1]) === DataType.INT64 ? axesTensor : b.op('Cast', [axesTensor], { to: DataType.INT64 });
-        g = b.op('Unsqueeze', [g, ax64]);
-      } else {
-        const reduced = new Set(axes!.map((a) => normAxis(a, rank)));
-        const kept = xShape.map((d, i) => (reduced.has(i) ? 1 : d));
-        if (!sameShape(kept, yShape)) g = reshape(ctx, g, kept);
-      }
-    }
-    if (!sameShape(yShape, xShape)) g = b.op('Expand', [g, b.constI64(xShape)]);
-    if (mean) {
-      const count = numel(yShape) > 0 ? numel(xShape) / numel(yShape) : 1;
-      if (count !== 1) g = b.mul(g, scalar(ctx, 1 / count, t));
-    }
-    grads[0] = g;
-    return grads;
-  };
-}
-
-/**
  * Clip: dX = dY where min ≤ X ≤ max, else 0. At the boundaries (X = min or X = max) the
  * gradient passes, as PyTorch's clamp backward does. min/max: attributes before opset 11,
  * optional inputs from 11; they get no gradient.
@@ -752,10 +573,14 @@ export const VJP_RULES: Record<string, VjpRule> = {
   Sqrt: sqrt,
   Softmax: softmax,
   LogSoftmax: logSoftmax,
-  ReduceSum: reduceRule(false),
-  ReduceMean: reduceRule(true),
+  ...REDUCE_RULES,
   Clip: clip,
   Where: where,
   LayerNormalization: layerNorm,
   BatchNormalization: batchNorm,
+  ...ELEMENTWISE_RULES,
+  ...LINEAR_RULES,
+  ...CONV_RULES,
+  ...POOL_RULES,
+  ...PAD_RULES,
 };
