@@ -9,7 +9,7 @@ import { CancelledError } from '../onnx/errors';
 import type { HostToPanel, PanelModel, PanelSettings, PanelState, PanelToHost } from '../protocol/panel';
 import type { Report } from '../report/types';
 import { panelHtml, webviewAssetsRoot } from './webviewHtml';
-import { toAnalysisSettings } from './settings';
+import { readConfig, toAnalysisSettings } from './settings';
 import { ReportStore } from './reportStore';
 
 export const PANEL_VIEW_TYPE = 'gradientLens.analysis';
@@ -85,7 +85,7 @@ export class AnalysisPanel implements vscode.Disposable {
             void this.post({ kind: 'busy', message: vscode.l10n.t('Analysing {0}', label) });
             this.deps.log.info(`analysing ${modelPath}`);
             const report = await analyzeModel({
-              ...toAnalysisSettings(modelPath, settings), signal: controller.signal,
+              ...toAnalysisSettings(modelPath, settings, readConfig(vscode.Uri.file(modelPath)).maxMemoryBytes), signal: controller.signal,
               onProgress: (message) => progress.report({ message: prefix + message }),
             });
             this.deps.log.info(`${label}: done in ${report.runtime.timingsMs.total.toFixed(0)} ms on ${report.runtime.executionProvider}`);

@@ -9,6 +9,7 @@ import { CancelledError } from '../onnx/errors';
 import type { PanelModel, PanelState } from '../protocol/panel';
 import { writeReportJson } from '../report/jsonWriter';
 import { embeddedBytes, metricsOnly, standaloneHtml, writeFileAtomically } from '../report/htmlReport';
+import { checkOutputPaths, ProtectedFile } from '../report/outputPaths';
 
 /** Above this much embedded data an HTML export asks whether to leave the per-step tensors out. */
 const HTML_WARN_MB = 100;
@@ -151,6 +152,25 @@ async function pickModels(many: boolean): Promise<vscode.Uri[] | undefined> {
   return picked.length > 0 ? picked.map((p) => p.uri!) : browseFiles();
 }
 
+/**
+ * Whether a chosen export file may be written: never the model, one of its inputs or a device
+ * or link (the same rules as the CLI's --json/--html); says why in an error message otherwise.
+ */
+function safeExportTarget(target: vscode.Uri, models: PanelModel[]): boolean {
+  const protectedFiles: ProtectedFile[] = models.flatMap((m) => [
+    { role: vscode.l10n.t('the model {0}', m.label), path: m.path },
+    ...Object.entries(m.report.input.sources).filter(([, src]) => src.startsWith('file:'))
+      .map(([name, src]) => ({ role: vscode.l10n.t("the file of input '{0}'", name), path: src.slice('file:'.length) })),
+  ]);
+  try {
+    checkOutputPaths([{ flag: vscode.l10n.t('The export file'), path: target.fsPath }], protectedFiles);
+    return true;
+  } catch (e) {
+    void vscode.window.showErrorMessage(vscode.l10n.t('Gradient Lens: {0}', (e as Error).message));
+    return false;
+  }
+}
+
 /** Write the panel's report(s) as one standalone HTML page or JSON (SPEC §7). */
 async function exportReport(models: PanelModel[], format?: 'html' | 'json'): Promise<void> {
   if (models.length === 0) return;
@@ -163,7 +183,7 @@ async function exportReport(models: PanelModel[], format?: 'html' | 'json'): Pro
   const dir = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(path.dirname(models[0].path));
   if (chosen === 'html') {
     const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(dir, `${stem}.gradient-lens.html`), filters: { HTML: ['html'] } });
-    if (!target) return;
+    if (!target || !safeExportTarget(target, models)) return;
     let shown = models;
     const mb = embeddedBytes(models.map((m) => m.report)) / 1e6;
     if (mb > HTML_WARN_MB) {
@@ -184,7 +204,7 @@ async function exportReport(models: PanelModel[], format?: 'html' | 'json'): Pro
       defaultUri: vscode.Uri.joinPath(dir, `${m.label.replace(/\.onnx$/, '')}.gradient-lens.json`), filters: { JSON: ['json'] },
       title: vscode.l10n.t('Export the report of {0}', m.label),
     });
-    if (!target) return;
+    if (!target || !safeExportTarget(target, models)) return;
     await writeReportJson(m.report, target.fsPath, { detail: 'full' });
   }
 }

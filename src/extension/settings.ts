@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import type { AnalysisSettings, JacobianMode } from '../analysis/pipeline';
 import type { PanelSettings } from '../protocol/panel';
+import { parseSize } from '../analysis/memory';
 
 export interface GradientLensConfig {
   executionProvider: 'auto' | 'cpu' | 'cuda';
@@ -14,6 +15,8 @@ export interface GradientLensConfig {
   saturationLow: number;
   saturationHigh: number;
   jacobian: string;
+  /** Bytes, or undefined for the default (half the available memory). */
+  maxMemoryBytes: number | undefined;
   codeLensEnabled: boolean;
 }
 
@@ -29,8 +32,18 @@ export function readConfig(scope?: vscode.ConfigurationScope): GradientLensConfi
     saturationLow: c.get<number>('saturation.low', 0.1),
     saturationHigh: c.get<number>('saturation.high', 0.9),
     jacobian: c.get<string>('jacobian', 'auto'),
+    maxMemoryBytes: memorySetting(c.get<string>('maxMemory', '')),
     codeLensEnabled: c.get<boolean>('codeLens.enabled', true),
   };
+}
+
+function memorySetting(text: string | undefined): number | undefined {
+  if (!text || !text.trim()) return undefined;
+  try {
+    return parseSize(text, 'gradientLens.maxMemory');
+  } catch {
+    return undefined; // the settings editor flags the pattern; an unreadable value keeps the default
+  }
 }
 
 export function defaultPanelSettings(config: GradientLensConfig): PanelSettings {
@@ -55,8 +68,9 @@ export function parseJacobian(text: string): JacobianMode {
 }
 
 /** Panel settings (from the controls or the configuration) as analysis settings for one model. */
-export function toAnalysisSettings(modelPath: string, s: PanelSettings): AnalysisSettings {
+export function toAnalysisSettings(modelPath: string, s: PanelSettings, maxMemoryBytes?: number): AnalysisSettings {
   return {
+    maxMemoryBytes,
     modelPath,
     files: s.inputs,
     seqLen: s.seqLen,
