@@ -37,8 +37,10 @@ Choices written down here (and in each case's description where they matter):
   Elu 1.0, ThresholdedRelu 1.0, ScaledTanh 1.0/1.0, Affine 1.0/0.0).
 - Retention horizon 1/(1 - meanForget) is written as 1e30 when meanForget >= 1.
 - Saturation (low 0.1, high 0.9, strict < and >) is reported for every gate tensor,
-  including LSTM's cell candidate c~ and GRU's h~; an RNN has no gates, so its
-  ``saturation`` is {} and its ``spectrum`` has only ``all``.
+  including LSTM's cell candidate c~ and GRU's h~; for tanh-valued gates (activation Tanh or
+  Softsign; ScaledTanh scaled by its alpha) the thresholds map through tanh(x) = 2 sigmoid(2x) - 1
+  to 2*low - 1 and 2*high - 1 (SPEC v2 section 9.2), written as ``low``/``high`` per gate; an RNN has no
+  gates, so its ``saturation`` is {} and its ``spectrum`` has only ``all``.
 
 Self-checks run every time (the script fails if one does not hold):
 
@@ -118,6 +120,35 @@ def make_activation(name, alpha, beta):
     if n == "elu":
         return lambda x: np.where(x >= 0, x, alpha * (np.exp(x) - 1.0))
     raise ValueError("unknown activation " + name)
+
+
+def bind_activation_params(names, alphas, betas):
+    """(name, alpha, beta) per activation: alpha/beta consumed in list order by those that take them."""
+    ai, bi = 0, 0
+    out = []
+    for name in names:
+        takes_a, takes_b, da, db = ACT_PARAMS[name.lower()]
+        a = b = None
+        if takes_a:
+            a = float(alphas[ai]) if ai < len(alphas) else da
+            ai += 1 if ai < len(alphas) else 0
+        if takes_b:
+            b = float(betas[bi]) if bi < len(betas) else db
+            bi += 1 if bi < len(betas) else 0
+        out.append((name, a, b))
+    return out
+
+
+def gate_thresholds(act_name, alpha):
+    """SPEC v2 section 9.2: sigmoid-valued gates use (low, high); tanh-valued ones map them
+    through tanh(x) = 2 sigmoid(2x) - 1, i.e. (2 low - 1, 2 high - 1), times alpha for ScaledTanh;
+    unbounded activations keep (low, high)."""
+    n = act_name.lower()
+    if n in ("tanh", "softsign"):
+        return 2 * SAT_LOW - 1, 2 * SAT_HIGH - 1
+    if n == "scaledtanh":
+        return alpha * (2 * SAT_LOW - 1), alpha * (2 * SAT_HIGH - 1)
+    return SAT_LOW, SAT_HIGH
 
 
 def resolve_activations(names, alphas, betas):
@@ -255,7 +286,9 @@ def recurrent(op, attrs, X, W, R, Bias=None, seq_lens=None, init_h=None, init_c=
             Y[t, d] = hid[t]
         Yh[d] = h
         Yc[d] = c
-        tr = {"direction": dname, "gates": gates, "hidden": hid, "R": Rd, "valid": valid, "lens": lens}
+        bound = bind_activation_params(names, attrs.get("activation_alpha", []), attrs.get("activation_beta", []))
+        tr = {"direction": dname, "gates": gates, "hidden": hid, "R": Rd, "valid": valid, "lens": lens,
+              "acts": bound[d * NACT[op]:(d + 1) * NACT[op]]}
         if op == "LSTM":
             tr["cell"] = cel
         traces.append(tr)
@@ -436,11 +469,13 @@ def run_graph(model, feeds):
 # --------------------------------------------------------------------------------------
 
 
-def saturation(gate, valid):
+def saturation(gate, valid, low=None, high=None):
+    low = SAT_LOW if low is None else low
+    high = SAT_HIGH if high is None else high
     m = np.broadcast_to(valid[:, :, None], gate.shape)
     n = m.sum()
-    left = (gate < SAT_LOW) & m
-    right = (gate > SAT_HIGH) & m
+    left = (gate < low) & m
+    right = (gate > high) & m
     per = m.sum(axis=(0, 1))
     return {
         "left": float(left.sum() / n),
@@ -535,7 +570,12 @@ def write_case(name, description, model, feeds, check_model=True):
             entry["hidden"] = save(d, pre + "state_hidden.npy", tr["hidden"])
             if op == "LSTM":
                 entry["cell"] = save(d, pre + "state_cell.npy", tr["cell"])
-            metrics = {"saturation": {g: saturation(v, tr["valid"]) for g, v in tr["gates"].items()}}
+            def sat(gname, v):
+                # the candidate (LSTM cell, GRU hidden) uses the second activation, the other gates the first
+                name, alpha, _ = tr["acts"][1 if gname in ("cell", "hidden") else 0]
+                lo, hi = gate_thresholds(name, alpha)
+                return dict(saturation(v, tr["valid"], lo, hi), low=lo, high=hi)
+            metrics = {"saturation": {g: sat(g, v) for g, v in tr["gates"].items()}}
             if op == "LSTM":
                 metrics["retention"] = retention(tr["gates"]["forget"], tr["valid"], tr["lens"], tr["direction"])
             metrics["spectrum"] = spectrum(op, tr["R"], H)

@@ -17,7 +17,7 @@ import { userOrtMessage } from '../runtime/executionProvider';
 import { OrtRuntime } from '../runtime/ortRuntime';
 import { runStaged } from '../runtime/stagedRun';
 import { InputOptions, resolveInputs } from '../inputs/feeds';
-import { gateSaturation } from '../metrics/saturation';
+import { gateSaturation, gateThresholds } from '../metrics/saturation';
 import { retention } from '../metrics/retention';
 import { startSpectra } from './spectra';
 import { BusyFlag, startSpectrumThread, SpectrumThread } from '../runtime/spectrumHost';
@@ -35,6 +35,7 @@ import { JacobianSeeds } from './backward/bptt';
 import { OBJECTIVE_KINDS, ObjectiveKind, ObjectiveSpec, traceTimeAxis } from './backward/objective';
 import { VJP_RULES } from './backward/rules';
 import { clippingWhatIf, jacobianDecay, stepNorms } from '../metrics/gradients';
+import { jacobianNormsFromRows } from '../metrics/jacobian';
 import { SeededRandom } from '../inputs/random';
 import { convertForOnnx, npyLabel, readNpy } from '../inputs/npy';
 
@@ -241,7 +242,10 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const tapFetches = [
       ...tapGraph.outputs.flat().flatMap((o) => [...Object.values(o.gates), o.hidden, ...(o.cell ? [o.cell] : [])]),
       analysisGraph.objectiveValue,
-      ...analysisGraph.backward.flat().flatMap((o) => Object.values(o).filter((x): x is string => typeof x === 'string')),
+      ...analysisGraph.backward.flat().flatMap((o) => [
+        ...Object.values(o).filter((x): x is string => typeof x === 'string'),
+        ...Object.values(o.jacobian ?? {}).filter((x): x is string => typeof x === 'string'),
+      ]),
     ];
     progress('Backpropagating');
     // Chunk the backward recurrences only when one call could run long (cancelling waits for a
@@ -282,7 +286,15 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
         const gates: Record<string, Tensor> = {};
         for (const gate of GATE_NAMES[layer.op]) gates[gate] = tensor(names.gates[gate]);
         const saturationGates: Record<string, ReturnType<typeof gateSaturation>> = {};
-        for (const gate of GATE_NAMES[layer.op]) saturationGates[gate] = gateSaturation(gates[gate].data as Float32Array, [T, B, H], valid, low, high);
+        GATE_NAMES[layer.op].forEach((gate) => {
+          // The candidate (LSTM cell, GRU hidden) uses the second activation; the other gates the first.
+          const act = layer.activations[d][gate === 'cell' || gate === 'hidden' ? 1 : 0];
+          const th = gateThresholds(act.name, act.alpha, low, high);
+          saturationGates[gate] = {
+            low: th.low, high: th.high, activation: act.name, range: th.range,
+            ...gateSaturation(gates[gate].data as Float32Array, [T, B, H], valid, th.low, th.high),
+          };
+        });
         const report: DirectionReport = {
           direction: dir,
           gates,
@@ -300,11 +312,18 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
         report.gradHidden = tensor(bw.gradHidden);
         if (bw.gradCell) report.gradCell = tensor(bw.gradCell);
         const plan = jacobian.modes[k];
-        if (bw.jacobianHidden) {
+        if (bw.jacobian) {
+          const j = bw.jacobian;
+          const out = (name: string | undefined) => (name ? second.outputs[name].data as Float32Array : undefined);
+          const norms = jacobianNormsFromRows({
+            T, rows: 1 + j.hiddenSeeds + j.cellSeeds, hiddenSeeds: j.hiddenSeeds, cellSeeds: j.cellSeeds, probes: plan.probes, direction: dir,
+            hiddenRows: out(j.hiddenRows)!, stateRows: out(j.stateRows), divisors: out(j.divisors)!, cellRows: out(j.cellRows),
+          });
+          const f64 = (data: Float64Array): Tensor => ({ dims: [T], data });
           report.jacobianNorm = {
-            hidden: raw(bw.jacobianHidden, [T]), method: plan.probes ? 'probes' : 'exact', ...(plan.probes ? { probes: plan.probes } : {}),
+            hidden: f64(norms.hidden), state: f64(norms.state), ...(norms.cell ? { cell: f64(norms.cell) } : {}),
+            method: plan.probes ? 'probes' : 'exact', ...(plan.probes ? { probes: plan.probes } : {}),
           };
-          if (bw.jacobianCell) report.jacobianNorm.cell = raw(bw.jacobianCell, [T]);
         }
         const g = GATE_COUNT[layer.op];
         report.weightGrads = { W: raw(bw.W, [g * H, layer.inputSize]), R: raw(bw.R, [g * H, H]), B: raw(bw.B, [2 * g * H]) };
@@ -315,7 +334,13 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
           const maxLen = Math.max(...lens);
           if (maxLen > 0) {
             const [lastT, firstT] = dir === 'forward' ? [maxLen - 1, 0] : [0, maxLen - 1];
-            report.metrics.decay = jacobianDecay(report.jacobianNorm.hidden.data, lastT, firstT, 'hidden');
+            const jn = report.jacobianNorm;
+            report.metrics.decay = jacobianDecay(jn.state.data, lastT, firstT, 'state');
+            if (jn.cell) {
+              report.metrics.decayPaths = {
+                hidden: jacobianDecay(jn.hidden.data, lastT, firstT, 'hidden'), cell: jacobianDecay(jn.cell.data, lastT, firstT, 'cell'),
+              };
+            }
           }
         }
         return report;

@@ -76,6 +76,22 @@ export function gateSaturation(
   return { left: H === 0 ? 0 : leftTotal / all, right: H === 0 ? 0 : rightTotal / all, leftPerUnit, rightPerUnit };
 }
 
+/**
+ * The thresholds of a gate with activation `name` (SPEC v2 §9.2): sigmoid-valued gates (values in
+ * (0, 1)) use LOW and HIGH; tanh-valued ones (−1, 1) map them through tanh(x) = 2σ(2x) − 1, i.e.
+ * 2·LOW − 1 and 2·HIGH − 1 (−0.8 and 0.8 by default), scaled by α for ScaledTanh. Unbounded
+ * activations (Relu, Affine, …) have no saturation in this sense: LOW/HIGH are applied as they
+ * are and `bounded` says so.
+ */
+export function gateThresholds(name: string, alpha: number, low: number, high: number): { low: number; high: number; range: 'sigmoid' | 'tanh' | 'unbounded' } {
+  switch (name) {
+    case 'Sigmoid': case 'HardSigmoid': return { low, high, range: 'sigmoid' };
+    case 'Tanh': case 'Softsign': return { low: 2 * low - 1, high: 2 * high - 1, range: 'tanh' };
+    case 'ScaledTanh': return { low: alpha * (2 * low - 1), high: alpha * (2 * high - 1), range: 'tanh' };
+    default: return { low, high, range: 'unbounded' };
+  }
+}
+
 /** gateSaturation for every gate of a layer-direction (the `gates` map of the report). */
 export function saturationMetrics(
   gates: Record<string, Tensor>,

@@ -27,6 +27,12 @@ export const GATE_NAMES: Record<RecurrentOp, readonly string[]> = {
 };
 
 export interface SaturationStats {
+  /** The thresholds this gate was judged by (tanh-valued gates: 2·LOW − 1, 2·HIGH − 1; SPEC v2 §9.2). */
+  low?: number;
+  high?: number;
+  /** The gate's activation and its range: sigmoid (0, 1), tanh (−1, 1) or unbounded. */
+  activation?: string;
+  range?: 'sigmoid' | 'tanh' | 'unbounded';
   /** Fraction of valid (t, b, unit) values below `low`. */
   left: number;
   /** Fraction of valid (t, b, unit) values above `high`. */
@@ -110,6 +116,8 @@ export interface DirectionMetrics {
   gradNorm?: number[];
   gradCellNorm?: number[];
   decay?: DecayMetrics;
+  /** LSTM: the decay of the hidden path (holding c_t fixed) and of the cell path alone. */
+  decayPaths?: { hidden: DecayMetrics; cell: DecayMetrics };
   /** Set when this direction's inputs, weights or forward values hold NaN/±∞: what and where. Its statistics are then not shown as findings. */
   nonFinite?: string;
   [extra: string]: unknown;
@@ -123,8 +131,11 @@ export interface DirectionReport {
   /** dL/dh_t, dL/dc_t [T, B, H] (SPEC §3). */
   gradHidden?: Tensor;
   gradCell?: Tensor;
-  /** [T] each; `estimate` says how they were computed. */
-  jacobianNorm?: { hidden: Tensor; cell?: Tensor; method: 'exact' | 'probes'; probes?: number };
+  /**
+   * [T] each, float64 (SPEC §3, v2 §9.2): ‖∂h_last/∂h_t‖, ‖∂c_last/∂c_t‖ (LSTM) and the full state
+   * transition ‖∂(h_last, c_last)/∂(h_t, c_t)‖ (= hidden for GRU/RNN); `method` says how they were computed.
+   */
+  jacobianNorm?: { hidden: Tensor; cell?: Tensor; state: Tensor; method: 'exact' | 'probes'; probes?: number; relError?: number };
   weightGrads?: { W: Tensor; R: Tensor; B: Tensor; P?: Tensor };
   metrics: DirectionMetrics;
 }

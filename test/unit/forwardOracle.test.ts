@@ -23,7 +23,7 @@ interface CaseDirection {
   hidden: string;
   cell?: string;
   metrics: {
-    saturation: Record<string, { left: number; right: number; leftPerUnit: number[]; rightPerUnit: number[] }>;
+    saturation: Record<string, { left: number; right: number; leftPerUnit: number[]; rightPerUnit: number[]; low: number; high: number }>;
     retention?: { meanForget: number[]; horizon: number[]; cellHighway: number[] };
     spectrum: Record<string, number>;
   };
@@ -98,9 +98,12 @@ describe('instrumented forward pass vs the PyTorch float64 oracle', function () 
             const B = layer.batch;
             for (const [gate, refSat] of Object.entries(refDir.metrics.saturation)) {
               const got = d.metrics.saturation.gates[gate];
+              // Tanh-valued gates are judged at 2·low − 1 and 2·high − 1 (SPEC v2 §9.2).
+              assert.deepStrictEqual([got.low, got.high].map((x) => Math.round(x! * 1e12) / 1e12),
+                [refSat.low, refSat.high].map((x) => Math.round(x * 1e12) / 1e12), `${gate} thresholds`);
               // A value within tol of a threshold may fall on either side in float32: allow those.
               const values = loadArray(path.join(dir, refDir.gates[gate])).data;
-              const borderline = Array.from(values).filter((v) => Math.abs(v - 0.1) <= tol || Math.abs(v - 0.9) <= tol).length;
+              const borderline = Array.from(values).filter((v) => Math.abs(v - refSat.low) <= tol || Math.abs(v - refSat.high) <= tol).length;
               const slackAll = borderline / Math.max(1, values.length) + 1e-12;
               const slackUnit = borderline / Math.max(1, T * B / layer.hiddenSize) + 1e-12;
               assertClose([got.left, got.right], [refSat.left, refSat.right], slackAll, 0, `${gate} saturation`);

@@ -44,8 +44,8 @@ export interface BackwardInputs {
 export interface BackwardOutputs {
   gradHidden: string;
   gradCell?: string;
-  jacobianHidden?: string;
-  jacobianCell?: string;
+  /** The Jacobian seed rows' per-step norms and divisors (bptt.ts), when there are seeds. */
+  jacobian?: { hiddenRows: string; stateRows?: string; divisors: string; cellRows?: string; hiddenSeeds: number; cellSeeds: number };
   W: string;
   R: string;
   B: string;
@@ -182,7 +182,11 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
       };
       return {
         gradHidden: out(r.gradHidden, 'gradHidden')!, gradCell: out(r.gradCell, 'gradCell'),
-        jacobianHidden: out(r.jacobianHidden, 'jacHidden'), jacobianCell: out(r.jacobianCell, 'jacCell'),
+        jacobian: r.jacobian && {
+          hiddenRows: out(r.jacobian.hiddenRows, 'jacHiddenRows')!, stateRows: out(r.jacobian.stateRows, 'jacStateRows'),
+          divisors: out(r.jacobian.divisors, 'jacDivisors')!, cellRows: out(r.jacobian.cellRows, 'jacCellRows'),
+          hiddenSeeds: r.jacobian.hiddenSeeds, cellSeeds: r.jacobian.cellSeeds,
+        },
         W: out(r.dW, 'dW')!, R: out(r.dR, 'dR')!, B: out(r.dB, 'dB')!, P: out(r.dP, 'dP'),
       };
     });

@@ -14,6 +14,12 @@
  * jacobianNorm (SPEC §3): ‖∂h_last/∂h_t‖²_F = Σ_j ‖(∂h_last/∂h_t)ᵀ e_j‖², or with K Gaussian
  * probes z, E‖(∂h_last/∂h_t)ᵀ z‖² = ‖∂h_last/∂h_t‖²_F.
  *
+ * The seed rows shrink or grow geometrically (that is what the tool measures), far beyond
+ * float32's range: 0.4ⁿ underflows within 100 steps. The recurrence is linear in each row, so
+ * every step divides each seed row by its current state norm (the objective's row is left
+ * alone) and outputs the divisor; the true norms are rebuilt in float64 from the running
+ * product of the divisors (metrics/jacobian.ts), so 1e-300 and 1e+300 come out right.
+ *
  * Weight gradients are batched MatMuls over all steps afterwards: dW = Σ_t,b da_tᵀ x_t,
  * dR = Σ_t,b da_tᵀ h_{t−1}, dB = Σ_t,b da_t (twice: Wb and Rb), dX = da · W.
  */
@@ -59,9 +65,13 @@ export interface BpttResult {
   /** dL/dh_t and dL/dc_t (LSTM) [T, B, H], zero at padded steps. */
   gradHidden: string;
   gradCell?: string;
-  /** jacobianNorm.hidden / .cell [T]. */
-  jacobianHidden?: string;
-  jacobianCell?: string;
+  /**
+   * The Jacobian seed rows per step, [T, N, 1, 1] each (row 0, the objective's, included):
+   * squared norms of their hidden part and (LSTM) whole state as they entered the step, the
+   * divisor each row was then renormalised by, and (LSTM) the cell seeds' ‖dc‖² [T, Sc, 1, 1]
+   * after renormalising. metrics/jacobian.ts turns them into jacobianNorm.
+   */
+  jacobian?: { hiddenRows: string; stateRows?: string; divisors: string; cellRows?: string; hiddenSeeds: number; cellSeeds: number };
   /** Weight gradients of this direction's slices, ONNX layout: W [gH, I], R [gH, H], B [2gH], P [3H]. */
   dW: string;
   dR: string;
@@ -74,6 +84,9 @@ export interface BpttResult {
   /** First output of the recurrence's Scan node (the one node that may run long). */
   scanOutput: string;
 }
+
+/** Added to a seed row's squared norm before dividing by its square root: a row that died (all 0) stays 0. */
+export const ROW_NORM_FLOOR = 1e-30;
 
 // new Float32Array(typed array) converts in native code; Float32Array.from iterates (about 10× slower).
 const f32 = (v: ArrayLike<number>) => new Float32Array(v);
@@ -129,15 +142,36 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   const body = new GraphBuilder(`gl_${tag}_s_`);
   const scanInputs: string[] = [];
   const bodyIn = (outer: string, hint: string) => { scanInputs.push(outer); return body.input(body.fresh(hint), DataType.FLOAT, null); };
-  const cH = body.input(body.fresh('carry_h'), DataType.FLOAT, null);
-  const cC = carryC0 ? body.input(body.fresh('carry_c'), DataType.FLOAT, null) : undefined;
+  const cHin = body.input(body.fresh('carry_h'), DataType.FLOAT, null);
+  const cCin = carryC0 ? body.input(body.fresh('carry_c'), DataType.FLOAT, null) : undefined;
   const Gt = bodyIn(b.unsqueeze(G, [1]), 'g'); // [1, B, H] per step
-  // dh = carry_h + (G_t in row 0)
-  const dh = body.add(cH, N > 1 ? body.op('Pad', [Gt, body.constI64([0, 0, 0, N - 1, 0, 0])]) : Gt);
   const mt = padded && Sh ? bodyIn(m, 'm') : undefined;
   const nmt = padded && layer.op !== 'GRU' ? bodyIn(notM!, 'nm') : undefined;
   const rowsOf = (x: string, from: number, count: number) => body.slice(x, [from], [from + count], [0]);
-  const squaredNorm = (x: string) => body.op('ReduceSumSquare', [mt ? body.mul(x, mt) : x], { keepdims: 0 });
+  // Per-row squared norms [rows, 1, 1] (zero at padded positions of the batch, SPEC §2).
+  const rowNorms = (x: string, masked: boolean) => body.op('ReduceSumSquare', [masked && mt ? body.mul(x, mt) : x], { axes: [1, 2], keepdims: 1 });
+  // Seed rows renormalised to unit state norm: den = √(Σ‖carry_h‖² + ‖carry_c‖²) per row, 1 for row 0.
+  let cH = cHin;
+  let cC = cCin;
+  const jacobianOutputs: string[] = [];
+  if (N > 1) {
+    const ssH = rowNorms(cHin, false);
+    const ss = cCin ? body.add(ssH, rowNorms(cCin, false)) : ssH;
+    const rowMask = new Float32Array(N).fill(1);
+    rowMask[0] = 0;
+    const rowBase = new Float32Array(N).fill(ROW_NORM_FLOOR);
+    rowBase[0] = 1;
+    const den = body.op('Sqrt', [body.add(body.mul(ss, body.initializer(`${tag}_rowmask`, [N, 1, 1], rowMask)),
+      body.initializer(`${tag}_rowbase`, [N, 1, 1], rowBase))]);
+    cH = body.op('Div', [cHin, den]);
+    if (cCin) cC = body.op('Div', [cCin, den]);
+    // Before renormalising: the rows' hidden part and whole state as they entered this step, and the divisor.
+    const hiddenRows = mt ? rowNorms(cHin, true) : ssH;
+    const stateRows = !cCin ? hiddenRows : mt ? body.add(hiddenRows, rowNorms(cCin, true)) : ss;
+    jacobianOutputs.push(hiddenRows, ...(cCin ? [stateRows] : []), den);
+  }
+  // dh = carry_h + (G_t in row 0)
+  const dh = body.add(cH, N > 1 ? body.op('Pad', [Gt, body.constI64([0, 0, 0, N - 1, 0, 0])]) : Gt);
   // The objective's row of a per-step value: with no seed rows the value itself ([1, B, ·], squeezed outside).
   const row0 = (x: string) => (N > 1 ? body.pick(x, 0, 0) : x);
   // da·R, plus the adjoint carried unchanged through padded steps.
@@ -220,11 +254,11 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
     newCarryH = backToH(body.matmul(da, Rinit(0, 1)));
     rowValues = [dh, da];
   }
-  // Then the seed rows' squared norms: hidden seeds (rows 1 … Sh), cell seeds (the next Sc).
+  // Then the seed rows' norms (see above), and the cell seeds' ‖dc‖² (rows 1 + Sh …, after renormalising).
   const stepOutputs = [
     ...rowValues.map(row0),
-    ...(Sh ? [squaredNorm(rowsOf(dh, 1, Sh))] : []),
-    ...(Sc ? [squaredNorm(rowsOf(dcStep!, 1 + Sh, Sc))] : []),
+    ...jacobianOutputs,
+    ...(Sc ? [rowNorms(rowsOf(dcStep!, 1 + Sh, Sc), true)] : []),
   ];
 
   body.output(newCarryH);
@@ -245,9 +279,13 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   const gradHidden = masked(perStep[idx++]);
   const gradCell = layer.op === 'LSTM' ? masked(perStep[idx++]) : undefined;
   const daAllOuter = perStep[idx++];
-  const norm = (sq: string) => b.op('Sqrt', [req.seeds!.probes ? b.mul(sq, b.constF(1 / req.seeds!.count)) : sq]);
-  const jacobianHidden = Sh ? norm(perStep[idx++]) : undefined;
-  const jacobianCell = Sc ? norm(perStep[idx++]) : undefined;
+  let jacobian: BpttResult['jacobian'];
+  if (N > 1) {
+    jacobian = {
+      hiddenRows: perStep[idx++], stateRows: layer.op === 'LSTM' ? perStep[idx++] : undefined, divisors: perStep[idx++],
+      cellRows: Sc ? perStep[idx++] : undefined, hiddenSeeds: Sh, cellSeeds: Sc,
+    };
+  }
 
   // Time-parallel weight gradients.
   const da2 = b.op('Reshape', [daAllOuter, b.constI64([-1, g * H])]);       // [T·B, gH]
@@ -285,7 +323,7 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   let dXValue: string | undefined;
   const dX = () => (dXValue ??= b.matmul(daAllOuter, b.initializer(`${tag}_W`, [g * H, I], f32(Wd))));
   return {
-    gradHidden, gradCell, jacobianHidden, jacobianCell, dW, dR, dB, dP, dX,
+    gradHidden, gradCell, jacobian, dW, dR, dB, dP, dX,
     dInitialH: b.pick(finalH, 0, 0), dInitialC: finalC ? b.pick(finalC, 0, 0) : undefined, scanOutput: outs[0],
   };
 }
