@@ -155,6 +155,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   });
   const gradPath = path_!;
   const lowered = loweredGraph!;
+  warnings.push(...gradPath.warnings);
   const host = runtime;
   let runMs = 0;
   let buildMs = 0;
@@ -242,6 +243,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const tapFetches = [
       ...tapGraph.outputs.flat().flatMap((o) => [...Object.values(o.gates), o.hidden, ...(o.cell ? [o.cell] : [])]),
       analysisGraph.objectiveValue,
+      ...analysisGraph.inputGrads.map((x) => x.output),
       ...analysisGraph.backward.flat().flatMap((o) => [
         ...Object.values(o).filter((x): x is string => typeof x === 'string'),
         ...Object.values(o.jacobian ?? {}).filter((x): x is string => typeof x === 'string'),
@@ -329,6 +331,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
         report.weightGrads = { W: raw(bw.W, [g * H, layer.inputSize]), R: raw(bw.R, [g * H, H]), B: raw(bw.B, [2 * g * H]) };
         if (bw.P) report.weightGrads.P = raw(bw.P, [3 * H]);
         report.metrics.gradNorm = stepNorms(report.gradHidden.data, T);
+        report.metrics.inputGradNorm = Array.from(second.outputs[bw.inputGradNormSq].data as Float32Array, Math.sqrt);
         if (report.gradCell) report.metrics.gradCellNorm = stepNorms(report.gradCell.data, T);
         if (report.jacobianNorm) {
           const maxLen = Math.max(...lens);
@@ -352,6 +355,10 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     });
     const outputs: Record<string, Tensor> = {};
     for (const name of runtimeModel.graphOutputs) outputs[name] = toReportTensor(first.outputs[name]);
+    const inputGrads: Record<string, Tensor> = {};
+    for (const x of analysisGraph.inputGrads) inputGrads[x.input] = toReportTensor(second.outputs[x.output]);
+    const inputValues: Record<string, Tensor> = {};
+    for (const [name, t] of Object.entries(inputs.feeds)) inputValues[name] = toReportTensor(t);
     const clipping = clippingWhatIf(layerReports.flatMap((l) => l.directions.flatMap((d) => Object.values(d.weightGrads ?? {}).map((t) => t.data))));
     const objective: ObjectiveInfo = {
       kind: objectiveSpec.kind, output: objectiveSpec.output, ...(timeAxis !== undefined ? { timeAxis } : {}),
@@ -387,9 +394,12 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
         onnxruntime: main.onnxruntimeVersion,
         timingsMs: { load: loadMs, build: buildMs, run: runMs, metrics: metricsMs, total: performance.now() - tStart },
       },
-      input: { seqLen: inputs.seqLen, batch: inputs.batch, seed: opts.seed, sources: inputs.sources },
+      // The T and B actually analysed: the first recurrent layer's (a fixed T the inputs do not show included).
+      input: { seqLen: seqLens[0] ?? inputs.seqLen, batch: batches[0] ?? inputs.batch, seed: opts.seed, sources: inputs.sources, axes: inputs.axes },
       objective,
       outputs,
+      inputValues,
+      inputGrads,
       layers: layerReports,
       clipping,
       warnings,

@@ -9,6 +9,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { DirectionReport, LayerReport, RecurrentOp, Report } from '../report/types';
+import { flowStory } from '../report/story';
 import { ReportStore } from './reportStore';
 import { readConfig } from './settings';
 
@@ -79,33 +80,38 @@ function showCommand(title: string, modelPath: string): vscode.Command {
 }
 
 const pct = (x: number) => `${Math.round(100 * x)}%`;
-const short = (x: number) => (x >= 100 ? x.toFixed(0) : x.toPrecision(2));
 
-function directionSummary(op: RecurrentOp, d: DirectionReport): string {
-  const parts: string[] = [];
+/** One line per layer-direction: the verdict word first (every op), then what carries or loses the signal, then the key gate. */
+export function directionSummary(layer: LayerReport, d: DirectionReport): string {
+  const story = flowStory(layer, d);
+  const parts = [story.verdict === 'unmeasured' ? 'not measured' : story.verdict, story.short];
   const sat = d.metrics.saturation.gates;
-  if (op === 'LSTM' && sat.forget) parts.push(`forget gates ${pct(sat.forget.right)} right-saturated, ${pct(sat.forget.left)} left`);
-  if (op === 'GRU' && sat.update) parts.push(`update gates ${pct(sat.update.right)} right-saturated, ${pct(sat.update.left)} left`);
-  const decay = d.metrics.decay;
-  if (decay) {
-    if (decay.verdict === 'n/a' || decay.verdict === 'invalid') parts.push(`${decay.verdict}: ${decay.reason ?? 'no verdict'}`);
-    else if (decay.halfLife !== null) parts.push(`half-life ${short(decay.halfLife)} steps`);
-    else parts.push(decay.verdict === 'exploding' && decay.rho !== null ? `exploding ×${short(decay.rho)}/step` : 'no decay');
-    if (op === 'RNN' && decay.rho !== null) parts.unshift(`${decay.verdict}, ρ ${short(decay.rho)}/step`);
+  if (!d.metrics.nonFinite) {
+    if (layer.op === 'LSTM' && sat.forget) parts.push(`forget gates ${pct(sat.forget.right)} right-saturated, ${pct(sat.forget.left)} left`);
+    if (layer.op === 'GRU' && sat.update) parts.push(`update gates ${pct(sat.update.right)} right-saturated, ${pct(sat.update.left)} left`);
   }
   return parts.join(' · ');
 }
 
 export function layerSummary(l: LayerReport): string {
-  return l.directions.map((d) => `${l.directions.length > 1 ? `${d.direction}: ` : ''}${directionSummary(l.op, d)}`).join(' | ');
+  return l.directions.map((d) => `${l.directions.length > 1 ? `${d.direction}: ` : ''}${directionSummary(l, d)}`).join(' | ');
 }
 
-/** The layer-direction with the shortest reach speaks for the model (the bottleneck). */
+/**
+ * The layer-direction that most needs attention speaks for the model: one without a valid
+ * verdict first, then the one whose state keeps the least of the signal (the bottleneck).
+ */
 export function modelSummary(r: Report): string {
   let worst: { l: LayerReport; d: DirectionReport } | undefined;
-  const score = (d: DirectionReport) => d.metrics.decay?.rho ?? 1;
+  const score = (d: DirectionReport) => {
+    const v = d.metrics.decay;
+    if (!v) return 2;
+    if (v.verdict === 'invalid' || v.verdict === 'n/a') return -1;
+    if (v.verdict === 'exploding') return 0;
+    return v.survival === null ? 1 : Math.min(1, v.survival);
+  };
   for (const l of r.layers) for (const d of l.directions) if (!worst || score(d) < score(worst.d)) worst = { l, d };
   if (!worst) return 'no recurrent layer';
   const where = r.layers.length > 1 || worst.l.directions.length > 1 ? ` (${worst.l.op} '${worst.l.node}' ${worst.d.direction})` : '';
-  return directionSummary(worst.l.op, worst.d) + where;
+  return directionSummary(worst.l, worst.d) + where;
 }

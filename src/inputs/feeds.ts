@@ -28,6 +28,8 @@ export interface ResolvedInputs {
   sources: Record<string, string>;
   seqLen: number;
   batch: number;
+  /** Per input, its time (sequence) and batch axes where the recurrent path defines them. */
+  axes: Record<string, { time?: number; batch?: number }>;
 }
 
 export const DEFAULT_SEQ_LEN = 32;
@@ -235,7 +237,17 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
   }
   const ordered: Record<string, string> = {};
   for (const v of inputs) if (sources[v.name]) ordered[v.name] = sources[v.name];
-  return { feeds, sources: ordered, seqLen, batch };
+  const axes: ResolvedInputs['axes'] = {};
+  for (const [name, r] of roles) {
+    if (!names.has(name)) continue;
+    const entry: { time?: number; batch?: number } = {};
+    for (const [axis, use] of r) {
+      if (use.role === 'seq' && entry.time === undefined) entry.time = axis;
+      if (use.role === 'batch' && entry.batch === undefined) entry.batch = axis;
+    }
+    axes[name] = entry;
+  }
+  return { feeds, sources: ordered, seqLen, batch, axes };
 }
 
 function describeShape(specs: DimSpec[]): string {

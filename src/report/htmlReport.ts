@@ -13,8 +13,9 @@ import { PER_STEP_KEYS } from './jsonWriter';
 
 /** The report without per-step tensors (SPEC §6 `--detail metrics`): the panel then omits the heatmaps. */
 export function metricsOnly(report: Report): Report {
+  const { inputValues: _values, inputGrads: _grads, ...rest } = report;
   return {
-    ...report,
+    ...rest,
     layers: report.layers.map((l) => ({
       ...l,
       directions: l.directions.map((d) => {

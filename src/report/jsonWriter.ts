@@ -30,9 +30,11 @@ export interface WriteReportOptions {
 
 /** The per-step [T, B, H] tensors of a layer-direction that `--detail metrics` leaves out (SPEC.md §6). */
 export const PER_STEP_KEYS: readonly string[] = ['gates', 'hidden', 'cell', 'gradHidden', 'gradCell'];
+/** Top-level per-step tensors (the inputs and their gradients) that `--detail metrics` leaves out too. */
+export const TOP_LEVEL_PER_STEP_KEYS: readonly string[] = ['inputValues', 'inputGrads'];
 
-/** Top-level keys in the order of SPEC.md §7; other keys follow them and `warnings` always comes last. */
-const TOP_LEVEL_ORDER = ['schema', 'model', 'runtime', 'input', 'objective', 'outputs', 'layers', 'clipping'];
+/** Top-level keys in the order of SPEC.md §7 (v2 adds inputGrads); other keys follow them and `warnings` always comes last. */
+const TOP_LEVEL_ORDER = ['schema', 'model', 'runtime', 'input', 'objective', 'outputs', 'inputGrads', 'layers', 'clipping'];
 
 const FLUSH_CHARS = 64 * 1024;
 const NUMBERS_PER_PIECE = 4096;
@@ -446,7 +448,7 @@ class ReportWalker {
     let first = true;
     for (const key of keys) {
       const value = record[key];
-      if (!isWritable(value)) continue;
+      if (!isWritable(value) || (this.detail === 'metrics' && TOP_LEVEL_PER_STEP_KEYS.includes(key))) continue;
       this.sink.push(`${first ? '' : ','}\n  ${JSON.stringify(key)}: `);
       first = false;
       await this.value(value, key, 1);

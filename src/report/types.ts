@@ -1,10 +1,10 @@
 /**
- * The Report (SPEC.md §7, schema "gradient-lens/report@1"): the one structure every view consumes
+ * The Report (SPEC.md §7 and §9, schema "gradient-lens/report@2"): the one structure every view consumes
  * (CLI summary, JSON, HTML, the VS Code panel). Per-step tensors hold Float32Array data in
  * memory; the JSON writer streams them out as number lists.
  */
 
-export const REPORT_SCHEMA = 'gradient-lens/report@1';
+export const REPORT_SCHEMA = 'gradient-lens/report@2';
 
 /** The objective L (SPEC §3; analysis/backward/objective.ts emits it). */
 export type ObjectiveKind = 'sum' | 'mean' | 'l2' | 'last' | 'target';
@@ -114,6 +114,8 @@ export interface DirectionMetrics {
   spectrum: SpectrumMetrics;
   /** ‖gradHidden[t]‖₂ over (B, H). */
   gradNorm?: number[];
+  /** ‖dL/dX_t‖₂ over (B, I) of the gradient this direction sends into the layer's input sequence X (SPEC v2 §9.2). */
+  inputGradNorm?: number[];
   gradCellNorm?: number[];
   decay?: DecayMetrics;
   /** LSTM: the decay of the hidden path (holding c_t fixed) and of the cell path alone. */
@@ -196,10 +198,13 @@ export interface RuntimeInfo {
 }
 
 export interface InputInfo {
+  /** The T actually analysed (the first recurrent layer's; each layer's is layers[].seqLen). */
   seqLen: number;
   batch: number;
   seed: number;
   sources: Record<string, string>;
+  /** Per graph input, which axis is the time (sequence) axis and which the batch axis, where known. */
+  axes?: Record<string, { time?: number; batch?: number }>;
 }
 
 export interface ObjectiveInfo {
@@ -216,6 +221,13 @@ export interface Report {
   input: InputInfo;
   objective?: ObjectiveInfo;
   outputs: Record<string, Tensor>;
+  /** The values fed to the model's inputs (from files or generated), for the panel's input track. */
+  inputValues?: Record<string, Tensor>;
+  /**
+   * dL/dx per graph input the gradient reaches (SPEC v2 §9.2): float inputs with their own shape;
+   * integer inputs that index an embedding: the gradient of the looked-up rows, [..., E].
+   */
+  inputGrads?: Record<string, Tensor>;
   layers: LayerReport[];
   clipping?: ClippingMetrics;
   warnings: string[];

@@ -18,7 +18,7 @@ interface JsonReport {
   schema: string;
   model: { path: string; irVersion: number; opset: number; producer: string; graphInputs: { name: string; elemType: string; shape: unknown }[]; graphOutputs: { name: string }[] };
   runtime: { executionProvider: string; onnxruntime: string; timingsMs: Record<string, number> };
-  input: { seqLen: number; batch: number; seed: number; sources: Record<string, string> };
+  input: { seqLen: number; batch: number; seed: number; sources: Record<string, string>; axes?: Record<string, { time?: number; batch?: number }> };
   outputs: Record<string, JsonTensor>;
   layers: {
     node: string; nodeIndex: number; op: string; direction: string; layout: number; hiddenSize: number; inputSize: number;
@@ -110,8 +110,8 @@ describe('cli: summary and JSON report of an LSTM (lstm_forget_bias)', function 
     assert.strictEqual(r.stderr, '');
     // The oracle (case.json): units 0-2 have forget ≈ 0.98 (right-saturated), units 3-5 ≈ 0.02 (left).
     assert.match(r.stdout, /LSTM '\/lstm\/LSTM' forward · H = 6, I = 3, T = 12, B = 2/);
-    assert.match(r.stdout, /forget gates: 50\.0% right-saturated \(>0\.9[^)]*\), 50\.0% left-saturated \(<0\.1/);
-    assert.match(r.stdout, /3\/6 units remember ≥ T = 12 steps/);
+    assert.match(r.stdout, /Forget gates: 50% right-saturated \(> 0\.9[^)]*\), 50% left-saturated \(< 0\.1/);
+    assert.match(r.stdout, /3 of 6 units remember at least T = 12 steps/);
     assert.match(r.stdout, /on CPU/);
     assert.match(r.stdout, /timings: load \d+ ms, build \d+ ms, run \d+ ms, metrics \d+ ms, total \d+ ms/);
     assert.doesNotMatch(r.stdout, /warning:/);
@@ -123,9 +123,11 @@ describe('cli: summary and JSON report of an LSTM (lstm_forget_bias)', function 
     assert.strictEqual(r.code, 0, r.stderr);
     assert.match(r.stdout, /LSTM 'lstm_seq_bidir' forward · H = 5, I = 3, T = 7, B = 3/);
     assert.match(r.stdout, /LSTM 'lstm_seq_bidir' reverse · H = 5, I = 3, T = 7, B = 3/);
-    assert.strictEqual((r.stdout.match(/forget gates: /g) ?? []).length, 2);
-    assert.match(r.stdout, /right-saturated \(>0\.8: long-memory cells\)/);
-    assert.match(r.stdout, /left-saturated \(<0\.2: reset every step\)/);
+    assert.strictEqual((r.stdout.match(/Forget gates: /g) ?? []).length, 2);
+    assert.match(r.stdout, /right-saturated \(> 0\.8: long-memory cells\)/);
+    assert.match(r.stdout, /left-saturated \(< 0\.2: reset every step\)/);
+    // The cell candidate is tanh-valued: 0.2, 0.8 map to 2·0.2 − 1 and 2·0.8 − 1.
+    assert.match(r.stdout, /Cell candidate c̃ \(Tanh\): [\d.]+% above 0\.6, [\d.]+% below -0\.6/);
   });
 
   it('--json FILE writes a SPEC §7 report whose numbers match the oracle', async () => {
@@ -134,11 +136,11 @@ describe('cli: summary and JSON report of an LSTM (lstm_forget_bias)', function 
     const r = await cli('analyze', FORGET_MODEL, '--input', FORGET_X, '--ep', 'cpu', '--json', out);
     assert.strictEqual(r.code, 0, r.stderr);
     assert.ok(r.stdout.includes(`report written to ${out}`), r.stdout);
-    assert.match(r.stdout, /forget gates: 50\.0% right-saturated/, 'the summary is still printed');
+    assert.match(r.stdout, /Forget gates: 50% right-saturated/, 'the summary is still printed');
     assert.deepStrictEqual(fs.readdirSync(sub), ['report.json'], 'no temporary file is left beside the report');
     const j = readJson(out);
 
-    assert.strictEqual(j.schema, 'gradient-lens/report@1');
+    assert.strictEqual(j.schema, 'gradient-lens/report@2');
     assert.strictEqual(j.model.path, FORGET_MODEL);
     assert.strictEqual(j.model.irVersion, 7);
     assert.strictEqual(j.model.opset, 14);
@@ -153,7 +155,7 @@ describe('cli: summary and JSON report of an LSTM (lstm_forget_bias)', function 
     const t = j.runtime.timingsMs;
     assert.ok(t.total >= Math.max(t.load, t.build, t.run, t.metrics), 'total covers every phase');
 
-    assert.deepStrictEqual(j.input, { seqLen: 12, batch: 2, seed: 0, sources: { x: `file:${path.join(FORGET, 'input_x.npy')}` } });
+    assert.deepStrictEqual(j.input, { seqLen: 12, batch: 2, seed: 0, sources: { x: `file:${path.join(FORGET, 'input_x.npy')}` }, axes: { x: { time: 0, batch: 1 } } });
 
     for (const [name, file] of [['y', 'output_y.npy'], ['h_n', 'output_h_n.npy'], ['c_n', 'output_c_n.npy']]) {
       const ref = loadArray(path.join(FORGET, file));
@@ -200,7 +202,7 @@ describe('cli: summary and JSON report of an LSTM (lstm_forget_bias)', function 
     assert.strictEqual(r.code, 0, r.stderr);
     assert.strictEqual(r.stderr, '');
     const j = JSON.parse(r.stdout) as JsonReport; // throws if a summary line were mixed in
-    assert.strictEqual(j.schema, 'gradient-lens/report@1');
+    assert.strictEqual(j.schema, 'gradient-lens/report@2');
     assert.deepStrictEqual(j.layers[0].directions[0].gates!.forget.dims, [12, 2, 6]);
   });
 
@@ -375,7 +377,7 @@ describe('cli: the bundled command (node bin/gradient-lens.js)', function () {
     assert.strictEqual(r.code, 0, r.stderr);
     assert.strictEqual(r.stderr, '');
     const j = JSON.parse(r.stdout) as JsonReport;
-    assert.strictEqual(j.schema, 'gradient-lens/report@1');
+    assert.strictEqual(j.schema, 'gradient-lens/report@2');
     assert.deepStrictEqual(j.layers[0].directions[0].metrics.saturation.gates.forget.rightPerUnit, [1, 1, 1, 0, 0, 0]);
     const ref = loadArray(path.join(FORGET, 'output_h_n.npy'));
     assertClose(nums(j.outputs.h_n), ref.data, 1e-5, 0, 'h_n from the bundled CLI');
@@ -385,7 +387,7 @@ describe('cli: the bundled command (node bin/gradient-lens.js)', function () {
     const ok = await runBin(['analyze', FORGET_MODEL, '--input', FORGET_X, '--ep', 'cpu']);
     assert.strictEqual(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /LSTM '\/lstm\/LSTM' forward/);
-    assert.match(ok.stdout, /forget gates: 50\.0% right-saturated/);
+    assert.match(ok.stdout, /Forget gates: 50% right-saturated/);
     const usage = await runBin(['analyze', FORGET_MODEL, '--saturation', '2,3']);
     assert.strictEqual(usage.code, 2);
     assertOneErrorLine(usage.stderr, '--saturation');

@@ -42,7 +42,7 @@ describe('cli: backward options', function () {
     const out = path.join(dir, 'r.json');
     const r = await cli('analyze', LSTM, '--input', SAMPLE, '--ep', 'cpu', '--objective', 'l2', '--jacobian', 'probes:16', '--json', out);
     assert.strictEqual(r.code, 0, r.stderr);
-    assert.match(r.stdout, /(vanishing|stable|exploding): ρ = [\d.]+ per step/);
+    assert.match(r.stdout, /^ {2}(vanishing|stable|exploding): the (cell|hidden) path (keeps|falls|grows) .*; ρ = [\d.]+ per step/m);
     assert.match(r.stdout, /objective: l2 of 'y'/);
     assert.match(r.stdout, /clipping what-if: global weight-gradient norm/);
     const j = JSON.parse(fs.readFileSync(out, 'utf8'));

@@ -81,7 +81,7 @@ describe('report: JSON writer', () => {
     const { value } = await toJson(report());
     const f = Math.fround;
     const expected = {
-      schema: 'gradient-lens/report@1',
+      schema: 'gradient-lens/report@2',
       model: { path: 'm.onnx', irVersion: 8, opset: 17, producer: 'pytorch', graphInputs: [{ name: 'x', elemType: 'float32', shape: ['T', 1, 3] }], graphOutputs: [] },
       runtime: { executionProvider: 'cpu', onnxruntime: '1.20.0', timingsMs: { load: 1, build: 2, run: 3, metrics: 4, total: 10 } },
       input: { seqLen: 2, batch: 1, seed: 0, sources: { x: 'random' } },

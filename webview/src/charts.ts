@@ -6,6 +6,7 @@
 import type { EChartsCoreOption } from './echarts';
 import { axisStyle, baseOption, ChartView, dot, timeZoom } from './chartView';
 import { escapeHtml, exact, logTick, num } from './format';
+import { integerTick, TIME_GRID } from './heatmap';
 import type { Palette } from './theme';
 
 /** One curve over time steps: values[t] (t = input position). */
@@ -18,6 +19,10 @@ export interface Curve {
   dashed?: boolean;
   /** Drawn lighter and thinner (reference curves). */
   faint?: boolean;
+  /** 'fraction': a Jacobian path normalised to its value at the last step (left axis); 'norm': an absolute gradient norm (right axis). */
+  axis?: 'fraction' | 'norm';
+  /** The raw values behind a normalised curve, for tooltips ("raw ‖·‖_F = …"). */
+  raw?: ArrayLike<number>;
 }
 
 interface AxisTipParam {
@@ -83,8 +88,9 @@ function logYAxis(p: Palette, name: string, range: { min?: number; max?: number;
 function valueAt(c: Curve, i: number): string {
   if (i < 0 || i >= c.values.length) return '—';
   const v = c.values[i];
-  const s = exact(v, c.float32);
-  return v > 0 ? s : `${s} <span class="gl-tip-note">(not drawn on a log axis)</span>`;
+  const s = c.raw ? `${num(v, 4)}` : exact(v, c.float32);
+  const raw = c.raw ? ` <span class="gl-tip-note">(‖·‖ = ${exact(c.raw[i], c.float32)})</span>` : '';
+  return v > 0 ? `${s}${raw}` : `${s}${raw} <span class="gl-tip-note">(not drawn on a log axis)</span>`;
 }
 
 export interface FlowChartSpec {
@@ -95,14 +101,21 @@ export interface FlowChartSpec {
   reach: number | null;
 }
 
-/** ‖dL/dh_t‖, ‖dL/dc_t‖, the Jacobian norms and ∏f over t on one log axis. */
+/**
+ * Over t: the Jacobian paths and ∏f as the fraction of their value at the last step that
+ * survives (left log axis), and ‖dL/dh_t‖, ‖dL/dc_t‖ in their own units (right log axis).
+ */
 export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EChartsCoreOption {
   const { T, direction, curves } = spec;
   const lastT = direction === 'forward' ? T - 1 : 0;
   const sampling = T > 2000 ? 'lttb' : undefined;
+  const hasNorms = curves.some((c) => c.axis === 'norm');
+  const hasFractions = curves.some((c) => c.axis !== 'norm');
+  const axisIndex = (c: Curve) => (c.axis === 'norm' && hasFractions ? 1 : 0);
   const series: EChartsCoreOption[] = curves.map((c, k) => ({
     type: 'line',
     name: c.name,
+    yAxisIndex: axisIndex(c),
     data: logPoints(c.values, (i) => i),
     color: c.color(p),
     showSymbol: T <= 64,
@@ -124,7 +137,7 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
   const b = baseOption(p);
   return {
     ...b,
-    grid: { left: 64, right: 24, top: 40, bottom: 62 },
+    grid: { ...TIME_GRID, top: 40, bottom: 62, containLabel: false, outerBoundsMode: 'none' },
     legend: {
       // An explicit width: the toolbox keeps the top right corner.
       type: 'scroll', top: 6, left: 10, width: Math.max(120, view.el.clientWidth - 160), itemWidth: 18, itemHeight: 10, itemGap: 16,
@@ -148,14 +161,19 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
       },
     },
     toolbox: view.toolbox(p, 'x'),
+    // From −½ to T − ½, as the heatmaps and the input track: step t sits at the same x in every chart.
     xAxis: {
-      type: 'value', min: 0, max: Math.max(1, T - 1), minInterval: 1,
+      type: 'value', min: -0.5, max: Math.max(0.5, T - 0.5), minInterval: 1,
       name: direction === 'forward' ? 'time step t  (the gradient flows right → left)' : 'time step t  (reverse direction: the gradient flows left → right)',
       nameLocation: 'middle', nameGap: 24,
       ...axisStyle(p),
+      axisLabel: { ...(axisStyle(p).axisLabel as object), formatter: integerTick },
       splitLine: { show: false },
     },
-    yAxis: logYAxis(p, 'norm (log scale)', decadeRange(curves.map((c) => c.values))),
+    yAxis: hasFractions && hasNorms ? [
+      logYAxis(p, 'fraction surviving (log)', decadeRange(curves.filter((c) => c.axis !== 'norm').map((c) => c.values))),
+      { ...logYAxis(p, 'gradient norm (log)', decadeRange(curves.filter((c) => c.axis === 'norm').map((c) => c.values))), position: 'right', splitLine: { show: false } },
+    ] : logYAxis(p, hasFractions ? 'fraction surviving (log)' : 'gradient norm (log)', decadeRange(curves.map((c) => c.values))),
     dataZoom: timeZoom(p, { bottom: 4 }),
     series,
   };
@@ -244,6 +262,10 @@ export interface ScatterGate {
   right: number[];
   /** Extra per-unit lines for the tooltip (e.g. the forget gate's f̄ and τ). */
   unitNote?: (unit: number) => string;
+  /** This gate's thresholds, when they are not the layer's low/high (tanh-valued gates). */
+  low?: number;
+  high?: number;
+  range?: 'sigmoid' | 'tanh' | 'unbounded';
 }
 
 /** Columns of the saturation scatter grid for a container width. */
@@ -280,15 +302,18 @@ export function scatterOption(p: Palette, view: ChartView, gates: ScatterGate[],
     titles.push({
       text: `${g.gate} gate`, left: left + size / 2, top: top - titleH + 2, textAlign: 'center',
       textStyle: { color: p.fg, fontSize: 12, fontWeight: 600 },
-      subtext: `${g.left.length} units`, subtextStyle: { color: p.muted, fontSize: 10 }, itemGap: 5,
+      subtext: `${g.left.length} units${g.range === 'tanh' ? ' · tanh-valued' : ''}`, subtextStyle: { color: p.muted, fontSize: 10 }, itemGap: 5,
     });
     const axis = (name: string, showName: boolean) => ({
       type: 'value', min: 0, max: 1, interval: 0.5, gridIndex: i, ...a,
       name: showName ? name : '', nameLocation: 'middle', nameGap: 24,
       axisLabel: { ...(a.axisLabel as object), formatter: (v: number) => String(v) },
     });
-    xAxes.push(axis(`left-saturated (< ${thresholds.low})`, true));
-    yAxes.push(axis(`right-saturated (> ${thresholds.high})`, col === 0));
+    // Tanh-valued gates (LSTM cell, GRU hidden candidate) are judged at 2·low − 1 and 2·high − 1.
+    const lo = g.low ?? thresholds.low;
+    const hi = g.high ?? thresholds.high;
+    xAxes.push(axis(`left-saturated (< ${num(lo)})`, true));
+    yAxes.push(axis(`right-saturated (> ${num(hi)})`, col === 0 || g.high !== undefined && g.high !== thresholds.high));
     series.push({
       type: 'scatter', name: g.gate, xAxisIndex: i, yAxisIndex: i,
       data: g.left.map((l, u) => [l, g.right[u], u]),

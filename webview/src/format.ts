@@ -66,7 +66,7 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 
 /** "1.4 steps" with the number's natural precision. */
 export function steps(n: number, digits = 2): string {
-  const s = num(n, digits);
+  const s = n >= 100 && Number.isFinite(n) ? String(Math.round(n)) : num(n, digits);
   return `${s} ${s === '1' ? 'step' : 'steps'}`;
 }
 

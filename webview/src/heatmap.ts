@@ -32,6 +32,11 @@ type Scale = { kind: 'log'; lo: number; hi: number } | { kind: 'linear'; lo: num
 
 const MAX_COLS = 1000;
 
+/** Axis labels at whole steps only (the axis runs from −½ to T − ½). */
+export function integerTick(v: number): string {
+  return Math.abs(v - Math.round(v)) < 1e-6 ? String(Math.round(v)) : '';
+}
+
 /** Running min, max and smallest positive value (NaN ignored). */
 class RangeStats {
   lo = Infinity;
@@ -76,7 +81,23 @@ function binSpans(lo: number, hi: number, limit: number, start: Int32Array, end:
   }
 }
 const MAX_ROWS = 256;
-const GRID = { left: 60, right: 84, top: 46, bottom: 54 };
+/** The time-axis charts of a section share their left and right margins, so step t sits at the same x in each. */
+export const TIME_GRID = { left: 64, right: 84 };
+const GRID = { ...TIME_GRID, top: 46, bottom: 54 };
+/** Cell t spans x ∈ [t − ½, t + ½): step t is at x = t, as on the line charts. */
+const OFF = 0.5;
+
+export interface HeatmapOptions {
+  /** Top and bottom margins (a compact track); left/right are TIME_GRID's. */
+  top?: number;
+  bottom?: number;
+  /** What the rows are ("unit", "feature", "embedding dim"). */
+  rowLabel?: string;
+  /** Extra tooltip lines for (t, batch element) — e.g. the token id at t. */
+  tipExtra?: (t: number, b: number) => string;
+  /** A compact track: the title on one line, no colour-scale subtitle or axis names. */
+  compact?: boolean;
+}
 
 export class HeatmapView implements Renderable {
   private readonly view: ChartView;
@@ -88,7 +109,10 @@ export class HeatmapView implements Renderable {
   /** The bins of the last drawn image, for the tooltip's "this colour is the max over …" note. */
   private drawn: { t0: number; t1: number; u0: number; u1: number; cols: number; rows: number } | undefined;
 
-  constructor(private readonly el: HTMLElement, ctx: ChartContext, imageName: string, source: HeatSource) {
+  private readonly grid: { left: number; right: number; top: number; bottom: number };
+
+  constructor(private readonly el: HTMLElement, ctx: ChartContext, imageName: string, source: HeatSource, private readonly hopts: HeatmapOptions = {}) {
+    this.grid = { ...GRID, top: hopts.top ?? GRID.top, bottom: hopts.bottom ?? GRID.bottom };
     this.source = source;
     el.classList.add('gl-heatmap');
     this.view = new ChartView(el, ctx, imageName, (p) => this.option(p), {
@@ -194,7 +218,8 @@ export class HeatmapView implements Renderable {
 
   private gridRect(): { x: number; y: number; w: number; h: number } {
     const c = this.view.chart;
-    return { x: GRID.left, y: GRID.top, w: Math.max(1, c.getWidth() - GRID.left - GRID.right), h: Math.max(1, c.getHeight() - GRID.top - GRID.bottom) };
+    const g = this.grid;
+    return { x: g.left, y: g.top, w: Math.max(1, c.getWidth() - g.left - g.right), h: Math.max(1, c.getHeight() - g.top - g.bottom) };
   }
 
   /** The visible data window [x0, x1) × [y0, y1) in (t, unit) coordinates. */
@@ -206,8 +231,8 @@ export class HeatmapView implements Renderable {
     const b = c.convertFromPixel({ gridIndex: 0 }, [r.x + r.w, r.y + r.h]) as number[] | undefined;
     if (!a || !b) return { x0: 0, x1: T, y0: 0, y1: H };
     const clamp = (v: number, hi: number) => (Number.isFinite(v) ? Math.min(hi, Math.max(0, v)) : 0);
-    const x0 = clamp(Math.min(a[0], b[0]), T);
-    const x1 = clamp(Math.max(a[0], b[0]), T);
+    const x0 = clamp(Math.min(a[0], b[0]) + OFF, T);
+    const x1 = clamp(Math.max(a[0], b[0]) + OFF, T);
     const y0 = clamp(Math.min(a[1], b[1]), H);
     const y1 = clamp(Math.max(a[1], b[1]), H);
     return { x0, x1: x1 > x0 ? x1 : Math.min(T, x0 + 1), y0, y1: y1 > y0 ? y1 : Math.min(H, y0 + 1) };
@@ -312,8 +337,11 @@ export class HeatmapView implements Renderable {
         style: { image: canvas, x: 0, y: 0, width: r.w, height: r.h, imageSmoothing: false },
       }, ...this.legendGraphics(p, r)],
     }, { lazyUpdate: false });
-    // For tests and the curious: what the bitmap shows.
+    // For tests and the curious: what the bitmap shows, and where steps 0 and T−1 sit (alignment with the line charts).
     this.el.dataset.bins = `${cols}x${rows}`;
+    const px0 = chart.convertToPixel({ gridIndex: 0 }, [0, 0]) as number[] | undefined;
+    const px1 = chart.convertToPixel({ gridIndex: 0 }, [T - 1, 0]) as number[] | undefined;
+    if (px0 && px1) { this.el.dataset.xFirst = px0[0].toFixed(1); this.el.dataset.xLast = px1[0].toFixed(1); }
     this.el.dataset.window = `${w.x0.toFixed(1)}-${w.x1.toFixed(1)}x${w.y0.toFixed(1)}-${w.y1.toFixed(1)}`;
   }
 
@@ -353,32 +381,32 @@ export class HeatmapView implements Renderable {
       title: {
         text: `${this.source.label}${batchText}`, left: 4, top: 4,
         textStyle: { color: p.fg, fontSize: 12, fontWeight: 600, fontFamily: p.font },
-        subtext: `${this.colourScale().kind === 'log' ? 'log colour scale' : 'linear colour scale'}${T * H > MAX_COLS * MAX_ROWS ? ` · ${binText}` : ''}`,
+        subtext: this.hopts.compact ? '' : `${this.colourScale().kind === 'log' ? 'log colour scale' : 'linear colour scale'}${T * H > MAX_COLS * MAX_ROWS ? ` · ${binText}` : ''}`,
         subtextStyle: { color: p.muted, fontSize: 10 }, itemGap: 4,
       },
       toolbox: this.view.toolbox(p, 'xy'),
       // The bitmap is placed at exactly this rect: no automatic shrinking for labels (ECharts 6's outerBounds).
-      grid: { left: GRID.left, right: GRID.right, top: GRID.top, bottom: GRID.bottom, containLabel: false, outerBoundsMode: 'none' },
+      grid: { ...this.grid, containLabel: false, outerBoundsMode: 'none' },
       xAxis: {
-        type: 'value', min: 0, max: T, minInterval: 1, name: 'time step t', nameLocation: 'middle', nameGap: 22,
-        ...a, splitLine: { show: false }, axisLabel: { ...(a.axisLabel as object), formatter: (v: number) => String(Math.round(v)) },
+        type: 'value', min: -OFF, max: T - OFF, minInterval: 1, name: this.hopts.compact ? '' : 'time step t', nameLocation: 'middle', nameGap: 22,
+        ...a, splitLine: { show: false }, axisLabel: { ...(a.axisLabel as object), formatter: integerTick },
       },
       yAxis: {
-        type: 'value', min: 0, max: H, inverse: true, minInterval: 1, name: 'unit', nameLocation: 'middle', nameGap: 40,
+        type: 'value', min: 0, max: H, inverse: true, minInterval: 1, name: this.hopts.compact ? '' : this.hopts.rowLabel ?? 'unit', nameLocation: 'middle', nameGap: 40,
         ...a, splitLine: { show: false }, axisLabel: { ...(a.axisLabel as object), showMaxLabel: false, formatter: (v: number) => String(Math.round(v)) },
       },
       dataZoom: [
         { type: 'inside', xAxisIndex: 0, filterMode: 'none', zoomOnMouseWheel: 'ctrl', moveOnMouseWheel: false, moveOnMouseMove: true },
         { type: 'inside', yAxisIndex: 0, filterMode: 'none', zoomOnMouseWheel: 'shift', moveOnMouseWheel: false, moveOnMouseMove: false },
-        {
+        ...(this.hopts.compact ? [] : [{
           type: 'slider', xAxisIndex: 0, filterMode: 'none', height: 14, bottom: 4, showDataShadow: false,
           borderColor: p.border, backgroundColor: 'transparent', fillerColor: 'rgba(128,128,128,0.18)',
           handleStyle: { color: p.bg, borderColor: p.muted }, moveHandleStyle: { color: p.muted, opacity: 0.4 },
           textStyle: { color: p.muted, fontSize: 10 }, labelFormatter: (v: number) => String(Math.round(v)), brushSelect: false,
-        },
+        }]),
       ],
       // Invisible corners give the axes and the zoom their data extent.
-      series: [{ type: 'scatter', data: [[0, 0], [T, H]], symbolSize: 0, silent: true, tooltip: { show: false }, itemStyle: { opacity: 0 } }],
+      series: [{ type: 'scatter', data: [[-OFF, 0], [T - OFF, H]], symbolSize: 0, silent: true, tooltip: { show: false }, itemStyle: { opacity: 0 } }],
     };
   }
 
@@ -391,7 +419,7 @@ export class HeatmapView implements Renderable {
     }
     const { T, B, H } = this.dims;
     const pt = this.view.chart.convertFromPixel({ gridIndex: 0 }, [x, y]) as number[];
-    const t = Math.floor(pt[0]);
+    const t = Math.floor(pt[0] + OFF);
     const u = Math.floor(pt[1]);
     if (!(t >= 0 && t < T && u >= 0 && u < H)) {
       this.tip.hidden = true;
@@ -414,6 +442,7 @@ export class HeatmapView implements Renderable {
       const b = this.batch === 'mean' ? 0 : this.batch;
       lines.push(`<div class="gl-tip-row"><span class="gl-tip-name">${escapeHtml(sym)}</span><span class="gl-tip-value">${exact(data[(t * B + b) * H + u], float32)}</span></div>`);
     }
+    if (this.hopts.tipExtra) lines.push(this.hopts.tipExtra(t, this.batch === 'mean' ? 0 : this.batch));
     const d = this.drawn;
     if (d) {
       const tPerBin = (d.t1 - d.t0) / d.cols;
@@ -428,7 +457,7 @@ export class HeatmapView implements Renderable {
         lines.push(`<div class="gl-tip-note">the colour is the ${this.source.magnitude ? 'max' : 'mean'} over t ${ta}–${Math.min(T - 1, tb)}, units ${ua}–${Math.min(H - 1, ub)}; zoom in for single cells</div>`);
       }
     }
-    this.tip.innerHTML = `<div class="gl-tip-title">t = ${t} · unit ${u}</div>${lines.join('')}`;
+    this.tip.innerHTML = `<div class="gl-tip-title">t = ${t} · ${escapeHtml(this.hopts.rowLabel ?? 'unit')} ${u}</div>${lines.join('')}`;
     this.tip.hidden = false;
     const tw = this.tip.offsetWidth;
     const th = this.tip.offsetHeight;

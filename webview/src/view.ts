@@ -12,9 +12,11 @@ import { ChartView, type ChartContext, type Renderable } from './chartView';
 import { compareOption, flowOption, scatterOption, weightsOption, type CompareCurve, type Curve, type ScatterGate } from './charts';
 import { h, uid } from './dom';
 import { exact, ms, num, plural } from './format';
-import { HeatmapView, type BatchSelection, type HeatSource } from './heatmap';
+import { HeatmapView, type BatchSelection, type HeatmapOptions, type HeatSource } from './heatmap';
+import { inputTracks } from './inputTrack';
 import type { Palette } from './theme';
 import { directionVerdict, verdictSentence, type Verdict } from './verdict';
+import { decayWindow } from '../../src/report/story';
 import { directionWeightNorm, weightGradBars } from './weights';
 
 /** Charts waiting for their containers, and the live ones; children mount later (closed <details>). */
@@ -137,7 +139,7 @@ export function modelHeader(model: PanelModel, compact = false): HTMLElement {
 // ───────────────────────────── verdict card ─────────────────────────────
 
 export function verdictCard(v: Verdict, testid: string, title?: string): HTMLElement {
-  const card = h('div', { class: `gl-verdict gl-verdict-${v.kind}`, 'data-testid': `${testid.replace(/^verdict/, 'verdict-card')}` },
+  const card = h('div', { class: `gl-verdict gl-verdict-${v.kind.replace('/', '')}`, 'data-testid': `${testid.replace(/^verdict/, 'verdict-card')}` },
     title ? h('div', { class: 'gl-verdict-layer' }, title) : null,
     h('div', { class: 'gl-verdict-head' },
       h('span', { class: 'gl-badge', 'data-testid': testid, 'data-verdict': v.kind }, v.kind),
@@ -154,19 +156,45 @@ export function verdictCard(v: Verdict, testid: string, title?: string): HTMLEle
 
 // ─────────────────────────── one layer-direction ───────────────────────────
 
+/** `values` divided by its value at the direction's last step: the fraction that survives back to each step. */
+function surviving(values: ArrayLike<number>, last: number): Float64Array {
+  const at = values[last];
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = at > 0 ? values[i] / at : NaN;
+  return out;
+}
+
 function flowCurves(layer: LayerReport, d: DirectionReport): Curve[] {
   const curves: Curve[] = [];
   const m = d.metrics;
-  if (m.gradNorm) curves.push({ name: '‖dL/dh_t‖', values: m.gradNorm, float32: false, color: (p) => p.blue });
-  if (m.gradCellNorm) curves.push({ name: '‖dL/dc_t‖', values: m.gradCellNorm, float32: false, color: (p) => p.purple });
-  if (d.jacobianNorm) {
-    const probes = d.jacobianNorm.method === 'probes' ? ' (est.)' : '';
-    curves.push({ name: `Jacobian ‖∂h_last/∂h_t‖${probes}`, values: d.jacobianNorm.hidden.data, float32: isFloat32(d.jacobianNorm.hidden), color: (p) => p.orange });
-    if (d.jacobianNorm.cell) curves.push({ name: `Jacobian ‖∂c_last/∂c_t‖${probes}`, values: d.jacobianNorm.cell.data, float32: isFloat32(d.jacobianNorm.cell), color: (p) => p.red });
+  const { last } = decayWindow(layer, d);
+  const j = d.jacobianNorm;
+  if (j) {
+    const est = j.method === 'probes' ? ' (est.)' : '';
+    const f64 = (t: { data: ArrayLike<number> }) => !(t.data instanceof Float32Array);
+    const frac = (name: string, t: { data: ArrayLike<number> }, color: Curve['color'], extra: Partial<Curve> = {}): Curve =>
+      ({ name, values: surviving(t.data, last), raw: t.data, float32: !f64(t), color, axis: 'fraction', ...extra });
+    if (layer.op === 'LSTM' && j.cell) {
+      curves.push(frac(`state ∂(h,c)_last/∂(h,c)_t${est}`, j.state, (p) => p.orange));
+      curves.push(frac(`cell path ∂c_last/∂c_t${est}`, j.cell, (p) => p.red));
+      curves.push(frac(`hidden path ∂h_last/∂h_t${est}`, j.hidden, (p) => p.yellow, { dashed: true }));
+    } else {
+      curves.push(frac(`Jacobian ∂h_last/∂h_t${est}`, j.state, (p) => p.orange));
+    }
   }
-  if (m.retention?.cellHighway.length) curves.push({ name: 'cell highway ‖∏f‖', values: m.retention.cellHighway, float32: false, color: (p) => p.green, dashed: true });
-  void layer;
+  if (m.retention?.cellHighway.length) {
+    curves.push({ name: 'cell highway ∏f', values: surviving(m.retention.cellHighway, last), raw: m.retention.cellHighway, float32: false, color: (p) => p.green, dashed: true, axis: 'fraction' });
+  }
+  if (m.gradNorm) curves.push({ name: '‖dL/dh_t‖', values: m.gradNorm, float32: false, color: (p) => p.blue, axis: 'norm' });
+  if (m.gradCellNorm) curves.push({ name: '‖dL/dc_t‖', values: m.gradCellNorm, float32: false, color: (p) => p.purple, axis: 'norm' });
   return curves;
+}
+
+/** Where steps 0 and T−1 sit on a time chart, for alignment checks (the heatmaps set the same attributes). */
+function markSteps(view: ChartView, T: number): void {
+  const a = view.chart.convertToPixel({ xAxisIndex: 0 }, 0) as unknown as number;
+  const b = view.chart.convertToPixel({ xAxisIndex: 0 }, T - 1) as unknown as number;
+  if (Number.isFinite(a) && Number.isFinite(b)) { view.el.dataset.xFirst = a.toFixed(1); view.el.dataset.xLast = b.toFixed(1); }
 }
 
 function placeholder(text: string, testid?: string): HTMLElement {
@@ -229,7 +257,35 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
     section.appendChild(h('figure', { class: 'gl-figure' }, h('figcaption', {}, 'Gradient flow over time', h('span', { class: 'gl-hint' }, 'click legend entries to toggle · Ctrl+wheel or the slider to zoom · drag to pan')), flowEl));
     registry.defer(() => new ChartView(flowEl, ctx, `gradient-flow-${name}`, (p, view) => flowOption(p, view, {
       T: layer.seqLen, direction: d.direction, curves, reach: d.metrics.decay?.reach ?? null,
-    }), { rebuildOnResize: true }));
+    }), { rebuildOnResize: true, afterRender: (view) => markSteps(view, layer.seqLen) }));
+  }
+
+  // The input track: what went in, and which input steps the gradient reaches.
+  const tracks = inputTracks(r);
+  if (tracks.length) {
+    const rows: HTMLElement[] = [];
+    for (const track of tracks) {
+      const T = (track.grad ?? track.values)!.dims[0];
+      const chart = (testid: string, source: HeatSource, opts: HeatmapOptions) => {
+        const el = h('div', { class: 'gl-chart gl-chart-track', 'data-testid': testid, role: 'img', tabindex: 0,
+          'aria-label': `${source.label} over time step × ${opts.rowLabel} (${T} × ${source.tensor.dims[2]}); hover for exact values` });
+        registry.defer(() => new HeatmapView(el, ctx, `${testid}-${name}`, source, opts));
+        return el;
+      };
+      const ids = track.ids;
+      const tipExtra = ids ? (t: number, b: number) => `<div class="gl-tip-row"><span class="gl-tip-name">token id</span><span class="gl-tip-value">${ids[t * track.grad!.dims[1] + b]}</span></div>` : undefined;
+      if (track.values) {
+        rows.push(chart(`input-values-${key}`, { key: `input:${track.name}`, label: `input ${track.name}`, symbol: track.name, tensor: track.values, magnitude: false },
+          { top: 26, bottom: 20, rowLabel: 'feature', compact: true }));
+      }
+      if (track.grad) {
+        const what = track.embedding ? `|dL/d embedding(${track.name})|` : `|dL/d${track.name}_t|`;
+        rows.push(chart(`input-grad-${key}`, { key: `inputGrad:${track.name}`, label: `${what} — which input steps the gradient reaches`, symbol: `dL/d${track.name}`, tensor: track.grad, magnitude: true },
+          { top: 26, bottom: 20, rowLabel: track.embedding ? 'embedding dim' : 'feature', tipExtra, compact: true }));
+      }
+    }
+    section.appendChild(h('figure', { class: 'gl-figure gl-input-track', 'data-testid': `input-track-${key}` },
+      h('figcaption', {}, 'Input track', h('span', { class: 'gl-hint' }, 'the input sequence and the gradient reaching it, on the same time axis as the chart above')), ...rows));
   }
 
   // Heatmaps.
@@ -279,14 +335,14 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
     const s = sat.gates[g];
     const ret = d.metrics.retention;
     return {
-      gate: g, left: s.leftPerUnit, right: s.rightPerUnit,
+      gate: g, left: s.leftPerUnit, right: s.rightPerUnit, low: s.low, high: s.high, range: s.range,
       unitNote: g === 'forget' && ret ? (u: number) => `mean forget f̄ = ${num(ret.meanForget[u])}, horizon τ = ${ret.horizon[u] === null ? '∞' : num(ret.horizon[u] as number)} steps` : undefined,
     };
   });
   if (gates.length) {
     const el = h('div', { class: 'gl-chart gl-chart-scatter', 'data-testid': `scatter-${key}`, role: 'img', tabindex: 0,
       'aria-label': `Gate saturation per unit (left-saturated fraction against right-saturated fraction): ${gates.map((g) => `${g.gate} ${sat.gates[g.gate].right > 0 ? `${(100 * sat.gates[g.gate].right).toFixed(1)}% right` : 'none right'}`).join(', ')}` });
-    lower.appendChild(h('figure', { class: 'gl-figure' }, h('figcaption', {}, 'Gate saturation per unit', h('span', { class: 'gl-hint' }, `Karpathy et al. 2015 · low ${sat.low}, high ${sat.high}`)), el));
+    lower.appendChild(h('figure', { class: 'gl-figure' }, h('figcaption', {}, 'Gate saturation per unit', h('span', { class: 'gl-hint' }, `Karpathy et al. 2015 · low ${sat.low}, high ${sat.high}${gates.some((g) => g.range === 'tanh') ? ` (tanh-valued gates: ${num(2 * sat.low - 1)}, ${num(2 * sat.high - 1)})` : ''}`)), el));
     registry.defer(() => new ChartView(el, ctx, `saturation-${name}`, (p, view) => scatterOption(p, view, gates, sat), { rebuildOnResize: true }));
   }
   const bars = weightGradBars(layer.op, layer.hiddenSize, d);

@@ -50,6 +50,8 @@ export interface BackwardOutputs {
   R: string;
   B: string;
   P?: string;
+  /** [T]: ‖dL/dX_t‖² over (B, I) of the gradient this direction sends into the layer's input X. */
+  inputGradNormSq: string;
 }
 
 export interface AnalysisGraph {
@@ -60,6 +62,8 @@ export interface AnalysisGraph {
   backward: BackwardOutputs[][];
   /** Indices in proto.graph.node of the BPTT Scans (the recurrences stagedRun may chunk). */
   recurrenceNodes: number[];
+  /** Output names of dL/d(input) per graph input the gradient reaches (embeddings: of the looked-up rows). */
+  inputGrads: { input: string; output: string; kind: 'float' | 'embedding' }[];
 }
 
 export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
@@ -188,10 +192,20 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
           hiddenSeeds: r.jacobian.hiddenSeeds, cellSeeds: r.jacobian.cellSeeds,
         },
         W: out(r.dW, 'dW')!, R: out(r.dR, 'dR')!, B: out(r.dB, 'dB')!, P: out(r.dP, 'dP'),
+        inputGradNormSq: out(b.op('ReduceSumSquare', [r.dX()], { axes: [1, 2], keepdims: 0 }), 'dXnorm2')!,
       };
     });
   });
+  const inputGrads: AnalysisGraph['inputGrads'] = [];
+  inp.path.inputs.forEach((x, i) => {
+    const g = gradOf(x.tensor);
+    if (!g) return;
+    const name = `input_grad_${i}`;
+    b.opInto('Identity', [g], [name]);
+    b.output(name);
+    inputGrads.push({ input: x.input, output: name, kind: x.kind });
+  });
   const scanOutputs = new Set(results.flatMap((r) => (r ?? []).map((x) => x.scanOutput)));
   const recurrenceNodes = b.nodes.map((n, i) => (scanOutputs.has(n.output[0]) ? i : -1)).filter((i) => i >= 0);
-  return { proto: makeModel(b.graph('gradient_lens_analysis')), feeds: [...feeds], objectiveValue: 'objective_value', backward, recurrenceNodes };
+  return { proto: makeModel(b.graph('gradient_lens_analysis')), feeds: [...feeds], objectiveValue: 'objective_value', backward, recurrenceNodes, inputGrads };
 }
