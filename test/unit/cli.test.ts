@@ -25,7 +25,7 @@ interface JsonReport {
     seqLen: number; batch: number;
     directions: {
       direction: string; gates?: Record<string, JsonTensor>; hidden?: JsonTensor; cell?: JsonTensor;
-      metrics: { saturation: { low: number; high: number; gates: Record<string, { left: number; right: number; leftPerUnit: number[]; rightPerUnit: number[] }> }; retention?: { meanForget: number[]; horizon: (number | null)[]; cellHighway: number[] }; spectrum: { sigmaMaxAll: number; gates: { gate: string; sigmaMax: number }[] } };
+      metrics: { saturation: { low: number; high: number; gates: Record<string, { left: number; right: number; leftPerUnit: number[]; rightPerUnit: number[]; low?: number; high?: number; range?: string }> }; retention?: { meanForget: number[]; horizon: (number | null)[]; cellHighway: number[] }; spectrum: { sigmaMaxAll: number; gates: { gate: string; sigmaMax: number }[] } };
     }[];
   }[];
   warnings: string[];
@@ -186,7 +186,10 @@ describe('cli: summary and JSON report of an LSTM (lstm_forget_bias)', function 
     }
     const sat = d.metrics.saturation;
     assert.deepStrictEqual([sat.low, sat.high], [0.1, 0.9]);
-    assert.deepStrictEqual(sat.gates.forget, { left: 0.5, right: 0.5, leftPerUnit: [0, 0, 0, 1, 1, 1], rightPerUnit: [1, 1, 1, 0, 0, 0] });
+    assert.deepStrictEqual(sat.gates.forget, {
+      low: 0.1, high: 0.9, activation: 'Sigmoid', range: 'sigmoid', left: 0.5, right: 0.5, leftPerUnit: [0, 0, 0, 1, 1, 1], rightPerUnit: [1, 1, 1, 0, 0, 0],
+    });
+    assert.deepStrictEqual([sat.gates.cell.low, sat.gates.cell.high, sat.gates.cell.range], [2 * 0.1 - 1, 2 * 0.9 - 1, 'tanh']);
     const caseJson = JSON.parse(fs.readFileSync(path.join(FORGET, 'case.json'), 'utf8'));
     const refRet = caseJson.layers[0].directions[0].metrics.retention;
     assertClose(d.metrics.retention!.meanForget, refRet.meanForget, 1e-5, 0, 'retention.meanForget');
