@@ -77,6 +77,10 @@ Metrics (SPEC.md section 4)
 
 Self-checks run every time (the script fails if one does not hold)
 -------------------------------------------------------------------
+- make_fixtures.recurrent (the NumPy reference below) reproduces ONNX's own backend test data
+  (/usr/share/libonnx-testdata/data/node/test_{lstm,gru,rnn,simple_rnn}_*, within 1e-5). The
+  data is required: without Debian's ``libonnx-testdata`` package the script stops with an
+  error naming it;
 - the torch unrolled forward matches make_fixtures.recurrent (the NumPy reference of the
   forward fixtures) on every recurrent node: Y, Y_h, Y_c, per-step h, c, forget gate;
 - torch-exported cases: graph outputs, L and every weight gradient match the PyTorch module
@@ -1307,6 +1311,9 @@ def unsupported_case():
 
 def main():
     t0 = time.time()
+    # the forward cross-check's NumPy reference must itself reproduce ONNX's backend test data
+    # (Debian's libonnx-testdata); missing data stops the script (make_fixtures raises)
+    backend = mf.check_backend_testdata()
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
     os.makedirs(OUT)
@@ -1314,6 +1321,8 @@ def main():
     hand_cases()
     unsupported_case()
 
+    print("make_fixtures.recurrent vs ONNX backend test data (%s): %d cases, max |diff| %.2g" % (
+        mf.TESTDATA, len(backend), max(w for _, w in backend)))
     print("%-26s %-7s %-7s %14s %5s %9s %4s %9s %9s %9s %9s" % (
         "case", "kind", "output", "L", "#W", "fdW", "#hc", "fdState", "fdJac", "fwd-np", "vs-torch"))
     for c in CHECKS:
