@@ -16,17 +16,22 @@ the reference graph outputs, and ``case.json``::
           "objective": { "kind": "sum"|"mean"|"l2"|"last"|"target", "output": "<graph output>",
                          "timeAxis": k|null, "target": "<file.npy>"|null },
           "value": L,
+          "inputGrads": { "<graph input>": "<file>" },   # float64; only inputs with a path to L
           "layers": [ { "node": "<ONNX node name>", "op": "LSTM"|"GRU"|"RNN",
                         "directions": [ {
               "direction": "forward"|"reverse",
               "gradHidden": "<file>", "gradCell": "<file>" (LSTM),      # [T,B,H] float64
-              "jacobianNorm": { "hidden": "<file>", "cell": "<file>" (LSTM) },   # [T] float64
+              "jacobianNorm": { "hidden": "<file>", "cell": "<file>" (LSTM),
+                                "state": "<file>" },                     # [T] float64
               "weightGrads": { "W": "<file>" [gH,I], "R": [gH,H], "B": [2gH], "P": [3H] (if P input) },
-              "gradNorm": [T], "gradCellNorm": [T] (LSTM),
-              "decay": { "basis", "rho", "slope", "rhoTail", "survival", "halfLife", "reach",
-                         "verdict", "points", "window" },
+              "gradNorm": [T], "gradCellNorm": [T] (LSTM), "inputGradNorm": [T],
+              "decay": { "basis": "state", "rho", "slope", "rhoTail", "survival", "halfLife",
+                         "reach", "verdict", "points", "window" },
+              "decayPaths": { "hidden": {decay, "basis": "hidden"},
+                              "cell": {decay, "basis": "cell"} } (LSTM),
               "cellHighway": [T] (LSTM) } ] } ],
-          "clipping": { "globalNorm": G, "factors": { "1": f, "5": f } } } ] }
+          "clipping": { "globalNorm": G, "factors": { "1": f, "5": f } } } ],
+      ...case-specific fields (see "Case-specific fields" below) }
 
 How the references are computed
 -------------------------------
@@ -54,6 +59,39 @@ take them, and padded steps (sequence_lens) leave the state unchanged and output
   one ``torch.autograd.grad`` of h_last[:, j] (resp. c_last[:, j]) with respect to every
   step's h_t (resp. c_t) gives row j of each batch element's Jacobian (batch elements are
   independent). Entry t = sqrt(sum_b ||dh_last[b]/dh_t[b]||_F^2); padded (t, b) contribute 0.
+  "last" is per batch element: the state after step len[b]-1 (forward) / step 0 (reverse). The
+  ``hidden`` perturbation is the one of gradHidden (h_t moves, c_t does not); the ``cell``
+  perturbation is the one of gradCell (c_t moves *and* so do h_t = o*h(c_t) and the Po
+  peephole of the same step).
+- ``jacobianNorm.state`` is the state-space Jacobian. The state carried from step t to step t+1
+  is s_t = (h_t, c_t) for LSTM and s_t = h_t for GRU/RNN; perturbations of h_t and of c_t are
+  independent perturbations of that carried state: perturbing c_t does NOT change h_t of the
+  same step nor that step's output gate (Po peephole), it reaches only later steps; perturbing
+  h_t does not change c_t. Computed on the same isolated run: a zero leaf is added to every
+  step's carried h_t (after h_t is computed) and, for LSTM, another to the carried c_t (after
+  h_t and o_t have used c_t); the gradient with respect to a leaf is the derivative with
+  respect to the carried state. For each of the 2H outputs (h_last[:, j], then c_last[:, j];
+  seeds on both) one ``torch.autograd.grad`` gives a row of each batch element's
+  [2H, 2H] Jacobian d(h_last, c_last)[b] / d(h_t, c_t)[b]. Entry t = sqrt(sum_b ||.||_F^2),
+  same masking and per-element "last" as above. At the direction's last valid step the
+  Jacobian is the identity: sqrt(2*B*H) (LSTM), sqrt(B*H) (GRU/RNN) when no element is
+  padded there. Its (h_last, h_t) block is exactly the ``hidden`` Jacobian (asserted); the
+  ``cell`` Jacobian is not its (c_last, c_t) block but cc + ch * dh_t/dc_t. For GRU and RNN
+  ``state`` equals ``hidden`` (asserted; written to its own file).
+- ``inputGrads`` (per run) and ``inputGradNorm`` (per direction) come from a second evaluation
+  of the graph (same L, asserted bit-identical, same weight gradients) in which every float
+  graph input is a leaf requiring grad, and the output of every Gather whose indices are an
+  integer graph input and whose data is a float initializer (an embedding lookup) is made a
+  leaf. ``inputGrads[x]`` = dL/dx with x's own shape (file run<r>_inputgrad_<x>.npy); for an
+  embedding's ids it is the gradient of the looked-up rows, the Gather output's grad, shape
+  ids.shape + [E]. Graph inputs whose leaf gets no gradient (no differentiable path to L:
+  sequence_lens, an input feeding only Shape or other graph outputs) are left out; an input
+  on the path whose gradient happens to be 0 is kept (zeros).
+  In that evaluation every direction of every recurrent node reads its own identity copy X_d
+  of the node's input sequence X (time-major, i.e. after the layout=1 transpose); the .grad
+  of X_d is the gradient *this direction* sends into X (the directions' copies sum to the
+  gradient of X; for a unidirectional layer whose X has no other consumer it is dL/dX).
+  ``inputGradNorm[t]`` = ||dL/dX_d[t]||_2 over (B, I); padded (t, b) rows are 0.
 - ``clip`` and HardSigmoid/Relu use torch semantics at their kinks: torch.clamp passes the
   gradient when the input equals the bound exactly (0 strictly outside), relu'(0) = 0. The
   fixtures keep every kinked pre-activation well away from its kink (checked), so this
@@ -62,7 +100,9 @@ take them, and padded steps (sequence_lens) leave the state unchanged and output
 Metrics (SPEC.md section 4)
 ---------------------------
 - ``gradNorm[t]`` = ||gradHidden[t]||_2 over (B, H), ``gradCellNorm`` likewise.
-- ``decay`` (SPEC v2 section 9.2): the window is t = 0 .. maxlen-1 (maxlen = max(sequence_lens),
+- ``decay`` is fitted on jn = jacobianNorm.state, ``"basis": "state"``. ``decayPaths`` (LSTM
+  only) holds the same fit on jacobianNorm.hidden (``"basis": "hidden"``) and on
+  jacobianNorm.cell (``"basis": "cell"``). The fit (SPEC v2 section 9.2): the window is t = 0 .. maxlen-1 (maxlen = max(sequence_lens),
   else T), W = maxlen; last = maxlen-1 (forward) / 0 (reverse); d = |last - t|. Points with
   jn > 0 (exact zeros dropped) are fitted: log(jn) = a + slope * d by least squares; rho =
   exp(slope) (null with fewer than 2 points); rhoTail the same fit over d >= ceil(W/2);
@@ -83,12 +123,23 @@ Self-checks run every time (the script fails if one does not hold)
   error naming it;
 - the torch unrolled forward matches make_fixtures.recurrent (the NumPy reference of the
   forward fixtures) on every recurrent node: Y, Y_h, Y_c, per-step h, c, forget gate;
-- torch-exported cases: graph outputs, L and every weight gradient match the PyTorch module
+- torch-exported cases: graph outputs, L, every weight gradient and every inputGrads tensor
+  (the module's x.grad; for ids, the grad of nn.Embedding's output) match the PyTorch module
   itself evaluated in float64 with autograd (torch's gate order mapped to ONNX's);
+- the state Jacobian's (h_last, h_t) block equals the hidden Jacobian; GRU/RNN state = hidden;
+  the last valid step's value is sqrt(B*H) (hidden, cell) / sqrt(2*B*H) (LSTM state) when no
+  element is padded;
+- when a recurrent node's X is a float graph input with no other consumer, the sum over its
+  directions of dL/dX_d equals inputGrads[X] (transposed for layout=1);
 - central finite differences in float64 (fourth-order stencil
   f' ~ (-f(2e) + 8f(e) - 8f(-e) + f(-2e)) / 12e, e = 1e-4): every weight entry for small cases, a
   random sample otherwise; a sample of (t, b, j) of h_t and c_t via perturbation hooks
-  (a +-eps added to the step's new state); the full per-step Jacobians behind jacobianNorm.
+  (a +-eps added to the step's new state); the per-step Jacobians behind jacobianNorm, the
+  state Jacobian through hooks that add +-eps to one unit of the carried h_t or the carried c_t
+  (after h_t and o_t used c_t) for the whole batch, output (h_last, c_last): every step when
+  T <= 12, else 12 steps (0, 1, T-2, T-1 and 8 drawn); every inputGrads entry when the input
+  has at most 24 entries, else 12 drawn ones and the largest (+-eps on the feed, or on the
+  Gather output for an embedding); FD_STATE_SAMPLE (t, b, i) per direction of its X_d copy.
   Error measure |ad - fd| / max(|ad|, |fd|, 1e-3 * scale) (scale = largest |value| of that
   family), asserted < 1e-6.
 
@@ -133,7 +184,9 @@ def fd_combine(vals):
 FD_TOL = 1e-6
 FULL_FD_MAX = 400      # every weight entry is checked when the model has at most this many
 FD_SAMPLE = 12         # otherwise this many entries per weight tensor
-FD_STATE_SAMPLE = 6    # (t, b, j) samples per layer-direction for h_t and c_t
+FD_STATE_SAMPLE = 6    # (t, b, j) samples per layer-direction for h_t and c_t (and X_t)
+FD_INPUT_SAMPLE = 12   # entries per graph-input gradient (all when it has at most 2x this many)
+FULL_JAC_FD_T = 12     # per-step Jacobians: every step when T <= this, else this many steps
 KINK_MIN = 1e-3        # kinked pre-activations must stay this far from their kink
 
 
@@ -202,6 +255,10 @@ def note_kink(stats, v, points):
 def run_direction(cfg, lv, X, h0, c0, pert=None, stats=None, retain=True):
     """cfg: op, H, lens, reverse, acts, clip, input_forget, lbr. lv: W, R, B (, P) leaves.
 
+    pert: {("h", t) | ("c", t) | ("cc", t): [B,H] tensor} added to the step's new h_t (after
+    it is computed: carried to step t+1 and output), to the new c_t *before* h_t = o*h(c_t)
+    and the Po peephole use it, or to the carried c_t only (after both: reaches later steps).
+
     Returns hs/cs (the step's new states, one [B,H] tensor per t), Y [T,B,H], final h/c,
     forget gates (numpy [T,B,H], zeros at padded positions)."""
     op, H = cfg["op"], cfg["H"]
@@ -238,6 +295,7 @@ def run_direction(cfg, lv, X, h0, c0, pert=None, stats=None, retain=True):
     for t in order:
         m = valid[t][:, None]
         x = X[t]
+        c_carry = None
         if op == "LSTM":
             a = x @ Wt + h @ Rt.t() + Wb + Rb
             ai, ao, af, ac = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
@@ -259,6 +317,9 @@ def run_direction(cfg, lv, X, h0, c0, pert=None, stats=None, retain=True):
             o = act(f_act, f_k, clamp(ao))
             h_new = o * act(h_act, h_k, c_new)
             forget[t] = torch.where(m, f, zero).detach().numpy()
+            if pert and ("cc", t) in pert:
+                # carried-state perturbation: reaches only later steps (not h_t, not Po of step t)
+                c_carry = c_new + pert[("cc", t)]
         elif op == "GRU":
             xw = x @ Wt
             R = Rt
@@ -283,7 +344,7 @@ def run_direction(cfg, lv, X, h0, c0, pert=None, stats=None, retain=True):
         hs[t], cs[t] = h_new, c_new
         h = torch.where(m, h_new, h)
         if c_new is not None:
-            c = torch.where(m, c_new, c)
+            c = torch.where(m, c_new if c_carry is None else c_carry, c)
         Ys[t] = torch.where(m, h_new, zero)
     return {"hs": hs, "cs": cs, "Y": torch.stack(Ys), "h": h, "c": c, "forget": forget,
             "valid": valid.numpy()}
@@ -461,7 +522,7 @@ def eval_op(op, at, ins, opset, nout):
     raise NotImplementedError(op)
 
 
-def recurrent_node(node, at, ins, overrides, perturb, stats):
+def recurrent_node(node, at, ins, overrides, perturb, stats, xgrad=False):
     op, name = node.op_type, node.name
     H = int(at["hidden_size"])
     layout = int(at.get("layout", 0))
@@ -507,8 +568,19 @@ def recurrent_node(node, at, ins, overrides, perturb, stats):
         pert = None
         if perturb:
             pert = {k[2:]: v for k, v in perturb.items() if k[:2] == (name, d)}
-        out = run_direction(cfg, leaves, X, h0, c0, pert, stats)
-        out.update({"direction": dname, "leaves": leaves, "cfg": cfg, "X": X, "h0": h0, "c0": c0})
+        # this direction's own copy of the (time-major) input sequence: its .grad is the gradient
+        # this direction sends into X; ("X",) perturbs the copy (finite differences)
+        Xd = X
+        if xgrad and grad_on:
+            if X.requires_grad:
+                Xd = X.clone()
+                Xd.retain_grad()
+            else:
+                Xd = X.detach().clone().requires_grad_(True)
+        if pert and ("X",) in pert:
+            Xd = Xd + pert[("X",)]
+        out = run_direction(cfg, leaves, Xd, h0, c0, pert, stats)
+        out.update({"direction": dname, "leaves": leaves, "cfg": cfg, "X": X, "Xd": Xd, "h0": h0, "c0": c0})
         dirs.append(out)
     Y = torch.stack([o["Y"] for o in dirs], 1)
     Yh = torch.stack([o["h"] for o in dirs], 0)
@@ -524,19 +596,25 @@ def recurrent_node(node, at, ins, overrides, perturb, stats):
     return outs, info
 
 
-def evaluate(graph, feeds, overrides=None, perturb=None, stats=None):
+def evaluate(graph, feeds, overrides=None, perturb=None, stats=None, taps=(), out_pert=None, xgrad=False):
+    """taps: node outputs made grad-requiring leaves (their .grad = dL/d output); out_pert:
+    {node output: delta} added to that output; xgrad: per-direction X copies (recurrent_node)."""
     env = dict(graph.inits)
     env.update(feeds)
     rec = {}
     for node, at in graph.nodes:
         ins = [env[n] if n else None for n in node.input]
         if node.op_type in RECURRENT:
-            outs, info = recurrent_node(node, at, ins, overrides, perturb, stats)
+            outs, info = recurrent_node(node, at, ins, overrides, perturb, stats, xgrad)
             rec[node.name] = info
         else:
             outs = eval_op(node.op_type, at, ins, graph.opset, len(node.output))
         for n, v in zip(node.output, outs):
             if n:
+                if out_pert and n in out_pert:
+                    v = v + out_pert[n]
+                if n in taps and torch.is_grad_enabled():
+                    v = v.detach().requires_grad_(True)
                 env[n] = v
     return env, rec
 
@@ -594,7 +672,68 @@ def jacobians(dr):
     return res
 
 
-def jacobians_fd(dr):
+def state_jacobian(dr):
+    """J[t][b, out, in] = d s_last[b] / d s_t[b], s = (h, c) for LSTM (h for GRU/RNN): the carried
+    state. Zero leaves are added to every step's carried h_t ("h") and c_t ("cc"); the gradient
+    with respect to such a leaf is the derivative with respect to the carried state."""
+    cfg = dr["cfg"]
+    lv, X, h0, c0 = isolated(dr)
+    T, Bn, H = X.shape[0], X.shape[1], cfg["H"]
+    lstm = cfg["op"] == "LSTM"
+    kinds = ("h", "cc") if lstm else ("h",)
+    pert = {(k, t): torch.zeros(Bn, H, dtype=torch.float64, requires_grad=True) for k in kinds for t in range(T)}
+    out = run_direction(cfg, lv, X, h0, c0, pert=pert, retain=False)
+    final = torch.cat([out["h"], out["c"]], 1) if lstm else out["h"]
+    leaves = [pert[(k, t)] for k in kinds for t in range(T)]
+    n = final.shape[1]
+    J = np.zeros((T, Bn, n, n))
+    for j in range(n):
+        seed = torch.zeros_like(final)
+        seed[:, j] = 1.0
+        gs = torch.autograd.grad(final, leaves, seed, retain_graph=True, allow_unused=True)
+        for ki in range(len(kinds)):
+            for t in range(T):
+                g = gs[ki * T + t]
+                if g is not None:
+                    J[t, :, j, ki * H: (ki + 1) * H] = g.numpy()
+    return J * dr["valid"][:, :, None, None]
+
+
+def fd_steps(dr):
+    """The steps whose Jacobians are finite-differenced: all, or a sample for long sequences."""
+    T = dr["X"].shape[0]
+    if T <= FULL_JAC_FD_T:
+        return list(range(T))
+    rng = np.random.default_rng(T)
+    pick = {0, T - 1, 1, T - 2} | set(int(v) for v in rng.choice(T, FULL_JAC_FD_T - 4, replace=False))
+    return sorted(pick)
+
+
+def state_jacobian_fd(dr, steps):
+    """Finite differences of state_jacobian at the given steps: perturbation hooks on the carried
+    h_t ("h") and c_t ("cc"), output (h_last, c_last)."""
+    cfg = dr["cfg"]
+    lv, X, h0, c0 = isolated(dr)
+    T, Bn, H = X.shape[0], X.shape[1], cfg["H"]
+    lstm = cfg["op"] == "LSTM"
+    kinds = ("h", "cc") if lstm else ("h",)
+    n = H * len(kinds)
+    J = np.zeros((T, Bn, n, n))
+    with torch.no_grad():
+        for t in steps:
+            for ki, k in enumerate(kinds):
+                for j in range(H):
+                    vals = []
+                    for s, _ in FD_STENCIL:
+                        delta = torch.zeros(Bn, H, dtype=torch.float64)
+                        delta[:, j] = s * FD_EPS
+                        o = run_direction(cfg, lv, X, h0, c0, pert={(k, t): delta}, retain=False)
+                        vals.append((torch.cat([o["h"], o["c"]], 1) if lstm else o["h"]).numpy())
+                    J[t, :, :, ki * H + j] = fd_combine(vals)
+    return J * dr["valid"][:, :, None, None]
+
+
+def jacobians_fd(dr, steps=None):
     cfg = dr["cfg"]
     lv, X, h0, c0 = isolated(dr)
     T, Bn, H = X.shape[0], X.shape[1], cfg["H"]
@@ -603,7 +742,7 @@ def jacobians_fd(dr):
     with torch.no_grad():
         for kind, pk, fk in kinds:
             J = np.zeros((T, Bn, H, H))
-            for t in range(T):
+            for t in (range(T) if steps is None else steps):
                 for j in range(H):
                     vals = []
                     for s, _ in FD_STENCIL:
@@ -750,20 +889,49 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
     jac_err = 0.0
     for li, (nname, info) in enumerate(rec.items()):
         for di, dr in enumerate(info["dirs"]):
+            steps = fd_steps(dr)
             J = jacobians(dr)
-            Jfd = jacobians_fd(dr)
+            J["state"] = state_jacobian(dr)
+            Jfd = jacobians_fd(dr, steps)
+            Jfd["state"] = state_jacobian_fd(dr, steps)
             for kind in J:
-                jac_err = max(jac_err, fd_err(J[kind], Jfd[kind], np.max(np.abs(J[kind]))))
+                jac_err = max(jac_err, fd_err(J[kind][steps], Jfd[kind][steps], np.max(np.abs(J[kind]))))
             jac[(nname, di)] = {k: jnorm(v) for k, v in J.items()}
+            jn = jac[(nname, di)]
+            # the hidden Jacobian is the state Jacobian's (h_last, h_t) block (same perturbation)
+            Hn = info["H"]
+            hh = J["state"][:, :, :Hn, :Hn]
+            assert np.allclose(hh, J["hidden"], rtol=1e-13, atol=1e-13 * float(np.max(np.abs(hh)))), name
+            if info["op"] != "LSTM":  # the carried state is h alone
+                assert np.allclose(jn["state"], jn["hidden"], rtol=1e-13, atol=0.0), (name, jn)
             if int(info["lens"].min()) == info["T"]:  # no padding: sqrt(B*H) at the final position
                 last = 0 if dr["cfg"]["reverse"] else info["T"] - 1
-                for v in jac[(nname, di)].values():
-                    assert abs(v[last] - math.sqrt(info["B"] * info["H"])) < 1e-12, (name, v)
+                for kind, v in jn.items():
+                    n = 2 * info["H"] if kind == "state" and info["op"] == "LSTM" else info["H"]
+                    assert abs(v[last] - math.sqrt(info["B"] * n)) < 1e-12, (name, kind, v)
     assert jac_err < FD_TOL, (name, jac_err)
 
     nweights = sum(v.numel() for info in rec.values() for dr in info["dirs"] for v in dr["leaves"].values())
     full = nweights <= FULL_FD_MAX if fd_full is None else fd_full
     rng = np.random.default_rng(sum(map(ord, name)))
+    rng_in = np.random.default_rng(sum(map(ord, name)) + 1)  # samples of the input-gradient checks
+
+    # graph inputs: float ones are leaves; an integer one that indexes an embedding (the indices
+    # of a Gather whose data is a float initializer) gets the gradient of the looked-up rows
+    graph_inputs = [gi.name for gi in model.graph.input if gi.name not in init_names]
+    emb_taps = {}
+    for gname in graph_inputs:
+        if feeds[gname].is_floating_point():
+            continue
+        outs = [n.output[0] for n, _ in graph.nodes if n.op_type == "Gather" and len(n.input) > 1
+                and n.input[1] == gname and n.input[0] in graph.inits and graph.inits[n.input[0]].is_floating_point()]
+        assert len(outs) <= 1, (name, gname, outs)
+        if outs:
+            emb_taps[gname] = outs[0]
+    consumers = {}
+    for n, _ in graph.nodes:
+        for i in n.input:
+            consumers[i] = consumers.get(i, 0) + 1
 
     case_runs = []
     for ri, obj in enumerate(runs):
@@ -780,10 +948,48 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
         L.backward()
         Lval = float(L)
 
-        def loss(**kw):
+        def loss(feeds_=feeds, **kw):
             with torch.no_grad():
-                e, _ = evaluate(graph, feeds, **kw)
+                e, _ = evaluate(graph, feeds_, **kw)
                 return float(objective(obj, e, tgt_t))
+
+        # --- a second pass for the gradients with respect to the graph inputs and to each
+        # direction's own copy of its input sequence X (the first pass stays as it was)
+        xfeeds = {k: v.detach().clone().requires_grad_(True) if v.is_floating_point() else v
+                  for k, v in feeds.items()}
+        env_x, rec_x = evaluate(graph, xfeeds, taps=set(emb_taps.values()), xgrad=True)
+        Lx = objective(obj, env_x, tgt_t)
+        Lx.backward()
+        assert float(Lx) == Lval, (name, float(Lx), Lval)
+        igrads = {}
+        for gname in graph_inputs:
+            if gname in emb_taps:
+                g = env_x[emb_taps[gname]].grad
+            elif xfeeds[gname].is_floating_point():
+                g = xfeeds[gname].grad
+            else:
+                g = None
+            if g is not None:  # None: no path from this input to the objective
+                igrads[gname] = g.numpy().copy()
+        xgrads = {}
+        for nname, info in rec_x.items():
+            for di, dr in enumerate(info["dirs"]):
+                g = dr["Xd"].grad
+                g = np.zeros(tuple(dr["Xd"].shape)) if g is None else g.numpy()
+                xgrads[(nname, di)] = g * dr["valid"][:, :, None]
+                for k, leaf in dr["leaves"].items():  # the second pass's weight gradients agree
+                    g1 = rec[nname]["dirs"][di]["leaves"][k].grad
+                    g2 = leaf.grad
+                    if g1 is not None or g2 is not None:
+                        assert np.allclose(g1.numpy(), g2.numpy(), rtol=1e-12, atol=1e-300), (name, nname, k)
+            # a layer whose X is a graph input consumed by nothing else: sum over directions == dL/dX
+            xin = info["node"].input[0]
+            if xin in igrads and consumers.get(xin) == 1:
+                tot = sum(xgrads[(nname, di)] for di in range(len(info["dirs"])))
+                ref = igrads[xin].transpose(1, 0, 2) if int(info["at"].get("layout", 0)) == 1 else igrads[xin]
+                assert np.allclose(tot, ref, rtol=1e-12, atol=1e-14 * float(np.max(np.abs(ref)) + 1e-300)), (name, xin)
+        input_grads = {gname: save(d, "run%d_inputgrad_%s.npy" % (ri, sanitize(gname)), g)
+                       for gname, g in igrads.items()}
 
         # --- collect the gradients
         wgrads = {}
@@ -824,7 +1030,11 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
                 entry["gradNorm"] = np.sqrt((gh ** 2).sum(axis=(1, 2))).tolist()
                 if op == "LSTM":
                     entry["gradCellNorm"] = np.sqrt((gc ** 2).sum(axis=(1, 2))).tolist()
-                entry["decay"] = decay(jn["hidden"], info["lens"].numpy(), dr["cfg"]["reverse"])
+                entry["inputGradNorm"] = np.sqrt((xgrads[(nname, di)] ** 2).sum(axis=(1, 2))).tolist()
+                lens_np, rev = info["lens"].numpy(), dr["cfg"]["reverse"]
+                entry["decay"] = decay(jn["state"], lens_np, rev, basis="state")
+                if op == "LSTM":
+                    entry["decayPaths"] = {k: decay(jn[k], lens_np, rev, basis=k) for k in ("hidden", "cell")}
                 if op == "LSTM":
                     entry["cellHighway"] = mf.retention(dr["forget"], dr["valid"], info["lens"].numpy(),
                                                         dr["direction"])["cellHighway"]
@@ -877,13 +1087,57 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
         ns = len(ad)
         assert w_err < FD_TOL and s_err < FD_TOL, (name, obj["kind"], w_err, s_err)
 
+        # --- finite differences: graph-input gradients (feeds, or the embedding's Gather output)
+        ad, fd = [], []
+        iscale = max([float(np.max(np.abs(g))) for g in igrads.values()] + [0.0])
+        for gname, g in igrads.items():
+            n = g.size
+            if n <= 2 * FD_INPUT_SAMPLE:
+                idxs = range(n)
+            else:
+                idxs = sorted({int(np.argmax(np.abs(g)))} | set(int(v) for v in rng_in.choice(n, FD_INPUT_SAMPLE, replace=False)))
+            for idx in idxs:
+                vals = []
+                for s, _ in FD_STENCIL:
+                    delta = torch.zeros(g.shape, dtype=torch.float64)
+                    delta.view(-1)[idx] = s * FD_EPS
+                    if gname in emb_taps:
+                        vals.append(loss(out_pert={emb_taps[gname]: delta}))
+                    else:
+                        vals.append(loss(feeds_=dict(feeds, **{gname: feeds[gname] + delta})))
+                fd.append(fd_combine(vals))
+                ad.append(g.reshape(-1)[idx])
+        i_err = fd_err(ad, fd, iscale)
+        ni = len(ad)
+        # --- finite differences: each direction's X_t (perturbation of that direction's copy)
+        ad, fd = [], []
+        xscale = max(float(np.max(np.abs(g))) for g in xgrads.values())
+        for (nname, di), g in xgrads.items():
+            T, Bn, I = g.shape
+            picks = [(T - 1, 0, 0), (0, Bn - 1, I - 1)]
+            picks += [(int(rng_in.integers(T)), int(rng_in.integers(Bn)), int(rng_in.integers(I)))
+                      for _ in range(FD_STATE_SAMPLE - 2)]
+            for t, b, i in picks:
+                vals = []
+                for s, _ in FD_STENCIL:
+                    delta = torch.zeros(T, Bn, I, dtype=torch.float64)
+                    delta[t, b, i] = s * FD_EPS
+                    vals.append(loss(perturb={(nname, di, "X"): delta}))
+                fd.append(fd_combine(vals))
+                ad.append(g[t, b, i])
+        x_err = fd_err(ad, fd, xscale)
+        nx = len(ad)
+        assert i_err < FD_TOL and x_err < FD_TOL, (name, obj["kind"], i_err, x_err)
+
         # --- torch module cross-check (exported cases)
         mod_err = None
         if torch_ref is not None:
-            mod_err = torch_ref(obj, tgt_t, Lval, wgrads)
+            mod_err = torch_ref(obj, tgt_t, Lval, wgrads, igrads)
 
-        CHECKS.append((name, obj["kind"], obj["output"], Lval, nw, w_err, ns, s_err, jac_err, fwd_err, mod_err))
-        case_runs.append({"objective": objective_json, "value": Lval, "layers": layers, "clipping": clipping})
+        CHECKS.append((name, obj["kind"], obj["output"], Lval, nw, w_err, ns, s_err, jac_err, fwd_err, mod_err,
+                       ni, i_err, nx, x_err))
+        case_runs.append({"objective": objective_json, "value": Lval, "inputGrads": input_grads, "layers": layers,
+                          "clipping": clipping})
 
     # expected verdicts etc.
     if expect:
@@ -915,20 +1169,37 @@ def torch_to_onnx_rows(op, t):
     return torch.cat([chunks[k] for k in TORCH_ORDER[op]], dim=0)
 
 
-def make_torch_ref(module, args, output_names):
+def make_torch_ref(module, args, input_names, output_names):
     m64 = module.double().eval()
     args64 = [a.double() if a.is_floating_point() else a for a in args]
     rnns = [(mod, {torch.nn.LSTM: "LSTM", torch.nn.GRU: "GRU", torch.nn.RNN: "RNN"}[type(mod)])
             for mod in m64.modules() if type(mod) in (torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN)]
 
-    def ref(obj, tgt_t, Lval, wgrads):
+    def ref(obj, tgt_t, Lval, wgrads, igrads):
         m64.zero_grad()
-        outs = m64(*args64)
+        leaves = [a.detach().clone().requires_grad_(True) if a.is_floating_point() else a for a in args64]
+        looked_up = []  # nn.Embedding outputs: the gradient of the looked-up rows
+
+        def keep(mod, inp, out):
+            out.retain_grad()
+            looked_up.append(out)
+
+        hooks = [mod.register_forward_hook(keep) for mod in m64.modules() if isinstance(mod, torch.nn.Embedding)]
+        outs = m64(*leaves)
+        for h in hooks:
+            h.remove()
         outs = outs if isinstance(outs, tuple) else (outs,)
         env = dict(zip(output_names, outs))
         L = objective(obj, env, tgt_t)
         L.backward()
         worst = abs(float(L) - Lval) / max(1.0, abs(Lval))
+        assert len(looked_up) <= 1, len(looked_up)
+        for iname, a in zip(input_names, leaves):
+            g = a.grad if a.is_floating_point() else (looked_up[0].grad if looked_up else None)
+            assert (g is None) == (iname not in igrads), (iname, g is None)
+            if g is not None:
+                scale = max(1.0, float(np.max(np.abs(igrads[iname]))))
+                worst = max(worst, float(np.max(np.abs(igrads[iname] - g.numpy()))) / scale)
         seen = []
         for key in wgrads:
             if key[0] not in seen:
@@ -958,7 +1229,7 @@ def make_torch_ref(module, args, output_names):
 def torch_case(name, description, module, args, input_names, output_names, runs, opset=OPSET, expect=None):
     model = mf.export_torch(module, args, input_names, output_names, opset)
     feeds = {n: a.numpy() for n, a in zip(input_names, args)}
-    ref = make_torch_ref(module, args, output_names)
+    ref = make_torch_ref(module, args, input_names, output_names)
     # graph outputs vs the module (float64)
     write_case(name, description, model, feeds, runs, torch_ref=ref, expect=expect)
 
@@ -1054,7 +1325,8 @@ def torch_cases():
     torch.manual_seed(15)
     torch_case("embedding_gru",
                "torch Embedding(11, 4) (Gather) + GRU(4, 6) (linear_before_reset=1) + Linear(6, 3); int64 token ids "
-               "[T=8, B=2]. No gradient w.r.t. the ids; weightGrads are the GRU's.",
+               "[T=8, B=2]. The ids are integers: inputGrads.ids is the gradient of the looked-up embedding rows "
+               "(the Gather output), [8, 2, 4]; weightGrads are the GRU's.",
                mf.EmbGru(), (torch.randint(0, 11, (8, 2)),), ["ids"], ["logits"],
                [{"kind": "sum", "output": "logits"}])
     torch.manual_seed(16)
@@ -1323,12 +1595,13 @@ def main():
 
     print("make_fixtures.recurrent vs ONNX backend test data (%s): %d cases, max |diff| %.2g" % (
         mf.TESTDATA, len(backend), max(w for _, w in backend)))
-    print("%-26s %-7s %-7s %14s %5s %9s %4s %9s %9s %9s %9s" % (
-        "case", "kind", "output", "L", "#W", "fdW", "#hc", "fdState", "fdJac", "fwd-np", "vs-torch"))
+    print("%-26s %-7s %-7s %14s %5s %9s %4s %9s %9s %9s %9s %4s %9s %4s %9s" % (
+        "case", "kind", "output", "L", "#W", "fdW", "#hc", "fdState", "fdJac", "fwd-np", "vs-torch",
+        "#in", "fdInput", "#X", "fdX"))
     for c in CHECKS:
-        name, kind, out, L, nw, we, ns, se, je, fe, me = c
-        print("%-26s %-7s %-7s %14.8g %5d %9.2e %4d %9.2e %9.2e %9.2e %9s" % (
-            name, kind, out[:7], L, nw, we, ns, se, je, fe, "-" if me is None else "%.2e" % me))
+        name, kind, out, L, nw, we, ns, se, je, fe, me, ni, ie, nx, xe = c
+        print("%-26s %-7s %-7s %14.8g %5d %9.2e %4d %9.2e %9.2e %9.2e %9s %4d %9.2e %4d %9.2e" % (
+            name, kind, out[:7], L, nw, we, ns, se, je, fe, "-" if me is None else "%.2e" % me, ni, ie, nx, xe))
     print()
     print("%-26s %6s  %-40s %s" % ("case", "sec", "decay verdicts (run 0)", "min kink distance"))
     for name, sec, info, kink in SUMMARY:
@@ -1336,7 +1609,7 @@ def main():
     total = 0
     for dp, _, fs in os.walk(OUT):
         total += sum(os.path.getsize(os.path.join(dp, f)) for f in fs)
-    worst = max(max(c[5], c[7], c[8]) for c in CHECKS)
+    worst = max(max(c[5], c[7], c[8], c[12], c[14]) for c in CHECKS)
     print("\n%d cases, %d runs, worst FD error %.2e (tolerance %.0e), %.1f kB in %s, %.0f s" % (
         len(SUMMARY), len(CHECKS), worst, FD_TOL, total / 1024, os.path.relpath(OUT, ROOT), time.time() - t0))
 
