@@ -3,7 +3,7 @@
 
 Regenerate with ``/usr/bin/python3 scripts/make_backward_fixtures.py`` (deterministic: fixed
 seeds; idempotent: the whole ``test/fixtures/backward`` directory is deleted and rewritten;
-about a minute on 2 CPU cores).
+about 75 s on 2 CPU cores, most of it the finite-difference self-checks).
 
 Each case directory holds ``model.onnx`` (float32 weights), one ``.npy`` per graph input
 (float32, int64 token ids, int32 sequence_lens), the target ``.npy`` of ``target`` objectives,
@@ -115,6 +115,18 @@ Metrics (SPEC.md section 4)
 - ``clipping``: G = sqrt(sum of squares of every weightGrads tensor of the run, all layers,
   directions, W/R/B/P); factors min(1, theta/G) for theta = 1, 5.
 
+Case-specific fields
+--------------------
+- ``"float32Overflow": true, "float32OverflowStep": t`` (rnn_relu_overflow): the recurrence
+  run in float32 NumPy with the case's weights and inputs (h_0 = 0,
+  h_t = relu(x_t W^T + h_{t-1} R^T + Wb + Rb), every operation in float32) first holds a
+  non-finite h_t at step t (0-based). Every reference of the case is the float64 one (all
+  finite); a float32 engine is expected to report the non-finite values, not to match them.
+- ``"forgetSaturated": [ { "node", "direction", "units": [j, ...] } ]`` (lstm_forget_saturated):
+  units whose forget gate is exactly 1.0 at every valid step of the float64 run (asserted); a
+  float64 logistic value that rounds to 1.0 is within 2^-53 of 1, so it is 1.0 in float32 too.
+  Their meanForget is 1 and their retention horizon 1e30 (make_fixtures.retention, asserted).
+
 Self-checks run every time (the script fails if one does not hold)
 -------------------------------------------------------------------
 - make_fixtures.recurrent (the NumPy reference below) reproduces ONNX's own backend test data
@@ -131,6 +143,11 @@ Self-checks run every time (the script fails if one does not hold)
   element is padded;
 - when a recurrent node's X is a float graph input with no other consumer, the sum over its
   directions of dL/dX_d equals inputGrads[X] (transposed for layout=1);
+- each case asserts the property it exists for (its ``expect`` / ``on_forward`` checks, named
+  in its description: verdicts, closed forms, exact zeros, shapes, which inputs have
+  gradients), and every ONNX recurrent activation (Relu, Tanh, Sigmoid, Affine, LeakyRelu,
+  ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus) appears in some case,
+  with non-default alpha/beta in at least one when it takes them;
 - central finite differences in float64 (fourth-order stencil
   f' ~ (-f(2e) + 8f(e) - 8f(-e) + f(-2e)) / 12e, e = 1e-4): every weight entry for small cases, a
   random sample otherwise; a sample of (t, b, j) of h_t and c_t via perturbation hooks
@@ -853,8 +870,11 @@ def check_forward_against_numpy(rec):
     return worst
 
 
-def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full=None, expect=None, clip_range=None):
-    """runs: list of objective dicts {kind, output, timeAxis?, target? (np array)}."""
+def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full=None, expect=None, clip_range=None,
+               extra=None, on_forward=None):
+    """runs: list of objective dicts {kind, output, timeAxis?, target? (np array)}. extra: fields
+    added to case.json; on_forward(env, rec): called on the base forward (float64, no grad), may
+    assert and return more case.json fields."""
     t0 = time.time()
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
@@ -883,6 +903,9 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
     outputs = {}
     for go in model.graph.output:
         outputs[go.name] = save(d, "output_" + sanitize(go.name) + ".npy", env[go.name].numpy())
+    extra = dict(extra or {})
+    if on_forward is not None:
+        extra.update(on_forward(env, rec) or {})
 
     # Jacobians (objective-independent) + their full finite-difference check
     jac = {}
@@ -1143,7 +1166,9 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
     if expect:
         expect(case_runs)
     case = {"name": name, "description": description, "opset": mf.opset_of(model),
-            "inputs": inputs, "outputs": outputs, "runs": case_runs}
+            "inputs": inputs, "outputs": outputs}
+    case.update(extra)
+    case["runs"] = case_runs
     with open(os.path.join(d, "case.json"), "w") as fh:
         json.dump(case, fh, indent=1)
         fh.write("\n")
@@ -1551,6 +1576,480 @@ def hand_cases():
                 {"kind": "last", "output": "Y", "timeAxis": 1}])
 
 
+# --------------------------------------------------------------------------------------
+# Cases for report v3: the state-space Jacobian, range limits of float32, every recurrent
+# activation, sequence_lens / layout=1 for GRU and RNN, input gradients. Each draws from its
+# own generator so the earlier cases' data never moves.
+# --------------------------------------------------------------------------------------
+
+
+def crnd(rng, *shape, scale=0.5):
+    return (scale * rng.standard_normal(shape)).astype(np.float32)
+
+
+def ld(case, fname):
+    return np.load(os.path.join(OUT, case, fname))
+
+
+def entry_of(run, node=0, direction=0):
+    return run["layers"][node]["directions"][direction]
+
+
+def expect_decay(verdict, node=0, direction=0, path=None, check=None):
+    """decay (path None) or decayPaths[path] of one direction has this verdict (every run);
+    check(decay_dict) may assert more."""
+    def run_check(runs):
+        for r in runs:
+            e = entry_of(r, node, direction)
+            dc = e["decay"] if path is None else e["decayPaths"][path]
+            assert dc["verdict"] == verdict, (path, dc, verdict)
+            if check is not None:
+                check(dc)
+    return run_check
+
+
+def positive_matrix(rng, n, radius):
+    """A positive matrix (entries > 0) with Perron root `radius` (after the float32 cast, close)."""
+    m = np.abs(rng.standard_normal((n, n))) + 0.2
+    return (m * (radius / max(abs(np.linalg.eigvals(m))))).astype(np.float32)
+
+
+def expect_closed_form(case, A, batch, rel=1e-10, kind="state"):
+    """jacobianNorm[kind][T-1-d] == sqrt(batch) * ||A^d||_F (forward direction, no padding)."""
+    def check(runs):
+        jn = ld(case, entry_of(runs[0])["jacobianNorm"][kind])
+        T = jn.shape[0]
+        P = np.eye(A.shape[0])
+        A64 = A.astype(np.float64)
+        for d in range(T):
+            ref = math.sqrt(batch) * float(np.sqrt((P ** 2).sum()))
+            assert abs(jn[T - 1 - d] - ref) <= rel * ref, (case, d, jn[T - 1 - d], ref)
+            P = A64 @ P
+    return check
+
+
+def rnn_model(name, T, B, I, H, w, acts=None, alphas=None, betas=None, direction="forward", layout=0,
+              seq_lens=False, init_h=False, post=None, **attrs):
+    """A single RNN/GRU node (op from the weights' row count) as a model; post: extra nodes/outputs."""
+    D = 2 if direction == "bidirectional" else 1
+    op = {1: "RNN", 3: "GRU", 4: "LSTM"}[w["W"].shape[1] // H]
+    ins = ["X", "W", "R", "B" if "B" in w else ""]
+    gin = [vi("X", F, [B, T, I] if layout else [T, B, I])]
+    if seq_lens:
+        ins.append("seq_lens")
+        gin.append(vi("seq_lens", I32, [B]))
+    if init_h:
+        ins += [""] * (5 - len(ins)) + ["initial_h"]
+        gin.append(vi("initial_h", F, [B, D, H] if layout else [D, B, H]))
+    while ins and ins[-1] == "":
+        ins.pop()
+    kw = dict(attrs, hidden_size=H, direction=direction)
+    if layout:
+        kw["layout"] = 1
+    if acts:
+        kw["activations"] = acts
+    if alphas:
+        kw["activation_alpha"] = alphas
+    if betas:
+        kw["activation_beta"] = betas
+    outs = ["Y", "Y_h"] + (["Y_c"] if op == "LSTM" else [])
+    nodes = [helper.make_node(op, ins, outs, name=name, **kw)]
+    gout = [vi("Y", F, [B, T, D, H] if layout else [T, D, B, H]), vi("Y_h", F, [B, D, H] if layout else [D, B, H])]
+    inits = [init(k, v) for k, v in w.items()]
+    if post:
+        more_nodes, more_out, more_inits = post
+        nodes += more_nodes
+        gout = more_out
+        inits += more_inits
+    return build(nodes, gin, gout, inits, name)
+
+
+def simulate_relu_rnn_f32(X, W, R, Bv):
+    """The Relu RNN recurrence in float32 NumPy (h0 = 0); the first step with a non-finite state."""
+    H = R.shape[0]
+    h = np.zeros((X.shape[1], H), np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(X.shape[0]):
+            h = np.maximum(X[t] @ W.T + h @ R.T + Bv[:H] + Bv[H:], np.float32(0.0))
+            assert h.dtype == np.float32
+            if not np.all(np.isfinite(h)):
+                return t
+    return None
+
+
+def new_cases():
+    # --- 1. Relu RNN, positive R of spectral radius 0.8, T=400: (R^T)^d exactly, below 1e-35
+    name = "rnn_relu_positive_long"
+    rng = np.random.default_rng(401)
+    T, B, I, H = 400, 1, 2, 4
+    R = positive_matrix(rng, H, 0.8)
+    w = {"W": (0.3 + np.abs(crnd(rng, 1, H, I))).astype(np.float32), "R": R[None],
+         "B": (0.2 + 0.3 * rng.random((1, 2 * H))).astype(np.float32)}
+    X = (0.5 + rng.random((T, B, I))).astype(np.float32)
+
+    def positive_pre(env, rec):
+        # Y = relu(pre) > 0.1 everywhere means pre > 0.1 everywhere (relu(pre) = 0 for pre <= 0)
+        pre_min = float(np.min(env["Y"].numpy()))
+        assert pre_min > 0.1, pre_min
+        return {}
+
+    def tiny(runs):
+        jn = ld(name, entry_of(runs[0])["jacobianNorm"]["state"])
+        assert jn.min() < 1e-35 and jn.min() > 0, jn.min()
+
+    write_case(name,
+               "forward Relu RNN, H=4, T=400, B=1, R a positive matrix of spectral radius 0.8 (float32), W, X and "
+               "both biases positive: every pre-activation stays > 0.1 (asserted), so relu' = 1 everywhere and "
+               "dh_last/dh_t = R^d (d = T-1-t) exactly; jacobianNorm (state = hidden) equals the closed form "
+               "||R^d||_F to 1e-10 relative (asserted) and falls to about 1e-39 at t=0 (asserted < 1e-35), below "
+               "float32's smallest normal number (1.2e-38): a float32 Jacobian would underflow to subnormals and "
+               "0. Verdict vanishing. Objective sum(Y).",
+               rnn_model(name, T, B, I, H, w, acts=["Relu"]), {"X": X}, [{"kind": "sum", "output": "Y"}],
+               on_forward=positive_pre,
+               expect=expect_all(expect_decay("vanishing"), expect_closed_form(name, R, B), tiny))
+
+    # --- 2. Affine RNN, exactly zero state, alpha*R of spectral radius 2.1: beyond 1e40
+    name = "rnn_affine_explode_1e40"
+    rng = np.random.default_rng(402)
+    T, B, I, H = 130, 2, 2, 4
+    alpha, beta = 1.5, 0.75
+    R = positive_matrix(rng, H, 1.4)
+    Bv = np.zeros((1, 2 * H), np.float32)
+    Bv[0, :H] = -beta / alpha  # -0.5: alpha * (-0.5) + beta == 0 exactly, in any precision
+    w = {"W": crnd(rng, 1, H, I), "R": R[None], "B": Bv}
+    post = ([helper.make_node("Constant", [], ["tiny"], name="tiny_const",
+                              value=numpy_helper.from_array(np.array(1e-25, np.float32), "tiny_value")),
+             helper.make_node("Mul", ["Y", "tiny"], ["y"], name="scale_down")],
+            [vi("y", F, [T, 1, B, H])], [])
+
+    def zero_state(env, rec):
+        assert not env["Y"].numpy().any()  # float64: exactly 0
+        return {}
+
+    def huge(runs):
+        jn = ld(name, entry_of(runs[0])["jacobianNorm"]["state"])
+        assert jn[0] > 1e40, jn[0]
+        dc = entry_of(runs[0])["decay"]
+        assert dc["survival"] > 1e40, dc
+
+    write_case(name,
+               "forward RNN with activation Affine(alpha=1.5, beta=0.75), H=4, T=130, B=2, X = 0 and no initial "
+               "state, Wb = -0.5 = -beta/alpha, Rb = 0: every pre-activation is exactly -0.5 and every state exactly "
+               "0 (1.5 * -0.5 + 0.75 = 0 in float32 as in float64; asserted), so the forward pass is exact in any "
+               "precision. R is positive with spectral radius 1.4 (alpha*R: 2.1), and dh_last/dh_t = (alpha R)^d "
+               "exactly; jacobianNorm equals sqrt(B) ||(alpha R)^d||_F to 1e-10 relative (asserted) and exceeds "
+               "1e40 at t=0 (asserted), beyond float32's largest value 3.4e38. Verdict exploding, survival > 1e40 "
+               "(asserted). Y is scaled by a Constant 1e-25 (Mul) before the objective sum(y) (L = 0), so every "
+               "gradient (at most ~1e17) and even the squared global gradient norm (~1e36) stay in float32's range: "
+               "only the Jacobian norm leaves it.",
+               rnn_model(name, T, B, I, H, w, acts=["Affine"], alphas=[alpha], betas=[beta], post=post),
+               {"X": np.zeros((T, B, I), np.float32)}, [{"kind": "sum", "output": "y"}],
+               on_forward=zero_state,
+               expect=expect_all(expect_decay("exploding"), expect_closed_form(name, alpha * R.astype(np.float64), B), huge))
+
+    # --- 3. Relu RNN, R = 1.5 I: float32 forward overflows, float64 does not
+    name = "rnn_relu_overflow"
+    rng = np.random.default_rng(403)
+    T, B, I, H = 400, 1, 2, 4
+    R = (1.5 * np.eye(H)).astype(np.float32)
+    w = {"W": (0.2 + 0.5 * rng.random((1, H, I))).astype(np.float32), "R": R[None],
+         "B": (0.1 + 0.2 * rng.random((1, 2 * H))).astype(np.float32)}
+    X = (0.5 + rng.random((T, B, I))).astype(np.float32)
+    step32 = simulate_relu_rnn_f32(X[:, :, :], w["W"][0], w["R"][0], w["B"][0])
+
+    def overflow(env, rec):
+        Y = env["Y"].numpy()
+        assert np.all(np.isfinite(Y)) and float(np.min(Y)) > 0.1 and float(np.max(Y)) > 1e60, np.max(Y)
+        assert step32 is not None and 200 < step32 < 240, step32
+        # float32's largest value is crossed by the float64 trajectory at about the same step
+        over = np.nonzero(np.max(Y[:, 0], axis=(1, 2)) > float(np.finfo(np.float32).max))[0]
+        assert abs(int(over[0]) - step32) <= 1, (over[0], step32)
+        return {"float32Overflow": True, "float32OverflowStep": step32}
+
+    write_case(name,
+               "forward Relu RNN with R = 1.5 I, H=4, T=400, B=1, positive W, X and biases (every pre-activation > "
+               "0.1, asserted): the state grows by 1.5x per step. In float32 the forward state overflows to +inf at "
+               "step float32OverflowStep (the first t whose h_t holds inf when the recurrence is run in float32 "
+               "NumPy: 215; the float64 trajectory crosses float32's largest value at the same step, asserted), so "
+               "a float32 engine has no finite forward values from there on, nor a finite objective or gradients; "
+               "in float64 every value is "
+               "finite (h_T-1 ~ 1e70) and the references below are the float64 ones: jacobianNorm = 1.5^d "
+               "sqrt(B*H) exactly (closed form asserted), verdict exploding. For this case a float32 engine is "
+               "expected to report the non-finite values (verdict invalid, a warning, clipping factors null), "
+               "not to match these numbers.",
+               rnn_model(name, T, B, I, H, w, acts=["Relu"]), {"X": X}, [{"kind": "sum", "output": "Y"}],
+               on_forward=overflow,
+               expect=expect_all(expect_decay("exploding"), expect_closed_form(name, R, B)))
+
+    # --- 4. LSTM whose cell path holds the state Jacobian while the hidden path vanishes
+    name = "lstm_forget_plateau"
+    rng = np.random.default_rng(7)
+    T, B, I, H = 50, 2, 3, 6
+    highway = [0, 1, 2, 3]
+    W = crnd(rng, 4 * H, I)
+    Rm = crnd(rng, 4 * H, H, scale=0.3)
+    Bv = crnd(rng, 8 * H, scale=0.3)
+    for u in highway:  # gate order i, o, f, c; Wb first
+        Bv[2 * H + u] = 8.0   # forget gate ~ 0.9997: the cell carries its value
+        Bv[u] = -8.0          # input gate ~ 3e-4: h_t hardly writes into those cells
+    w = {"W": W[None], "R": Rm[None], "B": Bv[None]}
+    X = rng.standard_normal((T, B, I)).astype(np.float32)
+    n = helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h", "Y_c"], name=name, hidden_size=H)
+    m = build([n], [vi("X", F, [T, B, I])],
+              [vi("Y", F, [T, 1, B, H]), vi("Y_h", F, [1, B, H]), vi("Y_c", F, [1, B, H])],
+              [init(k, v) for k, v in w.items()], name)
+
+    def plateau(runs):
+        e = entry_of(runs[0])
+        jn = ld(name, e["jacobianNorm"]["state"])[::-1]  # by distance d from the last step
+        assert jn[0] / jn[3] > 1.4 and jn[3] / jn[T - 1] < 1.05, jn[:6]  # drops, then holds
+        assert e["decayPaths"]["hidden"]["reach"] is not None
+
+    write_case(name,
+               "forward LSTM, H=6, T=50, B=2, small R (0.3 N(0,1)); units 0-3 have forget bias +8 (f ~ 0.9997) and "
+               "input bias -8 (i ~ 3e-4), units 4-5 ordinary. The state Jacobian d(h_last, c_last)/d(h_t, c_t) "
+               "drops from sqrt(2BH) = 4.9 to about 3.2 over the last few steps (the h block and units 4-5 die "
+               "out) and then holds, carried by the four cells (f^d ~ 0.98 over the window): decay (basis state) "
+               "is stable. The hidden path alone dh_last/dh_t enters those cells only through the nearly closed "
+               "input gate, so decayPaths.hidden is vanishing (survival ~ 4e-5) with a finite reach; "
+               "decayPaths.cell is stable. The case shows why the report's verdict is fitted on the state: the "
+               "h-only Jacobian calls a layer with a working cell highway vanishing.",
+               m, {"X": X}, [{"kind": "sum", "output": "Y"}],
+               expect=expect_all(expect_decay("stable"), expect_decay("vanishing", path="hidden"),
+                                 expect_decay("stable", path="cell"), plateau))
+
+    # --- 5a. LSTM with forget gates exactly 1 (float32 and float64)
+    name = "lstm_forget_saturated"
+    rng = np.random.default_rng(55)
+    T, B, I, H = 8, 2, 3, 4
+    sat = [0, 2]
+    W = crnd(rng, 4 * H, I)
+    Rm = crnd(rng, 4 * H, H, scale=0.4)
+    Bv = crnd(rng, 8 * H, scale=0.3)
+    for u in sat:
+        Bv[2 * H + u] = 50.0  # sigmoid(> 37) rounds to 1.0 in float64 and in float32
+    w = {"W": W[None], "R": Rm[None], "B": Bv[None]}
+    X = rng.standard_normal((T, B, I)).astype(np.float32)
+    n = helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h", "Y_c"], name=name, hidden_size=H)
+    m = build([n], [vi("X", F, [T, B, I])],
+              [vi("Y", F, [T, 1, B, H]), vi("Y_h", F, [1, B, H]), vi("Y_c", F, [1, B, H])],
+              [init(k, v) for k, v in w.items()], name)
+
+    def saturated(env, rec):
+        dr = rec[name]["dirs"][0]
+        f = dr["forget"]
+        assert np.all(f[:, :, sat] == 1.0), f[:, :, sat].min()
+        others = [u for u in range(H) if u not in sat]
+        assert np.all(f[:, :, others] < 0.999)
+        ret = mf.retention(f, dr["valid"], rec[name]["lens"].numpy(), "forward")
+        assert all(ret["meanForget"][u] >= 1.0 and ret["horizon"][u] == mf.HORIZON_INF for u in sat), ret
+        return {"forgetSaturated": [{"node": name, "direction": "forward", "units": sat}]}
+
+    def sat_grads(runs):
+        for r in runs:
+            gb = ld(name, entry_of(r)["weightGrads"]["B"])
+            assert not gb[[2 * H + u for u in sat]].any() and not gb[[6 * H + u for u in sat]].any()
+
+    write_case(name,
+               "forward LSTM, H=4, T=8, B=2, forget bias (Wb) 50 on units 0 and 2 (listed in forgetSaturated): "
+               "their forget pre-activation stays above 37, where the logistic function rounds to exactly 1.0 in "
+               "float64, and so in float32 too (asserted at every step): mean forget = 1 for those units, retention "
+               "horizon infinite (1e30), and their forget rows' bias gradients are exactly 0 (sigmoid' = 0 there; "
+               "asserted). The cell Jacobian of those units is carried without decay.",
+               m, {"X": X}, [{"kind": "sum", "output": "Y"}], on_forward=saturated, expect=sat_grads)
+
+    # --- 5b. Relu RNN whose units all die at one step: exact zeros in the Jacobian
+    name = "rnn_relu_dead_units"
+    rng = np.random.default_rng(56)
+    T, B, I, H, k = 10, 2, 3, 4, 3
+    w = {"W": (0.3 + np.abs(crnd(rng, 1, H, I))).astype(np.float32), "R": positive_matrix(rng, H, 0.7)[None],
+         "B": (0.1 + 0.2 * rng.random((1, 2 * H))).astype(np.float32)}
+    X = (0.5 + rng.random((T, B, I))).astype(np.float32)
+    X[k] = -20.0  # every pre-activation of step k is negative: all units dead for every batch element
+
+    def dead(runs):
+        e = entry_of(runs[0])
+        jn = ld(name, e["jacobianNorm"]["state"])
+        assert not jn[:k].any() and jn[k:].min() > 0, jn
+        dc = e["decay"]
+        assert dc["points"] == T - k < dc["window"] == T, dc
+        Y = ld(name, "output_Y.npy")
+        assert not Y[k].any() and Y[np.arange(T) != k].min() > 0.05
+
+    write_case(name,
+               "forward Relu RNN, H=4, T=10, B=2, positive W, R (spectral radius 0.7) and biases, positive inputs "
+               "except X[3] = -20: at step 3 every pre-activation is below -1 (kink distance asserted) for every batch "
+               "element, so h_3 = 0 and relu' = 0 there: dh_last/dh_t is exactly 0 for t < 3 (asserted). The decay "
+               "fit drops those exact zeros: points = 7 < window = 10 (asserted); survival is exactly 0, verdict "
+               "vanishing.",
+               rnn_model(name, T, B, I, H, w, acts=["Relu"]), {"X": X}, [{"kind": "sum", "output": "Y"}],
+               expect=expect_all(expect_decay("vanishing"), dead))
+
+    # --- 7a. bidirectional GRU with sequence_lens; Softsign, ThresholdedRelu
+    name = "gru_bidir_seqlens"
+    rng = np.random.default_rng(71)
+    T, B, I, H = 6, 3, 3, 4
+    lens = np.array([5, 2, 4], np.int32)
+    w = {"W": crnd(rng, 2, 3 * H, I, scale=0.6), "R": crnd(rng, 2, 3 * H, H, scale=0.5), "B": crnd(rng, 2, 6 * H, scale=0.3)}
+    m = rnn_model(name, T, B, I, H, w, acts=["Sigmoid", "Tanh", "Softsign", "ThresholdedRelu"], alphas=[0.2],
+                  direction="bidirectional", seq_lens=True, linear_before_reset=1)
+
+    def padded_zero(case, lens, T):
+        def check(runs):
+            pad = np.arange(T)[:, None] >= lens[None, :]
+            full_pad = pad.all(axis=1)
+            for r in runs:
+                for layer in r["layers"]:
+                    for e in layer["directions"]:
+                        gh = ld(case, e["gradHidden"])
+                        assert not gh[pad].any()
+                        for kind in e["jacobianNorm"]:
+                            assert not ld(case, e["jacobianNorm"][kind])[full_pad].any()
+                        assert not np.array(e["inputGradNorm"])[full_pad].any()
+        return check
+
+    write_case(name,
+               "bidirectional GRU (linear_before_reset=1) with sequence_lens=[5,2,4] (int32 graph input), T=6, B=3, "
+               "H=4; activations forward [Sigmoid, Tanh] (defaults), reverse [Softsign, ThresholdedRelu(alpha=0.2)] "
+               "(ThresholdedRelu jumps from 0 to alpha at alpha: every candidate pre-activation is kept away from "
+               "0.2, asserted). No element reaches t=5: that row of every jacobianNorm and inputGradNorm is 0 "
+               "and the decay window is t = 0..4 (max len 5); padded (t >= len[b]) rows of gradHidden are 0 "
+               "(asserted). The forward final state of element b is after step len[b]-1, the reverse one after "
+               "step 0. Runs: sum(Y); l2 of Y_h.",
+               m, {"X": crnd(rng, T, B, I, scale=1.0), "seq_lens": lens},
+               [{"kind": "sum", "output": "Y"}, {"kind": "l2", "output": "Y_h"}],
+               expect=expect_all(padded_zero(name, lens, T), expect_window(5)))
+
+    # --- 7b. RNN with sequence_lens and initial_h; LeakyRelu
+    name = "rnn_seqlens"
+    rng = np.random.default_rng(72)
+    T, B, I, H = 7, 3, 3, 4
+    lens = np.array([5, 6, 2], np.int32)
+    w = {"W": crnd(rng, 1, H, I, scale=0.6), "R": crnd(rng, 1, H, H, scale=0.5), "B": crnd(rng, 1, 2 * H, scale=0.3)}
+    write_case(name,
+               "forward RNN with activation LeakyRelu(alpha=0.1) (kink distance asserted), sequence_lens=[5,6,2] "
+               "(int32 graph input) and initial_h as a graph input, T=7, B=3, H=4. Padded rows of gradHidden are 0, "
+               "and so is row t=6 (no element reaches it) of jacobianNorm and inputGradNorm (asserted); decay "
+               "window t = 0..5; "
+               "runs: sum(Y), and l2 of Y_h (the final state of element b is h_{len[b]-1}); inputGrads holds X "
+               "and initial_h, not seq_lens.",
+               rnn_model(name, T, B, I, H, w, acts=["LeakyRelu"], alphas=[0.1], seq_lens=True, init_h=True),
+               {"X": crnd(rng, T, B, I, scale=1.0), "seq_lens": lens, "initial_h": crnd(rng, 1, B, H)},
+               [{"kind": "sum", "output": "Y"}, {"kind": "l2", "output": "Y_h"}],
+               expect=expect_all(padded_zero(name, lens, T), expect_window(6), expect_inputs(name, ["X", "initial_h"])))
+
+    # --- 7c. GRU layout=1, bidirectional; Softplus, Elu
+    name = "gru_layout1"
+    rng = np.random.default_rng(73)
+    B, T, I, H = 2, 5, 3, 4
+    w = {"W": crnd(rng, 2, 3 * H, I, scale=0.6), "R": crnd(rng, 2, 3 * H, H, scale=0.5), "B": crnd(rng, 2, 6 * H, scale=0.3)}
+    write_case(name,
+               "GRU layout=1 (X [B,T,I], Y [B,T,D,H], Y_h [B,D,H]), bidirectional, linear_before_reset=0, initial_h "
+               "a graph input [B,D,H]; activations forward [Softplus, Elu(alpha=0.8)], reverse [Sigmoid, Tanh]. "
+               "Per-step gradients and inputGradNorm are still indexed [T,B,...]; inputGrads X has X's own "
+               "[B,T,I] shape (asserted). onnxruntime refuses layout=1; the reference implements it directly.",
+               rnn_model(name, T, B, I, H, w, acts=["Softplus", "Elu", "Sigmoid", "Tanh"], alphas=[0.8],
+                         direction="bidirectional", layout=1, init_h=True),
+               {"X": crnd(rng, B, T, I, scale=1.0), "initial_h": crnd(rng, B, 2, H)},
+               [{"kind": "sum", "output": "Y"}, {"kind": "last", "output": "Y", "timeAxis": 1}],
+               expect=expect_inputs(name, ["X", "initial_h"], {"X": (B, T, I), "initial_h": (B, 2, H)}))
+
+    # --- 7d. RNN layout=1, reverse; Softsign
+    name = "rnn_layout1"
+    rng = np.random.default_rng(74)
+    B, T, I, H = 2, 6, 3, 4
+    w = {"W": crnd(rng, 1, H, I, scale=0.8), "R": crnd(rng, 1, H, H, scale=0.8), "B": crnd(rng, 1, 2 * H, scale=0.3)}
+    write_case(name,
+               "RNN layout=1 (X [B,T,I], Y [B,T,1,H], Y_h [B,1,H]), reverse, activation Softsign, initial_h a graph "
+               "input [B,1,H]. The final state is the one after t=0. Runs: sum(Y); last on Y with time axis 1 "
+               "(Y[:, T-1], the reverse direction's first step).",
+               rnn_model(name, T, B, I, H, w, acts=["Softsign"], direction="reverse", layout=1, init_h=True),
+               {"X": crnd(rng, B, T, I, scale=1.0), "initial_h": crnd(rng, B, 1, H)},
+               [{"kind": "sum", "output": "Y"}, {"kind": "last", "output": "Y", "timeAxis": 1}],
+               expect=expect_inputs(name, ["X", "initial_h"], {"X": (B, T, I), "initial_h": (B, 1, H)}))
+
+    # --- 8. float graph input through a front end (Transpose, MatMul, Add); an input off the path
+    name = "lstm_frontend_inputgrads"
+    rng = np.random.default_rng(81)
+    B, T, Fin, I, H = 2, 5, 3, 4, 4
+    wl = {"W": crnd(rng, 2, 4 * H, I), "R": crnd(rng, 2, 4 * H, H), "B": crnd(rng, 2, 8 * H, scale=0.3)}
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["x_tm"], name="to_time_major", perm=[1, 0, 2]),
+        helper.make_node("MatMul", ["x_tm", "proj_W"], ["x_proj"], name="proj_matmul"),
+        helper.make_node("Add", ["x_proj", "proj_B"], ["x_in"], name="proj_add"),
+        helper.make_node("LSTM", ["x_in", "W", "R", "B", "", "initial_h"], ["Y", "Y_h"], name="lstm_bidir",
+                         hidden_size=H, direction="bidirectional"),
+        helper.make_node("Constant", [], ["two"], name="two_const",
+                         value=numpy_helper.from_array(np.array(2.0, np.float32), "two_value")),
+        helper.make_node("Mul", ["aux", "two"], ["aux_out"], name="aux_mul"),
+    ]
+    inits = [init(k, v) for k, v in wl.items()] + [init("proj_W", crnd(rng, Fin, I, scale=0.7)),
+                                                    init("proj_B", crnd(rng, I, scale=0.2))]
+    m = build(nodes, [vi("x", F, [B, T, Fin]), vi("initial_h", F, [2, B, H]), vi("aux", F, [B, 2])],
+              [vi("Y", F, [T, 2, B, H]), vi("Y_h", F, [2, B, H]), vi("aux_out", F, [B, 2])], inits, name)
+    write_case(name,
+               "x [B=2, T=5, 3] -> Transpose(perm 1,0,2) -> MatMul(3x4) + Add -> bidirectional LSTM (H=4) with "
+               "initial_h a graph input [2,B,H]; a third graph input aux [B,2] only feeds the graph output aux_out "
+               "(Mul by 2). inputGrads holds x ([B,T,3], through the front end) and initial_h; aux has no path to "
+               "the objective and is left out (asserted). The LSTM's X is the Add output, read by both directions: "
+               "inputGradNorm is per direction (each direction's own copy of X), and their gradients sum to the "
+               "one the Add receives. Runs: mean(Y); l2 of Y_h.",
+               m, {"x": crnd(rng, B, T, Fin, scale=1.0), "initial_h": crnd(rng, 2, B, H), "aux": crnd(rng, B, 2)},
+               [{"kind": "mean", "output": "Y"}, {"kind": "l2", "output": "Y_h"}],
+               expect=expect_inputs(name, ["x", "initial_h"], {"x": (B, T, Fin), "initial_h": (2, B, H)}))
+
+
+def expect_inputs(case, names, shapes=None):
+    """inputGrads has exactly these inputs (in graph order), with these shapes."""
+    def check(runs):
+        for r in runs:
+            assert list(r["inputGrads"]) == names, (list(r["inputGrads"]), names)
+            for k, shp in (shapes or {}).items():
+                assert ld(case, r["inputGrads"][k]).shape == shp, (k, shp)
+    return check
+
+
+def expect_window(W):
+    def check(runs):
+        for r in runs:
+            for layer in r["layers"]:
+                for e in layer["directions"]:
+                    assert e["decay"]["window"] == W, e["decay"]
+    return check
+
+
+def activation_coverage():
+    """Every ONNX recurrent activation appears in some backward case, each one that takes alpha /
+    beta at least once with non-default values (bound as make_fixtures.resolve_activations)."""
+    seen = {}
+    for case in sorted(os.listdir(OUT)):
+        path = os.path.join(OUT, case, "model.onnx")
+        if not os.path.isfile(path):
+            continue
+        for node in onnx.load(path).graph.node:
+            if node.op_type not in RECURRENT:
+                continue
+            at = mf.attr_dict(node)
+            D = 2 if at.get("direction", "forward") == "bidirectional" else 1
+            names = list(at.get("activations") or DEFAULT_ACTS[node.op_type] * D)
+            alphas, betas = list(at.get("activation_alpha", [])), list(at.get("activation_beta", []))
+            ai = bi = 0
+            for n in names:
+                takes_a, takes_b, da, db = mf.ACT_PARAMS[n.lower()]
+                a = b = None
+                if takes_a:
+                    a = float(alphas[ai]) if ai < len(alphas) else da
+                    ai += ai < len(alphas)
+                if takes_b:
+                    b = float(betas[bi]) if bi < len(betas) else db
+                    bi += bi < len(betas)
+                non_default = (takes_a and a != da) or (takes_b and b != db) or not (takes_a or takes_b)
+                seen.setdefault(n.lower(), set()).add((case, non_default))
+    for n in mf.ACT_PARAMS:
+        assert any(nd for _, nd in seen.get(n, ())), ("activation not covered (with non-default alpha/beta)", n)
+    return {n: sorted({c for c, nd in v if nd}) for n, v in seen.items()}
+
+
 def unsupported_case():
     d = os.path.join(OUT, "_unsupported")
     os.makedirs(d, exist_ok=True)
@@ -1591,7 +2090,9 @@ def main():
     os.makedirs(OUT)
     torch_cases()
     hand_cases()
+    new_cases()
     unsupported_case()
+    coverage = activation_coverage()
 
     print("make_fixtures.recurrent vs ONNX backend test data (%s): %d cases, max |diff| %.2g" % (
         mf.TESTDATA, len(backend), max(w for _, w in backend)))
@@ -1606,6 +2107,9 @@ def main():
     print("%-26s %6s  %-40s %s" % ("case", "sec", "decay verdicts (run 0)", "min kink distance"))
     for name, sec, info, kink in SUMMARY:
         print("%-26s %6.1f  %-40s %s" % (name, sec, info, "-" if kink == float("inf") else "%.3g" % kink))
+    print("\nrecurrent activations (non-default alpha/beta where taken) by case:")
+    for n in sorted(coverage):
+        print("  %-16s %s" % (n, ", ".join(coverage[n])))
     total = 0
     for dp, _, fs in os.walk(OUT):
         total += sum(os.path.getsize(os.path.join(dp, f)) for f in fs)
