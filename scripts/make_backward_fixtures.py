@@ -154,9 +154,10 @@ Self-checks run every time (the script fails if one does not hold)
   (a +-eps added to the step's new state); the per-step Jacobians behind jacobianNorm, the
   state Jacobian through hooks that add +-eps to one unit of the carried h_t or the carried c_t
   (after h_t and o_t used c_t) for the whole batch, output (h_last, c_last): every step when
-  T <= 12, else 12 steps (0, 1, T-2, T-1 and 8 drawn); every inputGrads entry when the input
-  has at most 24 entries, else 12 drawn ones and the largest (+-eps on the feed, or on the
-  Gather output for an embedding); FD_STATE_SAMPLE (t, b, i) per direction of its X_d copy.
+  T <= 12, else at most 12 steps (0, 1, T-2, T-1 and 8 drawn; the long cases' far steps are
+  covered by their closed forms); every inputGrads entry when the input has at most 24
+  entries, else 12 drawn ones and the largest (+-eps on the feed, or on the Gather output for
+  an embedding); 6 (t, b, i) per direction of its X_d copy (+-eps on that copy alone).
   Error measure |ad - fd| / max(|ad|, |fd|, 1e-3 * scale) (scale = largest |value| of that
   family), asserted < 1e-6.
 
