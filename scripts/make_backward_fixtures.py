@@ -3,7 +3,7 @@
 
 Regenerate with ``/usr/bin/python3 scripts/make_backward_fixtures.py`` (deterministic: fixed
 seeds; idempotent: the whole ``test/fixtures/backward`` directory is deleted and rewritten;
-about a minute on 2 CPU cores).
+about 75 s on 2 CPU cores, most of it the finite-difference self-checks).
 
 Each case directory holds ``model.onnx`` (float32 weights), one ``.npy`` per graph input
 (float32, int64 token ids, int32 sequence_lens), the target ``.npy`` of ``target`` objectives,
@@ -16,17 +16,22 @@ the reference graph outputs, and ``case.json``::
           "objective": { "kind": "sum"|"mean"|"l2"|"last"|"target", "output": "<graph output>",
                          "timeAxis": k|null, "target": "<file.npy>"|null },
           "value": L,
+          "inputGrads": { "<graph input>": "<file>" },   # float64; only inputs with a path to L
           "layers": [ { "node": "<ONNX node name>", "op": "LSTM"|"GRU"|"RNN",
                         "directions": [ {
               "direction": "forward"|"reverse",
               "gradHidden": "<file>", "gradCell": "<file>" (LSTM),      # [T,B,H] float64
-              "jacobianNorm": { "hidden": "<file>", "cell": "<file>" (LSTM) },   # [T] float64
+              "jacobianNorm": { "hidden": "<file>", "cell": "<file>" (LSTM),
+                                "state": "<file>" },                     # [T] float64
               "weightGrads": { "W": "<file>" [gH,I], "R": [gH,H], "B": [2gH], "P": [3H] (if P input) },
-              "gradNorm": [T], "gradCellNorm": [T] (LSTM),
-              "decay": { "basis", "rho", "slope", "rhoTail", "survival", "halfLife", "reach",
-                         "verdict", "points", "window" },
+              "gradNorm": [T], "gradCellNorm": [T] (LSTM), "inputGradNorm": [T],
+              "decay": { "basis": "state", "rho", "slope", "rhoTail", "survival", "halfLife",
+                         "reach", "verdict", "points", "window" },
+              "decayPaths": { "hidden": {decay, "basis": "hidden"},
+                              "cell": {decay, "basis": "cell"} } (LSTM),
               "cellHighway": [T] (LSTM) } ] } ],
-          "clipping": { "globalNorm": G, "factors": { "1": f, "5": f } } } ] }
+          "clipping": { "globalNorm": G, "factors": { "1": f, "5": f } } } ],
+      ...case-specific fields (see "Case-specific fields" below) }
 
 How the references are computed
 -------------------------------
@@ -54,6 +59,39 @@ take them, and padded steps (sequence_lens) leave the state unchanged and output
   one ``torch.autograd.grad`` of h_last[:, j] (resp. c_last[:, j]) with respect to every
   step's h_t (resp. c_t) gives row j of each batch element's Jacobian (batch elements are
   independent). Entry t = sqrt(sum_b ||dh_last[b]/dh_t[b]||_F^2); padded (t, b) contribute 0.
+  "last" is per batch element: the state after step len[b]-1 (forward) / step 0 (reverse). The
+  ``hidden`` perturbation is the one of gradHidden (h_t moves, c_t does not); the ``cell``
+  perturbation is the one of gradCell (c_t moves *and* so do h_t = o*h(c_t) and the Po
+  peephole of the same step).
+- ``jacobianNorm.state`` is the state-space Jacobian. The state carried from step t to step t+1
+  is s_t = (h_t, c_t) for LSTM and s_t = h_t for GRU/RNN; perturbations of h_t and of c_t are
+  independent perturbations of that carried state: perturbing c_t does NOT change h_t of the
+  same step nor that step's output gate (Po peephole), it reaches only later steps; perturbing
+  h_t does not change c_t. Computed on the same isolated run: a zero leaf is added to every
+  step's carried h_t (after h_t is computed) and, for LSTM, another to the carried c_t (after
+  h_t and o_t have used c_t); the gradient with respect to a leaf is the derivative with
+  respect to the carried state. For each of the 2H outputs (h_last[:, j], then c_last[:, j];
+  seeds on both) one ``torch.autograd.grad`` gives a row of each batch element's
+  [2H, 2H] Jacobian d(h_last, c_last)[b] / d(h_t, c_t)[b]. Entry t = sqrt(sum_b ||.||_F^2),
+  same masking and per-element "last" as above. At the direction's last valid step the
+  Jacobian is the identity: sqrt(2*B*H) (LSTM), sqrt(B*H) (GRU/RNN) when no element is
+  padded there. Its (h_last, h_t) block is exactly the ``hidden`` Jacobian (asserted); the
+  ``cell`` Jacobian is not its (c_last, c_t) block but cc + ch * dh_t/dc_t. For GRU and RNN
+  ``state`` equals ``hidden`` (asserted; written to its own file).
+- ``inputGrads`` (per run) and ``inputGradNorm`` (per direction) come from a second evaluation
+  of the graph (same L, asserted bit-identical, same weight gradients) in which every float
+  graph input is a leaf requiring grad, and the output of every Gather whose indices are an
+  integer graph input and whose data is a float initializer (an embedding lookup) is made a
+  leaf. ``inputGrads[x]`` = dL/dx with x's own shape (file run<r>_inputgrad_<x>.npy); for an
+  embedding's ids it is the gradient of the looked-up rows, the Gather output's grad, shape
+  ids.shape + [E]. Graph inputs whose leaf gets no gradient (no differentiable path to L:
+  sequence_lens, an input feeding only Shape or other graph outputs) are left out; an input
+  on the path whose gradient happens to be 0 is kept (zeros).
+  In that evaluation every direction of every recurrent node reads its own identity copy X_d
+  of the node's input sequence X (time-major, i.e. after the layout=1 transpose); the .grad
+  of X_d is the gradient *this direction* sends into X (the directions' copies sum to the
+  gradient of X; for a unidirectional layer whose X has no other consumer it is dL/dX).
+  ``inputGradNorm[t]`` = ||dL/dX_d[t]||_2 over (B, I); padded (t, b) rows are 0.
 - ``clip`` and HardSigmoid/Relu use torch semantics at their kinks: torch.clamp passes the
   gradient when the input equals the bound exactly (0 strictly outside), relu'(0) = 0. The
   fixtures keep every kinked pre-activation well away from its kink (checked), so this
@@ -62,7 +100,9 @@ take them, and padded steps (sequence_lens) leave the state unchanged and output
 Metrics (SPEC.md section 4)
 ---------------------------
 - ``gradNorm[t]`` = ||gradHidden[t]||_2 over (B, H), ``gradCellNorm`` likewise.
-- ``decay`` (SPEC v2 section 9.2): the window is t = 0 .. maxlen-1 (maxlen = max(sequence_lens),
+- ``decay`` is fitted on jn = jacobianNorm.state, ``"basis": "state"``. ``decayPaths`` (LSTM
+  only) holds the same fit on jacobianNorm.hidden (``"basis": "hidden"``) and on
+  jacobianNorm.cell (``"basis": "cell"``). The fit (SPEC v2 section 9.2): the window is t = 0 .. maxlen-1 (maxlen = max(sequence_lens),
   else T), W = maxlen; last = maxlen-1 (forward) / 0 (reverse); d = |last - t|. Points with
   jn > 0 (exact zeros dropped) are fitted: log(jn) = a + slope * d by least squares; rho =
   exp(slope) (null with fewer than 2 points); rhoTail the same fit over d >= ceil(W/2);
@@ -75,16 +115,49 @@ Metrics (SPEC.md section 4)
 - ``clipping``: G = sqrt(sum of squares of every weightGrads tensor of the run, all layers,
   directions, W/R/B/P); factors min(1, theta/G) for theta = 1, 5.
 
+Case-specific fields
+--------------------
+- ``"float32Overflow": true, "float32OverflowStep": t`` (rnn_relu_overflow): the recurrence
+  run in float32 NumPy with the case's weights and inputs (h_0 = 0,
+  h_t = relu(x_t W^T + h_{t-1} R^T + Wb + Rb), every operation in float32) first holds a
+  non-finite h_t at step t (0-based). Every reference of the case is the float64 one (all
+  finite); a float32 engine is expected to report the non-finite values, not to match them.
+- ``"forgetSaturated": [ { "node", "direction", "units": [j, ...] } ]`` (lstm_forget_saturated):
+  units whose forget gate is exactly 1.0 at every valid step of the float64 run (asserted); a
+  float64 logistic value that rounds to 1.0 is within 2^-53 of 1, so it is 1.0 in float32 too.
+  Their meanForget is 1 and their retention horizon 1e30 (make_fixtures.retention, asserted).
+
 Self-checks run every time (the script fails if one does not hold)
 -------------------------------------------------------------------
+- make_fixtures.recurrent (the NumPy reference below) reproduces ONNX's own backend test data
+  (/usr/share/libonnx-testdata/data/node/test_{lstm,gru,rnn,simple_rnn}_*, within 1e-5). The
+  data is required: without Debian's ``libonnx-testdata`` package the script stops with an
+  error naming it;
 - the torch unrolled forward matches make_fixtures.recurrent (the NumPy reference of the
   forward fixtures) on every recurrent node: Y, Y_h, Y_c, per-step h, c, forget gate;
-- torch-exported cases: graph outputs, L and every weight gradient match the PyTorch module
+- torch-exported cases: graph outputs, L, every weight gradient and every inputGrads tensor
+  (the module's x.grad; for ids, the grad of nn.Embedding's output) match the PyTorch module
   itself evaluated in float64 with autograd (torch's gate order mapped to ONNX's);
+- the state Jacobian's (h_last, h_t) block equals the hidden Jacobian; GRU/RNN state = hidden;
+  the last valid step's value is sqrt(B*H) (hidden, cell) / sqrt(2*B*H) (LSTM state) when no
+  element is padded;
+- when a recurrent node's X is a float graph input with no other consumer, the sum over its
+  directions of dL/dX_d equals inputGrads[X] (transposed for layout=1);
+- each case asserts the property it exists for (its ``expect`` / ``on_forward`` checks, named
+  in its description: verdicts, closed forms, exact zeros, shapes, which inputs have
+  gradients), and every ONNX recurrent activation (Relu, Tanh, Sigmoid, Affine, LeakyRelu,
+  ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus) appears in some case,
+  with non-default alpha/beta in at least one when it takes them;
 - central finite differences in float64 (fourth-order stencil
   f' ~ (-f(2e) + 8f(e) - 8f(-e) + f(-2e)) / 12e, e = 1e-4): every weight entry for small cases, a
   random sample otherwise; a sample of (t, b, j) of h_t and c_t via perturbation hooks
-  (a +-eps added to the step's new state); the full per-step Jacobians behind jacobianNorm.
+  (a +-eps added to the step's new state); the per-step Jacobians behind jacobianNorm, the
+  state Jacobian through hooks that add +-eps to one unit of the carried h_t or the carried c_t
+  (after h_t and o_t used c_t) for the whole batch, output (h_last, c_last): every step when
+  T <= 12, else at most 12 steps (0, 1, T-2, T-1 and 8 drawn; the long cases' far steps are
+  covered by their closed forms); every inputGrads entry when the input has at most 24
+  entries, else 12 drawn ones and the largest (+-eps on the feed, or on the Gather output for
+  an embedding); 6 (t, b, i) per direction of its X_d copy (+-eps on that copy alone).
   Error measure |ad - fd| / max(|ad|, |fd|, 1e-3 * scale) (scale = largest |value| of that
   family), asserted < 1e-6.
 
@@ -129,7 +202,9 @@ def fd_combine(vals):
 FD_TOL = 1e-6
 FULL_FD_MAX = 400      # every weight entry is checked when the model has at most this many
 FD_SAMPLE = 12         # otherwise this many entries per weight tensor
-FD_STATE_SAMPLE = 6    # (t, b, j) samples per layer-direction for h_t and c_t
+FD_STATE_SAMPLE = 6    # (t, b, j) samples per layer-direction for h_t and c_t (and X_t)
+FD_INPUT_SAMPLE = 12   # entries per graph-input gradient (all when it has at most 2x this many)
+FULL_JAC_FD_T = 12     # per-step Jacobians: every step when T <= this, else this many steps
 KINK_MIN = 1e-3        # kinked pre-activations must stay this far from their kink
 
 
@@ -198,6 +273,10 @@ def note_kink(stats, v, points):
 def run_direction(cfg, lv, X, h0, c0, pert=None, stats=None, retain=True):
     """cfg: op, H, lens, reverse, acts, clip, input_forget, lbr. lv: W, R, B (, P) leaves.
 
+    pert: {("h", t) | ("c", t) | ("cc", t): [B,H] tensor} added to the step's new h_t (after
+    it is computed: carried to step t+1 and output), to the new c_t *before* h_t = o*h(c_t)
+    and the Po peephole use it, or to the carried c_t only (after both: reaches later steps).
+
     Returns hs/cs (the step's new states, one [B,H] tensor per t), Y [T,B,H], final h/c,
     forget gates (numpy [T,B,H], zeros at padded positions)."""
     op, H = cfg["op"], cfg["H"]
@@ -234,6 +313,7 @@ def run_direction(cfg, lv, X, h0, c0, pert=None, stats=None, retain=True):
     for t in order:
         m = valid[t][:, None]
         x = X[t]
+        c_carry = None
         if op == "LSTM":
             a = x @ Wt + h @ Rt.t() + Wb + Rb
             ai, ao, af, ac = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
@@ -255,6 +335,9 @@ def run_direction(cfg, lv, X, h0, c0, pert=None, stats=None, retain=True):
             o = act(f_act, f_k, clamp(ao))
             h_new = o * act(h_act, h_k, c_new)
             forget[t] = torch.where(m, f, zero).detach().numpy()
+            if pert and ("cc", t) in pert:
+                # carried-state perturbation: reaches only later steps (not h_t, not Po of step t)
+                c_carry = c_new + pert[("cc", t)]
         elif op == "GRU":
             xw = x @ Wt
             R = Rt
@@ -279,7 +362,7 @@ def run_direction(cfg, lv, X, h0, c0, pert=None, stats=None, retain=True):
         hs[t], cs[t] = h_new, c_new
         h = torch.where(m, h_new, h)
         if c_new is not None:
-            c = torch.where(m, c_new, c)
+            c = torch.where(m, c_new if c_carry is None else c_carry, c)
         Ys[t] = torch.where(m, h_new, zero)
     return {"hs": hs, "cs": cs, "Y": torch.stack(Ys), "h": h, "c": c, "forget": forget,
             "valid": valid.numpy()}
@@ -457,7 +540,7 @@ def eval_op(op, at, ins, opset, nout):
     raise NotImplementedError(op)
 
 
-def recurrent_node(node, at, ins, overrides, perturb, stats):
+def recurrent_node(node, at, ins, overrides, perturb, stats, xgrad=False):
     op, name = node.op_type, node.name
     H = int(at["hidden_size"])
     layout = int(at.get("layout", 0))
@@ -503,8 +586,19 @@ def recurrent_node(node, at, ins, overrides, perturb, stats):
         pert = None
         if perturb:
             pert = {k[2:]: v for k, v in perturb.items() if k[:2] == (name, d)}
-        out = run_direction(cfg, leaves, X, h0, c0, pert, stats)
-        out.update({"direction": dname, "leaves": leaves, "cfg": cfg, "X": X, "h0": h0, "c0": c0})
+        # this direction's own copy of the (time-major) input sequence: its .grad is the gradient
+        # this direction sends into X; ("X",) perturbs the copy (finite differences)
+        Xd = X
+        if xgrad and grad_on:
+            if X.requires_grad:
+                Xd = X.clone()
+                Xd.retain_grad()
+            else:
+                Xd = X.detach().clone().requires_grad_(True)
+        if pert and ("X",) in pert:
+            Xd = Xd + pert[("X",)]
+        out = run_direction(cfg, leaves, Xd, h0, c0, pert, stats)
+        out.update({"direction": dname, "leaves": leaves, "cfg": cfg, "X": X, "Xd": Xd, "h0": h0, "c0": c0})
         dirs.append(out)
     Y = torch.stack([o["Y"] for o in dirs], 1)
     Yh = torch.stack([o["h"] for o in dirs], 0)
@@ -520,19 +614,25 @@ def recurrent_node(node, at, ins, overrides, perturb, stats):
     return outs, info
 
 
-def evaluate(graph, feeds, overrides=None, perturb=None, stats=None):
+def evaluate(graph, feeds, overrides=None, perturb=None, stats=None, taps=(), out_pert=None, xgrad=False):
+    """taps: node outputs made grad-requiring leaves (their .grad = dL/d output); out_pert:
+    {node output: delta} added to that output; xgrad: per-direction X copies (recurrent_node)."""
     env = dict(graph.inits)
     env.update(feeds)
     rec = {}
     for node, at in graph.nodes:
         ins = [env[n] if n else None for n in node.input]
         if node.op_type in RECURRENT:
-            outs, info = recurrent_node(node, at, ins, overrides, perturb, stats)
+            outs, info = recurrent_node(node, at, ins, overrides, perturb, stats, xgrad)
             rec[node.name] = info
         else:
             outs = eval_op(node.op_type, at, ins, graph.opset, len(node.output))
         for n, v in zip(node.output, outs):
             if n:
+                if out_pert and n in out_pert:
+                    v = v + out_pert[n]
+                if n in taps and torch.is_grad_enabled():
+                    v = v.detach().requires_grad_(True)
                 env[n] = v
     return env, rec
 
@@ -590,7 +690,68 @@ def jacobians(dr):
     return res
 
 
-def jacobians_fd(dr):
+def state_jacobian(dr):
+    """J[t][b, out, in] = d s_last[b] / d s_t[b], s = (h, c) for LSTM (h for GRU/RNN): the carried
+    state. Zero leaves are added to every step's carried h_t ("h") and c_t ("cc"); the gradient
+    with respect to such a leaf is the derivative with respect to the carried state."""
+    cfg = dr["cfg"]
+    lv, X, h0, c0 = isolated(dr)
+    T, Bn, H = X.shape[0], X.shape[1], cfg["H"]
+    lstm = cfg["op"] == "LSTM"
+    kinds = ("h", "cc") if lstm else ("h",)
+    pert = {(k, t): torch.zeros(Bn, H, dtype=torch.float64, requires_grad=True) for k in kinds for t in range(T)}
+    out = run_direction(cfg, lv, X, h0, c0, pert=pert, retain=False)
+    final = torch.cat([out["h"], out["c"]], 1) if lstm else out["h"]
+    leaves = [pert[(k, t)] for k in kinds for t in range(T)]
+    n = final.shape[1]
+    J = np.zeros((T, Bn, n, n))
+    for j in range(n):
+        seed = torch.zeros_like(final)
+        seed[:, j] = 1.0
+        gs = torch.autograd.grad(final, leaves, seed, retain_graph=True, allow_unused=True)
+        for ki in range(len(kinds)):
+            for t in range(T):
+                g = gs[ki * T + t]
+                if g is not None:
+                    J[t, :, j, ki * H: (ki + 1) * H] = g.numpy()
+    return J * dr["valid"][:, :, None, None]
+
+
+def fd_steps(dr):
+    """The steps whose Jacobians are finite-differenced: all, or a sample for long sequences."""
+    T = dr["X"].shape[0]
+    if T <= FULL_JAC_FD_T:
+        return list(range(T))
+    rng = np.random.default_rng(T)
+    pick = {0, T - 1, 1, T - 2} | set(int(v) for v in rng.choice(T, FULL_JAC_FD_T - 4, replace=False))
+    return sorted(pick)
+
+
+def state_jacobian_fd(dr, steps):
+    """Finite differences of state_jacobian at the given steps: perturbation hooks on the carried
+    h_t ("h") and c_t ("cc"), output (h_last, c_last)."""
+    cfg = dr["cfg"]
+    lv, X, h0, c0 = isolated(dr)
+    T, Bn, H = X.shape[0], X.shape[1], cfg["H"]
+    lstm = cfg["op"] == "LSTM"
+    kinds = ("h", "cc") if lstm else ("h",)
+    n = H * len(kinds)
+    J = np.zeros((T, Bn, n, n))
+    with torch.no_grad():
+        for t in steps:
+            for ki, k in enumerate(kinds):
+                for j in range(H):
+                    vals = []
+                    for s, _ in FD_STENCIL:
+                        delta = torch.zeros(Bn, H, dtype=torch.float64)
+                        delta[:, j] = s * FD_EPS
+                        o = run_direction(cfg, lv, X, h0, c0, pert={(k, t): delta}, retain=False)
+                        vals.append((torch.cat([o["h"], o["c"]], 1) if lstm else o["h"]).numpy())
+                    J[t, :, :, ki * H + j] = fd_combine(vals)
+    return J * dr["valid"][:, :, None, None]
+
+
+def jacobians_fd(dr, steps=None):
     cfg = dr["cfg"]
     lv, X, h0, c0 = isolated(dr)
     T, Bn, H = X.shape[0], X.shape[1], cfg["H"]
@@ -599,7 +760,7 @@ def jacobians_fd(dr):
     with torch.no_grad():
         for kind, pk, fk in kinds:
             J = np.zeros((T, Bn, H, H))
-            for t in range(T):
+            for t in (range(T) if steps is None else steps):
                 for j in range(H):
                     vals = []
                     for s, _ in FD_STENCIL:
@@ -710,8 +871,11 @@ def check_forward_against_numpy(rec):
     return worst
 
 
-def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full=None, expect=None, clip_range=None):
-    """runs: list of objective dicts {kind, output, timeAxis?, target? (np array)}."""
+def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full=None, expect=None, clip_range=None,
+               extra=None, on_forward=None):
+    """runs: list of objective dicts {kind, output, timeAxis?, target? (np array)}. extra: fields
+    added to case.json; on_forward(env, rec): called on the base forward (float64, no grad), may
+    assert and return more case.json fields."""
     t0 = time.time()
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
@@ -740,26 +904,58 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
     outputs = {}
     for go in model.graph.output:
         outputs[go.name] = save(d, "output_" + sanitize(go.name) + ".npy", env[go.name].numpy())
+    extra = dict(extra or {})
+    if on_forward is not None:
+        extra.update(on_forward(env, rec) or {})
 
     # Jacobians (objective-independent) + their full finite-difference check
     jac = {}
     jac_err = 0.0
     for li, (nname, info) in enumerate(rec.items()):
         for di, dr in enumerate(info["dirs"]):
+            steps = fd_steps(dr)
             J = jacobians(dr)
-            Jfd = jacobians_fd(dr)
+            J["state"] = state_jacobian(dr)
+            Jfd = jacobians_fd(dr, steps)
+            Jfd["state"] = state_jacobian_fd(dr, steps)
             for kind in J:
-                jac_err = max(jac_err, fd_err(J[kind], Jfd[kind], np.max(np.abs(J[kind]))))
+                jac_err = max(jac_err, fd_err(J[kind][steps], Jfd[kind][steps], np.max(np.abs(J[kind]))))
             jac[(nname, di)] = {k: jnorm(v) for k, v in J.items()}
+            jn = jac[(nname, di)]
+            # the hidden Jacobian is the state Jacobian's (h_last, h_t) block (same perturbation)
+            Hn = info["H"]
+            hh = J["state"][:, :, :Hn, :Hn]
+            assert np.allclose(hh, J["hidden"], rtol=1e-13, atol=1e-13 * float(np.max(np.abs(hh)))), name
+            if info["op"] != "LSTM":  # the carried state is h alone
+                assert np.allclose(jn["state"], jn["hidden"], rtol=1e-13, atol=0.0), (name, jn)
             if int(info["lens"].min()) == info["T"]:  # no padding: sqrt(B*H) at the final position
                 last = 0 if dr["cfg"]["reverse"] else info["T"] - 1
-                for v in jac[(nname, di)].values():
-                    assert abs(v[last] - math.sqrt(info["B"] * info["H"])) < 1e-12, (name, v)
+                for kind, v in jn.items():
+                    n = 2 * info["H"] if kind == "state" and info["op"] == "LSTM" else info["H"]
+                    assert abs(v[last] - math.sqrt(info["B"] * n)) < 1e-12, (name, kind, v)
     assert jac_err < FD_TOL, (name, jac_err)
 
     nweights = sum(v.numel() for info in rec.values() for dr in info["dirs"] for v in dr["leaves"].values())
     full = nweights <= FULL_FD_MAX if fd_full is None else fd_full
     rng = np.random.default_rng(sum(map(ord, name)))
+    rng_in = np.random.default_rng(sum(map(ord, name)) + 1)  # samples of the input-gradient checks
+
+    # graph inputs: float ones are leaves; an integer one that indexes an embedding (the indices
+    # of a Gather whose data is a float initializer) gets the gradient of the looked-up rows
+    graph_inputs = [gi.name for gi in model.graph.input if gi.name not in init_names]
+    emb_taps = {}
+    for gname in graph_inputs:
+        if feeds[gname].is_floating_point():
+            continue
+        outs = [n.output[0] for n, _ in graph.nodes if n.op_type == "Gather" and len(n.input) > 1
+                and n.input[1] == gname and n.input[0] in graph.inits and graph.inits[n.input[0]].is_floating_point()]
+        assert len(outs) <= 1, (name, gname, outs)
+        if outs:
+            emb_taps[gname] = outs[0]
+    consumers = {}
+    for n, _ in graph.nodes:
+        for i in n.input:
+            consumers[i] = consumers.get(i, 0) + 1
 
     case_runs = []
     for ri, obj in enumerate(runs):
@@ -776,10 +972,48 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
         L.backward()
         Lval = float(L)
 
-        def loss(**kw):
+        def loss(feeds_=feeds, **kw):
             with torch.no_grad():
-                e, _ = evaluate(graph, feeds, **kw)
+                e, _ = evaluate(graph, feeds_, **kw)
                 return float(objective(obj, e, tgt_t))
+
+        # --- a second pass for the gradients with respect to the graph inputs and to each
+        # direction's own copy of its input sequence X (the first pass stays as it was)
+        xfeeds = {k: v.detach().clone().requires_grad_(True) if v.is_floating_point() else v
+                  for k, v in feeds.items()}
+        env_x, rec_x = evaluate(graph, xfeeds, taps=set(emb_taps.values()), xgrad=True)
+        Lx = objective(obj, env_x, tgt_t)
+        Lx.backward()
+        assert float(Lx) == Lval, (name, float(Lx), Lval)
+        igrads = {}
+        for gname in graph_inputs:
+            if gname in emb_taps:
+                g = env_x[emb_taps[gname]].grad
+            elif xfeeds[gname].is_floating_point():
+                g = xfeeds[gname].grad
+            else:
+                g = None
+            if g is not None:  # None: no path from this input to the objective
+                igrads[gname] = g.numpy().copy()
+        xgrads = {}
+        for nname, info in rec_x.items():
+            for di, dr in enumerate(info["dirs"]):
+                g = dr["Xd"].grad
+                g = np.zeros(tuple(dr["Xd"].shape)) if g is None else g.numpy()
+                xgrads[(nname, di)] = g * dr["valid"][:, :, None]
+                for k, leaf in dr["leaves"].items():  # the second pass's weight gradients agree
+                    g1 = rec[nname]["dirs"][di]["leaves"][k].grad
+                    g2 = leaf.grad
+                    if g1 is not None or g2 is not None:
+                        assert np.allclose(g1.numpy(), g2.numpy(), rtol=1e-12, atol=1e-300), (name, nname, k)
+            # a layer whose X is a graph input consumed by nothing else: sum over directions == dL/dX
+            xin = info["node"].input[0]
+            if xin in igrads and consumers.get(xin) == 1:
+                tot = sum(xgrads[(nname, di)] for di in range(len(info["dirs"])))
+                ref = igrads[xin].transpose(1, 0, 2) if int(info["at"].get("layout", 0)) == 1 else igrads[xin]
+                assert np.allclose(tot, ref, rtol=1e-12, atol=1e-14 * float(np.max(np.abs(ref)) + 1e-300)), (name, xin)
+        input_grads = {gname: save(d, "run%d_inputgrad_%s.npy" % (ri, sanitize(gname)), g)
+                       for gname, g in igrads.items()}
 
         # --- collect the gradients
         wgrads = {}
@@ -820,7 +1054,11 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
                 entry["gradNorm"] = np.sqrt((gh ** 2).sum(axis=(1, 2))).tolist()
                 if op == "LSTM":
                     entry["gradCellNorm"] = np.sqrt((gc ** 2).sum(axis=(1, 2))).tolist()
-                entry["decay"] = decay(jn["hidden"], info["lens"].numpy(), dr["cfg"]["reverse"])
+                entry["inputGradNorm"] = np.sqrt((xgrads[(nname, di)] ** 2).sum(axis=(1, 2))).tolist()
+                lens_np, rev = info["lens"].numpy(), dr["cfg"]["reverse"]
+                entry["decay"] = decay(jn["state"], lens_np, rev, basis="state")
+                if op == "LSTM":
+                    entry["decayPaths"] = {k: decay(jn[k], lens_np, rev, basis=k) for k in ("hidden", "cell")}
                 if op == "LSTM":
                     entry["cellHighway"] = mf.retention(dr["forget"], dr["valid"], info["lens"].numpy(),
                                                         dr["direction"])["cellHighway"]
@@ -873,19 +1111,65 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
         ns = len(ad)
         assert w_err < FD_TOL and s_err < FD_TOL, (name, obj["kind"], w_err, s_err)
 
+        # --- finite differences: graph-input gradients (feeds, or the embedding's Gather output)
+        ad, fd = [], []
+        iscale = max([float(np.max(np.abs(g))) for g in igrads.values()] + [0.0])
+        for gname, g in igrads.items():
+            n = g.size
+            if n <= 2 * FD_INPUT_SAMPLE:
+                idxs = range(n)
+            else:
+                idxs = sorted({int(np.argmax(np.abs(g)))} | set(int(v) for v in rng_in.choice(n, FD_INPUT_SAMPLE, replace=False)))
+            for idx in idxs:
+                vals = []
+                for s, _ in FD_STENCIL:
+                    delta = torch.zeros(g.shape, dtype=torch.float64)
+                    delta.view(-1)[idx] = s * FD_EPS
+                    if gname in emb_taps:
+                        vals.append(loss(out_pert={emb_taps[gname]: delta}))
+                    else:
+                        vals.append(loss(feeds_=dict(feeds, **{gname: feeds[gname] + delta})))
+                fd.append(fd_combine(vals))
+                ad.append(g.reshape(-1)[idx])
+        i_err = fd_err(ad, fd, iscale)
+        ni = len(ad)
+        # --- finite differences: each direction's X_t (perturbation of that direction's copy)
+        ad, fd = [], []
+        xscale = max(float(np.max(np.abs(g))) for g in xgrads.values())
+        for (nname, di), g in xgrads.items():
+            T, Bn, I = g.shape
+            picks = [(T - 1, 0, 0), (0, Bn - 1, I - 1)]
+            picks += [(int(rng_in.integers(T)), int(rng_in.integers(Bn)), int(rng_in.integers(I)))
+                      for _ in range(FD_STATE_SAMPLE - 2)]
+            for t, b, i in picks:
+                vals = []
+                for s, _ in FD_STENCIL:
+                    delta = torch.zeros(T, Bn, I, dtype=torch.float64)
+                    delta[t, b, i] = s * FD_EPS
+                    vals.append(loss(perturb={(nname, di, "X"): delta}))
+                fd.append(fd_combine(vals))
+                ad.append(g[t, b, i])
+        x_err = fd_err(ad, fd, xscale)
+        nx = len(ad)
+        assert i_err < FD_TOL and x_err < FD_TOL, (name, obj["kind"], i_err, x_err)
+
         # --- torch module cross-check (exported cases)
         mod_err = None
         if torch_ref is not None:
-            mod_err = torch_ref(obj, tgt_t, Lval, wgrads)
+            mod_err = torch_ref(obj, tgt_t, Lval, wgrads, igrads)
 
-        CHECKS.append((name, obj["kind"], obj["output"], Lval, nw, w_err, ns, s_err, jac_err, fwd_err, mod_err))
-        case_runs.append({"objective": objective_json, "value": Lval, "layers": layers, "clipping": clipping})
+        CHECKS.append((name, obj["kind"], obj["output"], Lval, nw, w_err, ns, s_err, jac_err, fwd_err, mod_err,
+                       ni, i_err, nx, x_err))
+        case_runs.append({"objective": objective_json, "value": Lval, "inputGrads": input_grads, "layers": layers,
+                          "clipping": clipping})
 
     # expected verdicts etc.
     if expect:
         expect(case_runs)
     case = {"name": name, "description": description, "opset": mf.opset_of(model),
-            "inputs": inputs, "outputs": outputs, "runs": case_runs}
+            "inputs": inputs, "outputs": outputs}
+    case.update(extra)
+    case["runs"] = case_runs
     with open(os.path.join(d, "case.json"), "w") as fh:
         json.dump(case, fh, indent=1)
         fh.write("\n")
@@ -911,20 +1195,37 @@ def torch_to_onnx_rows(op, t):
     return torch.cat([chunks[k] for k in TORCH_ORDER[op]], dim=0)
 
 
-def make_torch_ref(module, args, output_names):
+def make_torch_ref(module, args, input_names, output_names):
     m64 = module.double().eval()
     args64 = [a.double() if a.is_floating_point() else a for a in args]
     rnns = [(mod, {torch.nn.LSTM: "LSTM", torch.nn.GRU: "GRU", torch.nn.RNN: "RNN"}[type(mod)])
             for mod in m64.modules() if type(mod) in (torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN)]
 
-    def ref(obj, tgt_t, Lval, wgrads):
+    def ref(obj, tgt_t, Lval, wgrads, igrads):
         m64.zero_grad()
-        outs = m64(*args64)
+        leaves = [a.detach().clone().requires_grad_(True) if a.is_floating_point() else a for a in args64]
+        looked_up = []  # nn.Embedding outputs: the gradient of the looked-up rows
+
+        def keep(mod, inp, out):
+            out.retain_grad()
+            looked_up.append(out)
+
+        hooks = [mod.register_forward_hook(keep) for mod in m64.modules() if isinstance(mod, torch.nn.Embedding)]
+        outs = m64(*leaves)
+        for h in hooks:
+            h.remove()
         outs = outs if isinstance(outs, tuple) else (outs,)
         env = dict(zip(output_names, outs))
         L = objective(obj, env, tgt_t)
         L.backward()
         worst = abs(float(L) - Lval) / max(1.0, abs(Lval))
+        assert len(looked_up) <= 1, len(looked_up)
+        for iname, a in zip(input_names, leaves):
+            g = a.grad if a.is_floating_point() else (looked_up[0].grad if looked_up else None)
+            assert (g is None) == (iname not in igrads), (iname, g is None)
+            if g is not None:
+                scale = max(1.0, float(np.max(np.abs(igrads[iname]))))
+                worst = max(worst, float(np.max(np.abs(igrads[iname] - g.numpy()))) / scale)
         seen = []
         for key in wgrads:
             if key[0] not in seen:
@@ -954,7 +1255,7 @@ def make_torch_ref(module, args, output_names):
 def torch_case(name, description, module, args, input_names, output_names, runs, opset=OPSET, expect=None):
     model = mf.export_torch(module, args, input_names, output_names, opset)
     feeds = {n: a.numpy() for n, a in zip(input_names, args)}
-    ref = make_torch_ref(module, args, output_names)
+    ref = make_torch_ref(module, args, input_names, output_names)
     # graph outputs vs the module (float64)
     write_case(name, description, model, feeds, runs, torch_ref=ref, expect=expect)
 
@@ -1050,7 +1351,8 @@ def torch_cases():
     torch.manual_seed(15)
     torch_case("embedding_gru",
                "torch Embedding(11, 4) (Gather) + GRU(4, 6) (linear_before_reset=1) + Linear(6, 3); int64 token ids "
-               "[T=8, B=2]. No gradient w.r.t. the ids; weightGrads are the GRU's.",
+               "[T=8, B=2]. The ids are integers: inputGrads.ids is the gradient of the looked-up embedding rows "
+               "(the Gather output), [8, 2, 4]; weightGrads are the GRU's.",
                mf.EmbGru(), (torch.randint(0, 11, (8, 2)),), ["ids"], ["logits"],
                [{"kind": "sum", "output": "logits"}])
     torch.manual_seed(16)
@@ -1275,6 +1577,480 @@ def hand_cases():
                 {"kind": "last", "output": "Y", "timeAxis": 1}])
 
 
+# --------------------------------------------------------------------------------------
+# Cases for report v3: the state-space Jacobian, range limits of float32, every recurrent
+# activation, sequence_lens / layout=1 for GRU and RNN, input gradients. Each draws from its
+# own generator so the earlier cases' data never moves.
+# --------------------------------------------------------------------------------------
+
+
+def crnd(rng, *shape, scale=0.5):
+    return (scale * rng.standard_normal(shape)).astype(np.float32)
+
+
+def ld(case, fname):
+    return np.load(os.path.join(OUT, case, fname))
+
+
+def entry_of(run, node=0, direction=0):
+    return run["layers"][node]["directions"][direction]
+
+
+def expect_decay(verdict, node=0, direction=0, path=None, check=None):
+    """decay (path None) or decayPaths[path] of one direction has this verdict (every run);
+    check(decay_dict) may assert more."""
+    def run_check(runs):
+        for r in runs:
+            e = entry_of(r, node, direction)
+            dc = e["decay"] if path is None else e["decayPaths"][path]
+            assert dc["verdict"] == verdict, (path, dc, verdict)
+            if check is not None:
+                check(dc)
+    return run_check
+
+
+def positive_matrix(rng, n, radius):
+    """A positive matrix (entries > 0) with Perron root `radius` (after the float32 cast, close)."""
+    m = np.abs(rng.standard_normal((n, n))) + 0.2
+    return (m * (radius / max(abs(np.linalg.eigvals(m))))).astype(np.float32)
+
+
+def expect_closed_form(case, A, batch, rel=1e-10, kind="state"):
+    """jacobianNorm[kind][T-1-d] == sqrt(batch) * ||A^d||_F (forward direction, no padding)."""
+    def check(runs):
+        jn = ld(case, entry_of(runs[0])["jacobianNorm"][kind])
+        T = jn.shape[0]
+        P = np.eye(A.shape[0])
+        A64 = A.astype(np.float64)
+        for d in range(T):
+            ref = math.sqrt(batch) * float(np.sqrt((P ** 2).sum()))
+            assert abs(jn[T - 1 - d] - ref) <= rel * ref, (case, d, jn[T - 1 - d], ref)
+            P = A64 @ P
+    return check
+
+
+def rnn_model(name, T, B, I, H, w, acts=None, alphas=None, betas=None, direction="forward", layout=0,
+              seq_lens=False, init_h=False, post=None, **attrs):
+    """A single RNN/GRU node (op from the weights' row count) as a model; post: extra nodes/outputs."""
+    D = 2 if direction == "bidirectional" else 1
+    op = {1: "RNN", 3: "GRU", 4: "LSTM"}[w["W"].shape[1] // H]
+    ins = ["X", "W", "R", "B" if "B" in w else ""]
+    gin = [vi("X", F, [B, T, I] if layout else [T, B, I])]
+    if seq_lens:
+        ins.append("seq_lens")
+        gin.append(vi("seq_lens", I32, [B]))
+    if init_h:
+        ins += [""] * (5 - len(ins)) + ["initial_h"]
+        gin.append(vi("initial_h", F, [B, D, H] if layout else [D, B, H]))
+    while ins and ins[-1] == "":
+        ins.pop()
+    kw = dict(attrs, hidden_size=H, direction=direction)
+    if layout:
+        kw["layout"] = 1
+    if acts:
+        kw["activations"] = acts
+    if alphas:
+        kw["activation_alpha"] = alphas
+    if betas:
+        kw["activation_beta"] = betas
+    outs = ["Y", "Y_h"] + (["Y_c"] if op == "LSTM" else [])
+    nodes = [helper.make_node(op, ins, outs, name=name, **kw)]
+    gout = [vi("Y", F, [B, T, D, H] if layout else [T, D, B, H]), vi("Y_h", F, [B, D, H] if layout else [D, B, H])]
+    inits = [init(k, v) for k, v in w.items()]
+    if post:
+        more_nodes, more_out, more_inits = post
+        nodes += more_nodes
+        gout = more_out
+        inits += more_inits
+    return build(nodes, gin, gout, inits, name)
+
+
+def simulate_relu_rnn_f32(X, W, R, Bv):
+    """The Relu RNN recurrence in float32 NumPy (h0 = 0); the first step with a non-finite state."""
+    H = R.shape[0]
+    h = np.zeros((X.shape[1], H), np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(X.shape[0]):
+            h = np.maximum(X[t] @ W.T + h @ R.T + Bv[:H] + Bv[H:], np.float32(0.0))
+            assert h.dtype == np.float32
+            if not np.all(np.isfinite(h)):
+                return t
+    return None
+
+
+def new_cases():
+    # --- 1. Relu RNN, positive R of spectral radius 0.8, T=400: (R^T)^d exactly, below 1e-35
+    name = "rnn_relu_positive_long"
+    rng = np.random.default_rng(401)
+    T, B, I, H = 400, 1, 2, 4
+    R = positive_matrix(rng, H, 0.8)
+    w = {"W": (0.3 + np.abs(crnd(rng, 1, H, I))).astype(np.float32), "R": R[None],
+         "B": (0.2 + 0.3 * rng.random((1, 2 * H))).astype(np.float32)}
+    X = (0.5 + rng.random((T, B, I))).astype(np.float32)
+
+    def positive_pre(env, rec):
+        # Y = relu(pre) > 0.1 everywhere means pre > 0.1 everywhere (relu(pre) = 0 for pre <= 0)
+        pre_min = float(np.min(env["Y"].numpy()))
+        assert pre_min > 0.1, pre_min
+        return {}
+
+    def tiny(runs):
+        jn = ld(name, entry_of(runs[0])["jacobianNorm"]["state"])
+        assert jn.min() < 1e-35 and jn.min() > 0, jn.min()
+
+    write_case(name,
+               "forward Relu RNN, H=4, T=400, B=1, R a positive matrix of spectral radius 0.8 (float32), W, X and "
+               "both biases positive: every pre-activation stays > 0.1 (asserted), so relu' = 1 everywhere and "
+               "dh_last/dh_t = R^d (d = T-1-t) exactly; jacobianNorm (state = hidden) equals the closed form "
+               "||R^d||_F to 1e-10 relative (asserted) and falls to about 1e-39 at t=0 (asserted < 1e-35), below "
+               "float32's smallest normal number (1.2e-38): a float32 Jacobian would underflow to subnormals and "
+               "0. Verdict vanishing. Objective sum(Y).",
+               rnn_model(name, T, B, I, H, w, acts=["Relu"]), {"X": X}, [{"kind": "sum", "output": "Y"}],
+               on_forward=positive_pre,
+               expect=expect_all(expect_decay("vanishing"), expect_closed_form(name, R, B), tiny))
+
+    # --- 2. Affine RNN, exactly zero state, alpha*R of spectral radius 2.1: beyond 1e40
+    name = "rnn_affine_explode_1e40"
+    rng = np.random.default_rng(402)
+    T, B, I, H = 130, 2, 2, 4
+    alpha, beta = 1.5, 0.75
+    R = positive_matrix(rng, H, 1.4)
+    Bv = np.zeros((1, 2 * H), np.float32)
+    Bv[0, :H] = -beta / alpha  # -0.5: alpha * (-0.5) + beta == 0 exactly, in any precision
+    w = {"W": crnd(rng, 1, H, I), "R": R[None], "B": Bv}
+    post = ([helper.make_node("Constant", [], ["tiny"], name="tiny_const",
+                              value=numpy_helper.from_array(np.array(1e-25, np.float32), "tiny_value")),
+             helper.make_node("Mul", ["Y", "tiny"], ["y"], name="scale_down")],
+            [vi("y", F, [T, 1, B, H])], [])
+
+    def zero_state(env, rec):
+        assert not env["Y"].numpy().any()  # float64: exactly 0
+        return {}
+
+    def huge(runs):
+        jn = ld(name, entry_of(runs[0])["jacobianNorm"]["state"])
+        assert jn[0] > 1e40, jn[0]
+        dc = entry_of(runs[0])["decay"]
+        assert dc["survival"] > 1e40, dc
+
+    write_case(name,
+               "forward RNN with activation Affine(alpha=1.5, beta=0.75), H=4, T=130, B=2, X = 0 and no initial "
+               "state, Wb = -0.5 = -beta/alpha, Rb = 0: every pre-activation is exactly -0.5 and every state exactly "
+               "0 (1.5 * -0.5 + 0.75 = 0 in float32 as in float64; asserted), so the forward pass is exact in any "
+               "precision. R is positive with spectral radius 1.4 (alpha*R: 2.1), and dh_last/dh_t = (alpha R)^d "
+               "exactly; jacobianNorm equals sqrt(B) ||(alpha R)^d||_F to 1e-10 relative (asserted) and exceeds "
+               "1e40 at t=0 (asserted), beyond float32's largest value 3.4e38. Verdict exploding, survival > 1e40 "
+               "(asserted). Y is scaled by a Constant 1e-25 (Mul) before the objective sum(y) (L = 0), so every "
+               "gradient (at most ~1e17) and even the squared global gradient norm (~1e36) stay in float32's range: "
+               "only the Jacobian norm leaves it.",
+               rnn_model(name, T, B, I, H, w, acts=["Affine"], alphas=[alpha], betas=[beta], post=post),
+               {"X": np.zeros((T, B, I), np.float32)}, [{"kind": "sum", "output": "y"}],
+               on_forward=zero_state,
+               expect=expect_all(expect_decay("exploding"), expect_closed_form(name, alpha * R.astype(np.float64), B), huge))
+
+    # --- 3. Relu RNN, R = 1.5 I: float32 forward overflows, float64 does not
+    name = "rnn_relu_overflow"
+    rng = np.random.default_rng(403)
+    T, B, I, H = 400, 1, 2, 4
+    R = (1.5 * np.eye(H)).astype(np.float32)
+    w = {"W": (0.2 + 0.5 * rng.random((1, H, I))).astype(np.float32), "R": R[None],
+         "B": (0.1 + 0.2 * rng.random((1, 2 * H))).astype(np.float32)}
+    X = (0.5 + rng.random((T, B, I))).astype(np.float32)
+    step32 = simulate_relu_rnn_f32(X[:, :, :], w["W"][0], w["R"][0], w["B"][0])
+
+    def overflow(env, rec):
+        Y = env["Y"].numpy()
+        assert np.all(np.isfinite(Y)) and float(np.min(Y)) > 0.1 and float(np.max(Y)) > 1e60, np.max(Y)
+        assert step32 is not None and 200 < step32 < 240, step32
+        # float32's largest value is crossed by the float64 trajectory at about the same step
+        over = np.nonzero(np.max(Y[:, 0], axis=(1, 2)) > float(np.finfo(np.float32).max))[0]
+        assert abs(int(over[0]) - step32) <= 1, (over[0], step32)
+        return {"float32Overflow": True, "float32OverflowStep": step32}
+
+    write_case(name,
+               "forward Relu RNN with R = 1.5 I, H=4, T=400, B=1, positive W, X and biases (every pre-activation > "
+               "0.1, asserted): the state grows by 1.5x per step. In float32 the forward state overflows to +inf at "
+               "step float32OverflowStep (the first t whose h_t holds inf when the recurrence is run in float32 "
+               "NumPy: 215; the float64 trajectory crosses float32's largest value at the same step, asserted), so "
+               "a float32 engine has no finite forward values from there on, nor a finite objective or gradients; "
+               "in float64 every value is "
+               "finite (h_T-1 ~ 1e70) and the references below are the float64 ones: jacobianNorm = 1.5^d "
+               "sqrt(B*H) exactly (closed form asserted), verdict exploding. For this case a float32 engine is "
+               "expected to report the non-finite values (verdict invalid, a warning, clipping factors null), "
+               "not to match these numbers.",
+               rnn_model(name, T, B, I, H, w, acts=["Relu"]), {"X": X}, [{"kind": "sum", "output": "Y"}],
+               on_forward=overflow,
+               expect=expect_all(expect_decay("exploding"), expect_closed_form(name, R, B)))
+
+    # --- 4. LSTM whose cell path holds the state Jacobian while the hidden path vanishes
+    name = "lstm_forget_plateau"
+    rng = np.random.default_rng(7)
+    T, B, I, H = 50, 2, 3, 6
+    highway = [0, 1, 2, 3]
+    W = crnd(rng, 4 * H, I)
+    Rm = crnd(rng, 4 * H, H, scale=0.3)
+    Bv = crnd(rng, 8 * H, scale=0.3)
+    for u in highway:  # gate order i, o, f, c; Wb first
+        Bv[2 * H + u] = 8.0   # forget gate ~ 0.9997: the cell carries its value
+        Bv[u] = -8.0          # input gate ~ 3e-4: h_t hardly writes into those cells
+    w = {"W": W[None], "R": Rm[None], "B": Bv[None]}
+    X = rng.standard_normal((T, B, I)).astype(np.float32)
+    n = helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h", "Y_c"], name=name, hidden_size=H)
+    m = build([n], [vi("X", F, [T, B, I])],
+              [vi("Y", F, [T, 1, B, H]), vi("Y_h", F, [1, B, H]), vi("Y_c", F, [1, B, H])],
+              [init(k, v) for k, v in w.items()], name)
+
+    def plateau(runs):
+        e = entry_of(runs[0])
+        jn = ld(name, e["jacobianNorm"]["state"])[::-1]  # by distance d from the last step
+        assert jn[0] / jn[3] > 1.4 and jn[3] / jn[T - 1] < 1.05, jn[:6]  # drops, then holds
+        assert e["decayPaths"]["hidden"]["reach"] is not None
+
+    write_case(name,
+               "forward LSTM, H=6, T=50, B=2, small R (0.3 N(0,1)); units 0-3 have forget bias +8 (f ~ 0.9997) and "
+               "input bias -8 (i ~ 3e-4), units 4-5 ordinary. The state Jacobian d(h_last, c_last)/d(h_t, c_t) "
+               "drops from sqrt(2BH) = 4.9 to about 3.2 over the last few steps (the h block and units 4-5 die "
+               "out) and then holds, carried by the four cells (f^d ~ 0.98 over the window): decay (basis state) "
+               "is stable. The hidden path alone dh_last/dh_t enters those cells only through the nearly closed "
+               "input gate, so decayPaths.hidden is vanishing (survival ~ 4e-5) with a finite reach; "
+               "decayPaths.cell is stable. The case shows why the report's verdict is fitted on the state: the "
+               "h-only Jacobian calls a layer with a working cell highway vanishing.",
+               m, {"X": X}, [{"kind": "sum", "output": "Y"}],
+               expect=expect_all(expect_decay("stable"), expect_decay("vanishing", path="hidden"),
+                                 expect_decay("stable", path="cell"), plateau))
+
+    # --- 5a. LSTM with forget gates exactly 1 (float32 and float64)
+    name = "lstm_forget_saturated"
+    rng = np.random.default_rng(55)
+    T, B, I, H = 8, 2, 3, 4
+    sat = [0, 2]
+    W = crnd(rng, 4 * H, I)
+    Rm = crnd(rng, 4 * H, H, scale=0.4)
+    Bv = crnd(rng, 8 * H, scale=0.3)
+    for u in sat:
+        Bv[2 * H + u] = 50.0  # sigmoid(> 37) rounds to 1.0 in float64 and in float32
+    w = {"W": W[None], "R": Rm[None], "B": Bv[None]}
+    X = rng.standard_normal((T, B, I)).astype(np.float32)
+    n = helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h", "Y_c"], name=name, hidden_size=H)
+    m = build([n], [vi("X", F, [T, B, I])],
+              [vi("Y", F, [T, 1, B, H]), vi("Y_h", F, [1, B, H]), vi("Y_c", F, [1, B, H])],
+              [init(k, v) for k, v in w.items()], name)
+
+    def saturated(env, rec):
+        dr = rec[name]["dirs"][0]
+        f = dr["forget"]
+        assert np.all(f[:, :, sat] == 1.0), f[:, :, sat].min()
+        others = [u for u in range(H) if u not in sat]
+        assert np.all(f[:, :, others] < 0.999)
+        ret = mf.retention(f, dr["valid"], rec[name]["lens"].numpy(), "forward")
+        assert all(ret["meanForget"][u] >= 1.0 and ret["horizon"][u] == mf.HORIZON_INF for u in sat), ret
+        return {"forgetSaturated": [{"node": name, "direction": "forward", "units": sat}]}
+
+    def sat_grads(runs):
+        for r in runs:
+            gb = ld(name, entry_of(r)["weightGrads"]["B"])
+            assert not gb[[2 * H + u for u in sat]].any() and not gb[[6 * H + u for u in sat]].any()
+
+    write_case(name,
+               "forward LSTM, H=4, T=8, B=2, forget bias (Wb) 50 on units 0 and 2 (listed in forgetSaturated): "
+               "their forget pre-activation stays above 37, where the logistic function rounds to exactly 1.0 in "
+               "float64, and so in float32 too (asserted at every step): mean forget = 1 for those units, retention "
+               "horizon infinite (1e30), and their forget rows' bias gradients are exactly 0 (sigmoid' = 0 there; "
+               "asserted). The cell Jacobian of those units is carried without decay.",
+               m, {"X": X}, [{"kind": "sum", "output": "Y"}], on_forward=saturated, expect=sat_grads)
+
+    # --- 5b. Relu RNN whose units all die at one step: exact zeros in the Jacobian
+    name = "rnn_relu_dead_units"
+    rng = np.random.default_rng(56)
+    T, B, I, H, k = 10, 2, 3, 4, 3
+    w = {"W": (0.3 + np.abs(crnd(rng, 1, H, I))).astype(np.float32), "R": positive_matrix(rng, H, 0.7)[None],
+         "B": (0.1 + 0.2 * rng.random((1, 2 * H))).astype(np.float32)}
+    X = (0.5 + rng.random((T, B, I))).astype(np.float32)
+    X[k] = -20.0  # every pre-activation of step k is negative: all units dead for every batch element
+
+    def dead(runs):
+        e = entry_of(runs[0])
+        jn = ld(name, e["jacobianNorm"]["state"])
+        assert not jn[:k].any() and jn[k:].min() > 0, jn
+        dc = e["decay"]
+        assert dc["points"] == T - k < dc["window"] == T, dc
+        Y = ld(name, "output_Y.npy")
+        assert not Y[k].any() and Y[np.arange(T) != k].min() > 0.05
+
+    write_case(name,
+               "forward Relu RNN, H=4, T=10, B=2, positive W, R (spectral radius 0.7) and biases, positive inputs "
+               "except X[3] = -20: at step 3 every pre-activation is below -1 (kink distance asserted) for every batch "
+               "element, so h_3 = 0 and relu' = 0 there: dh_last/dh_t is exactly 0 for t < 3 (asserted). The decay "
+               "fit drops those exact zeros: points = 7 < window = 10 (asserted); survival is exactly 0, verdict "
+               "vanishing.",
+               rnn_model(name, T, B, I, H, w, acts=["Relu"]), {"X": X}, [{"kind": "sum", "output": "Y"}],
+               expect=expect_all(expect_decay("vanishing"), dead))
+
+    # --- 7a. bidirectional GRU with sequence_lens; Softsign, ThresholdedRelu
+    name = "gru_bidir_seqlens"
+    rng = np.random.default_rng(71)
+    T, B, I, H = 6, 3, 3, 4
+    lens = np.array([5, 2, 4], np.int32)
+    w = {"W": crnd(rng, 2, 3 * H, I, scale=0.6), "R": crnd(rng, 2, 3 * H, H, scale=0.5), "B": crnd(rng, 2, 6 * H, scale=0.3)}
+    m = rnn_model(name, T, B, I, H, w, acts=["Sigmoid", "Tanh", "Softsign", "ThresholdedRelu"], alphas=[0.2],
+                  direction="bidirectional", seq_lens=True, linear_before_reset=1)
+
+    def padded_zero(case, lens, T):
+        def check(runs):
+            pad = np.arange(T)[:, None] >= lens[None, :]
+            full_pad = pad.all(axis=1)
+            for r in runs:
+                for layer in r["layers"]:
+                    for e in layer["directions"]:
+                        gh = ld(case, e["gradHidden"])
+                        assert not gh[pad].any()
+                        for kind in e["jacobianNorm"]:
+                            assert not ld(case, e["jacobianNorm"][kind])[full_pad].any()
+                        assert not np.array(e["inputGradNorm"])[full_pad].any()
+        return check
+
+    write_case(name,
+               "bidirectional GRU (linear_before_reset=1) with sequence_lens=[5,2,4] (int32 graph input), T=6, B=3, "
+               "H=4; activations forward [Sigmoid, Tanh] (defaults), reverse [Softsign, ThresholdedRelu(alpha=0.2)] "
+               "(ThresholdedRelu jumps from 0 to alpha at alpha: every candidate pre-activation is kept away from "
+               "0.2, asserted). No element reaches t=5: that row of every jacobianNorm and inputGradNorm is 0 "
+               "and the decay window is t = 0..4 (max len 5); padded (t >= len[b]) rows of gradHidden are 0 "
+               "(asserted). The forward final state of element b is after step len[b]-1, the reverse one after "
+               "step 0. Runs: sum(Y); l2 of Y_h.",
+               m, {"X": crnd(rng, T, B, I, scale=1.0), "seq_lens": lens},
+               [{"kind": "sum", "output": "Y"}, {"kind": "l2", "output": "Y_h"}],
+               expect=expect_all(padded_zero(name, lens, T), expect_window(5)))
+
+    # --- 7b. RNN with sequence_lens and initial_h; LeakyRelu
+    name = "rnn_seqlens"
+    rng = np.random.default_rng(72)
+    T, B, I, H = 7, 3, 3, 4
+    lens = np.array([5, 6, 2], np.int32)
+    w = {"W": crnd(rng, 1, H, I, scale=0.6), "R": crnd(rng, 1, H, H, scale=0.5), "B": crnd(rng, 1, 2 * H, scale=0.3)}
+    write_case(name,
+               "forward RNN with activation LeakyRelu(alpha=0.1) (kink distance asserted), sequence_lens=[5,6,2] "
+               "(int32 graph input) and initial_h as a graph input, T=7, B=3, H=4. Padded rows of gradHidden are 0, "
+               "and so is row t=6 (no element reaches it) of jacobianNorm and inputGradNorm (asserted); decay "
+               "window t = 0..5; "
+               "runs: sum(Y), and l2 of Y_h (the final state of element b is h_{len[b]-1}); inputGrads holds X "
+               "and initial_h, not seq_lens.",
+               rnn_model(name, T, B, I, H, w, acts=["LeakyRelu"], alphas=[0.1], seq_lens=True, init_h=True),
+               {"X": crnd(rng, T, B, I, scale=1.0), "seq_lens": lens, "initial_h": crnd(rng, 1, B, H)},
+               [{"kind": "sum", "output": "Y"}, {"kind": "l2", "output": "Y_h"}],
+               expect=expect_all(padded_zero(name, lens, T), expect_window(6), expect_inputs(name, ["X", "initial_h"])))
+
+    # --- 7c. GRU layout=1, bidirectional; Softplus, Elu
+    name = "gru_layout1"
+    rng = np.random.default_rng(73)
+    B, T, I, H = 2, 5, 3, 4
+    w = {"W": crnd(rng, 2, 3 * H, I, scale=0.6), "R": crnd(rng, 2, 3 * H, H, scale=0.5), "B": crnd(rng, 2, 6 * H, scale=0.3)}
+    write_case(name,
+               "GRU layout=1 (X [B,T,I], Y [B,T,D,H], Y_h [B,D,H]), bidirectional, linear_before_reset=0, initial_h "
+               "a graph input [B,D,H]; activations forward [Softplus, Elu(alpha=0.8)], reverse [Sigmoid, Tanh]. "
+               "Per-step gradients and inputGradNorm are still indexed [T,B,...]; inputGrads X has X's own "
+               "[B,T,I] shape (asserted). onnxruntime refuses layout=1; the reference implements it directly.",
+               rnn_model(name, T, B, I, H, w, acts=["Softplus", "Elu", "Sigmoid", "Tanh"], alphas=[0.8],
+                         direction="bidirectional", layout=1, init_h=True),
+               {"X": crnd(rng, B, T, I, scale=1.0), "initial_h": crnd(rng, B, 2, H)},
+               [{"kind": "sum", "output": "Y"}, {"kind": "last", "output": "Y", "timeAxis": 1}],
+               expect=expect_inputs(name, ["X", "initial_h"], {"X": (B, T, I), "initial_h": (B, 2, H)}))
+
+    # --- 7d. RNN layout=1, reverse; Softsign
+    name = "rnn_layout1"
+    rng = np.random.default_rng(74)
+    B, T, I, H = 2, 6, 3, 4
+    w = {"W": crnd(rng, 1, H, I, scale=0.8), "R": crnd(rng, 1, H, H, scale=0.8), "B": crnd(rng, 1, 2 * H, scale=0.3)}
+    write_case(name,
+               "RNN layout=1 (X [B,T,I], Y [B,T,1,H], Y_h [B,1,H]), reverse, activation Softsign, initial_h a graph "
+               "input [B,1,H]. The final state is the one after t=0. Runs: sum(Y); last on Y with time axis 1 "
+               "(Y[:, T-1], the reverse direction's first step).",
+               rnn_model(name, T, B, I, H, w, acts=["Softsign"], direction="reverse", layout=1, init_h=True),
+               {"X": crnd(rng, B, T, I, scale=1.0), "initial_h": crnd(rng, B, 1, H)},
+               [{"kind": "sum", "output": "Y"}, {"kind": "last", "output": "Y", "timeAxis": 1}],
+               expect=expect_inputs(name, ["X", "initial_h"], {"X": (B, T, I), "initial_h": (B, 1, H)}))
+
+    # --- 8. float graph input through a front end (Transpose, MatMul, Add); an input off the path
+    name = "lstm_frontend_inputgrads"
+    rng = np.random.default_rng(81)
+    B, T, Fin, I, H = 2, 5, 3, 4, 4
+    wl = {"W": crnd(rng, 2, 4 * H, I), "R": crnd(rng, 2, 4 * H, H), "B": crnd(rng, 2, 8 * H, scale=0.3)}
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["x_tm"], name="to_time_major", perm=[1, 0, 2]),
+        helper.make_node("MatMul", ["x_tm", "proj_W"], ["x_proj"], name="proj_matmul"),
+        helper.make_node("Add", ["x_proj", "proj_B"], ["x_in"], name="proj_add"),
+        helper.make_node("LSTM", ["x_in", "W", "R", "B", "", "initial_h"], ["Y", "Y_h"], name="lstm_bidir",
+                         hidden_size=H, direction="bidirectional"),
+        helper.make_node("Constant", [], ["two"], name="two_const",
+                         value=numpy_helper.from_array(np.array(2.0, np.float32), "two_value")),
+        helper.make_node("Mul", ["aux", "two"], ["aux_out"], name="aux_mul"),
+    ]
+    inits = [init(k, v) for k, v in wl.items()] + [init("proj_W", crnd(rng, Fin, I, scale=0.7)),
+                                                    init("proj_B", crnd(rng, I, scale=0.2))]
+    m = build(nodes, [vi("x", F, [B, T, Fin]), vi("initial_h", F, [2, B, H]), vi("aux", F, [B, 2])],
+              [vi("Y", F, [T, 2, B, H]), vi("Y_h", F, [2, B, H]), vi("aux_out", F, [B, 2])], inits, name)
+    write_case(name,
+               "x [B=2, T=5, 3] -> Transpose(perm 1,0,2) -> MatMul(3x4) + Add -> bidirectional LSTM (H=4) with "
+               "initial_h a graph input [2,B,H]; a third graph input aux [B,2] only feeds the graph output aux_out "
+               "(Mul by 2). inputGrads holds x ([B,T,3], through the front end) and initial_h; aux has no path to "
+               "the objective and is left out (asserted). The LSTM's X is the Add output, read by both directions: "
+               "inputGradNorm is per direction (each direction's own copy of X), and their gradients sum to the "
+               "one the Add receives. Runs: mean(Y); l2 of Y_h.",
+               m, {"x": crnd(rng, B, T, Fin, scale=1.0), "initial_h": crnd(rng, 2, B, H), "aux": crnd(rng, B, 2)},
+               [{"kind": "mean", "output": "Y"}, {"kind": "l2", "output": "Y_h"}],
+               expect=expect_inputs(name, ["x", "initial_h"], {"x": (B, T, Fin), "initial_h": (2, B, H)}))
+
+
+def expect_inputs(case, names, shapes=None):
+    """inputGrads has exactly these inputs (in graph order), with these shapes."""
+    def check(runs):
+        for r in runs:
+            assert list(r["inputGrads"]) == names, (list(r["inputGrads"]), names)
+            for k, shp in (shapes or {}).items():
+                assert ld(case, r["inputGrads"][k]).shape == shp, (k, shp)
+    return check
+
+
+def expect_window(W):
+    def check(runs):
+        for r in runs:
+            for layer in r["layers"]:
+                for e in layer["directions"]:
+                    assert e["decay"]["window"] == W, e["decay"]
+    return check
+
+
+def activation_coverage():
+    """Every ONNX recurrent activation appears in some backward case, each one that takes alpha /
+    beta at least once with non-default values (bound as make_fixtures.resolve_activations)."""
+    seen = {}
+    for case in sorted(os.listdir(OUT)):
+        path = os.path.join(OUT, case, "model.onnx")
+        if not os.path.isfile(path):
+            continue
+        for node in onnx.load(path).graph.node:
+            if node.op_type not in RECURRENT:
+                continue
+            at = mf.attr_dict(node)
+            D = 2 if at.get("direction", "forward") == "bidirectional" else 1
+            names = list(at.get("activations") or DEFAULT_ACTS[node.op_type] * D)
+            alphas, betas = list(at.get("activation_alpha", [])), list(at.get("activation_beta", []))
+            ai = bi = 0
+            for n in names:
+                takes_a, takes_b, da, db = mf.ACT_PARAMS[n.lower()]
+                a = b = None
+                if takes_a:
+                    a = float(alphas[ai]) if ai < len(alphas) else da
+                    ai += ai < len(alphas)
+                if takes_b:
+                    b = float(betas[bi]) if bi < len(betas) else db
+                    bi += bi < len(betas)
+                non_default = (takes_a and a != da) or (takes_b and b != db) or not (takes_a or takes_b)
+                seen.setdefault(n.lower(), set()).add((case, non_default))
+    for n in mf.ACT_PARAMS:
+        assert any(nd for _, nd in seen.get(n, ())), ("activation not covered (with non-default alpha/beta)", n)
+    return {n: sorted({c for c, nd in v if nd}) for n, v in seen.items()}
+
+
 def unsupported_case():
     d = os.path.join(OUT, "_unsupported")
     os.makedirs(d, exist_ok=True)
@@ -1307,27 +2083,38 @@ def unsupported_case():
 
 def main():
     t0 = time.time()
+    # the forward cross-check's NumPy reference must itself reproduce ONNX's backend test data
+    # (Debian's libonnx-testdata); missing data stops the script (make_fixtures raises)
+    backend = mf.check_backend_testdata()
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
     os.makedirs(OUT)
     torch_cases()
     hand_cases()
+    new_cases()
     unsupported_case()
+    coverage = activation_coverage()
 
-    print("%-26s %-7s %-7s %14s %5s %9s %4s %9s %9s %9s %9s" % (
-        "case", "kind", "output", "L", "#W", "fdW", "#hc", "fdState", "fdJac", "fwd-np", "vs-torch"))
+    print("make_fixtures.recurrent vs ONNX backend test data (%s): %d cases, max |diff| %.2g" % (
+        mf.TESTDATA, len(backend), max(w for _, w in backend)))
+    print("%-26s %-7s %-7s %14s %5s %9s %4s %9s %9s %9s %9s %4s %9s %4s %9s" % (
+        "case", "kind", "output", "L", "#W", "fdW", "#hc", "fdState", "fdJac", "fwd-np", "vs-torch",
+        "#in", "fdInput", "#X", "fdX"))
     for c in CHECKS:
-        name, kind, out, L, nw, we, ns, se, je, fe, me = c
-        print("%-26s %-7s %-7s %14.8g %5d %9.2e %4d %9.2e %9.2e %9.2e %9s" % (
-            name, kind, out[:7], L, nw, we, ns, se, je, fe, "-" if me is None else "%.2e" % me))
+        name, kind, out, L, nw, we, ns, se, je, fe, me, ni, ie, nx, xe = c
+        print("%-26s %-7s %-7s %14.8g %5d %9.2e %4d %9.2e %9.2e %9.2e %9s %4d %9.2e %4d %9.2e" % (
+            name, kind, out[:7], L, nw, we, ns, se, je, fe, "-" if me is None else "%.2e" % me, ni, ie, nx, xe))
     print()
     print("%-26s %6s  %-40s %s" % ("case", "sec", "decay verdicts (run 0)", "min kink distance"))
     for name, sec, info, kink in SUMMARY:
         print("%-26s %6.1f  %-40s %s" % (name, sec, info, "-" if kink == float("inf") else "%.3g" % kink))
+    print("\nrecurrent activations (non-default alpha/beta where taken) by case:")
+    for n in sorted(coverage):
+        print("  %-16s %s" % (n, ", ".join(coverage[n])))
     total = 0
     for dp, _, fs in os.walk(OUT):
         total += sum(os.path.getsize(os.path.join(dp, f)) for f in fs)
-    worst = max(max(c[5], c[7], c[8]) for c in CHECKS)
+    worst = max(max(c[5], c[7], c[8], c[12], c[14]) for c in CHECKS)
     print("\n%d cases, %d runs, worst FD error %.2e (tolerance %.0e), %.1f kB in %s, %.0f s" % (
         len(SUMMARY), len(CHECKS), worst, FD_TOL, total / 1024, os.path.relpath(OUT, ROOT), time.time() - t0))
 

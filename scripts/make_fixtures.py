@@ -45,7 +45,8 @@ Choices written down here (and in each case's description where they matter):
 Self-checks run every time (the script fails if one does not hold):
 
 - the reference reproduces ONNX's own backend test data
-  (/usr/share/libonnx-testdata/data/node/test_{lstm,gru,rnn,simple_rnn}_*);
+  (/usr/share/libonnx-testdata/data/node/test_{lstm,gru,rnn,simple_rnn}_*); that data is
+  required: without Debian's ``libonnx-testdata`` package the script stops with an error;
 - for every PyTorch-exported case, the reference run on the exported ONNX graph matches
   the PyTorch module itself evaluated in float64.
 
@@ -1004,8 +1005,9 @@ def bad_cases():
 def check_backend_testdata():
     results = []
     if not os.path.isdir(TESTDATA):
-        print("WARNING: %s missing; backend test-data self-check skipped" % TESTDATA)
-        return results
+        raise SystemExit("error: %s is missing: the oracle's self-check against ONNX's backend test data cannot "
+                         "run. Install Debian's libonnx-testdata package (apt-get install libonnx-testdata)."
+                         % TESTDATA)
     for case in sorted(os.listdir(TESTDATA)):
         if not any(case.startswith("test_" + p + "_") for p in ("lstm", "gru", "rnn", "simple_rnn")):
             continue
@@ -1028,6 +1030,9 @@ def check_backend_testdata():
             worst = max(worst, float(np.max(np.abs(env[go.name] - exp))))
         results.append((case, worst))
         assert worst < 1e-5, (case, worst)
+    if not any(c.startswith("test_" + p + "_") for c, _ in results for p in ("lstm", "gru", "rnn")):
+        raise SystemExit("error: %s holds no test_{lstm,gru,rnn}_* cases: reinstall Debian's libonnx-testdata "
+                         "package (apt-get install libonnx-testdata)." % TESTDATA)
     return results
 
 
