@@ -247,6 +247,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       ...analysisGraph.backward.flat().flatMap((o) => [
         ...Object.values(o).filter((x): x is string => typeof x === 'string'),
         ...Object.values(o.jacobian ?? {}).filter((x): x is string => typeof x === 'string'),
+        o.inputGradNorm.max, o.inputGradNorm.scaled,
       ]),
     ];
     progress('Backpropagating');
@@ -331,7 +332,9 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
         report.weightGrads = { W: raw(bw.W, [g * H, layer.inputSize]), R: raw(bw.R, [g * H, H]), B: raw(bw.B, [2 * g * H]) };
         if (bw.P) report.weightGrads.P = raw(bw.P, [3 * H]);
         report.metrics.gradNorm = stepNorms(report.gradHidden.data, T);
-        report.metrics.inputGradNorm = Array.from(second.outputs[bw.inputGradNormSq].data as Float32Array, Math.sqrt);
+        const xMax = second.outputs[bw.inputGradNorm.max].data as Float32Array;
+        const xScaled = second.outputs[bw.inputGradNorm.scaled].data as Float32Array;
+        report.metrics.inputGradNorm = Array.from(xMax, (m, t) => m * xScaled[t]);
         if (report.gradCell) report.metrics.gradCellNorm = stepNorms(report.gradCell.data, T);
         if (report.jacobianNorm) {
           const maxLen = Math.max(...lens);

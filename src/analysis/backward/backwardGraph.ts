@@ -50,8 +50,12 @@ export interface BackwardOutputs {
   R: string;
   B: string;
   P?: string;
-  /** [T]: ‖dL/dX_t‖² over (B, I) of the gradient this direction sends into the layer's input X. */
-  inputGradNormSq: string;
+  /**
+   * ‖dL/dX_t‖ over (B, I) of the gradient this direction sends into the layer's input X, as two [T]
+   * factors, max_t and ‖dX_t / max_t‖ (their product in float64: the squares of values below 1e-19
+   * would underflow float32).
+   */
+  inputGradNorm: { max: string; scaled: string };
 }
 
 export interface AnalysisGraph {
@@ -64,6 +68,13 @@ export interface AnalysisGraph {
   recurrenceNodes: number[];
   /** Output names of dL/d(input) per graph input the gradient reaches (embeddings: of the looked-up rows). */
   inputGrads: { input: string; output: string; kind: 'float' | 'embedding' }[];
+}
+
+/** ‖x_t‖ over every axis but the first, as max_t and ‖x_t / max_t‖ (see BackwardOutputs.inputGradNorm). */
+function scaledStepNorm(b: GraphBuilder, x: string, out: (value: string, what: string) => string): { max: string; scaled: string } {
+  const m = b.op('ReduceMax', [b.op('Abs', [x])], { axes: [1, 2], keepdims: 1 });
+  const scaled = b.op('Sqrt', [b.op('ReduceSumSquare', [b.op('Div', [x, b.op('Max', [m, b.constF(1e-38)])])], { axes: [1, 2], keepdims: 0 })]);
+  return { max: out(b.op('Reshape', [m, b.constI64([-1])]), 'dXmax'), scaled: out(scaled, 'dXscaled') };
 }
 
 export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
@@ -192,7 +203,7 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
           hiddenSeeds: r.jacobian.hiddenSeeds, cellSeeds: r.jacobian.cellSeeds,
         },
         W: out(r.dW, 'dW')!, R: out(r.dR, 'dR')!, B: out(r.dB, 'dB')!, P: out(r.dP, 'dP'),
-        inputGradNormSq: out(b.op('ReduceSumSquare', [r.dX()], { axes: [1, 2], keepdims: 0 }), 'dXnorm2')!,
+        inputGradNorm: scaledStepNorm(b, r.dX(), (v, what) => out(v, what)!),
       };
     });
   });
