@@ -70,7 +70,7 @@ export function formatSummary(report: Report): string {
       if (d.metrics.nonFinite) {
         // Statistics of NaN/∞ values are no findings: say so once instead of printing them.
         if (d.metrics.decay) out.push(`  ${safe(flowLine(layer, d))}`);
-        out.push(`  gradients, gates and retention: n/a — ${safe(d.metrics.nonFinite)}`);
+        for (const sentence of memoryStory(layer, d)) out.push(`  ${safe(sentence)}`);
         out.push(`  ${spectrumLine(d, layer.op)}`);
         continue;
       }

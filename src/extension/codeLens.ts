@@ -8,13 +8,10 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { DirectionReport, LayerReport, RecurrentOp, Report } from '../report/types';
-import { flowStory } from '../report/story';
+import type { Report } from '../report/types';
+import { constructorLenses, modelSummary, onnxReferences } from './codeLensText';
 import { ReportStore } from './reportStore';
 import { readConfig } from './settings';
-
-const ONNX_REFERENCE = /["'`]([^"'`\n]*\.onnx)["'`]/g;
-const CONSTRUCTOR = /\b(?:torch\.)?(?:nn\.(LSTM|GRU|RNN)|(?:tf\.)?(?:keras\.)?layers\.(LSTM|GRU|SimpleRNN))\s*\(/g;
 
 export class GradientLensCodeLensProvider implements vscode.CodeLensProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
@@ -33,25 +30,17 @@ export class GradientLensCodeLensProvider implements vscode.CodeLensProvider, vs
     const text = doc.getText();
     const lenses: vscode.CodeLens[] = [];
     let modelForFile: { modelPath: string; report: Report } | undefined;
-    for (const m of text.matchAll(ONNX_REFERENCE)) {
-      const found = this.findReport(doc, m[1]);
+    for (const ref of onnxReferences(text)) {
+      const found = this.findReport(doc, ref.reference);
       if (!found) continue;
       modelForFile ??= found;
-      const range = doc.lineAt(doc.positionAt(m.index!).line).range;
+      const range = doc.lineAt(doc.positionAt(ref.index).line).range;
       lenses.push(new vscode.CodeLens(range, showCommand(`Gradient Lens: ${modelSummary(found.report)}`, found.modelPath)));
     }
     if (!modelForFile) return lenses;
-    const constructors = [...text.matchAll(CONSTRUCTOR)].map((m) => ({ index: m.index!, op: (m[1] ?? (m[2] === 'SimpleRNN' ? 'RNN' : m[2])) as RecurrentOp, text: m[0].replace(/\s*\($/, '(') }));
-    const { report, modelPath } = modelForFile;
-    const byOp = (op: RecurrentOp) => report.layers.filter((l) => l.op === op);
-    for (const c of constructors) {
-      const same = constructors.filter((x) => x.op === c.op);
-      const layers = byOp(c.op);
+    for (const c of constructorLenses(text, modelForFile.report)) {
       const range = doc.lineAt(doc.positionAt(c.index).line).range;
-      const title = same.length === layers.length && layers.length > 0
-        ? `Gradient Lens: ${layerSummary(layers[same.indexOf(c)])}`
-        : `Gradient Lens (whole model: ${c.text} does not map to one ${c.op} layer): ${modelSummary(report)}`;
-      lenses.push(new vscode.CodeLens(range, showCommand(title, modelPath)));
+      lenses.push(new vscode.CodeLens(range, showCommand(c.title, modelForFile.modelPath)));
     }
     return lenses;
   }
@@ -77,41 +66,4 @@ export class GradientLensCodeLensProvider implements vscode.CodeLensProvider, vs
 
 function showCommand(title: string, modelPath: string): vscode.Command {
   return { title, command: 'gradientLens.showReport', arguments: [modelPath], tooltip: 'Open the gradient-flow panel beside' };
-}
-
-const pct = (x: number) => `${Math.round(100 * x)}%`;
-
-/** One line per layer-direction: the verdict word first (every op), then what carries or loses the signal, then the key gate. */
-export function directionSummary(layer: LayerReport, d: DirectionReport): string {
-  const story = flowStory(layer, d);
-  const parts = [story.verdict === 'unmeasured' ? 'not measured' : story.verdict, story.short];
-  const sat = d.metrics.saturation.gates;
-  if (!d.metrics.nonFinite) {
-    if (layer.op === 'LSTM' && sat.forget) parts.push(`forget gates ${pct(sat.forget.right)} right-saturated, ${pct(sat.forget.left)} left`);
-    if (layer.op === 'GRU' && sat.update) parts.push(`update gates ${pct(sat.update.right)} right-saturated, ${pct(sat.update.left)} left`);
-  }
-  return parts.join(' · ');
-}
-
-export function layerSummary(l: LayerReport): string {
-  return l.directions.map((d) => `${l.directions.length > 1 ? `${d.direction}: ` : ''}${directionSummary(l, d)}`).join(' | ');
-}
-
-/**
- * The layer-direction that most needs attention speaks for the model: one without a valid
- * verdict first, then the one whose state keeps the least of the signal (the bottleneck).
- */
-export function modelSummary(r: Report): string {
-  let worst: { l: LayerReport; d: DirectionReport } | undefined;
-  const score = (d: DirectionReport) => {
-    const v = d.metrics.decay;
-    if (!v) return 2;
-    if (v.verdict === 'invalid' || v.verdict === 'n/a') return -1;
-    if (v.verdict === 'exploding') return 0;
-    return v.survival === null ? 1 : Math.min(1, v.survival);
-  };
-  for (const l of r.layers) for (const d of l.directions) if (!worst || score(d) < score(worst.d)) worst = { l, d };
-  if (!worst) return 'no recurrent layer';
-  const where = r.layers.length > 1 || worst.l.directions.length > 1 ? ` (${worst.l.op} '${worst.l.node}' ${worst.d.direction})` : '';
-  return directionSummary(worst.l, worst.d) + where;
 }

@@ -353,7 +353,7 @@ describe('hostile: NaN and ±∞ say where they come from, and no verdict is dra
       assert.strictEqual(decay.verdict, 'invalid');
       assert.match(decay.reason!, source);
       assert.match(summary, /^ {2}invalid: no verdict/m);
-      assert.match(summary, /^ {2}gradients, gates and retention: n\/a/m);
+      assert.match(summary, /^ {2}Gates, retention and gradients: n\/a/m);
       assert.doesNotMatch(summary, /stable|vanishing:|exploding:|units remember|right-saturated/);
       if (nanNorm) {
         assert.strictEqual(report.clipping!.globalNorm, null, 'NaN is written as null');

@@ -1,0 +1,139 @@
+/**
+ * What users read against the numbers it is about: for every direction of every backward fixture
+ * the CLI summary and the panel's verdict card say the same words (both from report/story.ts),
+ * and every figure in those words — the verdict, survival, ρ, half-life, the step the hidden path
+ * falls below 0.1%, the cell highway's share, the forget/update saturation — is recomputed here
+ * from the report's own arrays, independently of the code that printed it (so a summary that
+ * read the wrong end of a reverse direction, or a broken rule, fails here).
+ */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { formatSummary } from '../../src/cli/summary';
+import { directionSummary } from '../../src/extension/codeLensText';
+import { flowLine, flowStory, memoryStory } from '../../src/report/story';
+import { DirectionReport, LayerReport, Report } from '../../src/report/types';
+import { directionVerdict } from '../../webview/src/verdict';
+import { analyze, fixture, listCases } from './helpers';
+
+const ROOT = fixture('backward');
+
+/** The direction's valid window in processing order: [J at the last step, …, J at the first]. */
+function processingOrder(values: ArrayLike<number>, d: DirectionReport, window: number): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < window; k++) out.push(values[d.direction === 'forward' ? window - 1 - k : k]);
+  return out;
+}
+
+const pctRe = '([\\d.]+)%';
+
+/** "22%" → 0.22, checked against `expected` to the two significant digits printed. */
+function assertPercent(text: string, expected: number, what: string): void {
+  const shown = Number(text) / 100;
+  assert.ok(Math.abs(shown - expected) <= 0.051 * Math.abs(expected) + 5e-7, `${what}: printed ${text}%, the report says ${(100 * expected).toPrecision(4)}%`);
+}
+
+function checkFigures(layer: LayerReport, d: DirectionReport, line: string, where: string): void {
+  const decay = d.metrics.decay!;
+  assert.ok(line.startsWith(`${decay.verdict}: `), `${where}: the line starts with the verdict ${decay.verdict}: ${line}`);
+  if (decay.verdict === 'n/a' || decay.verdict === 'invalid') return;
+  const J = processingOrder(d.jacobianNorm!.state.data, d, decay.window);
+  // The verdict, recomputed from J with SPEC v2's rule.
+  const survival = J[J.length - 1] / J[0];
+  const verdict = survival > 1e3 || decay.rhoTail! > 1.05 ? 'exploding' : survival < 1e-3 || decay.rhoTail! < 0.95 ? 'vanishing' : 'stable';
+  assert.strictEqual(decay.verdict, verdict, `${where}: verdict from survival ${survival} and ρ_tail ${decay.rhoTail}`);
+  // ρ as printed.
+  const rho = /; ρ = ([\d.e-]+) per step/.exec(line);
+  assert.ok(rho, `${where}: ρ printed: ${line}`);
+  assert.ok(Math.abs(Number(rho[1]) - decay.rho!) <= 5e-3 * decay.rho!, `${where}: ρ ${rho[1]} vs ${decay.rho}`);
+  // Which path carries the signal, and how much it keeps, from the paths' own curves.
+  const paths = d.metrics.decayPaths;
+  if (layer.op === 'LSTM') {
+    assert.ok(paths, `${where}: an LSTM reports its paths`);
+    const share = (values: ArrayLike<number>) => { const c = processingOrder(values, d, decay.window); return c[c.length - 1] / c[0]; };
+    const cell = share(d.jacobianNorm!.cell!.data);
+    const hidden = share(d.jacobianNorm!.hidden.data);
+    const carrier = cell >= hidden ? 'cell' : 'hidden';
+    assert.match(line, new RegExp(`: the ${carrier} path `), `${where}: the ${carrier} path carries (cell ${cell}, hidden ${hidden})`);
+    const kept = new RegExp(`the ${carrier} path keeps ${pctRe} across (\\d+) steps`).exec(line);
+    if (kept) {
+      assertPercent(kept[1], Math.max(cell, hidden), `${where}: ${carrier} path share`);
+      assert.strictEqual(Number(kept[2]), decay.window);
+    }
+    const other = carrier === 'cell' ? hidden : cell;
+    const fell = /alone falls 1000× within (\d+) steps/.exec(line);
+    if (other < 1e-3) {
+      assert.ok(fell, `${where}: the other path's collapse is named: ${line}`);
+      // The first distance at which that path is below 0.1% of its value at the last step.
+      const c = processingOrder(carrier === 'cell' ? d.jacobianNorm!.hidden.data : d.jacobianNorm!.cell!.data, d, decay.window);
+      const first = c.findIndex((v) => v < 1e-3 * c[0]);
+      assert.strictEqual(Number(fell[1]), first, `${where}: below 0.1% within ${first} steps`);
+    }
+  } else {
+    assert.match(line, /: the state (keeps|falls|grows) /);
+    const kept = new RegExp(`the state keeps ${pctRe} across (\\d+) steps`).exec(line);
+    if (kept) assertPercent(kept[1], survival, `${where}: survival`);
+  }
+}
+
+function checkMemory(layer: LayerReport, d: DirectionReport, sentences: string[], where: string): void {
+  if (d.metrics.nonFinite) return;
+  const sat = d.metrics.saturation;
+  if (layer.op === 'LSTM') {
+    const f = sat.gates.forget;
+    const m = new RegExp(`^Forget gates: ${pctRe} right-saturated \\(> ([\\d.]+)[^)]*\\), ${pctRe} left-saturated \\(< ([\\d.]+)`).exec(sentences[0]);
+    assert.ok(m, `${where}: ${sentences[0]}`);
+    assertPercent(m[1], f.right, `${where}: forget right`);
+    assertPercent(m[3], f.left, `${where}: forget left`);
+    assert.deepStrictEqual([Number(m[2]), Number(m[4])], [sat.high, sat.low]);
+    // The cell highway's share across all T steps: its value at the first processed step over the last's.
+    const ret = d.metrics.retention!;
+    const n = ret.cellHighway.length;
+    const share = d.direction === 'forward' ? ret.cellHighway[0] / ret.cellHighway[n - 1] : ret.cellHighway[n - 1] / ret.cellHighway[0];
+    const highway = new RegExp(`the additive cell path ∏f alone keeps ${pctRe} across all (\\d+) steps`).exec(sentences.join(' '));
+    assert.ok(highway, `${where}: cell highway sentence`);
+    assertPercent(highway[1], share, `${where}: cell highway share (${d.direction})`);
+    assert.ok(share <= 1 + 1e-9, `${where}: ∏f of gates in (0, 1) cannot exceed its value at the last step`);
+    // The candidate is judged at the tanh-mapped thresholds.
+    const c = sat.gates.cell;
+    assert.deepStrictEqual([c.low, c.high].map((x) => Math.round(x! * 1e9) / 1e9), [2 * sat.low - 1, 2 * sat.high - 1]);
+  } else if (layer.op === 'GRU') {
+    const z = sat.gates.update;
+    const m = new RegExp(`^Update gates: ${pctRe} right-saturated.*, ${pctRe} left-saturated`).exec(sentences[0]);
+    assert.ok(m, `${where}: ${sentences[0]}`);
+    assertPercent(m[1], z.right, `${where}: update right`);
+    assertPercent(m[2], z.left, `${where}: update left`);
+  }
+}
+
+describe('the words users read agree with the report (every backward fixture, every direction)', function () {
+  this.timeout(120000);
+  for (const name of listCases(ROOT)) {
+    it(name, async () => {
+      const dir = path.join(ROOT, name);
+      const spec = JSON.parse(fs.readFileSync(path.join(dir, 'case.json'), 'utf8'));
+      const files = Object.fromEntries(Object.entries(spec.inputs as Record<string, string>).map(([k, v]) => [k, path.join(dir, v)]));
+      const report: Report = await analyze(path.join(dir, 'model.onnx'), { files, jacobian: 'exact' });
+      const summary = formatSummary(report);
+      for (const layer of report.layers) {
+        for (const d of layer.directions) {
+          const where = `${name} ${layer.node} ${d.direction}`;
+          const line = flowLine(layer, d);
+          const memory = memoryStory(layer, d);
+          // The CLI prints these very words …
+          assert.ok(summary.includes(`  ${line}\n`), `${where}: the summary prints the flow line\n${line}\n---\n${summary}`);
+          for (const sentence of memory) assert.ok(summary.includes(`  ${sentence}\n`), `${where}: the summary prints "${sentence}"`);
+          // … and so do the panel's card and the CodeLens.
+          const card = directionVerdict(report, layer, d);
+          const story = flowStory(layer, d);
+          assert.strictEqual(card.kind, story.verdict);
+          assert.strictEqual(card.flow, `${story.sentence}${story.shape ? `; ${story.shape}` : ''}.`);
+          assert.deepStrictEqual(card.memory, memory);
+          assert.ok(directionSummary(layer, d).startsWith(`${story.verdict} · ${story.short}`), `${where}: CodeLens`);
+          checkFigures(layer, d, line, where);
+          checkMemory(layer, d, memory, where);
+        }
+      }
+    });
+  }
+});
