@@ -3,5 +3,5 @@
  * analysis/pipeline.ts; the thread handling is runtime/analysisWorker.ts).
  */
 export { analyzeModel, inspectModel, liveWorkers, workersInNative } from '../runtime/analysisWorker';
-export type { AnalyzeOptions } from '../runtime/analysisWorker';
+export type { AnalyzeOptions, WorkerState } from '../runtime/analysisWorker';
 export type { AnalysisSettings } from './pipeline';

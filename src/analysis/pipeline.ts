@@ -174,7 +174,8 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const tapNames = runtimeModel.taps.flatMap((t) => [t.X, t.Y, t.initialH, t.initialC, t.sequenceLens].filter((x): x is string => !!x));
     const fetches = [...new Set([...runtimeModel.graphOutputs, ...tapNames, ...runtimeModel.valueTaps.values()])];
     const first = await host.run(main.sessionId, inputs.feeds, fetches).catch((e: Error) => {
-      throw e instanceof CancelledError ? e : new AnalysisError(`onnxruntime failed to run ${modelName}: ${firstLine(e.message)}`, e.message);
+      if (e instanceof CancelledError) throw e;
+      throw new AnalysisError(explainRunFailure(e.message, layers, inputs.sources) ?? `onnxruntime failed to run ${modelName}: ${firstLine(e.message)}`, e.message);
     });
     runMs += first.ms;
     await host.release(main.sessionId);
@@ -522,6 +523,21 @@ function jacobianPlan(mode: JacobianMode, layers: RecurrentLayer[], batches: num
     });
   });
   return { modes, seeds };
+}
+
+/** onnxruntime's run errors users cause with their inputs, in words that name the input at fault. */
+function explainRunFailure(message: string, layers: RecurrentLayer[], sources: Record<string, string>): string | undefined {
+  const seq = /Invalid value\/s in sequence_lens.*seq_length=(\d+)/.exec(message);
+  if (seq) {
+    const node = /running (?:LSTM|GRU|RNN) node\. Name:'([^']*)'/.exec(message)?.[1];
+    const layer = layers.find((l) => l.inputs.sequenceLens && (node ? l.node.name === node : true));
+    const input = layer ? layer.inputs.sequenceLens : undefined;
+    const from = input && sources[input]?.startsWith('file:') ? ` (${printable(sources[input].slice(5))})` : '';
+    return `${input ? `input '${printable(input)}'${from}` : 'sequence_lens'} holds a length outside 0 … ${seq[1]}${layer ? ` for ${layer.op} node '${printable(layer.name)}'` : ''}: every sequence length must be between 0 and the sequence length T = ${seq[1]}; fix the lengths or the sequence's length.`;
+  }
+  const gather = /Gather node.*indices element out of data bounds, idx=(-?\d+) must be within the inclusive range \[(-?\d+),(-?\d+)\]/.exec(message);
+  if (gather) return `an index input holds ${gather[1]}, outside ${gather[2]} … ${gather[3]} of the table it looks up (a token id beyond the vocabulary?); pass indices within the table.`;
+  return undefined;
 }
 
 function firstLine(s: string): string {

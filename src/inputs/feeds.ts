@@ -182,6 +182,8 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
       }
       feeds[v.name] = { type: wire, dims: arr.shape, data: convertForOnnx(arr, elemType, npyLabel(opts.files[v.name], v.name)).data };
       bytes += feeds[v.name].data.byteLength;
+      const rows = embeddings.get(v.name);
+      if (rows !== undefined) checkTokenIds(feeds[v.name], rows, name, opts.files[v.name]);
       continue;
     }
     if (!v.type?.tensor_type) throw new AnalysisError(`input '${name}' is not a tensor (sequence, map or optional inputs are not supported); Gradient Lens analyses models with tensor inputs.`);
@@ -248,6 +250,17 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
     axes[name] = entry;
   }
   return { feeds, sources: ordered, seqLen, batch, axes };
+}
+
+/** Token ids must index the embedding's rows: −rows ≤ id < rows (Gather's rule), else one clear error. */
+function checkTokenIds(t: WireTensor, rows: number, input: string, file: string): void {
+  const data = t.data;
+  for (let i = 0; i < data.length; i++) {
+    const id = Number(data[i]);
+    if (id < -rows || id >= rows) {
+      throw new AnalysisError(`input '${input}' (${printable(file)}) holds the token id ${id} at flat index ${i}, but the embedding it indexes has ${rows} rows (ids 0 … ${rows - 1}); pass ids from the model's vocabulary.`);
+    }
+  }
 }
 
 function describeShape(specs: DimSpec[]): string {

@@ -18,6 +18,17 @@ import { Control, HostToWorker, WorkerToHost } from './protocol';
 export interface AnalyzeOptions extends AnalysisSettings {
   signal?: AbortSignal;
   onProgress?: (message: string) => void;
+  /** Called once the worker starts, with a view of its native-call state (diagnostics and tests). */
+  onStart?: (worker: WorkerState) => void;
+}
+
+/** A live view of one analysis worker's native calls. */
+export interface WorkerState {
+  /** Native onnxruntime calls the worker has started so far. */
+  nativeCalls(): number;
+  inNative(): boolean;
+  /** Resolves when the thread has ended. */
+  exited: Promise<void>;
 }
 
 /** Where the worker script sits: next to this module, both in the tsc output and the esbuild bundle. */
@@ -45,8 +56,8 @@ export function workersInNative(): number {
 }
 
 export function analyzeModel(opts: AnalyzeOptions): Promise<Report> {
-  const { signal, onProgress, ...settings } = opts;
-  return inWorker((control) => ({ kind: 'analyze', messageId: 1, settings, control }), 'report', signal, onProgress)
+  const { signal, onProgress, onStart, ...settings } = opts;
+  return inWorker((control) => ({ kind: 'analyze', messageId: 1, settings, control }), 'report', signal, onProgress, onStart)
     .then((m) => (m as Extract<WorkerToHost, { kind: 'report' }>).report);
 }
 
@@ -58,7 +69,7 @@ export function inspectModel(modelPath: string, signal?: AbortSignal): Promise<M
 
 /** One request in a fresh worker thread; resolves with the reply of kind `resultKind`. */
 function inWorker(request: (control: SharedArrayBuffer) => HostToWorker, resultKind: 'report' | 'overview',
-  signal?: AbortSignal, onProgress?: (message: string) => void): Promise<WorkerToHost> {
+  signal?: AbortSignal, onProgress?: (message: string) => void, onStart?: (worker: WorkerState) => void): Promise<WorkerToHost> {
   if (signal?.aborted) return Promise.reject(new CancelledError());
   const control = new Int32Array(new SharedArrayBuffer(Control.Length * 4));
   const worker = new Worker(workerScriptPath());
@@ -66,6 +77,11 @@ function inWorker(request: (control: SharedArrayBuffer) => HostToWorker, resultK
   controls.add(control);
   let ended = false;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => { live--; ended = true; controls.delete(control); resolve(); }));
+  onStart?.({
+    nativeCalls: () => Atomics.load(control, Control.Calls),
+    inNative: () => Atomics.load(control, Control.InNative) !== 0,
+    exited,
+  });
 
   /** End the thread now if it is outside native code; otherwise it ends itself (see above). */
   const endWhenSafe = () => {

@@ -29,7 +29,9 @@ export const enum Control {
   InNative = 0,
   /** Set to 1 by the host to cancel. */
   Cancel = 1,
-  Length = 2,
+  /** Native calls started so far (diagnostics and tests: none may start after a cancel). */
+  Calls = 2,
+  Length = 3,
 }
 
 export type HostToWorker =

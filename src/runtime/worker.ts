@@ -28,6 +28,7 @@ async function handle(msg: HostToWorker): Promise<void> {
         Atomics.store(control, Control.InNative, 0);
         throw new CancelledError();
       }
+      Atomics.add(control, Control.Calls, 1);
     },
     exit: () => {
       Atomics.store(control, Control.InNative, 0);

@@ -233,3 +233,30 @@ describe('bad inputs: symbolic dims that are neither sequence nor batch', functi
     await expectError([model, '--input', `X=${f}`], "input 'X'", '5 features', "LSTM node 'lstm' expects 3", 'pass a file');
   });
 });
+
+describe('bad inputs: values the model cannot take', function () {
+  this.timeout(60000);
+  let dir: string;
+  before(() => { dir = tempDir(); });
+  after(removeTempDirs);
+
+  it('token ids beyond the embedding name the input, the id and the vocabulary size (not a raw onnxruntime message)', async () => {
+    const EMB = fixture('backward', 'embedding_gru');
+    const ids = readNpy(path.join(EMB, 'input_ids.npy'));
+    const bad = BigInt64Array.from(ids.data as BigInt64Array);
+    bad[3] = 1000n;
+    const f = path.join(dir, 'ids_bad.npy');
+    writeNpy(f, { dtype: 'int64', shape: ids.shape, data: bad });
+    const line = await expectError([path.join(EMB, 'model.onnx'), '--input', `ids=${f}`], "input 'ids'", 'token id 1000', 'flat index 3', 'rows');
+    assert.doesNotMatch(line, /Gather node|out of data bounds/);
+  });
+
+  it('a sequence_lens value beyond T names the input, the node and T', async () => {
+    const SEQ = fixture('backward', 'lstm_bidir_seqlens');
+    const f = path.join(dir, 'lens_bad.npy');
+    writeNpy(f, { dtype: 'int32', shape: [3], data: Int32Array.from([9, 2, 3]) });
+    const line = await expectError([path.join(SEQ, 'model.onnx'), '--input', `X=${path.join(SEQ, 'input_X.npy')}`, '--input', `seq_lens=${f}`],
+      "input 'seq_lens'", 'lens_bad.npy', "LSTM node 'lstm_seq_bidir'", 'T = 7');
+    assert.doesNotMatch(line, /Status Message|Invalid value\/s/);
+  });
+});

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PassThrough } from 'stream';
-import { analyzeModel, liveWorkers } from '../../src/analysis/analyze';
+import { analyzeModel, AnalyzeOptions, liveWorkers, WorkerState } from '../../src/analysis/analyze';
 import { CancelledError } from '../../src/onnx/errors';
 import { runCli } from '../../src/cli/main';
 import { syntheticRecurrentModelBytes } from './synthetic';
@@ -23,54 +23,60 @@ describe('cancelling an analysis', function () {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('rejects with CancelledError soon after abort, whatever the worker is doing', async () => {
+  /** Starts an analysis of `seqLen` steps and gives its promise, controller and worker view. */
+  const start = (seqLen: number, extra: Partial<AnalyzeOptions> = {}) => {
     const controller = new AbortController();
-    const started = Date.now();
+    let worker: WorkerState | undefined;
     const run = analyzeModel({
-      modelPath: model, files: {}, seed: 0, dims: {}, seqLen: 20000, ep: 'cpu', saturation: { low: 0.1, high: 0.9 },
-      signal: controller.signal,
+      modelPath: model, files: {}, seed: 0, dims: {}, seqLen, ep: 'cpu', saturation: { low: 0.1, high: 0.9 },
+      signal: controller.signal, onStart: (w) => { worker = w; }, ...extra,
     });
-    setTimeout(() => controller.abort(), 300);
-    await assert.rejects(run, (e: Error) => e instanceof CancelledError);
-    assert.ok(Date.now() - started < 300 + 1000, `cancellation took ${Date.now() - started - 300} ms`);
+    let settled = false;
+    run.then(() => { settled = true; }, () => { settled = true; });
+    return { run, controller, worker: () => worker!, settled: () => settled };
+  };
+
+  it('the promise is rejected with CancelledError as soon as abort() returns, whatever the worker is doing', async () => {
+    const a = start(20000);
+    await until(() => a.worker().nativeCalls() > 0); // inside the analysis, not before it
+    a.controller.abort();
+    await new Promise((r) => setImmediate(r)); // one turn of the event loop: no waiting on the worker
+    assert.ok(a.settled(), 'rejected before the worker finished its native call');
+    await assert.rejects(a.run, (e: Error) => e instanceof CancelledError);
+    await a.worker().exited;
   });
 
-  it('ends the worker thread within a second of the current native call', async () => {
-    await waitFor(() => liveWorkers() === 0, 5000);
-    const controller = new AbortController();
-    const run = analyzeModel({
-      modelPath: model, files: {}, seed: 0, dims: {}, seqLen: 2000, ep: 'cpu', saturation: { low: 0.1, high: 0.9 },
-      signal: controller.signal,
-    });
-    assert.strictEqual(liveWorkers(), 1);
-    setTimeout(() => controller.abort(), 200);
-    await assert.rejects(run, CancelledError);
-    const t0 = Date.now();
-    await waitFor(() => liveWorkers() === 0, 2000);
-    assert.ok(Date.now() - t0 < 1500, `the worker outlived the cancel by ${Date.now() - t0} ms`);
+  it('no native call starts after the cancel, and the thread then ends by itself', async () => {
+    const a = start(2000);
+    await until(() => a.worker().nativeCalls() >= 2);
+    a.controller.abort();
+    const callsAtAbort = a.worker().nativeCalls();
+    await assert.rejects(a.run, CancelledError);
+    await a.worker().exited;
+    // The call in progress at the abort may finish; none starts after it (the flag is read before every call).
+    assert.ok(a.worker().nativeCalls() <= callsAtAbort, `${a.worker().nativeCalls() - callsAtAbort} native calls started after the cancel`);
+    assert.strictEqual(liveWorkers(), 0);
   });
 
-  it('T = 20 000: cancelling during backpropagation ends the worker within a second', async () => {
-    await waitFor(() => liveWorkers() === 0, 5000);
-    const controller = new AbortController();
-    let abortedAt = 0;
-    const run = analyzeModel({
-      modelPath: model, files: {}, seed: 0, dims: {}, seqLen: 20000, ep: 'cpu', saturation: { low: 0.1, high: 0.9 },
-      jacobian: 'exact', signal: controller.signal,
-      onProgress: (m) => {
-        if (!abortedAt && /^Backpropagating \(/.test(m)) setTimeout(() => { abortedAt = Date.now(); controller.abort(); }, 500);
-      },
-    });
-    await assert.rejects(run, CancelledError);
-    assert.ok(abortedAt > 0, 'the analysis reached backpropagation');
-    assert.ok(Date.now() - abortedAt < 100, 'the promise rejects at once');
-    await waitFor(() => liveWorkers() === 0, 1000);
+  it('T = 20 000 with the exact Jacobian: cancelling during backpropagation stops between chunked native calls', async () => {
+    let inBackprop = false;
+    const a = start(20000, { jacobian: 'exact', onProgress: (m) => { if (/^Backpropagating \(/.test(m)) inBackprop = true; } });
+    await until(() => inBackprop);
+    const callsBefore = a.worker().nativeCalls();
+    a.controller.abort();
+    const callsAtAbort = a.worker().nativeCalls();
+    await assert.rejects(a.run, CancelledError);
+    await a.worker().exited;
+    assert.ok(callsBefore > 3, 'the backward recurrence runs as several bounded calls, so a cancel has somewhere to land');
+    assert.ok(a.worker().nativeCalls() <= callsAtAbort);
   });
 
   it('a finished analysis leaves no worker behind', async () => {
-    await waitFor(() => liveWorkers() === 0, 5000);
-    await analyzeModel({ modelPath: model, files: {}, seed: 0, dims: {}, seqLen: 10, ep: 'cpu', saturation: { low: 0.1, high: 0.9 } });
-    await waitFor(() => liveWorkers() === 0, 1000);
+    await until(() => liveWorkers() === 0);
+    let exited: Promise<void> | undefined;
+    await analyzeModel({ modelPath: model, files: {}, seed: 0, dims: {}, seqLen: 10, ep: 'cpu', saturation: { low: 0.1, high: 0.9 }, onStart: (w) => { exited = w.exited; } });
+    await exited;
+    assert.strictEqual(liveWorkers(), 0);
   });
 
   it('a cancelled CLI run writes no JSON file, partial or complete', async () => {
@@ -80,7 +86,9 @@ describe('cancelling an analysis', function () {
     let errText = '';
     stderr.on('data', (c) => { errText += c; });
     const run = runCli(['analyze', model, '--seq-len', '20000', '--ep', 'cpu', '--json', out], { stdout: new PassThrough(), stderr }, controller.signal);
-    setTimeout(() => controller.abort(), 300);
+    // Abort once the analysis is under way (it reports progress), not at a guessed time.
+    await new Promise<void>((resolve) => { const t = setInterval(() => { if (liveWorkers() > 0) { clearInterval(t); resolve(); } }, 5); });
+    controller.abort();
     const code = await run;
     assert.strictEqual(code, 1);
     assert.match(errText, /^error: the analysis was cancelled/);
@@ -88,10 +96,7 @@ describe('cancelling an analysis', function () {
   });
 });
 
-async function waitFor(cond: () => boolean, ms: number): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Resolves once `cond` holds (checked every 10 ms); mocha's timeout bounds the wait. */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 10));
 }
