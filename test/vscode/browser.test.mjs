@@ -169,59 +169,84 @@ try {
     });
   }
 
-  await check("the verdict text equals the report's", async () => {
+  await check("each verdict card says the report's verdict and ρ", async () => {
     if (!panelFrame) throw new Error('no rendered panel');
-    const texts = await panelFrame.locator('[data-testid^="verdict-"]').allInnerTexts();
+    const cards = await panelFrame.locator('[data-testid^="verdict-card-"]').allInnerTexts();
     const expected = report.layers.flatMap((l) => l.directions.map((d) => ({ where: `${l.node} ${d.direction}`, decay: d.metrics.decay })));
-    if (texts.length === 0) throw new Error('no [data-testid^="verdict-"] element in the panel');
-    if (texts.some((t) => !t.trim())) throw new Error(`an empty verdict: ${JSON.stringify(texts)}`);
-    // One verdict per layer-direction, in report order: the verdict word and ρ to the digits shown.
+    if (cards.length !== expected.length) throw new Error(`${cards.length} verdict cards for ${expected.length} layer-directions`);
     const problems = [];
     expected.forEach(({ where, decay }, i) => {
-      const text = texts[i] ?? '';
-      if (!decay) return;
+      const text = cards[i];
+      if (!decay) { problems.push(`${where}: the report has no decay (the default analysis measures the Jacobian)`); return; }
+      const badge = /^(vanishing|stable|exploding|n\/a|invalid)\b/m.exec(text.trim());
+      if (!badge || badge[1] !== decay.verdict) problems.push(`${where}: the card's verdict is ${badge?.[1]}, the report says ${decay.verdict}`);
       const others = ['vanishing', 'stable', 'exploding'].filter((w) => w !== decay.verdict);
-      if (!new RegExp(`\\b${decay.verdict}\\b`, 'i').test(text)) problems.push(`${where}: expected "${decay.verdict}" in ${JSON.stringify(text)}`);
       for (const w of others) if (new RegExp(`\\b${w}\\b`, 'i').test(text)) problems.push(`${where}: "${w}" in ${JSON.stringify(text)}, the report says ${decay.verdict}`);
-      const rho = /ρ\s*[=≈:]?\s*(\d*\.?\d+(?:e[-+]?\d+)?)/i.exec(text);
-      if (rho) {
-        const decimals = (rho[1].split(/e/i)[0].split('.')[1] ?? '').length;
-        const shown = Number(rho[1]);
-        const tolerance = (rho[1].match(/e/i) ? Math.abs(shown) : 1) * 0.5 * 10 ** -decimals * 1.001;
-        if (Math.abs(shown - decay.rho) > tolerance) problems.push(`${where}: ρ shown ${rho[1]}, report ${decay.rho}`);
-      }
+      if (decay.rho === null) return;
+      // The check must run: a card that does not show ρ the way the story prints it is a failure, not a skip.
+      const rho = /; ρ = (\d*\.?\d+(?:e[-+]?\d+)?) per step/.exec(text);
+      if (!rho) { problems.push(`${where}: no "ρ = … per step" in ${JSON.stringify(text)}`); return; }
+      const decimals = (rho[1].split(/e/i)[0].split('.')[1] ?? '').length;
+      const shown = Number(rho[1]);
+      const tolerance = (rho[1].match(/e/i) ? Math.abs(shown) : 1) * 0.5 * 10 ** -decimals * 1.001;
+      if (Math.abs(shown - decay.rho) > tolerance) problems.push(`${where}: ρ shown ${rho[1]}, report ${decay.rho}`);
     });
     if (problems.length) throw new Error(problems.join('\n'));
-    console.log(`      verdict: ${JSON.stringify(texts[0])} (report: ${expected[0]?.decay?.verdict}, ρ = ${expected[0]?.decay?.rho})`);
+    console.log(`      verdict card: ${JSON.stringify(cards[0].slice(0, 160))} (report: ${expected[0]?.decay?.verdict}, ρ = ${expected[0]?.decay?.rho})`);
   });
 
-  await check('the charts are drawn (canvases with pixels)', async () => {
+  await check('every chart is drawn: each one\'s canvas has ink', async () => {
     if (!panelFrame) throw new Error('no rendered panel');
-    const canvases = await panelFrame.evaluate(() => [...document.querySelectorAll('canvas')].map((c) => {
-      // Copy onto a 2D canvas so that WebGL canvases can be read too.
+    const charts = await panelFrame.evaluate(() => [...document.querySelectorAll('.gl-chart')].map((el) => {
+      const c = el.querySelector('canvas');
       let inked = 0;
-      if (c.width > 0 && c.height > 0) {
+      let total = 0;
+      if (c && c.width > 0 && c.height > 0) {
+        // Copy onto a 2D canvas so that WebGL canvases can be read too.
         const copy = document.createElement('canvas');
         copy.width = c.width; copy.height = c.height;
         const ctx = copy.getContext('2d');
         ctx.drawImage(c, 0, 0);
         const px = ctx.getImageData(0, 0, c.width, c.height).data;
+        total = px.length / 4;
         for (let i = 3; i < px.length; i += 4) if (px[i] !== 0) inked++;
       }
-      return { id: c.id || c.className || c.parentElement?.className || '?', width: c.width, height: c.height, inked };
+      return { id: el.getAttribute('data-testid') ?? el.className, inked, total };
     }));
-    const drawn = canvases.filter((c) => c.inked > 0);
-    const summary = canvases.map((c) => `${c.id} ${c.width}×${c.height} ${c.inked} px`).join('; ');
-    if (canvases.length === 0) throw new Error('no <canvas> in the panel');
-    if (drawn.length === 0) throw new Error(`every canvas is blank: ${summary}`);
-    console.log(`      ${drawn.length}/${canvases.length} canvases drawn: ${summary.slice(0, 400)}`);
+    if (charts.length < 4) throw new Error(`only ${charts.length} charts: ${JSON.stringify(charts)}`);
+    // Axes and labels alone ink well under 1% of a chart; lines, cells and points add to that.
+    const blank = charts.filter((c) => c.total === 0 || c.inked / c.total < 0.01);
+    if (blank.length) throw new Error(`blank charts: ${blank.map((c) => `${c.id} (${c.inked}/${c.total} px)`).join(', ')}`);
+    console.log(`      ${charts.length} charts drawn: ${charts.map((c) => `${c.id} ${(100 * c.inked / c.total).toFixed(0)}%`).join(', ').slice(0, 400)}`);
+  });
+
+  await check('the input track is drawn under the flow chart, step t at the same x in both', async () => {
+    if (!panelFrame) throw new Error('no rendered panel');
+    const geometry = await panelFrame.evaluate(() => {
+      const flow = document.querySelector('[data-testid^="chart-flow-"]');
+      const tracks = [...document.querySelectorAll('[data-testid^="input-track-"] .gl-chart')];
+      const at = (el) => ({ id: el.getAttribute('data-testid'), first: Number(el.dataset.xFirst), last: Number(el.dataset.xLast), left: el.getBoundingClientRect().left, width: el.getBoundingClientRect().width });
+      return { flow: flow ? at(flow) : null, tracks: tracks.map(at) };
+    });
+    if (!geometry.flow) throw new Error('no flow chart');
+    if (geometry.tracks.length < 2) throw new Error(`expected the input and |dL/dx| tracks, found ${geometry.tracks.length}`);
+    const f = geometry.flow;
+    if (!(f.last - f.first > 100)) throw new Error(`the flow chart's steps span ${f.last - f.first} px`);
+    for (const t of geometry.tracks) {
+      // Page x of step 0 and of step T−1 in each chart (the same model input, T steps).
+      const dFirst = Math.abs((t.left + t.first) - (f.left + f.first));
+      const dLast = Math.abs((t.left + t.last) - (f.left + f.last));
+      if (!(dFirst <= 1.5 && dLast <= 1.5)) throw new Error(`${t.id}: step 0 is ${dFirst.toFixed(1)} px and step T−1 ${dLast.toFixed(1)} px off the flow chart's`);
+    }
+    console.log(`      steps 0 … T−1 at x = ${(f.left + f.first).toFixed(0)} … ${(f.left + f.last).toFixed(0)} in the flow chart and ${geometry.tracks.length} track charts`);
   });
 
   await check(`CodeLens show beside the code in ${PYTHON_FILE}`, async () => {
     const lens = page.locator('.monaco-editor .codelens-decoration', { hasText: 'Gradient Lens:' }).first();
     await lens.waitFor({ timeout: 30_000 });
     const text = await lens.innerText();
-    if (!/forget gates/.test(text)) throw new Error(`lens text: ${JSON.stringify(text)}`);
+    const verdict = report.layers[0].directions[0].metrics.decay?.verdict;
+    if (!new RegExp(`^Gradient Lens: ${verdict} · `).test(text) || !/forget gates/.test(text)) throw new Error(`lens text: ${JSON.stringify(text)} (expected the verdict ${verdict} first, and the forget gates)`);
     await page.locator('.editor-group-container', { has: lens }).screenshot({ path: path.join(ARTIFACTS, 'vscode-codelens.png') });
   });
 

@@ -65,7 +65,7 @@ try {
       { cwd: scratch, stdio: ['ignore', 'inherit', 'inherit'] });
     const report = JSON.parse(fs.readFileSync(json, 'utf8'));
     const decay = report.layers?.[0]?.directions?.[0]?.metrics?.decay;
-    if (report.schema !== 'gradient-lens/report@1' || !decay) throw new Error(`unexpected report: ${JSON.stringify(report).slice(0, 300)}`);
+    if (report.schema !== 'gradient-lens/report@2' || !decay) throw new Error(`unexpected report: ${JSON.stringify(report).slice(0, 300)}`);
     console.log(`      onnxruntime-node from ${path.relative(scratch, ort)}: ${decay.verdict}, ρ = ${decay.rho}`);
   });
 } finally {
