@@ -11,7 +11,10 @@ import { printable } from '../onnx/files';
 import { countNonFinite, forwardNonFinite, largestWeight, layerNonFiniteSource, nonFiniteSource } from './nonFinite';
 import { defaultMemoryLimit, estimateAnalysisMemory, MemoryLayer, memoryRefusal } from './memory';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
-import { DATA_TYPE_NAMES, DataType, GraphProto, ModelProto, ValueInfoProto, toNumber } from '../onnx/proto';
+import { DATA_TYPE_NAMES, DataType, GraphProto, ModelProto, NodeProto, ValueInfoProto, toNumber } from '../onnx/proto';
+import { walkNodes } from '../onnx/graphs';
+import { prepareModel } from './prepare';
+import { evaluateTensors } from './evaluate';
 import { ExecutionProviderChoice, ONNX_ELEM_TYPE, WireTensor } from '../runtime/protocol';
 import { userOrtMessage } from '../runtime/executionProvider';
 import { OrtRuntime } from '../runtime/ortRuntime';
@@ -120,12 +123,23 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       seeds: seedCount(jacobianMode, batch, n.hiddenSize),
     })), bytes, modelBytes, limit, opts.maxMemoryBytes !== undefined, jacobianMode);
   });
+  // Real exports: take the If branches these inputs select, fold weights computed from constants.
+  const paths = new Map<NodeProto, string[]>();
+  const notes = await prepareModel(model, {
+    feeds: inputs.feeds, paths, modelName,
+    evaluate: (m, names) => evaluateTensors(m, names, inputs.feeds, runtime, opts.ep, modelName),
+  });
+  checkCancelled();
   const fed = Object.fromEntries(Object.entries(inputs.feeds)
     .filter(([, t]) => t.type === 'float32' || t.type === 'float64')
     .map(([name, t]) => [name, { dims: t.dims, data: t.data as Float32Array }]));
-  const discovery = discoverRecurrentLayers(model, fed);
+  const discovery = discoverRecurrentLayers(model, fed, paths);
   const warnings = [...discovery.warnings];
   if (discovery.layers.length === 0) {
+    if (notes.some((n) => n.startsWith('If '))) {
+      // The model has recurrent layers, but not in the branches these inputs take.
+      throw new AnalysisError(`${modelName}: no recurrent layer runs for these inputs — ${notes.filter((n) => n.startsWith('If ')).join(' ')} Choose inputs that select the branch with the LSTM/GRU/RNN (e.g. another sample rate), with --input.`);
+    }
     const recurrentSeen = ['LSTM', 'GRU', 'RNN'].some((op) => discovery.opCounts.has(op));
     if (recurrentSeen) throw new AnalysisError(`${modelName}: no recurrent layer can be analysed — ${warnings.join(' ')}`);
     throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(discovery.opCounts)}); Gradient Lens analyses models with recurrent layers.`);
@@ -353,7 +367,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
         return report;
       });
       return {
-        node: layer.name, nodeIndex: layer.nodeIndex, op: layer.op, direction: layer.direction, layout: layer.layout,
+        node: layer.name, path: layer.path, nodeIndex: layer.nodeIndex, op: layer.op, direction: layer.direction, layout: layer.layout,
         hiddenSize: H, inputSize: layer.inputSize, seqLen: T, batch: B, attributes: layer.attributes, directions,
       };
     });
@@ -406,6 +420,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       inputGrads,
       layers: layerReports,
       clipping,
+      notes,
       warnings,
     };
   } finally {
@@ -483,11 +498,13 @@ function refuseSidecarOutputs(model: LoadedModel, outputs: string[]): void {
   }
 }
 
+/** op_type histogram over the graph and its subgraphs. */
 function opCounts(graph: GraphProto): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const n of graph.node) counts.set(n.op_type, (counts.get(n.op_type) ?? 0) + 1);
+  for (const { node } of walkNodes(graph)) counts.set(node.op_type, (counts.get(node.op_type) ?? 0) + 1);
   return counts;
 }
+
 
 interface JacobianPlan {
   modes: { probes?: number }[];

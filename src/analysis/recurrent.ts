@@ -6,6 +6,7 @@ import { attrFloat, attrFloats, attrInt, attrString, attrStrings, attrTensor } f
 import { AnalysisError } from '../onnx/errors';
 import { LoadedModel, tensorAsFloat64, tensorDims } from '../onnx/model';
 import { NodeProto, TensorProto } from '../onnx/proto';
+import { walkNodes } from '../onnx/graphs';
 import { LayerAttributes, NodeDirection, RecurrentOp } from '../report/types';
 
 export const RECURRENT_OPS: readonly RecurrentOp[] = ['LSTM', 'GRU', 'RNN'];
@@ -48,6 +49,8 @@ export interface StaticTensor {
 export interface RecurrentLayer {
   /** Node name, or `<op>_<index>` when the node is unnamed. */
   name: string;
+  /** Where the node sits in the exported model: enclosing [node, graph attribute, …], then its name (SPEC v2 §9.1). */
+  path: string[];
   nodeIndex: number;
   node: NodeProto;
   op: RecurrentOp;
@@ -95,8 +98,10 @@ export interface RecurrentNodeRef {
 
 /** Every recurrent node's inputs and layout (no weights read; for tracing the sequence/batch axes). */
 export function listRecurrentNodes(model: LoadedModel): RecurrentNodeRef[] {
-  const dimsOf = new Map(model.proto.graph.initializer.map((t) => [t.name ?? '', tensorDims(t)]));
-  return model.proto.graph.node
+  // Anywhere: If branches and Loop/Scan bodies hold the layers of many real exports.
+  const placed = walkNodes(model.proto.graph);
+  const dimsOf = new Map(placed.flatMap(({ graph }) => graph.initializer ?? []).map((t) => [t.name ?? '', tensorDims(t)]));
+  return placed.map((p) => p.node)
     .filter((n) => (!n.domain || n.domain === 'ai.onnx') && (RECURRENT_OPS as readonly string[]).includes(n.op_type))
     .map((n) => {
       const input = (i: number) => n.input[i] ?? '';
@@ -125,7 +130,7 @@ export interface FedTensor {
  * Find and describe every recurrent layer. W/R/B/P are read from initializers, Constant nodes
  * (through Identity), or, when they are graph inputs, from the values fed to them.
  */
-export function discoverRecurrentLayers(model: LoadedModel, fed: Record<string, FedTensor> = {}): DiscoveryResult {
+export function discoverRecurrentLayers(model: LoadedModel, fed: Record<string, FedTensor> = {}, paths: Map<NodeProto, string[]> = new Map()): DiscoveryResult {
   const graph = model.proto.graph;
   const initializers = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
   const constants = new Map<string, TensorProto>();
@@ -216,7 +221,7 @@ export function discoverRecurrentLayers(model: LoadedModel, fed: Record<string, 
     const inputForget = op === 'LSTM' && attrInt(node, 'input_forget', 0) !== 0;
     const linearBeforeReset = op === 'GRU' && attrInt(node, 'linear_before_reset', 0) !== 0;
     layers.push({
-      name, nodeIndex, node, op, direction, numDirections, layout: layout as 0 | 1, hiddenSize, inputSize, inputs,
+      name, path: [...(paths.get(node) ?? []), name], nodeIndex, node, op, direction, numDirections, layout: layout as 0 | 1, hiddenSize, inputSize, inputs,
       activations, clip, inputForget, linearBeforeReset, W: Wt, R: Rt, B: Bt, P: Pt,
       attributes: {
         activations: activations.flat().map((a) => a.name),

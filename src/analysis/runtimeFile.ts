@@ -16,6 +16,8 @@ import { ModelProto, TensorProto } from '../onnx/proto';
 
 /** Inline weights above this many bytes in all are referenced in place rather than re-encoded. */
 export const INLINE_WEIGHT_LIMIT = 32 * 1024 * 1024;
+/** Inline tensors smaller than this are re-encoded even when the model is referenced in place. */
+const MIN_REFERENCED_BYTES = 4096;
 /** The name under which the original file's buffer is offered to onnxruntime. */
 const ORIGINAL = 'gradient-lens-original-model.bin';
 
@@ -26,7 +28,9 @@ export interface RuntimeModelRef {
 
 export function materializeForRuntime(model: LoadedModel, runtime: ModelProto, limit = INLINE_WEIGHT_LIMIT): RuntimeModelRef {
   const file = model.bytes;
-  const inFile = (t: TensorProto) => !!t.raw_data && t.raw_data.buffer === file.buffer && t.raw_data.byteLength > 0;
+  // Small tensors stay inline: onnxruntime reads shapes and axes at graph-resolution time from the
+  // file path, not from the in-memory external data (a scalar Reshape shape referenced in place fails).
+  const inFile = (t: TensorProto) => !!t.raw_data && t.raw_data.buffer === file.buffer && t.raw_data.byteLength >= MIN_REFERENCED_BYTES;
   const inlineBytes = runtime.graph.initializer.reduce((n, t) => n + (inFile(t) ? t.raw_data!.byteLength : 0), 0);
   const referenceInline = inlineBytes >= limit;
   if (!model.hasExternalData && !referenceInline) return { bytes: encodeModel(runtime) };

@@ -15,6 +15,7 @@
  */
 import { makeModel } from '../onnx/builder';
 import { GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/proto';
+import { freeNames, nodeReads } from '../onnx/graphs';
 
 export interface GraphStage {
   kind: 'graph';
@@ -38,27 +39,6 @@ export interface ScanStage {
 }
 
 export type Stage = GraphStage | ScanStage;
-
-/** Names a graph reads from its enclosing scope (used in nodes or subgraphs, defined nowhere inside). */
-export function freeNames(g: GraphProto): Set<string> {
-  const defined = new Set<string>([...g.input.map((v) => v.name), ...g.initializer.map((t) => t.name ?? '')]);
-  const free = new Set<string>();
-  for (const n of g.node) {
-    for (const i of nodeReads(n)) if (i && !defined.has(i)) free.add(i);
-    for (const o of n.output) defined.add(o);
-  }
-  return free;
-}
-
-/** Every name a node reads: its inputs and its subgraphs' free names. */
-function nodeReads(n: NodeProto): string[] {
-  const reads = [...n.input];
-  for (const a of n.attribute) {
-    if (a.g) reads.push(...freeNames(a.g));
-    for (const sg of a.graphs ?? []) reads.push(...freeNames(sg));
-  }
-  return reads;
-}
 
 /**
  * Plan the stages of `graph` (topologically ordered) whose `longScans` (node indices) must run

@@ -65,7 +65,8 @@ export function formatSummary(report: Report): string {
   for (const layer of report.layers) {
     for (const d of layer.directions) {
       out.push('');
-      out.push(`${layer.op} '${safe(layer.node)}' ${d.direction} · H = ${layer.hiddenSize}, I = ${layer.inputSize}, T = ${layer.seqLen}, B = ${layer.batch}${layer.layout ? ', layout 1' : ''}`);
+      const where = layer.path && layer.path.length > 1 ? ` (in ${layer.path.slice(0, -1).map(safe).join(' → ')})` : '';
+      out.push(`${layer.op} '${safe(layer.node)}'${where} ${d.direction} · H = ${layer.hiddenSize}, I = ${layer.inputSize}, T = ${layer.seqLen}, B = ${layer.batch}${layer.layout ? ', layout 1' : ''}`);
       const sat = d.metrics.saturation;
       if (d.metrics.nonFinite) {
         // Statistics of NaN/∞ values are no findings: say so once instead of printing them.
@@ -101,6 +102,7 @@ export function formatSummary(report: Report): string {
   const inputs = Object.entries(report.inputGrads ?? {});
   const l2 = (x: ArrayLike<number>) => { let q = 0; for (let i = 0; i < x.length; i++) q += x[i] * x[i]; return Math.sqrt(q); };
   if (inputs.length) out.push(`input gradients: ${inputs.map(([name, t]) => `‖dL/d${safe(name)}‖ = ${num(l2(t.data))}`).join(', ')}`);
+  for (const n of report.notes ?? []) out.push(`note: ${safe(n)}`);
   for (const w of report.warnings) out.push(`warning: ${safe(w)}`);
   const t = report.runtime.timingsMs;
   out.push(`timings: load ${t.load.toFixed(0)} ms, build ${t.build.toFixed(0)} ms, run ${t.run.toFixed(0)} ms, metrics ${t.metrics.toFixed(0)} ms, total ${t.total.toFixed(0)} ms`);

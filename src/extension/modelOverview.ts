@@ -74,7 +74,8 @@ function overviewBody(o: ModelOverview): string {
         a.hasSequenceLens ? 'sequence_lens' : '', a.hasInitialH ? 'initial_h' : '', a.hasInitialC ? 'initial_c' : '', a.hasBias ? '' : 'no bias',
       ].filter(Boolean).join(', ');
       const spectra = l.spectrum.map((s, d) => `${l.spectrum.length > 1 ? `<b>${d === 0 ? 'fwd' : 'rev'}</b> ` : ''}${spectrumCells(s)}`).join('<br>');
-      return `<tr><td><code>${escapeHtml(l.node)}</code></td><td>${l.op}</td><td>${l.direction}</td><td>${l.hiddenSize}</td><td>${l.inputSize}</td><td>${escapeHtml(attrs)}</td><td>${spectra}</td></tr>`;
+      const where = l.path && l.path.length > 1 ? `<div class="muted">in ${escapeHtml(l.path.slice(0, -1).join(' → '))}</div>` : '';
+      return `<tr><td><code>${escapeHtml(l.node)}</code>${where}</td><td>${l.op}</td><td>${l.direction}</td><td>${l.hiddenSize}</td><td>${l.inputSize}</td><td>${escapeHtml(attrs)}</td><td>${spectra}</td></tr>`;
     }).join('')}</tbody></table>`;
   const ops = Object.entries(o.opCounts).sort((x, y) => y[1] - x[1]).map(([op, n]) => `${escapeHtml(op)} ×${n}`).join(', ');
   const warnings = o.warnings.map((w) => `<div class="warning" role="note">${escapeHtml(w)}</div>`).join('');

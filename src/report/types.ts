@@ -145,6 +145,8 @@ export interface DirectionReport {
 /** What identifies a recurrent layer and shapes its equations (the same with or without a run). */
 export interface LayerIdentity {
   node: string;
+  /** Where the node sits in the exported model, e.g. ["If_sr", "then_branch", "lstm"] (SPEC v2 §9.1); [node] at the top level. */
+  path?: string[];
   nodeIndex: number;
   op: RecurrentOp;
   direction: NodeDirection;
@@ -230,6 +232,8 @@ export interface Report {
   inputGrads?: Record<string, Tensor>;
   layers: LayerReport[];
   clipping?: ClippingMetrics;
+  /** What the preparation of the model did (If branches taken, weights folded): information, not warnings. */
+  notes?: string[];
   warnings: string[];
 }
 
