@@ -15,7 +15,7 @@ import { DataType, ModelProto } from '../onnx/proto';
 import { GATE_NAMES } from '../report/types';
 import { emitActivation, emitClip } from './activations';
 import { Activation, GATE_COUNT, RecurrentLayer } from './recurrent';
-import { emitLinearRecurrence } from './linearRecurrence';
+import { emitLinearRecurrence, oneFloat } from './linearRecurrence';
 
 /** Names of the tap graph's inputs for one layer. */
 export interface TapInputs {
@@ -76,7 +76,8 @@ export function directionNames(layer: RecurrentLayer): ('forward' | 'reverse')[]
  * some batch element of layer k has fewer (sequence_lens) — without, the mask is all ones and the
  * ops that apply it are left out.
  */
-export function buildForwardTapGraph(layers: RecurrentLayer[], seqLens: number[], batches: number[], padded: boolean[], taken?: Set<string>): ForwardTapGraph {
+export function buildForwardTapGraph(layers: RecurrentLayer[], seqLens: number[], batches: number[], padded: boolean[], taken?: Set<string>,
+  perStep: boolean[] = []): ForwardTapGraph {
   const b = new GraphBuilder('gl_', taken);
   const inputs: TapInputs[] = [];
   const outputs: TapOutputs[][] = [];
@@ -92,8 +93,9 @@ export function buildForwardTapGraph(layers: RecurrentLayer[], seqLens: number[]
     const inp: TapInputs = {
       X: b.input(`L${k}_X`, DataType.FLOAT, [T, B, I]),
       Y: b.input(`L${k}_Y`, DataType.FLOAT, [T, D, B, H]),
-      initialH: b.input(`L${k}_h0`, DataType.FLOAT, [D, B, H]),
-      initialC: layer.op === 'LSTM' ? b.input(`L${k}_c0`, DataType.FLOAT, [D, B, H]) : undefined,
+      // A layer inside a Loop/Scan body starts every iteration from that iteration's initial state: one per step, read where `start` is 1.
+      initialH: b.input(`L${k}_h0`, DataType.FLOAT, perStep[k] ? [T, D, B, H] : [D, B, H]),
+      initialC: layer.op === 'LSTM' ? b.input(`L${k}_c0`, DataType.FLOAT, perStep[k] ? [T, D, B, H] : [D, B, H]) : undefined,
       mask: b.input(`L${k}_mask`, DataType.FLOAT, [T, B, 1]),
       start: directionNames(layer).map((dir, d) => b.input(`L${k}_start${d}`, DataType.FLOAT, [T, B, 1])),
     };
@@ -101,7 +103,7 @@ export function buildForwardTapGraph(layers: RecurrentLayer[], seqLens: number[]
     const dirs: TapOutputs[] = [];
     const dirInternals: DirectionInternals[] = [];
     directionNames(layer).forEach((dir, d) => {
-      const o = emitDirection(b, layer, k, d, dir, inp, seqLens[k], padded[k]);
+      const o = emitDirection(b, layer, k, d, dir, inp, seqLens[k], padded[k], !!perStep[k]);
       dirInternals.push(o.internals);
       const named: TapOutputs = { gates: {}, hidden: `L${k}_d${d}_state_hidden` };
       const expose = (value: string, name: string) => { b.opInto('Identity', [value], [name]); b.output(name); };
@@ -141,8 +143,13 @@ function transposedBlock(values: Float64Array, offset: number, n: number, cols: 
 
 interface DirectionValues { gates: Record<string, string>; hidden: string; cell?: string; internals: DirectionInternals }
 
-function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: number, dir: 'forward' | 'reverse', inp: TapInputs, T: number,
-  padded: boolean): DirectionValues {
+/**
+ * `perStep`: the layer runs inside a Loop/Scan body, its steps concatenated over the iterations;
+ * inp.initialH/initialC hold each iteration's initial state at the steps where inp.start is 1,
+ * and every such step starts from it instead of from the step before.
+ */
+export function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: number, dir: 'forward' | 'reverse', inp: TapInputs, T: number,
+  padded: boolean, perStep = false): DirectionValues {
   const H = layer.hiddenSize;
   const I = layer.inputSize;
   const g = GATE_COUNT[layer.op];
@@ -153,12 +160,14 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
 
   // Hidden states of this direction, zeroed at padded positions: Ym [T, B, H].
   const Ym = masked(b.pick(inp.Y, d, 1));
-  const h0 = b.unsqueeze(b.pick(inp.initialH, d, 0), [0]); // [1, B, H]
+  const h0 = perStep ? b.pick(inp.initialH, d, 1) : b.unsqueeze(b.pick(inp.initialH, d, 0), [0]); // [T, B, H] or [1, B, H]
+  const notStart = perStep ? b.sub(b.constF(1), inp.start[d]) : undefined;
   // h_{t−1} at every step: the neighbour in processing order, or the initial state where the direction starts.
   const neighbour = dir === 'forward'
     ? b.op('Pad', [b.slice(Ym, [0], [-1], [0]), b.constI64([1, 0, 0, 0, 0, 0])])
     : b.op('Pad', [b.slice(Ym, [1], [Number.MAX_SAFE_INTEGER], [0]), b.constI64([0, 0, 0, 1, 0, 0])]);
-  const Hprev = b.add(neighbour, b.mul(inp.start[d], h0));
+  // (Within one sequence the neighbour at a start is the padding, 0; across iterations it is the previous iteration's last step.)
+  const Hprev = b.add(notStart ? b.mul(neighbour, notStart) : neighbour, b.mul(inp.start[d], h0));
 
   const W = layer.W.values;
   const R = layer.R.values;
@@ -222,7 +231,8 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
   }
   const RT = b.initializer(`${tag}_RT`, [H, 4 * H], transposedBlock(R, d * 4 * H * H, 4 * H, H));
   const pre = b.add(b.add(XW, b.matmul(Hprev, RT)), b.initializer(`${tag}_B`, [4 * H], Ball));
-  const c0 = b.pick(inp.initialC!, d, 0); // [B, H]
+  // [B, H]; per step [T, B, H] in a loop body (then the recurrence restarts from it at every start, below).
+  const c0 = perStep ? b.pick(inp.initialC!, d, 1) : b.pick(inp.initialC!, d, 0);
   const scanDir = dir === 'reverse' ? 1 : 0;
   const [fAct, gAct] = [acts[0], acts[1]];
 
@@ -235,15 +245,22 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
     const o = emitActivation(b, fAct, ao);
     const cTilde = emitActivation(b, gAct, ac);
     // Masked recurrence c_t = f′_t ⊙ c_{t−1} + u_t with f′ = 1 and u = 0 at padded steps (state carried).
-    const fPrime = padded ? b.add(b.mul(f, mask), b.sub(b.constF(1), mask)) : f;
-    const u = masked(b.mul(i, cTilde));
-    const cAll = emitLinearRecurrence(b, fPrime, u, c0, T, H, dir === 'reverse', tag);
+    let fPrime = padded ? b.add(b.mul(f, mask), b.sub(b.constF(1), mask)) : f;
+    let u = masked(b.mul(i, cTilde));
+    let cInit = c0;
+    if (perStep) {
+      // At a start: c_t = f_t ⊙ c0_t + u_t, i.e. F = 0 and U = u + f ⊙ c0 there; the recurrence itself starts from 0.
+      u = b.add(u, b.mul(inp.start[d], b.mul(fPrime, c0)));
+      fPrime = b.mul(fPrime, notStart!);
+      cInit = b.op('ConstantOfShape', [b.op('Shape', [b.pick(c0, 0, 0)])], { value: oneFloat(0) });
+    }
+    const cAll = emitLinearRecurrence(b, fPrime, u, cInit, T, H, dir === 'reverse', tag);
     return {
       gates: { input: masked(i), forget: masked(f), output: masked(o), cell: masked(cTilde) },
       hidden: Ym,
       cell: masked(cAll),
       internals: {
-        direction: dir, mask, Hprev, cPrev: shiftedState(b, cAll, c0, inp.start[d], dir), cell: cAll,
+        direction: dir, mask, Hprev, cPrev: shiftedState(b, cAll, c0, inp.start[d], dir, perStep), cell: cAll,
         pre: { input: aiRaw, output: aoRaw, forget: afRaw, cell: acRaw },
         post: { input: i, output: o, forget: f, cell: cTilde },
       },
@@ -257,12 +274,15 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
   const peep = (gi: number) => b.initializer(`${tag}_P${gi}`, [H], Float32Array.from(P.subarray(d * 3 * H + gi * H, d * 3 * H + (gi + 1) * H)));
   const [Pi, Po, Pf] = [peep(0), peep(1), peep(2)];
   const body = new GraphBuilder(`gl_${tag}_pscan_`);
-  const cIn = body.input(body.fresh('c_in'), DataType.FLOAT, null);
+  const cInRaw = body.input(body.fresh('c_in'), DataType.FLOAT, null);
   const aiIn = body.input(body.fresh('ai_in'), DataType.FLOAT, null);
   const afIn = body.input(body.fresh('af_in'), DataType.FLOAT, null);
   const aoIn = body.input(body.fresh('ao_in'), DataType.FLOAT, null);
   const ctIn = body.input(body.fresh('ct_in'), DataType.FLOAT, null);
   const mIn = body.input(body.fresh('m_in'), DataType.FLOAT, null);
+  // In a loop body every iteration restarts from its own c0: c_in ← c_in + s ⊙ (c0_t − c_in).
+  const cRestart = perStep ? { s: body.input(body.fresh('s_in'), DataType.FLOAT, null), c0: body.input(body.fresh('c0_in'), DataType.FLOAT, null) } : undefined;
+  const cIn = cRestart ? body.add(cInRaw, body.mul(cRestart.s, body.sub(cRestart.c0, cInRaw))) : cInRaw;
   const gate = (a: string, p: string, c: string, act: Activation) => emitActivation(body, act, emitClip(body, layer.clip, body.add(a, body.mul(p, c))));
   const iT = gate(aiIn, Pi, cIn, fAct);
   const fT = layer.inputForget ? body.sub(body.constF(1), iT) : gate(afIn, Pf, cIn, fAct);
@@ -271,11 +291,13 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
   const cOut = body.add(cIn, body.mul(mIn, body.sub(cNew, cIn))); // carried unchanged at padded steps
   body.output(cOut);
   for (const v of [iT, fT, oT, body.op('Identity', [cOut])]) body.output(v);
-  const [, iAll, fAll, oAll, cAll] = b.node('Scan', [c0, ai, af, ao, cTilde, mask], {
-    body: body.graph(`${tag}_peephole_scan`), num_scan_inputs: 5,
-    scan_input_directions: [scanDir, scanDir, scanDir, scanDir, scanDir], scan_output_directions: [scanDir, scanDir, scanDir, scanDir],
+  const scanned = [ai, af, ao, cTilde, mask, ...(perStep ? [inp.start[d], c0] : [])];
+  const cStart = perStep ? b.op('ConstantOfShape', [b.op('Shape', [b.pick(c0, 0, 0)])], { value: oneFloat(0) }) : c0;
+  const [, iAll, fAll, oAll, cAll] = b.node('Scan', [cStart, ...scanned], {
+    body: body.graph(`${tag}_peephole_scan`), num_scan_inputs: scanned.length,
+    scan_input_directions: scanned.map(() => scanDir), scan_output_directions: [scanDir, scanDir, scanDir, scanDir],
   }, 5, 'peep');
-  const cPrev = shiftedState(b, cAll, c0, inp.start[d], dir);
+  const cPrev = shiftedState(b, cAll, c0, inp.start[d], dir, perStep);
   return {
     gates: { input: masked(iAll), forget: masked(fAll), output: masked(oAll), cell: masked(cTilde) },
     hidden: Ym,
@@ -290,11 +312,11 @@ function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: num
 }
 
 /** x_{t−1} of every step in processing order, with the initial state `x0` [B, H] where the direction starts. */
-function shiftedState(b: GraphBuilder, x: string, x0: string, start: string, dir: 'forward' | 'reverse'): string {
+function shiftedState(b: GraphBuilder, x: string, x0: string, start: string, dir: 'forward' | 'reverse', perStep = false): string {
   const neighbour = dir === 'forward'
     ? b.op('Pad', [b.slice(x, [0], [-1], [0]), b.constI64([1, 0, 0, 0, 0, 0])])
     : b.op('Pad', [b.slice(x, [1], [Number.MAX_SAFE_INTEGER], [0]), b.constI64([0, 0, 0, 1, 0, 0])]);
   // At the start position the neighbour is a padded step (zero) or the padding itself.
-  return b.add(b.mul(neighbour, b.sub(b.constF(1), start)), b.mul(start, b.unsqueeze(x0, [0])));
+  return b.add(b.mul(neighbour, b.sub(b.constF(1), start)), b.mul(start, perStep ? x0 : b.unsqueeze(x0, [0])));
 }
 

@@ -61,6 +61,6 @@ export function emitLinearRecurrence(b: GraphBuilder, F: string, U: string, c0: 
   return reverse ? flip(c) : c;
 }
 
-function oneFloat(v: number) {
+export function oneFloat(v: number) {
   return { name: '', dims: [1], data_type: DataType.FLOAT, raw_data: new Uint8Array(Float32Array.of(v).buffer) };
 }

@@ -9,6 +9,8 @@ import { GraphBuilder, valueInfo } from '../onnx/builder';
 import { LoadedModel } from '../onnx/model';
 import { DataType, GraphProto, ModelProto, NodeProto } from '../onnx/proto';
 import { RecurrentLayer } from './recurrent';
+import { walkNodes } from '../onnx/graphs';
+import { describeIterated, withTaps } from './iterated/spec';
 
 /** Names, in the runtime graph's outputs, of one layer's tapped tensors (layout 0). */
 export interface LayerTaps {
@@ -34,6 +36,17 @@ export interface RuntimeModel {
   layerNodes: number[];
   /** Extra tensors tapped for the backward pass: tensor name → output name. */
   valueTaps: Map<string, string>;
+  /**
+   * Per Loop/Scan node of the runtime graph whose body values are tapped (by its index in
+   * proto.graph.node): body tensor → graph output holding its value in every iteration, stacked on axis 0.
+   */
+  bodyTaps: Map<number, Map<string, string>>;
+}
+
+/** What the backward pass will read: main-graph tensors, and per Loop/Scan node (by its index in the lowered graph) body tensors. */
+export interface TapRequest {
+  values: string[];
+  bodies: Map<number, string[]>;
 }
 
 export function allTensorNames(graph: GraphProto): Set<string> {
@@ -49,15 +62,34 @@ export function allTensorNames(graph: GraphProto): Set<string> {
  * values the backward pass reads).
  */
 export function buildRuntimeModel(model: LoadedModel, layers: RecurrentLayer[],
-  valuesToTap: (lowered: GraphProto) => string[] = () => []): RuntimeModel {
+  toTap: (lowered: GraphProto) => TapRequest = () => ({ values: [], bodies: new Map() })): RuntimeModel {
   const src = model.proto.graph;
-  const b = new GraphBuilder('gl_', allTensorNames(src));
-  const byIndex = new Map(layers.map((l, k) => [l.nodeIndex, k]));
+  const b = new GraphBuilder('gl_', allTensorNamesDeep(src));
+  const byIndex = new Map(layers.map((l, k) => [l.container ? -1 : l.nodeIndex, k]));
   const taps: LayerTaps[] = new Array(layers.length);
   const layerNodes: number[] = new Array(layers.length);
   const nodes: NodeProto[] = [];
+  /** Inner layers' layout-0 tensors, per container (index in `nodes`). */
+  const innerTaps = new Map<number, { k: number; t: LayerTaps }[]>();
 
   src.node.forEach((node, index) => {
+    const inner = layers.map((l, k) => ({ l, k })).filter(({ l }) => l.container?.nodeIndex === index);
+    if (inner.length > 0) {
+      // Lower the recurrent nodes inside the body; the body indices are those of the lowered body.
+      const body = node.attribute.find((a) => a.name === 'body')!.g!;
+      const bodyNodes: NodeProto[] = [];
+      const lowered: { k: number; t: LayerTaps }[] = [];
+      body.node.forEach((bn, bi) => {
+        const hit = inner.find(({ l }) => l.container!.bodyIndex === bi);
+        if (!hit) { bodyNodes.push(bn); return; }
+        const t = lowerRecurrentNode(b, hit.l, bodyNodes);
+        layerNodes[hit.k] = bodyNodes.findIndex((n) => n.op_type === hit.l.op && n.output[0] === t.Y);
+        lowered.push({ k: hit.k, t });
+      });
+      innerTaps.set(nodes.length, lowered);
+      nodes.push({ ...node, attribute: node.attribute.map((a) => (a.name === 'body' ? { ...a, g: { ...body, node: bodyNodes } } : a)) });
+      return;
+    }
     const k = byIndex.get(index);
     if (k === undefined) { nodes.push(node); return; }
     const layer = layers[k];
@@ -66,11 +98,13 @@ export function buildRuntimeModel(model: LoadedModel, layers: RecurrentLayer[],
     taps[k] = lowered;
   });
   const loweredGraph: GraphProto = { ...src, node: nodes };
+  const request = toTap(loweredGraph);
 
   // Identity taps: fresh output names, so a tapped tensor may be an initializer or graph input too.
   const tapOutputs: { name: string; elemType: number }[] = [];
   const tapNodes: NodeProto[] = [];
   taps.forEach((t, k) => {
+    if (layers[k].container) return;
     const tap = (role: string, tensor: string | undefined, elemType: number): string | undefined => {
       if (!tensor) return undefined;
       const out = b.fresh(`tap_L${k}_${role}`);
@@ -87,8 +121,28 @@ export function buildRuntimeModel(model: LoadedModel, layers: RecurrentLayer[],
     };
   });
 
+  // Loop/Scan bodies: their values every iteration, as extra per-iteration outputs of the node.
+  const bodyTaps = new Map<number, Map<string, string>>();
+  const bodyIndices = new Set([...request.bodies.keys(), ...innerTaps.keys()]);
+  for (const index of bodyIndices) {
+    const node = nodes[index];
+    const spec = describeIterated(node, index, model.opset);
+    const wanted = new Set(request.bodies.get(index) ?? []);
+    for (const { t } of innerTaps.get(index) ?? []) for (const x of [t.X, t.Y, t.initialH, t.initialC, t.sequenceLens]) if (x) wanted.add(x);
+    const list = [...wanted];
+    const outputs = list.map((x) => b.fresh('tap_iter'));
+    const map = new Map(list.map((x, i) => [x, outputs[i]]));
+    nodes[index] = withTaps(spec, spec.body, list, outputs, (hint) => b.fresh(hint));
+    for (const o of outputs) tapOutputs.push({ name: o, elemType: 0 });
+    bodyTaps.set(index, map);
+    for (const { k, t } of innerTaps.get(index) ?? []) {
+      taps[k] = { X: map.get(t.X)!, Y: map.get(t.Y)!, initialH: t.initialH && map.get(t.initialH), initialC: t.initialC && map.get(t.initialC),
+        sequenceLens: t.sequenceLens && map.get(t.sequenceLens) };
+    }
+  }
+
   const valueTaps = new Map<string, string>();
-  for (const tensor of valuesToTap(loweredGraph)) {
+  for (const tensor of request.values) {
     const out = b.fresh('tap_value');
     tapNodes.push({ op_type: 'Identity', input: [tensor], output: [out], name: b.fresh('n_tap'), attribute: [], domain: '' });
     // Element type left open: onnxruntime infers it (these may be integer indices as well as floats).
@@ -107,7 +161,19 @@ export function buildRuntimeModel(model: LoadedModel, layers: RecurrentLayer[],
     graphOutputs: src.output.map((o) => o.name),
     layerNodes,
     valueTaps,
+    bodyTaps,
   };
+}
+
+/** Every name defined anywhere in the graph, subgraphs included (fresh names must not shadow any). */
+function allTensorNamesDeep(graph: GraphProto): Set<string> {
+  const names = allTensorNames(graph);
+  for (const { node, graph: g } of walkNodes(graph)) {
+    for (const o of node.output) names.add(o);
+    for (const v of g.input ?? []) names.add(v.name);
+    for (const t of g.initializer ?? []) if (t.name) names.add(t.name);
+  }
+  return names;
 }
 
 /**

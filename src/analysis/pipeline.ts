@@ -29,6 +29,7 @@ import {
 } from '../report/types';
 import { describeOps, discoverRecurrentLayers, GATE_COUNT, listRecurrentNodes, RecurrentLayer } from './recurrent';
 import { buildRuntimeModel } from './modelGraph';
+import { checkInnerLayers, iteratedHolding, IteratedPlan, layerRuns, planIterated } from './iterated/plan';
 import { materializeForRuntime } from './runtimeFile';
 import { buildForwardTapGraph, directionNames } from './forwardTaps';
 import { allTensorNames } from './modelGraph';
@@ -162,13 +163,17 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   const objectiveSpec = resolveObjective(model, opts);
   let path_: GradientPath | undefined;
   let loweredGraph: GraphProto | undefined;
+  let iterated = new Map<number, IteratedPlan>();
   const runtimeModel = buildRuntimeModel(model, layers, (lowered) => {
     loweredGraph = lowered;
-    path_ = gradientPath(lowered, objectiveSpec.output, (op) => op in VJP_RULES, modelName);
-    return path_.needed;
+    const holds = iteratedHolding(lowered, layers, model.proto.graph);
+    path_ = gradientPath(lowered, objectiveSpec.output, (op) => op in VJP_RULES || op === 'Loop' || op === 'Scan', modelName, (i) => holds.has(i));
+    iterated = planIterated(lowered, path_, holds, model.opset, modelName);
+    return { values: path_.needed, bodies: new Map([...iterated].map(([i, p]) => [i, p.taps])) };
   });
   const gradPath = path_!;
   const lowered = loweredGraph!;
+  checkInnerLayers(layers);
   warnings.push(...gradPath.warnings);
   const host = runtime;
   let runMs = 0;
@@ -186,7 +191,8 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
 
     progress('Running the model');
     const tapNames = runtimeModel.taps.flatMap((t) => [t.X, t.Y, t.initialH, t.initialC, t.sequenceLens].filter((x): x is string => !!x));
-    const fetches = [...new Set([...runtimeModel.graphOutputs, ...tapNames, ...runtimeModel.valueTaps.values()])];
+    const bodyTapNames = [...runtimeModel.bodyTaps.values()].flatMap((m) => [...m.values()]);
+    const fetches = [...new Set([...runtimeModel.graphOutputs, ...tapNames, ...runtimeModel.valueTaps.values(), ...bodyTapNames])];
     const first = await host.run(main.sessionId, inputs.feeds, fetches).catch((e: Error) => {
       if (e instanceof CancelledError) throw e;
       throw new AnalysisError(explainRunFailure(e.message, layers, inputs.sources) ?? `onnxruntime failed to run ${modelName}: ${firstLine(e.message)}`, e.message);
@@ -198,12 +204,14 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     progress('Building the backward pass');
     // The analysis graph is built for the shapes the model actually ran with.
     const tBuild1 = performance.now();
-    const seqLens = runtimeModel.taps.map((t) => first.outputs[t.X].dims[0]);
-    const batches = runtimeModel.taps.map((t) => first.outputs[t.X].dims[1]);
+    // Each layer's forward values; a layer in a Loop/Scan body over all iterations' steps (t = iteration·T + step).
+    const runs = layerRuns(layers, runtimeModel.taps, first.outputs, modelName);
+    const seqLens = runs.map((r) => r.X.dims[0]);
+    const batches = runs.map((r) => r.X.dims[1]);
     const lengths = layers.map((layer, k) => {
-      const t = runtimeModel.taps[k];
+      const r = runs[k];
       const [T, B] = [seqLens[k], batches[k]];
-      const lens = t.sequenceLens ? Array.from(first.outputs[t.sequenceLens].data as Int32Array, Number) : new Array<number>(B).fill(T);
+      const lens = r.sequenceLens ? Array.from(r.sequenceLens.data as Int32Array, Number) : new Array<number>(B).fill(T);
       lens.forEach((len, bi) => {
         if (!(len >= 0 && len <= T)) throw new AnalysisError(`${layer.op} node '${layer.name}': sequence_lens[${bi}] = ${len} is outside 0..${T}; every length must be between 0 and the sequence length.`);
       });
@@ -224,34 +232,41 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       seqLen: seqLens[k], batch: batches[k], seeds: seedCount(jacobianMode, batches[k], layer.hiddenSize),
     })), inputBytes, modelBytes, limit, opts.maxMemoryBytes !== undefined, jacobianMode);
     const jacobian = jacobianPlan(jacobianMode, layers, batches, opts.seed, warnings);
-    const tapGraph = buildForwardTapGraph(layers, seqLens, batches, padded, allTensorNames(lowered));
+    const tapGraph = buildForwardTapGraph(layers, seqLens, batches, padded, allTensorNames(lowered), runs.map((r) => !!r.starts));
+    for (const [i, plan] of iterated) {
+      const taps = runtimeModel.bodyTaps.get(i)!;
+      for (const name of taps.values()) values.set(name, first.outputs[name]);
+      plan.bind(taps, first.outputs);
+    }
     const analysisGraph = buildAnalysisGraph({
       graph: lowered, opset: model.opset, layers, layerNodes: runtimeModel.layerNodes, path: gradPath, taps: tapGraph,
       shapes: new Map([...values].map(([k, v]) => [k, v.dims])), elemTypes: new Map([...values].map(([k, v]) => [k, ONNX_ELEM_TYPE[v.type]])),
-      seqLens, batches, padded, objective: objectiveSpec, timeAxis, seeds: jacobian.seeds,
+      seqLens, batches, padded, objective: objectiveSpec, timeAxis, seeds: jacobian.seeds, iterated,
     });
     buildMs += performance.now() - tBuild1;
     const tapFeeds: Record<string, WireTensor> = {};
     for (const name of analysisGraph.feeds) tapFeeds[name] = values.get(name)!;
     layers.forEach((layer, k) => {
-      const t = runtimeModel.taps[k];
-      const X = first.outputs[t.X];
+      const r = runs[k];
+      const X = r.X;
       const [T, B] = X.dims;
       const D = layer.numDirections;
       const H = layer.hiddenSize;
       const lens = lengths[k];
-      const zeros = () => ({ type: 'float32' as const, dims: [D, B, H], data: new Float32Array(D * B * H) });
+      const stateDims = r.starts ? [T, D, B, H] : [D, B, H];
+      const zeros = () => ({ type: 'float32' as const, dims: stateDims, data: new Float32Array(stateDims.reduce((a, x) => a * x, 1)) });
       const inp = tapGraph.inputs[k];
       tapFeeds[inp.X] = asFloat32(X, `${layer.name} input X`);
-      tapFeeds[inp.Y] = asFloat32(first.outputs[t.Y], `${layer.name} output Y`);
-      tapFeeds[inp.initialH] = t.initialH ? asFloat32(first.outputs[t.initialH], `${layer.name} initial_h`) : zeros();
-      if (inp.initialC) tapFeeds[inp.initialC] = t.initialC ? asFloat32(first.outputs[t.initialC], `${layer.name} initial_c`) : zeros();
+      tapFeeds[inp.Y] = asFloat32(r.Y, `${layer.name} output Y`);
+      tapFeeds[inp.initialH] = r.initialH ? asFloat32(r.initialH, `${layer.name} initial_h`) : zeros();
+      if (inp.initialC) tapFeeds[inp.initialC] = r.initialC ? asFloat32(r.initialC, `${layer.name} initial_c`) : zeros();
       const mask = new Float32Array(T * B);
       for (let ti = 0; ti < T; ti++) for (let bi = 0; bi < B; bi++) mask[ti * B + bi] = ti < lens[bi] ? 1 : 0;
       tapFeeds[inp.mask] = { type: 'float32', dims: [T, B, 1], data: mask };
       directionNames(layer).forEach((dir, d) => {
         const start = new Float32Array(T * B);
-        for (let bi = 0; bi < B; bi++) if (lens[bi] > 0) start[(dir === 'forward' ? 0 : lens[bi] - 1) * B + bi] = 1;
+        if (r.starts) for (const t0 of r.starts) start.fill(1, t0 * B, (t0 + 1) * B);
+        else for (let bi = 0; bi < B; bi++) if (lens[bi] > 0) start[(dir === 'forward' ? 0 : lens[bi] - 1) * B + bi] = 1;
         tapFeeds[inp.start[d]] = { type: 'float32', dims: [T, B, 1], data: start };
       });
     });
@@ -273,7 +288,9 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       return sum + seqLens[k] * rows * batches[k] * GATE_COUNT[layer.op] * layer.hiddenSize * layer.hiddenSize * layer.numDirections;
     }, 0);
     const chunked = opts.chunkedScanMinSteps !== undefined || macs > CHUNKED_MIN_MACS;
-    const longScans = new Set(chunked ? analysisGraph.recurrenceNodes : []);
+    // Reverse Scans over many Loop/Scan iterations (or streaming calls) always run in chunks: any one may be slow.
+    const manyIterations = [...iterated.values()].some((p) => p.N >= (opts.chunkedScanMinSteps ?? CHUNKED_SCAN_MIN_STEPS));
+    const longScans = new Set([...(chunked ? analysisGraph.recurrenceNodes : []), ...(manyIterations ? analysisGraph.iterationNodes : [])]);
     const second = await runStaged(host, main.executionProvider, analysisGraph.proto, tapFeeds, tapFetches, {
       longScans, minChunkedSteps: opts.chunkedScanMinSteps ?? CHUNKED_SCAN_MIN_STEPS, targetCallMs: TARGET_CALL_MS, checkCancelled,
       maxStageNodes: opts.maxStageNodes,
@@ -292,8 +309,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const tMetrics0 = performance.now();
     // The spectrum thread may still be at work: the other metrics first, then its results.
     const layerReports: LayerReport[] = layers.map((layer, k) => {
-      const X = first.outputs[runtimeModel.taps[k].X];
-      const [T, B] = X.dims;
+      const [T, B] = runs[k].X.dims;
       const H = layer.hiddenSize;
       const lens = lengths[k];
       const valid = new Uint8Array(T * B);
@@ -392,10 +408,8 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     }
     // A verdict on a Jacobian computed from non-finite weights, inputs or forward values means nothing.
     layerReports.forEach((l, k) => {
-      const t = runtimeModel.taps[k];
-      const source = layerNonFiniteSource(layers[k], {
-        X: first.outputs[t.X], initialH: t.initialH ? first.outputs[t.initialH] : undefined, initialC: t.initialC ? first.outputs[t.initialC] : undefined,
-      });
+      const r = runs[k];
+      const source = layerNonFiniteSource(layers[k], { X: r.X, initialH: r.initialH, initialC: r.initialC });
       for (const d of l.directions) {
         const bad = source ?? (forwardNonFinite(d) ? `its ${forwardNonFinite(d)} values are NaN or infinite${poisoned ? ` (${poisoned})` : ''}` : undefined);
         if (!bad) continue;

@@ -5,7 +5,7 @@
 import { attrFloat, attrFloats, attrInt, attrString, attrStrings, attrTensor } from '../onnx/attributes';
 import { AnalysisError } from '../onnx/errors';
 import { LoadedModel, tensorAsFloat64, tensorDims } from '../onnx/model';
-import { NodeProto, TensorProto } from '../onnx/proto';
+import { GraphProto, NodeProto, TensorProto } from '../onnx/proto';
 import { walkNodes } from '../onnx/graphs';
 import { LayerAttributes, NodeDirection, RecurrentOp } from '../report/types';
 
@@ -51,7 +51,10 @@ export interface RecurrentLayer {
   name: string;
   /** Where the node sits in the exported model: enclosing [node, graph attribute, …], then its name (SPEC v2 §9.1). */
   path: string[];
+  /** Index of the node in its graph: the main graph, or the body of `container`. */
   nodeIndex: number;
+  /** Set when the node sits in the body of a main-graph Loop/Scan node: that node's index and label, and the node's index in the body. */
+  container?: LayerContainer;
   node: NodeProto;
   op: RecurrentOp;
   direction: NodeDirection;
@@ -71,6 +74,16 @@ export interface RecurrentLayer {
   B: StaticTensor | null;
   P: StaticTensor | null;
   attributes: LayerAttributes;
+}
+
+export interface LayerContainer {
+  nodeIndex: number;
+  label: string;
+  bodyIndex: number;
+}
+
+function isLoopOrScan(n: NodeProto): boolean {
+  return (n.op_type === 'Loop' || n.op_type === 'Scan') && (!n.domain || n.domain === 'ai.onnx');
 }
 
 export interface DiscoveryResult {
@@ -132,16 +145,21 @@ export interface FedTensor {
  */
 export function discoverRecurrentLayers(model: LoadedModel, fed: Record<string, FedTensor> = {}, paths: Map<NodeProto, string[]> = new Map()): DiscoveryResult {
   const graph = model.proto.graph;
-  const initializers = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
+  const initializers = new Map<string, TensorProto>();
   const constants = new Map<string, TensorProto>();
-  for (const n of graph.node) {
-    if (n.op_type === 'Constant' && (!n.domain || n.domain === 'ai.onnx')) {
-      const t = constantNodeTensor(n);
-      if (t) constants.set(n.output[0], t);
+  const identities = new Map<string, string>();
+  // The main graph and the bodies of its Loop/Scan nodes (one scope: names are unique across them).
+  const scopes = [graph, ...graph.node.filter(isLoopOrScan).map((n) => n.attribute.find((a) => a.name === 'body')?.g).filter((g): g is GraphProto => !!g)];
+  for (const g of scopes) {
+    for (const t of g.initializer ?? []) initializers.set(t.name ?? '', t);
+    for (const n of g.node ?? []) {
+      if (n.op_type === 'Constant' && (!n.domain || n.domain === 'ai.onnx')) {
+        const t = constantNodeTensor(n);
+        if (t) constants.set(n.output[0], t);
+      }
+      if (n.op_type === 'Identity') identities.set(n.output[0], n.input[0]);
     }
   }
-  const identities = new Map<string, string>();
-  for (const n of graph.node) if (n.op_type === 'Identity') identities.set(n.output[0], n.input[0]);
 
   const resolveStatic = (name: string): TensorProto | undefined => {
     let cur = name;
@@ -158,7 +176,18 @@ export function discoverRecurrentLayers(model: LoadedModel, fed: Record<string, 
   const layers: RecurrentLayer[] = [];
   const warnings: string[] = [];
   const opCounts = new Map<string, number>();
+  // Main-graph nodes, then the nodes of each Loop/Scan body (container: where the node sits).
+  const placed: { node: NodeProto; nodeIndex: number; container?: LayerContainer; outer: string[] }[] = [];
   graph.node.forEach((node, nodeIndex) => {
+    placed.push({ node, nodeIndex, outer: paths.get(node) ?? [] });
+    if (!isLoopOrScan(node)) return;
+    const body = node.attribute.find((a) => a.name === 'body')?.g;
+    const label = layerDisplayName(node, nodeIndex);
+    (body?.node ?? []).forEach((inner, bodyIndex) => placed.push({
+      node: inner, nodeIndex: bodyIndex, container: { nodeIndex, label, bodyIndex }, outer: [...(paths.get(node) ?? []), label, 'body'],
+    }));
+  });
+  placed.forEach(({ node, nodeIndex, container, outer }) => {
     opCounts.set(node.op_type, (opCounts.get(node.op_type) ?? 0) + 1);
     if (node.domain && node.domain !== 'ai.onnx') return;
     if (!(RECURRENT_OPS as readonly string[]).includes(node.op_type)) return;
@@ -221,7 +250,7 @@ export function discoverRecurrentLayers(model: LoadedModel, fed: Record<string, 
     const inputForget = op === 'LSTM' && attrInt(node, 'input_forget', 0) !== 0;
     const linearBeforeReset = op === 'GRU' && attrInt(node, 'linear_before_reset', 0) !== 0;
     layers.push({
-      name, path: [...(paths.get(node) ?? []), name], nodeIndex, node, op, direction, numDirections, layout: layout as 0 | 1, hiddenSize, inputSize, inputs,
+      name, path: [...outer, name], nodeIndex, container, node, op, direction, numDirections, layout: layout as 0 | 1, hiddenSize, inputSize, inputs,
       activations, clip, inputForget, linearBeforeReset, W: Wt, R: Rt, B: Bt, P: Pt,
       attributes: {
         activations: activations.flat().map((a) => a.name),

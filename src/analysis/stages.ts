@@ -36,6 +36,8 @@ export interface ScanStage {
   reverse: boolean;
   /** Scan inputs (states or sequences) that are initializers: their values must be fed. */
   constants: TensorProto[];
+  /** Values of the enclosing graph the body reads (fed whole to every chunk). */
+  outerInputs: string[];
 }
 
 export type Stage = GraphStage | ScanStage;
@@ -107,12 +109,14 @@ function scanStage(node: NodeProto, inits: Map<string, TensorProto>): ScanStage 
   const nStates = node.input.length - numScan;
   const dirs = node.attribute.find((a) => a.name === 'scan_input_directions')?.ints?.map(Number) ?? [];
   const body = node.attribute.find((a) => a.name === 'body')!.g!;
-  const initializers = [...freeNames(body)].filter((n) => inits.has(n)).map((n) => inits.get(n)!);
+  const free = [...freeNames(body)];
+  const initializers = free.filter((n) => inits.has(n)).map((n) => inits.get(n)!);
+  const outerInputs = free.filter((n) => !inits.has(n) && !node.input.includes(n));
   const g: GraphProto = {
     name: 'scan_chunk',
     node: [node],
     initializer: initializers,
-    input: node.input.map((name) => ({ name })),
+    input: [...node.input, ...outerInputs].map((name) => ({ name })),
     output: node.output.map((name) => ({ name })),
     value_info: [],
   };
@@ -122,5 +126,6 @@ function scanStage(node: NodeProto, inits: Map<string, TensorProto>): ScanStage 
     stateOutputs: node.output.slice(0, nStates), scanOutputs: node.output.slice(nStates),
     reverse: dirs.length > 0 && dirs[0] === 1,
     constants: node.input.filter((n) => inits.has(n)).map((n) => inits.get(n)!),
+    outerInputs,
   };
 }

@@ -86,8 +86,9 @@ async function runScanInChunks(runtime: OrtRuntime, ep: ExecutionProviderChoice,
   for (const t of stage.constants) values.set(t.name!, wireOf(t));
   const T = values.get(stage.scanInputs[0])!.dims[0];
   const proto = typed(stage.proto, values, new Set(stage.scanInputs));
+  const outer = pick(values, stage.outerInputs);
   if (T < opts.minChunkedSteps) {
-    const r = await runtime.runOnce(proto, ep, pick(values, [...stage.stateInputs, ...stage.scanInputs]), [...stage.stateOutputs, ...stage.scanOutputs]);
+    const r = await runtime.runOnce(proto, ep, { ...pick(values, [...stage.stateInputs, ...stage.scanInputs]), ...outer }, [...stage.stateOutputs, ...stage.scanOutputs]);
     for (const [k, v] of Object.entries(r.outputs)) values.set(k, v);
     return r.ms;
   }
@@ -103,7 +104,7 @@ async function runScanInChunks(runtime: OrtRuntime, ep: ExecutionProviderChoice,
       const len = Math.min(chunk, T - done);
       // Steps [a, a + len) in input order; a reverse Scan takes its chunks from the end.
       const a = stage.reverse ? T - done - len : done;
-      const feeds: Record<string, WireTensor> = {};
+      const feeds: Record<string, WireTensor> = { ...outer };
       stage.stateInputs.forEach((n, i) => { feeds[n] = states[i]; });
       for (const n of stage.scanInputs) feeds[n] = sliceSteps(values.get(n)!, a, len);
       const r = await runtime.run(session.sessionId, feeds, [...stage.stateOutputs, ...stage.scanOutputs]);

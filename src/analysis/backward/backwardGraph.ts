@@ -11,11 +11,13 @@ import { GraphProto, ModelProto, TensorProto } from '../../onnx/proto';
 import { attrTensor } from '../../onnx/attributes';
 import { ForwardTapGraph, directionNames } from '../forwardTaps';
 import { RecurrentLayer } from '../recurrent';
-import { BpttResult, emitBptt, JacobianSeeds } from './bptt';
+import { BpttResult, emitBptt, JacobianSeeds, scaledStepNorm } from './bptt';
 import { GradientPath, isRecurrent } from './gradientPath';
 import { emitObjective, ObjectiveSpec } from './objective';
 import { VjpContext } from './vjp';
 import { VJP_RULES } from './rules';
+import { emitIteratedBackward, InnerLayerResult } from '../iterated/backward';
+import type { IteratedPlan } from '../iterated/plan';
 
 export interface BackwardInputs {
   /** The lowered runtime graph (without taps). */
@@ -38,6 +40,8 @@ export interface BackwardInputs {
   timeAxis?: number;
   /** Jacobian seeds per layer and direction (undefined: --jacobian off). */
   seeds: (JacobianSeeds | undefined)[][];
+  /** Loop/Scan nodes the backward goes through or that hold layers, by index in `graph`. */
+  iterated?: Map<number, IteratedPlan>;
 }
 
 /** Output names of the analysis graph for one layer-direction's backward results. */
@@ -66,15 +70,10 @@ export interface AnalysisGraph {
   backward: BackwardOutputs[][];
   /** Indices in proto.graph.node of the BPTT Scans (the recurrences stagedRun may chunk). */
   recurrenceNodes: number[];
+  /** Indices of the reverse Scans over Loop/Scan iterations (chunked when they have many iterations). */
+  iterationNodes: number[];
   /** Output names of dL/d(input) per graph input the gradient reaches (embeddings: of the looked-up rows). */
   inputGrads: { input: string; output: string; kind: 'float' | 'embedding' }[];
-}
-
-/** ‖x_t‖ over every axis but the first, as max_t and ‖x_t / max_t‖ (see BackwardOutputs.inputGradNorm). */
-function scaledStepNorm(b: GraphBuilder, x: string, out: (value: string, what: string) => string): { max: string; scaled: string } {
-  const m = b.op('ReduceMax', [b.op('Abs', [x])], { axes: [1, 2], keepdims: 1 });
-  const scaled = b.op('Sqrt', [b.op('ReduceSumSquare', [b.op('Div', [x, b.op('Max', [m, b.constF(1e-38)])])], { axes: [1, 2], keepdims: 0 })]);
-  return { max: out(b.op('Reshape', [m, b.constI64([-1])]), 'dXmax'), scaled: out(scaled, 'dXscaled') };
 }
 
 export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
@@ -149,7 +148,7 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
   };
   addGrad(inp.objective.output, objective.seed);
 
-  const layerOfNode = new Map(inp.layerNodes.map((nodeIndex, k) => [nodeIndex, k]));
+  const layerOfNode = new Map(inp.layerNodes.map((nodeIndex, k) => [inp.layers[k].container ? -1 - k : nodeIndex, k]));
   const results: (BpttResult[] | undefined)[] = inp.layers.map(() => undefined);
   const runBptt = (k: number, dY?: string, dYh?: string, dYc?: string): BpttResult[] => {
     const layer = inp.layers[k];
@@ -163,9 +162,36 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
     }));
   };
 
+  // Loop/Scan nodes: a reverse Scan over their iterations (iterated/backward.ts).
+  const innerResults = new Map<number, InnerLayerResult>();
+  const iteratedScans: string[] = [];
+  const runIterated = (plan: IteratedPlan, dOuts: (string | undefined)[]) => {
+    const N = plan.N;
+    const res = emitIteratedBackward({
+      b, outer: ctx, spec: plan.spec, paths: plan.paths, N, shapes: plan.shapes, elemTypes: plan.elemTypes, dOuts,
+      tap: (t) => { const name = plan.tapNames.get(t); return name ? ctx.value(name) : undefined; },
+      wanted: (name) => inp.path.tensors.has(name),
+      inner: plan.layers.map((k) => ({
+        k, layer: inp.layers[k], bodyIndex: inp.layerNodes[k], T: inp.seqLens[k] / N, B: inp.batches[k],
+        internals: inp.taps.internals[k][0], X: inp.taps.inputs[k].X, seeds: inp.seeds[k][0],
+      })),
+      tag: `it${plan.index}`,
+    });
+    for (const [name, grad] of res.grads) addGrad(name, grad);
+    plan.layers.forEach((k, j) => innerResults.set(k, res.inner[j]));
+    iteratedScans.push(res.scanOutput);
+  };
+  const iteratedDone = new Set<number>();
+
   for (const i of [...inp.path.nodes].reverse()) {
     const node = g.node[i];
     const dOuts = node.output.map((o) => (o ? gradOf(o) : undefined));
+    const plan = inp.iterated?.get(i);
+    if (plan) {
+      runIterated(plan, dOuts);
+      iteratedDone.add(i);
+      continue;
+    }
     if (dOuts.every((x) => x === undefined)) continue;
     if (isRecurrent(node)) {
       const k = layerOfNode.get(i);
@@ -185,7 +211,31 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
     node.input.forEach((t, j) => { if (wanted[j]) addGrad(t, dIns[j]); });
   }
 
+  // Loop/Scan nodes off the path still measure their layers' Jacobians.
+  for (const [i, plan] of inp.iterated ?? []) if (!iteratedDone.has(i) && plan.layers.length) runIterated(plan, []);
+
   const backward: BackwardOutputs[][] = inp.layers.map((layer, k) => {
+    const out = (value: string | undefined, what: string) => {
+      if (!value) return undefined;
+      const name = `L${k}_d0_bw_${what}`;
+      b.opInto('Identity', [value], [name]);
+      b.output(name);
+      return name;
+    };
+    const inner = innerResults.get(k);
+    if (layer.container) {
+      if (!inner) throw new Error(`internal error: no backward for layer ${k} in a loop body`);
+      return [{
+        gradHidden: out(inner.gradHidden, 'gradHidden')!, gradCell: out(inner.gradCell, 'gradCell'),
+        jacobian: inner.jacobian && {
+          hiddenRows: out(inner.jacobian.hiddenRows, 'jacHiddenRows')!, stateRows: out(inner.jacobian.stateRows, 'jacStateRows'),
+          divisors: out(inner.jacobian.divisors, 'jacDivisors')!, cellRows: out(inner.jacobian.cellRows, 'jacCellRows'),
+          hiddenSeeds: inner.jacobian.hiddenSeeds, cellSeeds: inner.jacobian.cellSeeds,
+        },
+        W: out(inner.dW, 'dW')!, R: out(inner.dR, 'dR')!, B: out(inner.dB, 'dB')!, P: out(inner.dP, 'dP'),
+        inputGradNorm: { max: out(inner.inputGradNorm.max, 'dXmax')!, scaled: out(inner.inputGradNorm.scaled, 'dXscaled')! },
+      }];
+    }
     const res = (results[k] ??= runBptt(k));
     return res.map((r, d) => {
       const out = (value: string | undefined, what: string) => {
@@ -218,5 +268,7 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
   });
   const scanOutputs = new Set(results.flatMap((r) => (r ?? []).map((x) => x.scanOutput)));
   const recurrenceNodes = b.nodes.map((n, i) => (scanOutputs.has(n.output[0]) ? i : -1)).filter((i) => i >= 0);
-  return { proto: makeModel(b.graph('gradient_lens_analysis')), feeds: [...feeds], objectiveValue: 'objective_value', backward, recurrenceNodes, inputGrads };
+  const iterationScans = new Set(iteratedScans);
+  const iterationNodes = b.nodes.map((n, i) => (iterationScans.has(n.output[0]) ? i : -1)).filter((i) => i >= 0);
+  return { proto: makeModel(b.graph('gradient_lens_analysis')), feeds: [...feeds], objectiveValue: 'objective_value', backward, recurrenceNodes, iterationNodes, inputGrads };
 }

@@ -57,6 +57,21 @@ export interface BpttRequest {
   gradFinalC?: string;
   /** Jacobian seeds, or undefined for --jacobian off. */
   seeds?: JacobianSeeds;
+  /**
+   * Instead of starting the seed rows here, continue rows that arrive from outside (a layer inside
+   * a loop body or a streaming call: the rows of later iterations): [1 + S, B, H] carries at
+   * h_last and c_last whose row 0 is the objective's (gradFinalH/C are then not used) and whose
+   * other rows are laid out as `seeds` says (count, and cell rows for an LSTM).
+   */
+  carryIn?: { h: string; c?: string };
+  /**
+   * With carryIn: the rows' layout when the carry holds other layers' rows too (a loop body with
+   * several recurrences): `total` rows, this direction's hidden seeds from row `hidden`, its cell
+   * seeds from row `cell`. Only its own rows are renormalised and reported; the others pass through.
+   */
+  rowLayout?: { total: number; hidden: number; cell?: number };
+  /** dL/dY for every row at once, [T, rows, B, H] (rows reaching Y along a loop body's state path); replaces gradY. */
+  gradYRows?: string;
   /** Whether some batch element has fewer than T steps (sequence_lens); without, the mask is all ones and its ops are left out. */
   padded: boolean;
 }
@@ -81,6 +96,8 @@ export interface BpttResult {
   dX: () => string;
   dInitialH: string;
   dInitialC?: string;
+  /** Every row's carry where the direction starts, [1 + S, B, H] (row 0 is dInitialH/C): for rows that continue before it. */
+  carryOut: { h: string; c?: string };
   /** First output of the recurrence's Scan node (the one node that may run long). */
   scanOutput: string;
 }
@@ -106,12 +123,17 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   // x ⊙ mask + (1 − mask): x, and 1 at padded steps (where the state is carried).
   const carried = (x: string) => (padded ? b.add(b.mul(x, m), notM!) : x);
   const zerosTBH = () => b.initializer(`${tag}_zeros`, [T, B, H], new Float32Array(T * B * H));
-  const G = req.gradY ? masked(req.gradY) : zerosTBH();
+  const G = req.gradYRows ?? (req.gradY ? masked(req.gradY) : zerosTBH());
 
-  // Adjoint rows: 0 = objective, then hidden seeds, then cell seeds.
+  // Adjoint rows: 0 = objective, then hidden seeds, then cell seeds (or as rowLayout places them).
   const Sh = req.seeds?.count ?? 0;
   const Sc = req.seeds?.cell ? req.seeds.count : 0;
-  const N = 1 + Sh + Sc;
+  const layout = req.rowLayout ?? { total: 1 + Sh + Sc, hidden: 1, cell: 1 + Sh };
+  const N = layout.total;
+  // Rows this direction owns: renormalised and reported (row 0 always reported).
+  const own = [...Array.from({ length: Sh }, (_, i) => layout.hidden + i), ...Array.from({ length: Sc }, (_, i) => layout.cell! + i)];
+  const reported = [0, ...own];
+  const allReported = reported.length === N;
   const rows = (first: string | undefined, block: Float32Array | undefined, blockAt: 'hidden' | 'cell'): string => {
     const data = new Float32Array(N * B * H);
     if (block) data.set(block, (blockAt === 'hidden' ? 1 : 1 + Sh) * B * H);
@@ -120,8 +142,8 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
     // Row 0 takes the final-state gradient: init + pad(first).
     return b.add(init, b.op('Pad', [b.unsqueeze(first, [0]), b.constI64([0, 0, 0, N - 1, 0, 0])]));
   };
-  const carryH0 = rows(req.gradFinalH, req.seeds?.hidden, 'hidden');
-  const carryC0 = layer.op === 'LSTM' ? rows(req.gradFinalC, req.seeds?.cell, 'cell') : undefined;
+  const carryH0 = req.carryIn ? req.carryIn.h : rows(req.gradFinalH, req.seeds?.hidden, 'hidden');
+  const carryC0 = layer.op === 'LSTM' ? (req.carryIn ? req.carryIn.c! : rows(req.gradFinalC, req.seeds?.cell, 'cell')) : undefined;
 
   // Slice of the R slice as an initializer [rows, H] (row-major, ONNX gate order).
   const Rd = layer.R.values.subarray(d * g * H * H, (d + 1) * g * H * H);
@@ -144,7 +166,7 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   const bodyIn = (outer: string, hint: string) => { scanInputs.push(outer); return body.input(body.fresh(hint), DataType.FLOAT, null); };
   const cHin = body.input(body.fresh('carry_h'), DataType.FLOAT, null);
   const cCin = carryC0 ? body.input(body.fresh('carry_c'), DataType.FLOAT, null) : undefined;
-  const Gt = bodyIn(b.unsqueeze(G, [1]), 'g'); // [1, B, H] per step
+  const Gt = bodyIn(req.gradYRows ? G : b.unsqueeze(G, [1]), 'g'); // [1, B, H] (or [rows, B, H]) per step
   const mt = padded && Sh ? bodyIn(m, 'm') : undefined;
   const nmt = padded && layer.op !== 'GRU' ? bodyIn(notM!, 'nm') : undefined;
   const rowsOf = (x: string, from: number, count: number) => body.slice(x, [from], [from + count], [0]);
@@ -157,10 +179,9 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   if (N > 1) {
     const ssH = rowNorms(cHin, false);
     const ss = cCin ? body.add(ssH, rowNorms(cCin, false)) : ssH;
-    const rowMask = new Float32Array(N).fill(1);
-    rowMask[0] = 0;
-    const rowBase = new Float32Array(N).fill(ROW_NORM_FLOOR);
-    rowBase[0] = 1;
+    const rowMask = new Float32Array(N);
+    const rowBase = new Float32Array(N).fill(1);
+    for (const r of own) { rowMask[r] = 1; rowBase[r] = ROW_NORM_FLOOR; }
     const den = body.op('Sqrt', [body.add(body.mul(ss, body.initializer(`${tag}_rowmask`, [N, 1, 1], rowMask)),
       body.initializer(`${tag}_rowbase`, [N, 1, 1], rowBase))]);
     cH = body.op('Div', [cHin, den]);
@@ -168,10 +189,11 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
     // Before renormalising: the rows' hidden part and whole state as they entered this step, and the divisor.
     const hiddenRows = mt ? rowNorms(cHin, true) : ssH;
     const stateRows = !cCin ? hiddenRows : mt ? body.add(hiddenRows, rowNorms(cCin, true)) : ss;
-    jacobianOutputs.push(hiddenRows, ...(cCin ? [stateRows] : []), den);
+    const mine = (x: string) => (allReported ? x : body.op('Gather', [x, body.constI64(reported)], { axis: 0 }));
+    jacobianOutputs.push(mine(hiddenRows), ...(cCin ? [mine(stateRows)] : []), mine(den));
   }
   // dh = carry_h + (G_t in row 0)
-  const dh = body.add(cH, N > 1 ? body.op('Pad', [Gt, body.constI64([0, 0, 0, N - 1, 0, 0])]) : Gt);
+  const dh = body.add(cH, N > 1 && !req.gradYRows ? body.op('Pad', [Gt, body.constI64([0, 0, 0, N - 1, 0, 0])]) : Gt);
   // The objective's row of a per-step value: with no seed rows the value itself ([1, B, ·], squeezed outside).
   const row0 = (x: string) => (N > 1 ? body.pick(x, 0, 0) : x);
   // da·R, plus the adjoint carried unchanged through padded steps.
@@ -258,7 +280,7 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   const stepOutputs = [
     ...rowValues.map(row0),
     ...jacobianOutputs,
-    ...(Sc ? [rowNorms(rowsOf(dcStep!, 1 + Sh, Sc), true)] : []),
+    ...(Sc ? [rowNorms(rowsOf(dcStep!, layout.cell!, Sc), true)] : []),
   ];
 
   body.output(newCarryH);
@@ -325,6 +347,14 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   return {
     gradHidden, gradCell, jacobian, dW, dR, dB, dP, dX,
     dInitialH: b.pick(finalH, 0, 0), dInitialC: finalC ? b.pick(finalC, 0, 0) : undefined, scanOutput: outs[0],
+    carryOut: { h: finalH, c: finalC },
   };
 }
 
+
+/** ‖x_t‖ over every axis but the first, as max_t and ‖x_t / max_t‖ (see BackwardOutputs.inputGradNorm). */
+export function scaledStepNorm(b: GraphBuilder, x: string, out: (value: string, what: string) => string): { max: string; scaled: string } {
+  const m = b.op('ReduceMax', [b.op('Abs', [x])], { axes: [1, 2], keepdims: 1 });
+  const scaled = b.op('Sqrt', [b.op('ReduceSumSquare', [b.op('Div', [x, b.op('Max', [m, b.constF(1e-38)])])], { axes: [1, 2], keepdims: 0 })]);
+  return { max: out(b.op('Reshape', [m, b.constI64([-1])]), 'dXmax'), scaled: out(scaled, 'dXscaled') };
+}

@@ -16,13 +16,14 @@ import { AnalysisError } from '../../onnx/errors';
 import { printable } from '../../onnx/files';
 import { DataType, GraphProto, NodeProto } from '../../onnx/proto';
 import { layerDisplayName, RECURRENT_OPS } from '../recurrent';
+import { nodeReads } from '../../onnx/graphs';
 
 /** Ops whose outputs carry no gradient (integer, boolean or piecewise-constant results). */
-const NON_DIFFERENTIABLE = new Set(['Shape', 'Size', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not',
+export const NON_DIFFERENTIABLE = new Set(['Shape', 'Size', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not',
   'And', 'Or', 'Xor', 'ArgMax', 'ArgMin', 'NonZero', 'ConstantOfShape', 'Range', 'EyeLike', 'IsNaN', 'IsInf', 'Sign',
   'Floor', 'Ceil', 'Round', 'Constant', 'RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial']);
 
-const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16]);
+export const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16]);
 
 /** A model input the gradient reaches: a float graph input, or the looked-up rows of an embedding. */
 export interface InputGradient {
@@ -54,14 +55,13 @@ export function isRecurrent(n: NodeProto): boolean {
  * Tensors that depend differentiably on `sources` (and nodes producing them), going forward.
  * `stop(node)` excludes a node (its outputs stay dead).
  */
-function liveFrom(graph: GraphProto, sources: Set<string>, recurrentIsSource: boolean, stop: (i: number) => boolean):
+export function liveFrom(graph: GraphProto, sources: Set<string>, isSource: (i: number) => boolean, stop: (i: number) => boolean):
   { live: Set<string>; liveNodes: Set<number> } {
   const live = new Set(sources);
   const liveNodes = new Set<number>();
   graph.node.forEach((n, i) => {
     if (stop(i)) return;
-    const isSource = recurrentIsSource && isRecurrent(n);
-    if (isSource || (!NON_DIFFERENTIABLE.has(n.op_type) && n.input.some((t) => live.has(t)))) {
+    if (isSource(i) || (!NON_DIFFERENTIABLE.has(n.op_type) && reads(n).some((t) => live.has(t)))) {
       liveNodes.add(i);
       n.output.forEach((o) => o && live.add(o));
     }
@@ -70,7 +70,7 @@ function liveFrom(graph: GraphProto, sources: Set<string>, recurrentIsSource: bo
 }
 
 /** Walk back from `output` through live tensors: the nodes and tensors that lead to it. */
-function backFrom(graph: GraphProto, output: string, live: Set<string>, liveNodes: Set<number>, producer: Map<string, number>):
+export function backFrom(graph: GraphProto, output: string, live: Set<string>, liveNodes: Set<number>, producer: Map<string, number>):
   { onPath: Set<number>; tensors: Set<string> } {
   const onPath = new Set<number>();
   const tensors = new Set<string>();
@@ -82,21 +82,32 @@ function backFrom(graph: GraphProto, output: string, live: Set<string>, liveNode
     const p = producer.get(t);
     if (p === undefined || !liveNodes.has(p)) continue;
     onPath.add(p);
-    for (const input of graph.node[p].input) if (input && live.has(input)) stack.push(input);
+    for (const input of reads(graph.node[p])) if (input && live.has(input)) stack.push(input);
   }
   return { onPath, tensors };
 }
 
-export function gradientPath(graph: GraphProto, output: string, supported: (op: string) => boolean, modelName: string): GradientPath {
+/** What a node reads: its inputs, and for Loop/Scan also the outer-scope values its body uses. */
+export function reads(n: NodeProto): string[] {
+  return n.op_type === 'Loop' || n.op_type === 'Scan' ? nodeReads(n) : n.input;
+}
+
+/**
+ * `holdsLayers(i)`: node i is a Loop/Scan whose body holds analysed layers (a source, like a
+ * recurrent node); such a node is differentiated by iterated/backward.ts.
+ */
+export function gradientPath(graph: GraphProto, output: string, supported: (op: string) => boolean, modelName: string,
+  holdsLayers: (i: number) => boolean = () => false): GradientPath {
+  const isSource = (i: number) => isRecurrent(graph.node[i]) || holdsLayers(i);
   const producer = new Map<string, number>();
   graph.node.forEach((n, i) => n.output.forEach((o) => { if (o) producer.set(o, i); }));
   const inits = new Set(graph.initializer.map((t) => t.name));
 
   // 1. The core: from the recurrent layers to the objective.
-  const core = liveFrom(graph, new Set(), true, () => false);
+  const core = liveFrom(graph, new Set(), isSource, () => false);
   const corePath = backFrom(graph, output, core.live, core.liveNodes, producer);
   const coreNodes = [...corePath.onPath].sort((a, b) => a - b);
-  const unsupported = coreNodes.filter((i) => !isRecurrent(graph.node[i]) && !supported(graph.node[i].op_type));
+  const unsupported = coreNodes.filter((i) => !isSource(i) && !supported(graph.node[i].op_type));
   if (unsupported.length > 0) {
     const list = unsupported.map((i) => `'${printable(layerDisplayName(graph.node[i], i))}' (${graph.node[i].op_type})`);
     throw new AnalysisError(`${modelName}: the gradient from output '${printable(output)}' to the recurrent layers passes through ${unsupported.length === 1 ? 'a node' : `${unsupported.length} nodes`} Gradient Lens cannot differentiate: ${list.join(', ')}; choose another output with --output, or re-export the model without ${[...new Set(unsupported.map((i) => graph.node[i].op_type))].join('/')} on that path.`);
@@ -124,15 +135,15 @@ export function gradientPath(graph: GraphProto, output: string, supported: (op: 
   const sources = new Set(inputs.map((x) => x.tensor));
   const warnings: string[] = [];
   // Nodes without a rule that only the input side needs are cut out (their outputs are dead from the inputs).
-  const unsupportedNode = (i: number) => !isRecurrent(graph.node[i]) && !supported(graph.node[i].op_type) && !corePath.onPath.has(i);
-  const all = liveFrom(graph, sources, true, unsupportedNode);
+  const unsupportedNode = (i: number) => !isSource(i) && !supported(graph.node[i].op_type) && !corePath.onPath.has(i);
+  const all = liveFrom(graph, sources, isSource, unsupportedNode);
   const path = backFrom(graph, output, all.live, all.liveNodes, producer);
   const blocked = new Set<string>();
   const ancestors = ancestorsOf(graph, output, producer);
   graph.node.forEach((n, i) => {
     if (!unsupportedNode(i) || NON_DIFFERENTIABLE.has(n.op_type)) return;
     // Would this node have been on the input side's way to the objective? Then say which op stops it.
-    if (n.input.some((t) => all.live.has(t)) && n.output.some((o) => o && ancestors.has(o))) {
+    if (reads(n).some((t) => all.live.has(t)) && n.output.some((o) => o && ancestors.has(o))) {
       blocked.add(`'${printable(layerDisplayName(n, i))}' (${n.op_type})`);
     }
   });
@@ -149,7 +160,7 @@ export function gradientPath(graph: GraphProto, output: string, supported: (op: 
   for (const i of nodes) {
     const n = graph.node[i];
     if (isRecurrent(n)) continue;
-    for (const t of [...n.input, ...n.output]) if (t && !inits.has(t)) needed.add(t);
+    for (const t of [...reads(n), ...n.output]) if (t && !inits.has(t)) needed.add(t);
   }
   needed.add(output);
   return { nodes, tensors: path.tensors, needed: [...needed], inputs: reached, warnings };
@@ -164,7 +175,7 @@ function ancestorsOf(graph: GraphProto, to: string, producer: Map<string, number
     if (seen.has(t)) continue;
     seen.add(t);
     const p = producer.get(t);
-    if (p !== undefined) for (const i of graph.node[p].input) if (i) stack.push(i);
+    if (p !== undefined) for (const i of reads(graph.node[p])) if (i) stack.push(i);
   }
   return seen;
 }

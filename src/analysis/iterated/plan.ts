@@ -1,0 +1,131 @@
+/**
+ * The pipeline's side of Loop/Scan nodes: which ones the analysis goes through, what their
+ * bodies must tap, and each inner recurrent layer's forward values over all iterations.
+ */
+import { AnalysisError } from '../../onnx/errors';
+import { printable } from '../../onnx/files';
+import { GraphProto } from '../../onnx/proto';
+import { ONNX_ELEM_TYPE, WireTensor } from '../../runtime/protocol';
+import { GradientPath } from '../backward/gradientPath';
+import { VJP_RULES } from '../backward/rules';
+import { LayerTaps } from '../modelGraph';
+import { RecurrentLayer } from '../recurrent';
+import { bodyPaths, BodyPaths } from './bodyPath';
+import { describeIterated, isIterated, IteratedSpec } from './spec';
+
+export interface IteratedPlan {
+  /** Index of the node in the lowered main graph. */
+  index: number;
+  spec: IteratedSpec;
+  paths: BodyPaths;
+  /** Body tensors to tap every iteration. */
+  taps: string[];
+  /** Indices of the analysed layers inside its body. */
+  layers: number[];
+  /** After the model's run (bind): iterations, the tap outputs, per-iteration shapes and element types. */
+  N: number;
+  tapNames: Map<string, string>;
+  shapes: Map<string, number[]>;
+  elemTypes: Map<string, number>;
+  bind(tapNames: Map<string, string>, outputs: Record<string, WireTensor>): void;
+}
+
+/** The Loop/Scan nodes (by index in the lowered graph) whose bodies hold analysed layers, and those layers' indices. */
+export function iteratedHolding(lowered: GraphProto, layers: RecurrentLayer[], original: GraphProto): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  lowered.node.forEach((n, i) => {
+    if (!isIterated(n)) return;
+    const ks = layers.map((l, k) => (l.container && original.node[l.container.nodeIndex].output[0] === n.output[0] ? k : -1)).filter((k) => k >= 0);
+    if (ks.length) out.set(i, ks);
+  });
+  return out;
+}
+
+/** Every Loop/Scan node the backward pass goes through or that holds layers, with its body's paths and taps. */
+export function planIterated(lowered: GraphProto, path: GradientPath, holds: Map<number, number[]>, opset: number, modelName: string): Map<number, IteratedPlan> {
+  const plans = new Map<number, IteratedPlan>();
+  const onPath = new Set(path.nodes);
+  lowered.node.forEach((node, index) => {
+    if (!isIterated(node) || !(onPath.has(index) || holds.has(index))) return;
+    const spec = describeIterated(node, index, opset);
+    const paths = bodyPaths(spec, path.tensors, (op) => op in VJP_RULES, modelName);
+    // Besides what the rules read: carried values and per-iteration inputs (their shapes, and the iteration count).
+    const taps = new Set(paths.needed);
+    for (const i of paths.floatCarried) { taps.add(spec.carried[i].bodyIn); taps.add(spec.carried[i].bodyOut); }
+    for (const s of spec.scanIns) taps.add(s.bodyIn);
+    for (const s of spec.scanOuts) taps.add(s.bodyOut);
+    const plan: IteratedPlan = {
+      index, spec, paths, taps: [...taps], layers: holds.get(index) ?? [], N: 0, tapNames: new Map(), shapes: new Map(), elemTypes: new Map(),
+      bind(tapNames, outputs) {
+        plan.tapNames = tapNames;
+        let N = -1;
+        for (const [tensor, name] of tapNames) {
+          const v = outputs[name];
+          plan.shapes.set(tensor, v.dims.slice(1));
+          plan.elemTypes.set(tensor, ONNX_ELEM_TYPE[v.type]);
+          N = v.dims[0];
+        }
+        if (N === 0) throw new AnalysisError(`${modelName}: ${spec.kind} '${printable(spec.label)}' ran no iterations for these inputs, so there is nothing to analyse across them; give it inputs that make it iterate.`);
+        plan.N = Math.max(0, N);
+      },
+    };
+    plans.set(index, plan);
+  });
+  return plans;
+}
+
+/** A recurrent layer inside a body must be unidirectional forward without sequence_lens: say so before anything runs. */
+export function checkInnerLayers(layers: RecurrentLayer[]): void {
+  for (const l of layers) {
+    if (!l.container) continue;
+    const where = `${l.op} node '${printable(l.name)}' (in the body of '${printable(l.container.label)}')`;
+    if (l.direction !== 'forward') throw new AnalysisError(`${where} runs ${l.direction}; inside a Loop/Scan body Gradient Lens analyses forward layers only, whose steps continue across iterations.`);
+    if (l.inputs.sequenceLens) throw new AnalysisError(`${where} has sequence_lens; inside a Loop/Scan body Gradient Lens analyses layers without it.`);
+  }
+}
+
+/** A layer's forward values as the tap graph reads them. */
+export interface LayerRun {
+  /** [T, B, I], T = all steps (iterations × steps per iteration for a layer in a body). */
+  X: WireTensor;
+  /** [T, D, B, H] */
+  Y: WireTensor;
+  /** [D, B, H]; per step [T, D, B, H] for a layer in a body (each iteration's initial state at its first step). */
+  initialH?: WireTensor;
+  initialC?: WireTensor;
+  sequenceLens?: WireTensor;
+  /** For a layer in a body: the first step of every iteration. */
+  starts?: number[];
+  /** For a layer in a body: iterations and steps per iteration. */
+  iterations?: { N: number; T: number };
+}
+
+export function layerRuns(layers: RecurrentLayer[], taps: LayerTaps[], outputs: Record<string, WireTensor>, modelName: string): LayerRun[] {
+  return layers.map((layer, k) => {
+    const t = taps[k];
+    const get = (name: string | undefined) => (name ? outputs[name] : undefined);
+    if (!layer.container) {
+      return { X: outputs[t.X], Y: outputs[t.Y], initialH: get(t.initialH), initialC: get(t.initialC), sequenceLens: get(t.sequenceLens) };
+    }
+    // Stacked per iteration: X [N, T, B, I], Y [N, T, D, B, H], initial states [N, D, B, H].
+    const X = outputs[t.X];
+    const [N, T, B, I] = X.dims;
+    if (T === 0) throw new AnalysisError(`${modelName}: ${layer.op} node '${printable(layer.name)}' runs 0 steps per iteration.`);
+    const Y = outputs[t.Y];
+    const perStep = (v: WireTensor | undefined): WireTensor | undefined => {
+      if (!v) return undefined;
+      const block = v.dims.slice(1).reduce((a, x) => a * x, 1);
+      const data = new Float32Array(N * T * block);
+      const src = v.data as Float32Array;
+      for (let n = 0; n < N; n++) data.set(src.subarray(n * block, (n + 1) * block), n * T * block);
+      return { type: 'float32', dims: [N * T, ...v.dims.slice(1)], data };
+    };
+    return {
+      X: { ...X, dims: [N * T, B, I] },
+      Y: { ...Y, dims: [N * T, ...Y.dims.slice(2)] },
+      initialH: perStep(get(t.initialH)), initialC: perStep(get(t.initialC)),
+      starts: Array.from({ length: N }, (_, n) => n * T),
+      iterations: { N, T },
+    };
+  });
+}
