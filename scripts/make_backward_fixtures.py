@@ -393,6 +393,7 @@ class Graph:
         self.inits = {i.name: to_t(numpy_helper.to_array(i)) for i in model.graph.initializer}
         self.nodes = [(n, mf.attr_dict(n)) for n in model.graph.node]
         self.subs = {}
+        self.consts = {}  # id(Constant node) -> its outputs
 
     def subgraph(self, gproto):
         """A body / branch (GraphProto attribute), prepared once."""
@@ -494,6 +495,8 @@ def eval_op(op, at, ins, opset, nout, stats=None):
     if op == "Neg":
         return [-x]
     if op == "Relu":
+        if stats is not None and "opkink" in stats:
+            stats["opkink"] = min(stats["opkink"], float(torch.min(torch.abs(x))))
         return [torch.relu(x)]
     if op == "Tanh":
         return [torch.tanh(x)]
@@ -565,6 +568,68 @@ def eval_op(op, at, ins, opset, nout, stats=None):
         dims = tuple(range(x.dim())) if axes is None else tuple(a % x.dim() for a in ints(axes))
         fn = torch.mean if op == "ReduceMean" else torch.sum
         return [fn(x, dim=dims, keepdim=keep)]
+    if op == "Equal":
+        return [ins[0] == ins[1]]
+    if op in ("Less", "Greater"):
+        return [ins[0] < ins[1] if op == "Less" else ins[0] > ins[1]]
+    if op == "Not":
+        return [torch.logical_not(x)]
+    if op == "Abs":
+        return [torch.abs(x)]
+    if op == "Pad":
+        mode = at.get("mode", "constant")
+        pads = ints(ins[1]) if opset >= 11 else list(at["pads"])
+        value = 0.0
+        if opset >= 11 and len(ins) > 2 and ins[2] is not None:
+            value = float(scalar_of(ins[2]))
+        elif opset < 11:
+            value = float(at.get("value", 0.0))
+        r = x.dim()
+        assert len(pads) == 2 * r, (op, pads)
+        tp = []  # torch order: last axis first, (begin, end)
+        for a in range(r - 1, -1, -1):
+            tp += [pads[a], pads[a + r]]
+        assert mode == "constant", (op, mode)
+        return [torch.nn.functional.pad(x, tp, "constant", value)]
+    if op in ("Conv", "MaxPool", "AveragePool"):
+        assert at.get("auto_pad", "NOTSET") in ("NOTSET", b"NOTSET"), (op, at.get("auto_pad"))
+        nd = x.dim() - 2
+        assert 1 <= nd <= 2, (op, x.shape)
+        k = list(at["kernel_shape"]) if "kernel_shape" in at else list(ins[1].shape[2:])
+        strides = list(at.get("strides") or [1] * nd)
+        dil = list(at.get("dilations") or [1] * nd)
+        pads = list(at.get("pads") or [0] * (2 * nd))
+        tp = []
+        for a in range(nd - 1, -1, -1):
+            tp += [pads[a], pads[a + nd]]
+        F_ = torch.nn.functional
+        if op == "Conv":
+            xp = F_.pad(x, tp) if any(pads) else x
+            fn = F_.conv1d if nd == 1 else F_.conv2d
+            b = ins[2] if len(ins) > 2 else None
+            return [fn(xp, ins[1], b, stride=strides, dilation=dil, groups=int(at.get("group", 1)))]
+        ceil = bool(at.get("ceil_mode", 0))
+        if op == "MaxPool":
+            assert nout == 1 and int(at.get("storage_order", 0)) == 0, op
+            xp = F_.pad(x, tp, "constant", float("-inf")) if any(pads) else x
+            fn = F_.max_pool1d if nd == 1 else F_.max_pool2d
+            y = fn(xp, k, strides, 0, dil, ceil_mode=ceil)
+            if stats is not None and "opkink" in stats:
+                # argmax ties are kinks: the two largest of every window must stay apart
+                assert nd == 1 and not ceil, (op, "kink check for 1-D windows only")
+                w = xp.unfold(-1, (k[0] - 1) * dil[0] + 1, strides[0])[..., :: dil[0]]
+                top = torch.topk(w, 2, dim=-1).values
+                stats["opkink"] = min(stats["opkink"], float(torch.min(top[..., 0] - top[..., 1])))
+            return [y]
+        assert not ceil and dil == [1] * nd, (op, "ceil_mode / dilations")
+        fn = F_.avg_pool1d if nd == 1 else F_.avg_pool2d
+        kn = float(np.prod(k))
+        ssum = fn(F_.pad(x, tp) if any(pads) else x, k, strides) * kn
+        if int(at.get("count_include_pad", 0)) or not any(pads):
+            return [ssum / kn]
+        ones = torch.ones((1, 1) + tuple(x.shape[2:]), dtype=x.dtype)
+        cnt = fn(F_.pad(ones, tp), k, strides) * kn
+        return [ssum / cnt]
     raise NotImplementedError(op)
 
 
@@ -713,6 +778,11 @@ def run_nodes(ctx, nodes, env, path):
             ctx.rec[node.name] = info
         elif op in ("If", "Loop", "Scan"):
             outs = CONTROL[op](ctx, node, at, ins, env, here)
+        elif op == "Constant":  # evaluated once per model (loop bodies repeat them); never mutated
+            key = id(node)
+            if key not in ctx.graph.consts:
+                ctx.graph.consts[key] = eval_op(op, at, ins, ctx.graph.opset, 1)
+            outs = ctx.graph.consts[key]
         else:
             outs = eval_op(op, at, ins, ctx.graph.opset, len(node.output), ctx.stats)
         for n, v in zip(node.output, outs):
@@ -1101,7 +1171,21 @@ def xd_grad(dr):
 
 
 def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full=None, expect=None, clip_range=None,
-               extra=None, on_forward=None):
+               extra=None, on_forward=None, fd_eps=None, op_kink_min=KINK_MIN):
+    """fd_eps: this case's finite-difference step (default FD_EPS); op_kink_min: how far every Relu
+    input and MaxPool runner-up outside the recurrent nodes must stay from its kink."""
+    global FD_EPS
+    saved = FD_EPS
+    FD_EPS = fd_eps or FD_EPS
+    try:
+        write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, expect, clip_range, extra, on_forward,
+                    op_kink_min)
+    finally:
+        FD_EPS = saved
+
+
+def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, expect, clip_range, extra, on_forward,
+                op_kink_min):
     """runs: list of objective dicts {kind, output, timeAxis?, target? (np array)}. extra: fields
     added to case.json; on_forward(env, rec): called on the base forward (float64, no grad), may
     assert and return more case.json fields."""
@@ -1128,7 +1212,7 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
     with torch.no_grad():
         env, rec = evaluate(graph, feeds, stats=stats)
     fwd_err = check_forward_against_numpy(rec)
-    assert stats["kink"] > KINK_MIN and stats["opkink"] > KINK_MIN, (name, stats)
+    assert stats["kink"] > KINK_MIN and stats["opkink"] > op_kink_min, (name, stats)
     if clip_range is not None:
         frac = stats["clipped"] / stats["pre"]
         assert clip_range[0] < frac < clip_range[1], (name, frac)
