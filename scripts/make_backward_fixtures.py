@@ -3,7 +3,7 @@
 
 Regenerate with ``/usr/bin/python3 scripts/make_backward_fixtures.py`` (deterministic: fixed
 seeds; idempotent: the whole ``test/fixtures/backward`` directory is deleted and rewritten;
-about 75 s on 2 CPU cores, most of it the finite-difference self-checks).
+about 100 s on 2 CPU cores, most of it the finite-difference self-checks).
 
 Each case directory holds ``model.onnx`` (float32 weights), one ``.npy`` per graph input
 (float32, int64 token ids, int32 sequence_lens), the target ``.npy`` of ``target`` objectives,
@@ -18,6 +18,8 @@ the reference graph outputs, and ``case.json``::
           "value": L,
           "inputGrads": { "<graph input>": "<file>" },   # float64; only inputs with a path to L
           "layers": [ { "node": "<ONNX node name>", "op": "LSTM"|"GRU"|"RNN",
+                        "path": ["<node>", ...],              # see "Control flow" below
+                        "iterations": n, "stepsPerIteration": T_iter,   # only inside Loop / Scan
                         "directions": [ {
               "direction": "forward"|"reverse",
               "gradHidden": "<file>", "gradCell": "<file>" (LSTM),      # [T,B,H] float64
@@ -32,6 +34,53 @@ the reference graph outputs, and ``case.json``::
               "cellHighway": [T] (LSTM) } ] } ],
           "clipping": { "globalNorm": G, "factors": { "1": f, "5": f } } } ],
       ...case-specific fields (see "Case-specific fields" below) }
+
+Control flow (If, Loop, Scan): what an engine reports
+-----------------------------------------------------
+Models exported with control flow (torch.jit.script'ed modules, hand-built graphs) hold recurrent
+nodes inside If branches and Loop / Scan bodies. The contract, for every reference quantity above:
+
+- **If**: the condition is evaluated for the given inputs and only the branch taken runs. A
+  recurrent node inside a taken branch (nested Ifs, values of enclosing scopes used inside the
+  branch) is reported like a top-level one; nodes of branches not taken are not reported at all.
+  ``layers[].path`` is the chain of enclosing node names and branch attribute names ending at the
+  node, e.g. ``["/If_2", "then_branch", "/If", "else_branch", "/LSTM_1"]`` (node names as in the
+  model: exporters' names are kept; unnamed nodes get ``<op>_<k>``); a top-level layer's path is
+  ``["<node>"]``.
+- **Loop / Scan with a recurrent node in the body**: the node is reported once, over its
+  iterations: every per-step quantity is the concatenation over iterations along time (iteration
+  i, step s of that iteration -> t = i * T_iter + s; a Scan running one step per iteration has
+  T_iter = 1 and T = the number of iterations). ``iterations`` and ``stepsPerIteration`` give n and
+  T_iter; the layer's seqLen (the length of every per-step array) is n * T_iter. gradHidden /
+  gradCell are dL/dh_t, dL/dc_t of the whole computation (every path: later iterations through the
+  carried state, scan outputs, carried concatenations). jacobianNorm (hidden, cell, state) is
+  taken through the layer's recurrence *including across iterations through the loop-carried
+  state*: seeds on the state after the last iteration's last step, perturbations of h_t / c_t at
+  any step of any iteration, the layer's input sequence held fixed. weightGrads are the sums over
+  iterations (one node, one set of weights); inputGradNorm is per concatenated step; decay is fitted
+  over the concatenated window. ``path`` = ``["<Loop or Scan node>", "body", "<node>"]``.
+- **Weights computed from constants** (Slice / Concat / Unsqueeze / Transpose of Constant nodes or
+  initializers, as exporters reorder gate blocks, also inside branches and bodies) are ordinary:
+  the reference evaluates them; W, R, B, P of weightGrads are the node's inputs as computed.
+
+How the reference implements it, and what it asserts: If / Loop / Scan are evaluated by the
+interpreter with ONNX semantics (If: ``then_branch`` when the condition is true; Loop: trip count
+M and/or condition, carried values, scan outputs stacked on a new axis 0; Scan (opset >= 9): N
+states then ``num_scan_inputs`` inputs sliced along ``scan_input_axes`` (read backwards for
+direction 1), scan outputs stacked along ``scan_output_axes`` (reversed for direction 1)); a body
+or branch sees every value of its enclosing scopes. A recurrent node executed again in the same
+evaluation (the next iteration) is appended to its first execution's trace: the same weight
+leaves (so their .grad sums the iterations; the weights computed each iteration are asserted
+equal to the first's), retain_grad on every step's h_t / c_t, perturbation hooks addressed by the
+concatenated t, each execution's own X_d copy. The state an iteration starts from is asserted
+bit-identical to the state the previous iteration ended with (identity plumbing), so the
+across-iteration Jacobian equals the one of a single run over the concatenated sequence from the
+first iteration's initial state, which is how jacobianNorm is computed; it is also finite-
+differenced through the whole graph (the Loop / Scan itself; the state Jacobian at up to 8 steps
+next to iteration boundaries), asserting that the layer's input sequence does not move when its
+state is perturbed. Repeated nodes must run forward without sequence_lens (asserted: for a reverse
+or padded layer inside a loop the concatenation above does not define one recurrence). The
+forward cross-check against make_fixtures.recurrent runs on every iteration.
 
 How the references are computed
 -------------------------------
@@ -137,7 +186,14 @@ Self-checks run every time (the script fails if one does not hold)
   forward fixtures) on every recurrent node: Y, Y_h, Y_c, per-step h, c, forget gate;
 - torch-exported cases: graph outputs, L, every weight gradient and every inputGrads tensor
   (the module's x.grad; for ids, the grad of nn.Embedding's output) match the PyTorch module
-  itself evaluated in float64 with autograd (torch's gate order mapped to ONNX's);
+  itself evaluated in float64 with autograd (torch's gate order mapped to ONNX's); for the
+  control-flow cases (VAD with Ifs) every graph output is also compared with the module's (1e-12);
+- control flow: only the taken branch's layers are reported, with the expected path; loop-carried
+  layers have the expected iterations x stepsPerIteration; identity plumbing between iterations
+  and equal weights in every iteration (see "Control flow"); the exported models really hold
+  their If / Loop structure (no LSTM at the top level, one per branch / in the body);
+- Relu inputs and MaxPool runner-ups outside the recurrent nodes stay more than 1e-3 (VAD: 2e-3)
+  from their kinks, so no finite difference crosses one;
 - the state Jacobian's (h_last, h_t) block equals the hidden Jacobian; GRU/RNN state = hidden;
   the last valid step's value is sqrt(B*H) (hidden, cell) / sqrt(2*B*H) (LSTM state) when no
   element is padded;
@@ -149,8 +205,9 @@ Self-checks run every time (the script fails if one does not hold)
   ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus) appears in some case,
   with non-default alpha/beta in at least one when it takes them;
 - central finite differences in float64 (fourth-order stencil
-  f' ~ (-f(2e) + 8f(e) - 8f(-e) + f(-2e)) / 12e, e = 1e-4): every weight entry for small cases, a
-  random sample otherwise; a sample of (t, b, j) of h_t and c_t via perturbation hooks
+  f' ~ (-f(2e) + 8f(e) - 8f(-e) + f(-2e)) / 12e, e = 1e-4; 5e-4 for the two VAD cases, whose
+  gradients are ~1e-3 of L, so that L's rounding stays ~1e-7 of the error floor): every weight
+  entry for small cases, a random sample otherwise; a sample of (t, b, j) of h_t and c_t via perturbation hooks
   (a +-eps added to the step's new state); the per-step Jacobians behind jacobianNorm, the
   state Jacobian through hooks that add +-eps to one unit of the carried h_t or the carried c_t
   (after h_t and o_t used c_t) for the whole batch, output (h_last, c_last): every step when
@@ -165,12 +222,14 @@ Self-checks run every time (the script fails if one does not hold)
 with no VJP rule (see its ``unsupported.json``).
 """
 
+import io
 import json
 import math
 import os
 import shutil
 import sys
 import time
+import warnings
 
 import numpy as np
 import onnx
@@ -2377,6 +2436,240 @@ def activation_coverage():
     return {n: sorted({c for c, nd in v if nd}) for n, v in seen.items()}
 
 
+# --------------------------------------------------------------------------------------
+# Control flow: recurrent nodes inside If branches, a Loop body, a Scan body; a batch-first
+# front end with symbolic dims. Exported from torch where the exporter gives the real shape.
+# --------------------------------------------------------------------------------------
+
+
+def name_all_nodes(model):
+    """Names every unnamed node (subgraphs included) <op>_<k>, unique in the model."""
+    used = {n.name for n in all_nodes(model.graph) if n.name}
+    k = 0
+    for n in all_nodes(model.graph):
+        if not n.name:
+            while "%s_%d" % (n.op_type, k) in used:
+                k += 1
+            n.name = "%s_%d" % (n.op_type, k)
+            used.add(n.name)
+
+
+def export_model(module, args, input_names, output_names, dynamic_axes=None, script=False, opset=OPSET):
+    """torch.onnx.export of the module (torch.jit.script'ed first when script: Python control
+    flow becomes If / Loop), constant folding on; every node named."""
+    module.eval()
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = torch.jit.script(module) if script else module
+        with torch.no_grad():
+            torch.onnx.export(m, args, f, opset_version=opset, input_names=input_names, output_names=output_names,
+                              dynamic_axes=dynamic_axes, do_constant_folding=True)
+    model = onnx.load_from_string(f.getvalue())
+    name_all_nodes(model)
+    return model
+
+
+def find_nodes(g, op):
+    return [n for n in g.node if n.op_type == op]
+
+
+def branch(node, attr):
+    return next(a.g for a in node.attribute if a.name == attr)
+
+
+def expect_paths(paths):
+    """layers[].path (every run), and a loop-carried layer's iterations x steps."""
+    def check(runs):
+        for r in runs:
+            got = [L_["path"] for L_ in r["layers"]]
+            assert got == [p for p, _ in paths], (got, paths)
+            for L_, (_, it) in zip(r["layers"], paths):
+                if it is None:
+                    assert "iterations" not in L_, L_.keys()
+                else:
+                    assert (L_["iterations"], L_["stepsPerIteration"]) == it, (L_["iterations"], L_["stepsPerIteration"], it)
+    return check
+
+
+def expect_seq_len(case, T):
+    def check(runs):
+        for r in runs:
+            for L_ in r["layers"]:
+                for e in L_["directions"]:
+                    assert ld(case, e["gradHidden"]).shape[0] == T and len(e["inputGradNorm"]) == T
+                    assert all(ld(case, f).shape == (T,) for f in e["jacobianNorm"].values())
+    return check
+
+
+def stft_basis(win, nfreq):
+    """A Hann-windowed DFT as a Conv1d kernel [2*nfreq, 1, win]: rows cos, then -sin (float32)."""
+    n = torch.arange(win, dtype=torch.float64)
+    k = torch.arange(nfreq, dtype=torch.float64)
+    ang = 2.0 * math.pi * k[:, None] * n[None, :] / win
+    hann = 0.5 - 0.5 * torch.cos(2.0 * math.pi * n / win)
+    return (torch.cat([torch.cos(ang), -torch.sin(ang)], 0) * hann)[:, None, :].float()
+
+
+VAD_H = 16  # (written as a literal in the scripted code below)
+# The VAD's gradients are ~1e-3 of L (a mean of sigmoids): with e = 1e-4 the float64 rounding of L
+# (~1e-16 / e) would reach ~1e-6 of the 1e-3 * scale floor of the error measure; e = 5e-4 keeps it
+# ~1e-7. Only the finite differences on x move the front end (the weight overrides are the LSTM's):
+# the stencil moves one sample by <= 2e = 1e-3, which moves each DFT magnitude by <= 1e-3 (the
+# windowed kernel's entries are <= 1), so a MaxPool window's top two by <= 2e-3 relative to each
+# other: every runner-up and Relu input is asserted more than VAD_KINK_MIN from its kink.
+VAD_FD_EPS = 5e-4
+VAD_KINK_MIN = 2e-3
+
+
+class Vad(torch.nn.Module):
+    """Streaming voice-activity detector in the shape such models ship in (one chunk per call):
+    an If on the sample rate selects a front end (an STFT as a strided Conv1d with a fixed DFT
+    kernel, magnitude, a Conv1d + Relu encoder, a pooling), an inner If on whether the carried
+    state is empty (zeros, or the given h and c), a shared LSTM, then a kernel-1 Conv1d head,
+    Sigmoid and the mean over frames; the new state is returned stacked (h, c)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("basis16", stft_basis(32, 9))
+        self.register_buffer("basis8", stft_basis(16, 5))
+        self.enc16 = torch.nn.Conv1d(9, 12, 3, padding=1)
+        self.enc8 = torch.nn.Conv1d(5, 12, 3, stride=2, padding=1)
+        self.lstm = torch.nn.LSTM(12, VAD_H)
+        self.head = torch.nn.Conv1d(VAD_H, 1, 1)
+
+    def run_lstm(self, f, x, state):
+        seq = f.permute(2, 0, 1)
+        if state.shape[1] == 0:
+            z = torch.zeros(1, x.shape[0], 16, dtype=x.dtype)
+            y, (h, c) = self.lstm(seq, (z, z))
+        else:
+            y, (h, c) = self.lstm(seq, (state[0:1], state[1:2]))
+        return y, h, c
+
+    def forward(self, x, sr, state):
+        if bool(sr == 16000):
+            z = torch.nn.functional.conv1d(x.unsqueeze(1), self.basis16, stride=16, padding=16)
+            re = z[:, :9]
+            im = z[:, 9:]
+            mag = torch.sqrt(re * re + im * im + 0.0009765625)  # 2^-10: exact in float32
+            f = torch.nn.functional.avg_pool1d(torch.relu(self.enc16(mag)), 2, 1)
+            y, h, c = self.run_lstm(f, x, state)
+        else:
+            z = torch.nn.functional.conv1d(x.unsqueeze(1), self.basis8, stride=8, padding=8)
+            re = z[:, :5]
+            im = z[:, 5:]
+            mag = torch.sqrt(torch.pow(re, 2.0) + torch.pow(im, 2.0) + 0.0009765625)
+            f = torch.relu(self.enc8(torch.nn.functional.max_pool1d(mag, 2, 1)))
+            y, h, c = self.run_lstm(f, x, state)
+        p = torch.sigmoid(self.head(y.permute(1, 2, 0))).mean(2)
+        return p, torch.cat([h, c], 0)
+
+
+def module_outputs_match(make_module, args, output_names):
+    """on_forward: every graph output equals the torch module's own output in float64 (1e-12)."""
+    def check(env, rec):
+        m64 = make_module().double().eval()
+        with torch.no_grad():
+            outs = m64(*[a.double() if a.is_floating_point() else a for a in args])
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        for n_, o in zip(output_names, outs):
+            ref = o.numpy()
+            err = float(np.max(np.abs(env[n_].numpy() - ref))) / max(1.0, float(np.max(np.abs(ref))))
+            assert env[n_].shape == o.shape and err < 1e-12, (n_, err)
+        return {}
+    return check
+
+
+def vad_inputs(rng, B, L):
+    """Audio-like chunks: a few sinusoids per batch element plus noise; a nonzero state."""
+    t = np.arange(L) / 16000.0
+    x = np.zeros((B, L))
+    for b in range(B):
+        for _ in range(3):
+            x[b] += rng.uniform(0.1, 0.4) * np.sin(2 * np.pi * rng.uniform(200, 3000) * t + rng.uniform(0, 6.3))
+    x += 0.05 * rng.standard_normal((B, L))
+    return x.astype(np.float32), crnd(rng, 2, B, VAD_H, scale=0.5)
+
+
+def vad_cases():
+    B, L, T = 2, 256, 16
+    torch.manual_seed(2116)
+    net = Vad()
+    x, state = vad_inputs(np.random.default_rng(2105), B, L)
+    args = (torch.tensor(x), torch.tensor(16000, dtype=torch.int64), torch.tensor(state))
+    model = export_model(net, args, ["x", "sr", "state"], ["prob", "stateN"],
+                         dynamic_axes={"x": {0: "batch"}, "state": {1: "batch"}, "prob": {0: "batch"},
+                                       "stateN": {1: "batch"}}, script=True)
+    # the exported structure: If(sr) at the top, in each branch an If(state) whose branches hold an
+    # LSTM each; weights are Unsqueeze(Concat(Slice(Constant))) in the branches
+    top_if = find_nodes(model.graph, "If")
+    assert len(top_if) == 1 and not find_nodes(model.graph, "LSTM"), [n.op_type for n in model.graph.node]
+    top_if = top_if[0]
+    paths = {}
+    for sr_branch in ("then_branch", "else_branch"):
+        inner = find_nodes(branch(top_if, sr_branch), "If")
+        assert len(inner) == 1, sr_branch
+        for st_branch in ("then_branch", "else_branch"):
+            lstms = find_nodes(branch(inner[0], st_branch), "LSTM")
+            assert len(lstms) == 1, (sr_branch, st_branch)
+            assert lstms[0].input[1] not in {i.name for i in model.graph.initializer}  # computed weights
+            paths[(sr_branch, st_branch)] = [top_if.name, sr_branch, inner[0].name, st_branch, lstms[0].name]
+    ops = sorted({n.op_type for n in all_nodes(model.graph)})
+
+    for name, sr, sr_branch, other in (("vad_if_conv", 16000, "then_branch", None),
+                                       ("vad_if_conv_sr8k", 8000, "else_branch", "vad_if_conv")):
+        torch.manual_seed(2116)
+        ref_net = Vad()  # the same parameters, fresh (make_torch_ref turns its module to float64)
+        feeds = {"x": x, "sr": np.array(16000 if sr == 16000 else 8000, np.int64), "state": state}
+        ref_args = (torch.tensor(x), torch.tensor(feeds["sr"]), torch.tensor(state))
+        ref = make_torch_ref(ref_net, ref_args, ["x", "sr", "state"], ["prob", "stateN"])
+        path = paths[(sr_branch, "else_branch")]
+
+        def make_vad():
+            torch.manual_seed(2116)
+            return Vad()
+
+        def differs(runs, other=other, name=name):
+            if other is not None:  # taking the other sample-rate branch gives other numbers
+                a, b = ld(name, "output_prob.npy"), ld(other, "output_prob.npy")
+                assert np.max(np.abs(a - b)) > 1e-3, (a, b)
+
+        front = ("Conv (32-sample DFT kernel, stride 16, pads 16) -> Slice re/im -> Mul, Mul, Add, Add eps, Sqrt -> "
+                 "Conv (9->12, kernel 3, pads 1) -> Relu -> Pad + AveragePool (kernel 2, stride 1)"
+                 if sr == 16000 else
+                 "Conv (16-sample DFT kernel, stride 8, pads 8) -> Slice re/im -> Pow 2, Pow 2, Add, Add eps, Sqrt -> "
+                 "MaxPool (kernel 2, stride 1) -> Conv (5->12, kernel 3, stride 2, pads 1) -> Relu")
+        write_case(name,
+                   "Voice-activity model in the shape streaming VAD models ship in, exported by torch.onnx.export "
+                   "from a torch.jit.script'ed module (opset 14, dynamic batch): inputs x [B=2, 256] float audio "
+                   "chunk, sr int64 scalar, state [2, B, 16] float (h and c stacked; nonzero). Top-level If "
+                   "(Equal(sr, 16000) -> Cast) selects a front end; in each branch an inner If on whether the "
+                   "state is empty (Shape -> Gather(1) -> Equal 0: then = zero initial state via ConstantOfShape, "
+                   "else = h0, c0 = Slice of state, outer-scope values) holds the LSTM (12 -> 16) whose W, R, B "
+                   "are Unsqueeze(Concat(Slice(top-level Constant))) inside the branch (torch's gate order "
+                   "reordered to ONNX's). Here sr = %d: the %s of the sr If is taken, then the else_branch of "
+                   "the state If (the state is given), so the one layer reported has path %s (asserted; the "
+                   "other three LSTM nodes do not run and are not reported). Front end of this branch: %s; then "
+                   "Transpose to [T=16, B, 12] -> LSTM -> Squeeze -> Transpose(1,2,0) -> Conv (16->1, kernel 1) "
+                   "-> Sigmoid -> ReduceMean over frames -> prob [B, 1]; stateN = Concat(Y_h, Y_c) [2, B, 16]. "
+                   "inputGrads holds x [2, 256] (through the front end) and state [2, 2, 16] (through the "
+                   "initial h/c Slices); sr has none (asserted). Checked against the torch module in float64 "
+                   "(both outputs, L, the LSTM's weight gradients, both input gradients). No Relu input nor MaxPool "
+                   "runner-up lies within 2e-3 of its kink (asserted; finite differences here use e = 5e-4). Runs: sum(prob); mean(prob). "
+                   "Ops in the model: %s." % (sr, sr_branch, json.dumps(path), front, ", ".join(ops)),
+                   model, feeds,
+                   [{"kind": "sum", "output": "prob"}, {"kind": "mean", "output": "prob"}], torch_ref=ref,
+                   fd_eps=VAD_FD_EPS, op_kink_min=VAD_KINK_MIN, on_forward=module_outputs_match(make_vad, ref_args, ["prob", "stateN"]),
+                   expect=expect_all(expect_paths([(path, None)]), expect_seq_len(name, T),
+                                     expect_inputs(name, ["x", "state"], {"x": (B, L), "state": (2, B, VAD_H)}),
+                                     differs))
+
+
+def control_flow_cases():
+    vad_cases()
+
+
 def unsupported_case():
     d = os.path.join(OUT, "_unsupported")
     os.makedirs(d, exist_ok=True)
@@ -2418,6 +2711,7 @@ def main():
     torch_cases()
     hand_cases()
     new_cases()
+    control_flow_cases()
     unsupported_case()
     coverage = activation_coverage()
 
