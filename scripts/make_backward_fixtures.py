@@ -187,7 +187,9 @@ Self-checks run every time (the script fails if one does not hold)
 - torch-exported cases: graph outputs, L, every weight gradient and every inputGrads tensor
   (the module's x.grad; for ids, the grad of nn.Embedding's output) match the PyTorch module
   itself evaluated in float64 with autograd (torch's gate order mapped to ONNX's); for the
-  control-flow cases (VAD with Ifs) every graph output is also compared with the module's (1e-12);
+  control-flow cases (VAD with Ifs, LSTM in a Loop, GRU in a Scan, batch-first conv front end) every
+  graph output is also compared with the module's (1e-12), and the module's weight gradients
+  collect every call of the shared nn.LSTM / nn.GRU (the sum over iterations);
 - control flow: only the taken branch's layers are reported, with the expected path; loop-carried
   layers have the expected iterations x stepsPerIteration; identity plumbing between iterations
   and equal weights in every iteration (see "Control flow"); the exported models really hold
@@ -207,7 +209,7 @@ Self-checks run every time (the script fails if one does not hold)
 - central finite differences in float64 (fourth-order stencil
   f' ~ (-f(2e) + 8f(e) - 8f(-e) + f(-2e)) / 12e, e = 1e-4; 5e-4 for the two VAD cases, whose
   gradients are ~1e-3 of L, so that L's rounding stays ~1e-7 of the error floor): every weight
-  entry for small cases, a random sample otherwise; a sample of (t, b, j) of h_t and c_t via perturbation hooks
+  entry for small cases, a random sample otherwise (always sampled for lstm_in_loop); a sample of (t, b, j) of h_t and c_t via perturbation hooks
   (a +-eps added to the step's new state); the per-step Jacobians behind jacobianNorm, the
   state Jacobian through hooks that add +-eps to one unit of the carried h_t or the carried c_t
   (after h_t and o_t used c_t) for the whole batch, output (h_last, c_last): every step when
@@ -2666,8 +2668,231 @@ def vad_cases():
                                      differs))
 
 
+class ChunkedLstm(torch.nn.Module):
+    """A sequence processed in chunks, the LSTM state carried from chunk to chunk by a Python loop
+    (torch.jit.script'ed: an ONNX Loop); the per-chunk outputs concatenated along time."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(3, 6)
+        self.head = torch.nn.Linear(6, 2)
+
+    def forward(self, x, h, c):
+        ys = torch.zeros(0, x.shape[2], 6, dtype=x.dtype)
+        for i in range(x.shape[0]):
+            y, (h, c) = self.lstm(x[i], (h, c))
+            ys = torch.cat([ys, y], 0)
+        return self.head(ys), h, c
+
+
+def lstm_in_loop_case():
+    name = "lstm_in_loop"
+    n, Tc, B, I, H = 4, 3, 2, 3, 6
+    rng = np.random.default_rng(2201)
+    x, h0, c0 = crnd(rng, n, Tc, B, I, scale=1.0), crnd(rng, 1, B, H), crnd(rng, 1, B, H)
+    torch.manual_seed(2202)
+    net = ChunkedLstm()
+    args = (torch.tensor(x), torch.tensor(h0), torch.tensor(c0))
+    model = export_model(net, args, ["x", "h0", "c0"], ["y", "h_n", "c_n"], dynamic_axes={"x": {0: "chunks"}},
+                         script=True)
+    # the exporter kept the loop: one Loop at the top, the LSTM in its body, no LSTM unrolled
+    loops = find_nodes(model.graph, "Loop")
+    assert len(loops) == 1 and not find_nodes(model.graph, "LSTM"), [n_.op_type for n_ in model.graph.node]
+    body_lstm = find_nodes(branch(loops[0], "body"), "LSTM")
+    assert len(body_lstm) == 1, [n_.op_type for n_ in branch(loops[0], "body").node]
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "chunks"
+    path = [loops[0].name, "body", body_lstm[0].name]
+    ops = sorted({n_.op_type for n_ in all_nodes(model.graph)})
+    torch.manual_seed(2202)
+    ref = make_torch_ref(ChunkedLstm(), args, ["x", "h0", "c0"], ["y", "h_n", "c_n"])
+
+    def make_net():
+        torch.manual_seed(2202)
+        return ChunkedLstm()
+
+    def across(runs):
+        # the carried state links the chunks: the state Jacobian reaches the first chunk, and under
+        # 'last' (only the final step of the final chunk read) every chunk gets gradient
+        e0 = entry_of(runs[0])
+        jn = ld(name, e0["jacobianNorm"]["state"])
+        assert jn[0] > 1e-6 * jn[-1], jn
+        gh = ld(name, entry_of(runs[1])["gradHidden"])
+        assert np.abs(gh[:Tc]).max() > 0 and not np.abs(gh[-1]).max() == 0, gh
+
+    write_case(name,
+               "An LSTM inside a Loop body, exported by torch.onnx.export (opset 14) from a torch.jit.script'ed "
+               "module: x [chunks=4, 3, B=2, 3] (dim 0 symbolic 'chunks'; the trip count is Shape(x) -> "
+               "Gather(0)); the loop carries h, c (initial values the graph inputs h0, c0 [1, B, 6], nonzero) "
+               "and ys, the concatenation of the chunks' outputs so far (initial ConstantOfShape [0, B, 6], "
+               "body Concat(ys, Squeeze(Y))). Body: Gather(x, iteration_num) -> LSTM(3 -> 6) whose W, R, B are "
+               "Unsqueeze(Concat(Slice(top-level Constant))) computed in the body each iteration; its "
+               "initial_h/initial_c are the carried h, c and its Y_h/Y_c the new ones. After the loop: "
+               "MatMul + Add head on ys -> y [T=12, B, 2]; h_n, c_n. The layer is reported once, path %s, "
+               "iterations 4 x stepsPerIteration 3 = T 12: gradHidden/gradCell, jacobianNorm (through the "
+               "carried state across iterations: the state each iteration starts from is the previous "
+               "iteration's final state, asserted bit for bit, so it equals one LSTM over the concatenated "
+               "sequence; also finite-differenced through the whole Loop at the steps next to the iteration "
+               "boundaries), inputGradNorm and decay are over the concatenated steps (iteration i, step s -> "
+               "t = 3i + s); weightGrads are the sums over the 4 iterations. Checked against the torch module "
+               "in float64 (outputs, L, input gradients, and the weight gradients, which torch collects over "
+               "all 4 calls). inputGrads: x, h0, c0. Runs: mean(y); 'last' "
+               "(y[T-1], time axis 0): every chunk still gets gradient, through the carried state only "
+               "(asserted), and the state Jacobian reaches t = 0 (asserted). Ops in the model: %s."
+               % (json.dumps(path), ", ".join(ops)),
+               model, {"x": x, "h0": h0, "c0": c0},
+               [{"kind": "mean", "output": "y"}, {"kind": "last", "output": "y", "timeAxis": 0}], torch_ref=ref,
+               fd_full=False, on_forward=module_outputs_match(make_net, args, ["y", "h_n", "c_n"]),
+               expect=expect_all(expect_paths([(path, (n, Tc))]), expect_seq_len(name, n * Tc),
+                                 expect_inputs(name, ["x", "h0", "c0"]), across))
+
+
+class StepGru(torch.nn.Module):
+    """A GRU run one step at a time over a batch-first sequence (the ONNX form: a Scan)."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        self.gru = torch.nn.GRU(I, H)
+        self.head = torch.nn.Linear(H, 2)
+
+    def forward(self, x, h0):
+        h = h0
+        ys = []
+        for t in range(x.shape[1]):
+            y, h = self.gru(x[:, t].unsqueeze(0), h)
+            ys.append(y[0])
+        return self.head(torch.stack(ys, 1)), h
+
+
+def gru_in_scan_case():
+    name = "gru_in_scan"
+    B, T, I, H = 2, 8, 3, 5
+    rng = np.random.default_rng(2301)
+    x, h0 = crnd(rng, B, T, I, scale=1.0), crnd(rng, 1, B, H)
+    torch.manual_seed(2302)
+    net = StepGru(I, H)
+    rows = lambda t: torch_to_onnx_rows("GRU", t.detach())  # noqa: E731
+    W = rows(net.gru.weight_ih_l0).numpy()[None]
+    R = rows(net.gru.weight_hh_l0).numpy()[None]
+    Bv = torch.cat([rows(net.gru.bias_ih_l0), rows(net.gru.bias_hh_l0)]).numpy()[None]
+    head_w = net.head.weight.detach().numpy().T.copy()
+    head_b = net.head.bias.detach().numpy().copy()
+    body = helper.make_graph(
+        [helper.make_node("Constant", [], ["axes_step"], name="axes_step_const",
+                          value=numpy_helper.from_array(np.array([0], np.int64), "axes_step_value")),
+         helper.make_node("Unsqueeze", ["x_t", "axes_step"], ["x_step"], name="unsqueeze_step"),
+         helper.make_node("GRU", ["x_step", "gru_W", "gru_R", "gru_B", "", "h_prev"], ["Y_step", "h_next"],
+                          name="gru_step", hidden_size=H, linear_before_reset=1),
+         helper.make_node("Constant", [], ["axes_y"], name="axes_y_const",
+                          value=numpy_helper.from_array(np.array([0, 1], np.int64), "axes_y_value")),
+         helper.make_node("Squeeze", ["Y_step", "axes_y"], ["y_t"], name="squeeze_step")],
+        "scan_body", [vi("h_prev", F, [1, B, H]), vi("x_t", F, [B, I])],
+        [vi("h_next", F, [1, B, H]), vi("y_t", F, [B, H])])
+    nodes = [
+        helper.make_node("Scan", ["h0", "x"], ["h_last", "ys"], name="scan_steps", body=body, num_scan_inputs=1,
+                         scan_input_axes=[1], scan_output_axes=[1]),
+        helper.make_node("MatMul", ["ys", "head_W"], ["head_mm"], name="head_matmul"),
+        helper.make_node("Add", ["head_mm", "head_B"], ["y"], name="head_add"),
+    ]
+    inits = [init("gru_W", W), init("gru_R", R), init("gru_B", Bv), init("head_W", head_w), init("head_B", head_b)]
+    model = build(nodes, [vi("x", F, [B, T, I]), vi("h0", F, [1, B, H])],
+                  [vi("y", F, [B, T, 2]), vi("h_last", F, [1, B, H])], inits, name)
+    torch.manual_seed(2302)
+    ref = make_torch_ref(StepGru(I, H), (torch.tensor(x), torch.tensor(h0)), ["x", "h0"], ["y", "h_last"])
+
+    def make_net():
+        torch.manual_seed(2302)
+        return StepGru(I, H)
+    path = ["scan_steps", "body", "gru_step"]
+
+    def across(runs):
+        jn = ld(name, entry_of(runs[0])["jacobianNorm"]["state"])
+        assert jn.min() > 0, jn
+
+    write_case(name,
+               "A GRU node inside a Scan body that runs one time step per iteration (built with onnx.helper; "
+               "opset 14): x [B=2, T=8, 3] batch-first, scan_input_axes [1] (the body gets x_t [B, 3]); the "
+               "Scan state is h [1, B, 5] (initial value the graph input h0, nonzero). Body: Unsqueeze(x_t, 0) "
+               "-> GRU(3 -> 5, linear_before_reset=1, W/R/B outer-scope initializers, initial_h = the state) -> "
+               "Y_h is the new state, Squeeze(Y, [0, 1]) [B, 5] the scan output, stacked on scan_output_axes "
+               "[1] -> ys [B, T, 5] -> MatMul + Add head -> y [B, T, 2]; h_last is the Scan's final state. The "
+               "layer is reported once, path %s, iterations 8 x stepsPerIteration 1 = T 8: every per-step "
+               "quantity is over the Scan's iterations; the state passed between iterations is asserted to be "
+               "the previous Y_h bit for bit; jacobianNorm is therefore the one of a GRU over the whole sequence "
+               "(also finite-differenced through the Scan), nonzero at every step (asserted); weightGrads sum "
+               "the 8 iterations. Checked against torch nn.GRU called step by step in float64 (outputs, L, input and "
+               "weight gradients). inputGrads: x "
+               "[B, T, 3], h0. Runs: sum(y); 'last' on y's time axis 1." % json.dumps(path),
+               model, {"x": x, "h0": h0},
+               [{"kind": "sum", "output": "y"}, {"kind": "last", "output": "y", "timeAxis": 1}], torch_ref=ref,
+               on_forward=module_outputs_match(make_net, (torch.tensor(x), torch.tensor(h0)), ["y", "h_last"]),
+               expect=expect_all(expect_paths([(path, (T, 1))]), expect_seq_len(name, T),
+                                 expect_inputs(name, ["x", "h0"], {"x": (B, T, I), "h0": (1, B, H)}), across))
+
+
+class ConvPadLstm(torch.nn.Module):
+    """Batch-first audio features [B, C, L] -> Conv1d -> pad -> drop the first frame -> time-major
+    -> LSTM -> per-frame score."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(2, 4, 3, stride=2)
+        self.lstm = torch.nn.LSTM(4, 5)
+        self.head = torch.nn.Linear(5, 1)
+
+    def forward(self, x):
+        z = torch.nn.functional.pad(self.conv(x), (2, 1))[:, :, 1:]
+        return self.head(self.lstm(z.permute(2, 0, 1))[0])
+
+
+def lstm_conv_batch_case():
+    name = "lstm_conv_batch"
+    B, C, L = 2, 2, 22
+    T = (L - 3) // 2 + 1 + 3 - 1
+    rng = np.random.default_rng(2401)
+    x = crnd(rng, B, C, L, scale=1.0)
+    torch.manual_seed(2402)
+    net = ConvPadLstm()
+    model = export_model(net, (torch.tensor(x),), ["audio"], ["y"],
+                         dynamic_axes={"audio": {0: "batch", 2: "length"}, "y": {0: "frames", 1: "batch"}})
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", C, "length"], dims
+    # the data path from the input: Conv -> Pad -> Slice -> Transpose -> LSTM (each reads the last)
+    chain, v = [], "audio"
+    while len(chain) < 5:
+        nxt = [n_ for n_ in model.graph.node if n_.input and n_.input[0] == v and n_.op_type != "Shape"]
+        assert len(nxt) == 1, (v, [n_.op_type for n_ in nxt])
+        chain.append(nxt[0].op_type)
+        v = nxt[0].output[0]
+    assert chain == ["Conv", "Pad", "Slice", "Transpose", "LSTM"], chain
+    lstm = find_nodes(model.graph, "LSTM")[0]
+    torch.manual_seed(2402)
+    ref = make_torch_ref(ConvPadLstm(), (torch.tensor(x),), ["audio"], ["y"])
+
+    def make_net():
+        torch.manual_seed(2402)
+        return ConvPadLstm()
+    write_case(name,
+               "Batch-first input for the axis tracer, exported by torch.onnx.export (opset 14) with symbolic "
+               "dims: audio [batch, 2, length] (dim_param 'batch' and 'length'; the fixture's file is "
+               "[2, 2, %d]) -> Conv (2 -> 4, kernel 3, stride 2) -> Pad (pads computed from constants: "
+               "ConstantOfShape / Concat / Reshape / Slice with step -1 / Transpose / Cast, +2 frames before, "
+               "+1 after, on axis 2) -> Slice (axis 2, from 1) -> Transpose(2, 0, 1) -> LSTM (4 -> 5; initial "
+               "state zeros from Shape -> Gather -> Unsqueeze -> Concat -> ConstantOfShape) -> Squeeze -> MatMul + Add -> y [T, "
+               "batch, 1], T = %d frames. An engine generating inputs must find that axis 0 of audio is the "
+               "LSTM's batch axis and axis 2 its time axis (through the conv's stride, the pad and the "
+               "slice). Checked against the torch module in float64 (output, L, input and weight gradients). "
+               "Runs: sum(y); mean(y)." % (L, T),
+               model, {"audio": x}, [{"kind": "sum", "output": "y"}, {"kind": "mean", "output": "y"}], torch_ref=ref,
+               on_forward=module_outputs_match(make_net, (torch.tensor(x),), ["y"]),
+               expect=expect_all(expect_paths([([lstm.name], None)]), expect_seq_len(name, T),
+                                 expect_inputs(name, ["audio"], {"audio": (B, C, L)})))
+
+
 def control_flow_cases():
     vad_cases()
+    lstm_in_loop_case()
+    gru_in_scan_case()
+    lstm_conv_batch_case()
 
 
 def unsupported_case():
