@@ -3,7 +3,7 @@
 
 Regenerate with ``/usr/bin/python3 scripts/make_backward_fixtures.py`` (deterministic: fixed
 seeds; idempotent: the whole ``test/fixtures/backward`` directory is deleted and rewritten;
-about 75 s on 2 CPU cores, most of it the finite-difference self-checks).
+about 100 s on 2 CPU cores, most of it the finite-difference self-checks).
 
 Each case directory holds ``model.onnx`` (float32 weights), one ``.npy`` per graph input
 (float32, int64 token ids, int32 sequence_lens), the target ``.npy`` of ``target`` objectives,
@@ -18,6 +18,8 @@ the reference graph outputs, and ``case.json``::
           "value": L,
           "inputGrads": { "<graph input>": "<file>" },   # float64; only inputs with a path to L
           "layers": [ { "node": "<ONNX node name>", "op": "LSTM"|"GRU"|"RNN",
+                        "path": ["<node>", ...],              # see "Control flow" below
+                        "iterations": n, "stepsPerIteration": T_iter,   # only inside Loop / Scan
                         "directions": [ {
               "direction": "forward"|"reverse",
               "gradHidden": "<file>", "gradCell": "<file>" (LSTM),      # [T,B,H] float64
@@ -32,6 +34,53 @@ the reference graph outputs, and ``case.json``::
               "cellHighway": [T] (LSTM) } ] } ],
           "clipping": { "globalNorm": G, "factors": { "1": f, "5": f } } } ],
       ...case-specific fields (see "Case-specific fields" below) }
+
+Control flow (If, Loop, Scan): what an engine reports
+-----------------------------------------------------
+Models exported with control flow (torch.jit.script'ed modules, hand-built graphs) hold recurrent
+nodes inside If branches and Loop / Scan bodies. The contract, for every reference quantity above:
+
+- **If**: the condition is evaluated for the given inputs and only the branch taken runs. A
+  recurrent node inside a taken branch (nested Ifs, values of enclosing scopes used inside the
+  branch) is reported like a top-level one; nodes of branches not taken are not reported at all.
+  ``layers[].path`` is the chain of enclosing node names and branch attribute names ending at the
+  node, e.g. ``["/If_2", "then_branch", "/If", "else_branch", "/LSTM_1"]`` (node names as in the
+  model: exporters' names are kept; unnamed nodes get ``<op>_<k>``); a top-level layer's path is
+  ``["<node>"]``.
+- **Loop / Scan with a recurrent node in the body**: the node is reported once, over its
+  iterations: every per-step quantity is the concatenation over iterations along time (iteration
+  i, step s of that iteration -> t = i * T_iter + s; a Scan running one step per iteration has
+  T_iter = 1 and T = the number of iterations). ``iterations`` and ``stepsPerIteration`` give n and
+  T_iter; the layer's seqLen (the length of every per-step array) is n * T_iter. gradHidden /
+  gradCell are dL/dh_t, dL/dc_t of the whole computation (every path: later iterations through the
+  carried state, scan outputs, carried concatenations). jacobianNorm (hidden, cell, state) is
+  taken through the layer's recurrence *including across iterations through the loop-carried
+  state*: seeds on the state after the last iteration's last step, perturbations of h_t / c_t at
+  any step of any iteration, the layer's input sequence held fixed. weightGrads are the sums over
+  iterations (one node, one set of weights); inputGradNorm is per concatenated step; decay is fitted
+  over the concatenated window. ``path`` = ``["<Loop or Scan node>", "body", "<node>"]``.
+- **Weights computed from constants** (Slice / Concat / Unsqueeze / Transpose of Constant nodes or
+  initializers, as exporters reorder gate blocks, also inside branches and bodies) are ordinary:
+  the reference evaluates them; W, R, B, P of weightGrads are the node's inputs as computed.
+
+How the reference implements it, and what it asserts: If / Loop / Scan are evaluated by the
+interpreter with ONNX semantics (If: ``then_branch`` when the condition is true; Loop: trip count
+M and/or condition, carried values, scan outputs stacked on a new axis 0; Scan (opset >= 9): N
+states then ``num_scan_inputs`` inputs sliced along ``scan_input_axes`` (read backwards for
+direction 1), scan outputs stacked along ``scan_output_axes`` (reversed for direction 1)); a body
+or branch sees every value of its enclosing scopes. A recurrent node executed again in the same
+evaluation (the next iteration) is appended to its first execution's trace: the same weight
+leaves (so their .grad sums the iterations; the weights computed each iteration are asserted
+equal to the first's), retain_grad on every step's h_t / c_t, perturbation hooks addressed by the
+concatenated t, each execution's own X_d copy. The state an iteration starts from is asserted
+bit-identical to the state the previous iteration ended with (identity plumbing), so the
+across-iteration Jacobian equals the one of a single run over the concatenated sequence from the
+first iteration's initial state, which is how jacobianNorm is computed; it is also finite-
+differenced through the whole graph (the Loop / Scan itself; the state Jacobian at up to 8 steps
+next to iteration boundaries), asserting that the layer's input sequence does not move when its
+state is perturbed. Repeated nodes must run forward without sequence_lens (asserted: for a reverse
+or padded layer inside a loop the concatenation above does not define one recurrence). The
+forward cross-check against make_fixtures.recurrent runs on every iteration.
 
 How the references are computed
 -------------------------------
@@ -137,7 +186,16 @@ Self-checks run every time (the script fails if one does not hold)
   forward fixtures) on every recurrent node: Y, Y_h, Y_c, per-step h, c, forget gate;
 - torch-exported cases: graph outputs, L, every weight gradient and every inputGrads tensor
   (the module's x.grad; for ids, the grad of nn.Embedding's output) match the PyTorch module
-  itself evaluated in float64 with autograd (torch's gate order mapped to ONNX's);
+  itself evaluated in float64 with autograd (torch's gate order mapped to ONNX's); for the
+  control-flow cases (VAD with Ifs, LSTM in a Loop, GRU in a Scan, batch-first conv front end) every
+  graph output is also compared with the module's (1e-12), and the module's weight gradients
+  collect every call of the shared nn.LSTM / nn.GRU (the sum over iterations);
+- control flow: only the taken branch's layers are reported, with the expected path; loop-carried
+  layers have the expected iterations x stepsPerIteration; identity plumbing between iterations
+  and equal weights in every iteration (see "Control flow"); the exported models really hold
+  their If / Loop structure (no LSTM at the top level, one per branch / in the body);
+- Relu inputs and MaxPool runner-ups outside the recurrent nodes stay more than 1e-3 (VAD: 2e-3)
+  from their kinks, so no finite difference crosses one;
 - the state Jacobian's (h_last, h_t) block equals the hidden Jacobian; GRU/RNN state = hidden;
   the last valid step's value is sqrt(B*H) (hidden, cell) / sqrt(2*B*H) (LSTM state) when no
   element is padded;
@@ -149,8 +207,9 @@ Self-checks run every time (the script fails if one does not hold)
   ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus) appears in some case,
   with non-default alpha/beta in at least one when it takes them;
 - central finite differences in float64 (fourth-order stencil
-  f' ~ (-f(2e) + 8f(e) - 8f(-e) + f(-2e)) / 12e, e = 1e-4): every weight entry for small cases, a
-  random sample otherwise; a sample of (t, b, j) of h_t and c_t via perturbation hooks
+  f' ~ (-f(2e) + 8f(e) - 8f(-e) + f(-2e)) / 12e, e = 1e-4; 5e-4 for the two VAD cases, whose
+  gradients are ~1e-3 of L, so that L's rounding stays ~1e-7 of the error floor): every weight
+  entry for small cases, a random sample otherwise (always sampled for lstm_in_loop); a sample of (t, b, j) of h_t and c_t via perturbation hooks
   (a +-eps added to the step's new state); the per-step Jacobians behind jacobianNorm, the
   state Jacobian through hooks that add +-eps to one unit of the carried h_t or the carried c_t
   (after h_t and o_t used c_t) for the whole batch, output (h_last, c_last): every step when
@@ -165,12 +224,14 @@ Self-checks run every time (the script fails if one does not hold)
 with no VJP rule (see its ``unsupported.json``).
 """
 
+import io
 import json
 import math
 import os
 import shutil
 import sys
 import time
+import warnings
 
 import numpy as np
 import onnx
@@ -392,9 +453,38 @@ class Graph:
         self.opset = mf.opset_of(model)
         self.inits = {i.name: to_t(numpy_helper.to_array(i)) for i in model.graph.initializer}
         self.nodes = [(n, mf.attr_dict(n)) for n in model.graph.node]
+        self.subs = {}
+        self.consts = {}  # id(Constant node) -> its outputs
+
+    def subgraph(self, gproto):
+        """A body / branch (GraphProto attribute), prepared once."""
+        key = id(gproto)
+        if key not in self.subs:
+            self.subs[key] = SubGraph(gproto)
+        return self.subs[key]
 
 
-def eval_op(op, at, ins, opset, nout):
+class SubGraph:
+    def __init__(self, g):
+        self.g = g  # keeps the id() key alive
+        self.nodes = [(n, mf.attr_dict(n)) for n in g.node]
+        self.inits = {i.name: to_t(numpy_helper.to_array(i)) for i in g.initializer}
+        self.inputs = [i.name for i in g.input]
+        self.outputs = [o.name for o in g.output]
+
+
+def all_nodes(g):
+    """Every node of a GraphProto, subgraphs included (depth first, in order)."""
+    for n in g.node:
+        yield n
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                yield from all_nodes(a.g)
+            for sg in a.graphs:
+                yield from all_nodes(sg)
+
+
+def eval_op(op, at, ins, opset, nout, stats=None):
     x = ins[0] if ins else None
     if op == "Constant":
         for k in ("value", "value_float", "value_floats", "value_int", "value_ints"):
@@ -466,6 +556,8 @@ def eval_op(op, at, ins, opset, nout):
     if op == "Neg":
         return [-x]
     if op == "Relu":
+        if stats is not None and "opkink" in stats:
+            stats["opkink"] = min(stats["opkink"], float(torch.min(torch.abs(x))))
         return [torch.relu(x)]
     if op == "Tanh":
         return [torch.tanh(x)]
@@ -537,10 +629,77 @@ def eval_op(op, at, ins, opset, nout):
         dims = tuple(range(x.dim())) if axes is None else tuple(a % x.dim() for a in ints(axes))
         fn = torch.mean if op == "ReduceMean" else torch.sum
         return [fn(x, dim=dims, keepdim=keep)]
+    if op == "Equal":
+        return [ins[0] == ins[1]]
+    if op in ("Less", "Greater"):
+        return [ins[0] < ins[1] if op == "Less" else ins[0] > ins[1]]
+    if op == "Not":
+        return [torch.logical_not(x)]
+    if op == "Abs":
+        return [torch.abs(x)]
+    if op == "Pad":
+        mode = at.get("mode", "constant")
+        pads = ints(ins[1]) if opset >= 11 else list(at["pads"])
+        value = 0.0
+        if opset >= 11 and len(ins) > 2 and ins[2] is not None:
+            value = float(scalar_of(ins[2]))
+        elif opset < 11:
+            value = float(at.get("value", 0.0))
+        r = x.dim()
+        assert len(pads) == 2 * r, (op, pads)
+        tp = []  # torch order: last axis first, (begin, end)
+        for a in range(r - 1, -1, -1):
+            tp += [pads[a], pads[a + r]]
+        assert mode == "constant", (op, mode)
+        return [torch.nn.functional.pad(x, tp, "constant", value)]
+    if op in ("Conv", "MaxPool", "AveragePool"):
+        assert at.get("auto_pad", "NOTSET") in ("NOTSET", b"NOTSET"), (op, at.get("auto_pad"))
+        nd = x.dim() - 2
+        assert 1 <= nd <= 2, (op, x.shape)
+        k = list(at["kernel_shape"]) if "kernel_shape" in at else list(ins[1].shape[2:])
+        strides = list(at.get("strides") or [1] * nd)
+        dil = list(at.get("dilations") or [1] * nd)
+        pads = list(at.get("pads") or [0] * (2 * nd))
+        tp = []
+        for a in range(nd - 1, -1, -1):
+            tp += [pads[a], pads[a + nd]]
+        F_ = torch.nn.functional
+        if op == "Conv":
+            xp = F_.pad(x, tp) if any(pads) else x
+            fn = F_.conv1d if nd == 1 else F_.conv2d
+            b = ins[2] if len(ins) > 2 else None
+            return [fn(xp, ins[1], b, stride=strides, dilation=dil, groups=int(at.get("group", 1)))]
+        ceil = bool(at.get("ceil_mode", 0))
+        if op == "MaxPool":
+            assert nout == 1 and int(at.get("storage_order", 0)) == 0, op
+            xp = F_.pad(x, tp, "constant", float("-inf")) if any(pads) else x
+            fn = F_.max_pool1d if nd == 1 else F_.max_pool2d
+            y = fn(xp, k, strides, 0, dil, ceil_mode=ceil)
+            if stats is not None and "opkink" in stats:
+                # argmax ties are kinks: the two largest of every window must stay apart
+                assert nd == 1 and not ceil, (op, "kink check for 1-D windows only")
+                w = xp.unfold(-1, (k[0] - 1) * dil[0] + 1, strides[0])[..., :: dil[0]]
+                top = torch.topk(w, 2, dim=-1).values
+                stats["opkink"] = min(stats["opkink"], float(torch.min(top[..., 0] - top[..., 1])))
+            return [y]
+        assert not ceil and dil == [1] * nd, (op, "ceil_mode / dilations")
+        fn = F_.avg_pool1d if nd == 1 else F_.avg_pool2d
+        kn = float(np.prod(k))
+        ssum = fn(F_.pad(x, tp) if any(pads) else x, k, strides) * kn
+        if int(at.get("count_include_pad", 0)) or not any(pads):
+            return [ssum / kn]
+        ones = torch.ones((1, 1) + tuple(x.shape[2:]), dtype=x.dtype)
+        cnt = fn(F_.pad(ones, tp), k, strides) * kn
+        return [ssum / cnt]
     raise NotImplementedError(op)
 
 
-def recurrent_node(node, at, ins, overrides, perturb, stats, xgrad=False):
+def recurrent_node(node, at, ins, overrides, perturb, stats, xgrad=False, prev=None, path=None):
+    """One execution of a recurrent node. prev: the node's trace from its earlier executions in
+    this evaluation (a node inside a Loop / Scan body runs once per iteration): this execution is
+    appended to it along time (iteration i's step s is t = t0 + s, t0 = the steps run before), with
+    the same weight leaves (so their gradients are the sums over iterations); perturbation keys use
+    the concatenated t. Returns (this execution's outputs, the node's trace)."""
     op, name = node.op_type, node.name
     H = int(at["hidden_size"])
     layout = int(at.get("layout", 0))
@@ -560,24 +719,37 @@ def recurrent_node(node, at, ins, overrides, perturb, stats, xgrad=False):
         ic = ic.transpose(0, 1) if ic is not None else None
     T, Bn = X.shape[0], X.shape[1]
     lens = torch.full((Bn,), T, dtype=torch.int64) if sl is None else sl.long()
+    t0 = 0
+    if prev is not None:
+        # repeated executions (loop bodies): full-length sequences, one direction running forward
+        t0 = prev["T"]
+        assert prev["path"] == path and direction == "forward", (name, path, direction)
+        assert int(lens.min()) == T and int(prev["lens"].min()) == prev["T"], (name, "sequence_lens in a loop body")
     names = list(at.get("activations") or DEFAULT_ACTS[op] * D)
     if D == 2 and len(names) == NACT[op]:
         names = names * 2
     acts = t_resolve_activations(names, at.get("activation_alpha", []), at.get("activation_beta", []))
     grad_on = torch.is_grad_enabled()
     dirs = []
+    runs = []  # this execution's run_direction results, per direction
     for d in range(D):
         dname = ("forward", "reverse")[d] if D == 2 else direction
         srcs = {"W": W[d], "R": R[d], "B": Bias[d] if Bias is not None else torch.zeros(2 * g * H, dtype=torch.float64)}
         if P is not None:
             srcs["P"] = P[d]
-        leaves = {}
-        for k, v in srcs.items():
-            key = (name, d, k)
-            if overrides and key in overrides:
-                leaves[k] = overrides[key]
-            else:
-                leaves[k] = v.detach().clone().requires_grad_(grad_on)
+        if prev is not None:
+            pd = prev["dirs"][d]
+            for k, v in srcs.items():  # one node, one set of weights: the same values every iteration
+                assert torch.equal(v.detach(), pd["srcs"][k]), (name, k, "weights differ between iterations")
+            leaves = pd["leaves"]
+        else:
+            leaves = {}
+            for k, v in srcs.items():
+                key = (name, d, k)
+                if overrides and key in overrides:
+                    leaves[k] = overrides[key]
+                else:
+                    leaves[k] = v.detach().clone().requires_grad_(grad_on)
         h0 = ih[d] if ih is not None else torch.zeros(Bn, H, dtype=torch.float64)
         c0 = ic[d] if ic is not None else torch.zeros(Bn, H, dtype=torch.float64)
         cfg = {"op": op, "H": H, "lens": lens, "reverse": dname == "reverse",
@@ -585,7 +757,14 @@ def recurrent_node(node, at, ins, overrides, perturb, stats, xgrad=False):
                "input_forget": int(at.get("input_forget", 0)), "lbr": int(at.get("linear_before_reset", 0))}
         pert = None
         if perturb:
-            pert = {k[2:]: v for k, v in perturb.items() if k[:2] == (name, d)}
+            pert = {}
+            for k, v in perturb.items():
+                if k[:2] != (name, d):
+                    continue
+                if k[2:] == ("X",):
+                    pert[("X",)] = v[t0: t0 + T]
+                elif t0 <= k[3] < t0 + T:
+                    pert[(k[2], k[3] - t0)] = v
         # this direction's own copy of the (time-major) input sequence: its .grad is the gradient
         # this direction sends into X; ("X",) perturbs the copy (finite differences)
         Xd = X
@@ -598,43 +777,171 @@ def recurrent_node(node, at, ins, overrides, perturb, stats, xgrad=False):
         if pert and ("X",) in pert:
             Xd = Xd + pert[("X",)]
         out = run_direction(cfg, leaves, Xd, h0, c0, pert, stats)
-        out.update({"direction": dname, "leaves": leaves, "cfg": cfg, "X": X, "Xd": Xd, "h0": h0, "c0": c0})
-        dirs.append(out)
-    Y = torch.stack([o["Y"] for o in dirs], 1)
-    Yh = torch.stack([o["h"] for o in dirs], 0)
-    Yc = torch.stack([o["c"] for o in dirs], 0)
+        runs.append(out)
+        if prev is None:
+            out.update({"direction": dname, "leaves": leaves, "cfg": cfg, "X": X, "Xds": [Xd], "h0": h0, "c0": c0,
+                        "srcs": {k: v.detach().clone() for k, v in srcs.items()}})
+            dirs.append(out)
+            continue
+        # identity plumbing: this iteration starts from the state the previous one ended with
+        assert torch.equal(h0.detach(), pd["h"].detach()), (name, "initial_h is not the previous final h")
+        if op == "LSTM":
+            assert torch.equal(c0.detach(), pd["c"].detach()), (name, "initial_c is not the previous final c")
+        pd["hs"] = pd["hs"] + out["hs"]
+        pd["cs"] = pd["cs"] + out["cs"]
+        pd["Y"] = torch.cat([pd["Y"].detach(), out["Y"].detach()])
+        pd["h"], pd["c"] = out["h"], out["c"]
+        pd["forget"] = np.concatenate([pd["forget"], out["forget"]])
+        pd["valid"] = np.concatenate([pd["valid"], out["valid"]])
+        pd["X"] = torch.cat([pd["X"].detach(), X.detach()])
+        pd["Xds"].append(Xd)
+    if prev is not None:
+        dirs = prev["dirs"]
+    Y = torch.stack([o["Y"] for o in runs], 1)
+    Yh = torch.stack([o["h"] for o in runs], 0)
+    Yc = torch.stack([o["c"] for o in runs], 0)
     if layout == 1:
         outs = [Y.permute(2, 0, 1, 3), Yh.transpose(0, 1), Yc.transpose(0, 1)]
     else:
         outs = [Y, Yh, Yc]
-    info = {"node": node, "at": at, "op": op, "H": H, "T": T, "B": Bn, "lens": lens, "dirs": dirs,
-            "ins_np": [None if v is None else v.detach().numpy() for v in ins]}
     outs = outs[: 3 if op == "LSTM" else 2]
-    info["outs"] = outs
+    run = {"t0": t0, "T": T, "ins_np": [None if v is None else v.detach().numpy() for v in ins], "outs": outs}
+    if prev is not None:
+        prev["T"] += T
+        prev["lens"] = torch.full((Bn,), prev["T"], dtype=torch.int64)
+        for dr in dirs:
+            dr["cfg"]["lens"] = prev["lens"]
+        prev["iters"].append(run)
+        return outs, prev
+    info = {"node": node, "at": at, "op": op, "H": H, "T": T, "B": Bn, "lens": lens, "dirs": dirs,
+            "ins_np": run["ins_np"], "outs": outs, "iters": [run], "path": list(path or [name])}
     return outs, info
+
+
+class Ctx:
+    """One evaluation of a model: the switches of evaluate() and the recurrent traces."""
+
+    def __init__(self, graph, overrides, perturb, stats, taps, out_pert, xgrad):
+        self.graph, self.overrides, self.perturb, self.stats = graph, overrides, perturb, stats
+        self.taps, self.out_pert, self.xgrad = taps, out_pert, xgrad
+        self.rec = {}
+
+
+def run_nodes(ctx, nodes, env, path):
+    """Evaluates nodes in order into env (a scope: the enclosing scopes' values are visible)."""
+    for node, at in nodes:
+        ins = [env[n] if n else None for n in node.input]
+        here = path + [node.name]
+        op = node.op_type
+        if op in RECURRENT:
+            prev = ctx.rec.get(node.name)
+            outs, info = recurrent_node(node, at, ins, ctx.overrides, ctx.perturb, ctx.stats, ctx.xgrad, prev, here)
+            ctx.rec[node.name] = info
+        elif op in ("If", "Loop", "Scan"):
+            outs = CONTROL[op](ctx, node, at, ins, env, here)
+        elif op == "Constant":  # evaluated once per model (loop bodies repeat them); never mutated
+            key = id(node)
+            if key not in ctx.graph.consts:
+                ctx.graph.consts[key] = eval_op(op, at, ins, ctx.graph.opset, 1)
+            outs = ctx.graph.consts[key]
+        else:
+            outs = eval_op(op, at, ins, ctx.graph.opset, len(node.output), ctx.stats)
+        for n, v in zip(node.output, outs):
+            if n:
+                if ctx.out_pert and n in ctx.out_pert:
+                    v = v + ctx.out_pert[n]
+                if n in ctx.taps and torch.is_grad_enabled():
+                    v = v.detach().requires_grad_(True)
+                env[n] = v
+
+
+def run_body(ctx, gproto, env, args, path):
+    """Runs a subgraph in a new scope over env: its inputs bound to args; returns its outputs."""
+    sub = ctx.graph.subgraph(gproto)
+    senv = dict(env)
+    senv.update(sub.inits)
+    assert len(args) == len(sub.inputs), (path, len(args), sub.inputs)
+    senv.update(zip(sub.inputs, args))
+    run_nodes(ctx, sub.nodes, senv, path)
+    return [senv[o] for o in sub.outputs]
+
+
+def scalar_of(v):
+    return v.reshape(-1)[0].item()
+
+
+def run_if(ctx, node, at, ins, env, path):
+    branch = "then_branch" if bool(scalar_of(ins[0])) else "else_branch"
+    return run_body(ctx, at[branch], env, [], path + [branch])
+
+
+def run_loop(ctx, node, at, ins, env, path):
+    """ONNX Loop: inputs M (trip count, optional), cond (optional), carried values; body inputs
+    (iteration_num, cond, carried...), outputs (cond, carried..., scan outputs...); the node's
+    outputs are the final carried values, then each scan output stacked on a new axis 0."""
+    M = ins[0] if ins and ins[0] is not None else None
+    cond = ins[1] if len(ins) > 1 and ins[1] is not None else None
+    carried = list(ins[2:])
+    trips = int(scalar_of(M)) if M is not None else None
+    go = bool(scalar_of(cond)) if cond is not None else True
+    nscan = len(node.output) - len(carried)
+    scans = [[] for _ in range(nscan)]
+    i = 0
+    while go and (trips is None or i < trips):
+        outs = run_body(ctx, at["body"], env,
+                        [torch.tensor(i, dtype=torch.int64), torch.tensor(go)] + carried, path + ["body"])
+        go = bool(scalar_of(outs[0]))
+        carried = outs[1: 1 + len(carried)]
+        for k, v in enumerate(outs[1 + len(carried):]):
+            scans[k].append(v)
+        i += 1
+    assert all(scans[k] for k in range(nscan)), (node.name, "a Loop that runs no iteration")
+    return carried + [torch.stack(s) for s in scans]
+
+
+def run_scan(ctx, node, at, ins, env, path):
+    """ONNX Scan (opset >= 9): N state inputs then M scan inputs; the body gets the states and one
+    slice of each scan input (the scan axis removed, read backwards when its direction is 1) and
+    returns the new states and one element of each scan output, stacked along scan_output_axes
+    (in reverse order when scan_output_directions is 1)."""
+    M = int(at["num_scan_inputs"])
+    N = len(ins) - M
+    states, xs = list(ins[:N]), ins[N:]
+    in_axes = [a % xs[k].dim() for k, a in enumerate(at.get("scan_input_axes") or [0] * M)]
+    in_dirs = list(at.get("scan_input_directions") or [0] * M)
+    L = xs[0].shape[in_axes[0]]
+    assert all(x.shape[a] == L for x, a in zip(xs, in_axes)), node.name
+    K = len(node.output) - N
+    scans = [[] for _ in range(K)]
+    for t in range(L):
+        sl = [x.select(a, L - 1 - t if dr else t) for x, a, dr in zip(xs, in_axes, in_dirs)]
+        outs = run_body(ctx, at["body"], env, states + sl, path + ["body"])
+        states = outs[:N]
+        for k, v in enumerate(outs[N:]):
+            scans[k].append(v)
+    out_axes = list(at.get("scan_output_axes") or [0] * K)
+    out_dirs = list(at.get("scan_output_directions") or [0] * K)
+    res = []
+    for k in range(K):
+        vals = scans[k][::-1] if out_dirs[k] else scans[k]
+        res.append(torch.stack(vals, out_axes[k] % (vals[0].dim() + 1)))
+    return states + res
+
+
+CONTROL = {"If": run_if, "Loop": run_loop, "Scan": run_scan}
 
 
 def evaluate(graph, feeds, overrides=None, perturb=None, stats=None, taps=(), out_pert=None, xgrad=False):
     """taps: node outputs made grad-requiring leaves (their .grad = dL/d output); out_pert:
-    {node output: delta} added to that output; xgrad: per-direction X copies (recurrent_node)."""
+    {node output: delta} added to that output; xgrad: per-direction X copies (recurrent_node).
+    Returns the top-level values and {recurrent node name: trace} in order of first execution
+    (only nodes that ran: those of the If branches taken; one trace per node over a loop's
+    iterations)."""
     env = dict(graph.inits)
     env.update(feeds)
-    rec = {}
-    for node, at in graph.nodes:
-        ins = [env[n] if n else None for n in node.input]
-        if node.op_type in RECURRENT:
-            outs, info = recurrent_node(node, at, ins, overrides, perturb, stats, xgrad)
-            rec[node.name] = info
-        else:
-            outs = eval_op(node.op_type, at, ins, graph.opset, len(node.output))
-        for n, v in zip(node.output, outs):
-            if n:
-                if out_pert and n in out_pert:
-                    v = v + out_pert[n]
-                if n in taps and torch.is_grad_enabled():
-                    v = v.detach().requires_grad_(True)
-                env[n] = v
-    return env, rec
+    ctx = Ctx(graph, overrides, perturb, stats, taps, out_pert, xgrad)
+    run_nodes(ctx, graph.nodes, env, [])
+    return env, ctx.rec
 
 
 # --------------------------------------------------------------------------------------
@@ -751,6 +1058,51 @@ def state_jacobian_fd(dr, steps):
     return J * dr["valid"][:, :, None, None]
 
 
+LOOP_FD_STEPS = 8   # steps of a loop-carried layer whose state Jacobian is differenced through the graph
+
+
+def loop_fd_steps(info):
+    """Steps next to the iteration boundaries (each iteration's first and last step, latest first),
+    at most LOOP_FD_STEPS of them: the state Jacobian there crosses the most boundaries."""
+    picks = []
+    for it in reversed(info["iters"]):
+        for t in (it["t0"] + it["T"] - 1, it["t0"]):
+            if t not in picks:
+                picks.append(t)
+    picks = picks[:LOOP_FD_STEPS - 1] + ([0] if 0 not in picks[:LOOP_FD_STEPS - 1] else [])
+    return sorted(picks)
+
+
+def loop_state_jacobian_fd(graph, feeds, nname, di, steps):
+    """The state Jacobian of a loop-carried layer by finite differences through the whole graph
+    (the Loop / Scan included): +-eps on one unit of the carried h_t or c_t of the concatenated
+    step t, output the node's (h, c) after its last iteration. The layer's input sequence must not
+    move when its state does (asserted): the Jacobian is the one of the recurrence with X fixed."""
+    with torch.no_grad():
+        _, rec = evaluate(graph, feeds)
+    base = rec[nname]["dirs"][di]
+    cfg = base["cfg"]
+    T, Bn, H = base["X"].shape[0], base["X"].shape[1], cfg["H"]
+    lstm = cfg["op"] == "LSTM"
+    kinds = ("h", "cc") if lstm else ("h",)
+    n = H * len(kinds)
+    J = np.zeros((T, Bn, n, n))
+    with torch.no_grad():
+        for t in steps:
+            for ki, k in enumerate(kinds):
+                for j in range(H):
+                    vals = []
+                    for s_, _ in FD_STENCIL:
+                        delta = torch.zeros(Bn, H, dtype=torch.float64)
+                        delta[:, j] = s_ * FD_EPS
+                        _, r = evaluate(graph, feeds, perturb={(nname, di, k, t): delta})
+                        o = r[nname]["dirs"][di]
+                        assert torch.equal(o["X"], base["X"]), (nname, "the layer's input depends on its state")
+                        vals.append((torch.cat([o["h"], o["c"]], 1) if lstm else o["h"]).numpy())
+                    J[t, :, :, ki * H + j] = fd_combine(vals)
+    return J
+
+
 def jacobians_fd(dr, steps=None):
     cfg = dr["cfg"]
     lv, X, h0, c0 = isolated(dr)
@@ -844,35 +1196,57 @@ def sanitize(s):
 
 
 def check_forward_against_numpy(rec):
-    """The torch unrolled kernel == make_fixtures.recurrent (NumPy) on every recurrent node."""
+    """The torch unrolled kernel == make_fixtures.recurrent (NumPy) on every recurrent node, on each
+    execution (each loop iteration) against its slice of the concatenated trace."""
     worst = 0.0
     for info in rec.values():
-        node, at, ins = info["node"], info["at"], info["ins_np"]
+        node, at = info["node"], info["at"]
         op = node.op_type
+        for it in info["iters"]:
+            ins, t0, T = it["ins_np"], it["t0"], it["T"]
 
-        def inp(i):
-            return ins[i] if i < len(ins) else None
+            def inp(i):
+                return ins[i] if i < len(ins) else None
 
-        outs_np, traces = mf.recurrent(op, at, ins[0], ins[1], ins[2], Bias=inp(3), seq_lens=inp(4),
-                                       init_h=inp(5), init_c=inp(6) if op == "LSTM" else None,
-                                       P=inp(7) if op == "LSTM" else None)
-        outs_t = info["outs"]
-        for a, b in zip(outs_np, outs_t):
-            worst = max(worst, float(np.max(np.abs(a - b.detach().numpy()))))
-        for tr, dr in zip(traces, info["dirs"]):
-            hid = dr["Y"].detach().numpy()
-            worst = max(worst, float(np.max(np.abs(tr["hidden"] - hid))))
-            if op == "LSTM":
-                cel = np.stack([torch.where(torch.tensor(dr["valid"][t])[:, None], dr["cs"][t],
-                                            torch.zeros(1, dtype=torch.float64)).detach().numpy() for t in range(info["T"])])
-                worst = max(worst, float(np.max(np.abs(tr["cell"] - cel))))
-                worst = max(worst, float(np.max(np.abs(tr["gates"]["forget"] - dr["forget"]))))
+            outs_np, traces = mf.recurrent(op, at, ins[0], ins[1], ins[2], Bias=inp(3), seq_lens=inp(4),
+                                           init_h=inp(5), init_c=inp(6) if op == "LSTM" else None,
+                                           P=inp(7) if op == "LSTM" else None)
+            for a, b in zip(outs_np, it["outs"]):
+                worst = max(worst, float(np.max(np.abs(a - b.detach().numpy()))))
+            for tr, dr in zip(traces, info["dirs"]):
+                hid = dr["Y"][t0: t0 + T].detach().numpy()
+                worst = max(worst, float(np.max(np.abs(tr["hidden"] - hid))))
+                if op == "LSTM":
+                    cel = np.stack([torch.where(torch.tensor(dr["valid"][t])[:, None], dr["cs"][t],
+                                                torch.zeros(1, dtype=torch.float64)).detach().numpy()
+                                    for t in range(t0, t0 + T)])
+                    worst = max(worst, float(np.max(np.abs(tr["cell"] - cel))))
+                    worst = max(worst, float(np.max(np.abs(tr["gates"]["forget"] - dr["forget"][t0: t0 + T]))))
     assert worst < 1e-12, worst
     return worst
 
 
+def xd_grad(dr):
+    """dL/dX_d over the concatenated time axis (one copy of X per execution of the node)."""
+    return np.concatenate([np.zeros(tuple(x.shape)) if x.grad is None else x.grad.numpy() for x in dr["Xds"]])
+
+
 def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full=None, expect=None, clip_range=None,
-               extra=None, on_forward=None):
+               extra=None, on_forward=None, fd_eps=None, op_kink_min=KINK_MIN):
+    """fd_eps: this case's finite-difference step (default FD_EPS); op_kink_min: how far every Relu
+    input and MaxPool runner-up outside the recurrent nodes must stay from its kink."""
+    global FD_EPS
+    saved = FD_EPS
+    FD_EPS = fd_eps or FD_EPS
+    try:
+        write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, expect, clip_range, extra, on_forward,
+                    op_kink_min)
+    finally:
+        FD_EPS = saved
+
+
+def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, expect, clip_range, extra, on_forward,
+                op_kink_min):
     """runs: list of objective dicts {kind, output, timeAxis?, target? (np array)}. extra: fields
     added to case.json; on_forward(env, rec): called on the base forward (float64, no grad), may
     assert and return more case.json fields."""
@@ -880,7 +1254,9 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     onnx.checker.check_model(model)
-    rnames = [n.name for n in model.graph.node if n.op_type in RECURRENT]
+    # recurrent nodes are reported by name and path: those names, and the names of the nodes that
+    # hold subgraphs, must be present and unique in the whole model (subgraphs included)
+    rnames = [n.name for n in all_nodes(model.graph) if n.op_type in RECURRENT + ("If", "Loop", "Scan")]
     assert all(rnames) and len(set(rnames)) == len(rnames), rnames
     onnx.save(model, os.path.join(d, "model.onnx"))
     graph = Graph(model)
@@ -893,11 +1269,11 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
         inputs[gi.name] = save(d, "input_" + sanitize(gi.name) + ".npy", feeds_np[gi.name])
 
     # base forward, NumPy cross-check, kink distances
-    stats = {"kink": float("inf"), "clipped": 0, "pre": 0}
+    stats = {"kink": float("inf"), "clipped": 0, "pre": 0, "opkink": float("inf")}
     with torch.no_grad():
         env, rec = evaluate(graph, feeds, stats=stats)
     fwd_err = check_forward_against_numpy(rec)
-    assert stats["kink"] > KINK_MIN, (name, stats)
+    assert stats["kink"] > KINK_MIN and stats["opkink"] > op_kink_min, (name, stats)
     if clip_range is not None:
         frac = stats["clipped"] / stats["pre"]
         assert clip_range[0] < frac < clip_range[1], (name, frac)
@@ -920,6 +1296,12 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
             Jfd["state"] = state_jacobian_fd(dr, steps)
             for kind in J:
                 jac_err = max(jac_err, fd_err(J[kind][steps], Jfd[kind][steps], np.max(np.abs(J[kind]))))
+            if len(info["iters"]) > 1:
+                # through the Loop / Scan itself: the carried state crosses iterations unchanged, so
+                # the concatenated run's Jacobian is the one of the real computation
+                gsteps = loop_fd_steps(info)
+                Jg = loop_state_jacobian_fd(graph, feeds, nname, di, gsteps)
+                jac_err = max(jac_err, fd_err(J["state"][gsteps], Jg[gsteps], np.max(np.abs(J["state"]))))
             jac[(nname, di)] = {k: jnorm(v) for k, v in J.items()}
             jn = jac[(nname, di)]
             # the hidden Jacobian is the state Jacobian's (h_last, h_t) block (same perturbation)
@@ -953,7 +1335,7 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
         if outs:
             emb_taps[gname] = outs[0]
     consumers = {}
-    for n, _ in graph.nodes:
+    for n in all_nodes(model.graph):
         for i in n.input:
             consumers[i] = consumers.get(i, 0) + 1
 
@@ -998,8 +1380,7 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
         xgrads = {}
         for nname, info in rec_x.items():
             for di, dr in enumerate(info["dirs"]):
-                g = dr["Xd"].grad
-                g = np.zeros(tuple(dr["Xd"].shape)) if g is None else g.numpy()
+                g = xd_grad(dr)
                 xgrads[(nname, di)] = g * dr["valid"][:, :, None]
                 for k, leaf in dr["leaves"].items():  # the second pass's weight gradients agree
                     g1 = rec[nname]["dirs"][di]["leaves"][k].grad
@@ -1008,7 +1389,7 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
                         assert np.allclose(g1.numpy(), g2.numpy(), rtol=1e-12, atol=1e-300), (name, nname, k)
             # a layer whose X is a graph input consumed by nothing else: sum over directions == dL/dX
             xin = info["node"].input[0]
-            if xin in igrads and consumers.get(xin) == 1:
+            if xin in igrads and consumers.get(xin) == 1 and len(info["iters"]) == 1:
                 tot = sum(xgrads[(nname, di)] for di in range(len(info["dirs"])))
                 ref = igrads[xin].transpose(1, 0, 2) if int(info["at"].get("layout", 0)) == 1 else igrads[xin]
                 assert np.allclose(tot, ref, rtol=1e-12, atol=1e-14 * float(np.max(np.abs(ref)) + 1e-300)), (name, xin)
@@ -1063,7 +1444,13 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
                     entry["cellHighway"] = mf.retention(dr["forget"], dr["valid"], info["lens"].numpy(),
                                                         dr["direction"])["cellHighway"]
                 dirs.append(entry)
-            layers.append({"node": nname, "op": op, "directions": dirs})
+            layer = {"node": nname, "op": op, "path": info["path"]}
+            if len(info["iters"]) > 1:
+                per = {it["T"] for it in info["iters"]}
+                assert len(per) == 1, (name, nname, per)
+                layer.update({"iterations": len(info["iters"]), "stepsPerIteration": per.pop()})
+            layer["directions"] = dirs
+            layers.append(layer)
         G = math.sqrt(sq)
         clipping = {"globalNorm": G, "factors": {str(th): min(1.0, th / G) for th in (1, 5)}}
 
@@ -1178,7 +1565,7 @@ def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full
     clip_info = ""
     if stats["pre"]:
         clip_info = " clipped %.0f%%" % (100.0 * stats["clipped"] / stats["pre"])
-    SUMMARY.append((name, time.time() - t0, verdicts + clip_info, stats["kink"]))
+    SUMMARY.append((name, time.time() - t0, verdicts + clip_info, min(stats["kink"], stats["opkink"])))
 
 
 # --------------------------------------------------------------------------------------
@@ -2051,6 +2438,463 @@ def activation_coverage():
     return {n: sorted({c for c, nd in v if nd}) for n, v in seen.items()}
 
 
+# --------------------------------------------------------------------------------------
+# Control flow: recurrent nodes inside If branches, a Loop body, a Scan body; a batch-first
+# front end with symbolic dims. Exported from torch where the exporter gives the real shape.
+# --------------------------------------------------------------------------------------
+
+
+def name_all_nodes(model):
+    """Names every unnamed node (subgraphs included) <op>_<k>, unique in the model."""
+    used = {n.name for n in all_nodes(model.graph) if n.name}
+    k = 0
+    for n in all_nodes(model.graph):
+        if not n.name:
+            while "%s_%d" % (n.op_type, k) in used:
+                k += 1
+            n.name = "%s_%d" % (n.op_type, k)
+            used.add(n.name)
+
+
+def export_model(module, args, input_names, output_names, dynamic_axes=None, script=False, opset=OPSET):
+    """torch.onnx.export of the module (torch.jit.script'ed first when script: Python control
+    flow becomes If / Loop), constant folding on; every node named."""
+    module.eval()
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = torch.jit.script(module) if script else module
+        with torch.no_grad():
+            torch.onnx.export(m, args, f, opset_version=opset, input_names=input_names, output_names=output_names,
+                              dynamic_axes=dynamic_axes, do_constant_folding=True)
+    model = onnx.load_from_string(f.getvalue())
+    name_all_nodes(model)
+    return model
+
+
+def find_nodes(g, op):
+    return [n for n in g.node if n.op_type == op]
+
+
+def branch(node, attr):
+    return next(a.g for a in node.attribute if a.name == attr)
+
+
+def expect_paths(paths):
+    """layers[].path (every run), and a loop-carried layer's iterations x steps."""
+    def check(runs):
+        for r in runs:
+            got = [L_["path"] for L_ in r["layers"]]
+            assert got == [p for p, _ in paths], (got, paths)
+            for L_, (_, it) in zip(r["layers"], paths):
+                if it is None:
+                    assert "iterations" not in L_, L_.keys()
+                else:
+                    assert (L_["iterations"], L_["stepsPerIteration"]) == it, (L_["iterations"], L_["stepsPerIteration"], it)
+    return check
+
+
+def expect_seq_len(case, T):
+    def check(runs):
+        for r in runs:
+            for L_ in r["layers"]:
+                for e in L_["directions"]:
+                    assert ld(case, e["gradHidden"]).shape[0] == T and len(e["inputGradNorm"]) == T
+                    assert all(ld(case, f).shape == (T,) for f in e["jacobianNorm"].values())
+    return check
+
+
+def stft_basis(win, nfreq):
+    """A Hann-windowed DFT as a Conv1d kernel [2*nfreq, 1, win]: rows cos, then -sin (float32)."""
+    n = torch.arange(win, dtype=torch.float64)
+    k = torch.arange(nfreq, dtype=torch.float64)
+    ang = 2.0 * math.pi * k[:, None] * n[None, :] / win
+    hann = 0.5 - 0.5 * torch.cos(2.0 * math.pi * n / win)
+    return (torch.cat([torch.cos(ang), -torch.sin(ang)], 0) * hann)[:, None, :].float()
+
+
+VAD_H = 16  # (written as a literal in the scripted code below)
+# The VAD's gradients are ~1e-3 of L (a mean of sigmoids): with e = 1e-4 the float64 rounding of L
+# (~1e-16 / e) would reach ~1e-6 of the 1e-3 * scale floor of the error measure; e = 5e-4 keeps it
+# ~1e-7. Only the finite differences on x move the front end (the weight overrides are the LSTM's):
+# the stencil moves one sample by <= 2e = 1e-3, which moves each DFT magnitude by <= 1e-3 (the
+# windowed kernel's entries are <= 1), so a MaxPool window's top two by <= 2e-3 relative to each
+# other: every runner-up and Relu input is asserted more than VAD_KINK_MIN from its kink.
+VAD_FD_EPS = 5e-4
+VAD_KINK_MIN = 2e-3
+
+
+class Vad(torch.nn.Module):
+    """Streaming voice-activity detector in the shape such models ship in (one chunk per call):
+    an If on the sample rate selects a front end (an STFT as a strided Conv1d with a fixed DFT
+    kernel, magnitude, a Conv1d + Relu encoder, a pooling), an inner If on whether the carried
+    state is empty (zeros, or the given h and c), a shared LSTM, then a kernel-1 Conv1d head,
+    Sigmoid and the mean over frames; the new state is returned stacked (h, c)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("basis16", stft_basis(32, 9))
+        self.register_buffer("basis8", stft_basis(16, 5))
+        self.enc16 = torch.nn.Conv1d(9, 12, 3, padding=1)
+        self.enc8 = torch.nn.Conv1d(5, 12, 3, stride=2, padding=1)
+        self.lstm = torch.nn.LSTM(12, VAD_H)
+        self.head = torch.nn.Conv1d(VAD_H, 1, 1)
+
+    def run_lstm(self, f, x, state):
+        seq = f.permute(2, 0, 1)
+        if state.shape[1] == 0:
+            z = torch.zeros(1, x.shape[0], 16, dtype=x.dtype)
+            y, (h, c) = self.lstm(seq, (z, z))
+        else:
+            y, (h, c) = self.lstm(seq, (state[0:1], state[1:2]))
+        return y, h, c
+
+    def forward(self, x, sr, state):
+        if bool(sr == 16000):
+            z = torch.nn.functional.conv1d(x.unsqueeze(1), self.basis16, stride=16, padding=16)
+            re = z[:, :9]
+            im = z[:, 9:]
+            mag = torch.sqrt(re * re + im * im + 0.0009765625)  # 2^-10: exact in float32
+            f = torch.nn.functional.avg_pool1d(torch.relu(self.enc16(mag)), 2, 1)
+            y, h, c = self.run_lstm(f, x, state)
+        else:
+            z = torch.nn.functional.conv1d(x.unsqueeze(1), self.basis8, stride=8, padding=8)
+            re = z[:, :5]
+            im = z[:, 5:]
+            mag = torch.sqrt(torch.pow(re, 2.0) + torch.pow(im, 2.0) + 0.0009765625)
+            f = torch.relu(self.enc8(torch.nn.functional.max_pool1d(mag, 2, 1)))
+            y, h, c = self.run_lstm(f, x, state)
+        p = torch.sigmoid(self.head(y.permute(1, 2, 0))).mean(2)
+        return p, torch.cat([h, c], 0)
+
+
+def module_outputs_match(make_module, args, output_names):
+    """on_forward: every graph output equals the torch module's own output in float64 (1e-12)."""
+    def check(env, rec):
+        m64 = make_module().double().eval()
+        with torch.no_grad():
+            outs = m64(*[a.double() if a.is_floating_point() else a for a in args])
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        for n_, o in zip(output_names, outs):
+            ref = o.numpy()
+            err = float(np.max(np.abs(env[n_].numpy() - ref))) / max(1.0, float(np.max(np.abs(ref))))
+            assert env[n_].shape == o.shape and err < 1e-12, (n_, err)
+        return {}
+    return check
+
+
+def vad_inputs(rng, B, L):
+    """Audio-like chunks: a few sinusoids per batch element plus noise; a nonzero state."""
+    t = np.arange(L) / 16000.0
+    x = np.zeros((B, L))
+    for b in range(B):
+        for _ in range(3):
+            x[b] += rng.uniform(0.1, 0.4) * np.sin(2 * np.pi * rng.uniform(200, 3000) * t + rng.uniform(0, 6.3))
+    x += 0.05 * rng.standard_normal((B, L))
+    return x.astype(np.float32), crnd(rng, 2, B, VAD_H, scale=0.5)
+
+
+def vad_cases():
+    B, L, T = 2, 256, 16
+    torch.manual_seed(2116)
+    net = Vad()
+    x, state = vad_inputs(np.random.default_rng(2105), B, L)
+    args = (torch.tensor(x), torch.tensor(16000, dtype=torch.int64), torch.tensor(state))
+    model = export_model(net, args, ["x", "sr", "state"], ["prob", "stateN"],
+                         dynamic_axes={"x": {0: "batch"}, "state": {1: "batch"}, "prob": {0: "batch"},
+                                       "stateN": {1: "batch"}}, script=True)
+    # the exported structure: If(sr) at the top, in each branch an If(state) whose branches hold an
+    # LSTM each; weights are Unsqueeze(Concat(Slice(Constant))) in the branches
+    top_if = find_nodes(model.graph, "If")
+    assert len(top_if) == 1 and not find_nodes(model.graph, "LSTM"), [n.op_type for n in model.graph.node]
+    top_if = top_if[0]
+    paths = {}
+    for sr_branch in ("then_branch", "else_branch"):
+        inner = find_nodes(branch(top_if, sr_branch), "If")
+        assert len(inner) == 1, sr_branch
+        for st_branch in ("then_branch", "else_branch"):
+            lstms = find_nodes(branch(inner[0], st_branch), "LSTM")
+            assert len(lstms) == 1, (sr_branch, st_branch)
+            assert lstms[0].input[1] not in {i.name for i in model.graph.initializer}  # computed weights
+            paths[(sr_branch, st_branch)] = [top_if.name, sr_branch, inner[0].name, st_branch, lstms[0].name]
+    ops = sorted({n.op_type for n in all_nodes(model.graph)})
+
+    for name, sr, sr_branch, other in (("vad_if_conv", 16000, "then_branch", None),
+                                       ("vad_if_conv_sr8k", 8000, "else_branch", "vad_if_conv")):
+        torch.manual_seed(2116)
+        ref_net = Vad()  # the same parameters, fresh (make_torch_ref turns its module to float64)
+        feeds = {"x": x, "sr": np.array(16000 if sr == 16000 else 8000, np.int64), "state": state}
+        ref_args = (torch.tensor(x), torch.tensor(feeds["sr"]), torch.tensor(state))
+        ref = make_torch_ref(ref_net, ref_args, ["x", "sr", "state"], ["prob", "stateN"])
+        path = paths[(sr_branch, "else_branch")]
+
+        def make_vad():
+            torch.manual_seed(2116)
+            return Vad()
+
+        def differs(runs, other=other, name=name):
+            if other is not None:  # taking the other sample-rate branch gives other numbers
+                a, b = ld(name, "output_prob.npy"), ld(other, "output_prob.npy")
+                assert np.max(np.abs(a - b)) > 1e-3, (a, b)
+
+        front = ("Conv (32-sample DFT kernel, stride 16, pads 16) -> Slice re/im -> Mul, Mul, Add, Add eps, Sqrt -> "
+                 "Conv (9->12, kernel 3, pads 1) -> Relu -> Pad + AveragePool (kernel 2, stride 1)"
+                 if sr == 16000 else
+                 "Conv (16-sample DFT kernel, stride 8, pads 8) -> Slice re/im -> Pow 2, Pow 2, Add, Add eps, Sqrt -> "
+                 "MaxPool (kernel 2, stride 1) -> Conv (5->12, kernel 3, stride 2, pads 1) -> Relu")
+        write_case(name,
+                   "Voice-activity model in the shape streaming VAD models ship in, exported by torch.onnx.export "
+                   "from a torch.jit.script'ed module (opset 14, dynamic batch): inputs x [B=2, 256] float audio "
+                   "chunk, sr int64 scalar, state [2, B, 16] float (h and c stacked; nonzero). Top-level If "
+                   "(Equal(sr, 16000) -> Cast) selects a front end; in each branch an inner If on whether the "
+                   "state is empty (Shape -> Gather(1) -> Equal 0: then = zero initial state via ConstantOfShape, "
+                   "else = h0, c0 = Slice of state, outer-scope values) holds the LSTM (12 -> 16) whose W, R, B "
+                   "are Unsqueeze(Concat(Slice(top-level Constant))) inside the branch (torch's gate order "
+                   "reordered to ONNX's). Here sr = %d: the %s of the sr If is taken, then the else_branch of "
+                   "the state If (the state is given), so the one layer reported has path %s (asserted; the "
+                   "other three LSTM nodes do not run and are not reported). Front end of this branch: %s; then "
+                   "Transpose to [T=16, B, 12] -> LSTM -> Squeeze -> Transpose(1,2,0) -> Conv (16->1, kernel 1) "
+                   "-> Sigmoid -> ReduceMean over frames -> prob [B, 1]; stateN = Concat(Y_h, Y_c) [2, B, 16]. "
+                   "inputGrads holds x [2, 256] (through the front end) and state [2, 2, 16] (through the "
+                   "initial h/c Slices); sr has none (asserted). Checked against the torch module in float64 "
+                   "(both outputs, L, the LSTM's weight gradients, both input gradients). No Relu input nor MaxPool "
+                   "runner-up lies within 2e-3 of its kink (asserted; finite differences here use e = 5e-4). Runs: sum(prob); mean(prob). "
+                   "Ops in the model: %s." % (sr, sr_branch, json.dumps(path), front, ", ".join(ops)),
+                   model, feeds,
+                   [{"kind": "sum", "output": "prob"}, {"kind": "mean", "output": "prob"}], torch_ref=ref,
+                   fd_eps=VAD_FD_EPS, op_kink_min=VAD_KINK_MIN, on_forward=module_outputs_match(make_vad, ref_args, ["prob", "stateN"]),
+                   expect=expect_all(expect_paths([(path, None)]), expect_seq_len(name, T),
+                                     expect_inputs(name, ["x", "state"], {"x": (B, L), "state": (2, B, VAD_H)}),
+                                     differs))
+
+
+class ChunkedLstm(torch.nn.Module):
+    """A sequence processed in chunks, the LSTM state carried from chunk to chunk by a Python loop
+    (torch.jit.script'ed: an ONNX Loop); the per-chunk outputs concatenated along time."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(3, 6)
+        self.head = torch.nn.Linear(6, 2)
+
+    def forward(self, x, h, c):
+        ys = torch.zeros(0, x.shape[2], 6, dtype=x.dtype)
+        for i in range(x.shape[0]):
+            y, (h, c) = self.lstm(x[i], (h, c))
+            ys = torch.cat([ys, y], 0)
+        return self.head(ys), h, c
+
+
+def lstm_in_loop_case():
+    name = "lstm_in_loop"
+    n, Tc, B, I, H = 4, 3, 2, 3, 6
+    rng = np.random.default_rng(2201)
+    x, h0, c0 = crnd(rng, n, Tc, B, I, scale=1.0), crnd(rng, 1, B, H), crnd(rng, 1, B, H)
+    torch.manual_seed(2202)
+    net = ChunkedLstm()
+    args = (torch.tensor(x), torch.tensor(h0), torch.tensor(c0))
+    model = export_model(net, args, ["x", "h0", "c0"], ["y", "h_n", "c_n"], dynamic_axes={"x": {0: "chunks"}},
+                         script=True)
+    # the exporter kept the loop: one Loop at the top, the LSTM in its body, no LSTM unrolled
+    loops = find_nodes(model.graph, "Loop")
+    assert len(loops) == 1 and not find_nodes(model.graph, "LSTM"), [n_.op_type for n_ in model.graph.node]
+    body_lstm = find_nodes(branch(loops[0], "body"), "LSTM")
+    assert len(body_lstm) == 1, [n_.op_type for n_ in branch(loops[0], "body").node]
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "chunks"
+    path = [loops[0].name, "body", body_lstm[0].name]
+    ops = sorted({n_.op_type for n_ in all_nodes(model.graph)})
+    torch.manual_seed(2202)
+    ref = make_torch_ref(ChunkedLstm(), args, ["x", "h0", "c0"], ["y", "h_n", "c_n"])
+
+    def make_net():
+        torch.manual_seed(2202)
+        return ChunkedLstm()
+
+    def across(runs):
+        # the carried state links the chunks: the state Jacobian reaches the first chunk, and under
+        # 'last' (only the final step of the final chunk read) every chunk gets gradient
+        e0 = entry_of(runs[0])
+        jn = ld(name, e0["jacobianNorm"]["state"])
+        assert jn[0] > 1e-6 * jn[-1], jn
+        gh = ld(name, entry_of(runs[1])["gradHidden"])
+        assert np.abs(gh[:Tc]).max() > 0 and not np.abs(gh[-1]).max() == 0, gh
+
+    write_case(name,
+               "An LSTM inside a Loop body, exported by torch.onnx.export (opset 14) from a torch.jit.script'ed "
+               "module: x [chunks=4, 3, B=2, 3] (dim 0 symbolic 'chunks'; the trip count is Shape(x) -> "
+               "Gather(0)); the loop carries h, c (initial values the graph inputs h0, c0 [1, B, 6], nonzero) "
+               "and ys, the concatenation of the chunks' outputs so far (initial ConstantOfShape [0, B, 6], "
+               "body Concat(ys, Squeeze(Y))). Body: Gather(x, iteration_num) -> LSTM(3 -> 6) whose W, R, B are "
+               "Unsqueeze(Concat(Slice(top-level Constant))) computed in the body each iteration; its "
+               "initial_h/initial_c are the carried h, c and its Y_h/Y_c the new ones. After the loop: "
+               "MatMul + Add head on ys -> y [T=12, B, 2]; h_n, c_n. The layer is reported once, path %s, "
+               "iterations 4 x stepsPerIteration 3 = T 12: gradHidden/gradCell, jacobianNorm (through the "
+               "carried state across iterations: the state each iteration starts from is the previous "
+               "iteration's final state, asserted bit for bit, so it equals one LSTM over the concatenated "
+               "sequence; also finite-differenced through the whole Loop at the steps next to the iteration "
+               "boundaries), inputGradNorm and decay are over the concatenated steps (iteration i, step s -> "
+               "t = 3i + s); weightGrads are the sums over the 4 iterations. Checked against the torch module "
+               "in float64 (outputs, L, input gradients, and the weight gradients, which torch collects over "
+               "all 4 calls). inputGrads: x, h0, c0. Runs: mean(y); 'last' "
+               "(y[T-1], time axis 0): every chunk still gets gradient, through the carried state only "
+               "(asserted), and the state Jacobian reaches t = 0 (asserted). Ops in the model: %s."
+               % (json.dumps(path), ", ".join(ops)),
+               model, {"x": x, "h0": h0, "c0": c0},
+               [{"kind": "mean", "output": "y"}, {"kind": "last", "output": "y", "timeAxis": 0}], torch_ref=ref,
+               fd_full=False, on_forward=module_outputs_match(make_net, args, ["y", "h_n", "c_n"]),
+               expect=expect_all(expect_paths([(path, (n, Tc))]), expect_seq_len(name, n * Tc),
+                                 expect_inputs(name, ["x", "h0", "c0"]), across))
+
+
+class StepGru(torch.nn.Module):
+    """A GRU run one step at a time over a batch-first sequence (the ONNX form: a Scan)."""
+
+    def __init__(self, I, H):
+        super().__init__()
+        self.gru = torch.nn.GRU(I, H)
+        self.head = torch.nn.Linear(H, 2)
+
+    def forward(self, x, h0):
+        h = h0
+        ys = []
+        for t in range(x.shape[1]):
+            y, h = self.gru(x[:, t].unsqueeze(0), h)
+            ys.append(y[0])
+        return self.head(torch.stack(ys, 1)), h
+
+
+def gru_in_scan_case():
+    name = "gru_in_scan"
+    B, T, I, H = 2, 8, 3, 5
+    rng = np.random.default_rng(2301)
+    x, h0 = crnd(rng, B, T, I, scale=1.0), crnd(rng, 1, B, H)
+    torch.manual_seed(2302)
+    net = StepGru(I, H)
+    rows = lambda t: torch_to_onnx_rows("GRU", t.detach())  # noqa: E731
+    W = rows(net.gru.weight_ih_l0).numpy()[None]
+    R = rows(net.gru.weight_hh_l0).numpy()[None]
+    Bv = torch.cat([rows(net.gru.bias_ih_l0), rows(net.gru.bias_hh_l0)]).numpy()[None]
+    head_w = net.head.weight.detach().numpy().T.copy()
+    head_b = net.head.bias.detach().numpy().copy()
+    body = helper.make_graph(
+        [helper.make_node("Constant", [], ["axes_step"], name="axes_step_const",
+                          value=numpy_helper.from_array(np.array([0], np.int64), "axes_step_value")),
+         helper.make_node("Unsqueeze", ["x_t", "axes_step"], ["x_step"], name="unsqueeze_step"),
+         helper.make_node("GRU", ["x_step", "gru_W", "gru_R", "gru_B", "", "h_prev"], ["Y_step", "h_next"],
+                          name="gru_step", hidden_size=H, linear_before_reset=1),
+         helper.make_node("Constant", [], ["axes_y"], name="axes_y_const",
+                          value=numpy_helper.from_array(np.array([0, 1], np.int64), "axes_y_value")),
+         helper.make_node("Squeeze", ["Y_step", "axes_y"], ["y_t"], name="squeeze_step")],
+        "scan_body", [vi("h_prev", F, [1, B, H]), vi("x_t", F, [B, I])],
+        [vi("h_next", F, [1, B, H]), vi("y_t", F, [B, H])])
+    nodes = [
+        helper.make_node("Scan", ["h0", "x"], ["h_last", "ys"], name="scan_steps", body=body, num_scan_inputs=1,
+                         scan_input_axes=[1], scan_output_axes=[1]),
+        helper.make_node("MatMul", ["ys", "head_W"], ["head_mm"], name="head_matmul"),
+        helper.make_node("Add", ["head_mm", "head_B"], ["y"], name="head_add"),
+    ]
+    inits = [init("gru_W", W), init("gru_R", R), init("gru_B", Bv), init("head_W", head_w), init("head_B", head_b)]
+    model = build(nodes, [vi("x", F, [B, T, I]), vi("h0", F, [1, B, H])],
+                  [vi("y", F, [B, T, 2]), vi("h_last", F, [1, B, H])], inits, name)
+    torch.manual_seed(2302)
+    ref = make_torch_ref(StepGru(I, H), (torch.tensor(x), torch.tensor(h0)), ["x", "h0"], ["y", "h_last"])
+
+    def make_net():
+        torch.manual_seed(2302)
+        return StepGru(I, H)
+    path = ["scan_steps", "body", "gru_step"]
+
+    def across(runs):
+        jn = ld(name, entry_of(runs[0])["jacobianNorm"]["state"])
+        assert jn.min() > 0, jn
+
+    write_case(name,
+               "A GRU node inside a Scan body that runs one time step per iteration (built with onnx.helper; "
+               "opset 14): x [B=2, T=8, 3] batch-first, scan_input_axes [1] (the body gets x_t [B, 3]); the "
+               "Scan state is h [1, B, 5] (initial value the graph input h0, nonzero). Body: Unsqueeze(x_t, 0) "
+               "-> GRU(3 -> 5, linear_before_reset=1, W/R/B outer-scope initializers, initial_h = the state) -> "
+               "Y_h is the new state, Squeeze(Y, [0, 1]) [B, 5] the scan output, stacked on scan_output_axes "
+               "[1] -> ys [B, T, 5] -> MatMul + Add head -> y [B, T, 2]; h_last is the Scan's final state. The "
+               "layer is reported once, path %s, iterations 8 x stepsPerIteration 1 = T 8: every per-step "
+               "quantity is over the Scan's iterations; the state passed between iterations is asserted to be "
+               "the previous Y_h bit for bit; jacobianNorm is therefore the one of a GRU over the whole sequence "
+               "(also finite-differenced through the Scan), nonzero at every step (asserted); weightGrads sum "
+               "the 8 iterations. Checked against torch nn.GRU called step by step in float64 (outputs, L, input and "
+               "weight gradients). inputGrads: x "
+               "[B, T, 3], h0. Runs: sum(y); 'last' on y's time axis 1." % json.dumps(path),
+               model, {"x": x, "h0": h0},
+               [{"kind": "sum", "output": "y"}, {"kind": "last", "output": "y", "timeAxis": 1}], torch_ref=ref,
+               on_forward=module_outputs_match(make_net, (torch.tensor(x), torch.tensor(h0)), ["y", "h_last"]),
+               expect=expect_all(expect_paths([(path, (T, 1))]), expect_seq_len(name, T),
+                                 expect_inputs(name, ["x", "h0"], {"x": (B, T, I), "h0": (1, B, H)}), across))
+
+
+class ConvPadLstm(torch.nn.Module):
+    """Batch-first audio features [B, C, L] -> Conv1d -> pad -> drop the first frame -> time-major
+    -> LSTM -> per-frame score."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(2, 4, 3, stride=2)
+        self.lstm = torch.nn.LSTM(4, 5)
+        self.head = torch.nn.Linear(5, 1)
+
+    def forward(self, x):
+        z = torch.nn.functional.pad(self.conv(x), (2, 1))[:, :, 1:]
+        return self.head(self.lstm(z.permute(2, 0, 1))[0])
+
+
+def lstm_conv_batch_case():
+    name = "lstm_conv_batch"
+    B, C, L = 2, 2, 22
+    T = (L - 3) // 2 + 1 + 3 - 1
+    rng = np.random.default_rng(2401)
+    x = crnd(rng, B, C, L, scale=1.0)
+    torch.manual_seed(2402)
+    net = ConvPadLstm()
+    model = export_model(net, (torch.tensor(x),), ["audio"], ["y"],
+                         dynamic_axes={"audio": {0: "batch", 2: "length"}, "y": {0: "frames", 1: "batch"}})
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", C, "length"], dims
+    # the data path from the input: Conv -> Pad -> Slice -> Transpose -> LSTM (each reads the last)
+    chain, v = [], "audio"
+    while len(chain) < 5:
+        nxt = [n_ for n_ in model.graph.node if n_.input and n_.input[0] == v and n_.op_type != "Shape"]
+        assert len(nxt) == 1, (v, [n_.op_type for n_ in nxt])
+        chain.append(nxt[0].op_type)
+        v = nxt[0].output[0]
+    assert chain == ["Conv", "Pad", "Slice", "Transpose", "LSTM"], chain
+    lstm = find_nodes(model.graph, "LSTM")[0]
+    torch.manual_seed(2402)
+    ref = make_torch_ref(ConvPadLstm(), (torch.tensor(x),), ["audio"], ["y"])
+
+    def make_net():
+        torch.manual_seed(2402)
+        return ConvPadLstm()
+    write_case(name,
+               "Batch-first input for the axis tracer, exported by torch.onnx.export (opset 14) with symbolic "
+               "dims: audio [batch, 2, length] (dim_param 'batch' and 'length'; the fixture's file is "
+               "[2, 2, %d]) -> Conv (2 -> 4, kernel 3, stride 2) -> Pad (pads computed from constants: "
+               "ConstantOfShape / Concat / Reshape / Slice with step -1 / Transpose / Cast, +2 frames before, "
+               "+1 after, on axis 2) -> Slice (axis 2, from 1) -> Transpose(2, 0, 1) -> LSTM (4 -> 5; initial "
+               "state zeros from Shape -> Gather -> Unsqueeze -> Concat -> ConstantOfShape) -> Squeeze -> MatMul + Add -> y [T, "
+               "batch, 1], T = %d frames. An engine generating inputs must find that axis 0 of audio is the "
+               "LSTM's batch axis and axis 2 its time axis (through the conv's stride, the pad and the "
+               "slice). Checked against the torch module in float64 (output, L, input and weight gradients). "
+               "Runs: sum(y); mean(y)." % (L, T),
+               model, {"audio": x}, [{"kind": "sum", "output": "y"}, {"kind": "mean", "output": "y"}], torch_ref=ref,
+               on_forward=module_outputs_match(make_net, (torch.tensor(x),), ["y"]),
+               expect=expect_all(expect_paths([([lstm.name], None)]), expect_seq_len(name, T),
+                                 expect_inputs(name, ["audio"], {"audio": (B, C, L)})))
+
+
+def control_flow_cases():
+    vad_cases()
+    lstm_in_loop_case()
+    gru_in_scan_case()
+    lstm_conv_batch_case()
+
+
 def unsupported_case():
     d = os.path.join(OUT, "_unsupported")
     os.makedirs(d, exist_ok=True)
@@ -2092,6 +2936,7 @@ def main():
     torch_cases()
     hand_cases()
     new_cases()
+    control_flow_cases()
     unsupported_case()
     coverage = activation_coverage()
 
