@@ -94,7 +94,7 @@ export function activate(context: vscode.ExtensionContext): GradientLensApi {
       if (report && p.currentModels.length === 0) await p.show([{ label: path.basename(modelPath), path: modelPath, report }]);
       else if (!report) await quietly(p.run());
     }),
-    vscode.window.registerCustomEditorProvider(OVERVIEW_VIEW_TYPE, new ModelOverviewProvider(log), {
+    vscode.window.registerCustomEditorProvider(OVERVIEW_VIEW_TYPE, new ModelOverviewProvider(log, store), {
       webviewOptions: { retainContextWhenHidden: false }, supportsMultipleEditorsPerDocument: true,
     }),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {

@@ -6,7 +6,8 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { inspectModel } from '../analysis/analyze';
-import type { ModelOverview, SpectrumMetrics, ValueInfoSummary } from '../report/types';
+import type { ModelOverview, Report, SpectrumMetrics, ValueInfoSummary } from '../report/types';
+import type { ReportStore } from './reportStore';
 import { escapeHtml, nonce } from './webviewHtml';
 
 export const OVERVIEW_VIEW_TYPE = 'gradientLens.modelOverview';
@@ -17,7 +18,7 @@ class ModelDocument implements vscode.CustomDocument {
 }
 
 export class ModelOverviewProvider implements vscode.CustomReadonlyEditorProvider<ModelDocument> {
-  constructor(private readonly log: vscode.LogOutputChannel) {}
+  constructor(private readonly log: vscode.LogOutputChannel, private readonly store?: ReportStore) {}
 
   openCustomDocument(uri: vscode.Uri): ModelDocument {
     return new ModelDocument(uri);
@@ -29,7 +30,7 @@ export class ModelOverviewProvider implements vscode.CustomReadonlyEditorProvide
       panel.webview.html = page(panel.webview, path.basename(doc.uri.fsPath), '<p class="muted">Reading the model…</p>');
       try {
         const overview = await inspectModel(doc.uri.fsPath);
-        panel.webview.html = page(panel.webview, path.basename(doc.uri.fsPath), overviewBody(overview));
+        panel.webview.html = page(panel.webview, path.basename(doc.uri.fsPath), overviewBody(overview, this.store?.get(doc.uri.fsPath)));
       } catch (e) {
         const message = (e as Error).message;
         this.log.error(message);
@@ -39,7 +40,9 @@ export class ModelOverviewProvider implements vscode.CustomReadonlyEditorProvide
     };
     const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.joinPath(doc.uri, '..'), path.basename(doc.uri.fsPath)));
     watcher.onDidChange(() => void render());
-    panel.onDidDispose(() => watcher.dispose());
+    // A new analysis of this model says which branches ran: show it.
+    const subscription = this.store?.onDidChange((p) => { if (p === doc.uri.fsPath) void render(); });
+    panel.onDidDispose(() => { watcher.dispose(); subscription?.dispose(); });
     panel.webview.onDidReceiveMessage((m: { kind: string }) => {
       if (m.kind === 'analyze') void vscode.commands.executeCommand('gradientLens.analyze', doc.uri);
       if (m.kind === 'reload') void render();
@@ -61,7 +64,8 @@ function spectrumCells(s: SpectrumMetrics): string {
   }).join(' ');
 }
 
-function overviewBody(o: ModelOverview): string {
+/** The overview, and what the last analysis of this model ran (If branches taken, layers analysed). */
+export function overviewBody(o: ModelOverview, last?: Report): string {
   const m = o.model;
   const io = (title: string, vs: ValueInfoSummary[]) => `<h2>${title}</h2><table><thead><tr><th>name</th><th>type</th><th>shape</th></tr></thead><tbody>${
     vs.map((v) => `<tr><td><code>${escapeHtml(v.name)}</code></td><td>${escapeHtml(v.elemType)}</td><td><code>${escapeHtml(shape(v))}</code></td></tr>`).join('')}</tbody></table>`;
@@ -75,14 +79,22 @@ function overviewBody(o: ModelOverview): string {
       ].filter(Boolean).join(', ');
       const spectra = l.spectrum.map((s, d) => `${l.spectrum.length > 1 ? `<b>${d === 0 ? 'fwd' : 'rev'}</b> ` : ''}${spectrumCells(s)}`).join('<br>');
       const where = l.path && l.path.length > 1 ? `<div class="muted">in ${escapeHtml(l.path.slice(0, -1).join(' → '))}</div>` : '';
-      return `<tr><td><code>${escapeHtml(l.node)}</code>${where}</td><td>${l.op}</td><td>${l.direction}</td><td>${l.hiddenSize}</td><td>${l.inputSize}</td><td>${escapeHtml(attrs)}</td><td>${spectra}</td></tr>`;
+      // Layers in If branches run only for some inputs: say whether the last analysis ran this one.
+      const ran = last && l.path && l.path.length > 1
+        ? (last.layers.some((r) => JSON.stringify(r.path) === JSON.stringify(l.path))
+          ? '<div class="ran" data-testid="overview-ran">analysed in the last run</div>'
+          : '<div class="muted" data-testid="overview-not-ran">not run for the last run\'s inputs</div>')
+        : '';
+      return `<tr><td><code>${escapeHtml(l.node)}</code>${where}${ran}</td><td>${l.op}</td><td>${l.direction}</td><td>${l.hiddenSize}</td><td>${l.inputSize}</td><td>${escapeHtml(attrs)}</td><td>${spectra}</td></tr>`;
     }).join('')}</tbody></table>`;
   const ops = Object.entries(o.opCounts).sort((x, y) => y[1] - x[1]).map(([op, n]) => `${escapeHtml(op)} ×${n}`).join(', ');
   const warnings = o.warnings.map((w) => `<div class="warning" role="note">${escapeHtml(w)}</div>`).join('');
+  const notes = last?.notes?.length
+    ? `<h2>Last analysis</h2><ul data-testid="overview-notes">${last.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : '';
   return `<header><div><h1>${escapeHtml(path.basename(m.path))}</h1>
 <p class="muted">${escapeHtml(m.producer || 'unknown producer')} · opset ${m.opset} · IR ${m.irVersion} · ${o.layers.length} recurrent layer${o.layers.length === 1 ? '' : 's'}</p></div>
 <button id="analyze" data-testid="overview-analyze" ${o.layers.length ? '' : 'disabled'}>Analyze gradient flow</button></header>
-${warnings}<h2>Recurrent layers</h2>${layers}${io('Inputs', m.graphInputs)}${io('Outputs', m.graphOutputs)}<h2>Operators</h2><p>${ops}</p>`;
+${warnings}<h2>Recurrent layers</h2>${layers}${notes}${io('Inputs', m.graphInputs)}${io('Outputs', m.graphOutputs)}<h2>Operators</h2><p>${ops}</p>`;
 }
 
 function page(webview: vscode.Webview, title: string, body: string): string {
@@ -102,6 +114,7 @@ code { font-family: var(--vscode-editor-font-family); }
 button { background: var(--vscode-button-background); color: var(--vscode-button-foreground); border: 1px solid var(--vscode-button-border, transparent); padding: 6px 14px; border-radius: 2px; cursor: pointer; margin-top: 10px; }
 button:hover { background: var(--vscode-button-hoverBackground); } button:focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-offset: 2px; }
 button:disabled { opacity: 0.5; cursor: default; }
+.ran { color: var(--vscode-testing-iconPassed, #3c9); }
 .warning { border-left: 3px solid var(--vscode-editorWarning-foreground); padding: 4px 10px; margin: 8px 0; }
 .error { border-left: 3px solid var(--vscode-errorForeground); padding: 6px 10px; margin: 12px 0; color: var(--vscode-errorForeground); }
 </style></head><body>${body}

@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 /**
  * The model's inputs (SPEC §5): `.npy` files the user names, else seeded random values — N(0, 1)
  * for float inputs, uniform rows for embedding indices. Symbolic dims resolve from the file,
@@ -117,9 +118,11 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
   for (const v of inputs) {
     const file = opts.files[v.name];
     if (!file) continue;
-    const arr = readNpy(file, v.name);
-    loaded.set(v.name, arr);
+    let arr = literalScalar(file) ?? readNpy(file, v.name);
     const specs = dimSpecs(v);
+    // A scalar input given as a one-element array (np.array([16000])) is that scalar.
+    if (specs && specs.length === 0 && arr.shape.length === 1 && arr.shape[0] === 1) arr = { ...arr, shape: [] };
+    loaded.set(v.name, arr);
     if (specs) {
       if (specs.length !== arr.shape.length) {
         throw new AnalysisError(`input '${v.name}': ${file} has shape (${arr.shape.join(', ')}) but the model expects rank ${specs.length} (${describeShape(specs)}).`);
@@ -265,4 +268,15 @@ function checkTokenIds(t: WireTensor, rows: number, input: string, file: string)
 
 function describeShape(specs: DimSpec[]): string {
   return `[${specs.map((s) => ('value' in s ? s.value : 'param' in s ? s.param : '?')).join(', ')}]`;
+}
+
+/**
+ * `--input sr=16000`: a number where a file would be, when no file of that name exists, is a
+ * scalar (integers as int64, others as float64; converted to the input's type like a file).
+ */
+export function literalScalar(text: string): ReturnType<typeof readNpy> | undefined {
+  if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text) || fs.existsSync(text)) return undefined;
+  const v = Number(text);
+  if (/^[-+]?\d+$/.test(text) && Number.isSafeInteger(v)) return { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(v)) };
+  return { dtype: 'float64', shape: [], data: Float64Array.of(v) };
 }

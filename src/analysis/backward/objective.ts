@@ -11,6 +11,7 @@ import { AnalysisError } from '../../onnx/errors';
 import { GraphProto, NodeProto } from '../../onnx/proto';
 import { layerDisplayName } from '../recurrent';
 import { isRecurrent } from './gradientPath';
+import { bodyOf, describeIterated, isIterated } from '../iterated/spec';
 
 import type { ObjectiveKind } from '../../report/types';
 
@@ -79,6 +80,12 @@ export function traceTimeAxis(graph: GraphProto, shapes: (t: string) => number[]
       if (n.output[0]) axisOf.set(n.output[0], { axis: 0, from: layerDisplayName(n, i) });
       return;
     }
+    if (isIterated(n) && bodyOf(n).node.some(isRecurrent)) {
+      // A Loop/Scan whose body holds a recurrent node: its per-iteration outputs are stacked along the iterations.
+      const spec = describeIterated(n, i, 17);
+      spec.scanOuts.forEach((so) => { if (so.outerOut) axisOf.set(so.outerOut, { axis: so.axis, from: layerDisplayName(n, i) }); });
+      return;
+    }
     const k = n.input.findIndex((t) => axisOf.has(t));
     if (k < 0) return;
     const src = axisOf.get(n.input[k])!;
@@ -131,7 +138,12 @@ function mapAxis(n: NodeProto, inputIndex: number, a: number, inShape: number[] 
       const before = inShape.slice(0, a).reduce((p, q) => p * q, 1);
       let acc = 1;
       for (let k = 0; k < outShape.length; k++) {
-        if (acc === before && outShape[k] === inShape[a]) return k;
+        if (acc === before) {
+          // The axis itself, or merged with the axes after it (iterations × steps of a loop → one time axis).
+          let merged = 1;
+          for (let j = a; j < inShape.length && merged < outShape[k]; j++) merged *= inShape[j];
+          if (outShape[k] === inShape[a] || (merged === outShape[k] && inShape[a] > 1)) return k;
+        }
         acc *= outShape[k];
       }
       return undefined;

@@ -46,10 +46,12 @@ export const hoistInvariants: Pass = async (model) => {
     const movedInits = new Set<string>();
     const kept: NodeProto[] = [];
     const constantNodes = new Map<string, NodeProto>();
+    // A body output must be computed in the body (onnxruntime rejects one read from outside).
+    const bodyOutputs = new Set((body.output ?? []).map((o) => o.name));
     for (const n of body.node ?? []) {
       if (isConstantNode(n)) { constantNodes.set(n.output[0], n); local.add(n.output[0]); kept.push(n); continue; }
       const invariant = isDefaultDomain(n) && !NEVER_HOIST.has(n.op_type) && subgraphsOf(n).length === 0 && n.input.length > 0
-        && n.input.every((x) => !x || local.has(x));
+        && n.input.every((x) => !x || local.has(x)) && !n.output.some((o) => bodyOutputs.has(o));
       if (!invariant) { kept.push(n); continue; }
       // Constant nodes and initializers of the body it reads come along (they stay visible to the body from outside).
       for (const x of n.input) {
