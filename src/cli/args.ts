@@ -38,7 +38,7 @@ gradient norms, Jacobian norms and their decay, gate activations, forget-gate sa
 retention, recurrent spectrum, weight gradients and the clipping what-if.
 
 options:
-  --input NAME=FILE.npy     feed graph input NAME from a NumPy file (repeatable)
+  --input NAME=FILE.npy     feed graph input NAME from a NumPy file, or a scalar: NAME=16000 (repeatable)
   --seq-len N               sequence length for symbolic sequence axes [model's static value, else 32]
   --batch B                 batch size for symbolic batch axes [1]
   --seed S                  seed for generated inputs [0]
