@@ -13,6 +13,8 @@ import { defaultMemoryLimit, estimateAnalysisMemory, MemoryLayer, memoryRefusal 
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { DATA_TYPE_NAMES, DataType, GraphProto, ModelProto, NodeProto, ValueInfoProto, toNumber } from '../onnx/proto';
 import { walkNodes } from '../onnx/graphs';
+import { CALL_INDEX_INPUT, CALLS_NODE, statePairs, StatePair, wrapCalls } from './iterated/streaming';
+import { isIterated } from './iterated/spec';
 import { prepareModel } from './prepare';
 import { evaluateTensors } from './evaluate';
 import { ExecutionProviderChoice, ONNX_ELEM_TYPE, WireTensor } from '../runtime/protocol';
@@ -29,7 +31,9 @@ import {
 } from '../report/types';
 import { describeOps, discoverRecurrentLayers, GATE_COUNT, listRecurrentNodes, RecurrentLayer } from './recurrent';
 import { buildRuntimeModel } from './modelGraph';
-import { checkInnerLayers, iteratedHolding, IteratedPlan, layerRuns, planIterated } from './iterated/plan';
+import { checkInnerLayers, iteratedHolding, IteratedPlan, layerRuns, planIterated, planState } from './iterated/plan';
+import { declaredBatchAxis, discoverStateLayers } from './iterated/stateLayers';
+import { stateLayerReport } from './iterated/stateReport';
 import { materializeForRuntime } from './runtimeFile';
 import { buildForwardTapGraph, directionNames } from './forwardTaps';
 import { allTensorNames } from './modelGraph';
@@ -43,8 +47,15 @@ import { jacobianNormsFromRows } from '../metrics/jacobian';
 import { SeededRandom } from '../inputs/random';
 import { convertForOnnx, npyLabel, readNpy } from '../inputs/npy';
 
+/** Calls analysed for a streaming model when --calls is not given (SPEC v2 §9.1). */
+export const DEFAULT_CALLS = 32;
+
 /** Everything that defines one analysis (plain data: it crosses into the worker thread). */
 export interface AnalysisSettings extends InputOptions {
+  /** Streaming: how many calls (default DEFAULT_CALLS when the model has state pairs). */
+  calls?: number;
+  /** Streaming: the state pairs, instead of the ones found by name. */
+  state?: StatePair[];
   modelPath: string;
   ep: ExecutionProviderChoice;
   saturation: { low: number; high: number };
@@ -110,10 +121,26 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   const model = loadModel(opts.modelPath);
   const modelName = printable(path.basename(model.path));
   if (opts.outputPaths?.length) refuseSidecarOutputs(model, opts.outputPaths);
+  // The model as exported (the report describes it, not its prepared or wrapped form).
+  const info = modelInfo(model);
   const nodes = listRecurrentNodes(model);
-  if (nodes.length === 0) {
-    throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(opCounts(model.proto.graph))}); Gradient Lens analyses models with recurrent layers.`);
+  // Streaming state pairs (SPEC v2 §9.1): with them the model is analysed over N calls.
+  const pairs = statePairs(model.proto.graph, opts.state);
+  const early: string[] = [];
+  let calls = opts.calls;
+  if (calls !== undefined && !(Number.isInteger(calls) && calls >= 1)) throw new UsageError(`--calls ${calls}: the number of calls must be a positive integer.`);
+  if (calls !== undefined && pairs.length === 0) {
+    throw new UsageError(`--calls ${calls}: ${modelName} has no state pairs (a graph input fed back from a graph output of the same shape, such as state/stateN or h/hn); name them with --state IN=OUT.`);
   }
+  if (pairs.length > 0 && calls === undefined) {
+    calls = DEFAULT_CALLS;
+    early.push(`${modelName} is a streaming model (state ${pairs.map((p) => `'${printable(p.input)}' → '${printable(p.output)}'`).join(', ')}), analysed over ${DEFAULT_CALLS} calls with the state fed back; choose how many with --calls N.`);
+  }
+  const hasLoops = walkNodes(model.proto.graph).some((p) => isIterated(p.node));
+  if (nodes.length === 0 && pairs.length === 0 && !hasLoops) {
+    throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(opCounts(model.proto.graph))}), no Loop/Scan and no state pair; Gradient Lens analyses models with recurrent layers or recurrent state.`);
+  }
+  const streaming = calls !== undefined ? { calls, stateInputs: pairs.map((p) => p.input) } : undefined;
   const jacobianMode = opts.jacobian ?? 'auto';
   const limit = opts.maxMemoryBytes ?? defaultMemoryLimit();
   const modelBytes = model.bytes.byteLength;
@@ -123,27 +150,38 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       op: n.op, hiddenSize: n.hiddenSize, inputSize: n.inputSize, numDirections: n.numDirections, seqLen, batch,
       seeds: seedCount(jacobianMode, batch, n.hiddenSize),
     })), bytes, modelBytes, limit, opts.maxMemoryBytes !== undefined, jacobianMode);
-  });
-  // Real exports: take the If branches these inputs select, fold weights computed from constants.
+  }, streaming);
+  // Real exports: take the If branches these inputs select (the first call's), fold weights computed from constants.
   const paths = new Map<NodeProto, string[]>();
+  const firstCall = firstCallFeeds(inputs.feeds, inputs.perCall);
   const notes = await prepareModel(model, {
-    feeds: inputs.feeds, paths, modelName,
-    evaluate: (m, names) => evaluateTensors(m, names, inputs.feeds, runtime, opts.ep, modelName),
+    feeds: firstCall, paths, modelName,
+    evaluate: (m, names) => evaluateTensors(m, names, firstCall, runtime, opts.ep, modelName),
   });
   checkCancelled();
+  const stateBatch = new Map(pairs.map((p) => [p.input, declaredBatchAxis(model.proto.graph, p.input, new Set(pairs.map((q) => q.input)))]));
+  if (streaming) {
+    const moved = wrapCalls(model.proto, { perCall: inputs.perCall, pairs, calls: streaming.calls });
+    for (const [from, to] of moved) { const p = paths.get(from); if (p) paths.set(to, p); }
+    if (inputs.perCall.length === 0) {
+      inputs.feeds[CALL_INDEX_INPUT] = { type: 'int64', dims: [streaming.calls], data: BigInt64Array.from({ length: streaming.calls }, (_, i) => BigInt(i)) };
+    }
+  }
   const fed = Object.fromEntries(Object.entries(inputs.feeds)
     .filter(([, t]) => t.type === 'float32' || t.type === 'float64')
     .map(([name, t]) => [name, { dims: t.dims, data: t.data as Float32Array }]));
   const discovery = discoverRecurrentLayers(model, fed, paths);
-  const warnings = [...discovery.warnings];
-  if (discovery.layers.length === 0) {
+  const warnings = [...early, ...discovery.warnings];
+  const stateLayers = discoverStateLayers(model.proto.graph, paths, model.opset, modelName);
+  for (const sl of stateLayers) if (sl.streaming) sl.batchAxes = sl.varNames.map((n) => stateBatch.get(n));
+  if (discovery.layers.length === 0 && stateLayers.length === 0) {
     if (notes.some((n) => n.startsWith('If '))) {
       // The model has recurrent layers, but not in the branches these inputs take.
       throw new AnalysisError(`${modelName}: no recurrent layer runs for these inputs — ${notes.filter((n) => n.startsWith('If ')).join(' ')} Choose inputs that select the branch with the LSTM/GRU/RNN (e.g. another sample rate), with --input.`);
     }
     const recurrentSeen = ['LSTM', 'GRU', 'RNN'].some((op) => discovery.opCounts.has(op));
     if (recurrentSeen) throw new AnalysisError(`${modelName}: no recurrent layer can be analysed — ${warnings.join(' ')}`);
-    throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(discovery.opCounts)}); Gradient Lens analyses models with recurrent layers.`);
+    throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(discovery.opCounts)}) and no state carried from one ${streaming ? 'call' : 'iteration'} to the next; Gradient Lens analyses models with recurrent layers or recurrent state.`);
   }
   const layers = discovery.layers;
   const poisoned = nonFiniteSource(model, inputs.feeds, layers);
@@ -166,7 +204,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   let iterated = new Map<number, IteratedPlan>();
   const runtimeModel = buildRuntimeModel(model, layers, (lowered) => {
     loweredGraph = lowered;
-    const holds = iteratedHolding(lowered, layers, model.proto.graph);
+    const holds = iteratedHolding(lowered, layers, model.proto.graph, stateLayers);
     path_ = gradientPath(lowered, objectiveSpec.output, (op) => op in VJP_RULES || op === 'Loop' || op === 'Scan', modelName, (i) => holds.has(i));
     iterated = planIterated(lowered, path_, holds, model.opset, modelName);
     return { values: path_.needed, bodies: new Map([...iterated].map(([i, p]) => [i, p.taps])) };
@@ -225,7 +263,20 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       throw new AnalysisError(`output '${objectiveSpec.output}' is ${outputValue.type}; the objective needs a float32 output — choose one with --output.`);
     }
     let timeAxis: number | undefined;
-    if (objectiveSpec.kind === 'last') timeAxis = resolveTimeAxis(lowered, values, objectiveSpec, opts.objective?.timeAxis);
+    // Streaming: the output stacks the calls on axis 0 and the objective sums over them (SPEC v2 §9.1).
+    const callsPlan = streaming ? [...iterated.values()].find((p) => p.spec.node.name === CALLS_NODE) : undefined;
+    const stackedOutput = callsPlan?.spec.scanOuts.find((o) => o.outerOut === objectiveSpec.output);
+    let callsObjective: { N: number; innerAxis?: number } | undefined;
+    if (streaming && stackedOutput) {
+      callsObjective = { N: streaming.calls };
+      if (objectiveSpec.kind === 'last') {
+        // 'last': the last call, at the last step of its own time axis when it has one.
+        if (opts.objective?.timeAxis !== undefined) throw new UsageError(`--time-axis is not used with --calls: 'last' takes the last call's output.`);
+        const inner = innerTimeAxis(callsPlan!, stackedOutput.bodyOut);
+        if (inner !== undefined && values.get(objectiveSpec.output)!.dims[inner + 1] > 1) callsObjective.innerAxis = inner + 1;
+        timeAxis = 0;
+      }
+    } else if (objectiveSpec.kind === 'last') timeAxis = resolveTimeAxis(lowered, values, objectiveSpec, opts.objective?.timeAxis);
     const inputBytes = Object.values(inputs.feeds).reduce((n, t) => n + t.data.byteLength, 0);
     checkMemory(layers.map((layer, k) => ({
       op: layer.op, hiddenSize: layer.hiddenSize, inputSize: layer.inputSize, numDirections: layer.numDirections,
@@ -237,11 +288,15 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       const taps = runtimeModel.bodyTaps.get(i)!;
       for (const name of taps.values()) values.set(name, first.outputs[name]);
       plan.bind(taps, first.outputs);
+      planState(plan, batches[0] ?? inputs.batch, jacobianMode, EXACT_JACOBIAN_MAX, AUTO_PROBES, opts.seed);
+      if (plan.state?.probes && jacobianMode === 'auto') {
+        warnings.push(`state '${plan.stateLayer!.name}': jacobianNorm is estimated with ${plan.state.probes} random probes because B·H = ${plan.state.B * plan.state.H} > ${EXACT_JACOBIAN_MAX} (relative error about ${(100 * Math.sqrt(2 / plan.state.probes)).toFixed(0)}% per step); pass --jacobian exact for the exact value.`);
+      }
     }
     const analysisGraph = buildAnalysisGraph({
       graph: lowered, opset: model.opset, layers, layerNodes: runtimeModel.layerNodes, path: gradPath, taps: tapGraph,
       shapes: new Map([...values].map(([k, v]) => [k, v.dims])), elemTypes: new Map([...values].map(([k, v]) => [k, ONNX_ELEM_TYPE[v.type]])),
-      seqLens, batches, padded, objective: objectiveSpec, timeAxis, seeds: jacobian.seeds, iterated,
+      seqLens, batches, padded, objective: objectiveSpec, timeAxis, seeds: jacobian.seeds, iterated, calls: callsObjective,
     });
     buildMs += performance.now() - tBuild1;
     const tapFeeds: Record<string, WireTensor> = {};
@@ -279,6 +334,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
         ...Object.values(o.jacobian ?? {}).filter((x): x is string => typeof x === 'string'),
         o.inputGradNorm.max, o.inputGradNorm.scaled,
       ]),
+      ...[...analysisGraph.states.values()].flatMap((st) => [...st.grads, ...(st.jacobian ? [st.jacobian.rows, st.jacobian.divisors] : [])]),
     ];
     progress('Backpropagating');
     // Chunk the backward recurrences only when one call could run long (cancelling waits for a
@@ -385,6 +441,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       return {
         node: layer.name, path: layer.path, nodeIndex: layer.nodeIndex, op: layer.op, direction: layer.direction, layout: layer.layout,
         hiddenSize: H, inputSize: layer.inputSize, seqLen: T, batch: B, attributes: layer.attributes, directions,
+        ...(runs[k].iterations ? { iterations: { count: runs[k].iterations!.N, steps: runs[k].iterations!.T, ...(streaming && layer.container?.label === CALLS_NODE ? { calls: true } : {}) } } : {}),
       };
     });
     const outputs: Record<string, Tensor> = {};
@@ -392,7 +449,9 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const inputGrads: Record<string, Tensor> = {};
     for (const x of analysisGraph.inputGrads) inputGrads[x.input] = toReportTensor(second.outputs[x.output]);
     const inputValues: Record<string, Tensor> = {};
-    for (const [name, t] of Object.entries(inputs.feeds)) inputValues[name] = toReportTensor(t);
+    // (The call index a streaming model without per-call inputs is fed is Gradient Lens's own.)
+    for (const [name, t] of Object.entries(inputs.feeds)) if (name !== CALL_INDEX_INPUT) inputValues[name] = toReportTensor(t);
+    const reportSources = inputs.sources;
     const clipping = clippingWhatIf(layerReports.flatMap((l) => l.directions.flatMap((d) => Object.values(d.weightGrads ?? {}).map((t) => t.data))));
     const objective: ObjectiveInfo = {
       kind: objectiveSpec.kind, output: objectiveSpec.output, ...(timeAxis !== undefined ? { timeAxis } : {}),
@@ -400,6 +459,11 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     };
     const spectra = await spectraJob.wait(host, main.executionProvider, checkCancelled);
     layerReports.forEach((l, k) => l.directions.forEach((d, di) => { d.metrics.spectrum = spectra[k][di]; }));
+    // State recurrences, after the recurrent nodes.
+    for (const plan of iterated.values()) {
+      const st = plan.state && analysisGraph.states.get(plan.index);
+      if (st) layerReports.push(stateLayerReport(plan, st, first.outputs, second.outputs, { low, high }, !!streaming));
+    }
     const metricsMs = performance.now() - tMetrics0;
     const nonFinite = countNonFinite(layerReports, outputs);
     if (nonFinite.count > 0) {
@@ -409,7 +473,8 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     // A verdict on a Jacobian computed from non-finite weights, inputs or forward values means nothing.
     layerReports.forEach((l, k) => {
       const r = runs[k];
-      const source = layerNonFiniteSource(layers[k], { X: r.X, initialH: r.initialH, initialC: r.initialC });
+      // (State recurrences, after the op layers, have no weights or input sequence of their own to blame.)
+      const source = r ? layerNonFiniteSource(layers[k], { X: r.X, initialH: r.initialH, initialC: r.initialC }) : undefined;
       for (const d of l.directions) {
         const bad = source ?? (forwardNonFinite(d) ? `its ${forwardNonFinite(d)} values are NaN or infinite${poisoned ? ` (${poisoned})` : ''}` : undefined);
         if (!bad) continue;
@@ -420,14 +485,17 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const loadMs = tLoaded - tStart;
     return {
       schema: REPORT_SCHEMA,
-      model: modelInfo(model),
+      model: info,
       runtime: {
         executionProvider: main.executionProvider,
         onnxruntime: main.onnxruntimeVersion,
         timingsMs: { load: loadMs, build: buildMs, run: runMs, metrics: metricsMs, total: performance.now() - tStart },
       },
       // The T and B actually analysed: the first recurrent layer's (a fixed T the inputs do not show included).
-      input: { seqLen: seqLens[0] ?? inputs.seqLen, batch: batches[0] ?? inputs.batch, seed: opts.seed, sources: inputs.sources, axes: inputs.axes },
+      input: {
+        seqLen: layerReports[0]?.seqLen ?? inputs.seqLen, batch: layerReports[0]?.batch ?? inputs.batch, seed: opts.seed, sources: reportSources, axes: inputs.axes,
+        ...(streaming ? { calls: streaming.calls, perCall: inputs.perCall, state: pairs } : {}),
+      },
       objective,
       outputs,
       inputValues,
@@ -440,6 +508,26 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   } finally {
     await host.releaseAll(); // the spectrum thread is ended by runAnalysis, which started it
   }
+}
+
+/** The time axis of one call's output (a body value of the calls' Scan), traced inside the body; undefined when it has none. */
+function innerTimeAxis(plan: IteratedPlan, bodyOutput: string): number | undefined {
+  const body = plan.spec.body;
+  const consts = new Map(body.initializer.map((t) => [t.name ?? '', t]));
+  const found = traceTimeAxis(body, (t) => plan.shapes.get(t) ?? (consts.has(t) ? tensorDims(consts.get(t)!) : undefined), bodyOutput,
+    (t) => { const c = consts.get(t); return c ? Array.from(tensorValues(c, '') as ArrayLike<number | bigint>, Number) : undefined; });
+  return 'axis' in found ? found.axis : undefined;
+}
+
+/** One call's inputs: per-call inputs [N, ...] give their first slice. */
+function firstCallFeeds(feeds: Record<string, WireTensor>, perCall: string[]): Record<string, WireTensor> {
+  const out = { ...feeds };
+  for (const name of perCall) {
+    const t = feeds[name];
+    const size = t.dims.slice(1).reduce((a, x) => a * x, 1);
+    out[name] = { type: t.type, dims: t.dims.slice(1), data: t.data.slice(0, size) as WireTensor['data'] };
+  }
+  return out;
 }
 
 /** The objective's output (default: the first graph output) and its target values. */

@@ -6,6 +6,7 @@ import { attrFloat, attrFloats, attrInt, attrString, attrStrings, attrTensor } f
 import { AnalysisError } from '../onnx/errors';
 import { LoadedModel, tensorAsFloat64, tensorDims } from '../onnx/model';
 import { GraphProto, NodeProto, TensorProto } from '../onnx/proto';
+import { CALLS_NODE } from './iterated/streaming';
 import { walkNodes } from '../onnx/graphs';
 import { LayerAttributes, NodeDirection, RecurrentOp } from '../report/types';
 
@@ -183,8 +184,11 @@ export function discoverRecurrentLayers(model: LoadedModel, fed: Record<string, 
     if (!isLoopOrScan(node)) return;
     const body = node.attribute.find((a) => a.name === 'body')?.g;
     const label = layerDisplayName(node, nodeIndex);
+    // The Scan that runs a streaming model's calls is Gradient Lens's own: a layer's path is where it sits in the model.
+    const own = node.name === CALLS_NODE;
     (body?.node ?? []).forEach((inner, bodyIndex) => placed.push({
-      node: inner, nodeIndex: bodyIndex, container: { nodeIndex, label, bodyIndex }, outer: [...(paths.get(node) ?? []), label, 'body'],
+      node: inner, nodeIndex: bodyIndex, container: { nodeIndex, label, bodyIndex },
+      outer: own ? paths.get(inner) ?? [] : [...(paths.get(node) ?? []), label, 'body'],
     }));
   });
   placed.forEach(({ node, nodeIndex, container, outer }) => {

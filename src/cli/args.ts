@@ -11,6 +11,9 @@ export interface AnalyzeArgs {
   inputs: Record<string, string>;
   seqLen?: number;
   batch?: number;
+  /** Streaming: calls to analyse, and state pairs given by hand. */
+  calls?: number;
+  state?: { input: string; output: string }[];
   seed: number;
   dims: Record<string, number>;
   ep: ExecutionProviderChoice;
@@ -39,6 +42,8 @@ retention, recurrent spectrum, weight gradients and the clipping what-if.
 
 options:
   --input NAME=FILE.npy     feed graph input NAME from a NumPy file, or a scalar: NAME=16000 (repeatable)
+  --calls N                 streaming models: analyse N consecutive calls, the state fed back [32 with state pairs]
+  --state IN=OUT            the state pair input IN / output OUT, instead of the ones found by name (repeatable)
   --seq-len N               sequence length for symbolic sequence axes [model's static value, else 32]
   --batch B                 batch size for symbolic batch axes [1]
   --seed S                  seed for generated inputs [0]
@@ -83,7 +88,7 @@ export function parseAnalyzeArgs(argv: string[]): AnalyzeArgs {
     if (!raw.startsWith('--') || raw === '--') { positional.push(raw); continue; }
     const eq = raw.indexOf('=');
     // Accept both `--flag value` and `--flag=value`.
-    const flag = eq > 0 && !['--input', '--dim'].includes(raw.slice(0, eq)) ? raw.slice(0, eq) : raw;
+    const flag = eq > 0 && !['--input', '--dim', '--state'].includes(raw.slice(0, eq)) ? raw.slice(0, eq) : raw;
     const inlineValue = flag !== raw ? raw.slice(eq + 1) : undefined;
     const value = (): string => {
       if (inlineValue !== undefined) return inlineValue;
@@ -94,6 +99,12 @@ export function parseAnalyzeArgs(argv: string[]): AnalyzeArgs {
     switch (flag) {
       case '--input': { const [k, v] = keyValue(flag, value()); args.inputs[k] = v; break; }
       case '--dim': { const [k, v] = keyValue(flag, value()); args.dims[k] = positiveInt(`--dim ${k}`, v); break; }
+      case '--calls': args.calls = positiveInt(flag, value()); break;
+      case '--state': {
+        const [k, v] = keyValue(flag, value());
+        args.state = [...(args.state ?? []), { input: k, output: v }];
+        break;
+      }
       case '--seq-len': args.seqLen = positiveInt(flag, value()); break;
       case '--batch': args.batch = positiveInt(flag, value()); break;
       case '--seed': {

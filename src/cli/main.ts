@@ -55,6 +55,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     checkOutputPaths(plan.outputs, plan.protectedFiles);
     const analysis = analyzeModel({
       modelPath: args.model, files: args.inputs, seqLen: args.seqLen, batch: args.batch, seed: args.seed, dims: args.dims,
+      calls: args.calls, state: args.state,
       ep: args.ep, saturation: args.saturation, signal, jacobian: args.jacobian, maxMemoryBytes: args.maxMemory,
       outputPaths: plan.outputs.filter((o) => o.path !== '-').map((o) => o.path),
       objective: { kind: args.objective, output: args.output, timeAxis: args.timeAxis, targetFile: args.target },

@@ -42,6 +42,7 @@ function gradientFigures(d: DirectionReport): string[] {
 
 function spectrumLine(d: DirectionReport, op: LayerReport['op']): string {
   const s = d.metrics.spectrum;
+  if (!s) return '';
   const blocks = s.gates.map((g) => `${g.gate} ${num(g.sigmaMax)}`).join(', ');
   let line = `recurrent spectrum σ_max(R): ${blocks}${s.gates.length > 1 ? ` (whole R ${num(s.sigmaMaxAll)})` : ''}`;
   if (op !== 'LSTM') {
@@ -59,7 +60,7 @@ function spectrumLine(d: DirectionReport, op: LayerReport['op']): string {
 export function formatSummary(report: Report): string {
   const out: string[] = [];
   const m = report.model;
-  const sources = Object.entries(report.input.sources).map(([k, v]) => `${safe(k)} ${v === 'random' ? `random (seed ${report.input.seed})` : safe(v.replace(/^file:/, 'from '))}`).join(', ');
+  const sources = Object.entries(report.input.sources).map(([k, v]) => `${safe(k)} ${v === 'random' ? `random (seed ${report.input.seed})` : safe(v.replace(/^file:/, 'from ').replace(/^value:/, '= '))}`).join(', ');
   out.push(`${safe(path.basename(m.path))} — ${safe(m.producer || 'unknown producer')}, opset ${m.opset} · onnxruntime ${report.runtime.onnxruntime} on ${report.runtime.executionProvider.toUpperCase()}`);
   out.push(`inputs: ${sources || 'none'} · T = ${report.input.seqLen}, B = ${report.input.batch}`);
   for (const layer of report.layers) {
@@ -72,7 +73,7 @@ export function formatSummary(report: Report): string {
         // Statistics of NaN/∞ values are no findings: say so once instead of printing them.
         if (d.metrics.decay) out.push(`  ${safe(flowLine(layer, d))}`);
         for (const sentence of memoryStory(layer, d)) out.push(`  ${safe(sentence)}`);
-        out.push(`  ${spectrumLine(d, layer.op)}`);
+        if (d.metrics.spectrum) out.push(`  ${spectrumLine(d, layer.op)}`);
         continue;
       }
       out.push(`  ${safe(flowLine(layer, d))}`);
@@ -85,7 +86,7 @@ export function formatSummary(report: Report): string {
       } else if (layer.op === 'GRU' && sat.gates.reset) {
         out.push(`  reset gates: ${saturationPhrase('', sat.gates.reset, sat.low, sat.high).trim()}`);
       }
-      out.push(`  ${spectrumLine(d, layer.op)}`);
+      if (d.metrics.spectrum) out.push(`  ${spectrumLine(d, layer.op)}`);
     }
   }
   out.push('');

@@ -24,13 +24,22 @@ export interface InputOptions {
   dims: Record<string, number>;
 }
 
+/** Streaming (SPEC v2 §9.1): N calls, and the inputs that carry the state between them. */
+export interface CallsInputs {
+  calls: number;
+  /** State inputs: their file is the initial state; not given, zeros. */
+  stateInputs: string[];
+}
+
 export interface ResolvedInputs {
   feeds: Record<string, WireTensor>;
   sources: Record<string, string>;
   seqLen: number;
   batch: number;
-  /** Per input, its time (sequence) and batch axes where the recurrent path defines them. */
+  /** Per input, its time (sequence) and batch axes where the recurrent path defines them (of one call's value). */
   axes: Record<string, { time?: number; batch?: number }>;
+  /** With calls: the inputs fed per call, [N, ...] (files with a leading N axis, random inputs). */
+  perCall: string[];
 }
 
 export const DEFAULT_SEQ_LEN = 32;
@@ -61,7 +70,11 @@ function dimSpecs(v: ValueInfoProto): DimSpec[] | null {
 /** Called once every input's shape is known, before random inputs are generated (the memory check). */
 export type InputBudget = (plan: { bytes: number; seqLen: number; batch: number }) => void;
 
-export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], opts: InputOptions, budget?: InputBudget): ResolvedInputs {
+export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], opts: InputOptions, budget?: InputBudget,
+  streaming?: CallsInputs): ResolvedInputs {
+  const N = streaming?.calls ?? 1;
+  const stateInputs = new Set(streaming?.stateInputs ?? []);
+  const perCall = new Set<string>();
   const graph = model.proto.graph;
   const inputs = feedableInputs(model);
   const names = new Set(inputs.map((v) => v.name));
@@ -118,19 +131,31 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
   for (const v of inputs) {
     const file = opts.files[v.name];
     if (!file) continue;
-    let arr = literalScalar(file) ?? readNpy(file, v.name);
+    const literal = literalScalar(file);
+    let arr = literal ?? readNpy(file, v.name);
     const specs = dimSpecs(v);
     // A scalar input given as a one-element array (np.array([16000])) is that scalar.
     if (specs && specs.length === 0 && arr.shape.length === 1 && arr.shape[0] === 1) arr = { ...arr, shape: [] };
     loaded.set(v.name, arr);
+    // Streaming: one more axis than the model's input, of length N, gives one value per call.
+    if (streaming && specs && arr.shape.length === specs.length + 1) {
+      if (stateInputs.has(v.name)) {
+        throw new AnalysisError(`input '${printable(v.name)}': ${file} has shape (${arr.shape.join(', ')}), one axis more than the model's state input ${describeShape(specs)}; a state input takes the initial state only (the calls feed it back), so give one value of shape ${describeShape(specs)}.`);
+      }
+      if (arr.shape[0] !== N) {
+        throw new AnalysisError(`input '${printable(v.name)}': ${file} has ${arr.shape[0]} values on its leading axis (shape (${arr.shape.join(', ')})) but the analysis runs ${N} calls; give one value per call (leading axis ${N}), pass --calls ${arr.shape[0]}, or give one value of shape ${describeShape(specs)} for every call.`);
+      }
+      perCall.add(v.name);
+    }
+    const callShape = perCall.has(v.name) ? arr.shape.slice(1) : arr.shape;
     if (specs) {
-      if (specs.length !== arr.shape.length) {
+      if (specs.length !== callShape.length) {
         throw new AnalysisError(`input '${v.name}': ${file} has shape (${arr.shape.join(', ')}) but the model expects rank ${specs.length} (${describeShape(specs)}).`);
       }
       specs.forEach((s, axis) => {
-        const size = arr.shape[axis];
+        const size = callShape[axis];
         if ('value' in s && s.value !== size) {
-          throw new AnalysisError(`input '${v.name}': ${file} has shape (${arr.shape.join(', ')}) but axis ${axis} must be ${s.value} (model shape ${describeShape(specs)}).`);
+          throw new AnalysisError(`input '${v.name}': ${file} has shape (${arr.shape.join(', ')}) but axis ${axis}${perCall.has(v.name) ? ' of each call\'s value' : ''} must be ${s.value} (model shape ${describeShape(specs)}).`);
         }
         if ('param' in s) {
           const prev = bound.get(s.param);
@@ -140,7 +165,7 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
         noteRole(v.name, roles.get(v.name)?.get(axis), size, axis);
       });
     }
-    sources[v.name] = `file:${file}`;
+    sources[v.name] = literal ? `value:${file}` : `file:${file}`;
   }
 
   // 2. Sequence length and batch: data, flags, static dims of the recurrent path, defaults.
@@ -206,6 +231,15 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
       if ('param' in s) bound.set(s.param, size);
       return size;
     });
+    // Streaming: a state input not given starts from zeros; other inputs are drawn per call.
+    if (stateInputs.has(v.name)) {
+      if (elemType !== DataType.FLOAT && elemType !== DataType.DOUBLE) throw new AnalysisError(`state input '${name}' is ${DATA_TYPE_NAMES[elemType] ?? elemType}; give its initial value with --input ${name}=FILE.npy.`);
+      const count = shape.reduce((p, q) => p * q, 1);
+      feeds[v.name] = { type: wire, dims: shape, data: elemType === DataType.FLOAT ? new Float32Array(count) : new Float64Array(count) };
+      sources[v.name] = 'zeros';
+      continue;
+    }
+    if (streaming) { perCall.add(v.name); shape.unshift(N); }
     const n = shape.reduce((p, q) => p * q, 1);
     if (elemType === DataType.FLOAT || elemType === DataType.DOUBLE) {
       bytes += n * (elemType === DataType.FLOAT ? 4 : 8 + 4);
@@ -222,9 +256,10 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
   let usedSeq: number | undefined;
   let usedBatch: number | undefined;
   for (const { v, shape } of toGenerate) {
+    const lead = perCall.has(v.name) ? 1 : 0;
     for (const [axis, use] of roles.get(v.name) ?? []) {
-      if (use.role === 'seq') usedSeq = Math.max(usedSeq ?? 0, shape[axis]);
-      else usedBatch = Math.max(usedBatch ?? 0, shape[axis]);
+      if (use.role === 'seq') usedSeq = Math.max(usedSeq ?? 0, shape[axis + lead]);
+      else usedBatch = Math.max(usedBatch ?? 0, shape[axis + lead]);
     }
   }
   seqLen = usedSeq ?? seqLen;
@@ -252,7 +287,7 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
     }
     axes[name] = entry;
   }
-  return { feeds, sources: ordered, seqLen, batch, axes };
+  return { feeds, sources: ordered, seqLen, batch, axes, perCall: [...perCall] };
 }
 
 /** Token ids must index the embedding's rows: −rows ≤ id < rows (Gather's rule), else one clear error. */

@@ -17,6 +17,8 @@ export interface Tensor {
 }
 
 export type RecurrentOp = 'LSTM' | 'GRU' | 'RNN';
+/** A layer's op: a recurrent node's, or "state" for a state recurrence (carried Loop/Scan or streaming state, SPEC v2 §9.1). */
+export type LayerOp = RecurrentOp | 'state';
 export type Direction = 'forward' | 'reverse';
 export type NodeDirection = Direction | 'bidirectional';
 
@@ -25,6 +27,12 @@ export const GATE_NAMES: Record<RecurrentOp, readonly string[]> = {
   GRU: ['update', 'reset', 'hidden'],
   RNN: [],
 };
+
+/** The gate names a layer reports: its op's, or a state recurrence's recognised cell's. */
+export function gateNames(layer: { op: LayerOp; cell?: 'LSTM' | 'GRU' }): readonly string[] {
+  if (layer.op === 'state') return layer.cell ? GATE_NAMES[layer.cell] : [];
+  return GATE_NAMES[layer.op];
+}
 
 export interface SaturationStats {
   /** The thresholds this gate was judged by (tanh-valued gates: 2·LOW − 1, 2·HIGH − 1; SPEC v2 §9.2). */
@@ -111,7 +119,8 @@ export interface ClippingMetrics {
 export interface DirectionMetrics {
   saturation: SaturationMetrics;
   retention?: RetentionMetrics;
-  spectrum: SpectrumMetrics;
+  /** Static, from R; absent for a state recurrence (no recurrent weight matrix). */
+  spectrum?: SpectrumMetrics;
   /** ‖gradHidden[t]‖₂ over (B, H). */
   gradNorm?: number[];
   /** ‖dL/dX_t‖₂ over (B, I) of the gradient this direction sends into the layer's input sequence X (SPEC v2 §9.2). */
@@ -148,7 +157,9 @@ export interface LayerIdentity {
   /** Where the node sits in the exported model, e.g. ["If_sr", "then_branch", "lstm"] (SPEC v2 §9.1); [node] at the top level. */
   path?: string[];
   nodeIndex: number;
-  op: RecurrentOp;
+  op: LayerOp;
+  /** A state recurrence whose step function is recognisably an LSTM/GRU cell written with plain ops. */
+  cell?: 'LSTM' | 'GRU';
   direction: NodeDirection;
   layout: number;
   hiddenSize: number;
@@ -160,6 +171,11 @@ export interface LayerIdentity {
 export interface LayerReport extends LayerIdentity {
   seqLen: number;
   batch: number;
+  /**
+   * A layer inside a Loop/Scan body or a streaming model: `count` iterations (calls) of `steps`
+   * steps each, concatenated into seqLen = count·steps (t = iteration·steps + step).
+   */
+  iterations?: { count: number; steps: number; calls?: boolean };
   directions: DirectionReport[];
 }
 
@@ -205,8 +221,12 @@ export interface InputInfo {
   batch: number;
   seed: number;
   sources: Record<string, string>;
-  /** Per graph input, which axis is the time (sequence) axis and which the batch axis, where known. */
+  /** Per graph input, which axis is the time (sequence) axis and which the batch axis, where known (of one call's value). */
   axes?: Record<string, { time?: number; batch?: number }>;
+  /** Streaming (SPEC v2 §9.1): the calls analysed, the inputs fed per call ([calls, ...]), the state pairs. */
+  calls?: number;
+  perCall?: string[];
+  state?: { input: string; output: string }[];
 }
 
 export interface ObjectiveInfo {

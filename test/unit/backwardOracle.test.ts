@@ -25,6 +25,10 @@ import * as path from 'path';
 import { analyze, EPS32, fixture, listCases, loadArray } from './helpers';
 import { ObjectiveKind } from '../../src/analysis/backward/objective';
 import { DecayMetrics, Report } from '../../src/report/types';
+import { statePairs } from '../../src/analysis/iterated/streaming';
+import { decodeModel } from '../../src/onnx/model';
+
+const load = (file: string) => decodeModel(fs.readFileSync(file), file).proto;
 
 interface RefDecay {
   basis: string; rho: number | null; rhoTail: number | null; survival: number | null; halfLife: number | null; reach: number | null;
@@ -51,6 +55,8 @@ interface RefRun {
 }
 interface RefCase {
   name: string; description: string; inputs: Record<string, string>; outputs: Record<string, string>; runs: RefRun[];
+  /** Streaming: the calls analysed and the state pairs [input, output]. */
+  calls?: number; state?: [string, string][];
   /** The float64 reference overflows float32's range at this step: behaviour is checked, not values. */
   float32Overflow?: boolean; float32OverflowStep?: number;
 }
@@ -118,7 +124,11 @@ describe('backward pass vs PyTorch autograd (float64, unrolled)', function () {
     const files = Object.fromEntries(Object.entries(spec.inputs).map(([k, v]) => [k, path.join(dir, v)]));
     spec.runs.forEach((run, r) => {
       const o = run.objective;
-      const options = { files, objective: { kind: o.kind, output: o.output, targetFile: o.target ? path.join(dir, o.target) : undefined } };
+      // A streaming case gives its calls and state pairs; a model with state pairs analysed as one call says calls: 1.
+      const streaming = spec.calls !== undefined
+        ? { calls: spec.calls, state: spec.state?.map(([input, output]) => ({ input, output })) }
+        : statePairs(load(path.join(dir, 'model.onnx')).graph, undefined).length ? { calls: 1 } : {};
+      const options = { files, objective: { kind: o.kind, output: o.output, targetFile: o.target ? path.join(dir, o.target) : undefined }, ...streaming };
       describe(`${name} [${o.kind} of ${o.output}${o.timeAxis !== null ? `, time axis ${o.timeAxis}` : ''}]`, () => {
         let report: Report;
         let tol: number;

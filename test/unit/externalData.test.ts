@@ -80,7 +80,7 @@ function assertSameNumbers(a: Report, b: Report, tol: number): void {
       for (const [g, t] of Object.entries(da.gates)) pairs.push([`${at} gate ${g}`, t, db.gates[g]]);
       pairs.push([`${at} hidden`, da.hidden, db.hidden]);
       if (da.cell) pairs.push([`${at} cell`, da.cell, db.cell]);
-      assertClose([db.metrics.spectrum.sigmaMaxAll], [da.metrics.spectrum.sigmaMaxAll], tol, tol, `${at} σ_max(R)`);
+      assertClose([db.metrics.spectrum!.sigmaMaxAll], [da.metrics.spectrum!.sigmaMaxAll], tol, tol, `${at} σ_max(R)`);
       assert.deepStrictEqual(db.metrics.saturation, da.metrics.saturation, `${at} saturation`);
     });
   });

@@ -125,11 +125,11 @@ describe('instrumented forward pass vs the PyTorch float64 oracle', function () 
               assert.strictEqual(d.metrics.retention, undefined);
             }
             // σ_max from float64 weights read from the file: exact up to the solver's tolerance.
-            for (const g of d.metrics.spectrum.gates) {
+            for (const g of d.metrics.spectrum!.gates) {
               const ref = layer.op === 'RNN' ? refDir.metrics.spectrum.all : refDir.metrics.spectrum[g.gate];
               assertClose([g.sigmaMax], [ref], 1e-9, 1e-7, `σ_max ${g.gate}`);
             }
-            assertClose([d.metrics.spectrum.sigmaMaxAll], [refDir.metrics.spectrum.all], 1e-9, 1e-7, 'σ_max whole R');
+            assertClose([d.metrics.spectrum!.sigmaMaxAll], [refDir.metrics.spectrum.all], 1e-9, 1e-7, 'σ_max whole R');
           });
         }
       }

@@ -25,7 +25,7 @@ function processingOrder(values: ArrayLike<number>, d: DirectionReport, window: 
   return out;
 }
 
-const pctRe = '([\\d.]+)%';
+const pctRe = '([\\d.]+(?:e[-+]?\\d+)?)%';
 
 /** "22%" → 0.22, checked against `expected` to the two significant digits printed. */
 function assertPercent(text: string, expected: number, what: string): void {

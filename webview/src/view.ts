@@ -7,7 +7,7 @@
  */
 import type { Dropdown } from '@vscode/webview-ui-toolkit';
 import type { PanelModel } from '../../src/protocol/panel';
-import { GATE_NAMES, type DirectionReport, type LayerReport, type Tensor } from '../../src/report/types';
+import { gateNames, type DirectionReport, type LayerReport, type Tensor } from '../../src/report/types';
 import { ChartView, type ChartContext, type Renderable } from './chartView';
 import { compareOption, flowOption, scatterOption, weightsOption, type CompareCurve, type Curve, type ScatterGate } from './charts';
 import { h, uid } from './dom';
@@ -101,7 +101,7 @@ export function modelHeader(model: PanelModel, compact = false): HTMLElement {
   const r = model.report;
   const m = r.model;
   const t = r.runtime.timingsMs;
-  const sources = Object.entries(r.input.sources).map(([k, v]) => `${k}: ${v === 'random' ? `random (seed ${r.input.seed})` : v.replace(/^file:/, '')}`).join(', ');
+  const sources = Object.entries(r.input.sources).map(([k, v]) => `${k}: ${v === 'random' ? `random (seed ${r.input.seed})` : v.replace(/^file:/, '').replace(/^value:/, '= ')}`).join(', ');
   const o = r.objective;
   const objective = o ? `${o.kind} of '${o.output}'${o.timeAxis !== undefined ? ` (time axis ${o.timeAxis})` : ''} = ${o.value === null ? 'n/a' : num(o.value, 4)}` : 'none';
   const head = h('header', { class: 'gl-model-head' },
@@ -203,7 +203,7 @@ function placeholder(text: string, testid?: string): HTMLElement {
 
 function heatSources(layer: LayerReport, d: DirectionReport): { grad?: HeatSource; others: HeatSource[] } {
   const others: HeatSource[] = [];
-  for (const g of GATE_NAMES[layer.op]) {
+  for (const g of gateNames(layer)) {
     const t = d.gates[g];
     if (t) others.push({ key: `gate:${g}`, label: `${g} gate ${GATE_SYMBOLS[g] ?? g}_t`, symbol: GATE_SYMBOLS[g] ?? g, tensor: t, magnitude: false });
   }
@@ -331,7 +331,7 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
   // Saturation scatter and weight gradients, side by side.
   const lower = h('div', { class: 'gl-two-col' });
   const sat = d.metrics.saturation;
-  const gates: ScatterGate[] = GATE_NAMES[layer.op].filter((g) => sat.gates[g]).map((g) => {
+  const gates: ScatterGate[] = gateNames(layer).filter((g) => sat.gates[g]).map((g) => {
     const s = sat.gates[g];
     const ret = d.metrics.retention;
     return {
@@ -345,7 +345,7 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
     lower.appendChild(h('figure', { class: 'gl-figure' }, h('figcaption', {}, 'Gate saturation per unit', h('span', { class: 'gl-hint' }, `Karpathy et al. 2015 · low ${sat.low}, high ${sat.high}${gates.some((g) => g.range === 'tanh') ? ` (tanh-valued gates: ${num(2 * sat.low - 1)}, ${num(2 * sat.high - 1)})` : ''}`)), el));
     registry.defer(() => new ChartView(el, ctx, `saturation-${name}`, (p, view) => scatterOption(p, view, gates, sat), { rebuildOnResize: true }));
   }
-  const bars = weightGradBars(layer.op, layer.hiddenSize, d);
+  const bars = layer.op === 'state' ? undefined : weightGradBars(layer.op, layer.hiddenSize, d);
   if (bars) {
     const own = directionWeightNorm(d);
     const G = r.clipping?.globalNorm;

@@ -16,7 +16,7 @@ import { GradientPath, isRecurrent } from './gradientPath';
 import { emitObjective, ObjectiveSpec } from './objective';
 import { VjpContext } from './vjp';
 import { VJP_RULES } from './rules';
-import { emitIteratedBackward, InnerLayerResult } from '../iterated/backward';
+import { emitIteratedBackward, InnerLayerResult, StateResult } from '../iterated/backward';
 import type { IteratedPlan } from '../iterated/plan';
 
 export interface BackwardInputs {
@@ -42,6 +42,14 @@ export interface BackwardInputs {
   seeds: (JacobianSeeds | undefined)[][];
   /** Loop/Scan nodes the backward goes through or that hold layers, by index in `graph`. */
   iterated?: Map<number, IteratedPlan>;
+  /** Streaming: the objective's output stacks N calls (see emitObjective). */
+  calls?: { N: number; innerAxis?: number };
+}
+
+/** Output names for a state recurrence: dL/d(each carried value after each iteration) [N, ...shape], Jacobian rows [N, 1 + S, 1, 1]. */
+export interface StateOutputs {
+  grads: string[];
+  jacobian?: { rows: string; divisors: string; seeds: number };
 }
 
 /** Output names of the analysis graph for one layer-direction's backward results. */
@@ -72,6 +80,8 @@ export interface AnalysisGraph {
   recurrenceNodes: number[];
   /** Indices of the reverse Scans over Loop/Scan iterations (chunked when they have many iterations). */
   iterationNodes: number[];
+  /** Per Loop/Scan node (index in the model's graph) with a state recurrence: its outputs. */
+  states: Map<number, StateOutputs>;
   /** Output names of dL/d(input) per graph input the gradient reaches (embeddings: of the looked-up rows). */
   inputGrads: { input: string; output: string; kind: 'float' | 'embedding' }[];
 }
@@ -129,7 +139,7 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
 
   // Objective and seed.
   const y = ctx.value(inp.objective.output);
-  const objective = emitObjective(b, inp.objective, y, ctx.shape(inp.objective.output), inp.timeAxis);
+  const objective = emitObjective(b, inp.objective, y, ctx.shape(inp.objective.output), inp.timeAxis, inp.calls);
   b.opInto('Identity', [objective.value], ['objective_value']);
   b.output('objective_value');
 
@@ -164,6 +174,7 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
 
   // Loop/Scan nodes: a reverse Scan over their iterations (iterated/backward.ts).
   const innerResults = new Map<number, InnerLayerResult>();
+  const stateResults = new Map<number, StateResult>();
   const iteratedScans: string[] = [];
   const runIterated = (plan: IteratedPlan, dOuts: (string | undefined)[]) => {
     const N = plan.N;
@@ -175,9 +186,11 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
         k, layer: inp.layers[k], bodyIndex: inp.layerNodes[k], T: inp.seqLens[k] / N, B: inp.batches[k],
         internals: inp.taps.internals[k][0], X: inp.taps.inputs[k].X, seeds: inp.seeds[k][0],
       })),
+      state: plan.state,
       tag: `it${plan.index}`,
     });
     for (const [name, grad] of res.grads) addGrad(name, grad);
+    if (res.state) stateResults.set(plan.index, res.state);
     plan.layers.forEach((k, j) => innerResults.set(k, res.inner[j]));
     iteratedScans.push(res.scanOutput);
   };
@@ -212,7 +225,21 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
   }
 
   // Loop/Scan nodes off the path still measure their layers' Jacobians.
-  for (const [i, plan] of inp.iterated ?? []) if (!iteratedDone.has(i) && plan.layers.length) runIterated(plan, []);
+  for (const [i, plan] of inp.iterated ?? []) if (!iteratedDone.has(i) && (plan.layers.length || plan.state)) runIterated(plan, []);
+  // State recurrences' per-iteration adjoints and Jacobian rows, as graph outputs.
+  const states = new Map<number, StateOutputs>();
+  for (const [i, res] of stateResults) {
+    const named = (value: string, what: string) => {
+      const name = `S${i}_bw_${what}`;
+      b.opInto('Identity', [value], [name]);
+      b.output(name);
+      return name;
+    };
+    states.set(i, {
+      grads: res.grads.map((g, v) => named(g, `grad${v}`)),
+      jacobian: res.jacobian && { rows: named(res.jacobian.rows, 'jacRows'), divisors: named(res.jacobian.divisors, 'jacDivisors'), seeds: res.jacobian.seeds },
+    });
+  }
 
   const backward: BackwardOutputs[][] = inp.layers.map((layer, k) => {
     const out = (value: string | undefined, what: string) => {
@@ -270,5 +297,5 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
   const recurrenceNodes = b.nodes.map((n, i) => (scanOutputs.has(n.output[0]) ? i : -1)).filter((i) => i >= 0);
   const iterationScans = new Set(iteratedScans);
   const iterationNodes = b.nodes.map((n, i) => (iterationScans.has(n.output[0]) ? i : -1)).filter((i) => i >= 0);
-  return { proto: makeModel(b.graph('gradient_lens_analysis')), feeds: [...feeds], objectiveValue: 'objective_value', backward, recurrenceNodes, iterationNodes, inputGrads };
+  return { proto: makeModel(b.graph('gradient_lens_analysis')), feeds: [...feeds], objectiveValue: 'objective_value', backward, recurrenceNodes, iterationNodes, inputGrads, states };
 }

@@ -34,30 +34,42 @@ export interface EmittedObjective {
   seed: string;
 }
 
-export function emitObjective(b: GraphBuilder, spec: ObjectiveSpec, y: string, shape: number[], timeAxis: number | undefined): EmittedObjective {
-  const n = shape.reduce((a, c) => a * c, 1);
+/**
+ * `calls`: y stacks N streaming calls on axis 0, and L sums the objective over the calls (SPEC v2
+ * §9.1): mean and target average within a call; `last` takes the last call (at the last step of
+ * its own time axis `innerAxis` of the stacked y, when it has one).
+ */
+export function emitObjective(b: GraphBuilder, spec: ObjectiveSpec, y: string, shape: number[], timeAxis: number | undefined,
+  calls?: { N: number; innerAxis?: number }): EmittedObjective {
+  // Elements one mean averages over: all of y, or one call's.
+  const n = shape.reduce((a, c) => a * c, 1) / (calls?.N ?? 1);
   const ones = () => b.op('ConstantOfShape', [b.constI64(shape)], { value: { name: '', dims: [1], data_type: 1, raw_data: new Uint8Array(Float32Array.of(1).buffer) } });
   switch (spec.kind) {
     case 'sum': return { value: b.op('ReduceSum', [y], { keepdims: 0 }), seed: ones() };
-    case 'mean': return { value: b.op('ReduceMean', [y], { keepdims: 0 }), seed: b.mul(ones(), b.constF(1 / n)) };
+    case 'mean': return { value: b.mul(b.op('ReduceSum', [y], { keepdims: 0 }), b.constF(1 / n)), seed: b.mul(ones(), b.constF(1 / n)) };
     case 'l2': return { value: b.mul(b.op('ReduceSumSquare', [y], { keepdims: 0 }), b.constF(0.5)), seed: b.op('Identity', [y]) };
     case 'last': {
-      const axis = timeAxis!;
-      const steps = shape[axis];
-      const oneHot = new Float32Array(steps);
-      oneHot[steps - 1] = 1;
-      const bshape = shape.map((d, i) => (i === axis ? steps : 1));
-      const mask = b.initializer('last_step_mask', bshape, oneHot);
-      const seed = b.mul(ones(), mask);
+      // One-hot at the last index of every time axis (the calls' and, within a call, its own).
+      const axes = calls ? [0, ...(calls.innerAxis !== undefined ? [calls.innerAxis] : [])] : [timeAxis!];
+      let seed = ones();
+      for (const axis of axes) {
+        const steps = shape[axis];
+        const oneHot = new Float32Array(steps);
+        oneHot[steps - 1] = 1;
+        const bshape = shape.map((d, i) => (i === axis ? steps : 1));
+        seed = b.mul(seed, b.initializer('last_step_mask', bshape, oneHot));
+      }
       return { value: b.op('ReduceSum', [b.mul(y, seed)], { keepdims: 0 }), seed };
     }
     case 'target': {
       const t = spec.target!;
-      if (t.dims.length !== shape.length || t.dims.some((d, i) => d !== shape[i])) {
-        throw new AnalysisError(`--target: the target has shape (${t.dims.join(', ')}) but output '${spec.output}' has shape (${shape.join(', ')}); give a target of the output's shape.`);
+      // With calls: one target per call [N, ...], or one for every call (the call's shape, broadcast).
+      const fits = (dims: number[]) => t.dims.length === dims.length && t.dims.every((d, i) => d === dims[i]);
+      if (!fits(shape) && !(calls && fits(shape.slice(1)))) {
+        throw new AnalysisError(`--target: the target has shape (${t.dims.join(', ')}) but output '${spec.output}' has shape (${shape.join(', ')})${calls ? ` over ${calls.N} calls (one call: (${shape.slice(1).join(', ')}))` : ''}; give a target of the output's shape.`);
       }
       const diff = b.sub(y, b.initializer('target', t.dims, t.data));
-      return { value: b.op('ReduceMean', [b.mul(diff, diff)], { keepdims: 0 }), seed: b.mul(diff, b.constF(2 / n)) };
+      return { value: b.mul(b.op('ReduceSum', [b.mul(diff, diff)], { keepdims: 0 }), b.constF(1 / n)), seed: b.mul(diff, b.constF(2 / n)) };
     }
   }
 }

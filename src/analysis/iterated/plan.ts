@@ -12,6 +12,9 @@ import { LayerTaps } from '../modelGraph';
 import { RecurrentLayer } from '../recurrent';
 import { bodyPaths, BodyPaths } from './bodyPath';
 import { describeIterated, isIterated, IteratedSpec } from './spec';
+import { exactStateSeeds, StateLayer, stateBatchAxis } from './stateLayers';
+import type { StatePlan } from './backward';
+import { SeededRandom } from '../../inputs/random';
 
 export interface IteratedPlan {
   /** Index of the node in the lowered main graph. */
@@ -22,6 +25,9 @@ export interface IteratedPlan {
   taps: string[];
   /** Indices of the analysed layers inside its body. */
   layers: number[];
+  /** The state recurrence of its carried values, if any, and (after the run) how it is seeded. */
+  stateLayer?: StateLayer;
+  state?: StatePlan & StateShape;
   /** After the model's run (bind): iterations, the tap outputs, per-iteration shapes and element types. */
   N: number;
   tapNames: Map<string, string>;
@@ -30,19 +36,27 @@ export interface IteratedPlan {
   bind(tapNames: Map<string, string>, outputs: Record<string, WireTensor>): void;
 }
 
-/** The Loop/Scan nodes (by index in the lowered graph) whose bodies hold analysed layers, and those layers' indices. */
-export function iteratedHolding(lowered: GraphProto, layers: RecurrentLayer[], original: GraphProto): Map<number, number[]> {
-  const out = new Map<number, number[]>();
+/** What a Loop/Scan node's body holds: analysed recurrent layers (their indices) and a state recurrence. */
+export interface Holding {
+  layers: number[];
+  state?: StateLayer;
+}
+
+/** The Loop/Scan nodes (by index in the lowered graph) whose bodies hold analysed layers or a state recurrence. */
+export function iteratedHolding(lowered: GraphProto, layers: RecurrentLayer[], original: GraphProto, stateLayers: StateLayer[] = []): Map<number, Holding> {
+  const out = new Map<number, Holding>();
   lowered.node.forEach((n, i) => {
     if (!isIterated(n)) return;
-    const ks = layers.map((l, k) => (l.container && original.node[l.container.nodeIndex].output[0] === n.output[0] ? k : -1)).filter((k) => k >= 0);
-    if (ks.length) out.set(i, ks);
+    const same = (index: number) => original.node[index].output[0] === n.output[0];
+    const ks = layers.map((l, k) => (l.container && same(l.container.nodeIndex) ? k : -1)).filter((k) => k >= 0);
+    const state = stateLayers.find((s) => same(s.container.nodeIndex));
+    if (ks.length || state) out.set(i, { layers: ks, state });
   });
   return out;
 }
 
 /** Every Loop/Scan node the backward pass goes through or that holds layers, with its body's paths and taps. */
-export function planIterated(lowered: GraphProto, path: GradientPath, holds: Map<number, number[]>, opset: number, modelName: string): Map<number, IteratedPlan> {
+export function planIterated(lowered: GraphProto, path: GradientPath, holds: Map<number, Holding>, opset: number, modelName: string): Map<number, IteratedPlan> {
   const plans = new Map<number, IteratedPlan>();
   const onPath = new Set(path.nodes);
   lowered.node.forEach((node, index) => {
@@ -54,8 +68,10 @@ export function planIterated(lowered: GraphProto, path: GradientPath, holds: Map
     for (const i of paths.floatCarried) { taps.add(spec.carried[i].bodyIn); taps.add(spec.carried[i].bodyOut); }
     for (const s of spec.scanIns) taps.add(s.bodyIn);
     for (const s of spec.scanOuts) taps.add(s.bodyOut);
+    const stateLayer = holds.get(index)?.state;
+    for (const g of Object.values(stateLayer?.cell?.gates ?? {})) taps.add(g);
     const plan: IteratedPlan = {
-      index, spec, paths, taps: [...taps], layers: holds.get(index) ?? [], N: 0, tapNames: new Map(), shapes: new Map(), elemTypes: new Map(),
+      index, spec, paths, taps: [...taps], layers: holds.get(index)?.layers ?? [], stateLayer, N: 0, tapNames: new Map(), shapes: new Map(), elemTypes: new Map(),
       bind(tapNames, outputs) {
         plan.tapNames = tapNames;
         let N = -1;
@@ -128,4 +144,47 @@ export function layerRuns(layers: RecurrentLayer[], taps: LayerTaps[], outputs: 
       iterations: { N, T },
     };
   });
+}
+
+/** How a state recurrence's values are laid out: per var its shape and batch axis; B and the flattened H. */
+export interface StateShape {
+  shapes: number[][];
+  batchAxes: (number | undefined)[];
+  B: number;
+  H: number;
+  /** Probes used for its Jacobian (undefined: exact). */
+  probes?: number;
+}
+
+/**
+ * After the run: the state recurrence's layout and Jacobian seeds — exact one-hot rows while
+ * B·H ≤ exactMax, else `probes` Gaussian rows (or as `mode` says).
+ */
+export function planState(plan: IteratedPlan, B: number, mode: 'auto' | 'exact' | 'off' | { probes: number }, exactMax: number, autoProbes: number, seed: number): void {
+  const layer = plan.stateLayer;
+  if (!layer) return;
+  const shapes = layer.vars.map((ci) => plan.shapes.get(plan.spec.carried[ci].bodyOut)!);
+  // Known from the model's symbolic dims (streaming: the state input shares its batch dim with the data), else by shape.
+  const batchAxes = shapes.map((sh, vi) => {
+    const known = layer.batchAxes?.[vi];
+    return known !== undefined ? known : stateBatchAxis(sh, B);
+  });
+  const knownB = layer.batchAxes?.map((a, vi) => (a === undefined ? undefined : shapes[vi][a])).find((x) => x !== undefined);
+  if (knownB !== undefined) B = knownB;
+  const hasBatch = batchAxes.some((a) => a !== undefined);
+  const Bs = hasBatch ? B : 1;
+  const H = shapes.reduce((a, sh, vi) => a + sh.reduce((p, x) => p * x, 1) / (batchAxes[vi] === undefined ? 1 : Bs), 0);
+  const shape: StateShape = { shapes, batchAxes: hasBatch ? batchAxes : shapes.map(() => undefined), B: Bs, H };
+  let seeds: StatePlan['seeds'];
+  const probes = mode === 'off' || mode === 'exact' ? undefined : mode === 'auto' ? (Bs * H > exactMax ? autoProbes : undefined) : mode.probes;
+  if (mode !== 'off') {
+    if (probes) {
+      const perVar = shapes.map((sh, vi) => SeededRandom.forInput(seed, `jacobian/${layer.name}/${vi}`).normal(probes * sh.reduce((p, x) => p * x, 1)));
+      seeds = { count: probes, probes: true, perVar };
+    } else {
+      const exact = exactStateSeeds(shapes, shape.batchAxes, Bs);
+      seeds = { count: exact.count, probes: false, perVar: exact.perVar };
+    }
+  }
+  plan.state = { vars: layer.vars, seeds, ...shape, probes };
 }
