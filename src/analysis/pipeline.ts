@@ -13,7 +13,7 @@ import { defaultMemoryLimit, estimateAnalysisMemory, MemoryLayer, memoryRefusal 
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { DATA_TYPE_NAMES, DataType, GraphProto, ModelProto, NodeProto, ValueInfoProto, toNumber } from '../onnx/proto';
 import { walkNodes } from '../onnx/graphs';
-import { CALL_INDEX_INPUT, CALLS_NODE, statePairs, StatePair, wrapCalls } from './iterated/streaming';
+import { CALL_INDEX_INPUT, CALLS_NODE, ChunkRole, runCalls, statePairs, StatePair, wrapCalls } from './iterated/streaming';
 import { isIterated } from './iterated/spec';
 import { prepareModel } from './prepare';
 import { evaluateTensors } from './evaluate';
@@ -30,7 +30,7 @@ import {
   DirectionReport, GATE_NAMES, LayerReport, ObjectiveInfo, REPORT_SCHEMA, Report, SpectrumMetrics, Tensor, ValueInfoSummary,
 } from '../report/types';
 import { describeOps, discoverRecurrentLayers, GATE_COUNT, listRecurrentNodes, RecurrentLayer } from './recurrent';
-import { buildRuntimeModel } from './modelGraph';
+import { buildRuntimeModel, RuntimeModel } from './modelGraph';
 import { checkInnerLayers, iteratedHolding, IteratedPlan, layerRuns, planIterated, planState } from './iterated/plan';
 import { declaredBatchAxis, discoverStateLayers } from './iterated/stateLayers';
 import { stateLayerReport } from './iterated/stateReport';
@@ -65,6 +65,8 @@ export interface AnalysisSettings extends InputOptions {
   objective?: { kind: ObjectiveKind; output?: string; timeAxis?: number; targetFile?: string };
   /** jacobianNorm: exact, K probes, off, or auto (exact while B·H ≤ 512, else 64 probes). */
   jacobian?: JacobianMode;
+  /** Streaming analyses of at least this many calls run the model in chunks of calls (default CHUNKED_CALLS_MIN). */
+  chunkedCallsMin?: number;
   /** Backward recurrences of at least this many steps run in chunks of bounded native calls. */
   chunkedScanMinSteps?: number;
   /** Analysis graphs of more nodes run in pieces of at most this many (default MAX_STAGE_NODES). */
@@ -82,6 +84,8 @@ export interface AnalysisSettings extends InputOptions {
 export const CHUNKED_MIN_MACS = 2e9;
 export const CHUNKED_SCAN_MIN_STEPS = 256;
 export const TARGET_CALL_MS = 150;
+/** Streaming analyses of at least this many calls run the model in chunks of calls. */
+export const CHUNKED_CALLS_MIN = 64;
 
 export type JacobianMode = 'auto' | 'exact' | 'off' | { probes: number };
 
@@ -231,7 +235,13 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const tapNames = runtimeModel.taps.flatMap((t) => [t.X, t.Y, t.initialH, t.initialC, t.sequenceLens].filter((x): x is string => !!x));
     const bodyTapNames = [...runtimeModel.bodyTaps.values()].flatMap((m) => [...m.values()]);
     const fetches = [...new Set([...runtimeModel.graphOutputs, ...tapNames, ...runtimeModel.valueTaps.values(), ...bodyTapNames])];
-    const first = await host.run(main.sessionId, inputs.feeds, fetches).catch((e: Error) => {
+    const runMain = (feeds: Record<string, WireTensor>, names: string[]) => host.run(main.sessionId, feeds, names);
+    // Many streaming calls run in chunks of calls (state carried between them): no one native call runs long.
+    const chunkCalls = streaming && streaming.calls >= (opts.chunkedCallsMin ?? CHUNKED_CALLS_MIN);
+    const first = await (chunkCalls
+      ? runCalls(runMain, inputs.feeds, fetches, { ...streaming, pairs, perCall: inputs.perCall, perCallFeeds: [...inputs.perCall, ...(inputs.feeds[CALL_INDEX_INPUT] ? [CALL_INDEX_INPUT] : [])] },
+        callsRole(runtimeModel, pairs, inputs.perCall), { targetMs: TARGET_CALL_MS, checkCancelled, progress: (f) => progress(`Running the model (${Math.round(100 * f)}% of the calls)`) })
+      : runMain(inputs.feeds, fetches)).catch((e: Error) => {
       if (e instanceof CancelledError) throw e;
       throw new AnalysisError(explainRunFailure(e.message, layers, inputs.sources) ?? `onnxruntime failed to run ${modelName}: ${firstLine(e.message)}`, e.message);
     });
@@ -517,6 +527,24 @@ function innerTimeAxis(plan: IteratedPlan, bodyOutput: string): number | undefin
   const found = traceTimeAxis(body, (t) => plan.shapes.get(t) ?? (consts.has(t) ? tensorDims(consts.get(t)!) : undefined), bodyOutput,
     (t) => { const c = consts.get(t); return c ? Array.from(tensorValues(c, '') as ArrayLike<number | bigint>, Number) : undefined; });
   return 'axis' in found ? found.axis : undefined;
+}
+
+/**
+ * How each value fetched from the wrapped streaming model combines over chunks of calls: the
+ * final state is the last chunk's, the initial state and inputs fed once are the first chunk's,
+ * everything stacked per call is concatenated.
+ */
+function callsRole(rm: RuntimeModel, pairs: StatePair[], perCall: string[]): (name: string) => ChunkRole {
+  const tapOf = new Map([...rm.valueTaps].map(([tensor, tap]) => [tap, tensor]));
+  const stateIn = new Set(pairs.map((p) => p.input));
+  const stateOut = new Set(pairs.map((p) => p.output));
+  const once = new Set(rm.proto.graph.input.map((v) => v.name).filter((n) => !perCall.includes(n)));
+  return (name) => {
+    const source = tapOf.get(name) ?? name;
+    if (stateOut.has(source)) return 'last';
+    if (stateIn.has(source) || once.has(source)) return 'first';
+    return 'concat';
+  };
 }
 
 /** One call's inputs: per-call inputs [N, ...] give their first slice. */

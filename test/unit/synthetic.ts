@@ -17,6 +17,8 @@ export interface SyntheticOptions {
   scale?: number;
   seed?: number;
   opset?: number;
+  /** A streaming model: `steps` per call, the state in (h, c) and out (hn, cn) as graph inputs and outputs. */
+  streaming?: { steps: number };
 }
 
 export function syntheticRecurrentModel(o: SyntheticOptions): ModelProto {
@@ -32,7 +34,8 @@ export function syntheticRecurrentModel(o: SyntheticOptions): ModelProto {
     return v;
   };
   const b = new GraphBuilder('syn_');
-  const graphInputs = [valueInfo('x', DataType.FLOAT, ['seq', 'batch', I])];
+  const seq = o.streaming ? o.streaming.steps : 'seq';
+  const graphInputs = [valueInfo('x', DataType.FLOAT, [seq, 'batch', I])];
   const W = makeTensor('W', [D, g * H, I], scaled(D * g * H * I, I));
   const R = makeTensor('R', [D, g * H, H], scaled(D * g * H * H, H));
   const B = makeTensor('B', [D, 2 * g * H], scaled(D * 2 * g * H, H));
@@ -41,11 +44,20 @@ export function syntheticRecurrentModel(o: SyntheticOptions): ModelProto {
     { name: 'direction', type: AttributeType.STRING, s: new TextEncoder().encode(o.direction ?? 'forward') },
   ];
   if (o.op === 'GRU') attrs.push({ name: 'linear_before_reset', type: AttributeType.INT, i: 1 });
-  b.nodes.push({ op_type: o.op, name: `${o.op.toLowerCase()}0`, input: ['x', 'W', 'R', 'B'], output: ['Y', 'Y_h'], attribute: attrs, domain: '' });
+  const lstm = o.op === 'LSTM';
+  const stream = o.streaming;
+  b.nodes.push({
+    op_type: o.op, name: `${o.op.toLowerCase()}0`, domain: '', attribute: attrs,
+    input: stream ? ['x', 'W', 'R', 'B', '', 'h', ...(lstm ? ['c'] : [])] : ['x', 'W', 'R', 'B'],
+    output: stream ? ['Y', 'hn', ...(lstm ? ['cn'] : [])] : ['Y', 'Y_h'],
+  });
   const graph = b.graph('synthetic');
-  graph.input = graphInputs;
+  const state = (name: string) => valueInfo(name, DataType.FLOAT, [D, 'batch', H]);
+  graph.input = stream ? [...graphInputs, state('h'), ...(lstm ? [state('c')] : [])] : graphInputs;
   graph.initializer = [W, R, B];
-  graph.output = [valueInfo('Y', DataType.FLOAT, ['seq', D, 'batch', H]), valueInfo('Y_h', DataType.FLOAT, [D, 'batch', H])];
+  graph.output = stream
+    ? [valueInfo('Y', DataType.FLOAT, [seq, D, 'batch', H]), state('hn'), ...(lstm ? [state('cn')] : [])]
+    : [valueInfo('Y', DataType.FLOAT, ['seq', D, 'batch', H]), valueInfo('Y_h', DataType.FLOAT, [D, 'batch', H])];
   return makeModel(graph, o.opset ?? 14);
 }
 

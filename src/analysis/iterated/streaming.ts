@@ -15,7 +15,10 @@ import { printable } from '../../onnx/files';
 import { renameGraph } from '../../onnx/graphs';
 import { GraphProto, ModelProto, NodeProto, ValueInfoProto, toNumber } from '../../onnx/proto';
 import { makeAttribute } from '../../onnx/attributes';
+import type { WireTensor } from '../../runtime/protocol';
 
+/** The symbolic size of the wrapped model's calls axis. */
+const CALLS_DIM = 'gradient_lens_calls';
 /** Name of the Scan node that runs the calls (never shown as part of a layer's path). */
 export const CALLS_NODE = 'gradient_lens_calls';
 /** Prefix of the body's own tensor names (a body may not reuse the enclosing graph's names). */
@@ -161,16 +164,17 @@ export function wrapCalls(proto: ModelProto, wrap: CallsWrap): Map<NodeProto, No
     output: [...wrap.pairs.map((p) => p.output), ...others.map((o) => o.name)],
     attribute: [makeAttribute('body', body), makeAttribute('num_scan_inputs', scanInputs.length)],
   };
+  // The calls axis is symbolic: the wrapped model runs any number of calls, so long runs go in chunks (runCalls).
   const lead = (v: ValueInfoProto): ValueInfoProto => {
     const tt = v.type?.tensor_type;
     if (!tt?.shape) return v;
-    return { ...v, type: { tensor_type: { ...tt, shape: { dim: [{ dim_value: wrap.calls }, ...tt.shape.dim] } } } };
+    return { ...v, type: { tensor_type: { ...tt, shape: { dim: [{ dim_param: CALLS_DIM }, ...tt.shape.dim] } } } };
   };
   proto.graph = {
     ...g,
     node: [scan],
     input: [...g.input.map((v) => (perCall.has(v.name) ? lead(v) : v)),
-      ...(callIndex ? [{ name: callIndex, type: { tensor_type: { elem_type: 7, shape: { dim: [{ dim_value: wrap.calls }] } } } }] : [])],
+      ...(callIndex ? [{ name: callIndex, type: { tensor_type: { elem_type: 7, shape: { dim: [{ dim_param: CALLS_DIM }] } } } }] : [])],
     output: g.output.map((o) => (stateOuts.has(o.name) ? o : lead(o))),
     value_info: [],
   };
@@ -179,3 +183,63 @@ export function wrapCalls(proto: ModelProto, wrap: CallsWrap): Map<NodeProto, No
 
 /** The per-call index input the wrap adds when no input changes per call (fed 0 … N−1). */
 export const CALL_INDEX_INPUT = 'gradient_lens_call_index';
+
+/** How a fetched value of the wrapped model combines over chunks of calls. */
+export type ChunkRole = 'concat' | 'first' | 'last';
+
+/**
+ * Run the wrapped model's N calls in chunks of calls through one session, the state outputs of a
+ * chunk fed as the state inputs of the next: no native call runs long, and cancelling waits for
+ * one chunk (about `targetMs`). `role(name)` says how each fetched value combines.
+ */
+export async function runCalls(
+  run: (feeds: Record<string, WireTensor>, fetches: string[]) => Promise<{ outputs: Record<string, WireTensor>; ms: number }>,
+  feeds: Record<string, WireTensor>, fetches: string[], wrap: CallsWrap & { perCallFeeds: string[] }, role: (name: string) => ChunkRole,
+  opts: { targetMs: number; checkCancelled: () => void; progress: (f: number) => void },
+): Promise<{ outputs: Record<string, WireTensor>; ms: number }> {
+  const N = wrap.calls;
+  const wanted = [...new Set([...fetches, ...wrap.pairs.map((p) => p.output)])];
+  const parts = new Map<string, WireTensor[]>();
+  const kept: Record<string, WireTensor> = {};
+  let states = Object.fromEntries(wrap.pairs.map((p) => [p.input, feeds[p.input]]));
+  let done = 0;
+  let chunk = 16;
+  let ms = 0;
+  while (done < N) {
+    opts.checkCancelled();
+    const len = Math.min(chunk, N - done);
+    const part: Record<string, WireTensor> = { ...feeds, ...states };
+    for (const name of wrap.perCallFeeds) part[name] = sliceCalls(feeds[name], done, len);
+    const r = await run(part, wanted);
+    ms += r.ms;
+    for (const name of wanted) {
+      const v = r.outputs[name];
+      const how = role(name);
+      if (how === 'concat') parts.set(name, [...(parts.get(name) ?? []), v]);
+      else if (how === 'last' || !(name in kept)) kept[name] = v;
+    }
+    states = Object.fromEntries(wrap.pairs.map((p) => [p.input, r.outputs[p.output]]));
+    done += len;
+    opts.progress(done / N);
+    chunk = Math.max(1, Math.min(N, Math.floor(opts.targetMs / Math.max(r.ms / len, 1e-3))));
+  }
+  const outputs: Record<string, WireTensor> = {};
+  for (const name of fetches) outputs[name] = parts.has(name) ? concatCalls(parts.get(name)!) : kept[name];
+  return { outputs, ms };
+}
+
+function sliceCalls(t: WireTensor, from: number, len: number): WireTensor {
+  const s = t.dims.slice(1).reduce((a, x) => a * x, 1);
+  return { type: t.type, dims: [len, ...t.dims.slice(1)], data: t.data.slice(from * s, (from + len) * s) as WireTensor['data'] };
+}
+
+function concatCalls(parts: WireTensor[]): WireTensor {
+  const first = parts[0];
+  const n = parts.reduce((a, p) => a + p.dims[0], 0);
+  const s = first.dims.slice(1).reduce((a, x) => a * x, 1);
+  const Ctor = first.data.constructor as new (len: number) => WireTensor['data'];
+  const data = new Ctor(n * s);
+  let at = 0;
+  for (const p of parts) { (data as Float32Array).set(p.data as Float32Array, at); at += p.data.length; }
+  return { type: first.type, dims: [n, ...first.dims.slice(1)], data };
+}
