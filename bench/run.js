@@ -18,6 +18,8 @@
  *   exact     --jacobian exact (B·H seeds) for LSTM H = 64 at T ∈ {100, 1000} and H = 256 at T = 1000.
  *   floor     per headline T: the first session of a fresh process (a fixed cost of every run) and
  *             the leanest backward step as a Scan (see floorChild), against the forward's step.
+ *   streaming a streaming LSTM (H = 128, one step per call, state h/c fed back) over N ∈ {100, 1000}
+ *             calls (`--calls N`, default Jacobian), against the same N calls run plainly in a loop.
  *   memory    peak RSS of every process, from /usr/bin/time when it is installed.
  *   torch     PyTorch nn.LSTM / GRU / RNN forward and forward+backward on the same sizes, when
  *             /usr/bin/python3 can import torch (Debian's python3-torch), 2 threads.
@@ -27,7 +29,7 @@
  *   --ops LSTM,GRU       grid ops            --hidden 64,256   grid hidden sizes
  *   --seq 100,1000       grid and headline sequence lengths (headline keeps those of 1000, 4000)
  *   --reps N             repetitions for medians [3]
- *   --skip headline,grid,exact,floor,torch,json
+ *   --skip headline,grid,streaming,exact,floor,torch,json
  *   --timeout S          kill a single run after S seconds [300]
  * A run longer than 120 s is noted and the larger sequence lengths of that configuration are skipped.
  *
@@ -120,6 +122,35 @@ async function floorChild(seqLen, reps) {
     runsMs.push(performance.now() - t0);
   }
   process.stdout.write(`${JSON.stringify({ firstSessionMs, scanMs: median(runsMs), usPerStep: (1000 * median(runsMs)) / T })}\n`);
+}
+
+/**
+ * The plain way to run a streaming model (`--stream-child MODEL N REPS`): N session.run calls in
+ * a loop, each call's state outputs fed back as the next call's state inputs. Prints JSON.
+ */
+async function streamChild(modelPath, calls, reps) {
+  const ort = require('onnxruntime-node');
+  const { SeededRandom } = require(path.join(ROOT, 'out/src/inputs/random.js'));
+  const session = await ort.InferenceSession.create(modelPath, { graphOptimizationLevel: 'all', executionProviders: ['cpu'], logSeverityLevel: 4 });
+  const xMeta = session.inputMetadata.find((m) => m.name === 'x');
+  const dims = xMeta.shape.map((d) => (typeof d === 'number' ? d : 1));
+  const n = dims.reduce((a, b) => a * b, 1);
+  const xs = SeededRandom.forInput(0, 'x').normal(n * calls);
+  const stateNames = session.inputNames.filter((k) => k !== 'x');
+  const H = session.inputMetadata.find((m) => m.name === stateNames[0]).shape[2];
+  const once = async () => {
+    let state = Object.fromEntries(stateNames.map((k) => [k, new ort.Tensor('float32', new Float32Array(H), [1, 1, H])]));
+    const t = performance.now();
+    for (let i = 0; i < calls; i++) {
+      const out = await session.run({ x: new ort.Tensor('float32', xs.subarray(i * n, (i + 1) * n), dims), ...state });
+      state = Object.fromEntries(stateNames.map((k) => [k, out[`${k}n`]]));
+    }
+    return performance.now() - t;
+  };
+  await once(); // warm-up
+  const runsMs = [];
+  for (let i = 0; i < reps; i++) runsMs.push(await once());
+  process.stdout.write(`${JSON.stringify({ runsMs, medianMs: median(runsMs) })}\n`);
 }
 
 function inputDims(session, seqLen) {
@@ -405,6 +436,29 @@ async function main() {
     table(['op', 'hidden', 'seq', 'forward', 'build', 'run', 'metrics', 'total', 'wall', 'total/fwd', 'compute/fwd', 'wall/fwd', 'peak RSS', 'fwd RSS'], rows);
   }
 
+  // ---- streaming ----------------------------------------------------------------------------
+  if (!opts.skip.has('streaming')) {
+    log('\n== Streaming: LSTM H = 128, I = 64, 1 step per call, state h/c fed back (median of ' + opts.reps + ') ==');
+    log('baseline: the N calls run plainly, one session.run per call in a loop, the state fed back.');
+    const { syntheticRecurrentModelBytes } = require(path.join(ROOT, 'out/test/unit/synthetic.js'));
+    const model = path.join(bench.dir, 'stream-lstm-h128.onnx');
+    fs.writeFileSync(model, syntheticRecurrentModelBytes({ op: 'LSTM', hidden: 128, input: 64, streaming: { steps: 1 } }));
+    const rows = [];
+    results.streaming = [];
+    for (const N of opts.quick ? [1000] : [100, 1000]) {
+      const base = await runProcess(process.execPath, [__filename, '--stream-child', model, String(N), String(opts.reps)], { timeoutS: opts.timeoutS, gnuTime: false });
+      if (base.code !== 0) { bench.note(`plain streaming run failed (N=${N}): ${base.stderr.trim().split('\n').pop()}`); continue; }
+      const plain = JSON.parse(base.stdout.trim().split('\n').pop());
+      const r = await bench.cliMedian(model, 1, 'auto', opts.reps, ['--calls', String(N)]);
+      if (!r.ok) bench.note(`streaming N=${N} failed: ${r.error}`);
+      const t = r.timings || {};
+      results.streaming.push({ calls: N, plainMs: plain.medianMs, ...r });
+      rows.push([`N=${N}`, 'auto', '', ms(plain.medianMs), ms(t.build), ms(t.run), ms(t.metrics), ms(t.total), ms(r.wallMs),
+        ratio(t.total, plain.medianMs), ratio(t.run + t.metrics, plain.medianMs), mb(r.peakRssMb)]);
+    }
+    table(['calls', 'jacobian', '', 'N plain calls', 'build', 'run', 'metrics', 'total', 'wall', 'total/plain', 'compute/plain', 'peak RSS'], rows);
+  }
+
   // ---- exact Jacobian -----------------------------------------------------------------------
   if (!opts.skip.has('exact')) {
     log('\n== Exact Jacobian (--jacobian exact: B·H seeds) vs probes:8, LSTM, 1 run each ==');
@@ -519,10 +573,12 @@ async function torchReference(bench, results, opts) {
   return { meta: meta && { ...meta.meta, env }, entries };
 }
 
-if (process.argv[2] === '--forward-child' || process.argv[2] === '--floor-child') {
+if (['--forward-child', '--floor-child', '--stream-child'].includes(process.argv[2])) {
   const child = process.argv[2] === '--forward-child'
     ? forwardChild(process.argv[3], Number(process.argv[4]), Number(process.argv[5]))
-    : floorChild(Number(process.argv[3]), Number(process.argv[4]));
+    : process.argv[2] === '--stream-child'
+      ? streamChild(process.argv[3], Number(process.argv[4]), Number(process.argv[5]))
+      : floorChild(Number(process.argv[3]), Number(process.argv[4]));
   child.catch((e) => {
     process.stderr.write(`${e.stack || e}\n`);
     process.exit(1);

@@ -151,9 +151,9 @@ export function parseAnalyzeArgs(argv: string[]): AnalyzeArgs {
       case '--jacobian': {
         const v = value();
         const probes = /^probes:(\d+)$/.exec(v);
-        if (v === 'exact' || v === 'off') args.jacobian = v;
+        if (v === 'exact' || v === 'off' || v === 'auto') args.jacobian = v;
         else if (probes && Number(probes[1]) > 0) args.jacobian = { probes: Number(probes[1]) };
-        else throw new UsageError(`--jacobian expects exact, probes:K (K ≥ 1) or off, got '${v}'.`);
+        else throw new UsageError(`--jacobian expects auto, exact, probes:K (K ≥ 1) or off, got '${v}'.`);
         break;
       }
       case '--json': args.json = value(); break;
