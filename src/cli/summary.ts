@@ -1,7 +1,7 @@
 /** The CLI's human summary: a few lines per layer-direction, the story first, numbers after. */
 import * as path from 'path';
 import { DirectionReport, LayerReport, Report, SaturationStats } from '../report/types';
-import { flowLine, memoryStory, num } from '../report/story';
+import { flowLine, memoryStory, num, stepUnit } from '../report/story';
 import { printable as safe } from '../onnx/files';
 
 const pct = (x: number) => `${(100 * x).toFixed(x < 0.001 && x > 0 ? 2 : 1)}%`;
@@ -21,14 +21,16 @@ function retentionFigures(d: DirectionReport): string | undefined {
   return `retention: mean forget ${num(mean)}, horizon τ = 1/(1−f̄) median ${Number.isFinite(median) ? num(median) : '∞'} steps`;
 }
 
-/** ‖dL/dh_t‖ and ‖dL/dx_t‖ at the last and first steps. */
-function gradientFigures(d: DirectionReport): string[] {
+/** ‖dL/dh_t‖ (a state recurrence: ‖dL/ds_t‖) and ‖dL/dx_t‖ at the last and first steps. */
+function gradientFigures(d: DirectionReport, layer: LayerReport): string[] {
+  const unit = stepUnit(layer);
+  const h = layer.op === 'state' ? 's' : 'h';
   const out: string[] = [];
   const ends = (g: number[]) => (d.direction === 'forward' ? [g[0], g[g.length - 1]] : [g[g.length - 1], g[0]]);
   const g = d.metrics.gradNorm;
   if (g && g.length > 1) {
     const [early, late] = ends(g);
-    out.push(`‖dL/dh_t‖: ${num(late)} at the last step, ${num(early)} at the first${late > 0 ? ` (×${num(early / late, 2)})` : ''}`);
+    out.push(`‖dL/d${h}_t‖: ${num(late)} at the last ${unit}, ${num(early)} at the first${late > 0 ? ` (×${num(early / late, 2)})` : ''}`);
   }
   const x = d.metrics.inputGradNorm;
   if (x && x.length > 1) {
@@ -57,17 +59,35 @@ function spectrumLine(d: DirectionReport, op: LayerReport['op']): string {
   return line;
 }
 
+/** "LSTM '/lstm'", "state 'state' (an LSTM cell written with plain ops)". */
+function layerTitle(layer: LayerReport): string {
+  if (layer.op !== 'state') return `${layer.op} '${safe(layer.node)}'`;
+  return `state '${safe(layer.node)}'${layer.cell ? ` (an ${layer.cell} cell written with plain ops)` : ' (carried state)'}`;
+}
+
+/** "80 (5 calls × 16 steps)", "12 (4 iterations × 3 steps)", "32 calls". */
+function timeText(layer: LayerReport): string {
+  const it = layer.iterations;
+  if (!it) return String(layer.seqLen);
+  const what = it.calls ? 'call' : 'iteration';
+  if (it.steps === 1) return `${layer.seqLen} ${what}s`;
+  return `${layer.seqLen} (${it.count} ${what}${it.count === 1 ? '' : 's'} × ${it.steps} steps)`;
+}
+
 export function formatSummary(report: Report): string {
   const out: string[] = [];
   const m = report.model;
   const sources = Object.entries(report.input.sources).map(([k, v]) => `${safe(k)} ${v === 'random' ? `random (seed ${report.input.seed})` : safe(v.replace(/^file:/, 'from ').replace(/^value:/, '= '))}`).join(', ');
   out.push(`${safe(path.basename(m.path))} — ${safe(m.producer || 'unknown producer')}, opset ${m.opset} · onnxruntime ${report.runtime.onnxruntime} on ${report.runtime.executionProvider.toUpperCase()}`);
-  out.push(`inputs: ${sources || 'none'} · T = ${report.input.seqLen}, B = ${report.input.batch}`);
+  const calls = report.input.calls;
+  out.push(`inputs: ${sources || 'none'}${report.input.perCall?.length ? ` (per call: ${report.input.perCall.map(safe).join(', ')})` : ''} · ${calls !== undefined
+    ? `${calls} call${calls === 1 ? '' : 's'}, state ${(report.input.state ?? []).map((p) => `${safe(p.input)} → ${safe(p.output)}`).join(', ')}`
+    : `T = ${report.input.seqLen}`}, B = ${report.input.batch}`);
   for (const layer of report.layers) {
     for (const d of layer.directions) {
       out.push('');
       const where = layer.path && layer.path.length > 1 ? ` (in ${layer.path.slice(0, -1).map(safe).join(' → ')})` : '';
-      out.push(`${layer.op} '${safe(layer.node)}'${where} ${d.direction} · H = ${layer.hiddenSize}, I = ${layer.inputSize}, T = ${layer.seqLen}, B = ${layer.batch}${layer.layout ? ', layout 1' : ''}`);
+      out.push(`${layerTitle(layer)}${where} ${d.direction} · H = ${layer.hiddenSize}${layer.op === 'state' ? '' : `, I = ${layer.inputSize}`}, T = ${timeText(layer)}, B = ${layer.batch}${layer.layout ? ', layout 1' : ''}`);
       const sat = d.metrics.saturation;
       if (d.metrics.nonFinite) {
         // Statistics of NaN/∞ values are no findings: say so once instead of printing them.
@@ -77,7 +97,7 @@ export function formatSummary(report: Report): string {
         continue;
       }
       out.push(`  ${safe(flowLine(layer, d))}`);
-      for (const line of gradientFigures(d)) out.push(`  ${line}`);
+      for (const line of gradientFigures(d, layer)) out.push(`  ${line}`);
       for (const sentence of memoryStory(layer, d)) out.push(`  ${safe(sentence)}`);
       const figures = retentionFigures(d);
       if (figures) out.push(`  ${figures}`);
@@ -94,7 +114,8 @@ export function formatSummary(report: Report): string {
     const o = report.objective;
     out.push(`objective: ${o.kind} of '${safe(o.output)}'${o.timeAxis !== undefined ? ` (time axis ${o.timeAxis})` : ''} = ${o.value === null ? 'n/a' : num(o.value, 4)}`);
   }
-  if (report.clipping) {
+  // (State recurrences have no weight gradients: without op layers there is nothing to clip.)
+  if (report.clipping && report.layers.some((l) => l.directions.some((d) => d.weightGrads))) {
     const c = report.clipping;
     out.push(Number.isFinite(c.globalNorm)
       ? `clipping what-if: global weight-gradient norm ${num(c.globalNorm)}; ${Object.entries(c.factors).map(([th, f]) => `clip at ${th} scales by ${f === null ? 'n/a' : num(f, 2)}`).join(', ')}`

@@ -66,22 +66,29 @@ export function times(x: number): string {
   return `${x >= 100 && x < 1e6 ? Math.round(x).toString() : num(x, 2)}×`;
 }
 
-function stepsText(n: number): string {
-  return `${n} step${n === 1 ? '' : 's'}`;
+/** What one time step of a layer is: a step, or — for a state carried across streaming calls — a call. */
+export type StepUnit = 'step' | 'call';
+
+export function stepUnit(layer: Pick<LayerReport, 'iterations'>): StepUnit {
+  return layer.iterations?.calls && layer.iterations.steps === 1 ? 'call' : 'step';
+}
+
+function stepsText(n: number, unit: StepUnit = 'step'): string {
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
 }
 
 /** "keeps 22% across 50 steps", "falls 1000× across 50 steps", "grows 5.2× across 50 steps". */
-function survivalPhrase(d: DecayMetrics): string {
+function survivalPhrase(d: DecayMetrics, unit: StepUnit): string {
   const s = d.survival!;
-  const across = `across ${stepsText(d.window)}`;
+  const across = `across ${stepsText(d.window, unit)}`;
   if (s > 1.05) return `grows ${times(s)} ${across}`;
   if (s >= 1e-3) return `keeps ${percent(s)} ${across}`;
   // Below 0.1%: where it crossed that line says more than the final ratio.
-  return d.reach !== null ? `falls 1000× within ${stepsText(d.reach + 1)}` : `falls ${times(1 / s)} ${across}`;
+  return d.reach !== null ? `falls 1000× within ${stepsText(d.reach + 1, unit)}` : `falls ${times(1 / s)} ${across}`;
 }
 
 /** The shape of a decay when the near and far halves differ: a drop then a plateau, or a late collapse. */
-function shapePhrase(d: DecayMetrics, curve: ArrayLike<number>, last: number, step: 1 | -1): string | undefined {
+function shapePhrase(d: DecayMetrics, curve: ArrayLike<number>, last: number, step: 1 | -1, unit: StepUnit): string | undefined {
   if (d.rho === null || d.rhoTail === null || d.window < 8) return undefined;
   const W = d.window;
   const at = (dist: number) => curve[last - step * dist];
@@ -98,11 +105,11 @@ function shapePhrase(d: DecayMetrics, curve: ArrayLike<number>, last: number, st
     for (let dist = 1; dist <= half; dist++) {
       if (Math.log(at(dist) / jh) <= 0.1 * total) { knee = dist; break; }
     }
-    return `falls ${times(j0 / at(knee))} in the last ${stepsText(knee)}, then holds (ρ = ${rate(d.rhoTail)} per step beyond)`;
+    return `falls ${times(j0 / at(knee))} in the last ${stepsText(knee, unit)}, then holds (ρ = ${rate(d.rhoTail)} per ${unit} beyond)`;
   }
   const nearRho = Math.exp(Math.log(jh / j0) / half);
   if (Math.abs(Math.log(nearRho) - Math.log(d.rhoTail)) > Math.log(1.1)) {
-    return `ρ = ${rate(nearRho)} per step over the last ${stepsText(half)}, ${rate(d.rhoTail)} beyond`;
+    return `ρ = ${rate(nearRho)} per ${unit} over the last ${stepsText(half, unit)}, ${rate(d.rhoTail)} beyond`;
   }
   return undefined;
 }
@@ -131,6 +138,7 @@ export function flowStory(layer: LayerReport, d: DirectionReport): FlowStory {
   const estimated = d.jacobianNorm?.method === 'probes'
     ? ` (estimated from ${d.jacobianNorm.probes} probes${d.jacobianNorm.relError ? `, ±${percent(d.jacobianNorm.relError)}` : ''})` : '';
   const paths = d.metrics.decayPaths;
+  const unit = stepUnit(layer);
   let sentence: string;
   let short: string;
   if (paths && paths.cell.survival !== null && paths.hidden.survival !== null) {
@@ -139,19 +147,19 @@ export function flowStory(layer: LayerReport, d: DirectionReport): FlowStory {
     const [carrier, other] = cellCarries ? ['cell', 'hidden'] as const : ['hidden', 'cell'] as const;
     const c = paths[carrier];
     const o = paths[other];
-    sentence = `the ${carrier} path ${survivalPhrase(c)}; the ${other} path alone ${survivalPhrase(o)}`;
-    short = `${carrier} path ${survivalPhrase(c)}`;
+    sentence = `the ${carrier} path ${survivalPhrase(c, unit)}; the ${other} path alone ${survivalPhrase(o, unit)}`;
+    short = `${carrier} path ${survivalPhrase(c, unit)}`;
   } else {
-    sentence = `the state ${survivalPhrase(decay)}`;
+    sentence = `the state ${survivalPhrase(decay, unit)}`;
     short = sentence;
   }
   if (decay.rho !== null) {
-    const speed = decay.halfLife !== null ? `half-life ${num(decay.halfLife, 2)} steps` : decay.rho > 1 ? `doubling every ${num(Math.log(2) / Math.log(decay.rho), 2)} steps` : 'no decay';
-    sentence += `; ρ = ${rate(decay.rho)} per step (${speed})`;
+    const speed = decay.halfLife !== null ? `half-life ${num(decay.halfLife, 2)} ${unit}s` : decay.rho > 1 ? `doubling every ${num(Math.log(2) / Math.log(decay.rho), 2)} ${unit}s` : 'no decay';
+    sentence += `; ρ = ${rate(decay.rho)} per ${unit} (${speed})`;
   }
   sentence += estimated;
   const { last, step } = decayWindow(layer, d);
-  const shape = d.jacobianNorm ? shapePhrase(decay, d.jacobianNorm.state.data, last, step) : undefined;
+  const shape = d.jacobianNorm ? shapePhrase(decay, d.jacobianNorm.state.data, last, step, unit) : undefined;
   return { verdict: decay.verdict, title: VERDICT_TITLES[decay.verdict], sentence, shape, short };
 }
 
@@ -168,7 +176,9 @@ export function memoryStory(layer: LayerReport, d: DirectionReport): string[] {
   if (d.metrics.nonFinite) return [`Gates, retention and gradients: n/a — ${d.metrics.nonFinite}.`];
   const sat = d.metrics.saturation;
   const T = layer.seqLen;
-  if (layer.op === 'LSTM' && sat.gates.forget) {
+  // A state recurrence whose step is a recognised LSTM/GRU cell tells the same gate story.
+  const cellOp = layer.op === 'state' ? layer.cell : layer.op;
+  if (cellOp === 'LSTM' && sat.gates.forget) {
     const f = sat.gates.forget;
     out.push(`Forget gates: ${percent(f.right)} right-saturated (> ${num(f.high ?? sat.high)}: long-memory cells), ${percent(f.left)} left-saturated (< ${num(f.low ?? sat.low)}: reset every step).`);
     const ret = d.metrics.retention;
@@ -180,12 +190,13 @@ export function memoryStory(layer: LayerReport, d: DirectionReport): string[] {
         const long = ret.horizon.filter((h, j) => Number.isFinite(ret.meanForget[j]) && (h === null || h >= T)).length;
         const n = ret.cellHighway.length;
         const [atFirst, atLast] = d.direction === 'forward' ? [ret.cellHighway[0], ret.cellHighway[n - 1]] : [ret.cellHighway[n - 1], ret.cellHighway[0]];
-        out.push(`${long} of ${ret.horizon.length} units remember at least T = ${T} steps (τ = 1/(1 − f̄)); the additive cell path ∏f alone keeps ${percent(atLast > 0 ? atFirst / atLast : 0)} across all ${T} steps.`);
+        const unit = stepUnit(layer);
+        out.push(`${long} of ${ret.horizon.length} units remember at least T = ${stepsText(T, unit)} (τ = 1/(1 − f̄)); the additive cell path ∏f alone keeps ${percent(atLast > 0 ? atFirst / atLast : 0)} across all ${stepsText(T, unit)}.`);
       }
     }
     const c = sat.gates.cell;
     if (c) out.push(`Cell candidate c̃ (${c.activation ?? 'tanh'}): ${percent(c.right)} above ${num(c.high ?? 0.8)}, ${percent(c.left)} below ${num(c.low ?? -0.8)}.`);
-  } else if (layer.op === 'GRU' && sat.gates.update) {
+  } else if (cellOp === 'GRU' && sat.gates.update) {
     const z = sat.gates.update;
     out.push(`Update gates: ${percent(z.right)} right-saturated (> ${num(z.high ?? sat.high)}: state copied through, long memory), ${percent(z.left)} left-saturated (< ${num(z.low ?? sat.low)}: state overwritten).`);
     const hh = sat.gates.hidden;

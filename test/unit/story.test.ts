@@ -43,7 +43,7 @@ function checkFigures(layer: LayerReport, d: DirectionReport, line: string, wher
   const verdict = survival > 1e3 || decay.rhoTail! > 1.05 ? 'exploding' : survival < 1e-3 || decay.rhoTail! < 0.95 ? 'vanishing' : 'stable';
   assert.strictEqual(decay.verdict, verdict, `${where}: verdict from survival ${survival} and ρ_tail ${decay.rhoTail}`);
   // ρ as printed.
-  const rho = /; ρ = ([\d.e-]+) per step/.exec(line);
+  const rho = /; ρ = ([\d.e-]+) per (?:step|call)/.exec(line);
   assert.ok(rho, `${where}: ρ printed: ${line}`);
   assert.ok(Math.abs(Number(rho[1]) - decay.rho!) <= 5e-3 * decay.rho!, `${where}: ρ ${rho[1]} vs ${decay.rho}`);
   // Which path carries the signal, and how much it keeps, from the paths' own curves.
@@ -55,13 +55,13 @@ function checkFigures(layer: LayerReport, d: DirectionReport, line: string, wher
     const hidden = share(d.jacobianNorm!.hidden.data);
     const carrier = cell >= hidden ? 'cell' : 'hidden';
     assert.match(line, new RegExp(`: the ${carrier} path `), `${where}: the ${carrier} path carries (cell ${cell}, hidden ${hidden})`);
-    const kept = new RegExp(`the ${carrier} path keeps ${pctRe} across (\\d+) steps`).exec(line);
+    const kept = new RegExp(`the ${carrier} path keeps ${pctRe} across (\\d+) (?:steps|calls)`).exec(line);
     if (kept) {
       assertPercent(kept[1], Math.max(cell, hidden), `${where}: ${carrier} path share`);
       assert.strictEqual(Number(kept[2]), decay.window);
     }
     const other = carrier === 'cell' ? hidden : cell;
-    const fell = /alone falls 1000× within (\d+) steps/.exec(line);
+    const fell = /alone falls 1000× within (\d+) (?:steps|calls)/.exec(line);
     if (other < 1e-3) {
       assert.ok(fell, `${where}: the other path's collapse is named: ${line}`);
       // The first distance at which that path is below 0.1% of its value at the last step.
@@ -71,7 +71,7 @@ function checkFigures(layer: LayerReport, d: DirectionReport, line: string, wher
     }
   } else {
     assert.match(line, /: the state (keeps|falls|grows) /);
-    const kept = new RegExp(`the state keeps ${pctRe} across (\\d+) steps`).exec(line);
+    const kept = new RegExp(`the state keeps ${pctRe} across (\\d+) (?:steps|calls)`).exec(line);
     if (kept) assertPercent(kept[1], survival, `${where}: survival`);
   }
 }
@@ -79,7 +79,8 @@ function checkFigures(layer: LayerReport, d: DirectionReport, line: string, wher
 function checkMemory(layer: LayerReport, d: DirectionReport, sentences: string[], where: string): void {
   if (d.metrics.nonFinite) return;
   const sat = d.metrics.saturation;
-  if (layer.op === 'LSTM') {
+  const cellOp = layer.op === 'state' ? layer.cell : layer.op;
+  if (cellOp === 'LSTM') {
     const f = sat.gates.forget;
     const m = new RegExp(`^Forget gates: ${pctRe} right-saturated \\(> ([\\d.]+)[^)]*\\), ${pctRe} left-saturated \\(< ([\\d.]+)`).exec(sentences[0]);
     assert.ok(m, `${where}: ${sentences[0]}`);
@@ -90,14 +91,14 @@ function checkMemory(layer: LayerReport, d: DirectionReport, sentences: string[]
     const ret = d.metrics.retention!;
     const n = ret.cellHighway.length;
     const share = d.direction === 'forward' ? ret.cellHighway[0] / ret.cellHighway[n - 1] : ret.cellHighway[n - 1] / ret.cellHighway[0];
-    const highway = new RegExp(`the additive cell path ∏f alone keeps ${pctRe} across all (\\d+) steps`).exec(sentences.join(' '));
+    const highway = new RegExp(`the additive cell path ∏f alone keeps ${pctRe} across all (\\d+) (?:steps|calls)`).exec(sentences.join(' '));
     assert.ok(highway, `${where}: cell highway sentence`);
     assertPercent(highway[1], share, `${where}: cell highway share (${d.direction})`);
     assert.ok(share <= 1 + 1e-9, `${where}: ∏f of gates in (0, 1) cannot exceed its value at the last step`);
     // The candidate is judged at the tanh-mapped thresholds.
     const c = sat.gates.cell;
     assert.deepStrictEqual([c.low, c.high].map((x) => Math.round(x! * 1e9) / 1e9), [2 * sat.low - 1, 2 * sat.high - 1]);
-  } else if (layer.op === 'GRU') {
+  } else if (cellOp === 'GRU') {
     const z = sat.gates.update;
     const m = new RegExp(`^Update gates: ${pctRe} right-saturated.*, ${pctRe} left-saturated`).exec(sentences[0]);
     assert.ok(m, `${where}: ${sentences[0]}`);

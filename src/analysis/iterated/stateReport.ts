@@ -9,6 +9,7 @@ import { DirectionReport, GATE_NAMES, LayerReport, Tensor } from '../../report/t
 import { jacobianNormsFromRows } from '../../metrics/jacobian';
 import { jacobianDecay, stepNorms } from '../../metrics/gradients';
 import { gateSaturation, gateThresholds } from '../../metrics/saturation';
+import { retention } from '../../metrics/retention';
 import { StateOutputs } from '../backward/backwardGraph';
 import { IteratedPlan } from './plan';
 import { flattenState, stateBatchAxis } from './stateLayers';
@@ -48,6 +49,9 @@ export function stateLayerReport(plan: IteratedPlan, out: StateOutputs, first: R
     gradHidden,
     metrics: { saturation: { low: saturation.low, high: saturation.high, gates: satGates }, gradNorm: stepNorms(gradHidden.data, N) },
   };
+  if (layer.cell?.op === 'LSTM' && gates.forget) {
+    direction.metrics.retention = retention(gates.forget.data as Float32Array, [N, B, gates.forget.dims[2]], new Array<number>(B).fill(N), 'forward');
+  }
   if (out.jacobian) {
     const rows = second[out.jacobian.rows].data as Float32Array;
     const divisors = second[out.jacobian.divisors].data as Float32Array;
