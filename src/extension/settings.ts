@@ -74,6 +74,7 @@ export function toAnalysisSettings(modelPath: string, s: PanelSettings, maxMemor
     modelPath,
     files: s.inputs,
     seqLen: s.seqLen,
+    calls: s.calls,
     batch: s.batch,
     seed: s.seed,
     dims: {},

@@ -8,6 +8,8 @@ import type { Report } from '../report/types';
 /** What the panel's controls set; the host turns it into analysis settings. */
 export interface PanelSettings {
   seqLen?: number;
+  /** Streaming models: consecutive calls analysed (undefined: the default, 32). */
+  calls?: number;
   batch?: number;
   seed: number;
   objective: 'sum' | 'mean' | 'l2' | 'last' | 'target';

@@ -6,7 +6,8 @@
 import type { EChartsCoreOption } from './echarts';
 import { axisStyle, baseOption, ChartView, dot, timeZoom } from './chartView';
 import { escapeHtml, exact, logTick, num } from './format';
-import { integerTick, TIME_GRID } from './heatmap';
+import { TIME_GRID } from './heatmap';
+import { timeAxisName, timeInterval, timeTick, timeTitle, type TimeAxis } from './timeAxis';
 import type { Palette } from './theme';
 
 /** One curve over time steps: values[t] (t = input position). */
@@ -95,6 +96,8 @@ function valueAt(c: Curve, i: number): string {
 
 export interface FlowChartSpec {
   T: number;
+  /** How t is labelled (steps, or calls/iterations for layers in loops and streaming models). */
+  time?: TimeAxis;
   direction: 'forward' | 'reverse';
   curves: Curve[];
   /** decay.reach: marked as a vertical line at distance `reach` from the last step. */
@@ -107,6 +110,8 @@ export interface FlowChartSpec {
  */
 export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EChartsCoreOption {
   const { T, direction, curves } = spec;
+  const time = spec.time ?? { steps: 1 };
+  const unit = time.per && time.steps === 1 ? time.per : 'step';
   const lastT = direction === 'forward' ? T - 1 : 0;
   const sampling = T > 2000 ? 'lttb' : undefined;
   const hasNorms = curves.some((c) => c.axis === 'norm');
@@ -157,17 +162,17 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
           const c = curves[q.seriesIndex ?? 0];
           return `<div class="gl-tip-row">${dot(c.color(p))}<span class="gl-tip-name">${escapeHtml(c.name)}</span><span class="gl-tip-value">${valueAt(c, t)}</span></div>`;
         });
-        return `<div class="gl-tip-title">t = ${t} · ${d === 0 ? 'the last step' : `${d} step${d === 1 ? '' : 's'} before the last`}</div>${rows.join('')}`;
+        return `<div class="gl-tip-title">${timeTitle(time, t)} · ${d === 0 ? `the last ${unit}` : `${d} ${unit}${d === 1 ? '' : 's'} before the last`}</div>${rows.join('')}`;
       },
     },
     toolbox: view.toolbox(p, 'x'),
     // From −½ to T − ½, as the heatmaps and the input track: step t sits at the same x in every chart.
     xAxis: {
-      type: 'value', min: -0.5, max: Math.max(0.5, T - 0.5), minInterval: 1,
-      name: direction === 'forward' ? 'time step t  (the gradient flows right → left)' : 'time step t  (reverse direction: the gradient flows left → right)',
+      type: 'value', min: -0.5, max: Math.max(0.5, T - 0.5), minInterval: 1, interval: timeInterval(time, T),
+      name: direction === 'forward' ? `${timeAxisName(time)}  (the gradient flows right → left)` : `${timeAxisName(time)}  (reverse direction: the gradient flows left → right)`,
       nameLocation: 'middle', nameGap: 24,
       ...axisStyle(p),
-      axisLabel: { ...(axisStyle(p).axisLabel as object), formatter: integerTick },
+      axisLabel: { ...(axisStyle(p).axisLabel as object), formatter: timeTick(time) },
       splitLine: { show: false },
     },
     yAxis: hasFractions && hasNorms ? [

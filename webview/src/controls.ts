@@ -92,6 +92,10 @@ export class Controls {
     this.target = initial.target;
     const seqLenBox = textField('Sequence length', initial.seqLen !== undefined ? String(initial.seqLen) : '', { placeholder: 'model default', hint: 'T, the length of the recurrent sequence axis; empty: the model\'s static value, else 32' });
     const batchBox = textField('Batch', initial.batch !== undefined ? String(initial.batch) : '', { placeholder: 'model default', size: 6 });
+    // Streaming models (state fed back from one call to the next): how many calls.
+    const streaming = (models ?? []).some((m) => m.report.input.calls !== undefined);
+    const callsBox = textField('Calls', initial.calls !== undefined ? String(initial.calls) : '', { placeholder: '32', size: 6, hint: 'streaming model: consecutive calls analysed, the state fed back from each call to the next; empty: 32' });
+    callsBox.field.hidden = !streaming;
     const seedBox = textField('Seed', String(initial.seed), { size: 6, hint: 'seed of the random inputs' });
     const objective = dropdown('Objective', OBJECTIVES, initial.objective);
     const outputs = uniq((models ?? []).flatMap((m) => m.report.model.graphOutputs.map((o) => o.name)));
@@ -116,6 +120,8 @@ export class Controls {
       if (typeof T === 'string') return T;
       const B = int(batch, 'Batch', 1, true);
       if (typeof B === 'string') return B;
+      const C = streaming ? int(callsBox.input, 'Calls', 1, true) : undefined;
+      if (typeof C === 'string') return C;
       const S = int(seed, 'Seed', 0, false);
       if (typeof S === 'string') return S;
       const lo = Number((low.value ?? '').trim());
@@ -130,7 +136,7 @@ export class Controls {
       const obj = objective.dropdown.value as PanelSettings['objective'];
       if (obj === 'target' && !this.target) return "The 'target' objective needs a target .npy: choose one below.";
       return {
-        seqLen: T, batch: B, seed: S ?? 0, objective: obj, output: output.dropdown.value || undefined,
+        seqLen: T, batch: B, seed: S ?? 0, ...(C !== undefined ? { calls: C } : {}), objective: obj, output: output.dropdown.value || undefined,
         ep: ep.dropdown.value as PanelSettings['ep'], jacobian: jac, saturationLow: lo, saturationHigh: hi,
         inputs: { ...this.inputs }, target: obj === 'target' ? this.target : undefined,
       };
@@ -180,7 +186,7 @@ export class Controls {
       targetRow.hidden = objective.dropdown.value !== 'target';
     };
     const fields = h('div', { class: 'gl-fields' },
-      seqLenBox.field, batchBox.field, seedBox.field,
+      seqLenBox.field, callsBox.field, batchBox.field, seedBox.field,
       objective.field, output.field, ep.field, jacobian.field, probesField,
       lowBox.field, highBox.field);
     const inputsBox = h('div', { class: 'gl-inputs' }, h('div', { class: 'gl-field-label' }, 'Input values (.npy)'), ...inputRows, targetRow);

@@ -6,6 +6,7 @@
  * full data, so cells become exact when few enough are visible. Tooltips always read the hovered
  * (t, unit) from the full tensor, never from a bin.
  */
+import { timeAxisName, timeInterval, timeTick, timeTitle, type TimeAxis } from './timeAxis';
 import type { Tensor } from '../../src/report/types';
 import { echarts, type EChartsCoreOption } from './echarts';
 import { axisStyle, baseOption, ChartView, type ChartContext, type Renderable } from './chartView';
@@ -97,6 +98,8 @@ export interface HeatmapOptions {
   tipExtra?: (t: number, b: number) => string;
   /** A compact track: the title on one line, no colour-scale subtitle or axis names. */
   compact?: boolean;
+  /** How t is labelled (calls/iterations for layers in loops and streaming models). */
+  time?: TimeAxis;
 }
 
 export class HeatmapView implements Renderable {
@@ -388,8 +391,8 @@ export class HeatmapView implements Renderable {
       // The bitmap is placed at exactly this rect: no automatic shrinking for labels (ECharts 6's outerBounds).
       grid: { ...this.grid, containLabel: false, outerBoundsMode: 'none' },
       xAxis: {
-        type: 'value', min: -OFF, max: T - OFF, minInterval: 1, name: this.hopts.compact ? '' : 'time step t', nameLocation: 'middle', nameGap: 22,
-        ...a, splitLine: { show: false }, axisLabel: { ...(a.axisLabel as object), formatter: integerTick },
+        type: 'value', min: -OFF, max: T - OFF, minInterval: 1, interval: timeInterval(this.hopts.time ?? { steps: 1 }, T), name: this.hopts.compact ? '' : timeAxisName(this.hopts.time ?? { steps: 1 }), nameLocation: 'middle', nameGap: 22,
+        ...a, splitLine: { show: false }, axisLabel: { ...(a.axisLabel as object), formatter: timeTick(this.hopts.time ?? { steps: 1 }) },
       },
       yAxis: {
         type: 'value', min: 0, max: H, inverse: true, minInterval: 1, name: this.hopts.compact ? '' : this.hopts.rowLabel ?? 'unit', nameLocation: 'middle', nameGap: 40,
@@ -457,7 +460,7 @@ export class HeatmapView implements Renderable {
         lines.push(`<div class="gl-tip-note">the colour is the ${this.source.magnitude ? 'max' : 'mean'} over t ${ta}–${Math.min(T - 1, tb)}, units ${ua}–${Math.min(H - 1, ub)}; zoom in for single cells</div>`);
       }
     }
-    this.tip.innerHTML = `<div class="gl-tip-title">t = ${t} · ${escapeHtml(this.hopts.rowLabel ?? 'unit')} ${u}</div>${lines.join('')}`;
+    this.tip.innerHTML = `<div class="gl-tip-title">${timeTitle(this.hopts.time ?? { steps: 1 }, t)} · ${escapeHtml(this.hopts.rowLabel ?? 'unit')} ${u}</div>${lines.join('')}`;
     this.tip.hidden = false;
     const tw = this.tip.offsetWidth;
     const th = this.tip.offsetHeight;

@@ -56,19 +56,41 @@ export function timeMajor(t: Tensor, time: number, batch: number | undefined): T
 /** One track per graph input with a traced time axis and a gradient or values to show. */
 export function inputTracks(report: Report): InputTrack[] {
   const axes = report.input.axes ?? {};
+  const perCall = new Set(report.input.perCall ?? []);
   const out: InputTrack[] = [];
-  for (const [name, ax] of Object.entries(axes)) {
-    if (ax.time === undefined) continue;
+  const names = new Set([...Object.keys(axes), ...perCall]);
+  for (const name of names) {
+    const ax = axes[name] ?? {};
+    // A streaming input fed per call runs along the calls (and its own time axis within each call).
+    const calls = perCall.has(name);
+    if (ax.time === undefined && !calls) continue;
     const values = report.inputValues?.[name];
     const grad = report.inputGrads?.[name];
     if (!values && !grad) continue;
     // An embedding's gradient has one more axis (the rows' size) than its ids.
     const embedding = !!(values && grad && grad.dims.length === values.dims.length + 1);
+    const major = (t: Tensor) => (calls ? callsMajor(t, ax.time, ax.batch) : timeMajor(t, ax.time!, ax.batch));
     const track: InputTrack = { name, embedding };
-    if (values && !embedding) track.values = timeMajor(values, ax.time, ax.batch);
-    if (values && embedding) track.ids = timeMajor(values, ax.time, ax.batch).data;
-    if (grad) track.grad = timeMajor(grad, ax.time, ax.batch);
+    if (values && !embedding) track.values = major(values);
+    if (values && embedding) track.ids = major(values).data;
+    if (grad) track.grad = major(grad);
     out.push(track);
   }
   return out;
+}
+
+/**
+ * A per-call input [N, ...one call] as [N·T, B, F]: each call brought to [T, B, F] (`time`,
+ * `batch`: axes of one call; without a time axis a call is one step), the calls one after another.
+ */
+export function callsMajor(t: Tensor, time: number | undefined, batch: number | undefined): Tensor {
+  if (time === undefined) return timeMajor(t, 0, batch === undefined ? undefined : batch + 1);
+  const N = t.dims[0];
+  const callDims = t.dims.slice(1);
+  const size = callDims.reduce((a, x) => a * x, 1);
+  const parts = Array.from({ length: N }, (_, n) => timeMajor({ dims: callDims, data: t.data.subarray(n * size, (n + 1) * size) }, time, batch));
+  const [T, B, F] = parts[0]?.dims ?? [0, 1, 1];
+  const data = new Float64Array(N * T * B * F);
+  parts.forEach((p, n) => data.set(p.data, n * T * B * F));
+  return { dims: [N * T, B, F], data };
 }

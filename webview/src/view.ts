@@ -13,6 +13,7 @@ import { compareOption, flowOption, scatterOption, weightsOption, type CompareCu
 import { h, uid } from './dom';
 import { exact, ms, num, plural } from './format';
 import { HeatmapView, type BatchSelection, type HeatmapOptions, type HeatSource } from './heatmap';
+import { timeAxisOf } from './timeAxis';
 import { inputTracks } from './inputTrack';
 import type { Palette } from './theme';
 import { directionVerdict, verdictSentence, type Verdict } from './verdict';
@@ -80,7 +81,11 @@ const GATE_SYMBOLS: Record<string, string> = {
 };
 
 export function layerTitle(layer: LayerReport, d: DirectionReport): string {
-  return `${layer.op} '${layer.node}' ${d.direction} · H=${layer.hiddenSize} · T=${layer.seqLen} · B=${layer.batch}`;
+  const it = layer.iterations;
+  const per = it?.calls ? 'call' : 'iteration';
+  const T = !it ? `T=${layer.seqLen}` : it.steps === 1 ? `T=${layer.seqLen} ${per}s` : `T=${layer.seqLen} (${it.count} ${per}s × ${it.steps} steps)`;
+  const what = layer.op === 'state' ? `state '${layer.node}'${layer.cell ? ` (${layer.cell} cell in plain ops)` : ''}` : `${layer.op} '${layer.node}'`;
+  return `${what} ${d.direction} · H=${layer.hiddenSize} · ${T} · B=${layer.batch}`;
 }
 
 function slug(s: string): string {
@@ -112,12 +117,16 @@ export function modelHeader(model: PanelModel, compact = false): HTMLElement {
       chip('opset', String(m.opset)),
       compact ? null : chip('IR', String(m.irVersion)),
       chip('run on', `${r.runtime.executionProvider.toUpperCase()} · onnxruntime ${r.runtime.onnxruntime}`),
-      chip('T × B', `${r.input.seqLen} × ${r.input.batch}`),
+      r.input.calls !== undefined
+        ? chip('calls', `${r.input.calls} · state ${(r.input.state ?? []).map((p) => `${p.input} → ${p.output}`).join(', ')} · B ${r.input.batch}`,
+          'a streaming model: the calls run one after another, each call\'s state outputs fed to the next call\'s state inputs')
+        : chip('T × B', `${r.input.seqLen} × ${r.input.batch}`),
       chip('objective', objective, o && o.value !== null ? `L = ${exact(o.value)}` : undefined),
       compact ? null : chip('inputs', sources || 'none'),
       compact ? chip('time', `${ms(t.total)}`, `load ${ms(t.load)} · build ${ms(t.build)} · run ${ms(t.run)} · metrics ${ms(t.metrics)}`) : null),
     compact ? null : h('div', { class: 'gl-timings gl-muted' }, `timings: load ${ms(t.load)} · build ${ms(t.build)} · run ${ms(t.run)} · metrics ${ms(t.metrics)} · total ${ms(t.total)}`));
-  if (r.clipping) {
+  // (No weight gradients — only state recurrences — means nothing to clip.)
+  if (r.clipping && r.layers.some((l) => l.directions.some((d) => d.weightGrads))) {
     const c = r.clipping;
     const factors = Object.entries(c.factors).map(([th, f]) => (f === null
       ? h('span', { class: 'gl-clip-factor' }, `clip at ${th} → n/a`)
@@ -179,13 +188,14 @@ function flowCurves(layer: LayerReport, d: DirectionReport): Curve[] {
       curves.push(frac(`cell path ∂c_last/∂c_t${est}`, j.cell, (p) => p.red));
       curves.push(frac(`hidden path ∂h_last/∂h_t${est}`, j.hidden, (p) => p.yellow, { dashed: true }));
     } else {
-      curves.push(frac(`Jacobian ∂h_last/∂h_t${est}`, j.state, (p) => p.orange));
+      const v = layer.op === 'state' ? 's' : 'h';
+      curves.push(frac(`Jacobian ∂${v}_last/∂${v}_t${est}`, j.state, (p) => p.orange));
     }
   }
   if (m.retention?.cellHighway.length) {
     curves.push({ name: 'cell highway ∏f', values: surviving(m.retention.cellHighway, last), raw: m.retention.cellHighway, float32: false, color: (p) => p.green, dashed: true, axis: 'fraction' });
   }
-  if (m.gradNorm) curves.push({ name: '‖dL/dh_t‖', values: m.gradNorm, float32: false, color: (p) => p.blue, axis: 'norm' });
+  if (m.gradNorm) curves.push({ name: layer.op === 'state' ? '‖dL/ds_t‖' : '‖dL/dh_t‖', values: m.gradNorm, float32: false, color: (p) => p.blue, axis: 'norm' });
   if (m.gradCellNorm) curves.push({ name: '‖dL/dc_t‖', values: m.gradCellNorm, float32: false, color: (p) => p.purple, axis: 'norm' });
   return curves;
 }
@@ -207,10 +217,11 @@ function heatSources(layer: LayerReport, d: DirectionReport): { grad?: HeatSourc
     const t = d.gates[g];
     if (t) others.push({ key: `gate:${g}`, label: `${g} gate ${GATE_SYMBOLS[g] ?? g}_t`, symbol: GATE_SYMBOLS[g] ?? g, tensor: t, magnitude: false });
   }
-  if (d.hidden?.data?.length) others.push({ key: 'hidden', label: 'hidden state h_t', symbol: 'h', tensor: d.hidden, magnitude: false });
+  const state = layer.op === 'state';
+  if (d.hidden?.data?.length) others.push({ key: 'hidden', label: state ? 'state s_t' : 'hidden state h_t', symbol: state ? 's' : 'h', tensor: d.hidden, magnitude: false });
   if (d.cell?.data?.length) others.push({ key: 'cell', label: 'cell state c_t', symbol: 'c', tensor: d.cell, magnitude: false });
   if (d.gradCell?.data?.length) others.push({ key: 'gradCell', label: '|dL/dc_t|', symbol: 'dL/dc', tensor: d.gradCell, magnitude: true });
-  const grad = d.gradHidden?.data?.length ? { key: 'gradHidden', label: '|dL/dh_t|', symbol: 'dL/dh', tensor: d.gradHidden, magnitude: true } : undefined;
+  const grad = d.gradHidden?.data?.length ? { key: 'gradHidden', label: state ? '|dL/ds_t|' : '|dL/dh_t|', symbol: state ? 'dL/ds' : 'dL/dh', tensor: d.gradHidden, magnitude: true } : undefined;
   return { grad, others };
 }
 
@@ -231,7 +242,12 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
   const verdict = directionVerdict(r, layer, d);
   const titleId = uid('gl-dir-title');
   const a = layer.attributes;
-  const detail = [
+  const jacobianText = d.jacobianNorm ? `Jacobian ${d.jacobianNorm.method}${d.jacobianNorm.probes ? ` (${d.jacobianNorm.probes} probes)` : ''}` : 'Jacobian off';
+  const detail = (layer.op === 'state' ? [
+    layer.cell ? `the carried state of ${layer.cell === 'LSTM' ? 'an LSTM' : 'a GRU'} cell written with plain ops (its gates recognised)` : 'carried state (no gates recognised)',
+    layer.iterations?.calls ? 'carried from call to call' : 'carried from iteration to iteration',
+    jacobianText,
+  ] : [
     `I = ${layer.inputSize}`,
     `activations ${a.activations.join(', ')}`,
     a.clip !== null ? `clip ${a.clip}` : '',
@@ -240,8 +256,8 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
     a.hasPeepholes ? 'peepholes' : '',
     a.hasSequenceLens ? 'sequence_lens' : '',
     layer.layout ? 'layout 1' : '',
-    d.jacobianNorm ? `Jacobian ${d.jacobianNorm.method}${d.jacobianNorm.probes ? ` (${d.jacobianNorm.probes} probes)` : ''}` : 'Jacobian off',
-  ].filter(Boolean).join(' · ');
+    jacobianText,
+  ]).filter(Boolean).join(' · ');
   const section = h('section', { class: 'gl-dir', 'data-testid': `layer-${key}`, 'aria-labelledby': titleId },
     h('h2', { class: 'gl-dir-title', id: titleId }, layerTitle(layer, d)),
     h('div', { class: 'gl-dir-detail gl-muted' }, detail),
@@ -256,12 +272,18 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
     });
     section.appendChild(h('figure', { class: 'gl-figure' }, h('figcaption', {}, 'Gradient flow over time', h('span', { class: 'gl-hint' }, 'click legend entries to toggle · Ctrl+wheel or the slider to zoom · drag to pan')), flowEl));
     registry.defer(() => new ChartView(flowEl, ctx, `gradient-flow-${name}`, (p, view) => flowOption(p, view, {
-      T: layer.seqLen, direction: d.direction, curves, reach: d.metrics.decay?.reach ?? null,
+      T: layer.seqLen, time: timeAxisOf(layer), direction: d.direction, curves, reach: d.metrics.decay?.reach ?? null,
     }), { rebuildOnResize: true, afterRender: (view) => markSteps(view, layer.seqLen) }));
   }
 
   // The input track: what went in, and which input steps the gradient reaches.
   const tracks = inputTracks(r);
+  // A per-call input's track counts calls when each call is one step of the layer.
+  const layerTime = timeAxisOf(layer);
+  const trackTime = (track: { grad?: Tensor; values?: Tensor }) => {
+    const T = (track.grad ?? track.values)!.dims[0];
+    return layerTime.per && T === layer.seqLen ? layerTime : r.input.calls && T % r.input.calls === 0 ? { per: 'call' as const, steps: T / r.input.calls } : undefined;
+  };
   if (tracks.length) {
     const rows: HTMLElement[] = [];
     for (const track of tracks) {
@@ -276,16 +298,18 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
       const tipExtra = ids ? (t: number, b: number) => `<div class="gl-tip-row"><span class="gl-tip-name">token id</span><span class="gl-tip-value">${ids[t * track.grad!.dims[1] + b]}</span></div>` : undefined;
       if (track.values) {
         rows.push(chart(`input-values-${key}`, { key: `input:${track.name}`, label: `input ${track.name}`, symbol: track.name, tensor: track.values, magnitude: false },
-          { top: 26, bottom: 20, rowLabel: 'feature', compact: true }));
+          { top: 26, bottom: 20, rowLabel: 'feature', compact: true, time: trackTime(track) }));
       }
       if (track.grad) {
         const what = track.embedding ? `|dL/d embedding(${track.name})|` : `|dL/d${track.name}_t|`;
         rows.push(chart(`input-grad-${key}`, { key: `inputGrad:${track.name}`, label: `${what} — which input steps the gradient reaches`, symbol: `dL/d${track.name}`, tensor: track.grad, magnitude: true },
-          { top: 26, bottom: 20, rowLabel: track.embedding ? 'embedding dim' : 'feature', tipExtra, compact: true }));
+          { top: 26, bottom: 20, rowLabel: track.embedding ? 'embedding dim' : 'feature', tipExtra, compact: true, time: trackTime(track) }));
       }
     }
     section.appendChild(h('figure', { class: 'gl-figure gl-input-track', 'data-testid': `input-track-${key}` },
-      h('figcaption', {}, 'Input track', h('span', { class: 'gl-hint' }, 'the input sequence and the gradient reaching it, on the same time axis as the chart above')), ...rows));
+      h('figcaption', {}, 'Input track', h('span', { class: 'gl-hint' }, tracks.every((tr) => (tr.grad ?? tr.values)!.dims[0] === layer.seqLen)
+        ? 'the input sequence and the gradient reaching it, on the same time axis as the chart above'
+        : `the input sequence and the gradient reaching it, on the input's own time axis (the layer runs ${layer.seqLen} steps)`)), ...rows));
   }
 
   // Heatmaps.
@@ -305,7 +329,7 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
     if (!source) return h('div', { class: 'gl-heat-col' }, placeholder('The per-step tensors are not in this report (it was written with --detail metrics).', testid));
     const el = h('div', { class: 'gl-chart gl-chart-heat', 'data-testid': testid, role: 'img', tabindex: 0, 'aria-label': `${label} heatmap over time step × unit (${layer.seqLen} × ${layer.hiddenSize}); hover for exact values` });
     registry.defer(() => {
-      const v = new HeatmapView(el, ctx, `${testid.replace(/-\d+-(forward|reverse)$/, '')}-${name}`, source);
+      const v = new HeatmapView(el, ctx, `${testid.replace(/-\d+-(forward|reverse)$/, '')}-${name}`, source, { time: timeAxisOf(layer) });
       heatViews.push(v);
       onView?.(v);
       return v;
@@ -319,7 +343,7 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
       const s = others.find((o) => o.key === v);
       if (s && otherView) otherView.setSource(s);
     }) : undefined;
-    const gradCol = heatCol(`heatmap-grad-${key}`, '|dL/dh_t|', grad, undefined, undefined, 'the gradient reaching each unit at each step (max |·| per display bin)');
+    const gradCol = heatCol(`heatmap-grad-${key}`, layer.op === 'state' ? '|dL/ds_t|' : '|dL/dh_t|', grad, undefined, undefined, 'the gradient reaching each unit at each step (max |·| per display bin)');
     const otherCol = heatCol(`heatmap-gate-${key}`, defaultOther?.label ?? 'gate', defaultOther, picker, (v) => { otherView = v; },
       layer.op === 'RNN' ? 'the hidden state (a plain RNN has no gates)' : defaultOther?.label);
     heatRow.append(gradCol, otherCol);
