@@ -89,12 +89,18 @@ export function overviewBody(o: ModelOverview, last?: Report): string {
     }).join('')}</tbody></table>`;
   const ops = Object.entries(o.opCounts).sort((x, y) => y[1] - x[1]).map(([op, n]) => `${escapeHtml(op)} ×${n}`).join(', ');
   const warnings = o.warnings.map((w) => `<div class="warning" role="note">${escapeHtml(w)}</div>`).join('');
+  const pairs = o.statePairs ?? [];
+  const streaming = pairs.length
+    ? `<h2>Streaming state</h2><p data-testid="overview-state-pairs">A streaming model: ${pairs.map((p) => `<code>${escapeHtml(p.input)}</code> → <code>${escapeHtml(p.output)}</code>`).join(', ')} carry the state from one call to the next. An analysis runs consecutive calls with the state fed back (the panel's <b>Calls</b> setting, 32 by default) and follows the gradient across them.</p>` : '';
+  const carried = (o.stateRecurrences ?? []).filter((s) => s.path.length > 1);
+  const loops = carried.length
+    ? `<h2>Carried state</h2><ul data-testid="overview-state-recurrences">${carried.map((s) => `<li><code>${escapeHtml(s.name)}</code> in ${escapeHtml(s.path.slice(0, -1).join(' → '))}${s.cell ? ` — an ${s.cell} cell written with plain ops` : ''}</li>`).join('')}</ul>` : '';
   const notes = last?.notes?.length
     ? `<h2>Last analysis</h2><ul data-testid="overview-notes">${last.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : '';
   return `<header><div><h1>${escapeHtml(path.basename(m.path))}</h1>
 <p class="muted">${escapeHtml(m.producer || 'unknown producer')} · opset ${m.opset} · IR ${m.irVersion} · ${o.layers.length} recurrent layer${o.layers.length === 1 ? '' : 's'}</p></div>
-<button id="analyze" data-testid="overview-analyze" ${o.layers.length ? '' : 'disabled'}>Analyze gradient flow</button></header>
-${warnings}<h2>Recurrent layers</h2>${layers}${notes}${io('Inputs', m.graphInputs)}${io('Outputs', m.graphOutputs)}<h2>Operators</h2><p>${ops}</p>`;
+<button id="analyze" data-testid="overview-analyze" ${o.layers.length || o.statePairs?.length || o.stateRecurrences?.length ? '' : 'disabled'}>Analyze gradient flow</button></header>
+${warnings}<h2>Recurrent layers</h2>${layers}${streaming}${loops}${notes}${io('Inputs', m.graphInputs)}${io('Outputs', m.graphOutputs)}<h2>Operators</h2><p>${ops}</p>`;
 }
 
 function page(webview: vscode.Webview, title: string, body: string): string {

@@ -266,5 +266,9 @@ export interface ModelOverview {
     /** Per direction. */
     spectrum: SpectrumMetrics[];
   })[];
+  /** Streaming state pairs (graph input fed back from a graph output, SPEC v2 §9.1). */
+  statePairs?: { input: string; output: string }[];
+  /** State carried by Loop/Scan nodes without a recurrent node (op "state" layers of an analysis). */
+  stateRecurrences?: { name: string; path: string[]; cell?: 'LSTM' | 'GRU' }[];
   warnings: string[];
 }
