@@ -153,6 +153,29 @@ async function streamChild(modelPath, calls, reps) {
   process.stdout.write(`${JSON.stringify({ runsMs, medianMs: median(runsMs) })}\n`);
 }
 
+/**
+ * `--cancel-child MODEL CALLS`: start a streaming analysis of CALLS calls in the worker, cancel it
+ * once its calls are running, and print how long the worker took to end after the cancel.
+ */
+async function cancelChild(modelPath, calls) {
+  const { analyzeModel } = require(path.join(ROOT, 'out/src/analysis/analyze.js'));
+  const controller = new AbortController();
+  let worker;
+  let phase = '';
+  const run = analyzeModel({
+    modelPath, files: {}, seed: 0, dims: {}, ep: 'cpu', saturation: { low: 0.1, high: 0.9 }, calls,
+    signal: controller.signal, onStart: (w) => { worker = w; }, onProgress: (m) => { phase = m; },
+  });
+  run.catch(() => undefined);
+  while (!/^(Running the model \(|Backpropagating \()/.test(phase)) await new Promise((r) => setTimeout(r, 2));
+  const t0 = performance.now();
+  controller.abort();
+  await run.catch(() => undefined);
+  const rejectMs = performance.now() - t0;
+  await worker.exited;
+  process.stdout.write(`${JSON.stringify({ phase, rejectMs, exitMs: performance.now() - t0 })}\n`);
+}
+
 function inputDims(session, seqLen) {
   const meta = session.inputMetadata && session.inputMetadata[0];
   const shape = meta && meta.shape;
@@ -457,6 +480,13 @@ async function main() {
         ratio(t.total, plain.medianMs), ratio(t.run + t.metrics, plain.medianMs), mb(r.peakRssMb)]);
     }
     table(['calls', 'jacobian', '', 'N plain calls', 'build', 'run', 'metrics', 'total', 'wall', 'total/plain', 'compute/plain', 'peak RSS'], rows);
+    // Cancelling a 20 000-call analysis: the worker ends after the chunk of calls in progress.
+    const c = await runProcess(process.execPath, [__filename, '--cancel-child', model, '20000'], { timeoutS: opts.timeoutS, gnuTime: false });
+    if (c.code === 0) {
+      const r = JSON.parse(c.stdout.trim().split('\n').pop());
+      results.streamingCancel = r;
+      log(`cancel of a 20 000-call analysis (during "${r.phase.replace(/ \(.*/, '')}"): promise rejected after ${ms(r.rejectMs)}, worker ended after ${ms(r.exitMs)} — target < 1 s: ${r.exitMs < 1000 ? 'met' : 'NOT met'}`);
+    } else bench.note(`cancel measurement failed: ${c.stderr.trim().split('\n').pop()}`);
   }
 
   // ---- exact Jacobian -----------------------------------------------------------------------
@@ -573,8 +603,8 @@ async function torchReference(bench, results, opts) {
   return { meta: meta && { ...meta.meta, env }, entries };
 }
 
-if (['--forward-child', '--floor-child', '--stream-child'].includes(process.argv[2])) {
-  const child = process.argv[2] === '--forward-child'
+if (['--forward-child', '--floor-child', '--stream-child', '--cancel-child'].includes(process.argv[2])) {
+  const child = process.argv[2] === '--cancel-child' ? cancelChild(process.argv[3], Number(process.argv[4])) : process.argv[2] === '--forward-child'
     ? forwardChild(process.argv[3], Number(process.argv[4]), Number(process.argv[5]))
     : process.argv[2] === '--stream-child'
       ? streamChild(process.argv[3], Number(process.argv[4]), Number(process.argv[5]))

