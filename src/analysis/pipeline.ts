@@ -246,6 +246,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       throw new AnalysisError(explainRunFailure(e.message, layers, inputs.sources) ?? `onnxruntime failed to run ${modelName}: ${firstLine(e.message)}`, e.message);
     });
     runMs += first.ms;
+    if (process.env.GL_PROFILE) console.error(`first run ${first.ms.toFixed(0)} ms`);
     await host.release(main.sessionId);
     checkCancelled();
 
@@ -368,6 +369,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       throw err;
     });
     runMs += second.ms;
+    if (process.env.GL_PROFILE) console.error(`second run ${second.ms.toFixed(0)} ms, setup ${second.setupMs.toFixed(0)} ms`);
     buildMs += second.setupMs;
     checkCancelled();
 

@@ -24,7 +24,7 @@
  * dR = Σ_t,b da_tᵀ h_{t−1}, dB = Σ_t,b da_t (twice: Wb and Rb), dX = da · W.
  */
 import { GraphBuilder } from '../../onnx/builder';
-import { DataType } from '../../onnx/proto';
+import { DataType, GraphProto } from '../../onnx/proto';
 import { emitActivation, emitActivationDerivative, emitClip } from '../activations';
 import { DirectionInternals } from '../forwardTaps';
 import { GATE_COUNT, RecurrentLayer } from '../recurrent';
@@ -289,10 +289,13 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   // The adjoint runs against the forward processing order.
   const scanDir = fw.direction === 'forward' ? 1 : 0;
   const states = [carryH0, ...(carryC0 ? [carryC0] : [])];
-  const outs = b.node('Scan', [...states, ...scanInputs], {
-    body: body.graph(`${tag}_bptt`), num_scan_inputs: scanInputs.length,
-    scan_input_directions: scanInputs.map(() => scanDir), scan_output_directions: stepOutputs.map(() => scanDir),
-  }, states.length + stepOutputs.length, 'bptt');
+  // One step (a streaming call, a Scan iteration of one step): the body inline, no Scan of one iteration.
+  const outs = T === 1
+    ? inlineOneStep(b, body.graph(`${tag}_bptt`), states, scanInputs)
+    : b.node('Scan', [...states, ...scanInputs], {
+      body: body.graph(`${tag}_bptt`), num_scan_inputs: scanInputs.length,
+      scan_input_directions: scanInputs.map(() => scanDir), scan_output_directions: stepOutputs.map(() => scanDir),
+    }, states.length + stepOutputs.length, 'bptt');
   const finalH = outs[0];
   const finalC = carryC0 ? outs[1] : undefined;
   // Row-0 outputs are [T, B, ·] (picked in the body) or, with no seed rows, [T, 1, B, ·].
@@ -357,4 +360,20 @@ export function scaledStepNorm(b: GraphBuilder, x: string, out: (value: string, 
   const m = b.op('ReduceMax', [b.op('Abs', [x])], { axes: [1, 2], keepdims: 1 });
   const scaled = b.op('Sqrt', [b.op('ReduceSumSquare', [b.op('Div', [x, b.op('Max', [m, b.constF(1e-38)])])], { axes: [1, 2], keepdims: 0 })]);
   return { max: out(b.op('Reshape', [m, b.constI64([-1])]), 'dXmax'), scaled: out(scaled, 'dXscaled') };
+}
+
+/**
+ * A Scan body run for exactly one step, emitted into `b` instead of as a Scan: the states are
+ * passed in, each scan input's one step is taken (its leading axis of 1 squeezed), and each scan
+ * output gets that axis back. Returns the Scan's outputs: final states, then the scan outputs.
+ */
+export function inlineOneStep(b: GraphBuilder, body: GraphProto, states: string[], scanInputs: string[]): string[] {
+  const rename = new Map<string, string>();
+  body.input.forEach((v, i) => {
+    rename.set(v.name, i < states.length ? states[i] : b.op('Squeeze', [scanInputs[i - states.length], b.constI64([0])]));
+  });
+  const r = (x: string) => rename.get(x) ?? x;
+  b.initializers.push(...body.initializer);
+  for (const n of body.node) b.nodes.push({ ...n, input: n.input.map(r) });
+  return body.output.map((o, i) => (i < states.length ? b.op('Identity', [r(o.name)]) : b.unsqueeze(r(o.name), [0])));
 }
