@@ -168,8 +168,8 @@ async function largeReport({ context, page }) {
   await context.close();
 }
 try {
-  const newPage = async (colorScheme, width = 1280) => {
-    const context = await browser.newContext({ viewport: { width, height: 900 }, colorScheme, deviceScaleFactor: 1 });
+  const newPage = async (colorScheme, width = 1280, height = 900) => {
+    const context = await browser.newContext({ viewport: { width, height }, colorScheme, deviceScaleFactor: 1 });
     const page = await context.newPage();
     page.on('console', (m) => { if (m.type() === 'error') problems.push(`${page.url()}: console error: ${m.text()}`); });
     page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
@@ -241,6 +241,36 @@ try {
     const failPng = path.join(outDir, 'panel-host-failed-dark.png');
     await page.screenshot({ path: failPng, clip: { x: 0, y: 0, width: 1280, height: 420 } });
     shots.push(path.relative(root, failPng));
+    await context.close();
+  }
+  // Beside the code at 900 × 700, on random inputs (the random-inputs note, the verdict in the first screen).
+  {
+    const { context, page } = await newPage('light', 900, 700);
+    await page.addInitScript(() => {
+      window.__posted = [];
+      let state;
+      window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => state, setState: (s) => { state = s; } });
+    });
+    await page.goto(pathToFileURL(hostFile).href);
+    await page.waitForFunction(() => window.__posted.some((m) => m.kind === 'ready'));
+    await page.evaluate(({ text }) => {
+      const revive = (v) => {
+        if (Array.isArray(v)) return v.map(revive);
+        if (v && typeof v === 'object') {
+          if (Array.isArray(v.dims) && Array.isArray(v.data) && Object.keys(v).length === 2) return { dims: v.dims, data: Float32Array.from(v.data, (x) => x ?? NaN) };
+          return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
+        }
+        return v;
+      };
+      const report = revive(JSON.parse(text));
+      report.input.sources = Object.fromEntries(Object.keys(report.input.sources).map((k) => [k, 'random']));
+      window.postMessage({ kind: 'show', models: [{ label: 'adding-lstm.onnx', path: report.model.path, report }],
+        settings: { seed: 0, objective: 'sum', ep: 'auto', jacobian: 'auto', saturationLow: 0.1, saturationHigh: 0.9, inputs: {} } }, '*');
+    }, { text: jsonText.lstm });
+    await page.waitForSelector('body[data-state="rendered"]', { timeout: 30000 });
+    const png = path.join(outDir, 'panel-host-900.png');
+    await page.screenshot({ path: png, fullPage: false });
+    shots.push(path.relative(root, png));
     await context.close();
   }
   if (!flag('--no-large')) await largeReport(await newPage('dark'));

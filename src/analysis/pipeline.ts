@@ -288,6 +288,8 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
         timeAxis = 0;
       }
     } else if (objectiveSpec.kind === 'last') timeAxis = resolveTimeAxis(lowered, values, objectiveSpec, opts.objective?.timeAxis);
+    // Whether the output has a time axis of its own (the panel offers 'last step' only then, or asks for one).
+    const outputTimeAxis = streaming && stackedOutput ? 0 : tracedTimeAxis(lowered, values, objectiveSpec.output);
     const inputBytes = Object.values(inputs.feeds).reduce((n, t) => n + t.data.byteLength, 0);
     checkMemory(layers.map((layer, k) => ({
       op: layer.op, hiddenSize: layer.hiddenSize, inputSize: layer.inputSize, numDirections: layer.numDirections,
@@ -466,7 +468,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const reportSources = inputs.sources;
     const clipping = clippingWhatIf(layerReports.flatMap((l) => l.directions.flatMap((d) => Object.values(d.weightGrads ?? {}).map((t) => t.data))));
     const objective: ObjectiveInfo = {
-      kind: objectiveSpec.kind, output: objectiveSpec.output, ...(timeAxis !== undefined ? { timeAxis } : {}),
+      kind: objectiveSpec.kind, output: objectiveSpec.output, ...(timeAxis !== undefined ? { timeAxis } : {}), outputTimeAxis,
       value: (second.outputs[analysisGraph.objectiveValue].data as Float32Array)[0],
     };
     const spectra = await spectraJob.wait(host, main.executionProvider, checkCancelled);
@@ -579,6 +581,14 @@ function resolveObjective(model: LoadedModel, opts: AnalysisSettings): Objective
   }
   if (spec.timeAxis !== undefined && spec.kind !== 'last') throw new UsageError(`--time-axis is only used with --objective last (the objective is ${spec.kind}).`);
   return { kind: spec.kind, output, timeAxis: spec.timeAxis, target };
+}
+
+/** The output's traced time axis, or null when it has none. */
+function tracedTimeAxis(graph: GraphProto, values: Map<string, WireTensor>, output: string): number | null {
+  const consts = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
+  const found = traceTimeAxis(graph, (t) => values.get(t)?.dims ?? (consts.has(t) ? tensorDims(consts.get(t)!) : undefined), output,
+    (t) => { const c = consts.get(t); return c ? Array.from(tensorValues(c, '') as ArrayLike<number | bigint>, Number) : undefined; });
+  return 'axis' in found ? found.axis : null;
 }
 
 function resolveTimeAxis(graph: GraphProto, values: Map<string, WireTensor>, spec: ObjectiveSpec & { output: string }, override?: number): number {

@@ -11,6 +11,8 @@ import type { Report } from '../report/types';
 import { panelHtml, webviewAssetsRoot } from './webviewHtml';
 import { readConfig, toAnalysisSettings } from './settings';
 import { ReportStore } from './reportStore';
+import { panelWording } from '../protocol/wording';
+import type { InputOffers } from './inputOffers';
 
 export const PANEL_VIEW_TYPE = 'gradientLens.analysis';
 
@@ -19,6 +21,18 @@ export interface PanelDeps {
   log: vscode.LogOutputChannel;
   store: ReportStore;
   exportReport: (models: PanelModel[], format?: 'html' | 'json') => Promise<void>;
+  /** Input files beside the models: remembered choices, and offers after a run on random inputs. */
+  inputs?: InputOffers;
+}
+
+/** A notice said once per session: CUDA installed but unusable is worth one mention, not one per run. */
+const CUDA_NOTICE = /CUDA execution provider is installed but could not be used/;
+let cudaNoticeShown = false;
+
+function onceOnly(report: Report): Report {
+  if (!report.warnings.some((w) => CUDA_NOTICE.test(w))) return report;
+  if (!cudaNoticeShown) { cudaNoticeShown = true; return report; }
+  return { ...report, warnings: report.warnings.filter((w) => !CUDA_NOTICE.test(w)) };
 }
 
 export class AnalysisPanel implements vscode.Disposable {
@@ -67,10 +81,12 @@ export class AnalysisPanel implements vscode.Disposable {
   }
 
   /** Analyse the panel's models with `settings` (or its current ones), with a cancellable progress notification. */
-  async run(settings: PanelSettings = this.state.settings): Promise<Report[]> {
+  async run(given: PanelSettings = this.state.settings): Promise<Report[]> {
     this.running?.abort();
     const controller = new AbortController();
     this.running = controller;
+    // Inputs the user chose before for these models (a .npy beside the model, remembered per model).
+    const settings = this.deps.inputs ? this.deps.inputs.apply(this.state.modelPaths, given) : given;
     this.state = { ...this.state, settings };
     const paths = this.state.modelPaths;
     try {
@@ -91,13 +107,15 @@ export class AnalysisPanel implements vscode.Disposable {
             this.deps.log.info(`${label}: done in ${report.runtime.timingsMs.total.toFixed(0)} ms on ${report.runtime.executionProvider}`);
             for (const w of report.warnings) this.deps.log.warn(`${label}: ${w}`);
             this.deps.store.set(modelPath, report);
-            out.push(report);
+            out.push(onceOnly(report));
           }
           return out;
         },
       );
       this.models = reports.map((report, i) => ({ label: path.basename(paths[i]), path: paths[i], report }));
       await this.post({ kind: 'show', models: this.models, settings });
+      // Random inputs, and a .npy beside the model that fits: offer it (once per model and input).
+      void this.deps.inputs?.offer(this.models).then((use: Record<string, string> | undefined) => { if (use) void this.run({ ...settings, inputs: { ...settings.inputs, ...use } }).catch(() => undefined); });
       return reports;
     } catch (e) {
       if (e instanceof CancelledError || controller.signal.aborted) {
@@ -107,7 +125,7 @@ export class AnalysisPanel implements vscode.Disposable {
       const message = (e as Error).message;
       this.deps.log.error(message);
       await this.post({ kind: 'failed', message });
-      void vscode.window.showErrorMessage(vscode.l10n.t('Gradient Lens: {0}', message), vscode.l10n.t('Show Log')).then((a) => {
+      void vscode.window.showErrorMessage(vscode.l10n.t('Gradient Lens: {0}', panelWording(message)), vscode.l10n.t('Show Log')).then((a) => {
         if (a) this.deps.log.show();
       });
       throw e;

@@ -19,6 +19,7 @@ import type { GradientLensApi } from './api';
 import { GradientLensCodeLensProvider } from './codeLens';
 import { ModelOverviewProvider, OVERVIEW_VIEW_TYPE } from './modelOverview';
 import { ReportStore } from './reportStore';
+import { InputOffers } from './inputOffers';
 import { defaultPanelSettings, readConfig } from './settings';
 
 export function activate(context: vscode.ExtensionContext): GradientLensApi {
@@ -31,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): GradientLensApi {
   const deps: PanelDeps = {
     extensionUri: context.extensionUri, log, store,
     exportReport: (models, format) => exportReport(models, format),
+    inputs: new InputOffers(context.workspaceState),
   };
 
   const track = (p: AnalysisPanel): AnalysisPanel => {
@@ -81,12 +83,22 @@ export function activate(context: vscode.ExtensionContext): GradientLensApi {
       await quietly(p.run());
     }),
     vscode.commands.registerCommand('gradientLens.exportReport', async () => {
-      const models = lastActive?.currentModels;
-      if (!models || models.length === 0) {
+      // Several panels with results: which one (the active one first); one: that one.
+      const withResults = [...panels].filter((p) => p.currentModels.length > 0);
+      if (withResults.length === 0) {
         void vscode.window.showInformationMessage(vscode.l10n.t('No report to export: analyse a model first.'));
         return;
       }
-      await exportReport([...models]);
+      let chosen = withResults.length === 1 ? withResults[0] : undefined;
+      if (!chosen) {
+        const ordered = [...withResults].sort((a, b) => (a === lastActive ? -1 : b === lastActive ? 1 : 0));
+        const pick = await vscode.window.showQuickPick(ordered.map((p) => ({
+          label: p.panel.title, description: p === lastActive ? vscode.l10n.t('the active panel') : undefined,
+          detail: p.modelPaths.map((m) => vscode.workspace.asRelativePath(m)).join(', '), panel: p,
+        })), { title: vscode.l10n.t('Export the report of which panel?') });
+        chosen = pick?.panel;
+      }
+      if (chosen) await exportReport([...chosen.currentModels]);
     }),
     vscode.commands.registerCommand('gradientLens.showReport', async (modelPath: string) => {
       const report = store.get(modelPath);
@@ -176,7 +188,7 @@ async function exportReport(models: PanelModel[], format?: 'html' | 'json'): Pro
   if (models.length === 0) return;
   const chosen = format ?? (await vscode.window.showQuickPick([
     { label: 'HTML', description: vscode.l10n.t('one standalone page that renders the panel offline'), value: 'html' as const },
-    { label: 'JSON', description: vscode.l10n.t('gradient-lens/report@1 (SPEC §7)'), value: 'json' as const },
+    { label: 'JSON', description: vscode.l10n.t('the report as JSON (gradient-lens/report@2, docs/report-schema.md)'), value: 'json' as const },
   ], { title: vscode.l10n.t('Export Report') }))?.value;
   if (!chosen) return;
   const stem = models.length === 1 ? models[0].label.replace(/\.onnx$/, '') : 'comparison';
@@ -196,7 +208,7 @@ async function exportReport(models: PanelModel[], format?: 'html' | 'json'): Pro
       if (choice === lean) shown = models.map((m) => ({ ...m, report: metricsOnly(m.report) }));
     }
     await writeFileAtomically(target.fsPath, standaloneHtml(shown, models.map((m) => m.label).join(' · ')));
-    void vscode.window.showInformationMessage(vscode.l10n.t('Report written to {0}', vscode.workspace.asRelativePath(target)));
+    written(target, true);
     return;
   }
   for (const m of models) {
@@ -206,5 +218,16 @@ async function exportReport(models: PanelModel[], format?: 'html' | 'json'): Pro
     });
     if (!target || !safeExportTarget(target, models)) return;
     await writeReportJson(m.report, target.fsPath, { detail: 'full' });
+    written(target, false);
   }
+}
+
+/** "Report written to …" with a button that opens it (the HTML page in the browser, the JSON in an editor). */
+function written(target: vscode.Uri, html: boolean): void {
+  const open = vscode.l10n.t('Open');
+  void vscode.window.showInformationMessage(vscode.l10n.t('Report written to {0}', vscode.workspace.asRelativePath(target)), open).then((a) => {
+    if (a !== open) return;
+    if (html) void vscode.env.openExternal(target);
+    else void vscode.window.showTextDocument(target);
+  });
 }

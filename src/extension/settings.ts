@@ -2,7 +2,6 @@
  * One typed reader over `gradientLens.*` settings (contributes.configuration in package.json).
  */
 import * as vscode from 'vscode';
-import type { AnalysisSettings, JacobianMode } from '../analysis/pipeline';
 import type { PanelSettings } from '../protocol/panel';
 import { parseSize } from '../analysis/memory';
 
@@ -60,27 +59,4 @@ export function defaultPanelSettings(config: GradientLensConfig): PanelSettings 
   };
 }
 
-export function parseJacobian(text: string): JacobianMode {
-  if (text === 'exact' || text === 'off' || text === 'auto') return text;
-  const m = /^probes:(\d+)$/.exec(text);
-  if (m && Number(m[1]) > 0) return { probes: Number(m[1]) };
-  throw new Error(vscode.l10n.t("The Jacobian mode '{0}' is not one of auto, exact, off or probes:K.", text));
-}
-
-/** Panel settings (from the controls or the configuration) as analysis settings for one model. */
-export function toAnalysisSettings(modelPath: string, s: PanelSettings, maxMemoryBytes?: number): AnalysisSettings {
-  return {
-    maxMemoryBytes,
-    modelPath,
-    files: s.inputs,
-    seqLen: s.seqLen,
-    calls: s.calls,
-    batch: s.batch,
-    seed: s.seed,
-    dims: {},
-    ep: s.ep,
-    saturation: { low: s.saturationLow, high: s.saturationHigh },
-    objective: { kind: s.objective, output: s.output, targetFile: s.target },
-    jacobian: parseJacobian(s.jacobian),
-  };
-}
+export { parseJacobian, toAnalysisSettings } from './analysisSettings';

@@ -432,3 +432,34 @@ export function multiIndex(flat: number, shape: number[]): string {
   }
   return `[${idx.join(', ')}]`;
 }
+
+/**
+ * A .npy file's dtype and shape from its header alone (the first few hundred bytes), or
+ * undefined when the file is not a readable .npy: for offering files without loading them.
+ */
+export function readNpyShape(file: string): { dtype: string; shape: number[] } | undefined {
+  let fd: number | undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fs = require('fs') as typeof import('fs');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+    if (!fs.fstatSync(fd).isFile()) return undefined;
+    const head = Buffer.alloc(4096);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    const bytes = new Uint8Array(head.buffer, head.byteOffset, n);
+    for (let i = 0; i < MAGIC.length; i++) if (bytes[i] !== MAGIC[i]) return undefined;
+    const major = bytes[6];
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const [start, length] = major === 1 ? [10, view.getUint16(8, true)] : [12, view.getUint32(8, true)];
+    if (start + length > n) return undefined;
+    const header = parseHeader(latin1(bytes.subarray(start, start + length)), file);
+    return { dtype: header.descr, shape: header.shape };
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      (require('fs') as typeof import('fs')).closeSync(fd);
+    }
+  }
+}

@@ -15,6 +15,8 @@ export interface PanelSettings {
   objective: 'sum' | 'mean' | 'l2' | 'last' | 'target';
   /** Graph output for the objective; undefined = the first. */
   output?: string;
+  /** 'last step': the output's time axis, when it has none of its own (undefined: traced). */
+  timeAxis?: number;
   ep: 'auto' | 'cpu' | 'cuda';
   /** 'auto' | 'exact' | 'off' | 'probes:K' */
   jacobian: string;
@@ -59,4 +61,6 @@ export type PanelToHost =
 export interface PanelState {
   modelPaths: string[];
   settings: PanelSettings;
+  /** Whether the settings drawer is open. */
+  drawerOpen?: boolean;
 }

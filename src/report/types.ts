@@ -233,6 +233,8 @@ export interface ObjectiveInfo {
   kind: string;
   output: string;
   timeAxis?: number;
+  /** The output's own time axis as traced from the recurrent layers (null: it has none, so 'last' needs one given). */
+  outputTimeAxis?: number | null;
   value: number | null;
 }
 

@@ -39,3 +39,23 @@ export async function warmOnnxruntime(): Promise<void> {
   }
 }
 
+
+/**
+ * Whether onnxruntime-node's CUDA execution provider is installed: its shared library beside the
+ * native binding (the package ships it only when installed with the CUDA option). Without it,
+ * `ep: auto` runs on CPU silently — there is nothing to try and nothing to warn about.
+ */
+export function cudaProviderInstalled(): boolean {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fs = require('fs') as typeof import('fs');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const path = require('path') as typeof import('path');
+    const pkg = path.dirname(require.resolve('onnxruntime-node/package.json'));
+    const dir = path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+    const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+    return fs.existsSync(path.join(dir, lib));
+  } catch {
+    return false;
+  }
+}

@@ -8,7 +8,7 @@ import { ExecutionProviderChoice, WireTensor } from './protocol';
 import { encodeModel } from '../onnx/model';
 import { ModelProto } from '../onnx/proto';
 import { cudaUnavailableMessage } from './executionProvider';
-import { loadOrt } from './ortModule';
+import { cudaProviderInstalled, loadOrt } from './ortModule';
 
 /**
  * Brackets every native onnxruntime call. `enter` throws CancelledError once the analysis is
@@ -60,7 +60,8 @@ export class OrtRuntime {
     let session: ortTypes.InferenceSession;
     let executionProvider: 'cpu' | 'cuda' = 'cpu';
     let notice: string | undefined;
-    if (ep === 'cpu') {
+    // auto without the CUDA provider installed: CPU, no attempt and no notice (the machine never had a GPU setup).
+    if (ep === 'cpu' || (ep === 'auto' && !cudaProviderInstalled())) {
       session = await open(['cpu']);
     } else {
       try {
@@ -72,7 +73,8 @@ export class OrtRuntime {
         const reason = (e as Error).message.split('\n')[0];
         if (ep === 'cuda') throw new Error(cudaUnavailableMessage(reason));
         session = await open(['cpu']);
-        notice = `the CUDA execution provider is not available (${reason.replace(/^.*?: /, '').slice(0, 160)}); ran on CPU. To use an NVIDIA GPU see the README's "GPU" section, or pass --ep cpu to skip the attempt.`;
+        // Installed but failing (a CUDA or cuDNN library missing, no GPU): worth saying.
+        notice = `the CUDA execution provider is installed but could not be used (${reason.replace(/^.*?: /, '').slice(0, 160)}); ran on CPU. See the README's "GPU" section, or choose the CPU execution provider to skip the attempt.`;
       }
     }
     const sessionId = `s${this.next++}`;

@@ -241,6 +241,91 @@ try {
     console.log(`      steps 0 … T−1 at x = ${(f.left + f.first).toFixed(0)} … ${(f.left + f.last).toFixed(0)} in the flow chart and ${geometry.tracks.length} track charts`);
   });
 
+  // Beside the code in a 900 × 700 window: the answer first, every legend entry shown, every
+  // control named, a keyboard-only Re-run, and a failed re-run marking the old result stale.
+  await page.setViewportSize({ width: 900, height: 700 });
+  await sleep(800);
+  await check('at 900 × 700 beside the code the first verdict card is visible without scrolling', async () => {
+    if (!panelFrame) throw new Error('no rendered panel');
+    await panelFrame.evaluate(() => window.scrollTo(0, 0));
+    await sleep(300);
+    const where = await panelFrame.evaluate(() => {
+      const card = document.querySelector('[data-testid^="verdict-card-"], [data-testid^="verdict-"]');
+      if (!card) return null;
+      const r = card.getBoundingClientRect();
+      return { top: r.top, bottom: Math.min(r.bottom, r.top + 60), height: window.innerHeight, width: window.innerWidth };
+    });
+    if (!where) throw new Error('no verdict card');
+    await shot('panel-900');
+    if (!(where.top >= 0 && where.bottom <= where.height)) throw new Error(`the first verdict card starts at y = ${where.top.toFixed(0)} in a ${where.width}×${where.height} panel`);
+    console.log(`      first verdict card at y = ${where.top.toFixed(0)} of ${where.height} (panel ${where.width} px wide)`);
+  });
+
+  await check('no legend pages its entries: every chart legend wraps and shows them all', async () => {
+    if (!panelFrame) throw new Error('no rendered panel');
+    const legends = await panelFrame.evaluate(() => [...document.querySelectorAll('.gl-chart')].map((el) => ({ id: el.getAttribute('data-testid'), legend: el.dataset.legend })));
+    const withLegend = legends.filter((l) => l.legend);
+    if (withLegend.length === 0) throw new Error(`no chart reported its legend: ${JSON.stringify(legends)}`);
+    const paged = withLegend.filter((l) => l.legend !== 'plain');
+    if (paged.length) throw new Error(`paginated legends: ${paged.map((l) => `${l.id} (${l.legend})`).join(', ')}`);
+  });
+
+  await check('every control of the panel has an accessible name', async () => {
+    if (!panelFrame) throw new Error('no rendered panel');
+    await panelFrame.locator('[data-testid="settings-toggle"]').click();
+    const unnamed = await panelFrame.evaluate(() => {
+      const name = (el) => (el.getAttribute('aria-label') || (el.labels && [...el.labels].map((l) => l.textContent).join(' ')) || el.textContent || '').trim();
+      return [...document.querySelectorAll('input, select, textarea, vscode-dropdown, vscode-button, button, a[href]')]
+        .filter((el) => el.offsetParent !== null)
+        .map((el) => ({ tag: el.tagName.toLowerCase(), id: el.id, testid: el.getAttribute('data-testid'), name: name(el) }))
+        .filter((c) => !c.name || /^text field$/i.test(c.name));
+    });
+    await panelFrame.locator('[data-testid="settings-toggle"]').click();
+    if (unnamed.length) throw new Error(`controls without a name: ${JSON.stringify(unnamed)}`);
+  });
+
+  await check('keyboard only: Tab from the panel reaches Re-run in a few presses, and Enter runs it', async () => {
+    if (!panelFrame) throw new Error('no rendered panel');
+    await panelFrame.evaluate(() => { document.activeElement?.blur?.(); window.scrollTo(0, 0); });
+    await panelFrame.locator('body').focus();
+    let presses = 0;
+    let reached = false;
+    for (; presses < 12 && !reached; presses++) {
+      await page.keyboard.press('Tab');
+      reached = await panelFrame.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'rerun');
+    }
+    if (!reached) throw new Error(`Re-run not reached after ${presses} Tab presses`);
+    const skipFirst = await panelFrame.evaluate(() => !!document.querySelector('[data-testid="skip-to-results"]'));
+    if (!skipFirst) throw new Error('no "Skip to results" link');
+    await page.keyboard.press('Enter');
+    const busy = await inFrames(() => (document.body?.dataset.state === 'busy' ? 'busy' : undefined), { timeout: 15_000 });
+    if (!busy) throw new Error('Enter on Re-run did not start an analysis');
+    const done = await inFrames(() => (document.body?.dataset.state === 'rendered' ? 'rendered' : undefined), { timeout: 120_000 });
+    if (!done) throw new Error('the re-run did not render');
+    console.log(`      Re-run reached with ${presses} Tab presses and run with Enter`);
+  });
+
+  await check('a failed re-run keeps the previous result, marked as such', async () => {
+    if (!panelFrame) throw new Error('no rendered panel');
+    await panelFrame.locator('[data-testid="settings-toggle"]').click();
+    const seq = panelFrame.locator('[data-testid="control-seqlen"]');
+    if (await seq.isDisabled()) throw new Error('the sequence length is fixed for this model: choose another failing setting');
+    await seq.fill('100000000');
+    await panelFrame.locator('[data-testid="rerun"]').click();
+    const failed = await inFrames(() => (document.body?.dataset.state === 'failed' ? 'failed' : undefined), { timeout: 60_000 });
+    if (!failed) throw new Error('the re-run with T = 100 000 000 did not fail');
+    const stale = panelFrame.locator('[data-testid="stale"]');
+    if (!(await stale.isVisible())) throw new Error('no stale marker over the previous result');
+    const text = await stale.innerText();
+    if (!/previous result/.test(text)) throw new Error(`stale marker: ${text}`);
+    const error = await panelFrame.locator('[data-testid="error"]').innerText();
+    if (/--seq-len|--max-memory/.test(error)) throw new Error(`the panel's error names CLI flags: ${error}`);
+    await shot('panel-stale');
+    console.log(`      ${text.slice(0, 120)}`);
+    await seq.fill('');
+  });
+  await page.setViewportSize({ width: 1600, height: 1000 });
+
   await check(`CodeLens show beside the code in ${PYTHON_FILE}`, async () => {
     const lens = page.locator('.monaco-editor .codelens-decoration', { hasText: 'Gradient Lens:' }).first();
     await lens.waitFor({ timeout: 30_000 });

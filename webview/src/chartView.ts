@@ -55,7 +55,12 @@ export class ChartView implements Renderable {
 
   render(p: Palette): void {
     this.palette = p;
-    this.chart.setOption(this.build(p, this), { notMerge: true, lazyUpdate: false });
+    const option = this.build(p, this);
+    this.chart.setOption(option, { notMerge: true, lazyUpdate: false });
+    // For tests: how the legend is laid out ("plain" wraps and shows every entry; "scroll" would page).
+    const legend = (option as { legend?: { type?: string } | { type?: string }[] }).legend;
+    const type = Array.isArray(legend) ? legend[0]?.type : legend?.type;
+    if (type) this.el.dataset.legend = type;
     this.opts.afterRender?.(this);
   }
 

@@ -5,7 +5,7 @@
  */
 import type { EChartsCoreOption } from './echarts';
 import { axisStyle, baseOption, ChartView, dot, timeZoom } from './chartView';
-import { escapeHtml, exact, logTick, num } from './format';
+import { escapeHtml, logTick, num, tipValue } from './format';
 import { TIME_GRID } from './heatmap';
 import { timeAxisName, timeInterval, timeTick, timeTitle, type TimeAxis } from './timeAxis';
 import type { Palette } from './theme';
@@ -89,8 +89,8 @@ function logYAxis(p: Palette, name: string, range: { min?: number; max?: number;
 function valueAt(c: Curve, i: number): string {
   if (i < 0 || i >= c.values.length) return '—';
   const v = c.values[i];
-  const s = c.raw ? `${num(v, 4)}` : exact(v, c.float32);
-  const raw = c.raw ? ` <span class="gl-tip-note">(‖·‖ = ${exact(c.raw[i], c.float32)})</span>` : '';
+  const s = tipValue(v);
+  const raw = c.raw ? ` <span class="gl-tip-note">(‖·‖ = ${tipValue(c.raw[i])})</span>` : '';
   return v > 0 ? `${s}${raw}` : `${s}${raw} <span class="gl-tip-note">(not drawn on a log axis)</span>`;
 }
 
@@ -108,6 +108,38 @@ export interface FlowChartSpec {
  * Over t: the Jacobian paths and ∏f as the fraction of their value at the last step that
  * survives (left log axis), and ‖dL/dh_t‖, ‖dL/dc_t‖ in their own units (right log axis).
  */
+
+/**
+ * A wrapping legend that keeps every entry visible (no "1/2" pages at narrow widths): the rows
+ * its entries need in `width` pixels, measured with the chart's font, and the legend option.
+ */
+export function wrappingLegend(p: Palette, names: string[], width: number, item = { w: 18, gap: 16 }): { option: EChartsCoreOption; rows: number } {
+  const ctx = measureCanvas();
+  let rows = 1;
+  let x = 0;
+  for (const n of names) {
+    const w = item.w + 5 + (ctx ? ctx.measureText(n).width : n.length * 7) + item.gap;
+    if (x > 0 && x + w > width) { rows++; x = 0; }
+    x += w;
+  }
+  return {
+    rows,
+    option: {
+      type: 'plain', top: 6, left: 10, width, itemWidth: item.w, itemHeight: 10, itemGap: item.gap,
+      textStyle: { color: p.fg, fontSize: 12 }, inactiveColor: p.grid,
+    },
+  };
+}
+
+let canvas: CanvasRenderingContext2D | null | undefined;
+function measureCanvas(): CanvasRenderingContext2D | null {
+  if (canvas === undefined) {
+    canvas = typeof document !== 'undefined' ? document.createElement('canvas').getContext('2d') : null;
+    if (canvas) canvas.font = '12px sans-serif';
+  }
+  return canvas;
+}
+
 export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EChartsCoreOption {
   const { T, direction, curves } = spec;
   const time = spec.time ?? { steps: 1 };
@@ -140,15 +172,12 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
     } : undefined,
   }));
   const b = baseOption(p);
+  // An explicit width: the toolbox keeps the top right corner; the legend wraps below it.
+  const legend = wrappingLegend(p, curves.map((c) => c.name), Math.max(120, view.el.clientWidth - 160));
   return {
     ...b,
-    grid: { ...TIME_GRID, top: 40, bottom: 62, containLabel: false, outerBoundsMode: 'none' },
-    legend: {
-      // An explicit width: the toolbox keeps the top right corner.
-      type: 'scroll', top: 6, left: 10, width: Math.max(120, view.el.clientWidth - 160), itemWidth: 18, itemHeight: 10, itemGap: 16,
-      textStyle: { color: p.fg, fontSize: 12 }, inactiveColor: p.grid,
-      pageTextStyle: { color: p.muted }, pageIconColor: p.fg, pageIconInactiveColor: p.grid,
-    },
+    grid: { ...TIME_GRID, top: 18 + 22 * legend.rows, bottom: 62, containLabel: false, outerBoundsMode: 'none' },
+    legend: legend.option,
     tooltip: {
       ...(b.tooltip as object),
       trigger: 'axis',
@@ -221,15 +250,11 @@ export function compareOption(p: Palette, view: ChartView, curves: CompareCurve[
     };
   });
   const b = baseOption(p);
-  // A plain legend wraps; leave it room (about four entries a row).
-  const legendRows = Math.ceil(lines.length / Math.max(1, Math.floor((view.el.clientWidth - 150) / 250)));
+  const legend = wrappingLegend(p, lines.map((l) => l.name), Math.max(120, view.el.clientWidth - 160), { w: 22, gap: 14 });
   return {
     ...b,
-    grid: { left: 64, right: 24, top: 18 + legendRows * 22, bottom: 62 },
-    legend: {
-      type: 'plain', top: 6, left: 10, width: Math.max(120, view.el.clientWidth - 160), itemWidth: 22, itemHeight: 10, itemGap: 14,
-      textStyle: { color: p.fg, fontSize: 12 }, inactiveColor: p.grid,
-    },
+    grid: { left: 64, right: 24, top: 18 + legend.rows * 22, bottom: 62 },
+    legend: legend.option,
     tooltip: {
       ...(b.tooltip as object),
       trigger: 'axis',
@@ -241,7 +266,7 @@ export function compareOption(p: Palette, view: ChartView, curves: CompareCurve[
         const rows = list.map((q) => {
           const l = lines[q.seriesIndex ?? 0];
           const t = tOf(l.curve, d);
-          const value = t >= 0 && t < l.values.length ? exact(l.values[t], l.float32) : '—';
+          const value = t >= 0 && t < l.values.length ? tipValue(l.values[t]) : '—';
           return `<div class="gl-tip-row">${dot(l.color)}<span class="gl-tip-name">${escapeHtml(l.name)}</span><span class="gl-tip-value">${value}</span><span class="gl-tip-note">t = ${t}</span></div>`;
         });
         return `<div class="gl-tip-title">${d === 0 ? 'the last step (d = 0)' : `${d} step${d === 1 ? '' : 's'} before the last`}</div>${rows.join('')}`;
@@ -344,8 +369,8 @@ export function scatterOption(p: Palette, view: ChartView, gates: ScatterGate[],
         const u = (q.value ?? [])[2] ?? 0;
         const note = g.unitNote ? `<div class="gl-tip-note">${escapeHtml(g.unitNote(u))}</div>` : '';
         return `<div class="gl-tip-title">${escapeHtml(g.gate)} gate · unit ${u}</div>`
-          + `<div class="gl-tip-row"><span class="gl-tip-name">left-saturated</span><span class="gl-tip-value">${exact(g.left[u])}</span></div>`
-          + `<div class="gl-tip-row"><span class="gl-tip-name">right-saturated</span><span class="gl-tip-value">${exact(g.right[u])}</span></div>${note}`;
+          + `<div class="gl-tip-row"><span class="gl-tip-name">left-saturated</span><span class="gl-tip-value">${tipValue(g.left[u])}</span></div>`
+          + `<div class="gl-tip-row"><span class="gl-tip-name">right-saturated</span><span class="gl-tip-value">${tipValue(g.right[u])}</span></div>${note}`;
       },
     },
     toolbox: view.toolbox(p, 'none'),
@@ -363,10 +388,11 @@ export interface WeightBars {
 export function weightsOption(p: Palette, view: ChartView, bars: WeightBars): EChartsCoreOption {
   const b = baseOption(p);
   const colors = [p.blue, p.orange, p.green, p.purple];
+  const legend = wrappingLegend(p, bars.norms.map((n) => n.label), Math.max(100, view.el.clientWidth - 56), { w: 14, gap: 10 });
   return {
     ...b,
-    legend: { type: 'scroll', top: 6, left: 10, width: Math.max(100, view.el.clientWidth - 56), itemWidth: 14, itemHeight: 10, textStyle: { color: p.fg, fontSize: 12 }, inactiveColor: p.grid },
-    grid: { left: 56, right: 16, top: 40, bottom: 28 },
+    legend: legend.option,
+    grid: { left: 56, right: 16, top: 18 + 22 * legend.rows, bottom: 28 },
     tooltip: {
       ...(b.tooltip as object),
       trigger: 'axis',
@@ -375,7 +401,7 @@ export function weightsOption(p: Palette, view: ChartView, bars: WeightBars): EC
         const i = params[0]?.dataIndex ?? 0;
         const rows = params.map((q) => {
           const n = bars.norms[q.seriesIndex ?? 0];
-          return `<div class="gl-tip-row">${dot(colors[(q.seriesIndex ?? 0) % colors.length])}<span class="gl-tip-name">${escapeHtml(n.label)}</span><span class="gl-tip-value">${exact(n.values[i])}</span></div>`;
+          return `<div class="gl-tip-row">${dot(colors[(q.seriesIndex ?? 0) % colors.length])}<span class="gl-tip-name">${escapeHtml(n.label)}</span><span class="gl-tip-value">${tipValue(n.values[i])}</span></div>`;
         });
         return `<div class="gl-tip-title">${escapeHtml(bars.gates[i])} gate</div>${rows.join('')}`;
       },

@@ -1,13 +1,22 @@
 /**
- * The analysis settings form (host mode only): sequence length, batch, seed, objective and
- * output, input .npy files, execution provider, Jacobian mode, saturation thresholds, Re-run and
- * Export. Built from @vscode/webview-ui-toolkit controls; every control has a visible label and
- * is reachable with Tab in reading order.
+ * The analysis settings (host mode only): a one-line toolbar — Settings (opens the drawer), a
+ * summary of what the shown result was computed with, Re-run, Export — and a drawer with the
+ * fields: sequence length, calls, batch, seed, objective and output (and a time axis when the
+ * output needs one), execution provider, Jacobian mode, saturation thresholds, input .npy files.
+ *
+ * The results come first; the drawer is closed unless the user opens it (its state persists).
+ * Text fields are native inputs with their own <label>, so every control has an accessible name;
+ * a control the model makes meaningless (a fixed sequence length, 'last step' on an output with
+ * no time axis) is disabled with the reason in its title and beside it.
  */
-import type { Button, Dropdown, TextField } from '@vscode/webview-ui-toolkit';
+import type { Button, Dropdown } from '@vscode/webview-ui-toolkit';
 import type { PanelModel, PanelSettings } from '../../src/protocol/panel';
+import type { Report } from '../../src/report/types';
 import { h, uid } from './dom';
 import { baseName } from './format';
+import { fixedSizes, settingsSummary } from './settingsText';
+
+export { settingsSummary };
 
 export interface ControlsHandlers {
   rerun(settings: PanelSettings): void;
@@ -16,6 +25,8 @@ export interface ControlsHandlers {
   exportReport(format: 'html' | 'json'): void;
   /** Every valid edit (the panel persists it for a reload). */
   changed(settings: PanelSettings): void;
+  /** The drawer was opened or closed (persisted). */
+  drawer?(open: boolean): void;
 }
 
 const OBJECTIVES: { value: PanelSettings['objective']; label: string }[] = [
@@ -33,47 +44,58 @@ const EPS: { value: PanelSettings['ep']; label: string }[] = [
 ];
 
 const JACOBIAN: { value: string; label: string }[] = [
-  { value: 'auto', label: 'auto' },
+  { value: 'auto', label: 'auto (exact when small, else 8 probes)' },
   { value: 'exact', label: 'exact' },
   { value: 'probes', label: 'random probes' },
   { value: 'off', label: 'off' },
 ];
 
-/** A text field under its own label (the same markup as the dropdowns, so the rows line up). */
-function textField(label: string, value: string, opts: { placeholder?: string; size?: number; hint?: string } = {}): { field: HTMLElement; input: TextField } {
+interface Field { field: HTMLElement; input: HTMLInputElement; note: HTMLElement }
+
+/** A native text input under its own label; `note` says why it is disabled, when it is. */
+function textField(label: string, value: string, opts: { placeholder?: string; size?: number; hint?: string; testid?: string } = {}): Field {
   const id = uid('gl-tf');
-  const f = document.createElement('vscode-text-field') as TextField;
-  f.id = id;
-  f.setAttribute('value', value);
-  f.setAttribute('aria-label', label);
-  if (opts.placeholder) f.setAttribute('placeholder', opts.placeholder);
-  f.setAttribute('size', String(opts.size ?? 8));
-  if (opts.hint) f.title = opts.hint;
-  const field = h('div', { class: 'gl-field' }, h('label', { for: id, class: 'gl-field-label', title: opts.hint }, label), f);
-  return { field, input: f };
+  const input = h('input', {
+    id, class: 'gl-input', type: 'text', value, size: opts.size ?? 8, placeholder: opts.placeholder ?? '', spellcheck: 'false',
+    'data-testid': opts.testid, title: opts.hint,
+  }) as HTMLInputElement;
+  input.value = value;
+  const note = h('span', { class: 'gl-field-note gl-muted', hidden: true });
+  const field = h('div', { class: 'gl-field' }, h('label', { for: id, class: 'gl-field-label', title: opts.hint }, label), input, note);
+  return { field, input, note };
 }
 
-function dropdown(label: string, options: { value: string; label: string }[], selected: string): { field: HTMLElement; dropdown: Dropdown } {
+function dropdown(label: string, options: { value: string; label: string; disabled?: string }[], selected: string): { field: HTMLElement; dropdown: Dropdown; note: HTMLElement } {
   const id = uid('gl-dd');
   const dd = document.createElement('vscode-dropdown') as Dropdown;
   dd.id = id;
   dd.setAttribute('aria-label', label);
   dd.setAttribute('position', 'below');
   for (const o of options) {
-    const opt = h('vscode-option', { value: o.value, selected: o.value === selected }, o.label);
+    const opt = h('vscode-option', { value: o.value, selected: o.value === selected, disabled: !!o.disabled, title: o.disabled ?? '' }, o.disabled ? `${o.label} — ${o.disabled}` : o.label);
     dd.appendChild(opt);
   }
-  const field = h('div', { class: 'gl-field' }, h('label', { for: id, class: 'gl-field-label' }, label), dd);
-  return { field, dropdown: dd };
+  const note = h('span', { class: 'gl-field-note gl-muted', hidden: true });
+  const field = h('div', { class: 'gl-field' }, h('label', { for: id, class: 'gl-field-label' }, label), dd, note);
+  return { field, dropdown: dd, note };
 }
 
-function button(label: string, appearance: 'primary' | 'secondary', onClick: () => void, ariaLabel?: string): Button {
+function button(label: string, appearance: 'primary' | 'secondary', onClick: () => void, ariaLabel?: string, testid?: string): Button {
   const b = document.createElement('vscode-button') as Button;
   b.setAttribute('appearance', appearance);
   b.textContent = label;
   if (ariaLabel) b.setAttribute('aria-label', ariaLabel);
+  if (testid) b.dataset.testid = testid;
   b.addEventListener('click', onClick);
   return b;
+}
+
+function disable(f: { field: HTMLElement; note: HTMLElement }, control: HTMLElement, reason: string | undefined): void {
+  if (reason) control.setAttribute('disabled', '');
+  else control.removeAttribute('disabled');
+  control.title = reason ?? control.title;
+  f.note.textContent = reason ?? '';
+  f.note.hidden = !reason;
 }
 
 export class Controls {
@@ -85,20 +107,31 @@ export class Controls {
   private targetLabel: HTMLElement | undefined;
   private readonly error: HTMLElement;
   private readonly rerunButton: Button;
+  private readonly toggle: HTMLButtonElement;
+  private readonly drawer: HTMLElement;
+  private readonly summary: HTMLElement;
   private readonly read: () => PanelSettings | string;
 
-  constructor(initial: PanelSettings, models: PanelModel[] | undefined, private readonly handlers: ControlsHandlers) {
+  constructor(initial: PanelSettings, models: PanelModel[] | undefined, private readonly handlers: ControlsHandlers, drawerOpen = false) {
     this.inputs = { ...initial.inputs };
     this.target = initial.target;
-    const seqLenBox = textField('Sequence length', initial.seqLen !== undefined ? String(initial.seqLen) : '', { placeholder: 'model default', hint: 'T, the length of the recurrent sequence axis; empty: the model\'s static value, else 32' });
-    const batchBox = textField('Batch', initial.batch !== undefined ? String(initial.batch) : '', { placeholder: 'model default', size: 6 });
+    const reports = (models ?? []).map((m) => m.report);
+    const fixed = reports.length ? fixedSizes(reports[0]) : {};
+    const seqLenBox = textField('Sequence length', initial.seqLen !== undefined ? String(initial.seqLen) : '', { placeholder: 'model default', hint: 'T, the length of the recurrent sequence axis; empty: the model\'s static value, else 32', testid: 'control-seqlen' });
+    disable(seqLenBox, seqLenBox.input, fixed.seqLen && `fixed at ${fixed.seqLen.size} by input ${fixed.seqLen.input}`);
     // Streaming models (state fed back from one call to the next): how many calls.
-    const streaming = (models ?? []).some((m) => m.report.input.calls !== undefined);
-    const callsBox = textField('Calls', initial.calls !== undefined ? String(initial.calls) : '', { placeholder: '32', size: 6, hint: 'streaming model: consecutive calls analysed, the state fed back from each call to the next; empty: 32' });
+    const streaming = reports.some((r) => r.input.calls !== undefined);
+    const callsBox = textField('Calls', initial.calls !== undefined ? String(initial.calls) : '', { placeholder: '32', size: 6, hint: 'streaming model: consecutive calls analysed, the state fed back from each call to the next; empty: 32', testid: 'control-calls' });
     callsBox.field.hidden = !streaming;
-    const seedBox = textField('Seed', String(initial.seed), { size: 6, hint: 'seed of the random inputs' });
+    const batchBox = textField('Batch', initial.batch !== undefined ? String(initial.batch) : '', { placeholder: 'model default', size: 6, testid: 'control-batch' });
+    disable(batchBox, batchBox.input, fixed.batch && `fixed at ${fixed.batch.size} by input ${fixed.batch.input}`);
+    const seedBox = textField('Seed', String(initial.seed), { size: 6, hint: 'seed of the random inputs', testid: 'control-seed' });
+    // 'last step' needs a time axis on the output: the shown report says whether the output it used has one.
+    const shown = reports[0]?.objective;
+    const noTimeAxis = shown && shown.outputTimeAxis === null && (initial.output ?? shown.output) === shown.output;
     const objective = dropdown('Objective', OBJECTIVES, initial.objective);
-    const outputs = uniq((models ?? []).flatMap((m) => m.report.model.graphOutputs.map((o) => o.name)));
+    const timeAxisBox = textField('Time axis', initial.timeAxis !== undefined ? String(initial.timeAxis) : '', { size: 4, hint: 'which axis of the output is time, for the \'last step\' objective', testid: 'control-timeaxis' });
+    const outputs = uniq(reports.flatMap((r) => r.model.graphOutputs.map((o) => o.name)));
     const output = dropdown('Output', [{ value: '', label: outputs.length ? `first (${outputs[0]})` : 'first output' }, ...outputs.map((o) => ({ value: o, label: o }))], initial.output ?? '');
     const ep = dropdown('Execution provider', EPS, initial.ep);
     const probesMatch = /^probes:(\d+)$/.exec(initial.jacobian);
@@ -106,37 +139,43 @@ export class Controls {
     const probesBox = textField('Probes K', probesMatch ? probesMatch[1] : '8', { size: 4, hint: 'number of random probe vectors for the Jacobian estimate' });
     const lowBox = textField('Saturated below', String(initial.saturationLow), { size: 5, hint: 'a gate value below this is left-saturated' });
     const highBox = textField('Saturated above', String(initial.saturationHigh), { size: 5, hint: 'a gate value above this is right-saturated' });
-    const [seqLen, batch, seed, probes, low, high] = [seqLenBox, batchBox, seedBox, probesBox, lowBox, highBox].map((b) => b.input);
-    const probesField = probesBox.field;
 
     this.read = () => {
-      const int = (f: TextField, name: string, min: number, optional: boolean): number | undefined | string => {
+      const int = (f: HTMLInputElement, name: string, min: number, optional: boolean): number | undefined | string => {
+        if (f.disabled) return undefined;
         const s = (f.value ?? '').trim();
         if (!s && optional) return undefined;
-        if (!/^\d+$/.test(s) || Number(s) < min) return `${name} must be a whole number ≥ ${min}${optional ? ' (or empty for the default)' : ''}.`;
+        if (!/^-?\d+$/.test(s) || Number(s) < min) return `${name} must be a whole number ≥ ${min}${optional ? ' (or empty for the default)' : ''}.`;
         return Number(s);
       };
-      const T = int(seqLen, 'Sequence length', 1, true);
+      const T = int(seqLenBox.input, 'Sequence length', 1, true);
       if (typeof T === 'string') return T;
-      const B = int(batch, 'Batch', 1, true);
+      const B = int(batchBox.input, 'Batch', 1, true);
       if (typeof B === 'string') return B;
       const C = streaming ? int(callsBox.input, 'Calls', 1, true) : undefined;
       if (typeof C === 'string') return C;
-      const S = int(seed, 'Seed', 0, false);
+      const S = int(seedBox.input, 'Seed', 0, false);
       if (typeof S === 'string') return S;
-      const lo = Number((low.value ?? '').trim());
-      const hi = Number((high.value ?? '').trim());
+      const lo = Number((lowBox.input.value ?? '').trim());
+      const hi = Number((highBox.input.value ?? '').trim());
       if (!(lo > 0 && hi < 1 && lo < hi)) return 'The saturation thresholds must satisfy 0 < low < high < 1.';
       let jac = jacobian.dropdown.value;
       if (jac === 'probes') {
-        const K = int(probes, 'Probes K', 1, false);
+        const K = int(probesBox.input, 'Probes K', 1, false);
         if (typeof K === 'string') return K;
         jac = `probes:${K}`;
       }
       const obj = objective.dropdown.value as PanelSettings['objective'];
-      if (obj === 'target' && !this.target) return "The 'target' objective needs a target .npy: choose one below.";
+      let axis: number | undefined;
+      if (obj === 'last' && !timeAxisBox.field.hidden) {
+        const a = int(timeAxisBox.input, 'Time axis', -16, !noTimeAxis);
+        if (typeof a === 'string') return noTimeAxis ? `The output '${shown!.output}' has no time axis of its own: give the Time axis for 'last step'.` : a;
+        axis = a;
+      }
+      if (obj === 'target' && !this.target) return "The 'target' objective needs a target .npy: choose one under Inputs.";
       return {
         seqLen: T, batch: B, seed: S ?? 0, ...(C !== undefined ? { calls: C } : {}), objective: obj, output: output.dropdown.value || undefined,
+        ...(axis !== undefined ? { timeAxis: axis } : {}),
         ep: ep.dropdown.value as PanelSettings['ep'], jacobian: jac, saturationLow: lo, saturationHigh: hi,
         inputs: { ...this.inputs }, target: obj === 'target' ? this.target : undefined,
       };
@@ -144,8 +183,8 @@ export class Controls {
 
     // Graph inputs of every shown model (a comparison usually shares them).
     const graphInputs = new Map<string, string>();
-    for (const m of models ?? []) {
-      for (const gi of m.report.model.graphInputs) {
+    for (const r of reports) {
+      for (const gi of r.model.graphInputs) {
         if (!graphInputs.has(gi.name)) graphInputs.set(gi.name, `${gi.elemType}${gi.shape ? ` [${gi.shape.map((d) => d ?? '?').join(', ')}]` : ''}`);
       }
     }
@@ -162,7 +201,7 @@ export class Controls {
       return h('div', { class: 'gl-input-row', role: 'group', 'aria-label': `Input ${name}` },
         h('span', { class: 'gl-input-name' }, h('code', {}, name), type ? h('span', { class: 'gl-muted' }, ` ${type}`) : null),
         label,
-        button('Choose…', 'secondary', () => handlers.pickInput(name), `Choose a .npy file for input ${name}`),
+        button('Choose…', 'secondary', () => handlers.pickInput(name), `Choose a .npy file for input ${name}`, `choose-input-${name}`),
         clear);
     });
     this.targetLabel = h('span', { class: 'gl-input-file' });
@@ -170,44 +209,70 @@ export class Controls {
       h('span', { class: 'gl-input-name' }, 'target'), this.targetLabel,
       button('Choose…', 'secondary', () => handlers.pickTarget(), 'Choose the target .npy for the MSE objective'));
 
-    this.error = h('div', { class: 'gl-control-error', role: 'alert' });
+    this.error = h('span', { class: 'gl-control-error', role: 'alert', 'data-testid': 'control-error' });
     this.rerunButton = button('Re-run', 'primary', () => {
       const s = this.read();
       if (typeof s === 'string') {
         this.error.textContent = s;
+        this.setDrawer(true);
         return;
       }
       this.error.textContent = '';
       handlers.rerun(s);
-    }, 'Re-run the analysis with these settings');
+    }, 'Re-run the analysis with these settings', 'rerun');
 
     const syncVisibility = () => {
-      probesField.hidden = jacobian.dropdown.value !== 'probes';
+      probesBox.field.hidden = jacobian.dropdown.value !== 'probes';
       targetRow.hidden = objective.dropdown.value !== 'target';
+      // The time axis is asked for when 'last step' needs it, or when one was given.
+      timeAxisBox.field.hidden = objective.dropdown.value !== 'last' || !(noTimeAxis || initial.timeAxis !== undefined);
+      objective.note.textContent = noTimeAxis && objective.dropdown.value === 'last' ? `the output '${shown!.output}' has no time axis of its own: give it` : '';
+      objective.note.hidden = !objective.note.textContent;
     };
     const fields = h('div', { class: 'gl-fields' },
       seqLenBox.field, callsBox.field, batchBox.field, seedBox.field,
-      objective.field, output.field, ep.field, jacobian.field, probesField,
+      objective.field, timeAxisBox.field, output.field, ep.field, jacobian.field, probesBox.field,
       lowBox.field, highBox.field);
     const inputsBox = h('div', { class: 'gl-inputs' }, h('div', { class: 'gl-field-label' }, 'Input values (.npy)'), ...inputRows, targetRow);
-    const actions = h('div', { class: 'gl-actions' },
-      this.rerunButton,
-      button('Export HTML…', 'secondary', () => handlers.exportReport('html'), 'Export a standalone HTML report'),
-      button('Export JSON…', 'secondary', () => handlers.exportReport('json'), 'Export the report as JSON'));
-    this.el = h('details', { class: 'gl-controls', open: true },
-      h('summary', {}, h('span', { class: 'gl-summary-title' }, 'Analysis settings')),
-      fields, inputsBox, h('div', { class: 'gl-actions-row' }, actions, this.error));
-    this.el.setAttribute('aria-label', 'Analysis settings');
-    this.el.addEventListener('change', () => {
+
+    const drawerId = uid('gl-drawer');
+    this.summary = h('span', { class: 'gl-toolbar-summary gl-muted', 'data-testid': 'settings-summary' });
+    this.toggle = h('button', { class: 'gl-toggle', type: 'button', 'aria-expanded': 'false', 'aria-controls': drawerId, 'data-testid': 'settings-toggle' },
+      h('span', { class: 'gl-toggle-icon', 'aria-hidden': 'true' }, '▸'), ' Settings') as HTMLButtonElement;
+    this.toggle.addEventListener('click', () => this.setDrawer(this.drawer.hidden));
+    const toolbar = h('div', { class: 'gl-toolbar', role: 'toolbar', 'aria-label': 'Analysis' },
+      this.toggle, this.summary,
+      h('span', { class: 'gl-toolbar-actions' },
+        this.rerunButton,
+        button('Export HTML…', 'secondary', () => handlers.exportReport('html'), 'Export a standalone HTML report'),
+        button('Export JSON…', 'secondary', () => handlers.exportReport('json'), 'Export the report as JSON')),
+      this.error);
+    this.drawer = h('div', { class: 'gl-drawer', id: drawerId, role: 'region', 'aria-label': 'Analysis settings', hidden: true, 'data-testid': 'settings-drawer' },
+      fields, inputsBox);
+    this.el = h('div', { class: 'gl-controls' }, toolbar, this.drawer);
+    this.drawer.addEventListener('change', () => {
       syncVisibility();
       this.emit();
     });
-    this.el.addEventListener('input', () => this.emit());
-    this.el.addEventListener('keydown', (e) => {
-      if ((e as KeyboardEvent).key === 'Enter' && (e.target as HTMLElement).tagName === 'VSCODE-TEXT-FIELD') this.rerunButton.click();
+    this.drawer.addEventListener('input', () => this.emit());
+    this.drawer.addEventListener('keydown', (e) => {
+      if ((e as KeyboardEvent).key === 'Enter' && (e.target as HTMLElement).tagName === 'INPUT') this.rerunButton.click();
     });
     syncVisibility();
     this.refreshInputs();
+    this.summary.textContent = settingsSummary(initial);
+    this.setDrawer(drawerOpen, false);
+  }
+
+  get drawerOpen(): boolean {
+    return !this.drawer.hidden;
+  }
+
+  setDrawer(open: boolean, notify = true): void {
+    this.drawer.hidden = !open;
+    this.toggle.setAttribute('aria-expanded', String(open));
+    this.toggle.querySelector('.gl-toggle-icon')!.textContent = open ? '▾' : '▸';
+    if (notify) this.handlers.drawer?.(open);
   }
 
   inputPicked(input: string, file: string): void {

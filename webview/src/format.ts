@@ -82,3 +82,10 @@ export function baseName(p: string): string {
   const parts = p.split(/[\\/]/);
   return parts[parts.length - 1] || p;
 }
+
+/** A value in a tooltip: 4 significant digits (NaN and ±∞ spelled out). The exact value stays in the JSON. */
+export function tipValue(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? '∞' : '−∞';
+  return num(x, 4);
+}

@@ -11,7 +11,7 @@ import type { Tensor } from '../../src/report/types';
 import { echarts, type EChartsCoreOption } from './echarts';
 import { axisStyle, baseOption, ChartView, type ChartContext, type Renderable } from './chartView';
 import { diverging, viridis, type ColorMap } from './colormap';
-import { escapeHtml, exact, logTick, num } from './format';
+import { escapeHtml, logTick, num, tipValue } from './format';
 import type { Palette } from './theme';
 
 export interface HeatSource {
@@ -435,15 +435,15 @@ export class HeatmapView implements Renderable {
     if (this.batch === 'mean' && B > 1) {
       const row = new Float64Array(1);
       this.rowValues(t, u, u + 1, row);
-      lines.push(`<div class="gl-tip-row"><span class="gl-tip-name">mean over batch of ${this.source.magnitude ? `|${sym}|` : sym}</span><span class="gl-tip-value">${exact(row[0])}</span></div>`);
+      lines.push(`<div class="gl-tip-row"><span class="gl-tip-name">mean over batch of ${this.source.magnitude ? `|${sym}|` : sym}</span><span class="gl-tip-value">${tipValue(row[0])}</span></div>`);
       const shown = Math.min(B, 4);
       for (let b = 0; b < shown; b++) {
-        lines.push(`<div class="gl-tip-row gl-tip-sub"><span class="gl-tip-name">batch ${b}: ${escapeHtml(sym)}</span><span class="gl-tip-value">${exact(data[(t * B + b) * H + u], float32)}</span></div>`);
+        lines.push(`<div class="gl-tip-row gl-tip-sub"><span class="gl-tip-name">batch ${b}: ${escapeHtml(sym)}</span><span class="gl-tip-value">${tipValue(data[(t * B + b) * H + u])}</span></div>`);
       }
       if (B > shown) lines.push(`<div class="gl-tip-note">… ${B - shown} more batch elements</div>`);
     } else {
       const b = this.batch === 'mean' ? 0 : this.batch;
-      lines.push(`<div class="gl-tip-row"><span class="gl-tip-name">${escapeHtml(sym)}</span><span class="gl-tip-value">${exact(data[(t * B + b) * H + u], float32)}</span></div>`);
+      lines.push(`<div class="gl-tip-row"><span class="gl-tip-name">${escapeHtml(sym)}</span><span class="gl-tip-value">${tipValue(data[(t * B + b) * H + u])}</span></div>`);
     }
     if (this.hopts.tipExtra) lines.push(this.hopts.tipExtra(t, this.batch === 'mean' ? 0 : this.batch));
     const d = this.drawn;

@@ -8,7 +8,8 @@ import {
 } from '@vscode/webview-ui-toolkit';
 import '../panel.css';
 import type { HostToPanel, PanelModel, PanelSettings } from '../../src/protocol/panel';
-import { Controls } from './controls';
+import { Controls, settingsSummary } from './controls';
+import { panelWording } from '../../src/protocol/wording';
 import { h } from './dom';
 import { connectHost, embeddedModels, type Host } from './host';
 import { readPalette, watchTheme } from './theme';
@@ -21,6 +22,8 @@ type PanelStateName = 'waiting' | 'busy' | 'rendered' | 'failed';
 class Panel {
   private readonly root: HTMLElement;
   private readonly banner: HTMLElement;
+  /** Shown over a result when the re-run that should have replaced it failed. */
+  private readonly stale: HTMLElement;
   private readonly controlsSlot: HTMLElement;
   private readonly content: HTMLElement;
   private readonly overlay: HTMLElement;
@@ -29,20 +32,36 @@ class Panel {
   private controls: Controls | undefined;
   private models: PanelModel[] = [];
   private settings: PanelSettings | undefined;
+  /** The settings that produced the shown result. */
+  private shownSettings: PanelSettings | undefined;
+  private drawerOpen = false;
   private readonly ctx: ViewContext;
 
   constructor(private readonly host: Host) {
     this.root = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app', role: 'main' }));
     this.root.classList.add('gl-root');
     this.banner = h('div', { class: 'gl-banner', role: 'alert', hidden: true });
+    this.stale = h('div', { class: 'gl-stale-note', role: 'status', 'data-testid': 'stale', hidden: true });
     this.controlsSlot = h('div', { class: 'gl-controls-slot' });
-    this.content = h('div', { class: 'gl-content' }, h('p', { class: 'gl-waiting gl-muted' }, host.connected ? 'Waiting for the analysis…' : 'This report holds no data.'));
+    // The results are a landmark the skip link jumps to (the first thing Tab reaches in the panel).
+    this.content = h('div', { class: 'gl-content', id: 'gl-results', tabindex: -1, role: 'region', 'aria-label': 'Results' },
+      h('p', { class: 'gl-waiting gl-muted' }, host.connected ? 'Waiting for the analysis…' : 'This report holds no data.'));
+    const skip = h('a', { class: 'gl-skip', href: '#gl-results', 'data-testid': 'skip-to-results' }, 'Skip to results');
+    skip.addEventListener('click', (e) => { e.preventDefault(); this.content.focus(); });
     this.overlayText = h('span', { class: 'gl-overlay-text' });
     this.overlay = h('div', { class: 'gl-overlay', role: 'status', 'aria-live': 'polite', hidden: true },
       h('div', { class: 'gl-overlay-box' }, h('vscode-progress-ring', {}), this.overlayText));
-    this.root.replaceChildren(this.banner, this.controlsSlot, this.content, this.overlay);
+    this.root.replaceChildren(skip, this.controlsSlot, this.banner, this.stale, this.content, this.overlay);
     if (!host.connected) document.body.classList.add('gl-standalone');
-    this.ctx = { palette: readPalette, saveImage: (name, url) => host.saveImage(name, url) };
+    this.ctx = {
+      palette: readPalette, saveImage: (name, url) => host.saveImage(name, url),
+      connected: host.connected, wording: host.connected ? panelWording : undefined,
+    };
+    // "Choose .npy inputs…" in the results opens the settings drawer at the inputs.
+    this.root.addEventListener('gl-open-settings', () => {
+      this.controls?.setDrawer(true);
+      this.controlsSlot.querySelector<HTMLElement>('[data-testid^="choose-input-"]')?.focus();
+    });
     watchTheme(!host.connected, () => this.registry.renderAll(readPalette()));
     this.setState('waiting');
   }
@@ -61,6 +80,7 @@ class Panel {
     const restored = this.host.getState();
     if (restored) {
       this.settings = restored.settings;
+      this.drawerOpen = !!restored.drawerOpen;
       this.mountControls();
     }
     window.addEventListener('message', (e: MessageEvent) => this.handle(e.data as HostToPanel));
@@ -95,13 +115,16 @@ class Panel {
 
   private show(models: PanelModel[], settings: PanelSettings | undefined): void {
     this.models = models;
+    this.shownSettings = settings;
     this.banner.hidden = true;
+    this.stale.hidden = true;
+    this.content.classList.remove('gl-is-stale');
     this.overlay.hidden = true;
     this.root.removeAttribute('aria-busy');
     this.registry.dispose();
     this.registry = new Registry();
     if (settings) {
-      this.host.setState({ modelPaths: models.map((m) => m.path), settings });
+      this.host.setState({ modelPaths: models.map((m) => m.path), settings, drawerOpen: this.drawerOpen });
       this.mountControls();
     }
     try {
@@ -126,7 +149,6 @@ class Panel {
 
   private mountControls(): void {
     if (!this.host.connected || !this.settings) return;
-    const wasOpen = this.controls ? (this.controls.el as HTMLDetailsElement).open : true;
     this.controls = new Controls(this.settings, this.models.length ? this.models : undefined, {
       rerun: (settings) => {
         this.settings = settings;
@@ -137,15 +159,32 @@ class Panel {
       exportReport: (format) => this.host.post({ kind: 'export', format }),
       changed: (settings) => {
         this.settings = settings;
-        const paths = this.models.length ? this.models.map((m) => m.path) : this.host.getState()?.modelPaths ?? [];
-        this.host.setState({ modelPaths: paths, settings });
+        this.persist();
       },
-    });
-    (this.controls.el as HTMLDetailsElement).open = wasOpen;
+      drawer: (open) => {
+        this.drawerOpen = open;
+        this.persist();
+      },
+    }, this.drawerOpen || this.models.length === 0);
     this.controlsSlot.replaceChildren(this.controls.el);
   }
 
-  private fail(message: string): void {
+  private persist(): void {
+    if (!this.settings) return;
+    const paths = this.models.length ? this.models.map((m) => m.path) : this.host.getState()?.modelPaths ?? [];
+    this.host.setState({ modelPaths: paths, settings: this.settings, drawerOpen: this.drawerOpen });
+  }
+
+  private fail(raw: string): void {
+    const message = this.host.connected ? panelWording(raw) : raw;
+    // A result is still shown: it is the previous run's, not of the settings the failed run was given.
+    if (this.models.length > 0) {
+      this.stale.replaceChildren(
+        h('b', {}, 'Showing the previous result'),
+        ` — the re-run failed (see above), so the charts below are still those computed with: ${this.shownSettings ? settingsSummary(this.shownSettings) : 'the earlier settings'}.`);
+      this.stale.hidden = false;
+      this.content.classList.add('gl-is-stale');
+    }
     // Nothing shown yet: the placeholder would still say it is waiting.
     if (this.models.length === 0) this.content.replaceChildren(h('p', { class: 'gl-muted' }, 'No report: the analysis did not finish.'));
     this.overlay.hidden = true;

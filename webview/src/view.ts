@@ -7,7 +7,7 @@
  */
 import type { Dropdown } from '@vscode/webview-ui-toolkit';
 import type { PanelModel } from '../../src/protocol/panel';
-import { gateNames, type DirectionReport, type LayerReport, type Tensor } from '../../src/report/types';
+import { gateNames, type DirectionReport, type LayerReport, type Report, type Tensor } from '../../src/report/types';
 import { ChartView, type ChartContext, type Renderable } from './chartView';
 import { compareOption, flowOption, scatterOption, weightsOption, type CompareCurve, type Curve, type ScatterGate } from './charts';
 import { h, uid } from './dom';
@@ -74,6 +74,10 @@ export class Registry {
 
 export interface ViewContext extends ChartContext {
   palette(): Palette;
+  /** In VS Code: messages name the panel's controls, not CLI flags (protocol/wording.ts). */
+  wording?: (message: string) => string;
+  /** In VS Code (the host can open files, pick inputs). */
+  connected?: boolean;
 }
 
 const GATE_SYMBOLS: Record<string, string> = {
@@ -102,47 +106,63 @@ function chip(label: string, value: string, title?: string): HTMLElement {
   return h('span', { class: 'gl-chip', title }, h('span', { class: 'gl-chip-label' }, label), ' ', h('span', { class: 'gl-chip-value' }, value));
 }
 
-export function modelHeader(model: PanelModel, compact = false): HTMLElement {
+export function modelHeader(model: PanelModel, compact = false, ctx?: ViewContext): HTMLElement {
   const r = model.report;
   const m = r.model;
   const t = r.runtime.timingsMs;
+  const words = ctx?.wording ?? ((x: string) => x);
   const sources = Object.entries(r.input.sources).map(([k, v]) => `${k}: ${v === 'random' ? `random (seed ${r.input.seed})` : v.replace(/^file:/, '').replace(/^value:/, '= ')}`).join(', ');
   const o = r.objective;
   const objective = o ? `${o.kind} of '${o.output}'${o.timeAxis !== undefined ? ` (time axis ${o.timeAxis})` : ''} = ${o.value === null ? 'n/a' : num(o.value, 4)}` : 'none';
+  const timings = `load ${ms(t.load)} · build ${ms(t.build)} · run ${ms(t.run)} · metrics ${ms(t.metrics)} · total ${ms(t.total)}`;
+  // One compact block: the answer (the verdict cards) follows right under it.
   const head = h('header', { class: 'gl-model-head' },
-    h(compact ? 'h2' : 'h1', { class: 'gl-model-title' }, model.label),
-    h('div', { class: 'gl-path', title: model.path }, model.path),
-    h('div', { class: 'gl-chips' },
-      chip('producer', m.producer || 'unknown'),
-      chip('opset', String(m.opset)),
-      compact ? null : chip('IR', String(m.irVersion)),
-      chip('run on', `${r.runtime.executionProvider.toUpperCase()} · onnxruntime ${r.runtime.onnxruntime}`),
-      r.input.calls !== undefined
-        ? chip('calls', `${r.input.calls} · state ${(r.input.state ?? []).map((p) => `${p.input} → ${p.output}`).join(', ')} · B ${r.input.batch}`,
-          'a streaming model: the calls run one after another, each call\'s state outputs fed to the next call\'s state inputs')
-        : chip('T × B', `${r.input.seqLen} × ${r.input.batch}`),
-      chip('objective', objective, o && o.value !== null ? `L = ${exact(o.value)}` : undefined),
-      compact ? null : chip('inputs', sources || 'none'),
-      compact ? chip('time', `${ms(t.total)}`, `load ${ms(t.load)} · build ${ms(t.build)} · run ${ms(t.run)} · metrics ${ms(t.metrics)}`) : null),
-    compact ? null : h('div', { class: 'gl-timings gl-muted' }, `timings: load ${ms(t.load)} · build ${ms(t.build)} · run ${ms(t.run)} · metrics ${ms(t.metrics)} · total ${ms(t.total)}`));
-  // (No weight gradients — only state recurrences — means nothing to clip.)
-  if (r.clipping && r.layers.some((l) => l.directions.some((d) => d.weightGrads))) {
-    const c = r.clipping;
-    const factors = Object.entries(c.factors).map(([th, f]) => (f === null
-      ? h('span', { class: 'gl-clip-factor' }, `clip at ${th} → n/a`)
-      : h('span', { class: 'gl-clip-factor' }, `clip at ${th} → ×${num(f, 3)}`,
-        h('span', { class: 'gl-muted' }, f >= 1 ? ' (unchanged)' : f > 0.9 ? ' (almost unchanged)' : ` (gradients ${num(1 / f, 2)}× smaller)`))));
-    head.appendChild(h('div', { class: 'gl-clipping', 'data-testid': 'clipping' },
-      h('span', { class: 'gl-clip-title' }, 'Clipping what-if'),
-      h('span', {}, Number.isFinite(c.globalNorm) ? `global weight-gradient norm G = ${num(c.globalNorm)}` : `global weight-gradient norm G is ${Number.isNaN(c.globalNorm) ? 'NaN' : 'infinite'}: no clipping factor is meaningful`,
-        h('span', { class: 'gl-muted' }, ' (all recurrent layers)')),
-      ...factors));
-  }
+    h('div', { class: 'gl-title-row' },
+      h(compact ? 'h2' : 'h1', { class: 'gl-model-title', title: model.path }, model.label),
+      h('div', { class: 'gl-chips' },
+        r.input.calls !== undefined
+          ? chip('calls', `${r.input.calls} · state ${(r.input.state ?? []).map((p) => `${p.input} → ${p.output}`).join(', ')} · B ${r.input.batch}`,
+            'a streaming model: the calls run one after another, each call\'s state outputs fed to the next call\'s state inputs')
+          : chip('T × B', `${r.input.seqLen} × ${r.input.batch}`),
+        chip('objective', objective, o && o.value !== null ? `L = ${exact(o.value)}` : undefined),
+        compact ? null : chip('inputs', sources || 'none'),
+        chip('run on', r.runtime.executionProvider.toUpperCase(), `onnxruntime ${r.runtime.onnxruntime}`),
+        chip('time', ms(t.total), timings),
+        compact ? null : chip('model', `${m.producer || 'unknown producer'} · opset ${m.opset}`, `${model.path}\nIR ${m.irVersion}`))));
   if (r.warnings.length) {
     head.appendChild(h('ul', { class: 'gl-warnings', 'data-testid': 'warnings', 'aria-label': 'Warnings' },
-      ...r.warnings.map((w) => h('li', {}, h('span', { class: 'gl-warn-icon', 'aria-hidden': 'true' }, '⚠'), ' ', w))));
+      ...r.warnings.map((w) => h('li', {}, h('span', { class: 'gl-warn-icon', 'aria-hidden': 'true' }, '⚠'), ' ', words(w)))));
   }
   return head;
+}
+
+/** The clipping what-if (after the layers: it concerns the whole model's weight gradients). */
+export function clippingBox(r: Report): HTMLElement | undefined {
+  // (No weight gradients — only state recurrences — means nothing to clip.)
+  if (!r.clipping || !r.layers.some((l) => l.directions.some((d) => d.weightGrads))) return undefined;
+  const c = r.clipping;
+  const factors = Object.entries(c.factors).map(([th, f]) => (f === null
+    ? h('span', { class: 'gl-clip-factor' }, `clip at ${th} → n/a`)
+    : h('span', { class: 'gl-clip-factor' }, `clip at ${th} → ×${num(f, 3)}`,
+      h('span', { class: 'gl-muted' }, f >= 1 ? ' (unchanged)' : f > 0.9 ? ' (almost unchanged)' : ` (gradients ${num(1 / f, 2)}× smaller)`))));
+  return h('div', { class: 'gl-clipping', 'data-testid': 'clipping' },
+    h('span', { class: 'gl-clip-title' }, 'Clipping what-if'),
+    h('span', {}, Number.isFinite(c.globalNorm) ? `global weight-gradient norm G = ${num(c.globalNorm)}` : `global weight-gradient norm G is ${Number.isNaN(c.globalNorm) ? 'NaN' : 'infinite'}: no clipping factor is meaningful`,
+      h('span', { class: 'gl-muted' }, ' (all recurrent layers)')),
+    ...factors);
+}
+
+/** Random inputs say so prominently: the gradients then describe noise, not the user's data. */
+function randomInputsNote(r: Report, connected: boolean): HTMLElement | undefined {
+  const random = Object.entries(r.input.sources).filter(([, v]) => v === 'random').map(([k]) => k);
+  if (!random.length) return undefined;
+  const what = random.length === 1 ? `Input '${random[0]}' is` : `Inputs ${random.map((k) => `'${k}'`).join(', ')} are`;
+  const action = connected ? h('button', { class: 'gl-link-button', type: 'button', 'data-testid': 'choose-inputs' }, 'Choose .npy inputs…') : null;
+  action?.addEventListener('click', () => action.dispatchEvent(new CustomEvent('gl-open-settings', { bubbles: true })));
+  return h('div', { class: 'gl-random-note', role: 'note', 'data-testid': 'random-inputs' },
+    h('b', {}, 'Random inputs. '),
+    `${what} random N(0, 1) values (seed ${r.input.seed}): the gradients describe how the model treats noise. Give your own data for a finding about it.`,
+    action ? ' ' : null, action);
 }
 
 // ───────────────────────────── verdict card ─────────────────────────────
@@ -387,12 +407,16 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
 
 /** The whole analysis of one model. */
 export function modelView(model: PanelModel, modelIndex: number, ctx: ViewContext, registry: Registry): HTMLElement {
-  const root = h('article', { class: 'gl-model', 'data-testid': `model-${modelIndex}` }, modelHeader(model));
+  const root = h('article', { class: 'gl-model', 'data-testid': `model-${modelIndex}` }, modelHeader(model, false, ctx));
   const r = model.report;
+  const note = randomInputsNote(r, !!ctx.connected);
+  if (note) root.appendChild(note);
   if (!r.layers.length) root.appendChild(placeholder('This model has no LSTM, GRU or RNN node, so there is no recurrent gradient flow to show.'));
   r.layers.forEach((layer, li) => {
     for (const d of layer.directions) root.appendChild(directionSection(model, modelIndex, li, layer, d, ctx, registry));
   });
+  const clip = clippingBox(r);
+  if (clip) root.appendChild(clip);
   return root;
 }
 
@@ -436,7 +460,7 @@ export function comparisonView(models: PanelModel[], ctx: ViewContext, registry:
   const cols = h('div', { class: 'gl-compare-cols' });
   cols.style.setProperty('--gl-cols', String(Math.min(models.length, 4)));
   models.forEach((m, k) => {
-    const col = h('div', { class: 'gl-compare-col', 'data-testid': `compare-model-${k}` }, modelHeader(m, true));
+    const col = h('div', { class: 'gl-compare-col', 'data-testid': `compare-model-${k}` }, modelHeader(m, true, ctx));
     m.report.layers.forEach((layer, li) => {
       for (const d of layer.directions) {
         col.appendChild(verdictCard(directionVerdict(m.report, layer, d), `compare-verdict-${k}-${li}-${d.direction}`, layerTitle(layer, d)));

@@ -1,0 +1,126 @@
+/**
+ * The extension's and the panel's pure logic: messages that name the panel's controls instead of
+ * CLI flags, which .npy beside a model is offered for which input, the toolbar's account of the
+ * settings and the sizes a model fixes, and the panel settings → analysis settings mapping.
+ */
+import * as assert from 'assert';
+import { panelWording } from '../../src/protocol/wording';
+import { candidateNames, findCandidate, shapeFits } from '../../src/extension/inputCandidates';
+import { fixedSizes, settingsSummary } from '../../webview/src/settingsText';
+import { formatBytes, memoryRefusal } from '../../src/analysis/memory';
+import type { PanelSettings } from '../../src/protocol/panel';
+import { parseJacobian, toAnalysisSettings } from '../../src/extension/analysisSettings';
+import type { Report } from '../../src/report/types';
+
+describe('panel wording: messages name controls, not CLI flags', () => {
+  const cases: [string, RegExp, RegExp][] = [
+    ["input 'sr' is an integer tensor that does not index an embedding, so random values would be meaningless; pass it with --input sr=FILE.npy.",
+      /choose a \.npy for input 'sr' \(Settings → Inputs\)/, /--input/],
+    ['--objective last: output \'y\' (shape [2, 3]) has no time axis — no recurrent layer precedes it; pass --time-axis K, choose an output with one (--output), or use another objective.',
+      /the 'last step' objective: .*the Time axis setting, choose an output with one \(the Output setting\)/, /--time-axis|--output|--objective/],
+    ['the CUDA execution provider is installed but could not be used (x); ran on CPU. See the README\'s "GPU" section, or choose the CPU execution provider to skip the attempt.',
+      /choose the CPU execution provider/, /--ep/],
+    ['LSTM \'l\': jacobianNorm is estimated with 8 random probes because B·H = 256 > 64 (relative error about 50% per step); pass --jacobian exact for the exact value.',
+      /choose Jacobian: exact for the exact value/, /--jacobian/],
+    ['x is a streaming model, analysed over 32 calls with the state fed back; choose how many with --calls N.', /with the Calls setting/, /--calls/],
+    ["input 'x' has a symbolic dimension 'feat' (axis 2) that is neither the sequence nor the batch axis of a recurrent layer; pass --dim feat=VALUE or --input x=FILE.npy.",
+      /give a \.npy for the input that has dimension 'feat'/, /--dim|--input/],
+  ];
+  for (const [message, want, notWant] of cases) {
+    it(message.slice(0, 70), () => {
+      const out = panelWording(message);
+      assert.match(out, want);
+      assert.doesNotMatch(out, notWant);
+    });
+  }
+
+  it('the memory refusal (its every lever) reads without a CLI flag', () => {
+    const text = memoryRefusal({ bytes: 8e10, perStepBytes: 7e10, jacobianBytes: 9e9 } as never, 4e9, { seqLen: 100000000, batch: 4, jacobian: true, explicitLimit: true });
+    assert.ok(text, 'refused');
+    const out = panelWording(text!);
+    assert.doesNotMatch(out, /--[a-z]/, out);
+    assert.match(out, /the Sequence length setting/);
+    assert.match(out, /the Batch setting/);
+    assert.match(out, /gradientLens\.maxMemory/);
+    void formatBytes;
+  });
+});
+
+describe('inputs beside the model: which .npy is offered for which input', () => {
+  const shapes: Record<string, number[]> = {
+    '/m/vad_x.npy': [2, 256],
+    '/m/x.npy': [2, 256],
+    '/m/state.npy': [2, 2, 16],
+    '/m/wrong_x.npy': [3, 100],
+    '/m/vad.npy': [2, 256],
+  };
+  const shapeOf = (f: string) => shapes[f];
+
+  it('names: the model-specific name first, then the input\'s own, the model\'s name only for one-input models', () => {
+    assert.deepStrictEqual(candidateNames('/m/vad.onnx', 'x', 3), ['vad_x.npy', 'vad.x.npy', 'input_x.npy', 'x.npy']);
+    assert.deepStrictEqual(candidateNames('/m/vad.onnx', 'x', 1).slice(-2), ['vad.npy', 'input.npy']);
+    assert.deepStrictEqual(candidateNames('/m/m.onnx', 'input:0', 2)[3], 'input_0.npy');
+  });
+
+  it('shapes: symbolic sizes fit anything, static ones must match, a leading calls axis fits a streaming model', () => {
+    assert.ok(shapeFits([2, 256], ['batch', 256]));
+    assert.ok(!shapeFits([2, 255], ['batch', 256]));
+    assert.ok(!shapeFits([2, 256, 1], ['batch', 256]));
+    assert.ok(shapeFits([5, 2, 256], ['batch', 256], 5));
+    assert.ok(!shapeFits([4, 2, 256], ['batch', 256], 5));
+    assert.ok(shapeFits([1, 2, 3], null));
+  });
+
+  it('the first existing file that fits wins; none when nothing fits', () => {
+    const x = { name: 'x', elemType: 'float32', shape: ['batch', 256] as (number | string | null)[] };
+    assert.strictEqual(findCandidate('/m/vad.onnx', x, 3, new Set(['x.npy', 'vad_x.npy']), shapeOf), '/m/vad_x.npy');
+    assert.strictEqual(findCandidate('/m/vad.onnx', x, 3, new Set(['x.npy']), shapeOf), '/m/x.npy');
+    assert.strictEqual(findCandidate('/m/vad.onnx', { ...x, shape: [3, 256] }, 3, new Set(['x.npy']), shapeOf), undefined);
+    assert.strictEqual(findCandidate('/m/vad.onnx', x, 3, new Set(['vad.npy']), shapeOf), undefined, "the model's own name is for one-input models");
+    assert.strictEqual(findCandidate('/m/vad.onnx', x, 1, new Set(['vad.npy']), shapeOf), '/m/vad.npy');
+  });
+});
+
+describe('the settings toolbar and the sizes a model fixes', () => {
+  const base: PanelSettings = { seed: 0, objective: 'sum', ep: 'auto', jacobian: 'auto', saturationLow: 0.1, saturationHigh: 0.9, inputs: {} };
+
+  it('summarises the settings in one line, saying when inputs are random', () => {
+    assert.strictEqual(settingsSummary(base), 'seed 0 · sum · Jacobian auto · random inputs');
+    assert.strictEqual(settingsSummary({ ...base, seqLen: 100, calls: 8, objective: 'last', output: 'y', timeAxis: 1, ep: 'cpu', inputs: { x: '/d/x.npy' } }),
+      '8 calls · T 100 · seed 0 · last of y (axis 1) · Jacobian auto · CPU · inputs: x=x.npy');
+  });
+
+  it('a static size on a traced time or batch axis fixes Sequence length or Batch', () => {
+    const report = {
+      model: { graphInputs: [{ name: 'x', elemType: 'float32', shape: [50, 'batch', 2] }, { name: 'h0', elemType: 'float32', shape: [1, 4, 8] }] },
+      input: { axes: { x: { time: 0, batch: 1 }, h0: { batch: 1 } } },
+    } as unknown as Report;
+    assert.deepStrictEqual(fixedSizes(report), { seqLen: { size: 50, input: 'x' }, batch: { size: 4, input: 'h0' } });
+    const free = { ...report, model: { graphInputs: [{ name: 'x', elemType: 'float32', shape: ['T', 'B', 2] }] }, input: { axes: { x: { time: 0, batch: 1 } } } } as unknown as Report;
+    assert.deepStrictEqual(fixedSizes(free), {});
+  });
+});
+
+describe('panel settings → analysis settings', () => {
+  const base: PanelSettings = { seed: 3, objective: 'sum', ep: 'cpu', jacobian: 'auto', saturationLow: 0.2, saturationHigh: 0.8, inputs: { x: '/d/x.npy' } };
+
+  it('carries every field the panel sets, with the Jacobian mode parsed', () => {
+    const a = toAnalysisSettings('/d/m.onnx', { ...base, seqLen: 40, batch: 2, calls: 7, output: 'y', jacobian: 'probes:16' }, 123);
+    assert.deepStrictEqual({ ...a }, {
+      maxMemoryBytes: 123, modelPath: '/d/m.onnx', files: { x: '/d/x.npy' }, seqLen: 40, calls: 7, batch: 2, seed: 3, dims: {}, ep: 'cpu',
+      saturation: { low: 0.2, high: 0.8 }, objective: { kind: 'sum', output: 'y', targetFile: undefined, timeAxis: undefined }, jacobian: { probes: 16 },
+    });
+  });
+
+  it('the time axis goes with the last-step objective only; the target with the target objective', () => {
+    assert.strictEqual(toAnalysisSettings('/m', { ...base, objective: 'last', timeAxis: 2 }).objective?.timeAxis, 2);
+    assert.strictEqual(toAnalysisSettings('/m', { ...base, objective: 'sum', timeAxis: 2 }).objective?.timeAxis, undefined);
+    assert.strictEqual(toAnalysisSettings('/m', { ...base, objective: 'target', target: '/t.npy' }).objective?.targetFile, '/t.npy');
+  });
+
+  it('an unknown Jacobian mode is refused, naming it', () => {
+    assert.deepStrictEqual(parseJacobian('exact'), 'exact');
+    assert.throws(() => parseJacobian('probes:0'), /'probes:0' is not one of auto, exact, off or probes:K/);
+    assert.throws(() => parseJacobian('fast'), /'fast'/);
+  });
+});
