@@ -34,6 +34,7 @@ export interface AnalyzeArgs {
 }
 
 export const USAGE = `usage: gradient-lens analyze MODEL.onnx [options]
+       gradient-lens compare REPORT.json REPORT.json …   (reports written by analyze --json, side by side)
 
 Runs MODEL.onnx with instrumentation and backpropagation in onnxruntime and reports, for every
 LSTM / GRU / RNN layer and direction, where its gradients vanish or explode and why: per-step

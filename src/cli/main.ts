@@ -14,6 +14,7 @@ import { metricsOnly, standaloneHtml, writeFileAtomically } from '../report/html
 import { checkOutputPaths, OutputRequest, ProtectedFile } from '../report/outputPaths';
 import { AnalyzeArgs, parseAnalyzeArgs, USAGE } from './args';
 import { formatSummary } from './summary';
+import { runCompare } from './compare';
 import { version } from '../../package.json';
 
 export interface CliIo {
@@ -41,8 +42,17 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   const [command, ...rest] = argv;
   if (command === '--help' || command === '-h' || command === 'help') { io.stdout.write(`${USAGE}\n`); return 0; }
   if (command === '--version') { io.stdout.write(`${version}\n`); return 0; }
+  if (command === 'compare') {
+    try {
+      runCompare(rest, (text) => io.stdout.write(text));
+      return 0;
+    } catch (e) {
+      io.stderr.write(`error: ${printable((e as Error).message)}\n`);
+      return e instanceof UsageError ? 2 : 1;
+    }
+  }
   if (command !== 'analyze') {
-    io.stderr.write(`error: ${command ? `unknown command '${printable(command)}'` : 'no command given'}; the command is 'analyze'.\n${USAGE}\n`);
+    io.stderr.write(`error: ${command ? `unknown command '${printable(command)}'` : 'no command given'}; the commands are 'analyze' and 'compare'.\n${USAGE}\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) { io.stdout.write(`${USAGE}\n`); return 0; }

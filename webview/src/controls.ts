@@ -136,7 +136,8 @@ export class Controls {
     const ep = dropdown('Execution provider', EPS, initial.ep);
     const probesMatch = /^probes:(\d+)$/.exec(initial.jacobian);
     const jacobian = dropdown('Jacobian', JACOBIAN, probesMatch ? 'probes' : initial.jacobian);
-    const probesBox = textField('Probes K', probesMatch ? probesMatch[1] : '8', { size: 4, hint: 'number of random probe vectors for the Jacobian estimate' });
+    jacobian.dropdown.dataset.testid = 'control-jacobian';
+    const probesBox = textField('Probes K', probesMatch ? probesMatch[1] : '8', { size: 4, hint: 'number of random probe vectors for the Jacobian estimate', testid: 'control-probes' });
     const lowBox = textField('Saturated below', String(initial.saturationLow), { size: 5, hint: 'a gate value below this is left-saturated' });
     const highBox = textField('Saturated above', String(initial.saturationHigh), { size: 5, hint: 'a gate value above this is right-saturated' });
 

@@ -118,17 +118,17 @@ export function modelHeader(model: PanelModel, compact = false, ctx?: ViewContex
   // One compact block: the answer (the verdict cards) follows right under it.
   const head = h('header', { class: 'gl-model-head' },
     h('div', { class: 'gl-title-row' },
-      h(compact ? 'h2' : 'h1', { class: 'gl-model-title', title: model.path }, model.label),
+      h(compact ? 'h2' : 'h1', { class: 'gl-model-title', title: `${model.path}\n${m.producer || 'unknown producer'} · opset ${m.opset} · IR ${m.irVersion}` }, model.label),
       h('div', { class: 'gl-chips' },
         r.input.calls !== undefined
           ? chip('calls', `${r.input.calls} · state ${(r.input.state ?? []).map((p) => `${p.input} → ${p.output}`).join(', ')} · B ${r.input.batch}`,
             'a streaming model: the calls run one after another, each call\'s state outputs fed to the next call\'s state inputs')
           : chip('T × B', `${r.input.seqLen} × ${r.input.batch}`),
         chip('objective', objective, o && o.value !== null ? `L = ${exact(o.value)}` : undefined),
-        compact ? null : chip('inputs', sources || 'none'),
+        // (Random inputs get their own note below.)
+        compact || Object.values(r.input.sources).every((v) => v === 'random') ? null : chip('inputs', sources || 'none'),
         chip('run on', r.runtime.executionProvider.toUpperCase(), `onnxruntime ${r.runtime.onnxruntime}`),
-        chip('time', ms(t.total), timings),
-        compact ? null : chip('model', `${m.producer || 'unknown producer'} · opset ${m.opset}`, `${model.path}\nIR ${m.irVersion}`))));
+        chip('time', ms(t.total), timings))));
   if (r.warnings.length) {
     head.appendChild(h('ul', { class: 'gl-warnings', 'data-testid': 'warnings', 'aria-label': 'Warnings' },
       ...r.warnings.map((w) => h('li', {}, h('span', { class: 'gl-warn-icon', 'aria-hidden': 'true' }, '⚠'), ' ', words(w)))));
@@ -161,7 +161,7 @@ function randomInputsNote(r: Report, connected: boolean): HTMLElement | undefine
   action?.addEventListener('click', () => action.dispatchEvent(new CustomEvent('gl-open-settings', { bubbles: true })));
   return h('div', { class: 'gl-random-note', role: 'note', 'data-testid': 'random-inputs' },
     h('b', {}, 'Random inputs. '),
-    `${what} random N(0, 1) values (seed ${r.input.seed}): the gradients describe how the model treats noise. Give your own data for a finding about it.`,
+    `${what} N(0, 1) noise (seed ${r.input.seed}): the gradients describe how the model treats noise, not your data.`,
     action ? ' ' : null, action);
 }
 

@@ -22,7 +22,7 @@
  */
 import { GraphBuilder } from '../../onnx/builder';
 import { tensorDims, tensorValues } from '../../onnx/model';
-import { DataType, TensorProto } from '../../onnx/proto';
+import { DataType, NodeProto, TensorProto } from '../../onnx/proto';
 import { attrTensor } from '../../onnx/attributes';
 import { DirectionInternals } from '../forwardTaps';
 import { RecurrentLayer } from '../recurrent';
@@ -106,6 +106,8 @@ export interface IteratedBackwardResult {
 }
 
 const f32 = (n: number) => new Float32Array(n);
+/** Ops that only lay values out (their gradient is the same op applied to the parts' gradients). */
+const LAYOUT_OPS = new Set(['Identity', 'Concat', 'Unsqueeze', 'Squeeze', 'Reshape', 'Flatten', 'Transpose']);
 const numel = (s: number[]) => s.reduce((a, x) => a * x, 1);
 
 export function emitIteratedBackward(req: IteratedBackwardRequest): IteratedBackwardResult {
@@ -247,10 +249,13 @@ export function emitIteratedBackward(req: IteratedBackwardRequest): IteratedBack
 
   // The state recurrence: its rows' norms as they enter the iteration, then renormalised (bptt.ts does the same per step).
   let stateOut: { grads: number[]; rows?: number; divisors?: number } | undefined;
+  let stateVarIdx: number[] = [];
   const entering = carryIns.slice();
   if (req.state) {
     const sv = req.state.vars.map((ci) => carried.findIndex((x) => x.ci === ci));
-    stateOut = { grads: sv.map((j) => iterOut(ib.pick(carryIns[j], 0, 0))) };
+    // (dL/d(state after this iteration), every path: filled in after the sweep, below.)
+    stateOut = { grads: [] };
+    stateVarIdx = sv;
     if (S_state > 0) {
       const ssList = sv.map((j) => ib.op('ReduceSumSquare', [carryIns[j]], { axes: carried[j].shape.map((_, a) => a + 1), keepdims: 0 }));
       const ss = ssList.length === 1 ? ssList[0] : ib.op('Sum', ssList); // [R]
@@ -367,6 +372,28 @@ export function emitIteratedBackward(req: IteratedBackwardRequest): IteratedBack
       }
     }
   }
+
+  // The state recurrence's dL/d(state after the iteration): what reached the carried value from the
+  // iterations after it and from this iteration's own outputs of it.
+  // A state assembled from its parts (stateN = Concat(Unsqueeze(h′), Unsqueeze(c′))) is perturbed
+  // in its parts: each part's gradient counts all its uses (the head reading h′ as well), and the
+  // same layout ops put them together again.
+  const producerOf = new Map<string, NodeProto>();
+  for (const n of body.node) for (const o of n.output) if (o) producerOf.set(o, n);
+  const assemble = (t: string, depth: number): string | undefined => {
+    const p = producerOf.get(t);
+    if (p && depth < 16 && LAYOUT_OPS.has(p.op_type) && p.output.length === 1) {
+      const data = p.op_type === 'Concat' ? p.input.map((_, i) => i) : [0];
+      const parts = p.input.map((x, i) => (data.includes(i) ? assemble(x, depth + 1) : x ? ctx.value(x) : ''));
+      if (parts.every((x, i) => !data.includes(i) || x !== undefined)) {
+        const out = ib.fresh('state_grad');
+        ib.nodes.push({ ...p, name: ib.fresh('n_state_grad'), input: parts as string[], output: [out] });
+        return out;
+      }
+    }
+    return sumOf(g0, t);
+  };
+  if (stateOut) stateOut.grads = stateVarIdx.map((j) => iterOut(assemble(carried[j].c.bodyOut, 0) ?? zerosOf(carried[j].shape)));
 
   // ---- The body's outputs: new carries, sums, then per-iteration values ----
   const bodyOutputs: string[] = [];

@@ -171,6 +171,16 @@ export function planState(plan: IteratedPlan, B: number, mode: 'auto' | 'exact' 
   });
   const knownB = layer.batchAxes?.map((a, vi) => (a === undefined ? undefined : shapes[vi][a])).find((x) => x !== undefined);
   if (knownB !== undefined) B = knownB;
+  else {
+    // A loop's per-iteration data ([B, I] slices of the input) shares its batch size with the state ([B, H]).
+    const data = dataBatchSizes(plan);
+    const axes = shapes.map((sh) => stateAxisOf(sh, data));
+    const b = axes.map((a, vi) => (a === undefined ? undefined : shapes[vi][a])).find((x) => x !== undefined);
+    if (b !== undefined && b > 1) {
+      B = b;
+      axes.forEach((a, vi) => { batchAxes[vi] = a; });
+    }
+  }
   const hasBatch = batchAxes.some((a) => a !== undefined);
   const Bs = hasBatch ? B : 1;
   const H = shapes.reduce((a, sh, vi) => a + sh.reduce((p, x) => p * x, 1) / (batchAxes[vi] === undefined ? 1 : Bs), 0);
@@ -187,4 +197,22 @@ export function planState(plan: IteratedPlan, B: number, mode: 'auto' | 'exact' 
     }
   }
   plan.state = { vars: layer.vars, seeds, ...shape, probes };
+}
+
+/** Leading sizes of a loop's per-iteration data: its Scan inputs, and what its body Gathers from the enclosing graph (x[:, t]). */
+function dataBatchSizes(plan: IteratedPlan): Set<number> {
+  const out = new Set<number>();
+  const add = (shape: number[] | undefined) => { if (shape && shape.length >= 2) out.add(shape[0]); };
+  for (const si of plan.spec.scanIns) add(plan.shapes.get(si.bodyIn));
+  const defined = new Set([...plan.spec.body.input.map((v) => v.name), ...plan.spec.body.node.flatMap((n) => n.output)]);
+  for (const n of plan.spec.body.node) if (n.op_type === 'Gather' && !defined.has(n.input[0])) add(plan.shapes.get(n.output[0]));
+  return out;
+}
+
+/** The axis of a state of `shape` whose size is one of the data's batch sizes (the conventional place first). */
+function stateAxisOf(shape: number[], sizes: Set<number>): number | undefined {
+  const hits = shape.map((d, a) => (sizes.has(d) ? a : -1)).filter((a) => a >= 0);
+  if (hits.length === 0) return undefined;
+  const preferred = shape.length === 3 ? 1 : 0;
+  return hits.includes(preferred) ? preferred : hits[0];
 }

@@ -1,0 +1,62 @@
+/**
+ * `gradient-lens compare A.json B.json …`: several reports side by side, one line per layer
+ * direction — verdict, how much of the state survives to the first step, reach, ρ — then the
+ * story of each in a line. The end of the README's demo: the same input through an RNN, a GRU and
+ * an LSTM.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { UsageError } from '../onnx/errors';
+import { printable } from '../onnx/files';
+import { reportFromJson } from '../protocol/standalone';
+import { flowStory, num, percent, stepUnit } from '../report/story';
+import type { Report } from '../report/types';
+
+export interface Compared { label: string; report: Report }
+
+/** The comparison as text lines (pure: tested against the reports' numbers). */
+export function formatComparison(items: Compared[]): string {
+  const rows: string[][] = [];
+  const stories: string[] = [];
+  for (const { label, report } of items) {
+    for (const layer of report.layers) {
+      for (const d of layer.directions) {
+        const decay = d.metrics.decay;
+        const name = `${label}${report.layers.length > 1 || layer.directions.length > 1 ? ` ${layer.node}${layer.directions.length > 1 ? ` ${d.direction}` : ''}` : ''}`;
+        const unit = stepUnit(layer);
+        const survival = decay?.survival ?? null;
+        rows.push([
+          name, layer.op, decay ? decay.verdict : 'not measured',
+          survival === null ? '—' : `${percent(survival)} to the first ${unit}`,
+          decay ? (decay.reach === null ? `beyond T = ${layer.seqLen}` : `reach ${decay.reach} ${unit}s`) : '—',
+          decay?.rho !== null && decay?.rho !== undefined ? `ρ ${num(decay.rho, 4)}` : '—',
+        ]);
+        const s = flowStory(layer, d);
+        stories.push(`${name}: ${s.verdict}: ${s.sentence}`);
+      }
+    }
+  }
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => [...r[i]].length))) ?? [];
+  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+  return [`Comparison (${items.length} report${items.length === 1 ? '' : 's'}):`, ...lines.map((l) => `  ${l}`), '', ...stories].join('\n');
+}
+
+export function runCompare(files: string[], write: (text: string) => void): void {
+  if (files.length === 0) throw new UsageError('compare needs reports: gradient-lens compare A.json B.json … (written by analyze --json)');
+  const items = files.map((file) => {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new UsageError(`${printable(file)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}.`);
+    }
+    let report: Report;
+    try {
+      report = reportFromJson(JSON.parse(text));
+    } catch (e) {
+      throw new UsageError(`${printable(file)}: ${(e as Error).message}`);
+    }
+    return { label: printable(path.basename(report.model.path)), report };
+  });
+  write(`${formatComparison(items)}\n`);
+}
