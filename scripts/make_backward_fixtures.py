@@ -819,12 +819,37 @@ def recurrent_node(node, at, ins, overrides, perturb, stats, xgrad=False, prev=N
 
 
 class Ctx:
-    """One evaluation of a model: the switches of evaluate() and the recurrent traces."""
+    """One evaluation of a model: the switches of evaluate() and the recurrent traces.
 
-    def __init__(self, graph, overrides, perturb, stats, taps, out_pert, xgrad):
+    State recurrences (see "Streaming calls and state recurrences"): track names values whose
+    every production is recorded (recorded[name][occurrence], retain_grad when they require
+    grad); src_pert {(name, occurrence): delta} adds delta to such a value where it is produced
+    (every consumer sees it); carry_pert {(carrier, k, t): delta} adds delta to carried value k
+    of a Loop / Scan (carrier = its node name) or state pair k of a streaming model (carrier "")
+    as it leaves step t (the next step and the final value see it, nothing of step t does).
+    carry_pre / carry_post {(carrier, k): [value per step]} hold the carried values before and
+    after that addition; loops {node name: structure} the Loop / Scan nodes that ran."""
+
+    def __init__(self, graph, overrides, perturb, stats, taps, out_pert, xgrad, track=(), src_pert=None,
+                 carry_pert=None):
         self.graph, self.overrides, self.perturb, self.stats = graph, overrides, perturb, stats
         self.taps, self.out_pert, self.xgrad = taps, out_pert, xgrad
         self.rec = {}
+        self.src_pert = src_pert or {}
+        self.track = set(track) | {k[0] for k in self.src_pert}
+        self.recorded = {}
+        self.carry_pert = carry_pert or {}
+        self.carry_pre, self.carry_post = {}, {}
+        self.loops = {}
+
+    def carry(self, carrier, k, t, v):
+        """Carried value k leaving step t: recorded, perturbed by carry_pert."""
+        self.carry_pre.setdefault((carrier, k), []).append(v)
+        d = self.carry_pert.get((carrier, k, t))
+        if d is not None:
+            v = v + d
+        self.carry_post.setdefault((carrier, k), []).append(v)
+        return v
 
 
 def run_nodes(ctx, nodes, env, path):
@@ -852,6 +877,14 @@ def run_nodes(ctx, nodes, env, path):
                     v = v + ctx.out_pert[n]
                 if n in ctx.taps and torch.is_grad_enabled():
                     v = v.detach().requires_grad_(True)
+                if n in ctx.track:
+                    seen = ctx.recorded.setdefault(n, [])
+                    d = ctx.src_pert.get((n, len(seen)))
+                    if d is not None:
+                        v = v + d.reshape(v.shape)
+                    if v.requires_grad:
+                        v.retain_grad()
+                    seen.append(v)
                 env[n] = v
 
 
@@ -886,12 +919,17 @@ def run_loop(ctx, node, at, ins, env, path):
     go = bool(scalar_of(cond)) if cond is not None else True
     nscan = len(node.output) - len(carried)
     scans = [[] for _ in range(nscan)]
+    sub = ctx.graph.subgraph(at["body"])
+    log = note_loop(ctx, node, path, at["body"], sub.inputs[2:], sub.outputs[1: 1 + len(carried)], carried)
     i = 0
     while go and (trips is None or i < trips):
         outs = run_body(ctx, at["body"], env,
                         [torch.tensor(i, dtype=torch.int64), torch.tensor(go)] + carried, path + ["body"])
         go = bool(scalar_of(outs[0]))
-        carried = outs[1: 1 + len(carried)]
+        carried = [ctx.carry(node.name, k, i, v) for k, v in enumerate(outs[1: 1 + len(carried)])]
+        log["steps"] += 1
+        for k, v in enumerate(carried):
+            log["shapes"][k].add(tuple(v.shape))
         for k, v in enumerate(outs[1 + len(carried):]):
             scans[k].append(v)
         i += 1
@@ -913,10 +951,15 @@ def run_scan(ctx, node, at, ins, env, path):
     assert all(x.shape[a] == L for x, a in zip(xs, in_axes)), node.name
     K = len(node.output) - N
     scans = [[] for _ in range(K)]
+    sub = ctx.graph.subgraph(at["body"])
+    log = note_loop(ctx, node, path, at["body"], sub.inputs[:N], sub.outputs[:N], states)
     for t in range(L):
         sl = [x.select(a, L - 1 - t if dr else t) for x, a, dr in zip(xs, in_axes, in_dirs)]
         outs = run_body(ctx, at["body"], env, states + sl, path + ["body"])
-        states = outs[:N]
+        states = [ctx.carry(node.name, k, t, v) for k, v in enumerate(outs[:N])]
+        log["steps"] += 1
+        for k, v in enumerate(states):
+            log["shapes"][k].add(tuple(v.shape))
         for k, v in enumerate(outs[N:]):
             scans[k].append(v)
     out_axes = list(at.get("scan_output_axes") or [0] * K)
@@ -928,25 +971,91 @@ def run_scan(ctx, node, at, ins, env, path):
     return states + res
 
 
+def note_loop(ctx, node, path, body, in_names, out_names, init):
+    """Records a Loop / Scan's carried values (body input and output names, dtype, shapes seen)."""
+    assert node.name not in ctx.loops, (node.name, "a Loop / Scan run twice in one evaluation")
+    log = {"node": node, "path": list(path), "body": body, "in": list(in_names), "out": list(out_names),
+           "float": [v.is_floating_point() for v in init], "shapes": [{tuple(v.shape)} for v in init], "steps": 0}
+    ctx.loops[node.name] = log
+    return log
+
+
 CONTROL = {"If": run_if, "Loop": run_loop, "Scan": run_scan}
 
 
-def evaluate(graph, feeds, overrides=None, perturb=None, stats=None, taps=(), out_pert=None, xgrad=False):
+def evaluate(graph, feeds, overrides=None, perturb=None, stats=None, taps=(), out_pert=None, xgrad=False,
+             out_ctx=None, track=(), src_pert=None, carry_pert=None):
     """taps: node outputs made grad-requiring leaves (their .grad = dL/d output); out_pert:
-    {node output: delta} added to that output; xgrad: per-direction X copies (recurrent_node).
+    {node output: delta} added to that output; xgrad: per-direction X copies (recurrent_node);
+    track, src_pert, carry_pert: see Ctx; out_ctx: a list the evaluation's Ctx is appended to.
     Returns the top-level values and {recurrent node name: trace} in order of first execution
     (only nodes that ran: those of the If branches taken; one trace per node over a loop's
     iterations)."""
     env = dict(graph.inits)
     env.update(feeds)
-    ctx = Ctx(graph, overrides, perturb, stats, taps, out_pert, xgrad)
+    ctx = Ctx(graph, overrides, perturb, stats, taps, out_pert, xgrad, track, src_pert, carry_pert)
     run_nodes(ctx, graph.nodes, env, [])
+    if out_ctx is not None:
+        out_ctx.append(ctx)
     return env, ctx.rec
+
+
+def evaluate_stream(graph, feeds, stream, overrides=None, perturb=None, stats=None, taps=(), out_pert=None,
+                    xgrad=False, out_ctx=None, track=(), src_pert=None, carry_pert=None):
+    """A streaming model run for stream["calls"] consecutive calls in one Ctx (a recurrent node's
+    calls are appended to one trace, as a loop's iterations): each call's state outputs are fed
+    to the next call's state inputs (feeds[S_in] is the initial state), an input in
+    stream["perCall"] gets its slice feeds[x][n], every other input the same value each call.
+    Returns {graph output: the per-call values stacked on a new axis 0} and the traces; the Ctx
+    keeps each call's values (ctx.calls) and the carried states (carrier "")."""
+    ctx = Ctx(graph, overrides, perturb, stats, taps, out_pert, xgrad, track, src_pert, carry_pert)
+    pairs = stream["state"]
+    cur = {s_in: feeds[s_in] for s_in, _ in pairs}
+    names = [o.name for o in graph.model.graph.output]
+    outs = {o: [] for o in names}
+    ctx.calls = []
+    for n in range(stream["calls"]):
+        env = dict(graph.inits)
+        for k, v in feeds.items():
+            env[k] = cur[k] if k in cur else v[n] if k in stream["perCall"] else v
+        run_nodes(ctx, graph.nodes, env, [])
+        ctx.calls.append(env)
+        for o in names:
+            outs[o].append(env[o])
+        for k, (s_in, s_out) in enumerate(pairs):
+            assert env[s_out].shape == feeds[s_in].shape and env[s_out].dtype == feeds[s_in].dtype, (s_in, s_out)
+            cur[s_in] = ctx.carry("", k, n, env[s_out])
+    if out_ctx is not None:
+        out_ctx.append(ctx)
+    return {o: torch.stack(v) for o, v in outs.items()}, ctx.rec
 
 
 # --------------------------------------------------------------------------------------
 # Objectives, Jacobians, metrics
 # --------------------------------------------------------------------------------------
+
+
+def objective_of(obj, env, target, stream=None):
+    """The objective; for a streaming model (env holds the per-call outputs stacked on axis 0) the
+    sum over calls of the per-call objective (target: the per-call targets stacked), or for
+    'last' the last call's output alone (its last step along timeAxis, an axis of the per-call
+    output, when given)."""
+    if stream is None:
+        return objective(obj, env, target)
+    y = env[obj["output"]]
+    N = y.shape[0]
+    assert N == stream["calls"], (N, stream)
+    if obj["kind"] == "last":
+        y = y[N - 1]
+        ax = obj.get("timeAxis")
+        if ax is not None:
+            y = y.select(ax, y.shape[ax] - 1)
+        return y.sum()
+    L = None
+    for n in range(N):
+        term = objective(obj, {obj["output"]: y[n]}, None if target is None else target[n])
+        L = term if L is None else L + term
+    return L
 
 
 def objective(obj, env, target):
@@ -964,6 +1073,253 @@ def objective(obj, env, target):
     if k == "target":
         return ((y - target) ** 2).mean()
     raise ValueError(k)
+
+
+# --------------------------------------------------------------------------------------
+# State recurrences: Loop / Scan carried values and streaming state pairs not covered by a
+# recurrent op (see "Streaming calls and state recurrences" in the module docstring)
+# --------------------------------------------------------------------------------------
+
+# ops that only move elements: a state output is traced back through them to the values it is
+# assembled from (where a perturbation of the state is added for gradHidden)
+LAYOUT_OPS = ("Identity", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Transpose", "Concat")
+
+
+def subgraphs(n):
+    for a in n.attribute:
+        if a.type == onnx.AttributeProto.GRAPH:
+            yield a.g
+        for sg in a.graphs:
+            yield sg
+
+
+def state_sources(nodes, name):
+    """The values of one scope (nodes: [(node, attrs)]) that the value `name` is assembled from:
+    `name` traced back through LAYOUT_OPS (Concat: every input; the others: the data input)."""
+    prod = {o: n for n, _ in nodes for o in n.output if o}
+    out = []
+
+    def walk(v):
+        n = prod.get(v)
+        assert n is not None, (name, v, "a state that passes a value through unchanged")
+        if n.op_type in LAYOUT_OPS:
+            for i in (n.input if n.op_type == "Concat" else n.input[:1]):
+                walk(i)
+        else:
+            out.append(v)
+
+    walk(name)
+    assert len(set(out)) == len(out), (name, out)
+    return out
+
+
+def flows_into_initial_state(g, start):
+    """Does the value `start` of GraphProto g reach a recurrent node's initial_h / initial_c
+    through any ops (subgraphs included: outer-scope values used inside, Loop / Scan inputs bound
+    to body inputs, branch / body outputs bound to the node's outputs)?"""
+    nodes = list(all_nodes(g))
+    reach = {start}
+    changed = True
+    while changed:
+        changed = False
+        for n in nodes:
+            subs = list(subgraphs(n))
+            hit = any(i in reach for i in n.input if i)
+            hit = hit or any(o.name in reach for sg in subs for o in sg.output)
+            new = {o for o in n.output if o} if hit else set()
+            if n.op_type in ("Loop", "Scan"):
+                body = subs[0]
+                new |= {bi.name for bi, i in zip(body.input, n.input) if i and i in reach}
+            if not new <= reach:
+                reach |= new
+                changed = True
+    for n in nodes:
+        if n.op_type in RECURRENT:
+            idx = (5, 6) if n.op_type == "LSTM" else (5,)
+            if any(i < len(n.input) and n.input[i] in reach for i in idx):
+                return True
+    return False
+
+
+def flat_state(v, axis):
+    """A state tensor as [B, H]: its batch axis first, the other axes flattened in C order (no
+    batch axis: B = 1, H = its element count)."""
+    if axis is None:
+        return v.reshape(1, -1)
+    return v.movedim(axis, 0).reshape(v.shape[axis], -1)
+
+
+def unflat_state(m, shape, axis):
+    """The inverse of flat_state: a [B, H] matrix as a tensor of the state's shape."""
+    if axis is None:
+        return m.reshape(shape)
+    moved = [shape[axis]] + [s for i, s in enumerate(shape) if i != axis]
+    return m.reshape(moved).movedim(0, axis)
+
+
+def find_state_layers(model, graph, ctx, stream, batch_axes):
+    """The state layers of a model, from the base evaluation's Ctx: one per Loop / Scan with
+    uncovered float carried values of a fixed shape (a carried value whose shape changes is an
+    accumulator, not a state), one for the uncovered state pairs of a streaming model.
+    batch_axes {state name: axis or None} is the case's declaration of each state's batch axis."""
+    layers = []
+    for lname, log in ctx.loops.items():
+        sub = graph.subgraph(log["body"])
+        vars_ = []
+        for k, (bin_, bout) in enumerate(zip(log["in"], log["out"])):
+            if not log["float"][k] or len(log["shapes"][k]) > 1:
+                continue
+            if flows_into_initial_state(log["body"], bin_):
+                continue
+            vars_.append({"k": k, "name": bin_, "out": bout, "shape": list(next(iter(log["shapes"][k]))),
+                          "sources": state_sources(sub.nodes, bout)})
+        if vars_:
+            node = "+".join(v["name"] for v in vars_)
+            layers.append({"carrier": lname, "node": node, "path": log["path"] + ["body", node], "T": log["steps"],
+                           "vars": vars_})
+    if stream is not None:
+        assert not ctx.loops, "a Loop / Scan inside a streaming model"
+        vars_ = []
+        for k, (s_in, s_out) in enumerate(stream["state"]):
+            if flows_into_initial_state(model.graph, s_in):
+                continue
+            vars_.append({"k": k, "name": s_in, "out": s_out, "shape": list(ctx.carry_pre[("", k)][0].shape),
+                          "sources": state_sources(graph.nodes, s_out)})
+        if vars_:
+            node = "+".join(v["name"] for v in vars_)
+            layers.append({"carrier": "", "node": node, "path": [node], "T": stream["calls"], "vars": vars_})
+    for sl in layers:
+        Bs = set()
+        for v in sl["vars"]:
+            v["batchAxis"] = batch_axes[v["name"]]
+            m = flat_state(torch.zeros(v["shape"]), v["batchAxis"])
+            v["H"] = m.shape[1]
+            Bs.add(m.shape[0])
+        assert len(Bs) == 1, (sl["node"], Bs)
+        sl["B"] = Bs.pop()
+        sl["H"] = sum(v["H"] for v in sl["vars"])
+    return layers
+
+
+def state_values(ctx, sl, kind="pre"):
+    """[T, B, H] float64: the state after every step (carried values before carry_pert)."""
+    store = ctx.carry_pre if kind == "pre" else ctx.carry_post
+    return np.stack([torch.cat([flat_state(store[(sl["carrier"], v["k"])][t], v["batchAxis"]) for v in sl["vars"]],
+                               1).detach().numpy() for t in range(sl["T"])])
+
+
+def state_index_maps(ctx, sl):
+    """For every step and state value: where each element of its sources goes in the state tensor.
+    maps[t][vi] = [(source name, LongTensor of flat state indices, one per source element)];
+    asserted a bijection (every state element comes from exactly one source element)."""
+    maps = []
+    for t in range(sl["T"]):
+        per = []
+        for v in sl["vars"]:
+            S = ctx.carry_pre[(sl["carrier"], v["k"])][t]
+            srcs = [ctx.recorded[s][t] for s in v["sources"]]
+            assert S.requires_grad and all(s.requires_grad for s in srcs), (sl["node"], v["name"])
+            n = S.numel()
+            pos = torch.arange(n, dtype=torch.float64).reshape(S.shape)
+            backs = torch.autograd.grad(S, srcs, pos, retain_graph=True)
+            ones = torch.autograd.grad(S, srcs, torch.ones_like(S), retain_graph=True)
+            assert all(bool((o == 1).all()) for o in ones), (sl["node"], v["name"], "a source element used twice")
+            idx = torch.cat([b.reshape(-1) for b in backs]).long()
+            assert idx.numel() == n and bool((idx.sort().values == torch.arange(n)).all()), (sl["node"], v["name"])
+            per.append([(s, b.reshape(-1).long()) for s, b in zip(v["sources"], backs)])
+        maps.append(per)
+    return maps
+
+
+def state_grads(ctx, sl, maps):
+    """gradHidden [T, B, H]: the sources' .grad laid out as the state (after backward)."""
+    out = []
+    for t in range(sl["T"]):
+        row = []
+        for v, per in zip(sl["vars"], maps[t]):
+            n = int(np.prod(v["shape"]))
+            g = torch.zeros(n, dtype=torch.float64)
+            for s, idx in per:
+                src = ctx.recorded[s][t]
+                if src.grad is not None:
+                    g[idx] = src.grad.reshape(-1)
+            row.append(flat_state(g.reshape(v["shape"]), v["batchAxis"]))
+        out.append(torch.cat(row, 1).numpy())
+    return np.stack(out)
+
+
+def state_source_delta(sl, maps, t, b, j, amount):
+    """src_pert moving element (b, j) of the flattened state after step t by `amount`."""
+    for v, per in zip(sl["vars"], maps[t]):
+        if j >= v["H"]:
+            j -= v["H"]
+            continue
+        n = int(np.prod(v["shape"]))
+        e = int(flat_state(torch.arange(n).reshape(v["shape"]), v["batchAxis"])[b, j])
+        for s, idx in per:
+            hit = (idx == e).nonzero()
+            if hit.numel():
+                delta = torch.zeros(idx.numel(), dtype=torch.float64)
+                delta[int(hit[0, 0])] = amount
+                return {(s, t): delta}
+    raise AssertionError((sl["node"], t, b, j))
+
+
+def state_final(ctx, sl):
+    """s_last as [B, H]: every state value after the last step (after carry_pert)."""
+    return torch.cat([flat_state(ctx.carry_post[(sl["carrier"], v["k"])][-1], v["batchAxis"]) for v in sl["vars"]], 1)
+
+
+def state_layer_jacobian(ev, feeds, sl):
+    """J[t][(b, j), (b', j')] = d s_last[b, j] / d s_t[b', j'], s_t the carried state leaving step t
+    (zero leaves added by carry_pert: nothing of step t moves), through the whole model."""
+    T, Bn, H = sl["T"], sl["B"], sl["H"]
+    leaves = {(sl["carrier"], v["k"], t): torch.zeros(v["shape"], dtype=torch.float64, requires_grad=True)
+              for v in sl["vars"] for t in range(T)}
+    cl = []
+    ev(feeds, carry_pert=leaves, out_ctx=cl)
+    final = state_final(cl[0], sl)
+    order = [leaves[(sl["carrier"], v["k"], t)] for t in range(T) for v in sl["vars"]]
+    J = np.zeros((T, Bn * H, Bn * H))
+    nv = len(sl["vars"])
+    for b in range(Bn):
+        for j in range(H):
+            gs = torch.autograd.grad(final[b, j], order, retain_graph=True, allow_unused=True)
+            for t in range(T):
+                row = [flat_state(torch.zeros(v["shape"], dtype=torch.float64) if g is None else g, v["batchAxis"])
+                       for v, g in zip(sl["vars"], gs[t * nv: (t + 1) * nv])]
+                J[t, b * H + j] = torch.cat(row, 1).reshape(-1).numpy()
+    # no element of the batch moves another's state (so the full-state norm is the per-element one)
+    blocks = J.reshape(T, Bn, H, Bn, H)
+    for b in range(Bn):
+        for b2 in range(Bn):
+            if b != b2:
+                assert not blocks[:, b, :, b2, :].any(), (sl["node"], "batch elements coupled")
+    return J
+
+
+def state_layer_jacobian_fd(ev, feeds, sl, steps):
+    """Finite differences of state_layer_jacobian through the whole model: +-eps on unit j of the
+    carried state leaving step t for the whole batch; output s_last. Column (t, j) is compared with
+    the sum over b' of J[t][:, (b', j)]."""
+    T, Bn, H = sl["T"], sl["B"], sl["H"]
+    Jfd = np.zeros((T, Bn * H, H))
+    with torch.no_grad():
+        for t in steps:
+            for j in range(H):
+                vals = []
+                for s_, _ in FD_STENCIL:
+                    m = torch.zeros(Bn, H, dtype=torch.float64)
+                    m[:, j] = s_ * FD_EPS
+                    pert, off = {}, 0
+                    for v in sl["vars"]:
+                        pert[(sl["carrier"], v["k"], t)] = unflat_state(m[:, off: off + v["H"]], v["shape"], v["batchAxis"])
+                        off += v["H"]
+                    cl = []
+                    ev(feeds, carry_pert=pert, out_ctx=cl)
+                    vals.append(state_final(cl[0], sl).reshape(-1).numpy())
+                Jfd[t, :, j] = fd_combine(vals)
+    return Jfd
 
 
 def isolated(dr):
@@ -1073,13 +1429,17 @@ def loop_fd_steps(info):
     return sorted(picks)
 
 
-def loop_state_jacobian_fd(graph, feeds, nname, di, steps):
+def loop_state_jacobian_fd(graph, feeds, nname, di, steps, ev=None):
     """The state Jacobian of a loop-carried layer by finite differences through the whole graph
     (the Loop / Scan included): +-eps on one unit of the carried h_t or c_t of the concatenated
     step t, output the node's (h, c) after its last iteration. The layer's input sequence must not
-    move when its state does (asserted): the Jacobian is the one of the recurrence with X fixed."""
+    move when its state does (asserted): the Jacobian is the one of the recurrence with X fixed. ev: the model's
+    evaluator (evaluate, or evaluate_stream for a streaming model's calls)."""
+    if ev is None:
+        def ev(feeds_, **kw):
+            return evaluate(graph, feeds_, **kw)
     with torch.no_grad():
-        _, rec = evaluate(graph, feeds)
+        _, rec = ev(feeds)
     base = rec[nname]["dirs"][di]
     cfg = base["cfg"]
     T, Bn, H = base["X"].shape[0], base["X"].shape[1], cfg["H"]
@@ -1095,7 +1455,7 @@ def loop_state_jacobian_fd(graph, feeds, nname, di, steps):
                     for s_, _ in FD_STENCIL:
                         delta = torch.zeros(Bn, H, dtype=torch.float64)
                         delta[:, j] = s_ * FD_EPS
-                        _, r = evaluate(graph, feeds, perturb={(nname, di, k, t): delta})
+                        _, r = ev(feeds, perturb={(nname, di, k, t): delta})
                         o = r[nname]["dirs"][di]
                         assert torch.equal(o["X"], base["X"]), (nname, "the layer's input depends on its state")
                         vals.append((torch.cat([o["h"], o["c"]], 1) if lstm else o["h"]).numpy())
@@ -1232,21 +1592,49 @@ def xd_grad(dr):
 
 
 def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full=None, expect=None, clip_range=None,
-               extra=None, on_forward=None, fd_eps=None, op_kink_min=KINK_MIN):
+               extra=None, on_forward=None, fd_eps=None, op_kink_min=KINK_MIN, stream=None, state_batch=None,
+               state_gates=None):
     """fd_eps: this case's finite-difference step (default FD_EPS); op_kink_min: how far every Relu
-    input and MaxPool runner-up outside the recurrent nodes must stay from its kink."""
+    input and MaxPool runner-up outside the recurrent nodes must stay from its kink. stream:
+    {"calls": N, "state": [[S_in, S_out], ...]} for a streaming model (feeds_np without a state
+    input: zeros); state_batch {state name: batch axis or None} for every state value of a state
+    layer; state_gates {state layer node: {gate: value name}} for a cell written with plain ops."""
     global FD_EPS
     saved = FD_EPS
     FD_EPS = fd_eps or FD_EPS
     try:
         write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, expect, clip_range, extra, on_forward,
-                    op_kink_min)
+                    op_kink_min, stream, state_batch or {}, state_gates or {})
     finally:
         FD_EPS = saved
 
 
+def stream_config(model, feeds, stream):
+    """Completes a streaming case's feeds (zeros for state inputs not given: their shape must be
+    static) and finds the per-call inputs (one more axis than the graph input, of length N)."""
+    N, pairs = stream["calls"], [tuple(p) for p in stream["state"]]
+    init_names = {i.name for i in model.graph.initializer}
+    gin = {gi.name: gi.type.tensor_type for gi in model.graph.input if gi.name not in init_names}
+    state_ins = [a for a, _ in pairs]
+    for s_in in state_ins:
+        if s_in not in feeds:
+            dims = gin[s_in].shape.dim
+            assert all(dd.dim_value > 0 and not dd.dim_param for dd in dims), (s_in, "zeros need a static shape")
+            feeds[s_in] = torch.zeros([dd.dim_value for dd in dims], dtype=torch.float64)
+    per_call = set()
+    for k, v in feeds.items():
+        assert gin[k].HasField("shape"), (k, "rank unknown")
+        r = len(gin[k].shape.dim)
+        if k not in state_ins and v.dim() == r + 1:
+            assert v.shape[0] == N, (k, v.shape, N)
+            per_call.add(k)
+        else:
+            assert v.dim() == r, (k, v.shape, r)
+    return {"calls": N, "state": pairs, "perCall": per_call}
+
+
 def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, expect, clip_range, extra, on_forward,
-                op_kink_min):
+                op_kink_min, stream, state_batch, state_gates):
     """runs: list of objective dicts {kind, output, timeAxis?, target? (np array)}. extra: fields
     added to case.json; on_forward(env, rec): called on the base forward (float64, no grad), may
     assert and return more case.json fields."""
@@ -1262,17 +1650,52 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
     graph = Graph(model)
     feeds = {k: to_t(v) for k, v in feeds_np.items()}
     init_names = {i.name for i in model.graph.initializer}
+    scfg = None
+    if stream is not None:
+        scfg = stream_config(model, feeds, stream)
+
+        def ev(feeds_, **kw):
+            return evaluate_stream(graph, feeds_, scfg, **kw)
+    else:
+        def ev(feeds_, **kw):
+            return evaluate(graph, feeds_, **kw)
+
+    def obj_of(obj, env_, tgt):
+        return objective_of(obj, env_, tgt, scfg)
+
     inputs = {}
     for gi in model.graph.input:
         if gi.name in init_names:
+            continue
+        if gi.name not in feeds_np:  # a streaming model's state input left at zeros
+            assert scfg is not None and gi.name in [a for a, _ in scfg["state"]], (name, gi.name)
             continue
         inputs[gi.name] = save(d, "input_" + sanitize(gi.name) + ".npy", feeds_np[gi.name])
 
     # base forward, NumPy cross-check, kink distances
     stats = {"kink": float("inf"), "clipped": 0, "pre": 0, "opkink": float("inf")}
+    base = []
     with torch.no_grad():
-        env, rec = evaluate(graph, feeds, stats=stats)
+        env, rec = ev(feeds, stats=stats, out_ctx=base)
     fwd_err = check_forward_against_numpy(rec)
+    state_layers = find_state_layers(model, graph, base[0], scfg, state_batch)
+    assert sorted(state_gates) == sorted(sl["node"] for sl in state_layers if sl["node"] in state_gates), state_gates
+    track = sorted({s for sl in state_layers for v in sl["vars"] for s in v["sources"]})
+    state_ref = []  # per state layer: hidden [T, B, H], gates {gate: [T, B, Hc]}
+    if state_layers:
+        gate_names = sorted({g for gs in state_gates.values() for g in gs.values()})
+        cl = []
+        with torch.no_grad():
+            ev(feeds, track=gate_names, out_ctx=cl)
+        for sl in state_layers:
+            hid = state_values(cl[0], sl)
+            assert np.array_equal(hid, state_values(base[0], sl)), sl["node"]
+            gates = {}
+            for g, vname in state_gates.get(sl["node"], {}).items():
+                vals = cl[0].recorded[vname]
+                assert len(vals) == sl["T"] and all(v.dim() == 2 and v.shape[0] == sl["B"] for v in vals), (g, vname)
+                gates[g] = np.stack([v.numpy() for v in vals])
+            state_ref.append({"hidden": hid, "gates": gates})
     assert stats["kink"] > KINK_MIN and stats["opkink"] > op_kink_min, (name, stats)
     if clip_range is not None:
         frac = stats["clipped"] / stats["pre"]
@@ -1283,6 +1706,8 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
     extra = dict(extra or {})
     if on_forward is not None:
         extra.update(on_forward(env, rec) or {})
+    if scfg is not None:
+        extra = dict({"calls": scfg["calls"], "state": [list(p) for p in scfg["state"]]}, **extra)
 
     # Jacobians (objective-independent) + their full finite-difference check
     jac = {}
@@ -1300,7 +1725,7 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
                 # through the Loop / Scan itself: the carried state crosses iterations unchanged, so
                 # the concatenated run's Jacobian is the one of the real computation
                 gsteps = loop_fd_steps(info)
-                Jg = loop_state_jacobian_fd(graph, feeds, nname, di, gsteps)
+                Jg = loop_state_jacobian_fd(graph, feeds, nname, di, gsteps, ev)
                 jac_err = max(jac_err, fd_err(J["state"][gsteps], Jg[gsteps], np.max(np.abs(J["state"]))))
             jac[(nname, di)] = {k: jnorm(v) for k, v in J.items()}
             jn = jac[(nname, di)]
@@ -1315,6 +1740,17 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
                 for kind, v in jn.items():
                     n = 2 * info["H"] if kind == "state" and info["op"] == "LSTM" else info["H"]
                     assert abs(v[last] - math.sqrt(info["B"] * n)) < 1e-12, (name, kind, v)
+    # state layers: the Jacobian through the whole model, finite-differenced through it too
+    for sl in state_layers:
+        T, Bn, Hs = sl["T"], sl["B"], sl["H"]
+        J = state_layer_jacobian(ev, feeds, sl)
+        steps = list(range(T)) if T <= FULL_JAC_FD_T else fd_steps({"X": torch.zeros(T)})
+        Jfd = state_layer_jacobian_fd(ev, feeds, sl, steps)
+        Jsum = J.reshape(T, Bn * Hs, Bn, Hs).sum(axis=2)
+        jac_err = max(jac_err, fd_err(Jsum[steps], Jfd[steps], np.max(np.abs(J))))
+        jn = np.sqrt((J ** 2).sum(axis=(1, 2)))
+        assert abs(jn[T - 1] - math.sqrt(Bn * Hs)) < 1e-12, (name, sl["node"], jn)
+        jac[("state", sl["node"])] = {"hidden": jn, "state": jn.copy()}
     assert jac_err < FD_TOL, (name, jac_err)
 
     nweights = sum(v.numel() for info in rec.values() for dr in info["dirs"] for v in dr["leaves"].values())
@@ -1349,23 +1785,26 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
             save(d, fname, obj["target"])
             objective_json["target"] = fname
             tgt_t = to_t(obj["target"])
-        env, rec = evaluate(graph, feeds)
-        L = objective(obj, env, tgt_t)
+        env, rec = ev(feeds)
+        L = obj_of(obj, env, tgt_t)
         L.backward()
         Lval = float(L)
 
         def loss(feeds_=feeds, **kw):
             with torch.no_grad():
-                e, _ = evaluate(graph, feeds_, **kw)
-                return float(objective(obj, e, tgt_t))
+                e, _ = ev(feeds_, **kw)
+                return float(obj_of(obj, e, tgt_t))
 
         # --- a second pass for the gradients with respect to the graph inputs and to each
         # direction's own copy of its input sequence X (the first pass stays as it was)
         xfeeds = {k: v.detach().clone().requires_grad_(True) if v.is_floating_point() else v
                   for k, v in feeds.items()}
-        env_x, rec_x = evaluate(graph, xfeeds, taps=set(emb_taps.values()), xgrad=True)
-        Lx = objective(obj, env_x, tgt_t)
+        clx = []
+        env_x, rec_x = ev(xfeeds, taps=set(emb_taps.values()), xgrad=True, track=track, out_ctx=clx)
+        Lx = obj_of(obj, env_x, tgt_t)
+        smaps = [state_index_maps(clx[0], sl) for sl in state_layers]  # before backward frees the graph
         Lx.backward()
+        sgrads = [state_grads(clx[0], sl, m) for sl, m in zip(state_layers, smaps)]
         assert float(Lx) == Lval, (name, float(Lx), Lval)
         igrads = {}
         for gname in graph_inputs:
@@ -1451,11 +1890,39 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
                 layer.update({"iterations": len(info["iters"]), "stepsPerIteration": per.pop()})
             layer["directions"] = dirs
             layers.append(layer)
+        for si, (sl, gh, sref) in enumerate(zip(state_layers, sgrads, state_ref)):
+            pre = "layer%d_forward_" % (len(rec) + si)
+            entry = {"direction": "forward"}
+            if ri == 0:
+                save(d, pre + "hidden.npy", sref["hidden"])
+            entry["hidden"] = pre + "hidden.npy"
+            entry["gradHidden"] = save(d, "run%d_%sgrad_hidden.npy" % (ri, pre), gh)
+            entry["jacobianNorm"] = {}
+            for kind, v in jac[("state", sl["node"])].items():
+                fn = "%sjacobian_%s.npy" % (pre, kind)
+                if ri == 0:
+                    save(d, fn, v)
+                entry["jacobianNorm"][kind] = fn
+            if sref["gates"]:
+                entry["gates"] = {}
+                for g, arr in sref["gates"].items():
+                    fn = "%sgate_%s.npy" % (pre, g)
+                    if ri == 0:
+                        save(d, fn, arr)
+                    entry["gates"][g] = fn
+            entry["gradNorm"] = np.sqrt((gh ** 2).sum(axis=(1, 2))).tolist()
+            entry["decay"] = decay(jac[("state", sl["node"])]["state"], np.full(sl["B"], sl["T"]), False, basis="state")
+            layers.append({"node": sl["node"], "op": "state", "path": sl["path"], "iterations": sl["T"],
+                           "stepsPerIteration": 1,
+                           "stateVars": [{"name": v["name"], "shape": v["shape"], "batchAxis": v["batchAxis"]}
+                                         for v in sl["vars"]],
+                           "directions": [entry]})
         G = math.sqrt(sq)
-        clipping = {"globalNorm": G, "factors": {str(th): min(1.0, th / G) for th in (1, 5)}}
+        # no recurrent op's weights (state layers only): G = 0, nothing to clip
+        clipping = {"globalNorm": G, "factors": {str(th): min(1.0, th / G) if G > 0 else 1.0 for th in (1, 5)}}
 
         # --- finite differences: weights
-        wscale = max(float(np.max(np.abs(v))) for v in wgrads.values())
+        wscale = max([float(np.max(np.abs(v))) for v in wgrads.values()] + [0.0])
         ad, fd = [], []
         for key, gval in wgrads.items():
             nname, di, k = key
@@ -1494,6 +1961,17 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
                             vals.append(loss(perturb={(nname, di, kind, t): delta}))
                         fd.append(fd_combine(vals))
                         ad.append(arr[t, b, j])
+        # state layers: +-eps on one element of the state after step t, where it is produced
+        for sl, gh, m in zip(state_layers, sgrads, smaps):
+            sscale = max(sscale, float(np.max(np.abs(gh))))
+            T, Bn, Hs = gh.shape
+            picks = [(T - 1, 0, 0), (0, Bn - 1, Hs - 1)]
+            picks += [(int(rng.integers(T)), int(rng.integers(Bn)), int(rng.integers(Hs)))
+                      for _ in range(FD_STATE_SAMPLE - 2)]
+            for t, b, j in picks:
+                vals = [loss(src_pert=state_source_delta(sl, m, t, b, j, s * FD_EPS)) for s, _ in FD_STENCIL]
+                fd.append(fd_combine(vals))
+                ad.append(gh[t, b, j])
         s_err = fd_err(ad, fd, sscale)
         ns = len(ad)
         assert w_err < FD_TOL and s_err < FD_TOL, (name, obj["kind"], w_err, s_err)
@@ -1522,7 +2000,7 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
         ni = len(ad)
         # --- finite differences: each direction's X_t (perturbation of that direction's copy)
         ad, fd = [], []
-        xscale = max(float(np.max(np.abs(g))) for g in xgrads.values())
+        xscale = max([float(np.max(np.abs(g))) for g in xgrads.values()] + [0.0])
         for (nname, di), g in xgrads.items():
             T, Bn, I = g.shape
             picks = [(T - 1, 0, 0), (0, Bn - 1, I - 1)]
@@ -1543,7 +2021,13 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
         # --- torch module cross-check (exported cases)
         mod_err = None
         if torch_ref is not None:
-            mod_err = torch_ref(obj, tgt_t, Lval, wgrads, igrads)
+            if getattr(torch_ref, "extended", False):  # also the outputs and the state layers
+                outs_np = {go.name: env[go.name].detach().numpy() for go in model.graph.output}
+                sdata = [{"gradHidden": gh, "hidden": sref["hidden"], "gates": sref["gates"]}
+                         for gh, sref in zip(sgrads, state_ref)]
+                mod_err = torch_ref(obj, tgt_t, Lval, wgrads, igrads, outs_np, sdata)
+            else:
+                mod_err = torch_ref(obj, tgt_t, Lval, wgrads, igrads)
 
         CHECKS.append((name, obj["kind"], obj["output"], Lval, nw, w_err, ns, s_err, jac_err, fwd_err, mod_err,
                        ni, i_err, nx, x_err))
