@@ -155,11 +155,14 @@ in the order the Loop / Scan first runs, then the streaming one).
   moves, as for an op layer's state Jacobian), through the whole model (other inputs of the step
   held at their values). At t = T-1 it is sqrt(B * H). Computed on the full state (the engine's
   norm); no batch element's state moves another's here (asserted), so it is the per-element sum.
-- ``gates`` (only when the step is recognisably an LSTM / GRU cell written with plain ops: two
-  MatMul / Gemm into a Split of 4 or 3, Sigmoid / Tanh gates, c' = f * c + i * g, h' = o *
-  tanh(c'); GRU h' = (1 - z) * n + z * h): LSTM ``input``, ``forget``, ``output``, ``cell`` (the
-  candidate), GRU ``update``, ``reset``, ``hidden`` (the candidate), each [T, B, H_cell], the
-  gate activations' float64 values (to check the engine's forward).
+- ``gates`` (only when the step is recognisably an LSTM / GRU cell written with plain ops; the
+  cases here: LSTM = MatMul / Gemm of x plus MatMul / Gemm of h (+ bias) -> Split into 4 ->
+  Sigmoid / Tanh, c' = f * c + i * g, h' = o * tanh(c'); GRU = MatMul of x -> Split into 3 and
+  MatMul of h -> Split into 2 (z, r), n = tanh(x_n + (r * h) U_n + b_n), h' = (1 - z) * n + z * h):
+  LSTM ``input``, ``forget``, ``output``, ``cell`` (the candidate), GRU ``update``, ``reset``,
+  ``hidden`` (the candidate), each [T, B, H_cell], the gate activations' float64 values (to check
+  the engine's forward). A gate is named by its role in the cell (the Split order is the
+  framework's: torch and Keras i, f, g/c, o), not by its position.
 - ``gradNorm``, ``decay`` (basis "state", window T, fitted on jacobianNorm.state) as for op layers.
   No weightGrads, spectrum, inputGradNorm, decayPaths, cellHighway. A case with state layers only
   has no weight gradients: ``clipping`` is {globalNorm 0, factors 1} (nothing to clip).
