@@ -3,7 +3,7 @@
 
 Regenerate with ``/usr/bin/python3 scripts/make_backward_fixtures.py`` (deterministic: fixed
 seeds; idempotent: the whole ``test/fixtures/backward`` directory is deleted and rewritten;
-about 100 s on 2 CPU cores, most of it the finite-difference self-checks).
+about 2 minutes on 2 CPU cores, most of it the finite-difference self-checks).
 
 Each case directory holds ``model.onnx`` (float32 weights), one ``.npy`` per graph input
 (float32, int64 token ids, int32 sequence_lens), the target ``.npy`` of ``target`` objectives,
@@ -12,6 +12,7 @@ the reference graph outputs, and ``case.json``::
     { "name", "description", "opset",
       "inputs":  { "<graph input>": "<file.npy>" },
       "outputs": { "<graph output>": "<file.npy>" },            # float64 reference values
+      "calls": N, "state": [ ["<S_in>", "<S_out>"], ... ],      # streaming models only (below)
       "runs": [ {
           "objective": { "kind": "sum"|"mean"|"l2"|"last"|"target", "output": "<graph output>",
                          "timeAxis": k|null, "target": "<file.npy>"|null },
@@ -19,7 +20,7 @@ the reference graph outputs, and ``case.json``::
           "inputGrads": { "<graph input>": "<file>" },   # float64; only inputs with a path to L
           "layers": [ { "node": "<ONNX node name>", "op": "LSTM"|"GRU"|"RNN",
                         "path": ["<node>", ...],              # see "Control flow" below
-                        "iterations": n, "stepsPerIteration": T_iter,   # only inside Loop / Scan
+                        "iterations": n, "stepsPerIteration": T_iter,   # Loop / Scan, streaming
                         "directions": [ {
               "direction": "forward"|"reverse",
               "gradHidden": "<file>", "gradCell": "<file>" (LSTM),      # [T,B,H] float64
@@ -31,7 +32,15 @@ the reference graph outputs, and ``case.json``::
                          "reach", "verdict", "points", "window" },
               "decayPaths": { "hidden": {decay, "basis": "hidden"},
                               "cell": {decay, "basis": "cell"} } (LSTM),
-              "cellHighway": [T] (LSTM) } ] } ],
+              "cellHighway": [T] (LSTM) } ] },
+            { "node": "<state names joined by '+'>", "op": "state",     # state layers (below),
+              "path": [...], "iterations": T, "stepsPerIteration": 1,    # after the op layers
+              "stateVars": [ { "name", "shape", "batchAxis": k|null } ],
+              "directions": [ { "direction": "forward",
+                  "hidden": "<file>", "gradHidden": "<file>",               # [T,B,H] float64
+                  "jacobianNorm": { "hidden": "<file>", "state": "<file>" },  # [T], equal
+                  "gates": { "<gate>": "<file>" } (cells written with plain ops), # [T,B,Hc]
+                  "gradNorm": [T], "decay": {...} } ] } ],
           "clipping": { "globalNorm": G, "factors": { "1": f, "5": f } } } ],
       ...case-specific fields (see "Case-specific fields" below) }
 
@@ -81,6 +90,102 @@ next to iteration boundaries), asserting that the layer's input sequence does no
 state is perturbed. Repeated nodes must run forward without sequence_lens (asserted: for a reverse
 or padded layer inside a loop the concatenation above does not define one recurrence). The
 forward cross-check against make_fixtures.recurrent runs on every iteration.
+
+Streaming calls and state recurrences (SPEC v2 section 9.1): what an engine reports
+------------------------------------------------------------------------------------
+**Streaming (calls).** A case with ``"calls": N`` is a streaming model: its *state pairs*
+``"state": [[S_in, S_out], ...]`` are a graph input and a graph output of the same dtype and
+shape (``state`` -> ``stateN``, ``h`` -> ``hn``, ``c`` -> ``cn``). The model is run for N
+consecutive calls; each call's S_out is fed to the next call's S_in.
+
+- Inputs. The initial value of S_in is its input file, or zeros when ``inputs`` does not name it
+  (then its shape is static in the model). Any other input whose file has one more axis than the
+  graph input (a leading axis of length N) is fed one slice per call (``x`` [N, ...]); otherwise
+  the same value is fed to every call (``sr``, a 0-d int64 file). A state input's file is always
+  the initial state, never per call.
+- Objective. L = sum over calls of obj(y_call), y_call the chosen output of that call, obj the
+  per-call objective: sum; mean (within the call); l2; target = mean squared error within the call
+  against the target's slice n (the target file is [N, ...]). ``last``: L = the sum of the LAST
+  call's output alone, of its last step along ``timeAxis`` when that is given (an axis of the
+  per-call output; null: the whole last call's output).
+- ``outputs``: every graph output (state outputs included), per call, stacked on a new leading
+  axis: [N, ...]. ``inputGrads``: a per-call input -> [N, ...] (each call's own slice's gradient);
+  an input fed the same every call -> its own shape, the sum over calls; a state input -> dL/d(its
+  initial value). A state input left at zeros (not in ``inputs``) still gets its inputGrads entry
+  (the gradient at the zero initial state) when it has a path to L.
+- Recurrent op layers. Every layer's time axis is the concatenation over calls: t = n * T_call + s
+  (call n, step s). An LSTM / GRU / RNN node of the model is reported like a layer in a Loop:
+  ``iterations`` N, ``stepsPerIteration`` T_call, ``path`` its path in the model (no prefix for
+  the calls); gradHidden, gradCell, jacobianNorm, decay, inputGradNorm are over the concatenated
+  steps, across call boundaries through the state pairs (whatever ops connect S_in to the node's
+  initial_h / initial_c and its Y_h / Y_c to S_out); weightGrads are the sums over calls.
+
+**State recurrences** (``"op": "state"``). A Loop / Scan carried value, or a streaming state pair,
+whose step function is not an LSTM / GRU / RNN node. A carried value (body input of a Loop / Scan;
+S_in of a pair) is *covered* by an op layer when it flows, through any ops (subgraphs included),
+into a recurrent node's initial_h / initial_c; covered values are not state layers. The state
+values of a state layer are the uncovered carried values that are float and keep their shape from
+step to step (a carried value whose shape changes, e.g. torch.cat's accumulator, is not a state).
+All state values of one Loop / Scan form ONE state layer, and all uncovered state pairs of a
+streaming model form one. State layers come after the op layers in ``layers`` (Loop / Scan ones
+in the order the Loop / Scan first runs, then the streaming one).
+
+- ``node``: the state values' names joined with "+" (streaming: the S_in names, e.g. "state",
+  "h+c"; Loop / Scan: the body input names of the carried values, e.g. "h_prev+c_prev");
+  ``path``: streaming ``[node]``, Loop / Scan ``[<path of the Loop / Scan node>..., "body",
+  node]``; ``iterations`` T (the number of calls / iterations), ``stepsPerIteration`` 1;
+  ``stateVars``: per state value its name, shape and batch axis (null: none).
+- Layout [T, B, H] of ``hidden``, ``gradHidden`` (and the Jacobian's units): a state value's batch
+  axis moved first, the remaining axes flattened in C order (a [2, B, H] stacked h / c state ->
+  [B, 2H], index k * H + j); several state values concatenated along H in carried / pair order. No
+  batch axis (or B = 1): B = 1 and H is its element count. Every state value of a layer has the
+  same B.
+- ``hidden[t]``: the state after step t (the carried value leaving iteration t; S_out of call t).
+- ``gradHidden[t]`` = dL/d(state after step t), every path. The state after step t is perturbed
+  *where it is produced*: S_out (or the body's carried output) is traced back, within the step's
+  scope, through layout ops (Identity, Unsqueeze, Squeeze, Reshape, Flatten, Transpose, Concat) to
+  the values it is assembled from, and the perturbation is added to those values, so every
+  consumer of them sees it: the next step, and the same step's other consumers (an output head
+  reading h', and h' = o * tanh(c') when c' moves). This is the perturbation of an op layer's
+  gradHidden / gradCell: for a stacked (h, c) state the h half equals an LSTM's gradHidden and the
+  c half its gradCell (stream_handcell, asserted against stream_lstmcell_if).
+- ``jacobianNorm.state`` (``hidden`` is the same array, its own file) =
+  sqrt(sum_b ||d s_last[b] / d s_t[b]||_F^2), s_last the state after the last step, s_t the state
+  after step t perturbed as *carried* (added to the value the next step reads: nothing of step t
+  moves, as for an op layer's state Jacobian), through the whole model (other inputs of the step
+  held at their values). At t = T-1 it is sqrt(B * H). Computed on the full state (the engine's
+  norm); no batch element's state moves another's here (asserted), so it is the per-element sum.
+- ``gates`` (only when the step is recognisably an LSTM / GRU cell written with plain ops; the
+  cases here: LSTM = MatMul / Gemm of x plus MatMul / Gemm of h (+ bias) -> Split into 4 ->
+  Sigmoid / Tanh, c' = f * c + i * g, h' = o * tanh(c'); GRU = MatMul of x -> Split into 3 and
+  MatMul of h -> Split into 2 (z, r), n = tanh(x_n + (r * h) U_n + b_n), h' = (1 - z) * n + z * h):
+  LSTM ``input``, ``forget``, ``output``, ``cell`` (the candidate), GRU ``update``, ``reset``,
+  ``hidden`` (the candidate), each [T, B, H_cell], the gate activations' float64 values (to check
+  the engine's forward). A gate is named by its role in the cell (the Split order is the
+  framework's: torch and Keras i, f, g/c, o), not by its position.
+- ``gradNorm``, ``decay`` (basis "state", window T, fitted on jacobianNorm.state) as for op layers.
+  No weightGrads, spectrum, inputGradNorm, decayPaths, cellHighway. A case with state layers only
+  has no weight gradients: ``clipping`` is {globalNorm 0, factors 1} (nothing to clip).
+- Files: ``layer<k>_forward_hidden.npy``, ``layer<k>_forward_jacobian_{hidden,state}.npy``,
+  ``layer<k>_forward_gate_<gate>.npy`` (objective-independent, written once), and per run
+  ``run<r>_layer<k>_forward_grad_hidden.npy``; k counts the op layers first.
+
+How the reference implements it, and what it asserts: a streaming model runs its N calls in one
+evaluation (evaluate_stream), so a recurrent node's calls are appended to one trace exactly as a
+loop's iterations (identity plumbing asserted bit for bit between calls, the state Jacobian also
+finite-differenced through the N calls); the objective is built on the per-call outputs stacked.
+State layers: the carried values leaving each step are recorded (and can be perturbed there:
+carry_pert); the values a state is assembled from are tracked, kept (retain_grad) and can be
+perturbed where produced (src_pert); which source element lands where in the state is found by
+an evaluation that replaces step t's sources by distinct integers (src_set), asserted to be a
+bijection. gradHidden = the sources' .grad in the pass whose graph inputs are leaves, laid out as
+the state. The Jacobian: zero leaves added to the carried state leaving every step, one
+torch.autograd.grad per unit of s_last through the whole model. Checks: gradHidden at 6 (t, b, j)
+per state layer and the Jacobian at every step (T <= 12) are finite-differenced through the whole
+model (+-eps on one source element where produced; +-eps on one unit of the carried state for the
+whole batch, output s_last); the state layer's values, gradHidden, hidden and gates equal those of
+the same computation written in torch (the module, or a torch function for the hand-built Loop /
+Scan), run call by call / step by step in float64.
 
 How the references are computed
 -------------------------------
@@ -178,6 +283,14 @@ Case-specific fields
 
 Self-checks run every time (the script fails if one does not hold)
 -------------------------------------------------------------------
+- streaming and state cases: the torch module (or the same computation written in torch) is run
+  call by call / step by step in float64 and matches every stacked output (1e-12), L, every
+  inputGrads tensor, the recurrent weights' gradients (summed over calls) and, for state layers,
+  gradHidden, hidden and gates (1e-10); stream_handcell's state layer equals stream_lstmcell_if's
+  LSTM (jacobianNorm.state, gradHidden = (gradHidden, gradCell), L, inputGrads, to float64
+  rounding); every state layer's last jacobianNorm entry is sqrt(B*H); the models hold the
+  structure their descriptions name (If with a Conv per branch, an LSTM node fed from the state /
+  no recurrent node at all, Gemm + Gemm -> Add -> Split into 4 -> Sigmoid / Tanh);
 - make_fixtures.recurrent (the NumPy reference below) reproduces ONNX's own backend test data
   (/usr/share/libonnx-testdata/data/node/test_{lstm,gru,rnn,simple_rnn}_*, within 1e-5). The
   data is required: without Debian's ``libonnx-testdata`` package the script stops with an
@@ -819,12 +932,38 @@ def recurrent_node(node, at, ins, overrides, perturb, stats, xgrad=False, prev=N
 
 
 class Ctx:
-    """One evaluation of a model: the switches of evaluate() and the recurrent traces."""
+    """One evaluation of a model: the switches of evaluate() and the recurrent traces.
 
-    def __init__(self, graph, overrides, perturb, stats, taps, out_pert, xgrad):
+    State recurrences (see "Streaming calls and state recurrences"): track names values whose
+    every production is recorded (recorded[name][occurrence], retain_grad when they require
+    grad); src_pert {(name, occurrence): delta} adds delta to such a value where it is produced
+    (every consumer sees it), src_set {(name, occurrence): value} replaces it; carry_pert {(carrier, k, t): delta} adds delta to carried value k
+    of a Loop / Scan (carrier = its node name) or state pair k of a streaming model (carrier "")
+    as it leaves step t (the next step and the final value see it, nothing of step t does).
+    carry_pre / carry_post {(carrier, k): [value per step]} hold the carried values before and
+    after that addition; loops {node name: structure} the Loop / Scan nodes that ran."""
+
+    def __init__(self, graph, overrides, perturb, stats, taps, out_pert, xgrad, track=(), src_pert=None,
+                 carry_pert=None, src_set=None):
         self.graph, self.overrides, self.perturb, self.stats = graph, overrides, perturb, stats
         self.taps, self.out_pert, self.xgrad = taps, out_pert, xgrad
         self.rec = {}
+        self.src_pert = src_pert or {}
+        self.src_set = src_set or {}
+        self.track = set(track) | {k[0] for k in self.src_pert} | {k[0] for k in self.src_set}
+        self.recorded = {}
+        self.carry_pert = carry_pert or {}
+        self.carry_pre, self.carry_post = {}, {}
+        self.loops = {}
+
+    def carry(self, carrier, k, t, v):
+        """Carried value k leaving step t: recorded, perturbed by carry_pert."""
+        self.carry_pre.setdefault((carrier, k), []).append(v)
+        d = self.carry_pert.get((carrier, k, t))
+        if d is not None:
+            v = v + d
+        self.carry_post.setdefault((carrier, k), []).append(v)
+        return v
 
 
 def run_nodes(ctx, nodes, env, path):
@@ -852,6 +991,17 @@ def run_nodes(ctx, nodes, env, path):
                     v = v + ctx.out_pert[n]
                 if n in ctx.taps and torch.is_grad_enabled():
                     v = v.detach().requires_grad_(True)
+                if n in ctx.track:
+                    seen = ctx.recorded.setdefault(n, [])
+                    d = ctx.src_pert.get((n, len(seen)))
+                    if d is not None:
+                        v = v + d.reshape(v.shape)
+                    r = ctx.src_set.get((n, len(seen)))
+                    if r is not None:
+                        v = r.reshape(v.shape)
+                    if v.requires_grad:
+                        v.retain_grad()
+                    seen.append(v)
                 env[n] = v
 
 
@@ -886,12 +1036,17 @@ def run_loop(ctx, node, at, ins, env, path):
     go = bool(scalar_of(cond)) if cond is not None else True
     nscan = len(node.output) - len(carried)
     scans = [[] for _ in range(nscan)]
+    sub = ctx.graph.subgraph(at["body"])
+    log = note_loop(ctx, node, path, at["body"], sub.inputs[2:], sub.outputs[1: 1 + len(carried)], carried)
     i = 0
     while go and (trips is None or i < trips):
         outs = run_body(ctx, at["body"], env,
                         [torch.tensor(i, dtype=torch.int64), torch.tensor(go)] + carried, path + ["body"])
         go = bool(scalar_of(outs[0]))
-        carried = outs[1: 1 + len(carried)]
+        carried = [ctx.carry(node.name, k, i, v) for k, v in enumerate(outs[1: 1 + len(carried)])]
+        log["steps"] += 1
+        for k, v in enumerate(carried):
+            log["shapes"][k].add(tuple(v.shape))
         for k, v in enumerate(outs[1 + len(carried):]):
             scans[k].append(v)
         i += 1
@@ -913,10 +1068,15 @@ def run_scan(ctx, node, at, ins, env, path):
     assert all(x.shape[a] == L for x, a in zip(xs, in_axes)), node.name
     K = len(node.output) - N
     scans = [[] for _ in range(K)]
+    sub = ctx.graph.subgraph(at["body"])
+    log = note_loop(ctx, node, path, at["body"], sub.inputs[:N], sub.outputs[:N], states)
     for t in range(L):
         sl = [x.select(a, L - 1 - t if dr else t) for x, a, dr in zip(xs, in_axes, in_dirs)]
         outs = run_body(ctx, at["body"], env, states + sl, path + ["body"])
-        states = outs[:N]
+        states = [ctx.carry(node.name, k, t, v) for k, v in enumerate(outs[:N])]
+        log["steps"] += 1
+        for k, v in enumerate(states):
+            log["shapes"][k].add(tuple(v.shape))
         for k, v in enumerate(outs[N:]):
             scans[k].append(v)
     out_axes = list(at.get("scan_output_axes") or [0] * K)
@@ -928,25 +1088,91 @@ def run_scan(ctx, node, at, ins, env, path):
     return states + res
 
 
+def note_loop(ctx, node, path, body, in_names, out_names, init):
+    """Records a Loop / Scan's carried values (body input and output names, dtype, shapes seen)."""
+    assert node.name not in ctx.loops, (node.name, "a Loop / Scan run twice in one evaluation")
+    log = {"node": node, "path": list(path), "body": body, "in": list(in_names), "out": list(out_names),
+           "float": [v.is_floating_point() for v in init], "shapes": [{tuple(v.shape)} for v in init], "steps": 0}
+    ctx.loops[node.name] = log
+    return log
+
+
 CONTROL = {"If": run_if, "Loop": run_loop, "Scan": run_scan}
 
 
-def evaluate(graph, feeds, overrides=None, perturb=None, stats=None, taps=(), out_pert=None, xgrad=False):
+def evaluate(graph, feeds, overrides=None, perturb=None, stats=None, taps=(), out_pert=None, xgrad=False,
+             out_ctx=None, track=(), src_pert=None, carry_pert=None, src_set=None):
     """taps: node outputs made grad-requiring leaves (their .grad = dL/d output); out_pert:
-    {node output: delta} added to that output; xgrad: per-direction X copies (recurrent_node).
+    {node output: delta} added to that output; xgrad: per-direction X copies (recurrent_node);
+    track, src_pert, carry_pert, src_set: see Ctx; out_ctx: a list the evaluation's Ctx is appended to.
     Returns the top-level values and {recurrent node name: trace} in order of first execution
     (only nodes that ran: those of the If branches taken; one trace per node over a loop's
     iterations)."""
     env = dict(graph.inits)
     env.update(feeds)
-    ctx = Ctx(graph, overrides, perturb, stats, taps, out_pert, xgrad)
+    ctx = Ctx(graph, overrides, perturb, stats, taps, out_pert, xgrad, track, src_pert, carry_pert, src_set)
     run_nodes(ctx, graph.nodes, env, [])
+    if out_ctx is not None:
+        out_ctx.append(ctx)
     return env, ctx.rec
+
+
+def evaluate_stream(graph, feeds, stream, overrides=None, perturb=None, stats=None, taps=(), out_pert=None,
+                    xgrad=False, out_ctx=None, track=(), src_pert=None, carry_pert=None, src_set=None):
+    """A streaming model run for stream["calls"] consecutive calls in one Ctx (a recurrent node's
+    calls are appended to one trace, as a loop's iterations): each call's state outputs are fed
+    to the next call's state inputs (feeds[S_in] is the initial state), an input in
+    stream["perCall"] gets its slice feeds[x][n], every other input the same value each call.
+    Returns {graph output: the per-call values stacked on a new axis 0} and the traces; the Ctx
+    keeps each call's values (ctx.calls) and the carried states (carrier "")."""
+    ctx = Ctx(graph, overrides, perturb, stats, taps, out_pert, xgrad, track, src_pert, carry_pert, src_set)
+    pairs = stream["state"]
+    cur = {s_in: feeds[s_in] for s_in, _ in pairs}
+    names = [o.name for o in graph.model.graph.output]
+    outs = {o: [] for o in names}
+    ctx.calls = []
+    for n in range(stream["calls"]):
+        env = dict(graph.inits)
+        for k, v in feeds.items():
+            env[k] = cur[k] if k in cur else v[n] if k in stream["perCall"] else v
+        run_nodes(ctx, graph.nodes, env, [])
+        ctx.calls.append(env)
+        for o in names:
+            outs[o].append(env[o])
+        for k, (s_in, s_out) in enumerate(pairs):
+            assert env[s_out].shape == feeds[s_in].shape and env[s_out].dtype == feeds[s_in].dtype, (s_in, s_out)
+            cur[s_in] = ctx.carry("", k, n, env[s_out])
+    if out_ctx is not None:
+        out_ctx.append(ctx)
+    return {o: torch.stack(v) for o, v in outs.items()}, ctx.rec
 
 
 # --------------------------------------------------------------------------------------
 # Objectives, Jacobians, metrics
 # --------------------------------------------------------------------------------------
+
+
+def objective_of(obj, env, target, stream=None):
+    """The objective; for a streaming model (env holds the per-call outputs stacked on axis 0) the
+    sum over calls of the per-call objective (target: the per-call targets stacked), or for
+    'last' the last call's output alone (its last step along timeAxis, an axis of the per-call
+    output, when given)."""
+    if stream is None:
+        return objective(obj, env, target)
+    y = env[obj["output"]]
+    N = y.shape[0]
+    assert N == stream["calls"], (N, stream)
+    if obj["kind"] == "last":
+        y = y[N - 1]
+        ax = obj.get("timeAxis")
+        if ax is not None:
+            y = y.select(ax, y.shape[ax] - 1)
+        return y.sum()
+    L = None
+    for n in range(N):
+        term = objective(obj, {obj["output"]: y[n]}, None if target is None else target[n])
+        L = term if L is None else L + term
+    return L
 
 
 def objective(obj, env, target):
@@ -964,6 +1190,268 @@ def objective(obj, env, target):
     if k == "target":
         return ((y - target) ** 2).mean()
     raise ValueError(k)
+
+
+# --------------------------------------------------------------------------------------
+# State recurrences: Loop / Scan carried values and streaming state pairs not covered by a
+# recurrent op (see "Streaming calls and state recurrences" in the module docstring)
+# --------------------------------------------------------------------------------------
+
+# ops that only move elements: a state output is traced back through them to the values it is
+# assembled from (where a perturbation of the state is added for gradHidden)
+LAYOUT_OPS = ("Identity", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Transpose", "Concat")
+
+
+def subgraphs(n):
+    for a in n.attribute:
+        if a.type == onnx.AttributeProto.GRAPH:
+            yield a.g
+        for sg in a.graphs:
+            yield sg
+
+
+def state_sources(nodes, name):
+    """The values of one scope (nodes: [(node, attrs)]) that the value `name` is assembled from:
+    `name` traced back through LAYOUT_OPS (Concat: every input; the others: the data input)."""
+    prod = {o: n for n, _ in nodes for o in n.output if o}
+    out = []
+
+    def walk(v):
+        n = prod.get(v)
+        assert n is not None, (name, v, "a state that passes a value through unchanged")
+        if n.op_type in LAYOUT_OPS:
+            for i in (n.input if n.op_type == "Concat" else n.input[:1]):
+                walk(i)
+        else:
+            out.append(v)
+
+    walk(name)
+    assert len(set(out)) == len(out), (name, out)
+    return out
+
+
+def flows_into_initial_state(g, start):
+    """Does the value `start` of GraphProto g reach a recurrent node's initial_h / initial_c
+    through any ops (subgraphs included: outer-scope values used inside, Loop / Scan inputs bound
+    to body inputs, branch / body outputs bound to the node's outputs)?"""
+    nodes = list(all_nodes(g))
+    reach = {start}
+    changed = True
+    while changed:
+        changed = False
+        for n in nodes:
+            subs = list(subgraphs(n))
+            hit = any(i in reach for i in n.input if i)
+            hit = hit or any(o.name in reach for sg in subs for o in sg.output)
+            new = {o for o in n.output if o} if hit else set()
+            if n.op_type in ("Loop", "Scan"):
+                body = subs[0]
+                new |= {bi.name for bi, i in zip(body.input, n.input) if i and i in reach}
+            if not new <= reach:
+                reach |= new
+                changed = True
+    for n in nodes:
+        if n.op_type in RECURRENT:
+            idx = (5, 6) if n.op_type == "LSTM" else (5,)
+            if any(i < len(n.input) and n.input[i] in reach for i in idx):
+                return True
+    return False
+
+
+def flat_state(v, axis):
+    """A state tensor as [B, H]: its batch axis first, the other axes flattened in C order (no
+    batch axis: B = 1, H = its element count)."""
+    if axis is None:
+        return v.reshape(1, -1)
+    return v.movedim(axis, 0).reshape(v.shape[axis], -1)
+
+
+def unflat_state(m, shape, axis):
+    """The inverse of flat_state: a [B, H] matrix as a tensor of the state's shape."""
+    if axis is None:
+        return m.reshape(shape)
+    moved = [shape[axis]] + [s for i, s in enumerate(shape) if i != axis]
+    return m.reshape(moved).movedim(0, axis)
+
+
+def find_state_layers(model, graph, ctx, stream, batch_axes):
+    """The state layers of a model, from the base evaluation's Ctx: one per Loop / Scan with
+    uncovered float carried values of a fixed shape (a carried value whose shape changes is an
+    accumulator, not a state), one for the uncovered state pairs of a streaming model.
+    batch_axes {state name: axis or None} is the case's declaration of each state's batch axis."""
+    layers = []
+    for lname, log in ctx.loops.items():
+        sub = graph.subgraph(log["body"])
+        vars_ = []
+        for k, (bin_, bout) in enumerate(zip(log["in"], log["out"])):
+            if not log["float"][k] or len(log["shapes"][k]) > 1:
+                continue
+            if flows_into_initial_state(log["body"], bin_):
+                continue
+            vars_.append({"k": k, "name": bin_, "out": bout, "shape": list(next(iter(log["shapes"][k]))),
+                          "sources": state_sources(sub.nodes, bout)})
+        if vars_:
+            node = "+".join(v["name"] for v in vars_)
+            layers.append({"carrier": lname, "node": node, "path": log["path"] + ["body", node], "T": log["steps"],
+                           "vars": vars_})
+    if stream is not None:
+        assert not ctx.loops, "a Loop / Scan inside a streaming model"
+        vars_ = []
+        for k, (s_in, s_out) in enumerate(stream["state"]):
+            if flows_into_initial_state(model.graph, s_in):
+                continue
+            vars_.append({"k": k, "name": s_in, "out": s_out, "shape": list(ctx.carry_pre[("", k)][0].shape),
+                          "sources": state_sources(graph.nodes, s_out)})
+        if vars_:
+            node = "+".join(v["name"] for v in vars_)
+            layers.append({"carrier": "", "node": node, "path": [node], "T": stream["calls"], "vars": vars_})
+    for sl in layers:
+        Bs = set()
+        for v in sl["vars"]:
+            v["batchAxis"] = batch_axes[v["name"]]
+            m = flat_state(torch.zeros(v["shape"]), v["batchAxis"])
+            v["H"] = m.shape[1]
+            Bs.add(m.shape[0])
+        assert len(Bs) == 1, (sl["node"], Bs)
+        sl["B"] = Bs.pop()
+        sl["H"] = sum(v["H"] for v in sl["vars"])
+    return layers
+
+
+def state_values(ctx, sl, kind="pre"):
+    """[T, B, H] float64: the state after every step (carried values before carry_pert)."""
+    store = ctx.carry_pre if kind == "pre" else ctx.carry_post
+    return np.stack([torch.cat([flat_state(store[(sl["carrier"], v["k"])][t], v["batchAxis"]) for v in sl["vars"]],
+                               1).detach().numpy() for t in range(sl["T"])])
+
+
+def state_index_maps(ev, feeds, sl, shapes):
+    """For every step and state value: where each element of its sources goes in the state tensor.
+    maps[t][vi] = [(source name, LongTensor of flat state indices, one per source element)]. One
+    evaluation per step in which that step's sources are replaced by distinct integers (src_set):
+    the state after the step holds exactly those values (layout ops only move elements), asserted a
+    bijection (every state element comes from exactly one source element). shapes: {source: shape}."""
+    maps = []
+    for t in range(sl["T"]):
+        ids, base = {}, 0
+        for v in sl["vars"]:
+            for s in v["sources"]:
+                n = int(np.prod(shapes[s]))
+                ids[(s, t)] = torch.arange(base, base + n, dtype=torch.float64).reshape(shapes[s])
+                base += n
+        cl = []
+        with torch.no_grad():
+            ev(feeds, src_set=ids, out_ctx=cl)
+        per = []
+        for v in sl["vars"]:
+            S = cl[0].carry_pre[(sl["carrier"], v["k"])][t].reshape(-1)
+            n = S.numel()
+            at = {}
+            for e, val in enumerate(S.tolist()):
+                assert val == int(val) and int(val) not in at, (sl["node"], v["name"], "not a layout of the sources")
+                at[int(val)] = e
+            entries, used = [], 0
+            for s in v["sources"]:
+                lo = int(ids[(s, t)].reshape(-1)[0])
+                m = int(np.prod(shapes[s]))
+                entries.append((s, torch.tensor([at[lo + p] for p in range(m)], dtype=torch.int64)))
+                used += m
+            assert used == n, (sl["node"], v["name"], used, n)
+            per.append(entries)
+        maps.append(per)
+    return maps
+
+
+def state_grads(ctx, sl, maps):
+    """gradHidden [T, B, H]: the sources' .grad laid out as the state (after backward)."""
+    out = []
+    for t in range(sl["T"]):
+        row = []
+        for v, per in zip(sl["vars"], maps[t]):
+            n = int(np.prod(v["shape"]))
+            g = torch.zeros(n, dtype=torch.float64)
+            for s, idx in per:
+                src = ctx.recorded[s][t]
+                assert src.requires_grad, (sl["node"], s, "a state that depends on no graph input")
+                if src.grad is not None:
+                    g[idx] = src.grad.reshape(-1)
+            row.append(flat_state(g.reshape(v["shape"]), v["batchAxis"]))
+        out.append(torch.cat(row, 1).numpy())
+    return np.stack(out)
+
+
+def state_source_delta(sl, maps, t, b, j, amount):
+    """src_pert moving element (b, j) of the flattened state after step t by `amount`."""
+    for v, per in zip(sl["vars"], maps[t]):
+        if j >= v["H"]:
+            j -= v["H"]
+            continue
+        n = int(np.prod(v["shape"]))
+        e = int(flat_state(torch.arange(n).reshape(v["shape"]), v["batchAxis"])[b, j])
+        for s, idx in per:
+            hit = (idx == e).nonzero()
+            if hit.numel():
+                delta = torch.zeros(idx.numel(), dtype=torch.float64)
+                delta[int(hit[0, 0])] = amount
+                return {(s, t): delta}
+    raise AssertionError((sl["node"], t, b, j))
+
+
+def state_final(ctx, sl):
+    """s_last as [B, H]: every state value after the last step (after carry_pert)."""
+    return torch.cat([flat_state(ctx.carry_post[(sl["carrier"], v["k"])][-1], v["batchAxis"]) for v in sl["vars"]], 1)
+
+
+def state_layer_jacobian(ev, feeds, sl):
+    """J[t][(b, j), (b', j')] = d s_last[b, j] / d s_t[b', j'], s_t the carried state leaving step t
+    (zero leaves added by carry_pert: nothing of step t moves), through the whole model."""
+    T, Bn, H = sl["T"], sl["B"], sl["H"]
+    leaves = {(sl["carrier"], v["k"], t): torch.zeros(v["shape"], dtype=torch.float64, requires_grad=True)
+              for v in sl["vars"] for t in range(T)}
+    cl = []
+    ev(feeds, carry_pert=leaves, out_ctx=cl)
+    final = state_final(cl[0], sl)
+    order = [leaves[(sl["carrier"], v["k"], t)] for t in range(T) for v in sl["vars"]]
+    J = np.zeros((T, Bn * H, Bn * H))
+    nv = len(sl["vars"])
+    for b in range(Bn):
+        for j in range(H):
+            gs = torch.autograd.grad(final[b, j], order, retain_graph=True, allow_unused=True)
+            for t in range(T):
+                row = [flat_state(torch.zeros(v["shape"], dtype=torch.float64) if g is None else g, v["batchAxis"])
+                       for v, g in zip(sl["vars"], gs[t * nv: (t + 1) * nv])]
+                J[t, b * H + j] = torch.cat(row, 1).reshape(-1).numpy()
+    # no element of the batch moves another's state (so the full-state norm is the per-element one)
+    blocks = J.reshape(T, Bn, H, Bn, H)
+    for b in range(Bn):
+        for b2 in range(Bn):
+            if b != b2:
+                assert not blocks[:, b, :, b2, :].any(), (sl["node"], "batch elements coupled")
+    return J
+
+
+def state_layer_jacobian_fd(ev, feeds, sl, steps):
+    """Finite differences of state_layer_jacobian through the whole model: +-eps on unit j of the
+    carried state leaving step t for the whole batch; output s_last. Column (t, j) is compared with
+    the sum over b' of J[t][:, (b', j)]."""
+    T, Bn, H = sl["T"], sl["B"], sl["H"]
+    Jfd = np.zeros((T, Bn * H, H))
+    with torch.no_grad():
+        for t in steps:
+            for j in range(H):
+                vals = []
+                for s_, _ in FD_STENCIL:
+                    m = torch.zeros(Bn, H, dtype=torch.float64)
+                    m[:, j] = s_ * FD_EPS
+                    pert, off = {}, 0
+                    for v in sl["vars"]:
+                        pert[(sl["carrier"], v["k"], t)] = unflat_state(m[:, off: off + v["H"]], v["shape"], v["batchAxis"])
+                        off += v["H"]
+                    cl = []
+                    ev(feeds, carry_pert=pert, out_ctx=cl)
+                    vals.append(state_final(cl[0], sl).reshape(-1).numpy())
+                Jfd[t, :, j] = fd_combine(vals)
+    return Jfd
 
 
 def isolated(dr):
@@ -1073,13 +1561,17 @@ def loop_fd_steps(info):
     return sorted(picks)
 
 
-def loop_state_jacobian_fd(graph, feeds, nname, di, steps):
+def loop_state_jacobian_fd(graph, feeds, nname, di, steps, ev=None):
     """The state Jacobian of a loop-carried layer by finite differences through the whole graph
     (the Loop / Scan included): +-eps on one unit of the carried h_t or c_t of the concatenated
     step t, output the node's (h, c) after its last iteration. The layer's input sequence must not
-    move when its state does (asserted): the Jacobian is the one of the recurrence with X fixed."""
+    move when its state does (asserted): the Jacobian is the one of the recurrence with X fixed. ev: the model's
+    evaluator (evaluate, or evaluate_stream for a streaming model's calls)."""
+    if ev is None:
+        def ev(feeds_, **kw):
+            return evaluate(graph, feeds_, **kw)
     with torch.no_grad():
-        _, rec = evaluate(graph, feeds)
+        _, rec = ev(feeds)
     base = rec[nname]["dirs"][di]
     cfg = base["cfg"]
     T, Bn, H = base["X"].shape[0], base["X"].shape[1], cfg["H"]
@@ -1095,7 +1587,7 @@ def loop_state_jacobian_fd(graph, feeds, nname, di, steps):
                     for s_, _ in FD_STENCIL:
                         delta = torch.zeros(Bn, H, dtype=torch.float64)
                         delta[:, j] = s_ * FD_EPS
-                        _, r = evaluate(graph, feeds, perturb={(nname, di, k, t): delta})
+                        _, r = ev(feeds, perturb={(nname, di, k, t): delta})
                         o = r[nname]["dirs"][di]
                         assert torch.equal(o["X"], base["X"]), (nname, "the layer's input depends on its state")
                         vals.append((torch.cat([o["h"], o["c"]], 1) if lstm else o["h"]).numpy())
@@ -1232,21 +1724,49 @@ def xd_grad(dr):
 
 
 def write_case(name, description, model, feeds_np, runs, torch_ref=None, fd_full=None, expect=None, clip_range=None,
-               extra=None, on_forward=None, fd_eps=None, op_kink_min=KINK_MIN):
+               extra=None, on_forward=None, fd_eps=None, op_kink_min=KINK_MIN, stream=None, state_batch=None,
+               state_gates=None):
     """fd_eps: this case's finite-difference step (default FD_EPS); op_kink_min: how far every Relu
-    input and MaxPool runner-up outside the recurrent nodes must stay from its kink."""
+    input and MaxPool runner-up outside the recurrent nodes must stay from its kink. stream:
+    {"calls": N, "state": [[S_in, S_out], ...]} for a streaming model (feeds_np without a state
+    input: zeros); state_batch {state name: batch axis or None} for every state value of a state
+    layer; state_gates {state layer node: {gate: value name}} for a cell written with plain ops."""
     global FD_EPS
     saved = FD_EPS
     FD_EPS = fd_eps or FD_EPS
     try:
         write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, expect, clip_range, extra, on_forward,
-                    op_kink_min)
+                    op_kink_min, stream, state_batch or {}, state_gates or {})
     finally:
         FD_EPS = saved
 
 
+def stream_config(model, feeds, stream):
+    """Completes a streaming case's feeds (zeros for state inputs not given: their shape must be
+    static) and finds the per-call inputs (one more axis than the graph input, of length N)."""
+    N, pairs = stream["calls"], [tuple(p) for p in stream["state"]]
+    init_names = {i.name for i in model.graph.initializer}
+    gin = {gi.name: gi.type.tensor_type for gi in model.graph.input if gi.name not in init_names}
+    state_ins = [a for a, _ in pairs]
+    for s_in in state_ins:
+        if s_in not in feeds:
+            dims = gin[s_in].shape.dim
+            assert all(dd.dim_value > 0 and not dd.dim_param for dd in dims), (s_in, "zeros need a static shape")
+            feeds[s_in] = torch.zeros([dd.dim_value for dd in dims], dtype=torch.float64)
+    per_call = set()
+    for k, v in feeds.items():
+        assert gin[k].HasField("shape"), (k, "rank unknown")
+        r = len(gin[k].shape.dim)
+        if k not in state_ins and v.dim() == r + 1:
+            assert v.shape[0] == N, (k, v.shape, N)
+            per_call.add(k)
+        else:
+            assert v.dim() == r, (k, v.shape, r)
+    return {"calls": N, "state": pairs, "perCall": per_call}
+
+
 def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, expect, clip_range, extra, on_forward,
-                op_kink_min):
+                op_kink_min, stream, state_batch, state_gates):
     """runs: list of objective dicts {kind, output, timeAxis?, target? (np array)}. extra: fields
     added to case.json; on_forward(env, rec): called on the base forward (float64, no grad), may
     assert and return more case.json fields."""
@@ -1262,17 +1782,59 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
     graph = Graph(model)
     feeds = {k: to_t(v) for k, v in feeds_np.items()}
     init_names = {i.name for i in model.graph.initializer}
+    scfg = None
+    if stream is not None:
+        scfg = stream_config(model, feeds, stream)
+
+        def ev(feeds_, **kw):
+            return evaluate_stream(graph, feeds_, scfg, **kw)
+    else:
+        def ev(feeds_, **kw):
+            return evaluate(graph, feeds_, **kw)
+
+    def obj_of(obj, env_, tgt):
+        return objective_of(obj, env_, tgt, scfg)
+
     inputs = {}
     for gi in model.graph.input:
         if gi.name in init_names:
+            continue
+        if gi.name not in feeds_np:  # a streaming model's state input left at zeros
+            assert scfg is not None and gi.name in [a for a, _ in scfg["state"]], (name, gi.name)
             continue
         inputs[gi.name] = save(d, "input_" + sanitize(gi.name) + ".npy", feeds_np[gi.name])
 
     # base forward, NumPy cross-check, kink distances
     stats = {"kink": float("inf"), "clipped": 0, "pre": 0, "opkink": float("inf")}
+    base = []
     with torch.no_grad():
-        env, rec = evaluate(graph, feeds, stats=stats)
+        env, rec = ev(feeds, stats=stats, out_ctx=base)
     fwd_err = check_forward_against_numpy(rec)
+    state_layers = find_state_layers(model, graph, base[0], scfg, state_batch)
+    assert sorted(state_gates) == sorted(sl["node"] for sl in state_layers if sl["node"] in state_gates), state_gates
+    track = sorted({s for sl in state_layers for v in sl["vars"] for s in v["sources"]})
+    state_ref = []  # per state layer: hidden [T, B, H], gates {gate: [T, B, Hc]}
+    smaps = []  # per state layer: state_index_maps
+    if state_layers:
+        gate_names = sorted({g for gs in state_gates.values() for g in gs.values()})
+        cl = []
+        with torch.no_grad():
+            ev(feeds, track=set(gate_names) | set(track), out_ctx=cl)
+        shapes = {s: tuple(cl[0].recorded[s][0].shape) for s in track}
+        for sl in state_layers:
+            for v in sl["vars"]:
+                for s in v["sources"]:  # each source produced once per step, with one shape
+                    assert len(cl[0].recorded[s]) == sl["T"], (s, len(cl[0].recorded[s]))
+                    assert all(tuple(r.shape) == shapes[s] for r in cl[0].recorded[s]), s
+            smaps.append(state_index_maps(ev, feeds, sl, shapes))
+            hid = state_values(cl[0], sl)
+            assert np.array_equal(hid, state_values(base[0], sl)), sl["node"]
+            gates = {}
+            for g, vname in state_gates.get(sl["node"], {}).items():
+                vals = cl[0].recorded[vname]
+                assert len(vals) == sl["T"] and all(v.dim() == 2 and v.shape[0] == sl["B"] for v in vals), (g, vname)
+                gates[g] = np.stack([v.numpy() for v in vals])
+            state_ref.append({"hidden": hid, "gates": gates})
     assert stats["kink"] > KINK_MIN and stats["opkink"] > op_kink_min, (name, stats)
     if clip_range is not None:
         frac = stats["clipped"] / stats["pre"]
@@ -1283,6 +1845,8 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
     extra = dict(extra or {})
     if on_forward is not None:
         extra.update(on_forward(env, rec) or {})
+    if scfg is not None:
+        extra = dict({"calls": scfg["calls"], "state": [list(p) for p in scfg["state"]]}, **extra)
 
     # Jacobians (objective-independent) + their full finite-difference check
     jac = {}
@@ -1300,7 +1864,7 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
                 # through the Loop / Scan itself: the carried state crosses iterations unchanged, so
                 # the concatenated run's Jacobian is the one of the real computation
                 gsteps = loop_fd_steps(info)
-                Jg = loop_state_jacobian_fd(graph, feeds, nname, di, gsteps)
+                Jg = loop_state_jacobian_fd(graph, feeds, nname, di, gsteps, ev)
                 jac_err = max(jac_err, fd_err(J["state"][gsteps], Jg[gsteps], np.max(np.abs(J["state"]))))
             jac[(nname, di)] = {k: jnorm(v) for k, v in J.items()}
             jn = jac[(nname, di)]
@@ -1315,6 +1879,17 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
                 for kind, v in jn.items():
                     n = 2 * info["H"] if kind == "state" and info["op"] == "LSTM" else info["H"]
                     assert abs(v[last] - math.sqrt(info["B"] * n)) < 1e-12, (name, kind, v)
+    # state layers: the Jacobian through the whole model, finite-differenced through it too
+    for sl in state_layers:
+        T, Bn, Hs = sl["T"], sl["B"], sl["H"]
+        J = state_layer_jacobian(ev, feeds, sl)
+        steps = list(range(T)) if T <= FULL_JAC_FD_T else fd_steps({"X": torch.zeros(T)})
+        Jfd = state_layer_jacobian_fd(ev, feeds, sl, steps)
+        Jsum = J.reshape(T, Bn * Hs, Bn, Hs).sum(axis=2)
+        jac_err = max(jac_err, fd_err(Jsum[steps], Jfd[steps], np.max(np.abs(J))))
+        jn = np.sqrt((J ** 2).sum(axis=(1, 2)))
+        assert abs(jn[T - 1] - math.sqrt(Bn * Hs)) < 1e-12, (name, sl["node"], jn)
+        jac[("state", sl["node"])] = {"hidden": jn, "state": jn.copy()}
     assert jac_err < FD_TOL, (name, jac_err)
 
     nweights = sum(v.numel() for info in rec.values() for dr in info["dirs"] for v in dr["leaves"].values())
@@ -1349,23 +1924,26 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
             save(d, fname, obj["target"])
             objective_json["target"] = fname
             tgt_t = to_t(obj["target"])
-        env, rec = evaluate(graph, feeds)
-        L = objective(obj, env, tgt_t)
-        L.backward()
+        env, rec = ev(feeds)
+        L = obj_of(obj, env, tgt_t)
+        if L.requires_grad or rec:  # without recurrent ops nothing here requires grad (state layers: below)
+            L.backward()
         Lval = float(L)
 
         def loss(feeds_=feeds, **kw):
             with torch.no_grad():
-                e, _ = evaluate(graph, feeds_, **kw)
-                return float(objective(obj, e, tgt_t))
+                e, _ = ev(feeds_, **kw)
+                return float(obj_of(obj, e, tgt_t))
 
         # --- a second pass for the gradients with respect to the graph inputs and to each
         # direction's own copy of its input sequence X (the first pass stays as it was)
         xfeeds = {k: v.detach().clone().requires_grad_(True) if v.is_floating_point() else v
                   for k, v in feeds.items()}
-        env_x, rec_x = evaluate(graph, xfeeds, taps=set(emb_taps.values()), xgrad=True)
-        Lx = objective(obj, env_x, tgt_t)
+        clx = []
+        env_x, rec_x = ev(xfeeds, taps=set(emb_taps.values()), xgrad=True, track=track, out_ctx=clx)
+        Lx = obj_of(obj, env_x, tgt_t)
         Lx.backward()
+        sgrads = [state_grads(clx[0], sl, m) for sl, m in zip(state_layers, smaps)]
         assert float(Lx) == Lval, (name, float(Lx), Lval)
         igrads = {}
         for gname in graph_inputs:
@@ -1451,11 +2029,39 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
                 layer.update({"iterations": len(info["iters"]), "stepsPerIteration": per.pop()})
             layer["directions"] = dirs
             layers.append(layer)
+        for si, (sl, gh, sref) in enumerate(zip(state_layers, sgrads, state_ref)):
+            pre = "layer%d_forward_" % (len(rec) + si)
+            entry = {"direction": "forward"}
+            if ri == 0:
+                save(d, pre + "hidden.npy", sref["hidden"])
+            entry["hidden"] = pre + "hidden.npy"
+            entry["gradHidden"] = save(d, "run%d_%sgrad_hidden.npy" % (ri, pre), gh)
+            entry["jacobianNorm"] = {}
+            for kind, v in jac[("state", sl["node"])].items():
+                fn = "%sjacobian_%s.npy" % (pre, kind)
+                if ri == 0:
+                    save(d, fn, v)
+                entry["jacobianNorm"][kind] = fn
+            if sref["gates"]:
+                entry["gates"] = {}
+                for g, arr in sref["gates"].items():
+                    fn = "%sgate_%s.npy" % (pre, g)
+                    if ri == 0:
+                        save(d, fn, arr)
+                    entry["gates"][g] = fn
+            entry["gradNorm"] = np.sqrt((gh ** 2).sum(axis=(1, 2))).tolist()
+            entry["decay"] = decay(jac[("state", sl["node"])]["state"], np.full(sl["B"], sl["T"]), False, basis="state")
+            layers.append({"node": sl["node"], "op": "state", "path": sl["path"], "iterations": sl["T"],
+                           "stepsPerIteration": 1,
+                           "stateVars": [{"name": v["name"], "shape": v["shape"], "batchAxis": v["batchAxis"]}
+                                         for v in sl["vars"]],
+                           "directions": [entry]})
         G = math.sqrt(sq)
-        clipping = {"globalNorm": G, "factors": {str(th): min(1.0, th / G) for th in (1, 5)}}
+        # no recurrent op's weights (state layers only): G = 0, nothing to clip
+        clipping = {"globalNorm": G, "factors": {str(th): min(1.0, th / G) if G > 0 else 1.0 for th in (1, 5)}}
 
         # --- finite differences: weights
-        wscale = max(float(np.max(np.abs(v))) for v in wgrads.values())
+        wscale = max([float(np.max(np.abs(v))) for v in wgrads.values()] + [0.0])
         ad, fd = [], []
         for key, gval in wgrads.items():
             nname, di, k = key
@@ -1494,6 +2100,17 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
                             vals.append(loss(perturb={(nname, di, kind, t): delta}))
                         fd.append(fd_combine(vals))
                         ad.append(arr[t, b, j])
+        # state layers: +-eps on one element of the state after step t, where it is produced
+        for sl, gh, m in zip(state_layers, sgrads, smaps):
+            sscale = max(sscale, float(np.max(np.abs(gh))))
+            T, Bn, Hs = gh.shape
+            picks = [(T - 1, 0, 0), (0, Bn - 1, Hs - 1)]
+            picks += [(int(rng.integers(T)), int(rng.integers(Bn)), int(rng.integers(Hs)))
+                      for _ in range(FD_STATE_SAMPLE - 2)]
+            for t, b, j in picks:
+                vals = [loss(src_pert=state_source_delta(sl, m, t, b, j, s * FD_EPS)) for s, _ in FD_STENCIL]
+                fd.append(fd_combine(vals))
+                ad.append(gh[t, b, j])
         s_err = fd_err(ad, fd, sscale)
         ns = len(ad)
         assert w_err < FD_TOL and s_err < FD_TOL, (name, obj["kind"], w_err, s_err)
@@ -1522,7 +2139,7 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
         ni = len(ad)
         # --- finite differences: each direction's X_t (perturbation of that direction's copy)
         ad, fd = [], []
-        xscale = max(float(np.max(np.abs(g))) for g in xgrads.values())
+        xscale = max([float(np.max(np.abs(g))) for g in xgrads.values()] + [0.0])
         for (nname, di), g in xgrads.items():
             T, Bn, I = g.shape
             picks = [(T - 1, 0, 0), (0, Bn - 1, I - 1)]
@@ -1543,7 +2160,13 @@ def write_case_(name, description, model, feeds_np, runs, torch_ref, fd_full, ex
         # --- torch module cross-check (exported cases)
         mod_err = None
         if torch_ref is not None:
-            mod_err = torch_ref(obj, tgt_t, Lval, wgrads, igrads)
+            if getattr(torch_ref, "extended", False):  # also the outputs and the state layers
+                outs_np = {go.name: env[go.name].detach().numpy() for go in model.graph.output}
+                sdata = [{"gradHidden": gh, "hidden": sref["hidden"], "gates": sref["gates"]}
+                         for gh, sref in zip(sgrads, state_ref)]
+                mod_err = torch_ref(obj, tgt_t, Lval, wgrads, igrads, outs_np, sdata)
+            else:
+                mod_err = torch_ref(obj, tgt_t, Lval, wgrads, igrads)
 
         CHECKS.append((name, obj["kind"], obj["output"], Lval, nw, w_err, ns, s_err, jac_err, fwd_err, mod_err,
                        ni, i_err, nx, x_err))
@@ -2469,6 +3092,11 @@ def export_model(module, args, input_names, output_names, dynamic_axes=None, scr
                               dynamic_axes=dynamic_axes, do_constant_folding=True)
     model = onnx.load_from_string(f.getvalue())
     name_all_nodes(model)
+    # after an export, small float64 convolutions ran ~15x slower (about 1 ms each) until the
+    # intra-op thread pool was set up again; the thread count (and so every number) is unchanged
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.set_num_threads(n)
     return model
 
 
@@ -2895,6 +3523,626 @@ def control_flow_cases():
     lstm_conv_batch_case()
 
 
+# --------------------------------------------------------------------------------------
+# Streaming models (state pairs fed from call to call) and state recurrences (Loop / Scan
+# carried values or state pairs whose step is written with plain ops): SPEC v2 section 9.1
+# --------------------------------------------------------------------------------------
+
+
+def make_step_ref(step, feeds_np, input_names, output_names, stream=None, rnn=(), per_call=()):
+    """A float64 torch reference run the way the contract runs the model, checked against the
+    interpreter's numbers (write_case calls it with the outputs and state layers too).
+
+    step(args) -> (outputs tuple, steps): one call of the float64 module / function; steps holds,
+    per recurrence step of this call, {"state": [tensors [B, Hk] in the state layer's flattening
+    order, as computed (their grads are gradHidden)], "gates": {gate: [B, Hc]}}. stream: the
+    case's {"calls", "state"} (None: one call); per_call: the inputs fed one slice per call.
+    feeds_np holds every input the model gets (a state left at zeros included). rnn: per recurrent
+    node in trace order, (node name, op, getter() -> torch's W_ih, W_hh, b_ih, b_hh): their grads
+    must equal weightGrads (summed over calls by autograd)."""
+    N = stream["calls"] if stream else 1
+    pairs = stream["state"] if stream else []
+    scfg = {"calls": N} if stream else None
+
+    def ref(obj, tgt_t, Lval, wgrads, igrads, outs_np, sdata):
+        leaves = {}
+        for k in input_names:
+            v = torch.tensor(np.asarray(feeds_np[k]))
+            leaves[k] = v.double().requires_grad_(True) if v.is_floating_point() else v
+        for _, _, get in rnn:
+            for prm in get():
+                prm.grad = None
+        cur = {a: leaves[a] for a, _ in pairs}
+        outs_all = {o: [] for o in output_names}
+        steps_all = []
+        for n in range(N):
+            args = [cur[k] if k in cur else leaves[k][n] if k in per_call else leaves[k] for k in input_names]
+            outs, steps = step(args)
+            for st in steps:
+                for tns in st["state"]:
+                    tns.retain_grad()
+            steps_all += steps
+            for o, v in zip(output_names, outs):
+                outs_all[o].append(v)
+            for a, b in pairs:
+                cur[a] = outs[output_names.index(b)]
+        env = {o: torch.stack(v) if stream else v[0] for o, v in outs_all.items()}
+        for o, v in env.items():
+            ref_o = v.detach().numpy()
+            err = float(np.max(np.abs(outs_np[o] - ref_o))) / max(1.0, float(np.max(np.abs(ref_o))))
+            assert outs_np[o].shape == ref_o.shape and err < 1e-12, (o, err)
+        L = objective_of(obj, env, tgt_t, scfg)
+        L.backward()
+        worst = abs(float(L) - Lval) / max(1.0, abs(Lval))
+        for k, a in leaves.items():
+            g = a.grad if a.is_floating_point() else None
+            assert (g is None) == (k not in igrads), (k, g is None)
+            if g is not None:
+                worst = max(worst, float(np.max(np.abs(igrads[k] - g.numpy()))) / max(1.0, float(np.max(np.abs(igrads[k])))))
+        for nname, op, get in rnn:
+            W, R, bi, bh = get()
+            gB = torch.cat([torch_to_onnx_rows(op, bi.grad), torch_to_onnx_rows(op, bh.grad)]).numpy()
+            for key, g in (("W", torch_to_onnx_rows(op, W.grad).numpy()), ("R", torch_to_onnx_rows(op, R.grad).numpy()),
+                           ("B", gB)):
+                mine = wgrads[(nname, 0, key)]
+                worst = max(worst, float(np.max(np.abs(mine - g))) / max(1.0, float(np.max(np.abs(mine)))))
+        assert len(sdata) == (1 if steps_all else 0), len(sdata)
+        if steps_all:
+            s = sdata[0]
+            gh = np.stack([torch.cat([t.grad if t.grad is not None else torch.zeros_like(t) for t in st["state"]],
+                                     1).numpy() for st in steps_all])
+            hid = np.stack([torch.cat(st["state"], 1).detach().numpy() for st in steps_all])
+            assert gh.shape == s["gradHidden"].shape and hid.shape == s["hidden"].shape, (gh.shape, hid.shape)
+            worst = max(worst, float(np.max(np.abs(gh - s["gradHidden"]))) / max(1.0, float(np.max(np.abs(gh)))))
+            worst = max(worst, float(np.max(np.abs(hid - s["hidden"]))) / max(1.0, float(np.max(np.abs(hid)))))
+            assert sorted(s["gates"]) == sorted(steps_all[0]["gates"]), (sorted(s["gates"]), sorted(steps_all[0]["gates"]))
+            for gname, arr in s["gates"].items():
+                mod = np.stack([st["gates"][gname].detach().numpy() for st in steps_all])
+                worst = max(worst, float(np.max(np.abs(mod - arr))))
+        assert worst < 1e-10, worst
+        return worst
+
+    ref.extended = True
+    return ref
+
+
+def expect_state_layer(case, node, path, T, vars_, gates=None, index=0):
+    """layers[index] is the state layer: node, path, T x 1, stateVars, the files' shapes, gates."""
+    def check(runs):
+        for r in runs:
+            L_ = r["layers"][index]
+            assert (L_["node"], L_["op"], L_["path"], L_["iterations"], L_["stepsPerIteration"]) == \
+                (node, "state", path, T, 1), L_
+            assert L_["stateVars"] == vars_, L_["stateVars"]
+            assert len(L_["directions"]) == 1
+            e = L_["directions"][0]
+            assert "weightGrads" not in e and "inputGradNorm" not in e and "decayPaths" not in e, e.keys()
+            B_ = {v["shape"][v["batchAxis"]] if v["batchAxis"] is not None else 1 for v in vars_}
+            assert len(B_) == 1
+            Bn = B_.pop()
+            H = sum(int(np.prod(v["shape"])) // Bn for v in vars_)
+            for f in (e["hidden"], e["gradHidden"]):
+                assert ld(case, f).shape == (T, Bn, H), (f, ld(case, f).shape)
+            jn = ld(case, e["jacobianNorm"]["state"])
+            assert np.array_equal(jn, ld(case, e["jacobianNorm"]["hidden"])) and jn.shape == (T,)
+            assert abs(jn[-1] - math.sqrt(Bn * H)) < 1e-12 and jn.min() > 0, jn
+            assert sorted(e.get("gates", {})) == sorted(gates or []), e.get("gates")
+            for g in (gates or []):
+                arr = ld(case, e["gates"][g])
+                assert arr.shape[:2] == (T, Bn), (g, arr.shape)
+            assert r["clipping"]["globalNorm"] > 0 or all(f == 1.0 for f in r["clipping"]["factors"].values())
+    return check
+
+
+def audio_chunks(rng, N, B, L):
+    """N consecutive chunks [N, B, L] of a few sinusoids per batch element plus noise (float32)."""
+    t = np.arange(N * L) / 16000.0
+    x = np.zeros((B, N * L))
+    for b in range(B):
+        for _ in range(3):
+            x[b] += rng.uniform(0.2, 0.5) * np.sin(2 * np.pi * rng.uniform(300, 3000) * t + rng.uniform(0, 6.3))
+    x += 0.05 * rng.standard_normal((B, N * L))
+    return np.ascontiguousarray(x.reshape(B, N, L).transpose(1, 0, 2)).astype(np.float32)
+
+
+STREAM_H = 8
+
+
+class StreamFront(torch.nn.Module):
+    """An STFT-like front end for one audio chunk [B, 48]: a strided Conv1d per sample rate (an If
+    on sr), magnitudes of its (re, im) channel pairs, the mean over frames -> [B, 4]."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc16 = torch.nn.Conv1d(1, 8, 16, stride=8)
+        self.enc8 = torch.nn.Conv1d(1, 8, 8, stride=4)
+
+    def forward(self, x, sr):
+        if bool(sr == 16000):
+            z = self.enc16(x.unsqueeze(1))
+        else:
+            z = self.enc8(x.unsqueeze(1))
+        re = z[:, :4]
+        im = z[:, 4:]
+        return torch.sqrt(re * re + im * im + 0.0009765625).mean(2)
+
+
+class StreamCell(torch.nn.Module):
+    """A streaming detector called once per chunk: front end, nn.LSTMCell(4, 8) whose state is
+    one tensor [2, B, 8] (h and c stacked), a kernel-1 Conv1d head, Sigmoid, mean -> prob [B, 1]."""
+
+    def __init__(self):
+        super().__init__()
+        self.front = StreamFront()
+        self.cell = torch.nn.LSTMCell(4, STREAM_H)
+        self.head = torch.nn.Conv1d(STREAM_H, 1, 1)
+
+    def step(self, f, h0, c0):
+        h, c = self.cell(f, (h0, c0))
+        return h, c
+
+    def head_of(self, h):
+        return torch.sigmoid(self.head(h.unsqueeze(2))).mean(2)
+
+    def forward(self, x, sr, state):
+        h, c = self.step(self.front(x, sr), state[0], state[1])
+        return self.head_of(h), torch.stack([h, c], 0)
+
+
+class StreamHandCell(StreamCell):
+    """StreamCell with the LSTM cell written with plain ops (same parameters: the LSTMCell's)."""
+
+    def cell_parts(self, f, h0, c0):
+        a = torch.addmm(self.cell.bias_ih, f, self.cell.weight_ih.t()) + \
+            torch.addmm(self.cell.bias_hh, h0, self.cell.weight_hh.t())
+        i, fg, g, o = a.split(8, 1)
+        i = torch.sigmoid(i)
+        fg = torch.sigmoid(fg)
+        g = torch.tanh(g)
+        o = torch.sigmoid(o)
+        c = fg * c0 + i * g
+        h = o * torch.tanh(c)
+        return h, c, i, fg, g, o
+
+    def step(self, f, h0, c0):
+        h, c, i, fg, g, o = self.cell_parts(f, h0, c0)
+        return h, c
+
+
+STREAM_SEED = 3101
+
+
+def stream_vad_inputs():
+    N, B, L = 6, 2, 48
+    rng = np.random.default_rng(3102)
+    x = audio_chunks(rng, N, B, L)
+    state = crnd(rng, 2, B, STREAM_H, scale=0.5)
+    return x, np.array(16000, np.int64), state
+
+
+def stream_vad_export(cls):
+    torch.manual_seed(STREAM_SEED)
+    net = cls()
+    x, sr, state = stream_vad_inputs()
+    args = (torch.tensor(x[0]), torch.tensor(sr), torch.tensor(state))
+    return export_model(net, args, ["x", "sr", "state"], ["prob", "stateN"],
+                        dynamic_axes={"x": {0: "batch"}, "state": {1: "batch"}, "prob": {0: "batch"},
+                                      "stateN": {1: "batch"}}, script=True)
+
+
+def stream_lstmcell_if_case():
+    name = "stream_lstmcell_if"
+    N, B, H = 6, 2, STREAM_H
+    x, sr, state = stream_vad_inputs()
+    model = stream_vad_export(StreamCell)
+    # the exported structure: an If on sr at the top (a Conv per branch), one LSTM node (the cell,
+    # T = 1) at the top whose initial_h / initial_c come from `state` (Gather, Unsqueeze)
+    ifs = find_nodes(model.graph, "If")
+    lstms = find_nodes(model.graph, "LSTM")
+    assert len(ifs) == 1 and len(lstms) == 1, [n_.op_type for n_ in model.graph.node]
+    for br in ("then_branch", "else_branch"):
+        assert [n_.op_type for n_ in branch(ifs[0], br).node if n_.op_type == "Conv"] == ["Conv"], br
+    assert flows_into_initial_state(model.graph, "state")
+    lstm = lstms[0]
+    ops = sorted({n_.op_type for n_ in all_nodes(model.graph)})
+    torch.manual_seed(STREAM_SEED)
+    m64 = StreamCell().double().eval()
+
+    def step(args):
+        xx, ss, st = args
+        h, c = m64.step(m64.front(xx, ss), st[0], st[1])
+        return (m64.head_of(h), torch.stack([h, c], 0)), []
+
+    stream = {"calls": N, "state": [["state", "stateN"]]}
+    cell = m64.cell
+    ref = make_step_ref(step, {"x": x, "sr": sr, "state": state}, ["x", "sr", "state"], ["prob", "stateN"], stream,
+                        rnn=[(lstm.name, "LSTM", lambda: (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh))],
+                        per_call={"x"})
+
+    def across(runs):
+        # 'last' reads only the last call's prob: every earlier call gets gradient through the state
+        gh = ld(name, entry_of(runs[1])["gradHidden"])
+        assert all(np.abs(gh[t]).max() > 0 for t in range(N)), gh
+        gx = ld(name, runs[1]["inputGrads"]["x"])
+        assert all(np.abs(gx[n_]).max() > 0 for n_ in range(N)), "every chunk reaches the last call"
+
+    write_case(name,
+               "Streaming model called once per audio chunk (SPEC v2 9.1), exported by torch.onnx.export (opset "
+               "14) from a torch.jit.script'ed module (dynamic batch): inputs x [B=2, 48] float chunk, sr int64 "
+               "scalar, state [2, B, 8] float (h and c stacked); outputs prob [B, 1] and stateN [2, B, 8]. An "
+               "If on sr (Equal(sr, 16000) -> Cast) selects the encoder: then_branch Conv (1 -> 8, kernel 16, "
+               "stride 8), else_branch Conv (1 -> 8, kernel 8, stride 4); then magnitudes sqrt(re^2 + im^2 + "
+               "2^-10) of channel pairs (Slice, Mul, Add, Sqrt) and ReduceMean over frames -> [B, 4] -> "
+               "nn.LSTMCell(4, 8), exported as one LSTM node %s (T = 1 per call) whose initial_h / initial_c are "
+               "Gather(state, 0 / 1) -> Unsqueeze, Y_h / Y_c -> Squeeze -> Unsqueeze + Concat = stateN; head "
+               "Unsqueeze -> Conv (8 -> 1, kernel 1) -> Sigmoid -> ReduceMean -> prob. calls = 6, state pair "
+               "state -> stateN: the model runs 6 times, each call's stateN fed to the next call's state (the "
+               "initial state input_state.npy, nonzero). input_x.npy [6, 2, 48] holds one chunk per call "
+               "(consecutive pieces of one signal); input_sr.npy (0-d int64 16000) is fed to every call, "
+               "so the then_branch runs every time. outputs: prob [6, B, 1], stateN [6, 2, B, 8] (per call, "
+               "stacked). The LSTM is reported like a layer in a Loop: path %s, iterations 6 x "
+               "stepsPerIteration 1 = T 6 (t = the call), gradients and Jacobians across calls through the state "
+               "pair (the state each call starts from is the previous call's final state, asserted bit for bit; "
+               "the state Jacobian is also finite-differenced through the 6 calls). inputGrads: x [6, 2, 48] "
+               "(each chunk's own gradient), state [2, B, 8] (the initial state); sr none. Checked against the "
+               "torch module run 6 times in float64 (outputs, L, input gradients, the LSTMCell's weight "
+               "gradients summed over calls). Runs: sum(prob) = sum over calls; last(prob) = sum of the last "
+               "call's prob (no time axis), whose gradient reaches every call (asserted). Ops in the model: %s."
+               % (lstm.name, json.dumps([lstm.name]), ", ".join(ops)),
+               model, {"x": x, "sr": sr, "state": state},
+               [{"kind": "sum", "output": "prob"}, {"kind": "last", "output": "prob"}], torch_ref=ref, stream=stream,
+               expect=expect_all(expect_paths([([lstm.name], (N, 1))]), expect_seq_len(name, N),
+                                 expect_inputs(name, ["x", "state"], {"x": (N, B, 48), "state": (2, B, H)}), across))
+
+
+def stream_handcell_case():
+    name, other = "stream_handcell", "stream_lstmcell_if"
+    N, B, H = 6, 2, STREAM_H
+    x, sr, state = stream_vad_inputs()
+    model = stream_vad_export(StreamHandCell)
+    assert not [n_ for n_ in all_nodes(model.graph) if n_.op_type in RECURRENT]
+    # the cell: Gemm (x) + Gemm (h) -> Add -> Split into 4 -> Sigmoid / Tanh (torch order i, f, g, o)
+    splits = [n_ for n_ in model.graph.node if n_.op_type == "Split"]
+    assert len(splits) == 1 and len(splits[0].output) == 4, splits
+    add = next(n_ for n_ in model.graph.node if splits[0].input[0] in n_.output)
+    assert add.op_type == "Add" and [next(p for p in model.graph.node if i in p.output).op_type
+                                     for i in add.input] == ["Gemm", "Gemm"], add
+    acts = []
+    for o in splits[0].output:
+        users = [n_ for n_ in model.graph.node if o in n_.input]
+        assert len(users) == 1 and users[0].op_type in ("Sigmoid", "Tanh"), users
+        acts.append(users[0])
+    assert [a.op_type for a in acts] == ["Sigmoid", "Sigmoid", "Tanh", "Sigmoid"], acts
+    gates = dict(zip(("input", "forget", "cell", "output"), (a.output[0] for a in acts)))
+    ops = sorted({n_.op_type for n_ in all_nodes(model.graph)})
+    torch.manual_seed(STREAM_SEED)
+    m64 = StreamHandCell().double().eval()
+
+    def step(args):
+        xx, ss, st = args
+        h, c, i, fg, g, o = m64.cell_parts(m64.front(xx, ss), st[0], st[1])
+        return (m64.head_of(h), torch.stack([h, c], 0)), \
+            [{"state": [h, c], "gates": {"input": i, "forget": fg, "cell": g, "output": o}}]
+
+    stream = {"calls": N, "state": [["state", "stateN"]]}
+    ref = make_step_ref(step, {"x": x, "sr": sr, "state": state}, ["x", "sr", "state"], ["prob", "stateN"], stream,
+                        per_call={"x"})
+    svars = [{"name": "state", "shape": [2, B, H], "batchAxis": 1}]
+
+    def same_recurrence(runs):
+        # the same model with the cell as an LSTM node: the same state Jacobian, and gradHidden is
+        # (dL/dh_t, dL/dc_t) of that LSTM (c perturbed where it is produced moves h = o tanh(c))
+        with open(os.path.join(OUT, other, "case.json")) as fh:
+            a = json.load(fh)
+        assert len(a["runs"]) == len(runs)
+        e0 = entry_of(runs[0])
+        ja, jb = ld(other, entry_of(a["runs"][0])["jacobianNorm"]["state"]), ld(name, e0["jacobianNorm"]["state"])
+        assert np.allclose(jb, ja, rtol=1e-12, atol=0), (ja, jb)
+        for ra, rb in zip(a["runs"], runs):
+            assert ra["objective"] == rb["objective"] and abs(ra["value"] - rb["value"]) <= 1e-14 * abs(ra["value"])
+            ea, eb = entry_of(ra), entry_of(rb)
+            gh = ld(name, eb["gradHidden"])
+            for half, ref_ in ((gh[:, :, :H], ld(other, ea["gradHidden"])), (gh[:, :, H:], ld(other, ea["gradCell"]))):
+                assert np.allclose(half, ref_, rtol=1e-11, atol=1e-14 * float(np.abs(ref_).max())), \
+                    float(np.abs(half - ref_).max())
+            assert eb["decay"]["verdict"] == ea["decay"]["verdict"], (ea["decay"], eb["decay"])
+            for k in rb["inputGrads"]:
+                ga, gb = ld(other, ra["inputGrads"][k]), ld(name, rb["inputGrads"][k])
+                assert np.allclose(gb, ga, rtol=1e-11, atol=1e-14 * float(np.abs(ga).max())), k
+        # hidden = case a's stateN output, [N, 2, B, H] -> [N, B, 2H]
+        sN = ld(other, "output_stateN.npy")
+        hid = ld(name, e0["hidden"])
+        assert np.allclose(hid, sN.transpose(0, 2, 1, 3).reshape(N, B, 2 * H), rtol=1e-13, atol=1e-15)
+
+    write_case(name,
+               "stream_lstmcell_if with the LSTM cell written with plain ops (same module, same parameters, same "
+               "inputs, calls = 6, state pair state -> stateN): Gemm(f, W_ih, b_ih, transB) + Gemm(h, W_hh, b_hh, "
+               "transB) -> Add -> Split into 4 (torch order i, f, g, o) -> Sigmoid, Sigmoid, Tanh, Sigmoid; "
+               "c' = f * c + i * g (Mul, Mul, Add), h' = o * tanh(c') (Tanh, Mul); h = Gather(state, 0), c = "
+               "Gather(state, 1); stateN = Concat(Unsqueeze(h'), Unsqueeze(c')). No LSTM node: the state pair "
+               "is a state recurrence, reported as one layer (after the op layers: here the only one) with op "
+               "'state', node 'state' (the state input), path [\"state\"], iterations 6 x stepsPerIteration 1, "
+               "stateVars [{name state, shape [2, 2, 8], batchAxis 1}]: hidden and gradHidden [T=6, B=2, 16] "
+               "(index k*8 + j: k = 0 h, k = 1 c). gradHidden[t] is dL/d(h'_t, c'_t) where stateN is "
+               "assembled from them (Concat / Unsqueeze traced back): every consumer sees the perturbation, "
+               "the head reading h' and, for c', h' = o tanh(c'); it equals stream_lstmcell_if's gradHidden "
+               "(h half) and gradCell (c half) to float64 rounding (asserted), and the torch module's dL/dh', "
+               "dL/dc' (checked). jacobianNorm.state (= hidden) is the state Jacobian d s_5 / d s_t through the "
+               "calls (the carried state perturbed after step t: nothing of call t moves), sqrt(B * 16) at t = "
+               "5, equal to stream_lstmcell_if's LSTM jacobianNorm.state to float64 rounding (asserted; also "
+               "finite-differenced through the calls). gates input, forget, output, cell [6, B, 8]: the "
+               "Sigmoid / Tanh outputs (checked against the module). hidden equals stream_lstmcell_if's stateN "
+               "output rearranged (asserted). No weightGrads: clipping.globalNorm is 0, factors 1. "
+               "inputGrads: x [6, 2, 48], state [2, B, 8]. Runs: sum(prob); last(prob). Ops in the model: %s."
+               % ", ".join(ops),
+               model, {"x": x, "sr": sr, "state": state},
+               [{"kind": "sum", "output": "prob"}, {"kind": "last", "output": "prob"}], torch_ref=ref, stream=stream,
+               state_batch={"state": 1}, state_gates={"state": gates},
+               expect=expect_all(expect_state_layer(name, "state", ["state"], N, svars,
+                                                    ["input", "forget", "output", "cell"]),
+                                 expect_inputs(name, ["x", "state"], {"x": (N, B, 48), "state": (2, B, H)}),
+                                 same_recurrence))
+
+
+class StreamLstm(torch.nn.Module):
+    """Older-style streaming model: h, c in and hn, cn out as separate tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(3, 5)
+        self.head = torch.nn.Linear(5, 2)
+
+    def forward(self, x, h, c):
+        y, (hn, cn) = self.lstm(x, (h, c))
+        return self.head(y), hn, cn
+
+
+def stream_hn_cn_case():
+    name = "stream_hn_cn"
+    N, Tc, B, I, H = 5, 4, 2, 3, 5
+    rng = np.random.default_rng(3201)
+    x = crnd(rng, N, Tc, B, I, scale=1.0)
+    torch.manual_seed(3202)
+    net = StreamLstm()
+    model = export_model(net, (torch.tensor(x[0]), torch.zeros(1, B, H), torch.zeros(1, B, H)), ["x", "h", "c"],
+                         ["y", "hn", "cn"])
+    lstms = find_nodes(model.graph, "LSTM")
+    assert len(lstms) == 1 and list(lstms[0].input[5:7]) == ["h", "c"] and list(lstms[0].output[1:]) == ["hn", "cn"]
+    lstm = lstms[0]
+    torch.manual_seed(3202)
+    m64 = StreamLstm().double().eval()
+
+    def step(args):
+        return m64(*args), []
+
+    stream = {"calls": N, "state": [["h", "hn"], ["c", "cn"]]}
+    zeros = np.zeros((1, B, H), np.float32)
+    mod = m64.lstm
+    ref = make_step_ref(step, {"x": x, "h": zeros, "c": zeros}, ["x", "h", "c"], ["y", "hn", "cn"], stream,
+                        rnn=[(lstm.name, "LSTM", lambda: (mod.weight_ih_l0, mod.weight_hh_l0, mod.bias_ih_l0,
+                                                          mod.bias_hh_l0))], per_call={"x"})
+
+    def zero_start(runs):
+        assert sorted(f for f in os.listdir(os.path.join(OUT, name)) if f.startswith("input_")) == ["input_x.npy"]
+        for r in runs:  # the zero initial state still has a gradient
+            assert np.abs(ld(name, r["inputGrads"]["h"])).max() > 0 and np.abs(ld(name, r["inputGrads"]["c"])).max() > 0
+
+    write_case(name,
+               "Older-style streaming model (SPEC v2 9.1) exported by torch.onnx.export (opset 14, traced): "
+               "nn.LSTM(3, 5) with separate state inputs h, c [1, B=2, 5] and outputs hn, cn (the LSTM node's "
+               "initial_h / initial_c and Y_h / Y_c directly), x [T=4, B, 3] per call, head Linear(5, 2) "
+               "(MatMul + Add) -> y [4, B, 2]. calls = 5, state pairs h -> hn, c -> cn; the initial state is NOT "
+               "given (inputs holds only x, input_x.npy [5, 4, 2, 3], one slice per call): h and c start at "
+               "zeros (their shapes are static). outputs: y [5, 4, B, 2], hn / cn [5, 1, B, 5] (per call, "
+               "stacked). The LSTM %s is reported like a layer in a Loop: path %s, iterations 5 x "
+               "stepsPerIteration 4 = T 20 (call n, step s -> t = 4n + s), gradients and Jacobians across "
+               "calls through the state pairs (plumbing asserted bit for bit; the state Jacobian also "
+               "finite-differenced through the calls), weightGrads summed over calls. inputGrads: x [5, 4, 2, "
+               "3] (per call), h, c [1, B, 5] (the gradient at the zero initial state, nonzero: asserted). "
+               "Checked against the torch module run 5 times in float64 (outputs, L, input and weight "
+               "gradients). Runs: mean(y) = sum over calls of the per-call mean; last(y), time axis 0 of the "
+               "per-call y: the sum of y[T-1] of the last call." % (lstm.name, json.dumps([lstm.name])),
+               model, {"x": x},
+               [{"kind": "mean", "output": "y"}, {"kind": "last", "output": "y", "timeAxis": 0}], torch_ref=ref,
+               stream=stream,
+               expect=expect_all(expect_paths([([lstm.name], (N, Tc))]), expect_seq_len(name, N * Tc),
+                                 expect_inputs(name, ["x", "h", "c"], {"x": (N, Tc, B, I), "h": (1, B, H),
+                                                                       "c": (1, B, H)}), zero_start))
+
+
+def keras_loop_lstm_case():
+    name = "keras_loop_lstm"
+    B, T, I, H = 2, 7, 3, 5
+    rng = np.random.default_rng(3301)
+    kernel = crnd(rng, I, 4 * H, scale=0.6)
+    rkernel = crnd(rng, H, 4 * H, scale=0.5)
+    bias = crnd(rng, 4 * H, scale=0.2)
+    bias[H: 2 * H] += 4.0  # forget gates ~0.98: a long-memory cell (Keras gate order i, f, c, o)
+    dense_w, dense_b = crnd(rng, H, 2, scale=0.7), crnd(rng, 2, scale=0.1)
+    x, h0, c0 = crnd(rng, B, T, I, scale=1.0), crnd(rng, B, H), crnd(rng, B, H)
+
+    def c64(name_, arr):
+        return helper.make_node("Constant", [], [name_], name=name_ + "_const",
+                                value=numpy_helper.from_array(arr, name_ + "_value"))
+
+    body = helper.make_graph(
+        [helper.make_node("Gather", ["x", "iter"], ["x_t"], name="gather_step", axis=1),
+         helper.make_node("MatMul", ["x_t", "kernel"], ["xw"], name="matmul_x"),
+         helper.make_node("MatMul", ["h_prev", "recurrent_kernel"], ["hr"], name="matmul_h"),
+         helper.make_node("Add", ["xw", "hr"], ["xh"], name="add_xh"),
+         helper.make_node("Add", ["xh", "bias"], ["pre"], name="add_bias"),
+         helper.make_node("Split", ["pre", "gate_sizes"], ["pre_i", "pre_f", "pre_c", "pre_o"], name="split_gates",
+                          axis=1),
+         helper.make_node("Sigmoid", ["pre_i"], ["gate_i"], name="sigmoid_i"),
+         helper.make_node("Sigmoid", ["pre_f"], ["gate_f"], name="sigmoid_f"),
+         helper.make_node("Tanh", ["pre_c"], ["gate_c"], name="tanh_c"),
+         helper.make_node("Sigmoid", ["pre_o"], ["gate_o"], name="sigmoid_o"),
+         helper.make_node("Mul", ["gate_f", "c_prev"], ["fc"], name="mul_fc"),
+         helper.make_node("Mul", ["gate_i", "gate_c"], ["ig"], name="mul_ig"),
+         helper.make_node("Add", ["fc", "ig"], ["c_new"], name="add_c"),
+         helper.make_node("Tanh", ["c_new"], ["c_tanh"], name="tanh_cell"),
+         helper.make_node("Mul", ["gate_o", "c_tanh"], ["h_new"], name="mul_h"),
+         helper.make_node("Identity", ["cond_in"], ["cond_out"], name="cond_identity"),
+         helper.make_node("Identity", ["h_new"], ["h_seq"], name="h_seq_identity")],
+        "keras_lstm_body",
+        [vi("iter", I64, []), vi("cond_in", TensorProto.BOOL, []), vi("h_prev", F, [B, H]), vi("c_prev", F, [B, H])],
+        [vi("cond_out", TensorProto.BOOL, []), vi("h_new", F, [B, H]), vi("c_new", F, [B, H]), vi("h_seq", F, [B, H])])
+    nodes = [
+        helper.make_node("Shape", ["x"], ["x_shape"], name="shape_x"),
+        c64("time_axis", np.array(1, np.int64)),
+        helper.make_node("Gather", ["x_shape", "time_axis"], ["trip_count"], name="gather_time"),
+        c64("loop_cond", np.array(True)),
+        helper.make_node("Loop", ["trip_count", "loop_cond", "h0", "c0"], ["h_T", "c_T", "hs"], name="lstm_loop",
+                         body=body),
+        helper.make_node("Transpose", ["hs"], ["hs_bf"], name="batch_first", perm=[1, 0, 2]),
+        helper.make_node("MatMul", ["hs_bf", "dense_W"], ["dense_mm"], name="dense_matmul"),
+        helper.make_node("Add", ["dense_mm", "dense_B"], ["y"], name="dense_add"),
+    ]
+    inits = [init("kernel", kernel), init("recurrent_kernel", rkernel), init("bias", bias),
+             init("gate_sizes", np.array([H] * 4, np.int64)), init("dense_W", dense_w), init("dense_B", dense_b)]
+    model = build(nodes, [vi("x", F, [B, T, I]), vi("h0", F, [B, H]), vi("c0", F, [B, H])], [vi("y", F, [B, T, 2])],
+                  inits, name)
+    w64 = {k: torch.tensor(v.astype(np.float64)) for k, v in
+           (("W", kernel), ("R", rkernel), ("b", bias), ("Wd", dense_w), ("bd", dense_b))}
+
+    def step(args):
+        xx, h, c = args
+        steps, hs = [], []
+        for t in range(T):
+            i, f, g, o = (xx[:, t] @ w64["W"] + h @ w64["R"] + w64["b"]).split(H, 1)
+            i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+            c = f * c + i * g
+            h = o * torch.tanh(c)
+            steps.append({"state": [h, c], "gates": {"input": i, "forget": f, "cell": g, "output": o}})
+            hs.append(h)
+        return (torch.stack(hs, 1) @ w64["Wd"] + w64["bd"],), steps
+
+    ref = make_step_ref(step, {"x": x, "h0": h0, "c0": c0}, ["x", "h0", "c0"], ["y"])
+    node = "h_prev+c_prev"
+    path = ["lstm_loop", "body", node]
+    svars = [{"name": "h_prev", "shape": [B, H], "batchAxis": 0}, {"name": "c_prev", "shape": [B, H], "batchAxis": 0}]
+    write_case(name,
+               "An unfused Keras LSTM the way tf2onnx writes one (built with onnx.helper, opset 14): x [B=2, T=7, "
+               "3] batch-first, h0, c0 [B, 5] graph inputs (nonzero). Trip count Shape(x) -> Gather(1) = 7, "
+               "cond a Constant true; Loop lstm_loop carries h_prev, c_prev (initial h0, c0). Body: x_t = "
+               "Gather(x, iter, axis 1) [B, 3]; MatMul(x_t, kernel [3, 20]) + MatMul(h_prev, recurrent_kernel "
+               "[5, 20]) -> Add -> Add bias -> Split into 4 (Keras order i, f, c, o) -> Sigmoid, Sigmoid, Tanh, "
+               "Sigmoid (forget bias about +4: f ~ 0.98); c_new = f * c_prev + i * g, h_new = o * tanh(c_new); body "
+               "outputs cond (Identity), "
+               "h_new, c_new, and h_seq = Identity(h_new) as the scan output -> hs [7, B, 5] -> Transpose(1, 0, "
+               "2) -> MatMul + Add (Dense 5 -> 2) -> y [B, 7, 2]. No recurrent op: the two carried values form "
+               "one state layer, op 'state', node %s (the body input names joined with '+'), path %s, "
+               "iterations 7 x stepsPerIteration 1, stateVars h_prev, c_prev [2, 5] batchAxis 0: hidden / "
+               "gradHidden [T=7, B, 10] (h then c). gradHidden[t] = dL/d(h_new, c_new) of iteration t, every "
+               "path (the scan output, the next iteration; h_new = o tanh(c_new) moves with c_new); "
+               "jacobianNorm.state (= hidden) perturbs the carried values leaving iteration t (nothing of "
+               "iteration t moves), sqrt(B * 10) at t = 6, finite-differenced through the Loop; carried by the "
+               "cells it holds (survival ~0.8): decay verdict stable (asserted); gates input, "
+               "forget, output, cell [7, B, 5]. Checked against the same computation written in torch (float64: "
+               "outputs, L, input gradients, gradHidden, hidden, gates). No weightGrads (clipping.globalNorm 0, "
+               "factors 1). inputGrads: x, h0, c0. Runs: mean(y); last(y) on time axis 1." % (node, json.dumps(path)),
+               model, {"x": x, "h0": h0, "c0": c0},
+               [{"kind": "mean", "output": "y"}, {"kind": "last", "output": "y", "timeAxis": 1}], torch_ref=ref,
+               state_batch={"h_prev": 0, "c_prev": 0},
+               state_gates={node: {"input": "gate_i", "forget": "gate_f", "cell": "gate_c", "output": "gate_o"}},
+               expect=expect_all(expect_state_layer(name, node, path, T, svars, ["input", "forget", "output", "cell"]),
+                                 expect_decay("stable"),
+                                 expect_inputs(name, ["x", "h0", "c0"], {"x": (B, T, I), "h0": (B, H), "c0": (B, H)})))
+
+
+def gru_like_scan_case():
+    name = "gru_like_scan"
+    T, B, I, H = 9, 2, 4, 6
+    rng = np.random.default_rng(3401)
+    W = crnd(rng, I, 3 * H, scale=0.6)
+    U = crnd(rng, H, 2 * H, scale=0.5)
+    Un = crnd(rng, H, H, scale=0.5)
+    bz, br, bn = crnd(rng, H, scale=0.2), crnd(rng, H, scale=0.2), crnd(rng, H, scale=0.2)
+    Wo, bo = crnd(rng, H, 2, scale=0.7), crnd(rng, 2, scale=0.1)
+    x, h0 = crnd(rng, T, B, I, scale=1.0), crnd(rng, B, H)
+    body = helper.make_graph(
+        [helper.make_node("MatMul", ["x_t", "W_x"], ["xw"], name="matmul_x"),
+         helper.make_node("Split", ["xw", "split3"], ["x_z", "x_r", "x_n"], name="split_x", axis=1),
+         helper.make_node("MatMul", ["h_prev", "U_zr"], ["hu"], name="matmul_h"),
+         helper.make_node("Split", ["hu", "split2"], ["h_z", "h_r"], name="split_h", axis=1),
+         helper.make_node("Add", ["x_z", "h_z"], ["z_xh"], name="add_z"),
+         helper.make_node("Add", ["z_xh", "b_z"], ["z_pre"], name="add_bz"),
+         helper.make_node("Sigmoid", ["z_pre"], ["gate_z"], name="sigmoid_z"),
+         helper.make_node("Add", ["x_r", "h_r"], ["r_xh"], name="add_r"),
+         helper.make_node("Add", ["r_xh", "b_r"], ["r_pre"], name="add_br"),
+         helper.make_node("Sigmoid", ["r_pre"], ["gate_r"], name="sigmoid_r"),
+         helper.make_node("Mul", ["gate_r", "h_prev"], ["rh"], name="mul_rh"),
+         helper.make_node("MatMul", ["rh", "U_n"], ["rh_u"], name="matmul_rh"),
+         helper.make_node("Add", ["x_n", "rh_u"], ["n_xh"], name="add_n"),
+         helper.make_node("Add", ["n_xh", "b_n"], ["n_pre"], name="add_bn"),
+         helper.make_node("Tanh", ["n_pre"], ["cand_n"], name="tanh_n"),
+         helper.make_node("Sub", ["one", "gate_z"], ["one_minus_z"], name="sub_z"),
+         helper.make_node("Mul", ["one_minus_z", "cand_n"], ["keep_n"], name="mul_n"),
+         helper.make_node("Mul", ["gate_z", "h_prev"], ["keep_h"], name="mul_h"),
+         helper.make_node("Add", ["keep_n", "keep_h"], ["h_next"], name="add_h"),
+         helper.make_node("Identity", ["h_next"], ["y_t"], name="y_identity")],
+        "gru_like_body", [vi("h_prev", F, [B, H]), vi("x_t", F, [B, I])], [vi("h_next", F, [B, H]), vi("y_t", F, [B, H])])
+    nodes = [
+        helper.make_node("Scan", ["h0", "x"], ["h_last", "hs"], name="gru_scan", body=body, num_scan_inputs=1),
+        helper.make_node("MatMul", ["hs", "W_out"], ["out_mm"], name="out_matmul"),
+        helper.make_node("Add", ["out_mm", "b_out"], ["y"], name="out_add"),
+    ]
+    inits = [init("W_x", W), init("U_zr", U), init("U_n", Un), init("b_z", bz), init("b_r", br), init("b_n", bn),
+             init("one", np.array(1.0, np.float32)), init("split3", np.array([H] * 3, np.int64)),
+             init("split2", np.array([H] * 2, np.int64)), init("W_out", Wo), init("b_out", bo)]
+    model = build(nodes, [vi("x", F, [T, B, I]), vi("h0", F, [B, H])],
+                  [vi("y", F, [T, B, 2]), vi("h_last", F, [B, H])], inits, name)
+    w64 = {k: torch.tensor(v.astype(np.float64)) for k, v in
+           (("W", W), ("U", U), ("Un", Un), ("bz", bz), ("br", br), ("bn", bn), ("Wo", Wo), ("bo", bo))}
+
+    def step(args):
+        xx, h = args
+        steps, hs = [], []
+        for t in range(T):
+            xz, xr, xn = (xx[t] @ w64["W"]).split(H, 1)
+            hz, hr = (h @ w64["U"]).split(H, 1)
+            z = torch.sigmoid(xz + hz + w64["bz"])
+            r = torch.sigmoid(xr + hr + w64["br"])
+            n = torch.tanh(xn + (r * h) @ w64["Un"] + w64["bn"])
+            h = (1.0 - z) * n + z * h
+            steps.append({"state": [h], "gates": {"update": z, "reset": r, "hidden": n}})
+            hs.append(h)
+        return (torch.stack(hs) @ w64["Wo"] + w64["bo"], h), steps
+
+    ref = make_step_ref(step, {"x": x, "h0": h0}, ["x", "h0"], ["y", "h_last"])
+    path = ["gru_scan", "body", "h_prev"]
+    svars = [{"name": "h_prev", "shape": [B, H], "batchAxis": 0}]
+    write_case(name,
+               "A GRU-like step written with plain ops in a Scan body (built with onnx.helper, opset 14): x [T=9, "
+               "B=2, 4] (scan axis 0), state h [B, 6] (initial the graph input h0, nonzero). Body: MatMul(x_t, "
+               "W_x [4, 18]) -> Split into 3 (z, r, n) and MatMul(h_prev, U_zr [6, 12]) -> Split into 2 (z, r); "
+               "z = Sigmoid(x_z + h_z + b_z), r = Sigmoid(x_r + h_r + b_r), n = Tanh(x_n + MatMul(r * h_prev, "
+               "U_n) + b_n), h_next = (1 - z) * n + z * h_prev (Sub, Mul, Mul, Add); scan output y_t = "
+               "Identity(h_next) -> hs [9, B, 6] -> MatMul + Add -> y [9, B, 2]; h_last the final state. No "
+               "recurrent op: one state layer, op 'state', node h_prev (the body's state input), path %s, "
+               "iterations 9 x stepsPerIteration 1, stateVars [{h_prev, [2, 6], batchAxis 0}]: hidden / "
+               "gradHidden [T=9, B, 6] (dL/dh_next of iteration t, every path), jacobianNorm.state (= hidden) "
+               "through the Scan (finite-differenced through it), sqrt(B * 6) at t = 8; gates update (z), reset "
+               "(r), hidden (the candidate n) [9, B, 6]. Checked against the same computation written in torch "
+               "(float64: outputs, L, input gradients, gradHidden, hidden, gates). No weightGrads "
+               "(clipping.globalNorm 0, factors 1). inputGrads: x, h0. Runs: sum(y); last(y) on time axis 0."
+               % json.dumps(path),
+               model, {"x": x, "h0": h0},
+               [{"kind": "sum", "output": "y"}, {"kind": "last", "output": "y", "timeAxis": 0}], torch_ref=ref,
+               state_batch={"h_prev": 0},
+               state_gates={"h_prev": {"update": "gate_z", "reset": "gate_r", "hidden": "cand_n"}},
+               expect=expect_all(expect_state_layer(name, "h_prev", path, T, svars, ["update", "reset", "hidden"]),
+                                 expect_inputs(name, ["x", "h0"], {"x": (T, B, I), "h0": (B, H)})))
+
+
+def stream_cases():
+    stream_lstmcell_if_case()
+    stream_handcell_case()   # compared with stream_lstmcell_if
+    stream_hn_cn_case()
+    keras_loop_lstm_case()
+    gru_like_scan_case()
+
+
 def unsupported_case():
     d = os.path.join(OUT, "_unsupported")
     os.makedirs(d, exist_ok=True)
@@ -2937,6 +4185,7 @@ def main():
     hand_cases()
     new_cases()
     control_flow_cases()
+    stream_cases()
     unsupported_case()
     coverage = activation_coverage()
 
