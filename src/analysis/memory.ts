@@ -70,7 +70,8 @@ export function parseSize(text: string, flag = '--max-memory'): number {
 
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return 'more than can be counted';
-  const units = ['bytes', 'KB', 'MB', 'GB', 'TB', 'PB', 'EB'];
+  // Powers of 1024, named so (parseSize reads 8G as 8 GiB too).
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
   let v = bytes;
   let i = 0;
   while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
@@ -82,14 +83,20 @@ export function formatBytes(bytes: number): string {
  * Refuse (AnalysisError-style message, thrown by the caller's constructor) an analysis whose
  * estimate exceeds `limit`: one sentence with the estimate, the limit and what to lower.
  */
-export function memoryRefusal(estimate: MemoryEstimate, limit: number, context: { seqLen: number; batch: number; jacobian: boolean; explicitLimit: boolean }): string | undefined {
+export function memoryRefusal(estimate: MemoryEstimate, limit: number,
+  context: { seqLen: number; batch: number; jacobian: boolean; explicitLimit: boolean; seqFixed?: boolean; calls?: number }): string | undefined {
   if (estimate.bytes <= limit) return undefined;
   // The levers that move the estimate: T·B for the per-step part, B and the seeds for the Jacobian's.
+  // (Streaming: T is the calls' steps, so fewer calls; a length the model fixes is no lever.)
   const levers: string[] = [];
   const big = (part: number) => part > 0.1 * estimate.bytes;
-  if (big(estimate.perStepBytes) || !big(estimate.jacobianBytes)) levers.push(`a shorter sequence (--seq-len, now ${context.seqLen})`);
+  if (big(estimate.perStepBytes) || !big(estimate.jacobianBytes)) {
+    if (context.calls !== undefined) levers.push(`fewer calls (--calls, now ${context.calls})`);
+    else if (!context.seqFixed) levers.push(`a shorter sequence (--seq-len, now ${context.seqLen})`);
+  }
   if (context.batch > 1) levers.push(`a smaller batch (--batch, now ${context.batch})`);
   if (context.jacobian && big(estimate.jacobianBytes)) levers.push('fewer Jacobian probes (--jacobian probes:8, or off)');
   const limitText = context.explicitLimit ? `the limit of ${formatBytes(limit)} (--max-memory)` : `half of this machine's available memory (${formatBytes(limit)})`;
-  return `this analysis would need about ${formatBytes(estimate.bytes)} of memory, more than ${limitText}; analyse ${levers.join(' or ')}, or raise the limit with --max-memory SIZE if the machine has the memory.`;
+  const lower = levers.length ? `analyse ${levers.join(' or ')}, or ` : '';
+  return `this analysis would need about ${formatBytes(estimate.bytes)} of memory, more than ${limitText}; ${lower}raise the limit with --max-memory SIZE if the machine has the memory.`;
 }

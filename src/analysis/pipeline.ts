@@ -13,6 +13,7 @@ import { defaultMemoryLimit, estimateAnalysisMemory, MemoryLayer, memoryRefusal 
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { DATA_TYPE_NAMES, DataType, GraphProto, ModelProto, NodeProto, ValueInfoProto, toNumber } from '../onnx/proto';
 import { walkNodes } from '../onnx/graphs';
+import { attrTensor } from '../onnx/attributes';
 import { CALL_INDEX_INPUT, CALLS_NODE, ChunkRole, runCalls, statePairs, StatePair, wrapCalls } from './iterated/streaming';
 import { isIterated } from './iterated/spec';
 import { prepareModel } from './prepare';
@@ -45,7 +46,7 @@ import { VJP_RULES } from './backward/rules';
 import { clippingWhatIf, jacobianDecay, stepNorms } from '../metrics/gradients';
 import { jacobianNormsFromRows } from '../metrics/jacobian';
 import { SeededRandom } from '../inputs/random';
-import { convertForOnnx, npyLabel, readNpy } from '../inputs/npy';
+import { convertForOnnx, npyLabel, readNpy, readNpyShape } from '../inputs/npy';
 
 /** Calls analysed for a streaming model when --calls is not given (SPEC v2 §9.1). */
 export const DEFAULT_CALLS = 32;
@@ -137,8 +138,10 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     throw new UsageError(`--calls ${calls}: ${modelName} has no state pairs (a graph input fed back from a graph output of the same shape, such as state/stateN or h/hn); name them with --state IN=OUT.`);
   }
   if (pairs.length > 0 && calls === undefined) {
-    calls = DEFAULT_CALLS;
-    early.push(`${modelName} is a streaming model (state ${pairs.map((p) => `'${printable(p.input)}' → '${printable(p.output)}'`).join(', ')}), analysed over ${DEFAULT_CALLS} calls with the state fed back; choose how many with --calls N.`);
+    // Per-call input files say how many calls there are; otherwise the default.
+    const fromFiles = callsFromFiles(model, opts.files, new Set(pairs.map((p) => p.input)));
+    calls = fromFiles?.calls ?? DEFAULT_CALLS;
+    early.push(`${modelName} is a streaming model (state ${pairs.map((p) => `'${printable(p.input)}' → '${printable(p.output)}'`).join(', ')}), analysed over ${calls} calls with the state fed back (${fromFiles ? `one per value of ${fromFiles.input}'s leading axis` : 'the default'}); choose how many with --calls N.`);
   }
   const hasLoops = walkNodes(model.proto.graph).some((p) => isIterated(p.node));
   if (nodes.length === 0 && pairs.length === 0 && !hasLoops) {
@@ -149,11 +152,13 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   const limit = opts.maxMemoryBytes ?? defaultMemoryLimit();
   const modelBytes = model.bytes.byteLength;
   // Before random inputs are generated: the estimate from the inputs' shapes (sizes per layer follow after the run).
-  const inputs = resolveInputs(model, nodes, opts, ({ bytes, seqLen, batch }) => {
+  const inputs = resolveInputs(model, nodes, opts, ({ bytes, seqLen, batch, seqFixed }) => {
+    // Streaming: every layer runs all the calls' steps.
+    const steps = seqLen * (streaming?.calls ?? 1);
     checkMemory(nodes.map((n) => ({
-      op: n.op, hiddenSize: n.hiddenSize, inputSize: n.inputSize, numDirections: n.numDirections, seqLen, batch,
+      op: n.op, hiddenSize: n.hiddenSize, inputSize: n.inputSize, numDirections: n.numDirections, seqLen: steps, batch,
       seeds: seedCount(jacobianMode, batch, n.hiddenSize),
-    })), bytes, modelBytes, limit, opts.maxMemoryBytes !== undefined, jacobianMode);
+    })), bytes, modelBytes, limit, opts.maxMemoryBytes !== undefined, jacobianMode, { seqFixed, calls: streaming?.calls });
   }, streaming);
   // Real exports: take the If branches these inputs select (the first call's), fold weights computed from constants.
   const paths = new Map<NodeProto, string[]>();
@@ -269,6 +274,12 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const padded = lengths.map((lens, k) => lens.some((len) => len < seqLens[k]));
     const values = new Map<string, WireTensor>();
     for (const [tensor, tap] of runtimeModel.valueTaps) values.set(tensor, first.outputs[tap]);
+    // Loop/Scan bodies: their values every iteration, their per-iteration shapes and the iteration count.
+    for (const [i, plan] of iterated) {
+      const taps = runtimeModel.bodyTaps.get(i)!;
+      for (const name of taps.values()) values.set(name, first.outputs[name]);
+      plan.bind(taps, first.outputs);
+    }
     const outputValue = values.get(objectiveSpec.output)!;
     if (outputValue.type !== 'float32') {
       throw new AnalysisError(`output '${objectiveSpec.output}' is ${outputValue.type}; the objective needs a float32 output — choose one with --output.`);
@@ -282,25 +293,26 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       callsObjective = { N: streaming.calls };
       if (objectiveSpec.kind === 'last') {
         // 'last': the last call, at the last step of its own time axis when it has one.
-        if (opts.objective?.timeAxis !== undefined) throw new UsageError(`--time-axis is not used with --calls: 'last' takes the last call's output.`);
-        const inner = innerTimeAxis(callsPlan!, stackedOutput.bodyOut);
-        if (inner !== undefined && values.get(objectiveSpec.output)!.dims[inner + 1] > 1) callsObjective.innerAxis = inner + 1;
-        timeAxis = 0;
+        // (--time-axis counts the axes of one call's output.)
+        const given = opts.objective?.timeAxis;
+        const callDims = values.get(objectiveSpec.output)!.dims.slice(1);
+        if (given !== undefined && !(given >= -callDims.length && given < callDims.length)) throw new UsageError(`--time-axis ${given}: one call's output '${objectiveSpec.output}' has ${callDims.length} axes (shape [${callDims.join(', ')}]).`);
+        const inner = given !== undefined ? (given < 0 ? given + callDims.length : given) : innerTimeAxis(callsPlan!, stackedOutput.bodyOut);
+        if (inner !== undefined && callDims[inner] > 1) callsObjective.innerAxis = inner + 1;
+        timeAxis = inner;
       }
     } else if (objectiveSpec.kind === 'last') timeAxis = resolveTimeAxis(lowered, values, objectiveSpec, opts.objective?.timeAxis);
     // Whether the output has a time axis of its own (the panel offers 'last step' only then, or asks for one).
-    const outputTimeAxis = streaming && stackedOutput ? 0 : tracedTimeAxis(lowered, values, objectiveSpec.output);
+    // (A streaming output always has its calls to take the last of.)
+    const outputTimeAxis = streaming && stackedOutput ? innerTimeAxis(callsPlan!, stackedOutput.bodyOut) ?? 0 : tracedTimeAxis(lowered, values, objectiveSpec.output);
     const inputBytes = Object.values(inputs.feeds).reduce((n, t) => n + t.data.byteLength, 0);
     checkMemory(layers.map((layer, k) => ({
       op: layer.op, hiddenSize: layer.hiddenSize, inputSize: layer.inputSize, numDirections: layer.numDirections,
       seqLen: seqLens[k], batch: batches[k], seeds: seedCount(jacobianMode, batches[k], layer.hiddenSize),
-    })), inputBytes, modelBytes, limit, opts.maxMemoryBytes !== undefined, jacobianMode);
+    })), inputBytes, modelBytes, limit, opts.maxMemoryBytes !== undefined, jacobianMode, { calls: streaming?.calls, seqFixed: inputs.seqFixed });
     const jacobian = jacobianPlan(jacobianMode, layers, batches, opts.seed, warnings);
     const tapGraph = buildForwardTapGraph(layers, seqLens, batches, padded, allTensorNames(lowered), runs.map((r) => !!r.starts));
-    for (const [i, plan] of iterated) {
-      const taps = runtimeModel.bodyTaps.get(i)!;
-      for (const name of taps.values()) values.set(name, first.outputs[name]);
-      plan.bind(taps, first.outputs);
+    for (const [, plan] of iterated) {
       planState(plan, batches[0] ?? inputs.batch, jacobianMode, EXACT_JACOBIAN_MAX, AUTO_PROBES, opts.seed);
       if (plan.state?.probes && jacobianMode === 'auto') {
         warnings.push(`state '${plan.stateLayer!.name}': jacobianNorm is estimated with ${plan.state.probes} random probes because B·H = ${plan.state.B * plan.state.H} > ${EXACT_JACOBIAN_MAX} (relative error about ${(100 * Math.sqrt(2 / plan.state.probes)).toFixed(0)}% per step); pass --jacobian exact for the exact value.`);
@@ -528,6 +540,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
 function innerTimeAxis(plan: IteratedPlan, bodyOutput: string): number | undefined {
   const body = plan.spec.body;
   const consts = new Map(body.initializer.map((t) => [t.name ?? '', t]));
+  for (const n of body.node) if (n.op_type === 'Constant') { const t = attrTensor(n, 'value'); if (t) consts.set(n.output[0], t); }
   const found = traceTimeAxis(body, (t) => plan.shapes.get(t) ?? (consts.has(t) ? tensorDims(consts.get(t)!) : undefined), bodyOutput,
     (t) => { const c = consts.get(t); return c ? Array.from(tensorValues(c, '') as ArrayLike<number | bigint>, Number) : undefined; });
   return 'axis' in found ? found.axis : undefined;
@@ -549,6 +562,18 @@ function callsRole(rm: RuntimeModel, pairs: StatePair[], perCall: string[]): (na
     if (stateIn.has(source) || once.has(source)) return 'first';
     return 'concat';
   };
+}
+
+/** The calls a streaming model's input files imply: a file with one axis more than its input, its leading size. */
+function callsFromFiles(model: LoadedModel, files: Record<string, string>, stateInputs: Set<string>): { calls: number; input: string } | undefined {
+  for (const v of model.proto.graph.input) {
+    const file = files[v.name];
+    const rank = v.type?.tensor_type?.shape?.dim.length;
+    if (!file || stateInputs.has(v.name) || rank === undefined) continue;
+    const shape = readNpyShape(file)?.shape;
+    if (shape && shape.length === rank + 1 && shape[0] > 0) return { calls: shape[0], input: `'${printable(v.name)}'` };
+  }
+  return undefined;
 }
 
 /** One call's inputs: per-call inputs [N, ...] give their first slice. */
@@ -615,10 +640,11 @@ function seedCount(mode: JacobianMode, B: number, H: number): number {
   return mode.probes;
 }
 
-function checkMemory(layers: MemoryLayer[], inputBytes: number, modelBytes: number, limit: number, explicitLimit: boolean, jacobian: JacobianMode): void {
+function checkMemory(layers: MemoryLayer[], inputBytes: number, modelBytes: number, limit: number, explicitLimit: boolean, jacobian: JacobianMode,
+  more: { seqFixed?: boolean; calls?: number } = {}): void {
   const estimate = estimateAnalysisMemory(layers, inputBytes, modelBytes);
   const refusal = memoryRefusal(estimate, limit, {
-    seqLen: Math.max(...layers.map((l) => l.seqLen)), batch: Math.max(...layers.map((l) => l.batch)), jacobian: jacobian !== 'off', explicitLimit,
+    seqLen: Math.max(...layers.map((l) => l.seqLen)), batch: Math.max(...layers.map((l) => l.batch)), jacobian: jacobian !== 'off', explicitLimit, ...more,
   });
   if (refusal) throw new AnalysisError(refusal);
 }

@@ -9,10 +9,11 @@
  * temporary folder do not work: onnxruntime resolves links and refuses paths outside the
  * model's folder.)
  */
+import { subgraphsOf, walkNodes } from '../onnx/graphs';
 import { AnalysisError } from '../onnx/errors';
 import { printable, readRegularFile } from '../onnx/files';
-import { encodeModel, externalDataRef, LoadedModel, sidecarMessages } from '../onnx/model';
-import { ModelProto, TensorProto } from '../onnx/proto';
+import { encodeModel, externalDataRef, LoadedModel, sidecarMessages, tensorRawBytes } from '../onnx/model';
+import { GraphProto, ModelProto, TensorProto } from '../onnx/proto';
 
 /** Inline weights above this many bytes in all are referenced in place rather than re-encoded. */
 export const INLINE_WEIGHT_LIMIT = 32 * 1024 * 1024;
@@ -26,13 +27,17 @@ export interface RuntimeModelRef {
   externalData?: { path: string; data: Uint8Array }[];
 }
 
-export function materializeForRuntime(model: LoadedModel, runtime: ModelProto, limit = INLINE_WEIGHT_LIMIT): RuntimeModelRef {
+export function materializeForRuntime(model: LoadedModel, runtimeIn: ModelProto, limit = INLINE_WEIGHT_LIMIT): RuntimeModelRef {
+  let runtime = runtimeIn;
   const file = model.bytes;
   // Small tensors stay inline: onnxruntime reads shapes and axes at graph-resolution time from the
   // file path, not from the in-memory external data (a scalar Reshape shape referenced in place fails).
   const inFile = (t: TensorProto) => !!t.raw_data && t.raw_data.buffer === file.buffer && t.raw_data.byteLength >= MIN_REFERENCED_BYTES;
   const inlineBytes = runtime.graph.initializer.reduce((n, t) => n + (inFile(t) ? t.raw_data!.byteLength : 0), 0);
   const referenceInline = inlineBytes >= limit;
+  // Subgraph initializers in a sidecar (a Loop/Scan body's weights): onnxruntime resolves their
+  // location against the working directory, not the model's folder, so they travel inline.
+  runtime = inlineSubgraphExternal(model, runtime);
   if (!model.hasExternalData && !referenceInline) return { bytes: encodeModel(runtime) };
 
   // Every external tensor's entries are checked (inside the model's folder, sane offsets) before
@@ -69,4 +74,28 @@ export function materializeForRuntime(model: LoadedModel, runtime: ModelProto, l
     } : t));
   }
   return { bytes: encodeModel({ ...runtime, graph: { ...runtime.graph, initializer } }), externalData };
+}
+
+/** A copy of `runtime` whose subgraphs' external-data initializers hold their bytes inline (checked like any sidecar read). */
+function inlineSubgraphExternal(model: LoadedModel, runtime: ModelProto): ModelProto {
+  const has = (g: GraphProto): boolean => walkNodes(g).some((p) => subgraphsOf(p.node).some((sg) => (sg.graph.initializer ?? []).some((t) => t.data_location === 1) || has(sg.graph)));
+  if (!has(runtime.graph)) return runtime;
+  const inlineGraph = (g: GraphProto, top: boolean): GraphProto => ({
+    ...g,
+    initializer: top ? g.initializer : (g.initializer ?? []).map((t) => {
+      if (t.data_location !== 1) return t;
+      const raw = tensorRawBytes(t, model.baseDir);
+      if (!raw) throw new AnalysisError(`tensor '${printable(t.name ?? '(unnamed)')}' in a subgraph names external data that cannot be read.`);
+      return { ...t, data_location: 0, external_data: [], raw_data: raw };
+    }),
+    node: (g.node ?? []).map((n) => ({
+      ...n,
+      attribute: n.attribute.map((a) => ({
+        ...a,
+        ...(a.g ? { g: inlineGraph(a.g, false) } : {}),
+        ...(a.graphs ? { graphs: a.graphs.map((x) => inlineGraph(x, false)) } : {}),
+      })),
+    })),
+  });
+  return { ...runtime, graph: inlineGraph(runtime.graph, true) };
 }

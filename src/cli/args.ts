@@ -47,13 +47,13 @@ options:
   --state IN=OUT            the state pair input IN / output OUT, instead of the ones found by name (repeatable)
   --seq-len N               sequence length for symbolic sequence axes [model's static value, else 32]
   --batch B                 batch size for symbolic batch axes [1]
-  --seed S                  seed for generated inputs [0]
+  --seed S                  seed for generated inputs and Jacobian probes [0]
   --dim NAME=VALUE          value of another symbolic dimension (repeatable)
   --objective KIND          sum | mean | l2 | last | target, of the chosen output [sum]
   --output NAME             the graph output the objective is taken on [the first]
   --time-axis K             the output's time axis for --objective last [traced through the graph]
   --target FILE.npy         target values for --objective target (mean squared error)
-  --jacobian MODE           exact | probes:K | off [exact while B·H ≤ 512, else probes:64]
+  --jacobian MODE           auto | exact | probes:K | off [auto: exact while B·H ≤ 512, else probes:64]
   --ep auto|cpu|cuda        execution provider [auto: CUDA if it loads, else CPU]
   --saturation LOW,HIGH     gate saturation thresholds [0.1,0.9]
   --detail full|metrics     leave per-step tensors out of the JSON / HTML with 'metrics' [full]
@@ -64,7 +64,9 @@ options:
   --verbose                 with an error, also print onnxruntime's own message
   -h, --help                show this help
 
-exit codes: 0 success, 1 the model or an input could not be analysed, 2 bad usage`;
+exit codes: 0 success, 1 the model or an input could not be analysed, 2 bad usage;
+            130 / 143 / 129 after SIGINT / SIGTERM / SIGHUP (no partial report is left)
+gradient-lens --version prints the version; docs/cli.md documents every option.`;
 
 function positiveInt(flag: string, v: string): number {
   const n = Number(v);
@@ -89,7 +91,8 @@ export function parseAnalyzeArgs(argv: string[]): AnalyzeArgs {
     if (!raw.startsWith('--') || raw === '--') { positional.push(raw); continue; }
     const eq = raw.indexOf('=');
     // Accept both `--flag value` and `--flag=value`.
-    const flag = eq > 0 && !['--input', '--dim', '--state'].includes(raw.slice(0, eq)) ? raw.slice(0, eq) : raw;
+    // --input=x=a.npy, --dim=T=5, --state=h=hn: the first '=' ends the flag, the value keeps its own.
+    const flag = eq > 0 ? raw.slice(0, eq) : raw;
     const inlineValue = flag !== raw ? raw.slice(eq + 1) : undefined;
     const value = (): string => {
       if (inlineValue !== undefined) return inlineValue;

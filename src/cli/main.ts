@@ -91,7 +91,12 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     const err = e as Error & { detail?: string };
     const detail = verbose && err.detail ? `${err.detail.trimEnd()}\n` : '';
     if (e instanceof UsageError) { io.stderr.write(`error: ${printable(e.message)}\n`); return 2; }
-    if (e instanceof CancelledError || err.name === 'CancelledError') { io.stderr.write('error: the analysis was cancelled.\n'); return 1; }
+    if (e instanceof CancelledError || err.name === 'CancelledError') {
+      // A reader that closed the pipe (`--json - | head`) is no error to report.
+      if (signal?.reason === 'EPIPE') return 0;
+      io.stderr.write('error: the analysis was cancelled.\n');
+      return 1;
+    }
     if (e instanceof AnalysisError) { io.stderr.write(`error: ${printable(e.message)}\n${detail}`); return 1; }
     io.stderr.write(`error: ${printable(err.message ?? String(e))} (this looks like a Gradient Lens bug; please report it with the model's op list)\n${detail}`);
     if (process.env.GRADIENT_LENS_DEBUG) io.stderr.write(`${err.stack}\n`);
@@ -143,7 +148,7 @@ export function cliMain(): void {
   // A reader that stops early (`… --json - | head`): stop writing and end quietly, as pipelines expect.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EPIPE') throw e;
-    controller.abort();
+    controller.abort('EPIPE');
     exitWhenSafe(0);
   });
   runCli(process.argv.slice(2), undefined, controller.signal).then((code) => {

@@ -7,7 +7,10 @@ import * as vscode from 'vscode';
 import { analyzeModel } from '../analysis/analyze';
 import { CancelledError } from '../onnx/errors';
 import type { HostToPanel, PanelModel, PanelSettings, PanelState, PanelToHost } from '../protocol/panel';
-import type { Report } from '../report/types';
+import type { Report, ValueInfoSummary } from '../report/types';
+import { loadModel } from '../onnx/model';
+import { feedableInputs } from '../inputs/feeds';
+import { summarizeValueInfo } from '../analysis/pipeline';
 import { panelHtml, webviewAssetsRoot } from './webviewHtml';
 import { readConfig, toAnalysisSettings } from './settings';
 import { ReportStore } from './reportStore';
@@ -23,6 +26,8 @@ export interface PanelDeps {
   exportReport: (models: PanelModel[], format?: 'html' | 'json') => Promise<void>;
   /** Input files beside the models: remembered choices, and offers after a run on random inputs. */
   inputs?: InputOffers;
+  /** Whether a chosen output file may be written (never the model, its inputs or weights). */
+  safeTarget: (target: vscode.Uri, models: readonly PanelModel[]) => boolean;
 }
 
 /** A notice said once per session: CUDA installed but unusable is worth one mention, not one per run. */
@@ -124,7 +129,8 @@ export class AnalysisPanel implements vscode.Disposable {
       }
       const message = (e as Error).message;
       this.deps.log.error(message);
-      await this.post({ kind: 'failed', message });
+      // The model's inputs, so that the panel's settings can fix what failed (an input to choose) without a result yet.
+      await this.post({ kind: 'failed', message, settings, inputs: this.models.length ? undefined : graphInputsOf(paths[0]) });
       void vscode.window.showErrorMessage(vscode.l10n.t('Gradient Lens: {0}', panelWording(message)), vscode.l10n.t('Show Log')).then((a) => {
         if (a) this.deps.log.show();
       });
@@ -174,7 +180,8 @@ export class AnalysisPanel implements vscode.Disposable {
         if (!match) return;
         const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(path.dirname(this.state.modelPaths[0]));
         const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(folder, m.name.replace(/[^\w.-]+/g, '_')), filters: { PNG: ['png'] } });
-        if (target) await vscode.workspace.fs.writeFile(target, Buffer.from(match[1], 'base64'));
+        // Never over the model, its inputs or its weights (the export rules).
+        if (target && this.deps.safeTarget(target, this.models)) await vscode.workspace.fs.writeFile(target, Buffer.from(match[1], 'base64'));
         return;
       }
       case 'export':
@@ -205,4 +212,13 @@ export class AnalysisPanel implements vscode.Disposable {
 export function titleFor(paths: readonly string[]): string {
   const names = paths.map((p) => path.basename(p));
   return names.length === 1 ? vscode.l10n.t('Gradient flow: {0}', names[0]) : vscode.l10n.t('Compare: {0}', names.join(' · '));
+}
+
+/** The model's feedable inputs, for the settings of a panel that has no result yet (nothing when unreadable). */
+function graphInputsOf(modelPath: string): ValueInfoSummary[] | undefined {
+  try {
+    return feedableInputs(loadModel(modelPath)).map(summarizeValueInfo);
+  } catch {
+    return undefined;
+  }
 }

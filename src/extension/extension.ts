@@ -19,6 +19,8 @@ import type { GradientLensApi } from './api';
 import { GradientLensCodeLensProvider } from './codeLens';
 import { ModelOverviewProvider, OVERVIEW_VIEW_TYPE } from './modelOverview';
 import { ReportStore } from './reportStore';
+import { externalDataRef, loadModel } from '../onnx/model';
+import { subgraphsOf, walkNodes } from '../onnx/graphs';
 import { InputOffers } from './inputOffers';
 import { defaultPanelSettings, readConfig } from './settings';
 
@@ -33,6 +35,7 @@ export function activate(context: vscode.ExtensionContext): GradientLensApi {
     extensionUri: context.extensionUri, log, store,
     exportReport: (models, format) => exportReport(models, format),
     inputs: new InputOffers(context.workspaceState),
+    safeTarget: (target, models) => safeExportTarget(target, models),
   };
 
   const track = (p: AnalysisPanel): AnalysisPanel => {
@@ -168,11 +171,13 @@ async function pickModels(many: boolean): Promise<vscode.Uri[] | undefined> {
  * Whether a chosen export file may be written: never the model, one of its inputs or a device
  * or link (the same rules as the CLI's --json/--html); says why in an error message otherwise.
  */
-function safeExportTarget(target: vscode.Uri, models: PanelModel[]): boolean {
+export function safeExportTarget(target: vscode.Uri, models: readonly PanelModel[]): boolean {
   const protectedFiles: ProtectedFile[] = models.flatMap((m) => [
     { role: vscode.l10n.t('the model {0}', m.label), path: m.path },
     ...Object.entries(m.report.input.sources).filter(([, src]) => src.startsWith('file:'))
       .map(([name, src]) => ({ role: vscode.l10n.t("the file of input '{0}'", name), path: src.slice('file:'.length) })),
+    // The model's external-data files (its weights), as the CLI protects them.
+    ...sidecarsOf(m.path).map((file) => ({ role: vscode.l10n.t('an external-data file of {0}', m.label), path: file })),
   ]);
   try {
     checkOutputPaths([{ flag: vscode.l10n.t('The export file'), path: target.fsPath }], protectedFiles);
@@ -230,4 +235,17 @@ function written(target: vscode.Uri, html: boolean): void {
     if (html) void vscode.env.openExternal(target);
     else void vscode.window.showTextDocument(target);
   });
+}
+
+/** The external-data files a model names (inside its folder; the reader refuses others anyway). */
+function sidecarsOf(modelPath: string): string[] {
+  try {
+    const model = loadModel(modelPath);
+    const files = new Set<string>();
+    const graphs = [model.proto.graph, ...walkNodes(model.proto.graph).flatMap((p) => subgraphsOf(p.node).map((g) => g.graph))];
+    for (const g of graphs) for (const t of g.initializer ?? []) if (t.data_location === 1) files.add(externalDataRef(t, model.baseDir).file);
+    return [...files];
+  } catch {
+    return [];
+  }
 }

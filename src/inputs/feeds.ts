@@ -40,6 +40,8 @@ export interface ResolvedInputs {
   axes: Record<string, { time?: number; batch?: number }>;
   /** With calls: the inputs fed per call, [N, ...] (files with a leading N axis, random inputs). */
   perCall: string[];
+  /** Whether the model's declared shapes fix the sequence length. */
+  seqFixed: boolean;
 }
 
 export const DEFAULT_SEQ_LEN = 32;
@@ -68,7 +70,7 @@ function dimSpecs(v: ValueInfoProto): DimSpec[] | null {
 }
 
 /** Called once every input's shape is known, before random inputs are generated (the memory check). */
-export type InputBudget = (plan: { bytes: number; seqLen: number; batch: number }) => void;
+export type InputBudget = (plan: { bytes: number; seqLen: number; batch: number; seqFixed: boolean }) => void;
 
 export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], opts: InputOptions, budget?: InputBudget,
   streaming?: CallsInputs): ResolvedInputs {
@@ -246,7 +248,8 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
     } else if ((elemType === DataType.INT64 || elemType === DataType.INT32) && embeddings.has(v.name)) {
       bytes += n * (elemType === DataType.INT64 ? 8 : 4);
     } else if (elemType === DataType.INT64 || elemType === DataType.INT32) {
-      throw new AnalysisError(`input '${name}' is an integer tensor that does not index an embedding, so random values would be meaningless; pass it with --input ${name}=FILE.npy.`);
+      const scalar = specs.length === 0;
+      throw new AnalysisError(`input '${name}' is an integer tensor that does not index an embedding, so random values would be meaningless; pass it with --input ${name}=FILE.npy${scalar ? ` (or its value, e.g. --input ${name}=16000)` : ''}.`);
     } else {
       throw new AnalysisError(`input '${name}' has element type ${DATA_TYPE_NAMES[elemType] ?? elemType}; Gradient Lens generates float32/float64 and embedding-index inputs only — pass it with --input ${name}=FILE.npy.`);
     }
@@ -264,7 +267,7 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
   }
   seqLen = usedSeq ?? seqLen;
   batch = usedBatch ?? batch;
-  budget?.({ bytes, seqLen, batch });
+  budget?.({ bytes, seqLen, batch, seqFixed: staticRole('seq') !== undefined });
   for (const { v, elemType, wire, shape, n } of toGenerate) {
     if (elemType === DataType.FLOAT || elemType === DataType.DOUBLE) {
       const samples = SeededRandom.forInput(opts.seed, v.name).normal(n);
@@ -287,7 +290,7 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
     }
     axes[name] = entry;
   }
-  return { feeds, sources: ordered, seqLen, batch, axes, perCall: [...perCall] };
+  return { feeds, sources: ordered, seqLen, batch, axes, perCall: [...perCall], seqFixed: staticRole('seq') !== undefined };
 }
 
 /** Token ids must index the embedding's rows: −rows ≤ id < rows (Gather's rule), else one clear error. */

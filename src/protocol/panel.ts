@@ -3,7 +3,7 @@
  * standalone HTML report). Shared by both sides: no Node or VS Code imports here. Bulk numbers
  * travel inside the Report as typed arrays (postMessage transfers them), never as JSON lists.
  */
-import type { Report } from '../report/types';
+import type { Report, ValueInfoSummary } from '../report/types';
 
 /** What the panel's controls set; the host turns it into analysis settings. */
 export interface PanelSettings {
@@ -38,7 +38,11 @@ export interface PanelModel {
 export type HostToPanel =
   | { kind: 'show'; models: PanelModel[]; settings: PanelSettings }
   | { kind: 'busy'; message: string }
-  | { kind: 'failed'; message: string }
+  /**
+   * The analysis failed. Before any result was shown, `settings` and the model's `inputs` let the
+   * panel offer its settings (an input to choose, a sequence length to change) all the same.
+   */
+  | { kind: 'failed'; message: string; settings?: PanelSettings; inputs?: ValueInfoSummary[] }
   | { kind: 'inputPicked'; input: string; file: string }
   /** The answer to `pickTarget`: the .npy chosen for the 'target' objective. */
   | { kind: 'targetPicked'; file: string };

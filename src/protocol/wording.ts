@@ -6,6 +6,7 @@
  */
 
 const RULES: [RegExp, string][] = [
+  [/ \(or its value, e\.g\. --input [^)]*\)/g, ''],
   [/pass it with --input ([^\s=]+)=FILE\.npy/g, "choose a .npy for input '$1' (Settings → Inputs)"],
   [/pass --input ([^\s=]+)=FILE\.npy/g, "choose a .npy for input '$1' (Settings → Inputs)"],
   [/--input ([^\s=]+)=FILE\.npy/g, "a .npy for input '$1' (Settings → Inputs)"],

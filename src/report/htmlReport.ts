@@ -3,6 +3,7 @@
  * data (the panel's bundle and stylesheet inlined). Used by `--html` and "Export Report…".
  */
 import * as fs from 'fs';
+import { randomBytes } from 'crypto';
 import * as path from 'path';
 import type { PanelModel } from '../protocol/panel';
 import { renderStandaloneHtml } from '../protocol/standalone';
@@ -56,13 +57,17 @@ export function standaloneHtml(models: PanelModel[], title: string): string {
 /** Write to a temporary name and rename, so a failed or cancelled run leaves no partial file. */
 export async function writeFileAtomically(file: string, text: string, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) throw new CancelledError();
-  const tmp = `${file}.tmp-${process.pid}`;
+  // A fresh name, created exclusively: never follows a link or reuses a file someone else placed there.
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  let created = false;
   try {
-    await fs.promises.writeFile(tmp, text, { signal });
+    const handle = await fs.promises.open(tmp, 'wx');
+    created = true;
+    try { await handle.writeFile(text, { signal }); } finally { await handle.close(); }
     if (signal?.aborted) throw new CancelledError();
     await fs.promises.rename(tmp, file);
   } catch (e) {
-    await fs.promises.rm(tmp, { force: true });
+    if (created) await fs.promises.rm(tmp, { force: true });
     if (signal?.aborted) throw new CancelledError();
     throw new AnalysisError(`could not write ${printable(file)}: ${(e as Error).message}`);
   }

@@ -13,6 +13,7 @@
  * `warnings` in the file gain a line saying how many there were and where.
  */
 import * as fs from 'fs';
+import { randomBytes } from 'crypto';
 import { AnalysisError, CancelledError } from '../onnx/errors';
 import type { Report } from './types';
 import { FormatPool, PARALLEL_MIN_NUMBERS, startFormatPool } from './formatPool';
@@ -63,15 +64,16 @@ export async function writeReportJson(
     return;
   }
   const path = out;
-  const tmp = `${path}.tmp-${process.pid}`;
-  const file = fs.createWriteStream(tmp);
+  // A fresh name, created exclusively (O_EXCL): never follows a link or reuses a file placed there.
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const file = fs.createWriteStream(tmp, { flags: 'wx' });
   try {
     await writeToStream(report, file, detail, signal, opts.helperThreads);
     await closeFile(file, true);
     await fs.promises.rename(tmp, path);
   } catch (e) {
     await closeFile(file, false).catch(() => undefined);
-    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
     // File-system failures (ENOENT, EACCES, ENOSPC, …) are the user's to fix; anything else is a bug to surface as is.
     if (typeof (e as NodeJS.ErrnoException).code !== 'string') throw e;
     throw new AnalysisError(`the JSON report could not be written to ${path} (${(e as Error).message}); check that its folder exists and is writable.`);

@@ -15,6 +15,11 @@ import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import type { ModelOverview, Report } from '../report/types';
 import { Control, HostToWorker, WorkerToHost } from './protocol';
 
+// onnxruntime-node's telemetry writes a log file into the temporary folder on every run (and a
+// device id under ~/.cache) unless this is set before the library loads. Gradient Lens writes
+// only the files a user asks for: off, process-wide, before any worker or session starts.
+if (process.env.ORT_DISABLE_TELEMETRY === undefined) process.env.ORT_DISABLE_TELEMETRY = '1';
+
 export interface AnalyzeOptions extends AnalysisSettings {
   signal?: AbortSignal;
   onProgress?: (message: string) => void;

@@ -39,10 +39,14 @@ interface RefDirection {
   gradHidden: string;
   gradCell?: string;
   jacobianNorm: { hidden: string; cell?: string; state: string };
-  weightGrads: Record<string, string>;
+  /** Absent for a state recurrence (no weights of its own, no input sequence). */
+  weightGrads?: Record<string, string>;
   gradNorm: number[];
   gradCellNorm?: number[];
-  inputGradNorm: number[];
+  inputGradNorm?: number[];
+  /** A state recurrence: its state per step and its recognised gates, [T, B, ·]. */
+  hidden?: string;
+  gates?: Record<string, string>;
   decay: RefDecay;
   decayPaths?: { hidden: RefDecay; cell: RefDecay };
 }
@@ -50,7 +54,7 @@ interface RefRun {
   objective: { kind: ObjectiveKind; output: string; timeAxis: number | null; target: string | null };
   value: number;
   inputGrads: Record<string, string>;
-  layers: { node: string; op: string; directions: RefDirection[] }[];
+  layers: { node: string; op: string; path?: string[]; iterations?: number; stepsPerIteration?: number; directions: RefDirection[] }[];
   clipping: { globalNorm: number; factors: Record<string, number> };
 }
 interface RefCase {
@@ -138,7 +142,8 @@ describe('backward pass vs PyTorch autograd (float64, unrolled)', function () {
           let worst = 0;
           let widest = 0;
           for (const l of report.layers) {
-            const g = l.op === 'LSTM' ? 4 : l.op === 'GRU' ? 3 : 1;
+            const op = l.op === 'state' ? l.cell : l.op;
+            const g = op === 'LSTM' ? 4 : op === 'GRU' ? 3 : 1;
             worst = Math.max(worst, l.seqLen * (l.inputSize + (g + 1) * l.hiddenSize));
             widest = Math.max(widest, l.inputSize + (g + 1) * l.hiddenSize);
           }
@@ -173,7 +178,7 @@ describe('backward pass vs PyTorch autograd (float64, unrolled)', function () {
           assert.ok(report.objective);
           assert.strictEqual(report.objective.kind, o.kind);
           assert.strictEqual(report.objective.output, o.output);
-          if (o.kind === 'last') assert.strictEqual(report.objective.timeAxis, o.timeAxis, 'time axis traced through the graph');
+          if (o.kind === 'last') assert.strictEqual(report.objective.timeAxis ?? null, o.timeAxis, 'time axis traced through the graph');
           assertScaledClose([report.objective.value!], [run.value], tol, 'L');
           assert.ok(report.clipping);
           assertScaledClose([report.clipping.globalNorm], [run.clipping.globalNorm], tol, 'global norm');
@@ -196,7 +201,17 @@ describe('backward pass vs PyTorch autograd (float64, unrolled)', function () {
               const check = (t: TensorLike | undefined, file: string, what: string) => checkTensor(dir, t, file, tol, what);
               check(d.gradHidden, ref.gradHidden, 'gradHidden');
               if (ref.gradCell) check(d.gradCell, ref.gradCell, 'gradCell');
-              for (const [k, file] of Object.entries(ref.weightGrads)) check(d.weightGrads?.[k as 'W'], file, `weightGrads.${k}`);
+              if (ref.weightGrads) for (const [k, file] of Object.entries(ref.weightGrads)) check(d.weightGrads?.[k as 'W'], file, `weightGrads.${k}`);
+              else assert.strictEqual(d.weightGrads, undefined, 'a state recurrence has no weight gradients');
+              // A state recurrence's own forward: its state per step and the gates of its recognised cell.
+              if (ref.hidden) check(d.hidden, ref.hidden, 'hidden');
+              for (const [gate, file] of Object.entries(ref.gates ?? {})) check(d.gates[gate], file, `gates.${gate}`);
+              const { layer } = direction();
+              if (refLayer.iterations !== undefined) {
+                assert.deepStrictEqual([layer.iterations?.count, layer.iterations?.steps], [refLayer.iterations, refLayer.stepsPerIteration], 'iterations × steps');
+              }
+              if (refLayer.path) assert.deepStrictEqual(layer.path, refLayer.path, 'path');
+              assert.strictEqual(layer.op, refLayer.op);
             });
 
             it(`${refLayer.node} ${ref.direction}: jacobianNorm (state, hidden, cell) and the per-step norms, each to its own digits`, () => {
@@ -215,10 +230,12 @@ describe('backward pass vs PyTorch autograd (float64, unrolled)', function () {
               if (ref.gradCellNorm) steps(d.metrics.gradCellNorm, ref.gradCellNorm, 'gradCellNorm');
               // dL/dX_t = Σ over gates of W-weighted da_t: its terms are about κ·‖dL/dh_t‖ (κ the largest ratio of the
               // two norms), and they may cancel to a much smaller sum — the bound is relative to the terms.
-              const kappa = Math.max(0, ...ref.inputGradNorm.map((x, t) => (ref.gradNorm[t] > 0 ? x / ref.gradNorm[t] : 0)));
               const got = d.metrics.inputGradNorm;
+              if (!ref.inputGradNorm) { assert.strictEqual(got, undefined, 'a state recurrence has no input sequence of its own'); return; }
+              const refX = ref.inputGradNorm;
+              const kappa = Math.max(0, ...refX.map((x, t) => (ref.gradNorm[t] > 0 ? x / ref.gradNorm[t] : 0)));
               assert.ok(got, 'inputGradNorm');
-              assertStepwiseClose(got, ref.inputGradNorm, perStep, lastT, 'inputGradNorm', ref.gradNorm.map((g) => kappa * g));
+              assertStepwiseClose(got, refX, perStep, lastT, 'inputGradNorm', ref.gradNorm.map((g) => kappa * g));
             });
 
             if (r === 0) {
@@ -230,7 +247,7 @@ describe('backward pass vs PyTorch autograd (float64, unrolled)', function () {
                 const check = (t: TensorLike | undefined, file: string, what: string) => checkTensor(dir, t, file, tol, what);
                 check(d.gradHidden, ref.gradHidden, 'gradHidden');
                 if (ref.gradCell) check(d.gradCell, ref.gradCell, 'gradCell');
-                for (const [k, file] of Object.entries(ref.weightGrads)) check(d.weightGrads?.[k as 'W'], file, `weightGrads.${k}`);
+                for (const [k, file] of Object.entries(ref.weightGrads ?? {})) check(d.weightGrads?.[k as 'W'], file, `weightGrads.${k}`);
               });
             }
 

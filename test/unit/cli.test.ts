@@ -262,17 +262,19 @@ describe('cli: execution providers', function () {
     }
   });
 
-  it('--ep auto falls back to CPU and says so in the summary and the report (or runs on CUDA)', async () => {
+  it('--ep auto without the CUDA provider installed runs on CPU and says nothing about CUDA (or runs on CUDA)', async () => {
     const r = await cli('analyze', FORGET_MODEL, '--input', FORGET_X, '--ep', 'auto', '--json', '-');
     assert.strictEqual(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as JsonReport;
-    const fallback = j.warnings.filter((w) => /CUDA execution provider/.test(w) && /\bCPU\b/.test(w));
+    const fallback = j.warnings.filter((w) => /CUDA execution provider/.test(w));
     if (j.runtime.executionProvider === 'cpu') {
-      assert.strictEqual(fallback.length, 1, `warnings: ${JSON.stringify(j.warnings)}`);
+      // A machine that never installed the CUDA provider has nothing to try and nothing to be told on every run.
+      if (!cudaProviderInstalled()) assert.deepStrictEqual(fallback, [], `warnings: ${JSON.stringify(j.warnings)}`);
+      else assert.strictEqual(fallback.length, 1, 'installed but unusable: said once in the report');
       const s = await cli('analyze', FORGET_MODEL, '--input', FORGET_X); // auto is the default
       assert.strictEqual(s.code, 0, s.stderr);
       assert.match(s.stdout, /on CPU/);
-      assert.ok(s.stdout.includes(`warning: ${fallback[0]}`), s.stdout);
+      if (!cudaProviderInstalled()) assert.doesNotMatch(s.stdout, /CUDA/);
       assert.strictEqual(s.stderr, '');
     } else {
       assert.ok(hasCuda, 'ran on CUDA although no CUDA provider library is installed');

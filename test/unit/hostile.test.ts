@@ -9,6 +9,7 @@
 import * as assert from 'assert';
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { inspectModel } from '../../src/analysis/analyze';
 import { estimateAnalysisMemory, parseSize } from '../../src/analysis/memory';
@@ -96,6 +97,29 @@ describe('hostile: external data outside the model\'s folder is never read', fun
     const b = await cli('analyze', BASIC_MODEL, '--ep', 'cpu', '--input', `x=${BASIC_X}`, '--json', '-');
     assert.strictEqual(a.code, 0, a.stderr);
     assert.deepStrictEqual(JSON.parse(a.stdout).outputs, JSON.parse(b.stdout).outputs);
+  });
+
+  it('a Loop/Scan body\'s sidecar weights are read from the model\'s folder, not the working directory', async () => {
+    for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+    const src = fixture('backward', 'gru_in_scan');
+    const proto = loadModel(path.join(src, 'model.onnx')).proto;
+    const body = proto.graph.node.find((n) => n.op_type === 'Scan')!.attribute.find((a) => a.name === 'body')!.g!;
+    // R moves into the body, its bytes in r.bin beside the model.
+    const R = proto.graph.initializer.find((t) => t.name === 'gru_R')!;
+    proto.graph.initializer = proto.graph.initializer.filter((t) => t !== R);
+    const bytes = Buffer.from(R.raw_data ?? new Uint8Array(new Float32Array(R.float_data!).buffer));
+    fs.writeFileSync(path.join(dir, 'r.bin'), bytes);
+    body.initializer = [...(body.initializer ?? []), { ...R, raw_data: undefined, float_data: undefined, data_location: 1, external_data: [{ key: 'location', value: 'r.bin' }] }];
+    const model = path.join(dir, 'model.onnx');
+    fs.writeFileSync(model, encodeModel(proto));
+    // A decoy r.bin of other weights in the working directory.
+    const cwd = tempDir('gl-hostile-cwd-');
+    fs.writeFileSync(path.join(cwd, 'r.bin'), Buffer.alloc(bytes.length, 0x3f));
+    const args = ['analyze', '--ep', 'cpu', '--input', `x=${path.join(src, 'input_x.npy')}`, '--input', `h0=${path.join(src, 'input_h0.npy')}`, '--json', '-'];
+    const a = await runBin([args[0], model, ...args.slice(1)], cwd);
+    const b = await runBin([args[0], path.join(src, 'model.onnx'), ...args.slice(1)], cwd);
+    assert.strictEqual(a.code, 0, a.stderr);
+    assert.deepStrictEqual(JSON.parse(a.stdout).outputs, JSON.parse(b.stdout).outputs, 'the weights in the model\'s folder, not the decoy');
   });
 
   const badEntries: [string, Record<string, string>, RegExp][] = [
@@ -243,6 +267,20 @@ describe('hostile: report paths never destroy anything', function () {
   });
 });
 
+describe('hostile: an analysis writes only the files asked for', function () {
+  this.timeout(60000);
+  it('no onnxruntime telemetry log in the temporary folder (ORT_DISABLE_TELEMETRY is set before it loads)', async () => {
+    await ensureBundle();
+    const env = { ...process.env };
+    delete env.ORT_DISABLE_TELEMETRY;
+    const child = spawn(process.execPath, [BIN, 'analyze', BASIC_MODEL, '--ep', 'cpu', '--input', `x=${BASIC_X}`, '--quiet'], { env, stdio: 'ignore' });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.strictEqual(code, 0);
+    // onnxruntime-node 1.30 names its log after the process: /tmp/mat-debug-<pid>.log.
+    assert.ok(!fs.existsSync(path.join(os.tmpdir(), `mat-debug-${child.pid}.log`)), 'a telemetry log was written');
+  });
+});
+
 describe('hostile: size bombs are refused before allocating', function () {
   this.timeout(60000);
   let dir: string;
@@ -283,7 +321,7 @@ describe('hostile: size bombs are refused before allocating', function () {
 
   it('--jacobian probes:99999999999 and a --max-memory below the need', async () => {
     await refused([symbolic, '--jacobian', 'probes:99999999999'], /Jacobian probes/);
-    await refused([symbolic, '--max-memory', '1M'], 'the limit of 1.0 MB (--max-memory)');
+    await refused([symbolic, '--max-memory', '1M'], 'the limit of 1.0 MiB (--max-memory)');
     const ok = await cli('analyze', symbolic, '--ep', 'cpu', '--max-memory', '4G', '--quiet');
     assert.strictEqual(ok.code, 0, ok.stderr);
   });

@@ -298,8 +298,9 @@ describe('report: JSON writer', () => {
       const ac = new AbortController();
       const pending = writeReportJson(r, file, { detail: 'full', signal: ac.signal });
       // Abort once the temporary file has started to fill.
-      const tmp = `${file}.tmp-${process.pid}`;
-      while (!fs.existsSync(tmp) || fs.statSync(tmp).size === 0) await new Promise((res) => setTimeout(res, 1));
+      // (A fresh temporary name: report.json.tmp-<pid>-<random>.)
+      const tmpOf = () => fs.readdirSync(dir).find((f) => f.startsWith(`report.json.tmp-${process.pid}-`));
+      for (let t = tmpOf(); !t || fs.statSync(path.join(dir, t)).size === 0; t = tmpOf()) await new Promise((res) => setTimeout(res, 1));
       ac.abort();
       await assert.rejects(pending, (e: Error) => e.name === 'CancelledError');
       assert.deepStrictEqual(fs.readdirSync(dir), ['report.json']);

@@ -11,7 +11,7 @@
  */
 import type { Button, Dropdown } from '@vscode/webview-ui-toolkit';
 import type { PanelModel, PanelSettings } from '../../src/protocol/panel';
-import type { Report } from '../../src/report/types';
+import type { Report, ValueInfoSummary } from '../../src/report/types';
 import { h, uid } from './dom';
 import { baseName } from './format';
 import { fixedSizes, settingsSummary } from './settingsText';
@@ -112,12 +112,13 @@ export class Controls {
   private readonly summary: HTMLElement;
   private readonly read: () => PanelSettings | string;
 
-  constructor(initial: PanelSettings, models: PanelModel[] | undefined, private readonly handlers: ControlsHandlers, drawerOpen = false) {
+  constructor(initial: PanelSettings, models: PanelModel[] | undefined, private readonly handlers: ControlsHandlers, drawerOpen = false,
+    modelInputs: ValueInfoSummary[] = []) {
     this.inputs = { ...initial.inputs };
     this.target = initial.target;
     const reports = (models ?? []).map((m) => m.report);
     const fixed = reports.length ? fixedSizes(reports[0]) : {};
-    const seqLenBox = textField('Sequence length', initial.seqLen !== undefined ? String(initial.seqLen) : '', { placeholder: 'model default', hint: 'T, the length of the recurrent sequence axis; empty: the model\'s static value, else 32', testid: 'control-seqlen' });
+    const seqLenBox = textField('Sequence length', initial.seqLen !== undefined ? String(initial.seqLen) : '', { placeholder: 'model default', hint: 'the length of the inputs\' sequence axis (behind a strided front end the layer runs fewer steps); empty: the model\'s static value, else 32', testid: 'control-seqlen' });
     disable(seqLenBox, seqLenBox.input, fixed.seqLen && `fixed at ${fixed.seqLen.size} by input ${fixed.seqLen.input}`);
     // Streaming models (state fed back from one call to the next): how many calls.
     const streaming = reports.some((r) => r.input.calls !== undefined);
@@ -159,7 +160,7 @@ export class Controls {
       if (typeof S === 'string') return S;
       const lo = Number((lowBox.input.value ?? '').trim());
       const hi = Number((highBox.input.value ?? '').trim());
-      if (!(lo > 0 && hi < 1 && lo < hi)) return 'The saturation thresholds must satisfy 0 < low < high < 1.';
+      if (!(lo >= 0 && hi <= 1 && lo < hi)) return 'The saturation thresholds must satisfy 0 ≤ low < high ≤ 1.';
       let jac = jacobian.dropdown.value;
       if (jac === 'probes') {
         const K = int(probesBox.input, 'Probes K', 1, false);
@@ -189,6 +190,8 @@ export class Controls {
         if (!graphInputs.has(gi.name)) graphInputs.set(gi.name, `${gi.elemType}${gi.shape ? ` [${gi.shape.map((d) => d ?? '?').join(', ')}]` : ''}`);
       }
     }
+    // No result yet (the first run failed): the model's inputs as the host read them.
+    for (const gi of modelInputs) if (!graphInputs.has(gi.name)) graphInputs.set(gi.name, `${gi.elemType}${gi.shape ? ` [${gi.shape.map((d) => d ?? '?').join(', ')}]` : ''}`);
     for (const name of Object.keys(this.inputs)) if (!graphInputs.has(name)) graphInputs.set(name, '');
     const inputRows = [...graphInputs.entries()].map(([name, type]) => {
       const label = h('span', { class: 'gl-input-file' });

@@ -8,6 +8,7 @@ import {
 } from '@vscode/webview-ui-toolkit';
 import '../panel.css';
 import type { HostToPanel, PanelModel, PanelSettings } from '../../src/protocol/panel';
+import type { ValueInfoSummary } from '../../src/report/types';
 import { Controls, settingsSummary } from './controls';
 import { panelWording } from '../../src/protocol/wording';
 import { h } from './dom';
@@ -35,6 +36,7 @@ class Panel {
   /** The settings that produced the shown result. */
   private shownSettings: PanelSettings | undefined;
   private drawerOpen = false;
+  private modelInputs: ValueInfoSummary[] = [];
   private readonly ctx: ViewContext;
 
   constructor(private readonly host: Host) {
@@ -102,6 +104,13 @@ class Panel {
         this.setState('busy');
         return;
       case 'failed':
+        // Nothing shown yet: mount the settings with the model's inputs, so the user can fix what failed.
+        if (m.settings && this.models.length === 0) {
+          this.settings = m.settings;
+          this.modelInputs = m.inputs ?? [];
+          this.drawerOpen = true;
+          this.mountControls();
+        }
         this.fail(m.message);
         return;
       case 'inputPicked':
@@ -165,7 +174,7 @@ class Panel {
         this.drawerOpen = open;
         this.persist();
       },
-    }, this.drawerOpen || this.models.length === 0);
+    }, this.drawerOpen || this.models.length === 0, this.modelInputs);
     this.controlsSlot.replaceChildren(this.controls.el);
   }
 

@@ -11,7 +11,7 @@ import { AnalysisError } from '../../onnx/errors';
 import { GraphProto, NodeProto } from '../../onnx/proto';
 import { layerDisplayName } from '../recurrent';
 import { isRecurrent } from './gradientPath';
-import { bodyOf, describeIterated, isIterated } from '../iterated/spec';
+import { describeIterated, isIterated } from '../iterated/spec';
 
 import type { ObjectiveKind } from '../../report/types';
 
@@ -92,8 +92,8 @@ export function traceTimeAxis(graph: GraphProto, shapes: (t: string) => number[]
       if (n.output[0]) axisOf.set(n.output[0], { axis: 0, from: layerDisplayName(n, i) });
       return;
     }
-    if (isIterated(n) && bodyOf(n).node.some(isRecurrent)) {
-      // A Loop/Scan whose body holds a recurrent node: its per-iteration outputs are stacked along the iterations.
+    if (isIterated(n)) {
+      // A Loop/Scan (a recurrent node inside, or state carried from iteration to iteration): its per-iteration outputs are stacked along the iterations.
       const spec = describeIterated(n, i, 17);
       spec.scanOuts.forEach((so) => { if (so.outerOut) axisOf.set(so.outerOut, { axis: so.axis, from: layerDisplayName(n, i) }); });
       return;
