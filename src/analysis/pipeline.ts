@@ -91,8 +91,18 @@ export const CHUNKED_CALLS_MIN = 64;
 export type JacobianMode = 'auto' | 'exact' | 'off' | { probes: number };
 
 /** B·H above which the automatic Jacobian mode switches from exact to probes. */
-export const EXACT_JACOBIAN_MAX = 512;
-export const AUTO_PROBES = 64;
+export const EXACT_JACOBIAN_MAX = 64;
+export const AUTO_PROBES = 8;
+
+/**
+ * The relative error of a K-probe estimate of a Jacobian norm, as reported (jacobianNorm.relError):
+ * with Gaussian probes z, ‖Jᵀz‖² estimates ‖J‖²_F with variance 2‖JJᵀ‖²_F ≤ 2‖J‖⁴_F, so the mean of K
+ * has a relative standard deviation ≤ √(2/K), and its square root, the norm, about half that:
+ * 1/√(2K) — 25% for K = 8, the bound reached when one direction dominates J.
+ */
+export function probesRelError(K: number): number {
+  return 1 / Math.sqrt(2 * K);
+}
 
 export interface PipelineHooks {
   /** Progress messages for a status bar or notification. */
@@ -315,7 +325,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     for (const [, plan] of iterated) {
       planState(plan, batches[0] ?? inputs.batch, jacobianMode, EXACT_JACOBIAN_MAX, AUTO_PROBES, opts.seed);
       if (plan.state?.probes && jacobianMode === 'auto') {
-        warnings.push(`state '${plan.stateLayer!.name}': jacobianNorm is estimated with ${plan.state.probes} random probes because B·H = ${plan.state.B * plan.state.H} > ${EXACT_JACOBIAN_MAX} (relative error about ${(100 * Math.sqrt(2 / plan.state.probes)).toFixed(0)}% per step); pass --jacobian exact for the exact value.`);
+        warnings.push(`state '${plan.stateLayer!.name}': jacobianNorm is estimated with ${plan.state.probes} random probes because B·H = ${plan.state.B * plan.state.H} > ${EXACT_JACOBIAN_MAX} (each step within about ±${Math.round(100 * probesRelError(plan.state.probes))}%, drawn as a band); pass --jacobian exact for the exact value.`);
       }
     }
     const analysisGraph = buildAnalysisGraph({
@@ -438,7 +448,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
           const f64 = (data: Float64Array): Tensor => ({ dims: [T], data });
           report.jacobianNorm = {
             hidden: f64(norms.hidden), state: f64(norms.state), ...(norms.cell ? { cell: f64(norms.cell) } : {}),
-            method: plan.probes ? 'probes' : 'exact', ...(plan.probes ? { probes: plan.probes } : {}),
+            method: plan.probes ? 'probes' : 'exact', ...(plan.probes ? { probes: plan.probes, relError: probesRelError(plan.probes) } : {}),
           };
         }
         const g = GATE_COUNT[layer.op];
@@ -690,7 +700,7 @@ function jacobianPlan(mode: JacobianMode, layers: RecurrentLayer[], batches: num
     if (mode === 'auto') {
       if (B * H > EXACT_JACOBIAN_MAX) {
         probes = AUTO_PROBES;
-        warnings.push(`${layer.op} '${layer.name}': jacobianNorm is estimated with ${AUTO_PROBES} random probes because B·H = ${B * H} > ${EXACT_JACOBIAN_MAX} (relative error about ${(100 * Math.sqrt(2 / AUTO_PROBES)).toFixed(0)}% per step); pass --jacobian exact for the exact value.`);
+        warnings.push(`${layer.op} '${layer.name}': jacobianNorm is estimated with ${AUTO_PROBES} random probes because B·H = ${B * H} > ${EXACT_JACOBIAN_MAX} (each step within about ±${Math.round(100 * probesRelError(AUTO_PROBES))}%, drawn as a band); pass --jacobian exact for the exact value (about ${Math.round((1 + 2 * H) / (1 + 2 * AUTO_PROBES))}× the backward pass's work).`);
       }
     } else if (mode !== 'exact') {
       probes = mode.probes;

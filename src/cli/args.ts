@@ -53,7 +53,7 @@ options:
   --output NAME             the graph output the objective is taken on [the first]
   --time-axis K             the output's time axis for --objective last [traced through the graph]
   --target FILE.npy         target values for --objective target (mean squared error)
-  --jacobian MODE           auto | exact | probes:K | off [auto: exact while B·H ≤ 512, else probes:64]
+  --jacobian MODE           auto | exact | probes:K | off [auto: exact while B·H ≤ 64, else probes:8]
   --ep auto|cpu|cuda        execution provider [auto: CUDA if it loads, else CPU]
   --saturation LOW,HIGH     gate saturation thresholds [0.1,0.9]
   --detail full|metrics     leave per-step tensors out of the JSON / HTML with 'metrics' [full]

@@ -49,16 +49,16 @@ describe('backward options', function () {
     assert.ok(d.gradHidden && d.gradCell && d.weightGrads);
   });
 
-  it('auto switches to 64 probes above B·H = 512 and says so', async () => {
+  it('auto switches to 8 probes above B·H = 64 and says so', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-auto-'));
     try {
       const file = path.join(dir, 'm.onnx');
-      fs.writeFileSync(file, syntheticRecurrentModelBytes({ op: 'GRU', hidden: 96, input: 4 }));
-      const small = await analyze(file, { seqLen: 6, batch: 5 }); // B·H = 480
+      fs.writeFileSync(file, syntheticRecurrentModelBytes({ op: 'GRU', hidden: 16, input: 4 }));
+      const small = await analyze(file, { seqLen: 6, batch: 4 }); // B·H = 64
       assert.strictEqual(small.layers[0].directions[0].jacobianNorm!.method, 'exact');
-      const big = await analyze(file, { seqLen: 6, batch: 6 });   // B·H = 576
+      const big = await analyze(file, { seqLen: 6, batch: 5 });   // B·H = 80
       assert.strictEqual(big.layers[0].directions[0].jacobianNorm!.method, 'probes');
-      assert.ok(big.warnings.some((w) => /64 random probes/.test(w) && /--jacobian exact/.test(w)), big.warnings.join('\n'));
+      assert.ok(big.warnings.some((w) => /8 random probes/.test(w) && /--jacobian exact/.test(w)), big.warnings.join('\n'));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

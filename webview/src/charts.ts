@@ -24,6 +24,8 @@ export interface Curve {
   axis?: 'fraction' | 'norm';
   /** The raw values behind a normalised curve, for tooltips ("raw ‖·‖_F = …"). */
   raw?: ArrayLike<number>;
+  /** A random-probe estimate: its relative error, drawn as a shaded band of ±band around the curve. */
+  band?: number;
 }
 
 interface AxisTipParam {
@@ -91,7 +93,8 @@ function valueAt(c: Curve, i: number): string {
   const v = c.values[i];
   const s = tipValue(v);
   const raw = c.raw ? ` <span class="gl-tip-note">(‖·‖ = ${tipValue(c.raw[i])})</span>` : '';
-  return v > 0 ? `${s}${raw}` : `${s}${raw} <span class="gl-tip-note">(not drawn on a log axis)</span>`;
+  const band = c.band ? ` <span class="gl-tip-note">±${Math.round(100 * c.band)}%</span>` : '';
+  return v > 0 ? `${s}${band}${raw}` : `${s}${raw} <span class="gl-tip-note">(not drawn on a log axis)</span>`;
 }
 
 export interface FlowChartSpec {
@@ -171,9 +174,26 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
       data: [{ xAxis: direction === 'forward' ? T - 1 - spec.reach : spec.reach }],
     } : undefined,
   }));
+  // Error bands of probe estimates: a transparent lower edge and the band's width stacked on it (after the curves, out of the legend).
+  curves.forEach((c, k) => {
+    if (!c.band) return;
+    const lower = new Array<number | null>(c.values.length);
+    const width = new Array<number | null>(c.values.length);
+    for (let i = 0; i < c.values.length; i++) {
+      const v = c.values[i];
+      const ok = v > 0 && Number.isFinite(v);
+      lower[i] = ok ? v * (1 - c.band) : null;
+      width[i] = ok ? v * 2 * c.band : null;
+    }
+    const stack = `band-${k}`;
+    const common = { type: 'line', yAxisIndex: axisIndex(c), stack, symbol: 'none', silent: true, lineStyle: { opacity: 0 }, sampling, z: 1, tooltip: { show: false } };
+    series.push({ ...common, name: `${c.name} band low`, data: lower.map((v, i) => [i, v]) });
+    series.push({ ...common, name: `${c.name} ±${Math.round(100 * c.band)}%`, data: width.map((v, i) => [i, v]), areaStyle: { color: c.color(p), opacity: 0.18 } });
+  });
   const b = baseOption(p);
   // An explicit width: the toolbox keeps the top right corner; the legend wraps below it.
   const legend = wrappingLegend(p, curves.map((c) => c.name), Math.max(120, view.el.clientWidth - 160));
+  (legend.option as { data?: string[] }).data = curves.map((c) => c.name);
   return {
     ...b,
     grid: { ...TIME_GRID, top: 18 + 22 * legend.rows, bottom: 62, containLabel: false, outerBoundsMode: 'none' },
@@ -183,7 +203,7 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
       trigger: 'axis',
       axisPointer: { type: 'line', lineStyle: { color: p.muted, type: 'dashed' } },
       formatter: (params: AxisTipParam[] | AxisTipParam) => {
-        const list = Array.isArray(params) ? params : [params];
+        const list = (Array.isArray(params) ? params : [params]).filter((q) => (q.seriesIndex ?? 0) < curves.length);
         if (!list.length) return '';
         const t = Math.round(Number(list[0].axisValue));
         const d = Math.abs(lastT - t);

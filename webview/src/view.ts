@@ -202,11 +202,12 @@ function flowCurves(layer: LayerReport, d: DirectionReport): Curve[] {
     const est = j.method === 'probes' ? ' (est.)' : '';
     const f64 = (t: { data: ArrayLike<number> }) => !(t.data instanceof Float32Array);
     const frac = (name: string, t: { data: ArrayLike<number> }, color: Curve['color'], extra: Partial<Curve> = {}): Curve =>
-      ({ name, values: surviving(t.data, last), raw: t.data, float32: !f64(t), color, axis: 'fraction', ...extra });
+      ({ name, values: surviving(t.data, last), raw: t.data, float32: !f64(t), color, axis: 'fraction', ...(j.relError ? { band: j.relError } : {}), ...extra });
     if (layer.op === 'LSTM' && j.cell) {
       curves.push(frac(`state ∂(h,c)_last/∂(h,c)_t${est}`, j.state, (p) => p.orange));
-      curves.push(frac(`cell path ∂c_last/∂c_t${est}`, j.cell, (p) => p.red));
-      curves.push(frac(`hidden path ∂h_last/∂h_t${est}`, j.hidden, (p) => p.yellow, { dashed: true }));
+      // (One band, on the state curve: three overlapping bands would hide the curves.)
+      curves.push(frac(`cell path ∂c_last/∂c_t${est}`, j.cell, (p) => p.red, { band: undefined }));
+      curves.push(frac(`hidden path ∂h_last/∂h_t${est}`, j.hidden, (p) => p.yellow, { dashed: true, band: undefined }));
     } else {
       const v = layer.op === 'state' ? 's' : 'h';
       curves.push(frac(`Jacobian ∂${v}_last/∂${v}_t${est}`, j.state, (p) => p.orange));

@@ -60,7 +60,10 @@ export function stateLayerReport(plan: IteratedPlan, out: StateOutputs, first: R
       hiddenRows: rows, divisors,
     });
     const f64 = (data: Float64Array): Tensor => ({ dims: [N], data });
-    direction.jacobianNorm = { hidden: f64(norms.hidden), state: f64(norms.state), method: st.probes ? 'probes' : 'exact', ...(st.probes ? { probes: st.probes } : {}) };
+    direction.jacobianNorm = {
+      hidden: f64(norms.hidden), state: f64(norms.state), method: st.probes ? 'probes' : 'exact',
+      ...(st.probes ? { probes: st.probes, relError: 1 / Math.sqrt(2 * st.probes) } : {}),
+    };
     direction.metrics.decay = jacobianDecay(norms.state, N - 1, 0, 'state');
   }
   return {
