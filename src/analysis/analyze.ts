@@ -2,6 +2,6 @@
  * The public entry point of the engine: analyse one model in a worker thread (the pipeline is
  * analysis/pipeline.ts; the thread handling is runtime/analysisWorker.ts).
  */
-export { analyzeModel, inspectModel, liveWorkers, workersInNative } from '../runtime/analysisWorker';
+export { analyzeModel, endWarmWorker, inspectModel, liveWorkers, workersInNative, WARM_IDLE_MS } from '../runtime/analysisWorker';
 export type { AnalyzeOptions, WorkerState } from '../runtime/analysisWorker';
 export type { AnalysisSettings } from './pipeline';

@@ -76,6 +76,30 @@ export interface AnalysisSettings extends InputOptions {
   maxMemoryBytes?: number;
   /** Files the caller will write the report to: refused when they are one of the model's sidecars. */
   outputPaths?: string[];
+  /** Keep the decoded model for the next analysis in this thread (a warm worker). */
+  keepModel?: boolean;
+}
+
+/** The last decoded models of a warm worker, by path, size, mtime and inode (a changed file is decoded again). */
+const modelCache = new Map<string, LoadedModel>();
+const MODEL_CACHE_MAX = 2;
+
+function cachedModel(file: string): LoadedModel {
+  let key: string;
+  try {
+    const st = fs.statSync(file);
+    key = `${path.resolve(file)}\n${st.size}\n${st.mtimeMs}\n${st.ino}`;
+  } catch {
+    return loadModel(file); // its own clear error
+  }
+  let m = modelCache.get(key);
+  if (!m) {
+    m = loadModel(file);
+    modelCache.set(key, m);
+    while (modelCache.size > MODEL_CACHE_MAX) modelCache.delete(modelCache.keys().next().value!);
+  }
+  // The preparation passes replace the proto's graph: each analysis gets its own proto object.
+  return { ...m, proto: { ...m.proto } };
 }
 
 /**
@@ -133,7 +157,7 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
 async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: PipelineHooks, tStart: number, spectrumThread: SpectrumThread): Promise<Report> {
   const { progress, checkCancelled } = hooks;
   const { low, high } = opts.saturation;
-  const model = loadModel(opts.modelPath);
+  const model = opts.keepModel ? cachedModel(opts.modelPath) : loadModel(opts.modelPath);
   const modelName = printable(path.basename(model.path));
   if (opts.outputPaths?.length) refuseSidecarOutputs(model, opts.outputPaths);
   // The model as exported (the report describes it, not its prepared or wrapped form).
@@ -336,6 +360,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     buildMs += performance.now() - tBuild1;
     const tapFeeds: Record<string, WireTensor> = {};
     for (const name of analysisGraph.feeds) tapFeeds[name] = values.get(name)!;
+    for (const [name, t] of analysisGraph.fed) tapFeeds[name] = { type: 'float32', dims: t.dims, data: t.data };
     layers.forEach((layer, k) => {
       const r = runs[k];
       const X = r.X;

@@ -107,6 +107,8 @@ export class AnalysisPanel implements vscode.Disposable {
             this.deps.log.info(`analysing ${modelPath}`);
             const report = await analyzeModel({
               ...toAnalysisSettings(modelPath, settings, readConfig(vscode.Uri.file(modelPath)).maxMemoryBytes), signal: controller.signal,
+              // A warm engine: a re-run (another seed, other inputs) reuses the thread, the decoded model and the sessions.
+              warm: true,
               onProgress: (message) => progress.report({ message: prefix + message }),
             });
             this.deps.log.info(`${label}: done in ${report.runtime.timingsMs.total.toFixed(0)} ms on ${report.runtime.executionProvider}`);

@@ -19,6 +19,7 @@ import type { GradientLensApi } from './api';
 import { GradientLensCodeLensProvider } from './codeLens';
 import { ModelOverviewProvider, OVERVIEW_VIEW_TYPE } from './modelOverview';
 import { ReportStore } from './reportStore';
+import { endWarmWorker } from '../runtime/analysisWorker';
 import { externalDataRef, loadModel } from '../onnx/model';
 import { subgraphsOf, walkNodes } from '../onnx/graphs';
 import { InputOffers } from './inputOffers';
@@ -133,8 +134,9 @@ export function activate(context: vscode.ExtensionContext): GradientLensApi {
   };
 }
 
-export function deactivate(): void {
-  // Panels, the store and the log are disposed through context.subscriptions.
+export function deactivate(): Promise<void> {
+  // Panels, the store and the log are disposed through context.subscriptions; the warm engine ends here.
+  return endWarmWorker();
 }
 
 /** The .onnx of the active custom editor tab, if any. */

@@ -59,6 +59,20 @@ export class GraphBuilder {
     });
   }
 
+  /**
+   * Values fed to the graph at run time rather than stored in it (feedInput): a graph whose
+   * structure does not change with them can be reused (a cached session) when only they do.
+   */
+  readonly fed = new Map<string, { dims: number[]; data: Float32Array }>();
+
+  /** A float32 graph input of these values (see `fed`). */
+  feedInput(hint: string, dims: number[], data: Float32Array): string {
+    const name = this.fresh(hint);
+    this.inputs.push(valueInfo(name, DataType.FLOAT, dims));
+    this.fed.set(name, { dims, data });
+    return name;
+  }
+
   initializer(hint: string, dims: number[], data: Float32Array | Int32Array | BigInt64Array | Float64Array | Uint8Array, dataType?: number): string {
     const name = this.fresh(hint);
     this.initializers.push(makeTensor(name, dims, data, dataType));

@@ -25,6 +25,30 @@ export interface AnalyzeOptions extends AnalysisSettings {
   onProgress?: (message: string) => void;
   /** Called once the worker starts, with a view of its native-call state (diagnostics and tests). */
   onStart?: (worker: WorkerState) => void;
+  /**
+   * Keep the worker thread — its onnxruntime environment, decoded models and sessions — for the
+   * next analysis, ending it after WARM_IDLE_MS without one (the editor's re-runs: another seed
+   * or other inputs cost no thread start, model decode or session creation).
+   */
+  warm?: boolean;
+  /** Called with the report and how many sessions the thread has created so far (tests). */
+  onSessions?: (created: number) => void;
+}
+
+/** A warm worker with nothing to do ends after this long. */
+export const WARM_IDLE_MS = 5 * 60 * 1000;
+
+/** The idle warm worker, if any: at most one, reused by the next warm analysis. */
+let idleWorker: { worker: Worker; exited: Promise<void>; timer: NodeJS.Timeout; markEnded: () => void } | undefined;
+
+/** End the idle warm worker now (extension deactivation, tests). */
+export async function endWarmWorker(): Promise<void> {
+  const w = idleWorker;
+  idleWorker = undefined;
+  if (!w) return;
+  clearTimeout(w.timer);
+  await w.worker.terminate();
+  await w.exited;
 }
 
 /** A live view of one analysis worker's native calls. */
@@ -61,9 +85,13 @@ export function workersInNative(): number {
 }
 
 export function analyzeModel(opts: AnalyzeOptions): Promise<Report> {
-  const { signal, onProgress, onStart, ...settings } = opts;
-  return inWorker((control) => ({ kind: 'analyze', messageId: 1, settings, control }), 'report', signal, onProgress, onStart)
-    .then((m) => (m as Extract<WorkerToHost, { kind: 'report' }>).report);
+  const { signal, onProgress, onStart, warm, onSessions, ...settings } = opts;
+  return inWorker((control) => ({ kind: 'analyze', messageId: 1, settings: { ...settings, keepModel: warm }, control, warm }), 'report', signal, onProgress, onStart, warm)
+    .then((m) => {
+      const reply = m as Extract<WorkerToHost, { kind: 'report' }>;
+      if (reply.sessionsCreated !== undefined) onSessions?.(reply.sessionsCreated);
+      return reply.report;
+    });
 }
 
 /** A model's static overview (the custom editor's content), read in a worker thread. */
@@ -72,16 +100,34 @@ export function inspectModel(modelPath: string, signal?: AbortSignal): Promise<M
     .then((m) => (m as Extract<WorkerToHost, { kind: 'overview' }>).overview);
 }
 
-/** One request in a fresh worker thread; resolves with the reply of kind `resultKind`. */
+/**
+ * One request in a worker thread — a fresh one, or (warm) the idle warm worker; resolves with the
+ * reply of kind `resultKind`. A warm worker that finished goes back to idle; any cancel or error
+ * ends the thread (as soon as it is outside native code).
+ */
 function inWorker(request: (control: SharedArrayBuffer) => HostToWorker, resultKind: 'report' | 'overview',
-  signal?: AbortSignal, onProgress?: (message: string) => void, onStart?: (worker: WorkerState) => void): Promise<WorkerToHost> {
+  signal?: AbortSignal, onProgress?: (message: string) => void, onStart?: (worker: WorkerState) => void, warm = false): Promise<WorkerToHost> {
   if (signal?.aborted) return Promise.reject(new CancelledError());
   const control = new Int32Array(new SharedArrayBuffer(Control.Length * 4));
-  const worker = new Worker(workerScriptPath());
-  live++;
-  controls.add(control);
+  let worker: Worker;
+  let exited: Promise<void>;
   let ended = false;
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => { live--; ended = true; controls.delete(control); resolve(); }));
+  const reused = warm ? idleWorker : undefined;
+  if (reused) {
+    idleWorker = undefined;
+    clearTimeout(reused.timer);
+    worker = reused.worker;
+    worker.ref();
+    exited = reused.exited;
+    worker.removeAllListeners('message');
+    worker.removeAllListeners('error');
+  } else {
+    worker = new Worker(workerScriptPath());
+    live++;
+    exited = new Promise<void>((resolve) => worker.once('exit', () => { live--; ended = true; resolve(); }));
+  }
+  controls.add(control);
+  void exited.then(() => { ended = true; controls.delete(control); });
   onStart?.({
     nativeCalls: () => Atomics.load(control, Control.Calls),
     inNative: () => Atomics.load(control, Control.InNative) !== 0,
@@ -113,7 +159,18 @@ function inWorker(request: (control: SharedArrayBuffer) => HostToWorker, resultK
         endWhenSafe();
       } else if (msg.kind === resultKind) {
         settle(() => resolve(msg));
-        endWhenSafe();
+        if (warm && !ended) {
+          // Back to idle, ready for the next analysis; ended after a while without one.
+          controls.delete(control);
+          worker.removeAllListeners('message');
+          worker.removeAllListeners('error');
+          const timer = setTimeout(() => { if (idleWorker?.worker === worker) void endWarmWorker(); }, WARM_IDLE_MS);
+          timer.unref();
+          worker.unref(); // an idle worker does not keep the process alive
+          idleWorker = { worker, exited, timer, markEnded: () => { ended = true; } };
+        } else {
+          endWhenSafe();
+        }
       }
     });
     worker.on('error', (e) => settle(() => reject(new Error(`the analysis worker failed: ${e.message}`))));

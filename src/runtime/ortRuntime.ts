@@ -3,6 +3,7 @@
  * (CUDA → CPU with a notice), runs with wire tensors, and the native-call guard that makes
  * cancelling safe.
  */
+import { createHash } from 'crypto';
 import type * as ortTypes from 'onnxruntime-node';
 import { ExecutionProviderChoice, WireTensor } from './protocol';
 import { encodeModel } from '../onnx/model';
@@ -31,11 +32,38 @@ export interface SessionInfo {
   ms: number;
 }
 
+/**
+ * Sessions kept between analyses in a warm worker (the editor's): keyed by the model bytes' hash
+ * and the execution-provider choice, so a re-run whose graphs are unchanged (another seed, other
+ * inputs of the same shapes) creates no session. Bounded; the least recently used go first.
+ */
+interface CachedSession { session: ortTypes.InferenceSession; info: Omit<SessionInfo, 'sessionId' | 'ms'>; used: number }
+const sessionCache = new Map<string, CachedSession>();
+/** Cached sessions and the bytes of models they hold at most (onnxruntime keeps a session's weights). */
+export const SESSION_CACHE_MAX = 8;
+export const SESSION_CACHE_MAX_BYTES = 512 * 2 ** 20;
+let sessionsCreated = 0;
+
+/** Sessions created in this thread so far (tests count them to see the cache at work). */
+export function sessionCount(): number {
+  return sessionsCreated;
+}
+
+function modelKey(model: { bytes: Uint8Array; externalData?: { path: string; data: Uint8Array }[] }, ep: ExecutionProviderChoice): string {
+  const h = createHash('sha1');
+  h.update(model.bytes);
+  for (const e of model.externalData ?? []) { h.update(e.path); h.update(e.data); }
+  return `${ep}:${h.digest('hex')}`;
+}
+
 export class OrtRuntime {
   private readonly sessions = new Map<string, ortTypes.InferenceSession>();
+  /** Session ids that belong to the thread's cache (released by eviction, not by release()). */
+  private readonly cachedIds = new Set<string>();
   private next = 1;
 
-  constructor(private readonly guard: NativeGuard) {}
+  /** `cacheSessions`: keep sessions for the next analysis in this thread (a warm worker). */
+  constructor(private readonly guard: NativeGuard, private readonly cacheSessions = false) {}
 
   private async native<T>(call: () => Promise<T>): Promise<T> {
     this.guard.enter();
@@ -48,10 +76,46 @@ export class OrtRuntime {
 
   /** `model.externalData`: in-memory contents of the external-data locations the model names. */
   async createSession(model: { bytes: Uint8Array; externalData?: { path: string; data: Uint8Array }[] }, ep: ExecutionProviderChoice): Promise<SessionInfo> {
+    const t0 = performance.now();
+    if (this.cacheSessions) {
+      const key = modelKey(model, ep);
+      const hit = sessionCache.get(key);
+      if (hit) {
+        hit.used = performance.now();
+        const sessionId = `s${this.next++}`;
+        this.sessions.set(sessionId, hit.session);
+        this.cachedIds.add(sessionId);
+        return { ...hit.info, sessionId, ms: performance.now() - t0 };
+      }
+      const info = await this.create(model, ep);
+      const session = this.sessions.get(info.sessionId)!;
+      this.cachedIds.add(info.sessionId);
+      const { sessionId: _id, ms: _ms, ...rest } = info;
+      sessionCache.set(key, { session, info: rest, used: performance.now() });
+      (session as unknown as { glBytes?: number }).glBytes = model.bytes.byteLength + (model.externalData ?? []).reduce((n, e) => n + e.data.byteLength, 0);
+      await this.evict(key);
+      return info;
+    }
+    return this.create(model, ep);
+  }
+
+  /** Keep the cache within SESSION_CACHE_MAX sessions and SESSION_CACHE_MAX_BYTES of models (never evicting `keep`). */
+  private async evict(keep: string): Promise<void> {
+    const bytes = () => [...sessionCache.values()].reduce((n, c) => n + ((c.session as unknown as { glBytes?: number }).glBytes ?? 0), 0);
+    while (sessionCache.size > SESSION_CACHE_MAX || (sessionCache.size > 1 && bytes() > SESSION_CACHE_MAX_BYTES)) {
+      const [oldest] = [...sessionCache.entries()].filter(([k]) => k !== keep).sort((a, b) => a[1].used - b[1].used);
+      if (!oldest) return;
+      sessionCache.delete(oldest[0]);
+      await this.native(() => oldest[1].session.release()).catch(() => undefined);
+    }
+  }
+
+  private async create(model: { bytes: Uint8Array; externalData?: { path: string; data: Uint8Array }[] }, ep: ExecutionProviderChoice): Promise<SessionInfo> {
     const o = loadOrt();
     const t0 = performance.now();
+    sessionsCreated++;
     const options: ortTypes.InferenceSession.SessionOptions = {
-      graphOptimizationLevel: 'all',
+      graphOptimizationLevel: 'all', ...(process.env.GL_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.GL_ORT_PROFILE } : {}),
       // Errors reach the user through our own messages; onnxruntime's log would repeat them raw.
       logSeverityLevel: 4,
     };
@@ -123,11 +187,14 @@ export class OrtRuntime {
   async release(sessionId: string): Promise<void> {
     const s = this.sessions.get(sessionId);
     this.sessions.delete(sessionId);
+    // A cached session stays open for the next analysis.
+    if (this.cachedIds.delete(sessionId)) return;
     if (s) await this.native(() => s.release());
   }
 
   async releaseAll(): Promise<void> {
-    for (const s of this.sessions.values()) await this.native(() => s.release()).catch(() => undefined);
+    for (const [id, s] of this.sessions) if (!this.cachedIds.has(id)) await this.native(() => s.release()).catch(() => undefined);
     this.sessions.clear();
+    this.cachedIds.clear();
   }
 }

@@ -41,6 +41,8 @@ export type HostToWorker =
       settings: AnalysisSettings;
       /** SharedArrayBuffer of Control.Length Int32 slots. */
       control: SharedArrayBuffer;
+      /** A warm worker (the editor's): keep models and sessions for the next analysis. */
+      warm?: boolean;
     }
   | { kind: 'inspect'; messageId: number; modelPath: string; control: SharedArrayBuffer };
 
@@ -48,7 +50,8 @@ export type ErrorKind = 'analysis' | 'usage' | 'cancelled' | 'internal';
 
 export type WorkerToHost =
   | { kind: 'progress'; inReplyTo: number; message: string }
-  | { kind: 'report'; inReplyTo: number; report: Report }
+  /** `sessionsCreated`: sessions this thread has created so far (a warm worker's reuse shows in it). */
+  | { kind: 'report'; inReplyTo: number; report: Report; sessionsCreated?: number }
   | { kind: 'overview'; inReplyTo: number; overview: ModelOverview }
   | { kind: 'error'; inReplyTo: number; errorKind: ErrorKind; message: string; detail?: string; stack?: string };
 

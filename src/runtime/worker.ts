@@ -7,7 +7,7 @@ import { parentPort } from 'worker_threads';
 import { runAnalysis } from '../analysis/pipeline';
 import { inspectModel } from '../analysis/inspect';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
-import { OrtRuntime } from './ortRuntime';
+import { OrtRuntime, sessionCount } from './ortRuntime';
 import { Control, ErrorKind, HostToWorker, WorkerToHost, transferList } from './protocol';
 
 function post(msg: WorkerToHost, transfer: ArrayBuffer[] = []): void {
@@ -18,6 +18,7 @@ async function handle(msg: HostToWorker): Promise<void> {
   const control = new Int32Array(msg.control);
   const cancelled = () => Atomics.load(control, Control.Cancel) === 1;
   const checkCancelled = () => { if (cancelled()) throw new CancelledError(); };
+  const warm = msg.kind === 'analyze' && !!msg.warm;
   const runtime = new OrtRuntime({
     // Publish "in native" before reading the cancel flag (the host writes them the other way
     // round), so host and worker can never both think the other will act: no native call starts
@@ -34,7 +35,7 @@ async function handle(msg: HostToWorker): Promise<void> {
       Atomics.store(control, Control.InNative, 0);
       Atomics.notify(control, Control.InNative); // the spectrum thread may be waiting for it
     },
-  });
+  }, warm);
   try {
     if (msg.kind === 'inspect') {
       const overview = await inspectModel(msg.modelPath, runtime, checkCancelled);
@@ -47,7 +48,7 @@ async function handle(msg: HostToWorker): Promise<void> {
       busy: { buffer: msg.control, index: Control.InNative },
     });
     checkCancelled();
-    post({ kind: 'report', inReplyTo: msg.messageId, report }, transferList(report));
+    post({ kind: 'report', inReplyTo: msg.messageId, report, sessionsCreated: sessionCount() }, transferList(report));
   } catch (e) {
     const err = e as Error;
     const errorKind: ErrorKind = cancelled() || err instanceof CancelledError ? 'cancelled'

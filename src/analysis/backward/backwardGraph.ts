@@ -74,6 +74,8 @@ export interface AnalysisGraph {
   proto: ModelProto;
   /** Forward values the graph reads, by their model names (feed them from the model's run). */
   feeds: string[];
+  /** Values the graph takes as inputs rather than initializers (Jacobian seeds): feed them as they are. */
+  fed: Map<string, { dims: number[]; data: Float32Array }>;
   objectiveValue: string;
   backward: BackwardOutputs[][];
   /** Indices in proto.graph.node of the BPTT Scans (the recurrences stagedRun may chunk). */
@@ -297,5 +299,5 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
   const recurrenceNodes = b.nodes.map((n, i) => (scanOutputs.has(n.output[0]) ? i : -1)).filter((i) => i >= 0);
   const iterationScans = new Set(iteratedScans);
   const iterationNodes = b.nodes.map((n, i) => (iterationScans.has(n.output[0]) ? i : -1)).filter((i) => i >= 0);
-  return { proto: makeModel(b.graph('gradient_lens_analysis')), feeds: [...feeds], objectiveValue: 'objective_value', backward, recurrenceNodes, iterationNodes, inputGrads, states };
+  return { proto: makeModel(b.graph('gradient_lens_analysis')), feeds: [...feeds], fed: b.fed, objectiveValue: 'objective_value', backward, recurrenceNodes, iterationNodes, inputGrads, states };
 }

@@ -137,7 +137,8 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   const rows = (first: string | undefined, block: Float32Array | undefined, blockAt: 'hidden' | 'cell'): string => {
     const data = new Float32Array(N * B * H);
     if (block) data.set(block, (blockAt === 'hidden' ? 1 : 1 + Sh) * B * H);
-    const init = b.initializer(`${tag}_carry0`, [N, B, H], data);
+    // Fed, not stored: the seeds (random probes) vary with the seed while the graph stays the same.
+    const init = block ? b.feedInput(`${tag}_carry0`, [N, B, H], data) : b.initializer(`${tag}_carry0`, [N, B, H], data);
     if (!first) return init;
     // Row 0 takes the final-state gradient: init + pad(first).
     return b.add(init, b.op('Pad', [b.unsqueeze(first, [0]), b.constI64([0, 0, 0, N - 1, 0, 0])]));

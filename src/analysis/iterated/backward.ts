@@ -149,7 +149,7 @@ export function emitIteratedBackward(req: IteratedBackwardRequest): IteratedBack
     const data = f32(R * numel(shape));
     const si = req.state?.vars.indexOf(ci) ?? -1;
     if (si >= 0 && req.state?.seeds) data.set(req.state.seeds.perVar[si], stateFrom * numel(shape));
-    let init = b.initializer(`${tag}_carry0`, [R, ...shape], data);
+    let init = si >= 0 && req.state?.seeds ? b.feedInput(`${tag}_carry0`, [R, ...shape], data) : b.initializer(`${tag}_carry0`, [R, ...shape], data);
     const d = c.outerOut ? req.dOuts[ci] : undefined;
     if (d) init = b.add(init, R > 1 ? b.op('Pad', [b.unsqueeze(d, [0]), b.constI64([0, ...shape.map(() => 0), R - 1, ...shape.map(() => 0)])]) : b.unsqueeze(d, [0]));
     stateInits.push(init);
@@ -311,7 +311,8 @@ export function emitIteratedBackward(req: IteratedBackwardRequest): IteratedBack
         const data = f32(R * B * H);
         const from = which === 'hidden' ? layout!.hidden : layout!.cell!;
         data.set(which === 'hidden' ? plan.seeds!.hidden : plan.seeds!.cell!, from * B * H);
-        return ib.mul(isLast!, ib.initializer(`${which}_seed`, [R, B, H], data));
+        // (Fed to the main graph, read here from the enclosing scope: the seeds vary, the graph does not.)
+        return ib.mul(isLast!, b.feedInput(`${tag}_${which}_seed`, [R, B, H], data));
       };
       const carryOf = (d0: string | undefined, rows: string | undefined, which: 'hidden' | 'cell') => {
         const first = d0 ? ib.unsqueeze(ib.pick(d0, 0, 0), [0]) : zerosOf([1, B, H]);
