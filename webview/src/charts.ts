@@ -203,14 +203,16 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
       trigger: 'axis',
       axisPointer: { type: 'line', lineStyle: { color: p.muted, type: 'dashed' } },
       formatter: (params: AxisTipParam[] | AxisTipParam) => {
-        const list = (Array.isArray(params) ? params : [params]).filter((q) => (q.seriesIndex ?? 0) < curves.length);
+        const list = (Array.isArray(params) ? params : [params]);
         if (!list.length) return '';
         const t = Math.round(Number(list[0].axisValue));
         const d = Math.abs(lastT - t);
-        const rows = list.map((q) => {
-          const c = curves[q.seriesIndex ?? 0];
-          return `<div class="gl-tip-row">${dot(c.color(p))}<span class="gl-tip-name">${escapeHtml(c.name)}</span><span class="gl-tip-value">${valueAt(c, t)}</span></div>`;
-        });
+        // Every curve the legend shows, read at this step from its full data — not just the series
+        // that happen to have a drawn point here (long sequences are decimated for drawing).
+        const shown = view.chart.getOption() as { legend?: { selected?: Record<string, boolean> }[] };
+        const selected = shown.legend?.[0]?.selected ?? {};
+        const rows = curves.filter((c) => selected[c.name] !== false).map((c) =>
+          `<div class="gl-tip-row">${dot(c.color(p))}<span class="gl-tip-name">${escapeHtml(c.name)}</span><span class="gl-tip-value">${valueAt(c, t)}</span></div>`);
         return `<div class="gl-tip-title">${timeTitle(time, t)} · ${d === 0 ? `the last ${unit}` : `${d} ${unit}${d === 1 ? '' : 's'} before the last`}</div>${rows.join('')}`;
       },
     },

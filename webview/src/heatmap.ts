@@ -133,6 +133,9 @@ export class HeatmapView implements Renderable {
     const zr = chart.getZr();
     zr.on('mousemove', (e: { offsetX: number; offsetY: number }) => this.hover(e.offsetX, e.offsetY));
     zr.on('globalout', () => { this.tip.hidden = true; });
+    // A tooltip stays with its chart: gone when the pointer leaves it or the page scrolls under it.
+    el.addEventListener('mouseleave', () => { this.tip.hidden = true; });
+    window.addEventListener('scroll', () => { this.tip.hidden = true; }, { passive: true, capture: true });
   }
 
   get dims(): { T: number; B: number; H: number } {
