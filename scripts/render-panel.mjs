@@ -126,12 +126,19 @@ async function largeReport({ context, page }) {
     d.cell = t3(grad);
     d.gradHidden = t3(grad);
     d.gradCell = t3(grad);
-    d.jacobianNorm = { hidden: { dims: [T], data: f32(T, (t) => 32 * decay(t)) }, cell: { dims: [T], data: f32(T, (t) => 32 * Math.sqrt(decay(t))) }, method: 'probes', probes: 8 };
+    const f64 = (n, fn) => Float64Array.from({ length: n }, (_, i) => fn(i));
+    d.jacobianNorm = {
+      state: { dims: [T], data: f64(T, (t) => 40 * Math.sqrt(decay(t))) },
+      hidden: { dims: [T], data: f64(T, (t) => 32 * decay(t)) },
+      cell: { dims: [T], data: f64(T, (t) => 32 * Math.sqrt(decay(t))) },
+      method: 'probes', probes: 8, relError: 0.25,
+    };
     d.weightGrads = { W: { dims: [4 * H, I], data: f32(4 * H * I, () => rand() - 0.5) }, R: { dims: [4 * H, H], data: f32(4 * H * H, () => (rand() - 0.5) / 30) }, B: { dims: [8 * H], data: f32(8 * H, () => rand() - 0.5) } };
     const m = d.metrics;
+    for (const dec of [m.decay, ...Object.values(m.decayPaths ?? {})]) if (dec) dec.window = T;
     m.gradNorm = Array.from({ length: T }, (_, t) => 9 * decay(t));
     m.gradCellNorm = Array.from({ length: T }, (_, t) => 12 * decay(t));
-    m.retention = { meanForget: Array.from({ length: H }, () => rand()), horizon: Array.from({ length: H }, () => 1 + 100 * rand()), cellHighway: Array.from({ length: T }, (_, t) => 32 * Math.exp(-(T - 1 - t) / 300)) };
+    m.retention = { meanForget: Array.from({ length: H }, () => rand()), horizon: Array.from({ length: H }, () => 1 + 100 * rand()), cellHighway: Array.from({ length: T }, (_, t) => 32 * 0.985 ** (T - 1 - t)) };
     for (const g of Object.keys(m.saturation.gates)) {
       m.saturation.gates[g].leftPerUnit = Array.from({ length: H }, () => rand() * rand());
       m.saturation.gates[g].rightPerUnit = Array.from({ length: H }, () => rand() * rand());
@@ -142,8 +149,24 @@ async function largeReport({ context, page }) {
     window.postMessage({ kind: 'show', models: [{ label: 'synthetic-T10000-H1024.onnx', path: '/synthetic/T10000-H1024.onnx', report: r }],
       settings: { seed: 0, objective: 'sum', ep: 'auto', jacobian: 'probes:8', saturationLow: 0.1, saturationHigh: 0.9, inputs: {} } }, '*');
   }, { text: jsonText.lstm, T, H });
-  await page.waitForSelector('body[data-state="rendered"]', { timeout: 120000 });
+  try {
+    await page.waitForSelector('body[data-state="rendered"]', { timeout: 120000 });
+  } catch (e) {
+    await page.screenshot({ path: path.join(outDir, 'panel-large-failed.png') });
+    throw new Error(`the large report did not render (state ${await page.evaluate(() => document.body.dataset.state)}): ${e.message}`);
+  }
   const render = await page.evaluate(() => performance.now() - window.__sentAt);
+  const flow = page.locator('[data-testid="chart-flow-0-forward"]');
+  await flow.scrollIntoViewIfNeeded();
+  const flowBox = await flow.boundingBox();
+  const flowPng = path.join(outDir, 'panel-large-flow-dark.png');
+  await flow.screenshot({ path: flowPng });
+  shots.push(path.relative(root, flowPng));
+  await page.mouse.move(flowBox.x + flowBox.width * 0.3, flowBox.y + flowBox.height * 0.5);
+  await page.waitForTimeout(300);
+  const tipPng = path.join(outDir, 'panel-large-flow-tip-dark.png');
+  await flow.screenshot({ path: tipPng });
+  shots.push(path.relative(root, tipPng));
   const heat = page.locator('[data-testid="heatmap-grad-0-forward"]');
   await heat.scrollIntoViewIfNeeded();
   const box = await heat.boundingBox();
@@ -172,7 +195,7 @@ try {
     const context = await browser.newContext({ viewport: { width, height }, colorScheme, deviceScaleFactor: 1 });
     const page = await context.newPage();
     page.on('console', (m) => { if (m.type() === 'error') problems.push(`${page.url()}: console error: ${m.text()}`); });
-    page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
+    page.on('pageerror', (e) => { problems.push(`${page.url()}: ${e.message}`); console.error('pageerror', e.message); });
     return { context, page };
   };
   for (const p of pages) {

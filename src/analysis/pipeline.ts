@@ -44,6 +44,7 @@ import { JacobianSeeds } from './backward/bptt';
 import { OBJECTIVE_KINDS, ObjectiveKind, ObjectiveSpec, traceTimeAxis } from './backward/objective';
 import { VJP_RULES } from './backward/rules';
 import { clippingWhatIf, jacobianDecay, stepNorms } from '../metrics/gradients';
+import { weightGradNorms } from '../metrics/weightNorms';
 import { jacobianNormsFromRows } from '../metrics/jacobian';
 import { SeededRandom } from '../inputs/random';
 import { convertForOnnx, npyLabel, readNpy, readNpyShape } from '../inputs/npy';
@@ -479,6 +480,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
         const g = GATE_COUNT[layer.op];
         report.weightGrads = { W: raw(bw.W, [g * H, layer.inputSize]), R: raw(bw.R, [g * H, H]), B: raw(bw.B, [2 * g * H]) };
         if (bw.P) report.weightGrads.P = raw(bw.P, [3 * H]);
+        report.metrics.weightGradNorms = weightGradNorms(layer.op, H, report.weightGrads);
         report.metrics.gradNorm = stepNorms(report.gradHidden.data, T);
         const xMax = second.outputs[bw.inputGradNorm.max].data as Float32Array;
         const xScaled = second.outputs[bw.inputGradNorm.scaled].data as Float32Array;

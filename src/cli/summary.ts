@@ -115,7 +115,7 @@ export function formatSummary(report: Report): string {
     out.push(`objective: ${o.kind} of '${safe(o.output)}'${o.timeAxis !== undefined ? ` (time axis ${o.timeAxis})` : ''} = ${o.value === null ? 'n/a' : num(o.value, 4)}`);
   }
   // (State recurrences have no weight gradients: without op layers there is nothing to clip.)
-  if (report.clipping && report.layers.some((l) => l.directions.some((d) => d.weightGrads))) {
+  if (report.clipping && report.layers.some((l) => l.directions.some((d) => d.weightGrads || d.metrics.weightGradNorms))) {
     const c = report.clipping;
     out.push(Number.isFinite(c.globalNorm)
       ? `clipping what-if: global weight-gradient norm ${num(c.globalNorm)}; ${Object.entries(c.factors).map(([th, f]) => `clip at ${th} scales by ${f === null ? 'n/a' : num(f, 2)}`).join(', ')}`

@@ -49,6 +49,7 @@ export function retention(
     const len = lengths[b];
     if (len === 0) continue;
     product.fill(1);
+    norm.startVector();
     if (direction === 'forward') {
       for (let t = len - 1; t >= 0; t--) {
         if (t < len - 1) norm.addProduct(t, product, forget, ((t + 1) * B + b) * H);
@@ -64,25 +65,33 @@ export function retention(
   return { meanForget, horizon, cellHighway: norm.values() };
 }
 
+/** 2^RESCALE_BITS: the running product is rescaled by this exact power of two when it drifts far from 1. */
+const RESCALE_BITS = 512;
+const RESCALE = 2 ** RESCALE_BITS;
+
 /**
- * T Euclidean norms accumulated vector by vector as (scale, ssq) with norm = scale·√ssq, as
- * LAPACK's dnrm2 does: products of hundreds of forget values reach 1e-200, whose squares would
- * underflow to 0 in a plain sum of squares.
+ * T Euclidean norms of running products, kept in the log domain: norm_i = 2^log2Scale[i] · √ssq[i].
+ * The running product v = ∏ f is held as 2^exponent · v with v rescaled by exact powers of two,
+ * so ∏f over thousands of steps (1e-2000 and beyond) never underflows: a norm is lost only when
+ * the final float64 value itself is below the smallest double, and is then reported as that
+ * float64 value (a subnormal, or 0 below 5e-324) rather than 0 from an intermediate underflow.
  */
 class ScaledNorms {
-  private readonly scale: Float64Array;
+  private readonly log2Scale: Float64Array;
   private readonly ssq: Float64Array;
+  /** The current product vector's exponent: its true values are v · 2^exponent. */
+  private exponent = 0;
 
   constructor(n: number) {
-    this.scale = new Float64Array(n);
+    this.log2Scale = new Float64Array(n).fill(-Infinity);
     this.ssq = new Float64Array(n);
   }
 
-  /**
-   * v ← v ⊙ f[base …] and add v: one pass that also takes the max and the plain sum of squares,
-   * which is exact enough while 1e-150 ≤ max ≤ 1e150 (no square overflows, and squares that
-   * underflow are below 1e-300 of the largest); outside that range, or for NaN or ∞, `add` rescales.
-   */
+  startVector(): void {
+    this.exponent = 0;
+  }
+
+  /** v ← v ⊙ f[base …] and add v (one pass that also takes the max and the sum of squares). */
   addProduct(i: number, v: Float64Array, f: Float32Array | Float64Array, base: number): void {
     let m = 0;
     let ss = 0;
@@ -94,7 +103,12 @@ class ScaledNorms {
       ss += p * p;
     }
     if (m === 0 && ss === 0) return;
-    if (m >= 1e-150 && m <= 1e150 && ss === ss) this.combine(i, m, ss / (m * m));
+    // Keep v's largest value within 2^±512 of 1 (exact rescaling), so its square stays in range.
+    if (m < 1 / RESCALE || (m > RESCALE && m < Infinity)) {
+      this.add(i, v);
+      return;
+    }
+    if (ss === ss && ss < Infinity) this.combine(i, this.exponent + Math.log2(m), ss / (m * m));
     else this.add(i, v);
   }
 
@@ -106,31 +120,45 @@ class ScaledNorms {
     }
     if (m === 0) return;
     if (!Number.isFinite(m)) {
-      this.scale[i] = m;
+      this.log2Scale[i] = m;
       this.ssq[i] = 1;
       return;
+    }
+    while (m < 1 / RESCALE) {
+      for (let j = 0; j < v.length; j++) v[j] *= RESCALE;
+      m *= RESCALE;
+      this.exponent -= RESCALE_BITS;
+    }
+    while (m > RESCALE) {
+      for (let j = 0; j < v.length; j++) v[j] /= RESCALE;
+      m /= RESCALE;
+      this.exponent += RESCALE_BITS;
     }
     let s = 0;
     for (let j = 0; j < v.length; j++) {
       const r = v[j] / m;
       s += r * r;
     }
-    this.combine(i, m, s);
+    this.combine(i, this.exponent + Math.log2(m), s);
   }
 
-  /** Add a vector of norm m·√s (m its largest magnitude, finite and > 0). */
-  private combine(i: number, m: number, s: number): void {
-    if (m > this.scale[i]) {
-      const r = this.scale[i] / m;
-      this.ssq[i] = this.ssq[i] * r * r + s;
-      this.scale[i] = m;
+  /** Add a vector of norm 2^e·√s (2^e its largest magnitude, s ≥ 1). */
+  private combine(i: number, e: number, s: number): void {
+    const cur = this.log2Scale[i];
+    if (Number.isNaN(cur) || cur === Infinity) return;
+    if (e > cur) {
+      this.ssq[i] = this.ssq[i] * 2 ** (2 * (cur - e)) + s;
+      this.log2Scale[i] = e;
     } else {
-      const r = m / this.scale[i];
-      this.ssq[i] += s * r * r;
+      this.ssq[i] += s * 2 ** (2 * (e - cur));
     }
   }
 
   values(): number[] {
-    return Array.from(this.scale, (sc, i) => sc * Math.sqrt(this.ssq[i]));
+    return Array.from(this.log2Scale, (e, i) => {
+      if (e === -Infinity) return 0;
+      if (!Number.isFinite(e)) return e;
+      return 2 ** (e + 0.5 * Math.log2(this.ssq[i]));
+    });
   }
 }

@@ -10,23 +10,7 @@ import { renderStandaloneHtml } from '../protocol/standalone';
 import { AnalysisError, CancelledError } from '../onnx/errors';
 import { printable } from '../onnx/files';
 import type { Report } from './types';
-import { PER_STEP_KEYS } from './jsonWriter';
-
-/** The report without per-step tensors (SPEC §6 `--detail metrics`): the panel then omits the heatmaps. */
-export function metricsOnly(report: Report): Report {
-  const { inputValues: _values, inputGrads: _grads, ...rest } = report;
-  return {
-    ...rest,
-    layers: report.layers.map((l) => ({
-      ...l,
-      directions: l.directions.map((d) => {
-        const kept = { ...d } as Record<string, unknown>;
-        for (const k of PER_STEP_KEYS) delete kept[k];
-        return { gates: {}, hidden: { dims: [0], data: new Float32Array(0) }, ...kept } as unknown as typeof d;
-      }),
-    })),
-  };
-}
+export { metricsOnly } from './detail';
 
 /** Bytes the embedded data of these reports will take (base64 of their typed arrays, roughly). */
 export function embeddedBytes(reports: Report[]): number {

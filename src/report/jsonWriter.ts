@@ -16,12 +16,13 @@ import * as fs from 'fs';
 import { randomBytes } from 'crypto';
 import { AnalysisError, CancelledError } from '../onnx/errors';
 import type { Report } from './types';
+import { metricsOnly } from './detail';
 import { FormatPool, PARALLEL_MIN_NUMBERS, startFormatPool } from './formatPool';
 
 export type ReportDetail = 'full' | 'metrics';
 
 export interface WriteReportOptions {
-  /** 'metrics' leaves out the per-step tensors of every layer-direction (see PER_STEP_KEYS). */
+  /** 'metrics' leaves out the bulk tensors and says so in `omitted` (detail.ts). */
   detail?: ReportDetail;
   /** Aborting stops the writing, removes a temporary file and rejects with CancelledError. */
   signal?: AbortSignal;
@@ -29,17 +30,13 @@ export interface WriteReportOptions {
   helperThreads?: number;
 }
 
-/** The per-step [T, B, H] tensors of a layer-direction that `--detail metrics` leaves out (SPEC.md §6). */
-export const PER_STEP_KEYS: readonly string[] = ['gates', 'hidden', 'cell', 'gradHidden', 'gradCell'];
-/** Top-level per-step tensors (the inputs and their gradients) that `--detail metrics` leaves out too. */
-export const TOP_LEVEL_PER_STEP_KEYS: readonly string[] = ['inputValues', 'inputGrads'];
+export { PER_STEP_KEYS } from './detail';
 
 /** Top-level keys in the order of SPEC.md §7 (v2 adds inputGrads); other keys follow them and `warnings` always comes last. */
-const TOP_LEVEL_ORDER = ['schema', 'model', 'runtime', 'input', 'objective', 'outputs', 'inputGrads', 'layers', 'clipping'];
+const TOP_LEVEL_ORDER = ['schema', 'model', 'runtime', 'input', 'objective', 'omitted', 'outputs', 'inputGrads', 'layers', 'clipping'];
 
 const FLUSH_CHARS = 64 * 1024;
 const NUMBERS_PER_PIECE = 4096;
-const DIRECTION_PATH = /^layers\[\d+\]\.directions\[\d+\]$/;
 
 /**
  * Writes `report` to a stream, to standard output ('-') or to a file. A file is written as
@@ -53,14 +50,16 @@ export async function writeReportJson(
   opts: WriteReportOptions = {},
 ): Promise<void> {
   const detail = opts.detail ?? 'full';
+  // 'metrics': the report without its bulk tensors, with `omitted` saying what was left out (detail.ts).
+  if (detail === 'metrics') report = metricsOnly(report);
   const signal = opts.signal;
   if (signal?.aborted) throw new CancelledError();
   if (typeof out !== 'string') {
-    await writeToStream(report, out, detail, signal, opts.helperThreads);
+    await writeToStream(report, out, signal, opts.helperThreads);
     return;
   }
   if (out === '-') {
-    await writeToStream(report, process.stdout, detail, signal, opts.helperThreads);
+    await writeToStream(report, process.stdout, signal, opts.helperThreads);
     return;
   }
   const path = out;
@@ -68,7 +67,7 @@ export async function writeReportJson(
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const file = fs.createWriteStream(tmp, { flags: 'wx' });
   try {
-    await writeToStream(report, file, detail, signal, opts.helperThreads);
+    await writeToStream(report, file, signal, opts.helperThreads);
     await closeFile(file, true);
     await fs.promises.rename(tmp, path);
   } catch (e) {
@@ -96,12 +95,11 @@ function closeFile(file: fs.WriteStream, flush: boolean): Promise<void> {
 async function writeToStream(
   report: Report,
   stream: NodeJS.WritableStream,
-  detail: ReportDetail,
   signal: AbortSignal | undefined,
   helperThreads: number | undefined,
 ): Promise<void> {
   const sink = new ChunkedSink(stream, signal);
-  const writer = new ReportWalker(sink, detail, helperThreads);
+  const writer = new ReportWalker(sink, helperThreads);
   try {
     await writer.writeReport(report);
     await sink.flush();
@@ -434,7 +432,7 @@ class ReportWalker {
   /** Helper threads for big float32 arrays: started at the first one, undefined before, null if none. */
   private pool: FormatPool | null | undefined;
 
-  constructor(private readonly sink: ChunkedSink, private readonly detail: ReportDetail, private readonly helperThreads?: number) {}
+  constructor(private readonly sink: ChunkedSink, private readonly helperThreads?: number) {}
 
   dispose(): void {
     this.pool?.close();
@@ -450,7 +448,7 @@ class ReportWalker {
     let first = true;
     for (const key of keys) {
       const value = record[key];
-      if (!isWritable(value) || (this.detail === 'metrics' && TOP_LEVEL_PER_STEP_KEYS.includes(key))) continue;
+      if (!isWritable(value)) continue;
       this.sink.push(`${first ? '' : ','}\n  ${JSON.stringify(key)}: `);
       first = false;
       await this.value(value, key, 1);
@@ -531,13 +529,12 @@ class ReportWalker {
   }
 
   private async object(obj: Record<string, unknown>, path: string, depth: number): Promise<void> {
-    const omit = this.detail === 'metrics' && DIRECTION_PATH.test(path) ? PER_STEP_KEYS : null;
     const pad = '\n' + '  '.repeat(depth + 1);
     let first = true;
     this.sink.push('{');
     for (const key of Object.keys(obj)) {
       const value = obj[key];
-      if (!isWritable(value) || (omit !== null && omit.includes(key))) continue;
+      if (!isWritable(value)) continue;
       this.sink.push(`${first ? '' : ','}${pad}${JSON.stringify(key)}: `);
       first = false;
       await this.value(value, path === '' ? key : `${path}.${key}`, depth + 1);

@@ -116,6 +116,17 @@ export interface ClippingMetrics {
   factors: Record<string, number | null>;
 }
 
+/** Per-gate norms of a direction's weight gradients (ONNX gate order), and ‖dθ‖ of the whole direction. */
+export interface WeightGradNorms {
+  gates: string[];
+  W: number[];
+  R: number[];
+  B: number[];
+  /** Peephole gradient per gate (null for the cell gate, which has none). */
+  P?: (number | null)[];
+  total: number;
+}
+
 export interface DirectionMetrics {
   saturation: SaturationMetrics;
   retention?: RetentionMetrics;
@@ -126,6 +137,8 @@ export interface DirectionMetrics {
   /** ‖dL/dX_t‖₂ over (B, I) of the gradient this direction sends into the layer's input sequence X (SPEC v2 §9.2). */
   inputGradNorm?: number[];
   gradCellNorm?: number[];
+  /** Norms of weightGrads per gate (kept when `--detail metrics` leaves the matrices out). */
+  weightGradNorms?: WeightGradNorms;
   decay?: DecayMetrics;
   /** LSTM: the decay of the hidden path (holding c_t fixed) and of the cell path alone. */
   decayPaths?: { hidden: DecayMetrics; cell: DecayMetrics };
@@ -256,6 +269,8 @@ export interface Report {
   clipping?: ClippingMetrics;
   /** What the preparation of the model did (If branches taken, weights folded): information, not warnings. */
   notes?: string[];
+  /** A report written with `--detail metrics`: what it leaves out, and how to get it. */
+  omitted?: { detail: 'metrics'; fields: string[]; how: string };
   warnings: string[];
 }
 

@@ -209,20 +209,39 @@ describe('cli: summary and JSON report of an LSTM (lstm_forget_bias)', function 
     assert.deepStrictEqual(j.layers[0].directions[0].gates!.forget.dims, [12, 2, 6]);
   });
 
-  it('--detail metrics leaves out gates/hidden/cell and keeps metrics and outputs', async () => {
+  it('--detail metrics leaves out the bulk tensors (per-step, weight matrices, outputs), keeps every metric, and says what it left out', async () => {
     const full = path.join(dir, 'full.json');
     const lean = path.join(dir, 'lean.json');
     assert.strictEqual((await cli('analyze', FORGET_MODEL, '--input', FORGET_X, '--ep', 'cpu', '--json', full, '--quiet')).code, 0);
     const r = await cli('analyze', FORGET_MODEL, '--input', FORGET_X, '--ep', 'cpu', '--json', lean, '--detail', 'metrics', '--quiet');
     assert.strictEqual(r.code, 0, r.stderr);
     assert.strictEqual(r.stdout, '', '--quiet prints nothing');
-    const a = readJson(full);
-    const b = readJson(lean);
+    // (Read untyped: this test reads fields the shared JsonReport type leaves out.)
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const a = readJson(full) as any;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const b = readJson(lean) as any;
     const d = b.layers[0].directions[0];
-    for (const key of ['gates', 'hidden', 'cell', 'gradHidden', 'gradCell']) assert.ok(!(key in d), `${key} left out`);
+    for (const key of ['gates', 'hidden', 'cell', 'gradHidden', 'gradCell', 'weightGrads']) assert.ok(!(key in d), `${key} left out`);
     assert.strictEqual(d.direction, 'forward');
     assert.deepStrictEqual(d.metrics, a.layers[0].directions[0].metrics);
+    assert.deepStrictEqual(d.jacobianNorm, a.layers[0].directions[0].jacobianNorm);
+    // The weight gradients' norms per gate stay, and match the full matrices.
+    const wg = a.layers[0].directions[0].weightGrads;
+    const n = d.metrics.weightGradNorms;
+    const H = a.layers[0].hiddenSize;
+    const I = wg.W.dims[1];
+    n.gates.forEach((_: string, k: number) => {
+      const block = (wg.W.data as number[]).slice(k * H * I, (k + 1) * H * I);
+      const ref = Math.sqrt(block.reduce((s, v) => s + v * v, 0));
+      assert.ok(Math.abs(n.W[k] - ref) <= 1e-6 * ref, `‖dW‖ gate ${k}: ${n.W[k]} vs ${ref}`);
+    });
+    // Small outputs (a final state) stay; only outputs of more than 4096 values are left out.
     assert.deepStrictEqual(b.outputs, a.outputs);
+    assert.strictEqual(b.omitted.detail, 'metrics');
+    assert.ok(b.omitted.fields.some((f: string) => /weightGrads.*weightGradNorms/.test(f)), b.omitted.fields.join('; '));
+    assert.match(b.omitted.how, /--detail full/);
+    assert.strictEqual(a.omitted, undefined);
     assert.deepStrictEqual(b.model, a.model);
     assert.deepStrictEqual(b.input, a.input);
     const { directions: _a, ...layerA } = a.layers[0];

@@ -90,17 +90,19 @@ describe('cli: backward options', function () {
     assert.strictEqual((await cli('analyze', LSTM, '--input', SAMPLE, '--ep', 'cpu', '--detail', 'metrics', '--html', lean)).code, 0);
     const leanDir = embedded(lean)[0].report.layers[0].directions[0];
     assert.strictEqual(leanDir.gradHidden, undefined);
-    assert.ok(leanDir.jacobianNorm && leanDir.weightGrads && leanDir.metrics.decay);
+    assert.ok(leanDir.jacobianNorm && leanDir.metrics.weightGradNorms && leanDir.metrics.decay);
+    assert.strictEqual(leanDir.weightGrads, undefined);
+    assert.ok(embedded(lean)[0].report.omitted?.fields.length);
     assert.ok(fs.statSync(lean).size < fs.statSync(full).size);
   });
 
-  it('--detail metrics drops gradHidden/gradCell but keeps jacobianNorm and weightGrads', async () => {
+  it('--detail metrics drops gradHidden/gradCell and the weight matrices but keeps jacobianNorm and the per-gate weight norms', async () => {
     const dir = tempDir();
     const out = path.join(dir, 'm.json');
     const r = await cli('analyze', LSTM, '--input', SAMPLE, '--ep', 'cpu', '--detail', 'metrics', '--json', out);
     assert.strictEqual(r.code, 0, r.stderr);
     const d = JSON.parse(fs.readFileSync(out, 'utf8')).layers[0].directions[0];
-    for (const k of ['gates', 'hidden', 'cell', 'gradHidden', 'gradCell']) assert.strictEqual(d[k], undefined, k);
-    assert.ok(d.jacobianNorm && d.weightGrads && d.metrics.decay);
+    for (const k of ['gates', 'hidden', 'cell', 'gradHidden', 'gradCell', 'weightGrads']) assert.strictEqual(d[k], undefined, k);
+    assert.ok(d.jacobianNorm && d.metrics.weightGradNorms && d.metrics.decay);
   });
 });

@@ -223,17 +223,26 @@ describe('report: JSON writer', () => {
     assert.strictEqual(nonFiniteWarning(countNonFinite(report())), null);
   });
 
-  it("detail 'metrics' leaves out exactly the per-step tensors of each direction", async () => {
+  it("detail 'metrics' leaves out exactly the bulk tensors of each direction and the outputs, and lists them in `omitted`", async () => {
     const r = report([direction(), direction({ direction: 'reverse' })]);
     const full = (await toJson(r, 'full')).value;
     const { value } = await toJson(r, 'metrics');
     const dirs = (value.layers as { directions: Record<string, unknown>[] }[])[0].directions;
     for (const d of dirs) {
-      assert.deepStrictEqual(Object.keys(d), ['direction', 'jacobianNorm', 'weightGrads', 'metrics']);
+      assert.deepStrictEqual(Object.keys(d), ['direction', 'jacobianNorm', 'metrics']);
       // jacobianNorm.hidden shares a per-step key's name but is not per-step data: it stays.
       assert.deepStrictEqual((d.jacobianNorm as { hidden: { data: number[] } }).hidden.data, [0.5, Math.SQRT2]);
     }
-    for (const key of ['schema', 'model', 'runtime', 'input', 'objective', 'outputs', 'clipping', 'warnings']) assert.deepStrictEqual(value[key], full[key]);
+    for (const key of ['schema', 'model', 'runtime', 'input', 'objective', 'clipping', 'warnings']) assert.deepStrictEqual(value[key], full[key]);
+    assert.deepStrictEqual(value.outputs, full.outputs, 'small outputs stay');
+    assert.deepStrictEqual(Object.keys(value).slice(0, 6), ['schema', 'model', 'runtime', 'input', 'objective', 'omitted']);
+    assert.strictEqual((value.omitted as { detail: string }).detail, 'metrics');
+    assert.strictEqual(full.omitted, undefined);
+    // A per-step output (more than 4096 values) is left out and named; the small one stays.
+    r.outputs.Y = { dims: [5000], data: new Float32Array(5000) };
+    const big = (await toJson(r, 'metrics')).value;
+    assert.deepStrictEqual(Object.keys(big.outputs as object), ['y']);
+    assert.ok((big.omitted as { fields: string[] }).fields.some((f) => /outputs 'Y'/.test(f)));
   });
 
   it('writes generic values: nested arrays, empty containers, bigint arrays, toJSON, undefined and functions skipped', async () => {

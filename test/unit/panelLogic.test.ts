@@ -11,6 +11,7 @@ import { formatBytes, memoryRefusal } from '../../src/analysis/memory';
 import type { PanelSettings } from '../../src/protocol/panel';
 import { parseJacobian, toAnalysisSettings } from '../../src/extension/analysisSettings';
 import type { Report } from '../../src/report/types';
+import { aboveFloor, axisFloor, decadeRange, floorCut, floorLabel } from '../../webview/src/floors';
 
 describe('panel wording: messages name controls, not CLI flags', () => {
   const cases: [string, RegExp, RegExp][] = [
@@ -122,5 +123,44 @@ describe('panel settings → analysis settings', () => {
     assert.deepStrictEqual(parseJacobian('exact'), 'exact');
     assert.throws(() => parseJacobian('probes:0'), /'probes:0' is not one of auto, exact, off or probes:K/);
     assert.throws(() => parseJacobian('fast'), /'fast'/);
+  });
+});
+
+describe('flow chart floors: curves end at 1e-30 of the axis maximum with a marker, never a denormal axis', () => {
+  it('the floor is 1e-30 of the largest finite value and never below the smallest normal double', () => {
+    assert.strictEqual(axisFloor([[1, 0.5, 0], [Infinity, NaN, 0.25]]), 1e-30);
+    assert.strictEqual(axisFloor([[3e-290]]), 2.2250738585072014e-308);
+    assert.strictEqual(axisFloor([[0, NaN, -1]]), null);
+  });
+
+  it('∏f underflowing over 3000 steps: cut where it crosses, the rest below throughout, walking the way the gradient flows', () => {
+    const T = 3000;
+    const f = Array.from({ length: T }, (_, t) => 0.97 ** (T - 1 - t));
+    const floor = axisFloor([f])!;
+    const cut = floorCut(f, floor, 'forward')!;
+    // 0.97^d < 1e-30 from d = ⌈30 / −log10 0.97⌉ = 2268 on.
+    const d = Math.ceil(-30 / Math.log10(0.97));
+    assert.strictEqual(cut.t, T - 1 - d);
+    assert.ok(f[cut.t] < floor && f[cut.t + 1] >= floor);
+    assert.strictEqual(cut.throughout, true);
+    assert.strictEqual(floorLabel('∏f', '1e-30', cut, 'forward'), `∏f < 1e-30 at t ≤ ${T - 1 - d}`);
+    // Reverse: mirrored.
+    const r = [...f].reverse();
+    const rc = floorCut(r, floor, 'reverse')!;
+    assert.strictEqual(rc.t, d);
+    assert.strictEqual(floorLabel('∏f', '1e-30', rc, 'reverse'), `∏f < 1e-30 at t ≥ ${d}`);
+    // The axis spans the drawn range only: its minimum is above 1e-40, not at a denormal.
+    const range = decadeRange([f], floor);
+    assert.ok(range.min! >= 1e-31 && range.max === 1, JSON.stringify(range));
+  });
+
+  it('a dip that comes back is "first at", NaN is a gap not a cut, and a curve above the floor has no cut', () => {
+    const v = [1e-35, 1, 1, 1e-40, 1, 1];
+    const cut = floorCut(v, 1e-30, 'forward')!;
+    assert.deepStrictEqual(cut, { t: 3, throughout: false });
+    assert.match(floorLabel('‖dL/dh‖', '1e-30', cut, 'forward'), /first at t = 3/);
+    assert.strictEqual(floorCut([NaN, 1, 0.5], 1e-30, 'forward'), null);
+    assert.deepStrictEqual(floorCut([0, 0, 1], 1e-30, 'forward'), { t: 1, throughout: true });
+    assert.ok(aboveFloor(1e-30, 1e-30) && !aboveFloor(Infinity, 1e-30) && !aboveFloor(NaN, 1e-30));
   });
 });

@@ -38,7 +38,7 @@ function range(from: number, to: number): number[] {
 }
 
 function closeRel(a: number, b: number, rel = 1e-12): void {
-  assert.ok(Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b)) + 1e-300, `${a} vs ${b}`);
+  assert.ok(a === b || Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b)), `${a} vs ${b}`);
 }
 
 describe('metrics: retention', () => {
@@ -127,6 +127,25 @@ describe('metrics: retention', () => {
     const r = retention(data, [T, 1, H], [T], 'forward');
     // P_0 = f^59 = 1e177; its square overflows a double.
     closeRel(r.cellHighway[0], 2 * f ** 59, 1e-13);
+  });
+
+  it('∏f past the double range is kept in the log domain: exact down to the smallest double, never an intermediate 0', () => {
+    // f = 0.5 over 3000 steps: P_t = 2^−(T−1−t), far below 1e-308 for most t, with B = 2 sequences.
+    const T = 3000, B = 2, H = 3;
+    const data = new Float32Array(T * B * H).fill(0.5);
+    const r = retention(data, [T, B, H], [T, T], 'forward');
+    const norm = Math.sqrt(B * H);
+    for (const d of [0, 1, 100, 1000, 1020]) closeRel(r.cellHighway[T - 1 - d], norm * 2 ** -d, 1e-12);
+    // 2^-1070 · √6 is a subnormal double: reported as the nearest one, not 0.
+    const sub = r.cellHighway[T - 1 - 1070];
+    assert.ok(sub > 0 && sub < 2.3e-308, `${sub}`);
+    assert.ok(Math.abs(sub - norm * 2 ** -1070) <= 2 ** -1074, `${sub}`);
+    // Below 5e-324 the float64 value is 0.
+    assert.strictEqual(r.cellHighway[0], 0);
+    // Reverse direction, mixed lengths: the same values counted from each sequence's first step.
+    const rev = retention(data, [T, B, H], [T, 1500], 'reverse');
+    closeRel(rev.cellHighway[1000], Math.sqrt(B * H) * 2 ** -1000, 1e-12);
+    assert.ok(Math.abs(rev.cellHighway[1060] - Math.sqrt(B * H) * 2 ** -1060) <= 2 ** -1074, `${rev.cellHighway[1060]}`);
   });
 
   it('rejects lengths that do not fit', () => {

@@ -6,6 +6,7 @@
 import type { EChartsCoreOption } from './echarts';
 import { axisStyle, baseOption, ChartView, dot, timeZoom } from './chartView';
 import { escapeHtml, logTick, num, tipValue } from './format';
+import { aboveFloor, axisFloor, decadeRange, floorCut, floorLabel } from './floors';
 import { TIME_GRID } from './heatmap';
 import { timeAxisName, timeInterval, timeTick, timeTitle, type TimeAxis } from './timeAxis';
 import type { Palette } from './theme';
@@ -26,6 +27,8 @@ export interface Curve {
   raw?: ArrayLike<number>;
   /** A random-probe estimate: its relative error, drawn as a shaded band of ±band around the curve. */
   band?: number;
+  /** A short name for the marker where the curve falls below the chart's floor ("∏f"). */
+  short?: string;
 }
 
 interface AxisTipParam {
@@ -35,41 +38,17 @@ interface AxisTipParam {
   color?: string;
 }
 
-/** A log axis cannot show 0, negatives or NaN: they become gaps (the tooltip still says what they are). */
-function logPoints(values: ArrayLike<number>, xOf: (i: number) => number): (number | null)[][] {
+/**
+ * A log axis cannot show 0, negatives or NaN, nor anything below its floor: they become gaps (the
+ * tooltip still says what they are).
+ */
+function logPoints(values: ArrayLike<number>, xOf: (i: number) => number, floor = Number.MIN_VALUE): (number | null)[][] {
   const out: (number | null)[][] = new Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    out[i] = [xOf(i), v > 0 && Number.isFinite(v) ? v : null];
+    out[i] = [xOf(i), v > 0 && aboveFloor(v, floor) ? v : null];
   }
   return out;
-}
-
-/**
- * Whole decades around the drawable (positive, finite) values, so the log axis wastes no space,
- * with a tick every `interval` decades (ECharts takes a log axis's interval in exponent units).
- */
-export function decadeRange(arrays: ArrayLike<number>[]): { min?: number; max?: number; interval?: number } {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const a of arrays) {
-    for (let i = 0; i < a.length; i++) {
-      const v = a[i];
-      if (v > 0 && v < Infinity) {
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
-      }
-    }
-  }
-  if (!(hi >= lo)) return {};
-  let e0 = Math.floor(Math.log10(lo) + 1e-9);
-  let e1 = Math.ceil(Math.log10(hi) - 1e-9);
-  if (e1 - e0 < 2) e0 = e1 - 2;
-  const span = e1 - e0;
-  const interval = span <= 8 ? 1 : span <= 16 ? 2 : span <= 40 ? 5 : 10;
-  e0 = Math.floor(e0 / interval) * interval;
-  e1 = Math.ceil(e1 / interval) * interval;
-  return { min: 10 ** e0, max: 10 ** e1, interval };
 }
 
 function logYAxis(p: Palette, name: string, range: { min?: number; max?: number; interval?: number }): EChartsCoreOption {
@@ -88,13 +67,15 @@ function logYAxis(p: Palette, name: string, range: { min?: number; max?: number;
   };
 }
 
-function valueAt(c: Curve, i: number): string {
+function valueAt(c: Curve, i: number, floor?: number): string {
   if (i < 0 || i >= c.values.length) return '—';
   const v = c.values[i];
   const s = tipValue(v);
   const raw = c.raw ? ` <span class="gl-tip-note">(‖·‖ = ${tipValue(c.raw[i])})</span>` : '';
   const band = c.band ? ` <span class="gl-tip-note">±${Math.round(100 * c.band)}%</span>` : '';
-  return v > 0 ? `${s}${band}${raw}` : `${s}${raw} <span class="gl-tip-note">(not drawn on a log axis)</span>`;
+  if (!(v > 0)) return `${s}${raw} <span class="gl-tip-note">(not drawn on a log axis)</span>`;
+  if (floor !== undefined && v < floor) return `${s}${raw} <span class="gl-tip-note">(below the chart's floor, ${logTick(floor)})</span>`;
+  return `${s}${band}${raw}`;
 }
 
 export interface FlowChartSpec {
@@ -148,15 +129,21 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
   const time = spec.time ?? { steps: 1 };
   const unit = time.per && time.steps === 1 ? time.per : 'step';
   const lastT = direction === 'forward' ? T - 1 : 0;
+  // Long curves are decimated for drawing keeping each bin's min and max, so spikes stay visible.
   const sampling = T > 2000 ? 'lttb' : undefined;
   const hasNorms = curves.some((c) => c.axis === 'norm');
   const hasFractions = curves.some((c) => c.axis !== 'norm');
   const axisIndex = (c: Curve) => (c.axis === 'norm' && hasFractions ? 1 : 0);
+  // Each axis is drawn down to a floor relative to its largest value (see floors.ts).
+  const floors = [0, 1].map((a) => axisFloor(curves.filter((c) => axisIndex(c) === a).map((c) => c.values)) ?? 0);
+  const floorOf = (c: Curve) => floors[axisIndex(c)];
+  let cuts = 0;
   const series: EChartsCoreOption[] = curves.map((c, k) => ({
     type: 'line',
     name: c.name,
     yAxisIndex: axisIndex(c),
-    data: logPoints(c.values, (i) => i),
+    data: logPoints(c.values, (i) => i, floorOf(c)),
+    markPoint: floorMark(p, c, floorOf(c), direction, () => cuts++),
     color: c.color(p),
     showSymbol: T <= 64,
     symbolSize: 4,
@@ -181,7 +168,7 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
     const width = new Array<number | null>(c.values.length);
     for (let i = 0; i < c.values.length; i++) {
       const v = c.values[i];
-      const ok = v > 0 && Number.isFinite(v);
+      const ok = v > 0 && aboveFloor(v * (1 - c.band), floorOf(c));
       lower[i] = ok ? v * (1 - c.band) : null;
       width[i] = ok ? v * 2 * c.band : null;
     }
@@ -212,7 +199,7 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
         const shown = view.chart.getOption() as { legend?: { selected?: Record<string, boolean> }[] };
         const selected = shown.legend?.[0]?.selected ?? {};
         const rows = curves.filter((c) => selected[c.name] !== false).map((c) =>
-          `<div class="gl-tip-row">${dot(c.color(p))}<span class="gl-tip-name">${escapeHtml(c.name)}</span><span class="gl-tip-value">${valueAt(c, t)}</span></div>`);
+          `<div class="gl-tip-row">${dot(c.color(p))}<span class="gl-tip-name">${escapeHtml(c.name)}</span><span class="gl-tip-value">${valueAt(c, t, floorOf(c))}</span></div>`);
         return `<div class="gl-tip-title">${timeTitle(time, t)} · ${d === 0 ? `the last ${unit}` : `${d} ${unit}${d === 1 ? '' : 's'} before the last`}</div>${rows.join('')}`;
       },
     },
@@ -227,11 +214,37 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
       splitLine: { show: false },
     },
     yAxis: hasFractions && hasNorms ? [
-      logYAxis(p, 'fraction surviving (log)', decadeRange(curves.filter((c) => c.axis !== 'norm').map((c) => c.values))),
-      { ...logYAxis(p, 'gradient norm (log)', decadeRange(curves.filter((c) => c.axis === 'norm').map((c) => c.values))), position: 'right', splitLine: { show: false } },
-    ] : logYAxis(p, hasFractions ? 'fraction surviving (log)' : 'gradient norm (log)', decadeRange(curves.map((c) => c.values))),
+      logYAxis(p, 'fraction surviving (log)', decadeRange(curves.filter((c) => c.axis !== 'norm').map((c) => c.values), floors[0])),
+      { ...logYAxis(p, 'gradient norm (log)', decadeRange(curves.filter((c) => c.axis === 'norm').map((c) => c.values), floors[1])), position: 'right', splitLine: { show: false } },
+    ] : logYAxis(p, hasFractions ? 'fraction surviving (log)' : 'gradient norm (log)', decadeRange(curves.map((c) => c.values), floors[0])),
     dataZoom: timeZoom(p, { bottom: 4 }),
     series,
+  };
+}
+
+/**
+ * Where a curve falls below its axis's floor: a downward marker on the floor at that step, with
+ * words ("∏f < 1e-30 at t ≤ 412"); labels of several curves stack upwards so they do not overlap.
+ */
+function floorMark(p: Palette, c: Curve, floor: number, direction: 'forward' | 'reverse', nextSlot: () => number): EChartsCoreOption | undefined {
+  if (!(floor > 0)) return undefined;
+  const cut = floorCut(c.values, floor, direction);
+  if (!cut) return undefined;
+  const slot = nextSlot();
+  const text = floorLabel(c.short ?? c.name, logTick(floor), cut, direction);
+  return {
+    silent: true,
+    animation: false,
+    symbol: 'triangle',
+    symbolRotate: 180,
+    symbolSize: 9,
+    itemStyle: { color: c.color(p) },
+    label: {
+      show: true, formatter: text, color: c.color(p), fontSize: 10, position: 'top', distance: 4 + 13 * slot,
+      align: direction === 'forward' ? (cut.t < 0.15 * c.values.length ? 'left' : 'right') : (cut.t > 0.85 * c.values.length ? 'right' : 'left'),
+      backgroundColor: p.bg, padding: [1, 3],
+    },
+    data: [{ coord: [cut.t, floor], name: text }],
   };
 }
 
@@ -258,15 +271,16 @@ export function compareOption(p: Palette, view: ChartView, curves: CompareCurve[
     if (c.gradNorm) lines.push({ name: `${c.label} · ‖dL/dh‖`, curve: c, values: c.gradNorm, float32: false, color, dashed: true });
   });
   const tOf = (c: CompareCurve, d: number) => (c.direction === 'forward' ? c.T - 1 - d : d);
+  const floor = axisFloor(lines.map((l) => l.values)) ?? 0;
   const series = lines.map((l) => {
     const n = l.values.length;
     const data: (number | null)[][] = [];
     for (let d = 0; d < n; d++) {
       const v = l.values[tOf(l.curve, d)];
-      data.push([d, v > 0 && Number.isFinite(v) ? v : null]);
+      data.push([d, v > 0 && aboveFloor(v, floor) ? v : null]);
     }
     return {
-      type: 'line', name: l.name, data, color: l.color, showSymbol: false, sampling: n > 2000 ? 'lttb' : undefined,
+      type: 'line', name: l.name, data, color: l.color, showSymbol: false, sampling: n > 2000 ? 'minmax' : undefined,
       lineStyle: { width: l.dashed ? p.line * 0.9 : p.line + 0.5, type: l.dashed ? 'dashed' : 'solid' },
       emphasis: { focus: 'series' },
     };
@@ -285,8 +299,10 @@ export function compareOption(p: Palette, view: ChartView, curves: CompareCurve[
         const list = Array.isArray(params) ? params : [params];
         if (!list.length) return '';
         const d = Math.round(Number(list[0].axisValue));
-        const rows = list.map((q) => {
-          const l = lines[q.seriesIndex ?? 0];
+        // Every line the legend shows, at this distance, from its full data.
+        const shown = view.chart.getOption() as { legend?: { selected?: Record<string, boolean> }[] };
+        const selected = shown.legend?.[0]?.selected ?? {};
+        const rows = lines.filter((l) => selected[l.name] !== false).map((l) => {
           const t = tOf(l.curve, d);
           const value = t >= 0 && t < l.values.length ? tipValue(l.values[t]) : '—';
           return `<div class="gl-tip-row">${dot(l.color)}<span class="gl-tip-name">${escapeHtml(l.name)}</span><span class="gl-tip-value">${value}</span><span class="gl-tip-note">t = ${t}</span></div>`;
@@ -302,7 +318,7 @@ export function compareOption(p: Palette, view: ChartView, curves: CompareCurve[
       ...axisStyle(p),
       splitLine: { show: false },
     },
-    yAxis: logYAxis(p, 'norm (log scale)', decadeRange(lines.map((l) => l.values))),
+    yAxis: logYAxis(p, 'norm (log scale)', decadeRange(lines.map((l) => l.values), floor)),
     dataZoom: timeZoom(p, { bottom: 4 }),
     series,
   };

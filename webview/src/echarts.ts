@@ -2,7 +2,7 @@
 import * as echarts from 'echarts/core';
 import { BarChart, LineChart, ScatterChart } from 'echarts/charts';
 import {
-  DataZoomComponent, GraphicComponent, GridComponent, LegendComponent, MarkLineComponent, TitleComponent,
+  DataZoomComponent, GraphicComponent, GridComponent, LegendComponent, MarkLineComponent, MarkPointComponent, TitleComponent,
   ToolboxComponent, TooltipComponent,
 } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
@@ -10,7 +10,7 @@ import { CanvasRenderer } from 'echarts/renderers';
 echarts.use([
   LineChart, ScatterChart, BarChart,
   GridComponent, TooltipComponent, LegendComponent, DataZoomComponent, ToolboxComponent, TitleComponent,
-  MarkLineComponent, GraphicComponent, CanvasRenderer,
+  MarkLineComponent, MarkPointComponent, GraphicComponent, CanvasRenderer,
 ]);
 
 export { echarts };

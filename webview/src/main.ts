@@ -146,6 +146,8 @@ class Panel {
         'Gradient Lens standalone report · hover the charts for exact values · the toolbox icons zoom and save PNG images');
       this.content.replaceChildren(view, ...(footer ? [footer] : []));
     } catch (e) {
+      // Nothing of this report is on screen: not a "previous result" either.
+      this.models = [];
       this.fail(`The panel could not render this report: ${(e as Error).message}`);
       return;
     }
@@ -195,7 +197,7 @@ class Panel {
       this.content.classList.add('gl-is-stale');
     }
     // Nothing shown yet: the placeholder would still say it is waiting.
-    if (this.models.length === 0) this.content.replaceChildren(h('p', { class: 'gl-muted' }, 'No report: the analysis did not finish.'));
+    if (this.models.length === 0) this.content.replaceChildren(h('p', { class: 'gl-muted' }, 'No report to show.'));
     this.overlay.hidden = true;
     this.root.removeAttribute('aria-busy');
     this.controls?.setBusy(false);

@@ -7,7 +7,7 @@
  */
 import type { Dropdown } from '@vscode/webview-ui-toolkit';
 import type { PanelModel } from '../../src/protocol/panel';
-import { gateNames, type DirectionReport, type LayerReport, type Report, type Tensor } from '../../src/report/types';
+import { gateNames, type DirectionReport, type LayerReport, type RecurrentOp, type Report, type Tensor } from '../../src/report/types';
 import { ChartView, type ChartContext, type Renderable } from './chartView';
 import { compareOption, flowOption, scatterOption, weightsOption, type CompareCurve, type Curve, type ScatterGate } from './charts';
 import { h, uid } from './dom';
@@ -139,7 +139,7 @@ export function modelHeader(model: PanelModel, compact = false, ctx?: ViewContex
 /** The clipping what-if (after the layers: it concerns the whole model's weight gradients). */
 export function clippingBox(r: Report): HTMLElement | undefined {
   // (No weight gradients — only state recurrences — means nothing to clip.)
-  if (!r.clipping || !r.layers.some((l) => l.directions.some((d) => d.weightGrads))) return undefined;
+  if (!r.clipping || !r.layers.some((l) => l.directions.some((d) => d.weightGrads || d.metrics.weightGradNorms))) return undefined;
   const c = r.clipping;
   const factors = Object.entries(c.factors).map(([th, f]) => (f === null
     ? h('span', { class: 'gl-clip-factor' }, `clip at ${th} → n/a`)
@@ -204,20 +204,20 @@ function flowCurves(layer: LayerReport, d: DirectionReport): Curve[] {
     const frac = (name: string, t: { data: ArrayLike<number> }, color: Curve['color'], extra: Partial<Curve> = {}): Curve =>
       ({ name, values: surviving(t.data, last), raw: t.data, float32: !f64(t), color, axis: 'fraction', ...(j.relError ? { band: j.relError } : {}), ...extra });
     if (layer.op === 'LSTM' && j.cell) {
-      curves.push(frac(`state ∂(h,c)_last/∂(h,c)_t${est}`, j.state, (p) => p.orange));
+      curves.push(frac(`state ∂(h,c)_last/∂(h,c)_t${est}`, j.state, (p) => p.orange, { short: 'state Jacobian' }));
       // (One band, on the state curve: three overlapping bands would hide the curves.)
-      curves.push(frac(`cell path ∂c_last/∂c_t${est}`, j.cell, (p) => p.red, { band: undefined }));
-      curves.push(frac(`hidden path ∂h_last/∂h_t${est}`, j.hidden, (p) => p.yellow, { dashed: true, band: undefined }));
+      curves.push(frac(`cell path ∂c_last/∂c_t${est}`, j.cell, (p) => p.red, { band: undefined, short: 'cell path' }));
+      curves.push(frac(`hidden path ∂h_last/∂h_t${est}`, j.hidden, (p) => p.yellow, { dashed: true, band: undefined, short: 'hidden path' }));
     } else {
       const v = layer.op === 'state' ? 's' : 'h';
-      curves.push(frac(`Jacobian ∂${v}_last/∂${v}_t${est}`, j.state, (p) => p.orange));
+      curves.push(frac(`Jacobian ∂${v}_last/∂${v}_t${est}`, j.state, (p) => p.orange, { short: 'Jacobian' }));
     }
   }
   if (m.retention?.cellHighway.length) {
-    curves.push({ name: 'cell highway ∏f', values: surviving(m.retention.cellHighway, last), raw: m.retention.cellHighway, float32: false, color: (p) => p.green, dashed: true, axis: 'fraction' });
+    curves.push({ name: 'cell highway ∏f', values: surviving(m.retention.cellHighway, last), raw: m.retention.cellHighway, float32: false, color: (p) => p.green, dashed: true, axis: 'fraction', short: '∏f' });
   }
-  if (m.gradNorm) curves.push({ name: layer.op === 'state' ? '‖dL/ds_t‖' : '‖dL/dh_t‖', values: m.gradNorm, float32: false, color: (p) => p.blue, axis: 'norm' });
-  if (m.gradCellNorm) curves.push({ name: '‖dL/dc_t‖', values: m.gradCellNorm, float32: false, color: (p) => p.purple, axis: 'norm' });
+  if (m.gradNorm) curves.push({ name: layer.op === 'state' ? '‖dL/ds_t‖' : '‖dL/dh_t‖', values: m.gradNorm, float32: false, color: (p) => p.blue, axis: 'norm', short: layer.op === 'state' ? '‖dL/ds‖' : '‖dL/dh‖' });
+  if (m.gradCellNorm) curves.push({ name: '‖dL/dc_t‖', values: m.gradCellNorm, float32: false, color: (p) => p.purple, axis: 'norm', short: '‖dL/dc‖' });
   return curves;
 }
 
@@ -373,6 +373,11 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
       tools.childNodes.length ? tools : null, heatRow));
   }
 
+  if (!grad && !others.length && r.omitted) {
+    section.appendChild(h('figure', { class: 'gl-figure' }, h('figcaption', {}, 'Over time × unit'),
+      placeholder(`No heatmaps: this report was written with --detail metrics, which leaves the per-step tensors out. To see them, ${r.omitted.how}.`, `heatmap-omitted-${key}`)));
+  }
+
   // Saturation scatter and weight gradients, side by side.
   const lower = h('div', { class: 'gl-two-col' });
   const sat = d.metrics.saturation;
@@ -392,7 +397,7 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
   }
   const bars = layer.op === 'state' ? undefined : weightGradBars(layer.op, layer.hiddenSize, d);
   if (bars) {
-    const own = directionWeightNorm(d);
+    const own = directionWeightNorm(layer.op as RecurrentOp, layer.hiddenSize, d);
     const G = r.clipping?.globalNorm;
     const share = `ONNX gate order · this direction ‖dθ‖ = ${num(own)}${G ? ` of the model's G = ${num(G)}` : ''}`;
     const el = h('div', { class: 'gl-chart gl-chart-bars', 'data-testid': `weights-${key}`, role: 'img', tabindex: 0,
@@ -412,6 +417,11 @@ export function modelView(model: PanelModel, modelIndex: number, ctx: ViewContex
   const r = model.report;
   const note = randomInputsNote(r, !!ctx.connected);
   if (note) root.appendChild(note);
+  if (r.omitted) {
+    root.appendChild(h('div', { class: 'gl-random-note', role: 'note', 'data-testid': 'omitted' },
+      h('b', {}, 'A metrics-only report. '),
+      `Left out (--detail metrics): ${r.omitted.fields.join('; ')}. To include them, ${r.omitted.how}.`));
+  }
   if (!r.layers.length) root.appendChild(placeholder('This model has no LSTM, GRU or RNN node, so there is no recurrent gradient flow to show.'));
   r.layers.forEach((layer, li) => {
     for (const d of layer.directions) root.appendChild(directionSection(model, modelIndex, li, layer, d, ctx, registry));
