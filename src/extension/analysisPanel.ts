@@ -15,6 +15,7 @@ import { panelHtml, webviewAssetsRoot } from './webviewHtml';
 import { readConfig, toAnalysisSettings } from './settings';
 import { ReportStore } from './reportStore';
 import { panelWording } from '../protocol/wording';
+import { pieceMessages, splitModels } from '../protocol/pieces';
 import type { InputOffers } from './inputOffers';
 
 export const PANEL_VIEW_TYPE = 'gradientLens.analysis';
@@ -46,6 +47,8 @@ export class AnalysisPanel implements vscode.Disposable {
   private markReady!: () => void;
   private models: PanelModel[] = [];
   private running: AbortController | undefined;
+  /** The result being sent to the panel (a newer one, or Stop, ends an older stream of pieces). */
+  private delivery = 0;
   private disposed = false;
   private readonly closed = new vscode.EventEmitter<void>();
   readonly onDidClose = this.closed.event;
@@ -120,7 +123,7 @@ export class AnalysisPanel implements vscode.Disposable {
         },
       );
       this.models = reports.map((report, i) => ({ label: path.basename(paths[i]), path: paths[i], report }));
-      await this.post({ kind: 'show', models: this.models, settings });
+      await this.deliver(this.models, settings);
       // Random inputs, and a .npy beside the model that fits: offer it (once per model and input).
       void this.deps.inputs?.offer(this.models).then((use: Record<string, string> | undefined) => { if (use) void this.run({ ...settings, inputs: { ...settings.inputs, ...use } }).catch(() => undefined); });
       return reports;
@@ -145,7 +148,29 @@ export class AnalysisPanel implements vscode.Disposable {
   /** Show reports already computed (e.g. from the store) without re-running. */
   async show(models: PanelModel[]): Promise<void> {
     this.models = models;
-    await this.post({ kind: 'show', models, settings: this.state.settings });
+    await this.deliver(models, this.state.settings);
+  }
+
+  /**
+   * Sends a result. A big one goes in two phases (protocol/pieces.ts): the lean report first, so
+   * the verdicts and the flow chart paint at once, then its bulk tensors in pieces of at most
+   * PIECE_BYTES, in the background; a newer result or the panel's Stop ends the old stream.
+   * Resolves once the first phase is posted.
+   */
+  private async deliver(models: PanelModel[], settings: PanelSettings): Promise<void> {
+    const token = ++this.delivery;
+    const split = splitModels(models);
+    if (!split) {
+      await this.post({ kind: 'show', models, settings });
+      return;
+    }
+    await this.post({ kind: 'show', models: split.lean, settings, pending: { token, bytes: split.bytes } });
+    void (async () => {
+      for (const pieces of pieceMessages(split.bulk)) {
+        if (token !== this.delivery || this.disposed) return;
+        await this.post({ kind: 'pieces', token, pieces });
+      }
+    })().catch((e: unknown) => this.deps.log.warn(`sending the per-step tensors to the panel failed: ${(e as Error).message}`));
   }
 
   private async post(message: HostToPanel): Promise<void> {
@@ -157,6 +182,9 @@ export class AnalysisPanel implements vscode.Disposable {
     switch (m.kind) {
       case 'ready':
         this.markReady();
+        return;
+      case 'stopPieces':
+        this.delivery++;
         return;
       case 'rerun':
         await this.run(m.settings).catch(() => undefined);

@@ -4,6 +4,7 @@
  * travel inside the Report as typed arrays (postMessage transfers them), never as JSON lists.
  */
 import type { Report, ValueInfoSummary } from '../report/types';
+import type { TensorPiece } from './pieces';
 
 /** What the panel's controls set; the host turns it into analysis settings. */
 export interface PanelSettings {
@@ -36,7 +37,12 @@ export interface PanelModel {
 }
 
 export type HostToPanel =
-  | { kind: 'show'; models: PanelModel[]; settings: PanelSettings }
+  /**
+   * A result. With `pending`, a big one sent in two phases (pieces.ts): the models are lean (their
+   * bulk tensors are PendingTensors) and `pieces` messages with the same token bring the rest.
+   */
+  | { kind: 'show'; models: PanelModel[]; settings: PanelSettings; pending?: { token: number; bytes: number } }
+  | { kind: 'pieces'; token: number; pieces: TensorPiece[] }
   | { kind: 'busy'; message: string }
   /**
    * The analysis failed. Before any result was shown, `settings` and the model's `inputs` let the
@@ -59,7 +65,9 @@ export type PanelToHost =
    * `dataUrl` is "data:image/png;base64,…"; `name` a suggested file name ("gradient-flow-lstm.png").
    */
   | { kind: 'saveImage'; name: string; dataUrl: string }
-  | { kind: 'showLog' };
+  | { kind: 'showLog' }
+  /** Stop sending the bulk tensors of the shown result (the heatmaps then stay unloaded). */
+  | { kind: 'stopPieces' };
 
 /** The persisted state of a panel (WebviewPanelSerializer restores it after a reload). */
 export interface PanelState {

@@ -84,7 +84,28 @@ function survivalPhrase(d: DecayMetrics, unit: StepUnit): string {
   if (s > 1.05) return `grows ${times(s)} ${across}`;
   if (s >= 1e-3) return `keeps ${percent(s)} ${across}`;
   // Below 0.1%: where it crossed that line says more than the final ratio.
-  return d.reach !== null ? `falls 1000× within ${stepsText(d.reach + 1, unit)}` : `falls ${times(1 / s)} ${across}`;
+  if (d.reach !== null) return `falls 1000× within ${stepsText(d.reach + 1, unit)}`;
+  return s > 0 ? `falls ${times(1 / s)} ${across}` : `falls below 1e-307 ${across}`;
+}
+
+/**
+ * What the cell highway ∏f keeps from the last step back to the first: "keeps 22% across all 50
+ * steps", or where it fell 1000× and what is left ("falls 1000× within 230 steps; 3.1e-45 of it
+ * is left across all 5000 steps"), or that it left the double range (its float64 value is 0).
+ */
+export function highwayPhrase(highway: ArrayLike<number>, direction: 'forward' | 'reverse', unit: StepUnit = 'step'): string {
+  const n = highway.length;
+  const at = (dist: number) => highway[direction === 'forward' ? n - 1 - dist : dist];
+  const atLast = at(0);
+  const all = `across all ${stepsText(n, unit)}`;
+  if (!(atLast > 0)) return `keeps nothing ${all} (it is 0 at the last step)`;
+  const r = at(n - 1) / atLast;
+  if (!Number.isFinite(r)) return `is not finite ${all}`;
+  if (r >= 1e-3) return `keeps ${percent(r)} ${all}`;
+  let fell = n - 1;
+  for (let dist = 1; dist < n; dist++) if (at(dist) < 1e-3 * atLast) { fell = dist; break; }
+  const left = r > 0 ? `${num(r, 2)} of it is left ${all}` : `less than 1e-307 of it is left ${all} (below the smallest double)`;
+  return `falls 1000× within ${stepsText(fell, unit)}; ${left}`;
 }
 
 /** The shape of a decay when the near and far halves differ: a drop then a plateau, or a late collapse. */
@@ -188,10 +209,8 @@ export function memoryStory(layer: LayerReport, d: DirectionReport): string[] {
         out.push('Retention: n/a — the forget gates are NaN or infinite.');
       } else {
         const long = ret.horizon.filter((h, j) => Number.isFinite(ret.meanForget[j]) && (h === null || h >= T)).length;
-        const n = ret.cellHighway.length;
-        const [atFirst, atLast] = d.direction === 'forward' ? [ret.cellHighway[0], ret.cellHighway[n - 1]] : [ret.cellHighway[n - 1], ret.cellHighway[0]];
         const unit = stepUnit(layer);
-        out.push(`${long} of ${ret.horizon.length} units remember at least T = ${stepsText(T, unit)} (τ = 1/(1 − f̄)); the additive cell path ∏f alone keeps ${percent(atLast > 0 ? atFirst / atLast : 0)} across all ${stepsText(T, unit)}.`);
+        out.push(`${long} of ${ret.horizon.length} units remember at least T = ${stepsText(T, unit)} (τ = 1/(1 − f̄)); the additive cell path ∏f alone ${highwayPhrase(ret.cellHighway, d.direction, unit)}.`);
       }
     }
     const c = sat.gates.cell;

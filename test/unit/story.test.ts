@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { formatSummary } from '../../src/cli/summary';
 import { directionSummary } from '../../src/extension/codeLensText';
-import { flowLine, flowStory, memoryStory } from '../../src/report/story';
+import { flowLine, flowStory, highwayPhrase, memoryStory } from '../../src/report/story';
 import { DirectionReport, LayerReport, Report } from '../../src/report/types';
 import { directionVerdict } from '../../webview/src/verdict';
 import { analyze, fixture, listCases } from './helpers';
@@ -91,9 +91,18 @@ function checkMemory(layer: LayerReport, d: DirectionReport, sentences: string[]
     const ret = d.metrics.retention!;
     const n = ret.cellHighway.length;
     const share = d.direction === 'forward' ? ret.cellHighway[0] / ret.cellHighway[n - 1] : ret.cellHighway[n - 1] / ret.cellHighway[0];
-    const highway = new RegExp(`the additive cell path ∏f alone keeps ${pctRe} across all (\\d+) (?:steps|calls)`).exec(sentences.join(' '));
-    assert.ok(highway, `${where}: cell highway sentence`);
-    assertPercent(highway[1], share, `${where}: cell highway share (${d.direction})`);
+    const text = sentences.join(' ');
+    const highway = new RegExp(`the additive cell path ∏f alone keeps ${pctRe} across all (\\d+) (?:steps|calls)`).exec(text);
+    if (share >= 1e-3) {
+      assert.ok(highway, `${where}: cell highway sentence: ${text}`);
+      assertPercent(highway[1], share, `${where}: cell highway share (${d.direction})`);
+    } else {
+      // Below 0.1%: where it fell 1000×, and the share left as a number.
+      const fell = /the additive cell path ∏f alone falls 1000× within (\d+) (?:steps|calls); (\S+) of it is left/.exec(text);
+      assert.ok(fell, `${where}: cell highway sentence: ${text}`);
+      // (Printed with 2 significant digits: within half a unit of the second digit.)
+      assert.ok(Math.abs(Number(fell[2]) - share) <= 0.05 * share, `${where}: ∏f share ${fell[2]} vs ${share}`);
+    }
     assert.ok(share <= 1 + 1e-9, `${where}: ∏f of gates in (0, 1) cannot exceed its value at the last step`);
     // The candidate is judged at the tanh-mapped thresholds.
     const c = sat.gates.cell;
@@ -137,4 +146,20 @@ describe('the words users read agree with the report (every backward fixture, ev
       }
     });
   }
+});
+
+describe('story: the cell highway ∏f in words, at any length', () => {
+  it('a share while it keeps ≥ 0.1%; where it fell 1000× and what is left; below the double range said so, never "0%"', () => {
+    const T = 5000;
+    const curve = (f: number) => Array.from({ length: T }, (_, t) => f ** (T - 1 - t));
+    assert.strictEqual(highwayPhrase(curve(0.9999), 'forward'), 'keeps 61% across all 5000 steps');
+    const tiny = highwayPhrase(curve(0.98), 'forward');
+    // 0.98^d < 1e-3 from d = 342 on; 0.98^4999 ≈ 1.9e-44.
+    assert.match(tiny, /^falls 1000× within 342 steps; 1\.\de-44 of it is left across all 5000 steps$/);
+    const gone = highwayPhrase(curve(0.5), 'forward');
+    assert.match(gone, /within 10 steps; less than 1e-307 of it is left across all 5000 steps \(below the smallest double\)/);
+    assert.doesNotMatch(gone, /0%/);
+    // Reverse: the last step is t = 0.
+    assert.strictEqual(highwayPhrase(curve(0.9999).reverse(), 'reverse', 'call'), 'keeps 61% across all 5000 calls');
+  });
 });

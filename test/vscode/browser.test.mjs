@@ -33,6 +33,15 @@ const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gradient-lens-browser-'));
 const workspace = prepareWorkspace(runDir);
 const CORRUPT = 'corrupt.onnx';
 fs.writeFileSync(path.join(workspace, CORRUPT), Buffer.from('this is not a protobuf \x0f\xff\xff\xff\xff', 'latin1'));
+// A long-sequence model: an LSTM (I = 8, H = 64) with a symbolic time axis, analysed at T = 5000
+// (the project's synthetic builder, compiled by tsc into out/).
+const LONG_MODEL = 'long-lstm.onnx';
+const LONG_T = 5000;
+{
+  const synthetic = path.join(REPO, 'out', 'test', 'unit', 'synthetic.js');
+  if (!fs.existsSync(synthetic)) { console.error('browser test: out/test/unit/synthetic.js is missing; build first with: npx tsc -p .'); process.exit(2); }
+  fs.writeFileSync(path.join(workspace, LONG_MODEL), require(synthetic).syntheticRecurrentModelBytes({ op: 'LSTM', hidden: 64, input: 8, seed: 3 }));
+}
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 for (const f of fs.readdirSync(ARTIFACTS)) if (/^vscode-.*\.png$/.test(f)) fs.rmSync(path.join(ARTIFACTS, f));
 const results = [];
@@ -353,6 +362,79 @@ try {
     if (!/\b32\b/.test(found.value)) throw new Error(`the overview does not show the hidden size 32: ${found.value.slice(0, 300)}`);
     await sleep(300);
     await shot('custom-editor');
+  });
+
+  await check(`T = ${LONG_T} (${LONG_MODEL}, H = 64): verdict within 2 s of the analysis, no long task > 200 ms, a readable axis, complete tooltips, no stale tooltip`, async () => {
+    await toggleSideBar(true);
+    await analyzeFromExplorer(LONG_MODEL);
+    const first = await inFrames(() => (document.body?.dataset.state === 'rendered' && /long-lstm\.onnx/.test(document.querySelector('.gl-model-title')?.textContent ?? '') ? 'yes' : undefined), { timeout: 120_000 });
+    if (!first) throw new Error(`no panel rendered ${LONG_MODEL}`);
+    const frame = first.frame;
+    // Watch the webview's main thread and the moment the T = 5000 verdict appears.
+    await frame.evaluate(() => {
+      window.__long = 0;
+      window.__verdictAt = 0;
+      new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__long = Math.max(window.__long, e.duration); }).observe({ type: 'longtask' });
+      new MutationObserver(() => {
+        if (!window.__verdictAt && [...document.querySelectorAll('.gl-dir-title')].some((el) => /T=5000/.test(el.textContent ?? '')) && document.querySelector('[data-testid^="verdict-card-"]')) window.__verdictAt = Date.now();
+      }).observe(document.body, { childList: true, subtree: true });
+    });
+    await frame.locator('[data-testid="settings-toggle"]').click();
+    await frame.locator('[data-testid="control-seqlen"]').fill(String(LONG_T));
+    await frame.locator('[data-testid="rerun"]').click();
+    // The analysis is done when its progress notification closes.
+    const progress = page.locator('.notifications-toasts .notification-toast', { hasText: LONG_MODEL });
+    let done = 0;
+    const end = Date.now() + 120_000;
+    while (Date.now() < end) {
+      const verdictAt = await frame.evaluate(() => window.__verdictAt);
+      if (!done && !(await progress.count())) done = Date.now();
+      if (verdictAt) { done ||= verdictAt; break; }
+      await sleep(50);
+    }
+    const verdictAt = await frame.evaluate(() => window.__verdictAt);
+    if (!verdictAt) throw new Error(`no verdict for T = ${LONG_T} within 120 s`);
+    const lag = verdictAt - done;
+    console.log(`      the verdict was on screen ${lag} ms after the analysis's notification closed`);
+    if (lag > 2000) throw new Error(`the verdict took ${lag} ms after the analysis finished (≤ 2000 ms expected)`);
+    const rendered = await inFrames(() => (document.body?.dataset.state === 'rendered' && /T=5000/.test(document.querySelector('.gl-dir-title')?.textContent ?? '') ? 'yes' : undefined), { timeout: 60_000 });
+    if (!rendered) throw new Error('the T = 5000 result never reached the "rendered" state (its heatmaps)');
+    const heat = frame.locator('[data-testid="heatmap-grad-0-forward"]');
+    if (!(await heat.locator('canvas').count())) throw new Error('no |dL/dh_t| heatmap after the per-step tensors arrived');
+    const longest = await frame.evaluate(() => window.__long);
+    console.log(`      longest webview task ${longest.toFixed(0)} ms`);
+    if (longest > 200) throw new Error(`a ${longest.toFixed(0)} ms long task in the webview (≤ 200 ms expected)`);
+    // The flow chart's axes: drawn down to a floor, never to a denormal.
+    const flow = frame.locator('[data-testid="chart-flow-0-forward"]');
+    await flow.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+    const yMin = Number(await flow.getAttribute('data-y-min'));
+    console.log(`      flow chart y-axis minimum ${yMin}`);
+    if (!(yMin > 1e-40)) throw new Error(`the flow chart's y-axis goes down to ${yMin} (> 1e-40 expected)`);
+    // A tooltip lists every curve of the legend at three steps.
+    const legend = await flow.evaluate((el) => el.getAttribute('aria-label'));
+    const curves = (/log scale: (.*?)\. /.exec(legend ?? '')?.[1] ?? '').split(', ').filter(Boolean);
+    if (curves.length < 3) throw new Error(`the flow chart names ${curves.length} curves: ${legend}`);
+    const box = await flow.boundingBox();
+    for (const fx of [0.2, 0.55, 0.9]) {
+      await page.mouse.move(box.x + box.width * fx, box.y + box.height * 0.5, { steps: 3 });
+      const rows = await frame.waitForFunction((n) => {
+        const r = document.querySelectorAll('[data-testid="chart-flow-0-forward"] .gl-tip-row');
+        return r.length >= n ? r.length : 0;
+      }, curves.length, { timeout: 5000 }).then((h) => h.jsonValue(), () => 0);
+      if (rows < curves.length) throw new Error(`the tooltip at ${fx} of the chart lists ${rows} of ${curves.length} curves`);
+    }
+    await page.setViewportSize({ width: 900, height: 700 });
+    await sleep(400);
+    await shot('panel-long-900');
+    await page.setViewportSize({ width: 1600, height: 1000 });
+    // A heatmap tooltip hides when the page scrolls.
+    await heat.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+    const hb = await heat.boundingBox();
+    await page.mouse.move(hb.x + hb.width * 0.5, hb.y + hb.height * 0.5, { steps: 3 });
+    await frame.locator('[data-testid="heatmap-grad-0-forward"] .gl-heat-tip:not([hidden])').waitFor({ timeout: 5000 });
+    await frame.evaluate(() => window.scrollBy(0, 120));
+    await frame.locator('[data-testid="heatmap-grad-0-forward"] .gl-heat-tip:not([hidden])').waitFor({ state: 'detached', timeout: 3000 })
+      .catch(async () => { if (await frame.locator('[data-testid="heatmap-grad-0-forward"] .gl-heat-tip:not([hidden])').count()) throw new Error('the heatmap tooltip stayed on screen after the page scrolled'); });
   });
 
   await check(`a corrupt .onnx gives an error notification naming it, with "Show Log"`, async () => {

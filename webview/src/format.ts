@@ -89,3 +89,9 @@ export function tipValue(x: number): string {
   if (!Number.isFinite(x)) return x > 0 ? '∞' : '−∞';
   return num(x, 4);
 }
+
+/** Bytes as MB with one decimal below 10 MB ("3.2 MB", "320 MB"). */
+export function formatMegabytes(bytes: number): string {
+  const mb = bytes / 1e6;
+  return `${mb < 10 ? mb.toFixed(1) : Math.round(mb)} MB`;
+}

@@ -110,6 +110,7 @@ export class HeatmapView implements Renderable {
   private scale: Scale | undefined;
   private frame = 0;
   /** The bins of the last drawn image, for the tooltip's "this colour is the max over …" note. */
+  private readonly hideTip = (): void => { this.tip.hidden = true; };
   private drawn: { t0: number; t1: number; u0: number; u1: number; cols: number; rows: number } | undefined;
 
   private readonly grid: { left: number; right: number; top: number; bottom: number };
@@ -135,7 +136,7 @@ export class HeatmapView implements Renderable {
     zr.on('globalout', () => { this.tip.hidden = true; });
     // A tooltip stays with its chart: gone when the pointer leaves it or the page scrolls under it.
     el.addEventListener('mouseleave', () => { this.tip.hidden = true; });
-    window.addEventListener('scroll', () => { this.tip.hidden = true; }, { passive: true, capture: true });
+    window.addEventListener('scroll', this.hideTip, { passive: true, capture: true });
   }
 
   get dims(): { T: number; B: number; H: number } {
@@ -160,6 +161,7 @@ export class HeatmapView implements Renderable {
   }
 
   dispose(): void {
+    window.removeEventListener('scroll', this.hideTip, { capture: true });
     cancelAnimationFrame(this.frame);
     this.view.dispose();
   }

@@ -5,6 +5,7 @@
  * [T, B, F] — its time axis first, its batch axis second, every other axis flattened into
  * features — from the axes the analysis traced (report.input.axes). Pure: no DOM.
  */
+import { isPending } from '../../src/protocol/pieces';
 import type { Report, Tensor } from '../../src/report/types';
 
 export interface InputTrack {
@@ -67,6 +68,8 @@ export function inputTracks(report: Report): InputTrack[] {
     const values = report.inputValues?.[name];
     const grad = report.inputGrads?.[name];
     if (!values && !grad) continue;
+    // (A big result's second phase brings them: the track is drawn then.)
+    if (isPending(values) || isPending(grad)) continue;
     // An embedding's gradient has one more axis (the rows' size) than its ids.
     const embedding = !!(values && grad && grad.dims.length === values.dims.length + 1);
     const major = (t: Tensor) => (calls ? callsMajor(t, ax.time, ax.batch) : timeMajor(t, ax.time!, ax.batch));

@@ -1,7 +1,9 @@
 /**
  * The analysis panel's entry point. In VS Code it says `ready`, then renders what the host sends
  * (HostToPanel); in the standalone HTML report it renders the embedded models. Sets
- * `document.body.dataset.state` to waiting | busy | rendered | failed (tests wait on 'rendered').
+ * `document.body.dataset.state` to waiting | busy | partial | rendered | failed (tests wait on
+ * 'rendered'; 'partial': a big result's first phase is drawn, its bulk tensors still arriving, and
+ * `data-first-paint` holds when that happened, in performance.now() milliseconds).
  */
 import {
   provideVSCodeDesignSystem, vsCodeButton, vsCodeDropdown, vsCodeOption, vsCodeProgressRing, vsCodeTextField,
@@ -15,10 +17,12 @@ import { h } from './dom';
 import { connectHost, embeddedModels, type Host } from './host';
 import { readPalette, watchTheme } from './theme';
 import { comparisonView, modelView, Registry, type ViewContext } from './view';
+import { PieceCollector, type TensorPiece } from '../../src/protocol/pieces';
+import { formatMegabytes } from './format';
 
 provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeDropdown(), vsCodeOption(), vsCodeTextField(), vsCodeProgressRing());
 
-type PanelStateName = 'waiting' | 'busy' | 'rendered' | 'failed';
+type PanelStateName = 'waiting' | 'busy' | 'partial' | 'rendered' | 'failed';
 
 class Panel {
   private readonly root: HTMLElement;
@@ -38,6 +42,9 @@ class Panel {
   private drawerOpen = false;
   private modelInputs: ValueInfoSummary[] = [];
   private readonly ctx: ViewContext;
+  /** A big result's bulk tensors on their way (pieces.ts), and the strip that shows their progress. */
+  private incoming: { token: number; collector: PieceCollector } | undefined;
+  private readonly loading: HTMLElement;
 
   constructor(private readonly host: Host) {
     this.root = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app', role: 'main' }));
@@ -53,7 +60,8 @@ class Panel {
     this.overlayText = h('span', { class: 'gl-overlay-text' });
     this.overlay = h('div', { class: 'gl-overlay', role: 'status', 'aria-live': 'polite', hidden: true },
       h('div', { class: 'gl-overlay-box' }, h('vscode-progress-ring', {}), this.overlayText));
-    this.root.replaceChildren(skip, this.controlsSlot, this.banner, this.stale, this.content, this.overlay);
+    this.loading = h('div', { class: 'gl-loading-strip', role: 'status', 'aria-live': 'polite', 'data-testid': 'loading-bulk', hidden: true });
+    this.root.replaceChildren(skip, this.controlsSlot, this.banner, this.stale, this.loading, this.content, this.overlay);
     if (!host.connected) document.body.classList.add('gl-standalone');
     this.ctx = {
       palette: readPalette, saveImage: (name, url) => host.saveImage(name, url),
@@ -94,7 +102,12 @@ class Panel {
     switch (m.kind) {
       case 'show':
         this.settings = m.settings;
+        this.incoming = m.pending ? { token: m.pending.token, collector: new PieceCollector(m.models) } : undefined;
         this.show(m.models, m.settings);
+        this.showLoading();
+        return;
+      case 'pieces':
+        this.pieces(m.token, m.pieces);
         return;
       case 'busy':
         this.overlayText.textContent = m.message;
@@ -122,8 +135,50 @@ class Panel {
     }
   }
 
-  private show(models: PanelModel[], settings: PanelSettings | undefined): void {
+  /** Bulk data of the shown result: when the last piece is in, the view is drawn again, whole. */
+  private pieces(token: number, pieces: TensorPiece[]): void {
+    const inc = this.incoming;
+    if (!inc || inc.token !== token) return;
+    inc.collector.add(pieces);
+    if (!inc.collector.done) {
+      this.showLoading();
+      return;
+    }
+    this.incoming = undefined;
+    this.showLoading();
+    const y = window.scrollY;
+    this.show(this.models, this.shownSettings, y);
+  }
+
+  private showLoading(): void {
+    const inc = this.incoming;
+    if (!inc) {
+      this.loading.hidden = true;
+      return;
+    }
+    const c = inc.collector;
+    const stop = document.createElement('vscode-button');
+    stop.setAttribute('appearance', 'secondary');
+    stop.dataset.testid = 'stop-loading';
+    stop.textContent = 'Stop';
+    stop.addEventListener('click', () => {
+      this.host.post({ kind: 'stopPieces' });
+      this.incoming = undefined;
+      this.loading.hidden = true;
+      for (const el of this.content.querySelectorAll<HTMLElement>('.gl-loading-bulk')) {
+        el.textContent = 'Not loaded: loading the per-step tensors was stopped. Re-run to load them.';
+      }
+    });
+    this.loading.replaceChildren(
+      h('vscode-progress-ring', { class: 'gl-loading-ring' }),
+      h('span', {}, `Loading the per-step tensors for the heatmaps: ${formatMegabytes(c.receivedBytes)} of ${formatMegabytes(c.totalBytes)}. The verdicts and the flow chart below are complete.`),
+      stop);
+    this.loading.hidden = false;
+  }
+
+  private show(models: PanelModel[], settings: PanelSettings | undefined, scrollTo?: number): void {
     this.models = models;
+    if (scrollTo === undefined) delete document.body.dataset.firstPaint;
     this.shownSettings = settings;
     this.banner.hidden = true;
     this.stale.hidden = true;
@@ -151,10 +206,15 @@ class Panel {
       this.fail(`The panel could not render this report: ${(e as Error).message}`);
       return;
     }
+    if (scrollTo !== undefined) window.scrollTo(0, scrollTo);
     const registry = this.registry;
-    registry.mount(readPalette).then((complete) => {
+    const partial = !!this.incoming;
+    registry.mount(readPalette, () => {
+      // The first charts (the verdicts are already in the page) are on screen.
+      if (!document.body.dataset.firstPaint) document.body.dataset.firstPaint = performance.now().toFixed(0);
+    }).then((complete) => {
       // Two frames: ECharts and the heatmap bitmaps have painted.
-      if (complete) requestAnimationFrame(() => requestAnimationFrame(() => this.setState('rendered')));
+      if (complete) requestAnimationFrame(() => requestAnimationFrame(() => { if (this.registry === registry) this.setState(partial && this.incoming ? 'partial' : 'rendered'); }));
     }, (e: unknown) => this.fail(`The panel could not render this report: ${(e as Error).message}`));
   }
 

@@ -30,7 +30,7 @@ export function directionVerdict(report: Report, layer: LayerReport, d: Directio
   const figures: Verdict['figures'] = [];
   const flow = `${story.sentence}${story.shape ? `; ${story.shape}` : ''}.`;
   if (decay && decay.verdict !== 'n/a' && decay.verdict !== 'invalid') {
-    if (decay.survival !== null) figures.push({ label: 'state keeps', value: decay.survival >= 1e-3 && decay.survival < 10 ? pct(decay.survival) : `×${num(decay.survival, 2)}`, title: `share of the state Jacobian left after ${decay.window} steps: ‖∂s_last/∂s_first‖ / ‖∂s_last/∂s_last‖` });
+    if (decay.survival !== null) figures.push({ label: 'state keeps', value: decay.survival >= 1e-3 && decay.survival < 10 ? pct(decay.survival) : decay.survival === 0 ? '< 1e-307' : `×${num(decay.survival, 2)}`, title: `share of the state Jacobian left after ${decay.window} steps: ‖∂s_last/∂s_first‖ / ‖∂s_last/∂s_last‖` });
     figures.push({ label: 'ρ', value: rate(decay.rho), title: 'per-step factor of the state Jacobian norm (least-squares fit of its log against the distance from the last step)' });
     if (decay.rhoTail !== null) figures.push({ label: 'ρ far half', value: rate(decay.rhoTail), title: 'the same fit over the far half of the sequence (the verdict uses it)' });
     figures.push({ label: 'half-life', value: decay.halfLife === null ? '—' : steps(decay.halfLife), title: 'ln ½ / ln ρ steps' });

@@ -18,6 +18,7 @@ import { inputTracks } from './inputTrack';
 import type { Palette } from './theme';
 import { directionVerdict, verdictSentence, type Verdict } from './verdict';
 import { decayWindow } from '../../src/report/story';
+import { isPending } from '../../src/protocol/pieces';
 import { directionWeightNorm, weightGradBars } from './weights';
 
 /** Charts waiting for their containers, and the live ones; children mount later (closed <details>). */
@@ -45,7 +46,7 @@ export class Registry {
    * Creates the pending charts one task at a time, so that a big report never blocks the page
    * for all its charts at once. Resolves false when disposed (a newer report) before the end.
    */
-  async mount(palette: () => Palette): Promise<boolean> {
+  async mount(palette: () => Palette, firstDrawn?: () => void): Promise<boolean> {
     while (this.pending.length) {
       // Let the page paint and handle input between charts (and before the first).
       await new Promise((resolve) => setTimeout(resolve, 0));
@@ -54,6 +55,7 @@ export class Registry {
       const r = make();
       r.render(palette());
       this.live.push(r);
+      if (this.live.length === 1) firstDrawn?.();
     }
     return !this.disposed;
   }
@@ -228,21 +230,39 @@ function markSteps(view: ChartView, T: number): void {
   if (Number.isFinite(a) && Number.isFinite(b)) { view.el.dataset.xFirst = a.toFixed(1); view.el.dataset.xLast = b.toFixed(1); }
 }
 
+/** The smallest value any of the flow chart's log axes shows (its bottom edge), for the tests of the axis floors. */
+function markAxisMinimum(view: ChartView): void {
+  const grid = ((view.chart as unknown as { getModel(): unknown }).getModel() as { getComponent(t: string, i: number): { coordinateSystem?: { getRect(): { y: number; height: number } } } | undefined })
+    .getComponent('grid', 0)?.coordinateSystem?.getRect();
+  if (!grid) return;
+  let min = Infinity;
+  for (const yAxisIndex of [0, 1]) {
+    const v = view.chart.convertFromPixel({ yAxisIndex }, grid.y + grid.height) as unknown as number;
+    if (Number.isFinite(v) && v < min) min = v;
+  }
+  if (min < Infinity) view.el.dataset.yMin = String(min);
+}
+
 function placeholder(text: string, testid?: string): HTMLElement {
   return h('div', { class: 'gl-placeholder', 'data-testid': testid }, text);
+}
+
+/** A tensor with data, or one whose data are still on their way (a big result's second phase). */
+function present(t: Tensor | undefined): boolean {
+  return !!t && (t.data.length > 0 || isPending(t));
 }
 
 function heatSources(layer: LayerReport, d: DirectionReport): { grad?: HeatSource; others: HeatSource[] } {
   const others: HeatSource[] = [];
   for (const g of gateNames(layer)) {
-    const t = d.gates[g];
-    if (t) others.push({ key: `gate:${g}`, label: `${g} gate ${GATE_SYMBOLS[g] ?? g}_t`, symbol: GATE_SYMBOLS[g] ?? g, tensor: t, magnitude: false });
+    const t = d.gates?.[g];
+    if (t && present(t)) others.push({ key: `gate:${g}`, label: `${g} gate ${GATE_SYMBOLS[g] ?? g}_t`, symbol: GATE_SYMBOLS[g] ?? g, tensor: t, magnitude: false });
   }
   const state = layer.op === 'state';
-  if (d.hidden?.data?.length) others.push({ key: 'hidden', label: state ? 'state s_t' : 'hidden state h_t', symbol: state ? 's' : 'h', tensor: d.hidden, magnitude: false });
-  if (d.cell?.data?.length) others.push({ key: 'cell', label: 'cell state c_t', symbol: 'c', tensor: d.cell, magnitude: false });
-  if (d.gradCell?.data?.length) others.push({ key: 'gradCell', label: '|dL/dc_t|', symbol: 'dL/dc', tensor: d.gradCell, magnitude: true });
-  const grad = d.gradHidden?.data?.length ? { key: 'gradHidden', label: state ? '|dL/ds_t|' : '|dL/dh_t|', symbol: state ? 'dL/ds' : 'dL/dh', tensor: d.gradHidden, magnitude: true } : undefined;
+  if (present(d.hidden)) others.push({ key: 'hidden', label: state ? 'state s_t' : 'hidden state h_t', symbol: state ? 's' : 'h', tensor: d.hidden!, magnitude: false });
+  if (present(d.cell)) others.push({ key: 'cell', label: 'cell state c_t', symbol: 'c', tensor: d.cell!, magnitude: false });
+  if (present(d.gradCell)) others.push({ key: 'gradCell', label: '|dL/dc_t|', symbol: 'dL/dc', tensor: d.gradCell!, magnitude: true });
+  const grad = present(d.gradHidden) ? { key: 'gradHidden', label: state ? '|dL/ds_t|' : '|dL/dh_t|', symbol: state ? 'dL/ds' : 'dL/dh', tensor: d.gradHidden!, magnitude: true } : undefined;
   return { grad, others };
 }
 
@@ -294,7 +314,7 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
     section.appendChild(h('figure', { class: 'gl-figure' }, h('figcaption', {}, 'Gradient flow over time', h('span', { class: 'gl-hint' }, 'click legend entries to toggle · Ctrl+wheel or the slider to zoom · drag to pan')), flowEl));
     registry.defer(() => new ChartView(flowEl, ctx, `gradient-flow-${name}`, (p, view) => flowOption(p, view, {
       T: layer.seqLen, time: timeAxisOf(layer), direction: d.direction, curves, reach: d.metrics.decay?.reach ?? null,
-    }), { rebuildOnResize: true, afterRender: (view) => markSteps(view, layer.seqLen) }));
+    }), { rebuildOnResize: true, afterRender: (view) => { markSteps(view, layer.seqLen); markAxisMinimum(view); } }));
   }
 
   // The input track: what went in, and which input steps the gradient reaches.
@@ -348,6 +368,11 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
   }
   const heatCol = (testid: string, label: string, source: HeatSource | undefined, picker?: HTMLElement, onView?: (v: HeatmapView) => void, note?: string) => {
     if (!source) return h('div', { class: 'gl-heat-col' }, placeholder('The per-step tensors are not in this report (it was written with --detail metrics).', testid));
+    if (isPending(source.tensor)) {
+      const wait = placeholder(`Loading ${label} (${layer.seqLen} × ${layer.hiddenSize})…`, testid);
+      wait.classList.add('gl-loading-bulk');
+      return h('div', { class: 'gl-heat-col' }, h('div', { class: 'gl-heat-picker gl-muted' }, note ?? ''), wait);
+    }
     const el = h('div', { class: 'gl-chart gl-chart-heat', 'data-testid': testid, role: 'img', tabindex: 0, 'aria-label': `${label} heatmap over time step × unit (${layer.seqLen} × ${layer.hiddenSize}); hover for exact values` });
     registry.defer(() => {
       const v = new HeatmapView(el, ctx, `${testid.replace(/-\d+-(forward|reverse)$/, '')}-${name}`, source, { time: timeAxisOf(layer) });
