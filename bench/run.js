@@ -46,7 +46,7 @@ const ROOT = path.resolve(__dirname, '..');
 const SLOW_RUN_S = 120;
 
 // ---------------------------------------------------------------------------------------------
-// The baseline: one plain forward pass, same session options as runtime/ortRuntime.ts.
+// The baseline: one plain forward pass with onnxruntime's default session options (as a user's own script).
 
 async function forwardChild(modelPath, seqLen, reps) {
   const ort = require('onnxruntime-node');

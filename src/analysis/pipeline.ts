@@ -286,7 +286,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       throw new AnalysisError(explainRunFailure(e.message, layers, inputs.sources) ?? `onnxruntime failed to run ${modelName}: ${firstLine(e.message)}`, e.message);
     });
     runMs += first.ms;
-    if (process.env.GL_PROFILE) console.error(`first run ${first.ms.toFixed(0)} ms`);
+    if (process.env.GL_PROFILE) console.error(`first run ${first.ms.toFixed(0)} ms, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
     await host.release(main.sessionId);
     checkCancelled();
 
@@ -419,7 +419,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       throw err;
     });
     runMs += second.ms;
-    if (process.env.GL_PROFILE) console.error(`second run ${second.ms.toFixed(0)} ms, setup ${second.setupMs.toFixed(0)} ms`);
+    if (process.env.GL_PROFILE) console.error(`second run ${second.ms.toFixed(0)} ms, setup ${second.setupMs.toFixed(0)} ms, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
     buildMs += second.setupMs;
     checkCancelled();
 

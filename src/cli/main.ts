@@ -73,7 +73,9 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     // While the worker starts and reads the model, this thread (idle otherwise) sets up onnxruntime's environment for it.
     const warm = warmOnnxruntime();
     const report = await analysis.finally(() => warm);
+    const tJson = performance.now();
     if (args.json) await writeReportJson(report, args.json === '-' ? io.stdout : args.json, { detail: args.detail, signal });
+    if (process.env.GL_PROFILE && args.json) console.error(`JSON written in ${(performance.now() - tJson).toFixed(0)} ms`);
     if (args.html) {
       const label = path.basename(report.model.path);
       const shown = args.detail === 'metrics' ? metricsOnly(report) : report;

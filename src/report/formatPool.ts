@@ -12,8 +12,8 @@ import { Worker } from 'worker_threads';
 export const PARALLEL_MIN_NUMBERS = 131072;
 
 export interface FormattedPart {
-  /** ASCII text of the numbers, comma-separated, `null` for non-finite values. */
-  text: string;
+  /** ASCII bytes of the numbers, comma-separated, `null` for non-finite values. */
+  bytes: Uint8Array;
   nonFinite: number;
 }
 
@@ -42,7 +42,7 @@ export function startFormatPool(max = Math.min(3, os.cpus().length - 1)): Format
     w.on('message', (m: { id: number; bytes: Uint8Array; length: number; nonFinite: number }) => {
       const p = pending.get(m.id);
       pending.delete(m.id);
-      p?.resolve({ text: Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.length).toString('latin1'), nonFinite: m.nonFinite });
+      p?.resolve({ bytes: m.bytes.subarray(0, m.length), nonFinite: m.nonFinite });
     });
     w.on('error', (e) => fail(e));
     w.on('exit', (code) => { if (code !== 0) fail(new Error(`a JSON formatting thread stopped (exit code ${code})`)); });

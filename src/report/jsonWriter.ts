@@ -36,6 +36,10 @@ export { PER_STEP_KEYS } from './detail';
 const TOP_LEVEL_ORDER = ['schema', 'model', 'runtime', 'input', 'objective', 'omitted', 'outputs', 'inputGrads', 'layers', 'clipping'];
 
 const FLUSH_CHARS = 64 * 1024;
+/** The largest single write of formatted numbers (a stream still gets them in pieces it can push back on). */
+const BYTES_PER_WRITE = FLUSH_CHARS;
+/** How much formatted text may wait in the stream before the writer waits for 'drain'. */
+const MAX_QUEUED_BYTES = 1024 * 1024;
 const NUMBERS_PER_PIECE = 4096;
 
 /**
@@ -133,6 +137,27 @@ class ChunkedSink {
 
   async maybeFlush(): Promise<void> {
     if (this.length >= FLUSH_CHARS) await this.flush();
+  }
+
+  /**
+   * ASCII `bytes` after the text pushed before them: a short run joins the text; a long one goes
+   * to the stream as it is, in slices of at most BYTES_PER_WRITE (no string made of it). The
+   * stream keeps the array until it is written.
+   */
+  async pushBytes(bytes: Uint8Array): Promise<void> {
+    if (bytes.length < FLUSH_CHARS) {
+      this.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1'));
+      await this.maybeFlush();
+      return;
+    }
+    await this.flush();
+    for (let a = 0; a < bytes.length; a += BYTES_PER_WRITE) {
+      // Waiting for 'drain' after every 64 KiB costs a third of the write rate; up to MAX_QUEUED_BYTES may wait in the stream.
+      const more = this.stream.write(bytes.subarray(a, a + BYTES_PER_WRITE));
+      const queued = (this.stream as { writableLength?: number }).writableLength;
+      if (!more && (queued === undefined || queued >= MAX_QUEUED_BYTES)) await this.drain();
+      this.check();
+    }
   }
 
   async flush(): Promise<void> {
@@ -580,24 +605,25 @@ class ReportWalker {
     const n = arr.length;
     if (n >= PARALLEL_MIN_NUMBERS && this.pool === undefined) this.pool = startFormatPool(this.helperThreads);
     const pool = n >= PARALLEL_MIN_NUMBERS ? this.pool : null;
-    const parts = pool ? pool.helpers + 1 : 1;
-    const size = Math.ceil(n / parts);
+    const helpers = pool ? pool.helpers : 0;
+    // Equal parts: with two CPUs the write is CPU-bound on both (a smaller share here only moved
+    // the wait to the helper's part; measured).
+    const size = Math.ceil(n / (helpers + 1));
+    const first = Math.min(n, size);
+    const bounds = Array.from({ length: helpers }, (_, i) => [Math.min(n, (i + 1) * size), Math.min(n, (i + 2) * size)]);
     // slice() copies: the part is handed over to the helper, the report keeps its array.
     // A helper that fails (it should not) gives null: its part is then formatted here.
-    const later = Array.from({ length: parts - 1 }, (_, i) => pool!.format(arr.slice((i + 1) * size, Math.min(n, (i + 2) * size))).catch(() => null));
+    const later = bounds.map(([a, b]) => pool!.format(arr.slice(a, b)).catch(() => null));
     this.sink.push('[');
-    let nonFinite = await this.formatRange(arr, 0, Math.min(n, size));
+    let nonFinite = await this.formatRange(arr, 0, first);
     for (let p = 0; p < later.length; p++) {
       const done = await later[p];
       if (!done) {
-        nonFinite += await this.formatRange(arr, (p + 1) * size, Math.min(n, (p + 2) * size));
+        nonFinite += await this.formatRange(arr, bounds[p][0], bounds[p][1]);
         continue;
       }
-      // Into the sink in flush-sized slices, so the stream still gets chunks of about FLUSH_CHARS.
-      for (let a = 0; a < done.text.length; a += FLUSH_CHARS) {
-        this.sink.push((a === 0 ? ',' : '') + done.text.slice(a, a + FLUSH_CHARS));
-        await this.sink.maybeFlush();
-      }
+      this.sink.push(',');
+      await this.sink.pushBytes(done.bytes);
       nonFinite += done.nonFinite;
     }
     this.sink.push(']');
@@ -606,20 +632,19 @@ class ReportWalker {
 
   /** arr[start … end) formatted into the sink piece by piece, flushing as it fills; returns the count of non-finite values. */
   private async formatRange(arr: Float32Array, start: number, end: number): Promise<number> {
-    pieceBuffer ??= Buffer.allocUnsafe(PIECE_BYTES);
-    const buf = pieceBuffer;
     const count = { nonFinite: 0 };
-    for (let a = start; a < end; a += NUMBERS_PER_PIECE) {
-      const pos = writeFloat32Run(arr, a, Math.min(end, a + NUMBERS_PER_PIECE), buf, 0, count);
-      this.sink.push(buf.toString('latin1', 0, pos));
-      await this.sink.maybeFlush();
+    for (let a = start; a < end; a += FLOAT32_PIECE) {
+      // A fresh buffer per piece: the stream holds it until it is written (bytes straight to the file, no strings).
+      const buf = Buffer.allocUnsafe(FLOAT32_PIECE * 33);
+      const pos = writeFloat32Run(arr, a, Math.min(end, a + FLOAT32_PIECE), buf, 0, count);
+      await this.sink.pushBytes(buf.subarray(0, pos));
     }
     return count.nonFinite;
   }
 }
 
-const PIECE_BYTES = NUMBERS_PER_PIECE * 33;
-let pieceBuffer: Buffer | undefined;
+/** Float32 numbers formatted per piece on the writer's thread (≤ 2 MiB of text). */
+const FLOAT32_PIECE = 65536;
 
 function numberFormatter(arr: NumericArray | number[]): (x: number) => string {
   return arr instanceof Float32Array ? formatFloat32 : String;

@@ -115,7 +115,13 @@ export class OrtRuntime {
     const t0 = performance.now();
     sessionsCreated++;
     const options: ortTypes.InferenceSession.SessionOptions = {
-      graphOptimizationLevel: 'all', ...(process.env.GL_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.GL_ORT_PROFILE } : {}),
+      graphOptimizationLevel: 'all',
+      // No arena and no memory pattern: a tensor's memory goes back when its last reader is done.
+      // Most sessions here run once (or once per chunk), so the arena's reuse buys nothing measurable
+      // (bench: same times), while it kept a long analysis's intermediates (hundreds of MB) until the
+      // session closed — and a warm, cached session would keep them between analyses.
+      enableCpuMemArena: false, enableMemPattern: false,
+      ...(process.env.GL_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.GL_ORT_PROFILE } : {}),
       // Errors reach the user through our own messages; onnxruntime's log would repeat them raw.
       logSeverityLevel: 4,
     };

@@ -9,6 +9,7 @@ import { ModelProto, TensorProto } from '../onnx/proto';
 import { planStages, Stage } from '../analysis/stages';
 import { OrtRuntime } from './ortRuntime';
 import { ExecutionProviderChoice, ONNX_ELEM_TYPE, WireData, WireTensor } from './protocol';
+import { collectGarbage } from './gc';
 
 export interface StagedRunOptions {
   /** Scans with at least this many steps run in chunks (others run whole). */
@@ -34,6 +35,14 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
 
   const values = new Map<string, WireTensor>(Object.entries(feeds));
   const stages = planStages(graph, opts.longScans, fetches, maxStageNodes);
+  // Each intermediate value is dropped after the last stage that reads it (the peak memory of a
+  // long analysis is the values alive at once, not all of them).
+  const lastUse = new Map<string, number>();
+  stages.forEach((stage, i) => {
+    const reads = stage.kind === 'graph' ? stage.inputs : [...stage.stateInputs, ...stage.scanInputs, ...stage.outerInputs];
+    for (const n of reads) lastUse.set(n, i);
+  });
+  const wanted = new Set(fetches);
   let stagesDone = 0;
   const t0 = performance.now();
   let ms = 0;
@@ -46,7 +55,14 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
     } else {
       ms += await runScanInChunks(runtime, ep, stage, values, opts, (f) => opts.progress((stagesDone + f) / stages.length));
     }
+    for (const [name, last] of lastUse) if (last === stagesDone && !wanted.has(name)) values.delete(name);
+    collectGarbage();
     opts.progress(++stagesDone / stages.length);
+    if (process.env.GL_PROFILE) {
+      let bytes = 0;
+      for (const v of values.values()) bytes += (v.data as ArrayBufferView).byteLength ?? 0;
+      console.error(`stage ${stagesDone}/${stages.length} ${stage.kind}: live ${(bytes / 2 ** 20).toFixed(0)} MiB, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+    }
   }
   const outputs: Record<string, WireTensor> = {};
   for (const f of fetches) outputs[f] = values.get(f)!;
@@ -117,6 +133,7 @@ async function runScanInChunks(runtime: OrtRuntime, ep: ExecutionProviderChoice,
       });
       done += len;
       progress(done / T);
+      collectGarbage();
       // Next chunk sized for about targetCallMs per call.
       const perStep = r.ms / len;
       chunk = Math.max(8, Math.min(T, Math.floor(opts.targetCallMs / Math.max(perStep, 1e-3))));
