@@ -11,7 +11,7 @@
  *   headline  1-layer LSTM, I = H = 256, B = 1, T ∈ {1000, 4000}: the CLI's analysis `total`
  *             (the `timings:` line), its compute alone (`run` + `metrics`: the forward and backward
  *             native runs and the metrics, without reading the model, building graphs and creating
- *             sessions) and the whole process's wall time, with --jacobian probes:8
+ *             sessions) and the whole process's wall time, with the default Jacobian mode, probes:8
  *             and off, median of 3, against the median plain forward pass; plus the extra time and
  *             size of `--json FILE --detail full`.
  *   grid      LSTM / GRU / RNN × H ∈ {64, 256} × T ∈ {100, 1000, 10000}, probes:8, 1 run each.
@@ -20,6 +20,12 @@
  *             the leanest backward step as a Scan (see floorChild), against the forward's step.
  *   streaming a streaming LSTM (H = 128, one step per call, state h/c fed back) over N ∈ {100, 1000}
  *             calls (`--calls N`, default Jacobian), against the same N calls run plainly in a loop.
+ *   big       LSTM H = 1024, I = 256, T = 10 000, --jacobian off --json: peak RSS against the data the
+ *             report keeps, and the JSON write rate (skipped by --quick).
+ *   warm      the editor's re-run with another seed on a warm engine (in one process).
+ *   targets   every target of "fast by default and at real sizes", met or NOT met, from the above;
+ *             the panel's first paint of the T = 10 000, H = 1024 report from scripts/render-panel.mjs
+ *             (headless Chromium) when /usr/bin/chromium and playwright-core are installed.
  *   memory    peak RSS of every process, from /usr/bin/time when it is installed.
  *   torch     PyTorch nn.LSTM / GRU / RNN forward and forward+backward on the same sizes, when
  *             /usr/bin/python3 can import torch (Debian's python3-torch), 2 threads.
@@ -29,7 +35,7 @@
  *   --ops LSTM,GRU       grid ops            --hidden 64,256   grid hidden sizes
  *   --seq 100,1000       grid and headline sequence lengths (headline keeps those of 1000, 4000)
  *   --reps N             repetitions for medians [3]
- *   --skip headline,grid,streaming,exact,floor,torch,json
+ *   --skip headline,grid,streaming,exact,floor,torch,json,big,warm,panel
  *   --timeout S          kill a single run after S seconds [300]
  * A run longer than 120 s is noted and the larger sequence lengths of that configuration are skipped.
  *
@@ -176,6 +182,28 @@ async function cancelChild(modelPath, calls) {
   process.stdout.write(`${JSON.stringify({ phase, rejectMs, exitMs: performance.now() - t0 })}\n`);
 }
 
+/**
+ * The editor's re-run with another seed (`--warm-child MODEL T`): two warm analyses in one
+ * process, seeds 0 then 1 (default Jacobian mode); the second's wall time against its own
+ * run + metrics, and the sessions it created. Prints JSON.
+ */
+async function warmChild(modelPath, seqLen) {
+  const { analyzeModel, endWarmWorker } = require(path.join(ROOT, 'out/src/analysis/analyze.js'));
+  const sessions = [];
+  const once = async (seed) => {
+    const t0 = performance.now();
+    const report = await analyzeModel({
+      modelPath, files: {}, seed, seqLen, dims: {}, ep: 'cpu', saturation: { low: 0.1, high: 0.9 }, warm: true, onSessions: (n) => sessions.push(n),
+    });
+    const t = report.runtime.timingsMs;
+    return { wallMs: performance.now() - t0, runMs: t.run, metricsMs: t.metrics, totalMs: t.total, loadMs: t.load, buildMs: t.build };
+  };
+  const cold = await once(0);
+  const warm = await once(1);
+  await endWarmWorker();
+  process.stdout.write(`${JSON.stringify({ cold, warm, sessionsCold: sessions[0], sessionsWarm: sessions[1] - sessions[0] })}\n`);
+}
+
 function inputDims(session, seqLen) {
   const meta = session.inputMetadata && session.inputMetadata[0];
   const shape = meta && meta.shape;
@@ -308,15 +336,20 @@ class Bench {
   }
 
   /** One `gradient-lens analyze` process; parses the `timings:` line. */
-  async cli(model, seqLen, jacobian, extra = []) {
-    const args = [path.join(ROOT, 'bin/gradient-lens.js'), 'analyze', model, '--seq-len', String(seqLen), '--ep', 'cpu', '--jacobian', jacobian, ...extra];
-    const r = await runProcess(process.execPath, args, { timeoutS: this.opts.timeoutS, gnuTime: this.gnuTime });
+  async cli(model, seqLen, jacobian, extra = [], env = undefined) {
+    // 'default': no --jacobian flag, what the panel and a plain CLI call do (SPEC v2 §9.3).
+    const jac = jacobian === 'default' ? [] : ['--jacobian', jacobian];
+    const args = [path.join(ROOT, 'bin/gradient-lens.js'), 'analyze', model, '--seq-len', String(seqLen), '--ep', 'cpu', ...jac, ...extra];
+    const r = await runProcess(process.execPath, args, { timeoutS: this.opts.timeoutS, gnuTime: this.gnuTime, env });
     if (r.timedOut) return { ok: false, timedOut: true, wallMs: r.wallMs, error: `killed after ${this.opts.timeoutS} s` };
     if (r.code !== 0) return { ok: false, wallMs: r.wallMs, error: (r.stderr.trim().split('\n')[0] || `exit ${r.code}`).slice(0, 300) };
     const m = TIMINGS_RE.exec(r.stdout);
     if (!m) return { ok: false, wallMs: r.wallMs, error: 'no timings: line in the summary' };
     const [load, build, run, metrics, total] = m.slice(1).map(Number);
-    return { ok: true, wallMs: r.wallMs, peakRssMb: r.peakRssMb, timings: { load, build, run, metrics, total } };
+    // The Jacobian mode the run used, from its summary ("… (estimated from 8 probes, ±25%)").
+    const probes = /estimated from (\d+) probes/.exec(r.stdout);
+    const method = probes ? `probes:${probes[1]}` : /ρ = /.test(r.stdout) ? 'exact' : 'off';
+    return { ok: true, wallMs: r.wallMs, peakRssMb: r.peakRssMb, timings: { load, build, run, metrics, total }, method, stderr: r.stderr };
   }
 
   /** `reps` CLI runs; medians of wall and of each timing. */
@@ -335,6 +368,7 @@ class Bench {
       wallMs: pick((r) => r.wallMs),
       peakRssMb: runs.some((r) => r.peakRssMb != null) ? Math.max(...runs.map((r) => r.peakRssMb || 0)) : null,
       timings: Object.fromEntries(['load', 'build', 'run', 'metrics', 'total'].map((k) => [k, pick((r) => r.timings[k])])),
+      method: runs[0] && runs[0].method,
       runs: runs.map((r) => ({ wallMs: r.wallMs, total: r.timings.total })),
     };
   }
@@ -395,12 +429,12 @@ async function main() {
     for (const T of seqFilter(opts.quick ? [1000] : [1000, 4000])) {
       const fwd = await bench.forward(model, T, fwdReps);
       const entry = { op: 'LSTM', hidden: 256, input: 256, batch: 1, seq: T, forward: fwd, runs: {} };
-      for (const jac of ['probes:8', 'off']) {
+      for (const jac of ['default', 'probes:8', 'off']) {
         const r = await bench.cliMedian(model, T, jac, opts.reps);
         entry.runs[jac] = r;
         if (!r.ok) bench.note(`LSTM H=256 T=${T} --jacobian ${jac} failed: ${r.error}`);
         const t = r.timings || {};
-        rows.push([`T=${T}`, jac, '', ms(fwd.medianMs), ms(t.load), ms(t.build), ms(t.run), ms(t.metrics), ms(t.total), ms(r.wallMs),
+        rows.push([`T=${T}`, jac, jac === 'default' ? `(${r.method || '?'})` : '', ms(fwd.medianMs), ms(t.load), ms(t.build), ms(t.run), ms(t.metrics), ms(t.total), ms(r.wallMs),
           ratio(t.total, fwd.medianMs), ratio(t.run + t.metrics, fwd.medianMs), ratio(r.wallMs, fwd.medianMs), mb(r.peakRssMb), mb(fwd.peakRssMb)]);
       }
       if (!opts.skip.has('json') && entry.runs['probes:8'].ok) {
@@ -513,6 +547,45 @@ async function main() {
     table(['op', 'hidden', 'seq', 'forward', 'build', 'run', 'metrics', 'total', 'wall', 'total/fwd', 'exact/probes:8', 'peak RSS'], rows);
   }
 
+  // ---- big: H = 1024, T = 10 000 ------------------------------------------------------------
+  if (!opts.skip.has('big') && !opts.quick) {
+    const H = 1024, I = 256, T = 10000;
+    log(`\n== Big: LSTM H = ${H}, I = ${I}, T = ${T}, --jacobian off --json FILE (1 run) ==`);
+    const model = bench.model('LSTM', H, I);
+    const fwd = await bench.forward(model, T, 3);
+    const jsonFile = path.join(bench.dir, 'big.json');
+    // GL_PROFILE makes the CLI say how long the JSON took to write ("JSON written in N ms").
+    const r = await bench.cli(model, T, 'off', ['--json', jsonFile], { ...process.env, GL_PROFILE: '1' });
+    if (!r.ok) bench.note(`big case failed: ${r.error}`);
+    else {
+      const bytes = fs.statSync(jsonFile).size;
+      fs.unlinkSync(jsonFile);
+      const jsonMs = Number((/JSON written in (\d+) ms/.exec(r.stderr) || [])[1]);
+      // What the report keeps (float32): 4 gates, h, c, dL/dh, dL/dc and the output Y per step and
+      // unit; the input and its gradient per step; the weight gradients W, R, B.
+      const keptMb = (4 * (T * H * 9 + 2 * T * I + 4 * H * I + 4 * H * H + 8 * H)) / 2 ** 20;
+      results.big = { hidden: H, input: I, seq: T, forward: fwd, ...r, stderr: undefined, jsonBytes: bytes, jsonMs, keptMb,
+        jsonMbPerS: bytes / 2 ** 20 / (jsonMs / 1000), rssOverKept: r.peakRssMb / keptMb };
+      table(['forward', 'total', 'total/fwd', 'peak RSS', 'kept data', 'RSS/kept', 'JSON', 'JSON time', 'JSON rate'],
+        [[ms(fwd.medianMs), ms(r.timings.total), ratio(r.timings.total, fwd.medianMs), mb(r.peakRssMb), mb(keptMb),
+          ratio(r.peakRssMb, keptMb), mb(bytes / 2 ** 20), ms(jsonMs), `${results.big.jsonMbPerS.toFixed(0)} MB/s`]]);
+    }
+  }
+
+  // ---- warm re-run ----------------------------------------------------------------------------
+  if (!opts.skip.has('warm')) {
+    log('\n== Warm engine: the editor\'s re-run with another seed, LSTM H = 256, T = 1000, default Jacobian (one process) ==');
+    const c = await runProcess(process.execPath, [__filename, '--warm-child', bench.model('LSTM', 256), '1000'], { timeoutS: opts.timeoutS, gnuTime: false });
+    if (c.code !== 0) bench.note(`warm re-run measurement failed: ${c.stderr.trim().split('\n').pop()}`);
+    else {
+      const w = JSON.parse(c.stdout.trim().split('\n').pop());
+      results.warm = w;
+      table(['run', 'wall', 'run', 'metrics', 'wall/(run+metrics)', 'sessions created'],
+        [['first (cold)', ms(w.cold.wallMs), ms(w.cold.runMs), ms(w.cold.metricsMs), ratio(w.cold.wallMs, w.cold.runMs + w.cold.metricsMs), String(w.sessionsCold)],
+          ['re-run, seed 1', ms(w.warm.wallMs), ms(w.warm.runMs), ms(w.warm.metricsMs), ratio(w.warm.wallMs, w.warm.runMs + w.warm.metricsMs), String(w.sessionsWarm)]]);
+    }
+  }
+
   // ---- floors -------------------------------------------------------------------------------
   if (!opts.skip.has('floor') && results.headline.length) {
     log('\n== Floors of the design (fresh process): first session of a process; the leanest backward step as a Scan ==');
@@ -556,6 +629,9 @@ async function main() {
     log(v);
   }
 
+  // ---- the targets of "fast by default and at real sizes" -----------------------------------
+  results.targets = await targets(bench, results, opts);
+
   results.meta.benchSeconds = (performance.now() - started) / 1000;
   const outDir = path.join(__dirname, 'out');
   fs.mkdirSync(outDir, { recursive: true });
@@ -563,6 +639,78 @@ async function main() {
   fs.writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
   fs.rmSync(bench.dir, { recursive: true, force: true });
   log(`\nbenchmark took ${results.meta.benchSeconds.toFixed(0)} s; results written to ${path.relative(process.cwd(), outFile)}`);
+}
+
+/**
+ * Each target, met or not, from this run's numbers. Marginal ratios: (T = 4000 − T = 1000) of the
+ * whole CLI process against the same difference of the plain forward pass (what each extra 3000
+ * steps cost, start-up costs cancelled).
+ */
+async function targets(bench, results, opts) {
+  log('\n== Targets (fast by default and at real sizes) ==');
+  const out = [];
+  const say = (name, value, ok, detail = '') => {
+    const line = `${ok === null ? 'not measured' : ok ? 'met    ' : 'NOT met'}  ${name}: ${value}${detail ? ` — ${detail}` : ''}`;
+    out.push({ name, value, met: ok, detail });
+    log(line);
+  };
+  const at = (T) => results.headline.find((e) => e.seq === T);
+  const h1 = at(1000);
+  const h4 = at(4000);
+  // 1. The default mode: exact while B·H ≤ 64, else probes:8.
+  if (h1 && h1.runs.default.ok) {
+    const small = await bench.cli(bench.model('LSTM', 64), 100, 'default');
+    const ok = h1.runs.default.method === 'probes:8' && small.ok && small.method === 'exact';
+    say('default Jacobian mode (SPEC v2 §9.3)', `B·H = 256 → ${h1.runs.default.method}, B·H = 64 → ${small.ok ? small.method : small.error}`, ok, 'target: probes:8 above 64, exact at or below');
+    say('default analysis, LSTM I = H = 256, T = 1000, whole CLI process', ms(h1.runs.default.wallMs), h1.runs.default.wallMs <= 1500, 'target ≤ 1.5 s');
+  } else say('default mode and T = 1000 wall', '—', null, 'headline skipped or failed');
+  const marginal = (jac) => {
+    if (!h1 || !h4 || !h1.runs[jac].ok || !h4.runs[jac].ok) return null;
+    return (h4.runs[jac].wallMs - h1.runs[jac].wallMs) / (h4.forward.medianMs - h1.forward.medianMs);
+  };
+  const m = { default: marginal('default'), probes: marginal('probes:8'), off: marginal('off') };
+  const x = (v) => (v == null ? '—' : `${v.toFixed(1)}×`);
+  if (m.off != null) {
+    say('marginal cost, default mode (T 4000 − 1000, against the forward pass)', x(m.default), m.default <= 6, 'target ≤ 6×');
+    say('marginal cost, --jacobian off', x(m.off), m.off <= 3.5, 'target ≤ 3.5×');
+    say('probes:8 against --jacobian off, marginal', x(m.probes / m.off), m.probes / m.off <= 2, 'target ≤ 2×');
+  } else say('marginal costs', '—', null, opts.quick ? '--quick runs T = 1000 only' : 'a headline run failed');
+  // 4. H = 1024, T = 10 000.
+  if (results.big && results.big.ok) {
+    const b = results.big;
+    say('H = 1024, T = 10 000: peak RSS against the data the report keeps', `${mb(b.peakRssMb)} / ${mb(b.keptMb)} = ${b.rssOverKept.toFixed(1)}×`, b.rssOverKept <= 2.5, 'target ≤ 2.5×');
+    say('H = 1024, T = 10 000: JSON write rate (text JSON; no binary sidecar)', `${b.jsonMbPerS.toFixed(0)} MB/s`, b.jsonMbPerS >= 150, 'target ≥ 150 MB/s');
+  } else say('H = 1024, T = 10 000', '—', null, opts.quick ? '--quick skips it' : 'skipped (--skip big) or failed');
+  // 5. The panel for that report: scripts/render-panel.mjs renders it in headless Chromium.
+  const panel = opts.skip.has('panel') ? null : await panelTiming(bench);
+  if (panel) {
+    say('panel, T = 10 000, H = 1024: verdicts and flow chart on screen after the report is sent', ms(panel.firstPaintMs), panel.firstPaintMs <= 1500, 'target ≤ 1.5 s');
+    say('panel: largest single message to the webview', `${panel.largestMb} MB (${panel.messages} messages)`, panel.largestMb <= 64, 'target ≤ ~64 MB');
+  } else say('panel timings', '—', null, opts.skip.has('panel') ? '--skip panel' : 'needs /usr/bin/chromium and playwright-core (see test/vscode/README.md)');
+  // 6. The warm engine.
+  if (results.warm) {
+    const w = results.warm.warm;
+    const r = w.wallMs / (w.runMs + w.metricsMs);
+    say('warm re-run with another seed, against its own run + metrics', `${r.toFixed(2)}× (${results.warm.sessionsWarm} sessions created)`, r <= 1.3 && results.warm.sessionsWarm === 0, 'target ≤ 1.3×, no session');
+  } else say('warm re-run', '—', null, 'skipped (--skip warm) or failed');
+  return out;
+}
+
+/** First paint and message sizes of the large synthetic report in headless Chromium (scripts/render-panel.mjs), or null. */
+async function panelTiming(bench) {
+  let playwright = false;
+  try { require.resolve('playwright-core', { paths: [ROOT] }); playwright = true; } catch { /* not installed */ }
+  if (!playwright || !fs.existsSync(process.env.CHROMIUM || '/usr/bin/chromium')) return null;
+  const r = await runProcess(process.execPath, [path.join(ROOT, 'scripts/render-panel.mjs'), '--no-build', '--out', path.join(bench.dir, 'panel')],
+    { timeoutS: 600, gnuTime: false });
+  const line = r.stdout.split('\n').find((l) => /first paint/.test(l)) || '';
+  const paint = /first paint \(verdicts \+ flow chart\) (\d+) ms/.exec(line);
+  const msgs = /(\d+) messages of at most ([\d.]+) MB/.exec(line);
+  if (r.code !== 0 || !paint || !msgs) {
+    bench.note(`panel timing failed: ${(r.stderr.trim().split('\n').pop() || `exit ${r.code}`).slice(0, 200)}`);
+    return null;
+  }
+  return { firstPaintMs: Number(paint[1]), messages: Number(msgs[1]), largestMb: Number(msgs[2]), line: line.trim() };
 }
 
 /** PyTorch forward+backward on the headline and grid sizes, beside our analysis. */
@@ -603,8 +751,9 @@ async function torchReference(bench, results, opts) {
   return { meta: meta && { ...meta.meta, env }, entries };
 }
 
-if (['--forward-child', '--floor-child', '--stream-child', '--cancel-child'].includes(process.argv[2])) {
-  const child = process.argv[2] === '--cancel-child' ? cancelChild(process.argv[3], Number(process.argv[4])) : process.argv[2] === '--forward-child'
+if (['--forward-child', '--floor-child', '--stream-child', '--cancel-child', '--warm-child'].includes(process.argv[2])) {
+  const child = process.argv[2] === '--warm-child' ? warmChild(process.argv[3], Number(process.argv[4]))
+    : process.argv[2] === '--cancel-child' ? cancelChild(process.argv[3], Number(process.argv[4])) : process.argv[2] === '--forward-child'
     ? forwardChild(process.argv[3], Number(process.argv[4]), Number(process.argv[5]))
     : process.argv[2] === '--stream-child'
       ? streamChild(process.argv[3], Number(process.argv[4]), Number(process.argv[5]))

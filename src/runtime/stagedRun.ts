@@ -55,8 +55,11 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
     } else {
       ms += await runScanInChunks(runtime, ep, stage, values, opts, (f) => opts.progress((stagesDone + f) / stages.length));
     }
-    for (const [name, last] of lastUse) if (last === stagesDone && !wanted.has(name)) values.delete(name);
-    collectGarbage();
+    for (const [name, last] of lastUse) {
+      if (last !== stagesDone || wanted.has(name)) continue;
+      garbage.add(byteSize(values.get(name)));
+      values.delete(name);
+    }
     opts.progress(++stagesDone / stages.length);
     if (process.env.GL_PROFILE) {
       let bytes = 0;
@@ -68,6 +71,27 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
   for (const f of fetches) outputs[f] = values.get(f)!;
   // Everything but the native runs: stage graphs, sessions, slicing and stitching of chunks.
   return { outputs, ms, setupMs: performance.now() - t0 - ms };
+}
+
+/**
+ * Arrays this run has let go of (values no later stage reads, chunk slices and outputs): V8 frees
+ * their memory only when it next collects, which a small JS heap rarely prompts, so a long run
+ * collects whenever they add up to GARBAGE_BYTES (a full collection costs milliseconds: not after
+ * every chunk of a small run).
+ */
+const GARBAGE_BYTES = 64 * 2 ** 20;
+const garbage = {
+  bytes: 0,
+  add(n: number): void {
+    this.bytes += n;
+    if (this.bytes < GARBAGE_BYTES) return;
+    this.bytes = 0;
+    collectGarbage();
+  },
+};
+
+function byteSize(t: WireTensor | undefined): number {
+  return t ? (t.data as ArrayBufferView).byteLength : 0;
 }
 
 function pick(values: Map<string, WireTensor>, names: string[]): Record<string, WireTensor> {
@@ -122,7 +146,7 @@ async function runScanInChunks(runtime: OrtRuntime, ep: ExecutionProviderChoice,
       const a = stage.reverse ? T - done - len : done;
       const feeds: Record<string, WireTensor> = { ...outer };
       stage.stateInputs.forEach((n, i) => { feeds[n] = states[i]; });
-      for (const n of stage.scanInputs) feeds[n] = sliceSteps(values.get(n)!, a, len);
+      for (const n of stage.scanInputs) garbage.add(byteSize(feeds[n] = sliceSteps(values.get(n)!, a, len)));
       const r = await runtime.run(session.sessionId, feeds, [...stage.stateOutputs, ...stage.scanOutputs]);
       ms += r.ms;
       states = stage.stateOutputs.map((n) => r.outputs[n]);
@@ -133,7 +157,7 @@ async function runScanInChunks(runtime: OrtRuntime, ep: ExecutionProviderChoice,
       });
       done += len;
       progress(done / T);
-      collectGarbage();
+      for (const n of [...stage.stateOutputs, ...stage.scanOutputs]) garbage.add(byteSize(r.outputs[n]));
       // Next chunk sized for about targetCallMs per call.
       const perStep = r.ms / len;
       chunk = Math.max(8, Math.min(T, Math.floor(opts.targetCallMs / Math.max(perStep, 1e-3))));
