@@ -10,7 +10,8 @@ import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { printable } from '../onnx/files';
 import * as path from 'path';
 import { writeReportJson } from '../report/jsonWriter';
-import { metricsOnly, standaloneHtml, writeFileAtomically } from '../report/htmlReport';
+import { embeddedBytes, fitsInPage, metricsOnly, standaloneHtml, writeFileAtomically } from '../report/htmlReport';
+import { OMITTED_TOO_BIG_HOW } from '../report/detail';
 import { checkOutputPaths, OutputRequest, ProtectedFile } from '../report/outputPaths';
 import { AnalyzeArgs, parseAnalyzeArgs, USAGE } from './args';
 import { formatSummary } from './summary';
@@ -76,12 +77,17 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     const tJson = performance.now();
     if (args.json) await writeReportJson(report, args.json === '-' ? io.stdout : args.json, { detail: args.detail, signal });
     if (process.env.GL_PROFILE && args.json) console.error(`JSON written in ${(performance.now() - tJson).toFixed(0)} ms`);
+    const tHtml = performance.now();
     if (args.html) {
       const label = path.basename(report.model.path);
-      const shown = args.detail === 'metrics' ? metricsOnly(report) : report;
+      // Too much per-step data for one page: the page without it (it says what it left out) rather than none.
+      const tooBig = args.detail !== 'metrics' && !fitsInPage([report]);
+      if (tooBig) io.stderr.write(`warning: the full report's per-step data (about ${(embeddedBytes([report]) / 1e6).toFixed(0)} MB) is more than one HTML page can hold; the page is written without the per-step tensors, as with --detail metrics (no heatmaps). The full data: --json.\n`);
+      const shown = tooBig ? metricsOnly(report, OMITTED_TOO_BIG_HOW) : args.detail === 'metrics' ? metricsOnly(report) : report;
       const page = standaloneHtml([{ label, path: report.model.path, report: shown }], label);
       if (args.html === '-') await writeText(io.stdout, page);
       else await writeFileAtomically(args.html, page, signal);
+      if (process.env.GL_PROFILE) console.error(`HTML written in ${(performance.now() - tHtml).toFixed(0)} ms`);
     }
     if (!args.quiet && args.json !== '-' && args.html !== '-') {
       io.stdout.write(`${terminalText(formatSummary(report))}\n`);

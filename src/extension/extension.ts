@@ -8,7 +8,8 @@ import * as vscode from 'vscode';
 import { CancelledError } from '../onnx/errors';
 import type { PanelModel, PanelState } from '../protocol/panel';
 import { writeReportJson } from '../report/jsonWriter';
-import { embeddedBytes, metricsOnly, standaloneHtml, writeFileAtomically } from '../report/htmlReport';
+import { embeddedBytes, fitsInPage, metricsOnly, standaloneHtml, writeFileAtomically } from '../report/htmlReport';
+import { OMITTED_TOO_BIG_HOW } from '../report/detail';
 import { checkOutputPaths, ProtectedFile } from '../report/outputPaths';
 
 /** Above this much embedded data an HTML export asks whether to leave the per-step tensors out. */
@@ -205,7 +206,15 @@ async function exportReport(models: PanelModel[], format?: 'html' | 'json'): Pro
     if (!target || !safeExportTarget(target, models)) return;
     let shown = models;
     const mb = embeddedBytes(models.map((m) => m.report)) / 1e6;
-    if (mb > HTML_WARN_MB) {
+    if (!fitsInPage(models.map((m) => m.report))) {
+      // The full page cannot be written at all (a string limit): offer the page without the per-step tensors.
+      const lean = vscode.l10n.t('Without per-step tensors');
+      const choice = await vscode.window.showWarningMessage(
+        vscode.l10n.t('The report holds about {0} MB of per-step data, more than one HTML page can hold. Export the page without the per-step tensors (no heatmaps)? The full data can be exported as JSON.', mb.toFixed(0)),
+        { modal: true }, lean);
+      if (choice !== lean) return;
+      shown = models.map((m) => ({ ...m, report: metricsOnly(m.report, OMITTED_TOO_BIG_HOW) }));
+    } else if (mb > HTML_WARN_MB) {
       const lean = vscode.l10n.t('Without per-step tensors');
       const full = vscode.l10n.t('Everything ({0} MB)', mb.toFixed(0));
       const choice = await vscode.window.showWarningMessage(

@@ -15,10 +15,12 @@ export const DIRECTION_BULK_KEYS: readonly string[] = [...PER_STEP_KEYS, 'weight
 /** Model outputs up to this many values (a prediction, a final state) stay in a metrics report; bigger ones (a per-step Y) are left out. */
 export const SMALL_OUTPUT_VALUES = 4096;
 
+/** Where the left-out data is when a page could not hold it at all (htmlReport.ts). */
+export const OMITTED_TOO_BIG_HOW = 'the per-step data is more than one HTML page can hold; the JSON report has all of it (--json, or in the editor Export → JSON)';
 export const OMITTED_HOW = 'run the analysis again with --detail full (the default), or in the editor export the full report';
 
 /** The report without its bulk tensors, saying what was left out and how to get it. Shares the kept arrays (no copies). */
-export function metricsOnly(report: Report): Report {
+export function metricsOnly(report: Report, how: string = OMITTED_HOW): Report {
   if (report.omitted) return report;
   const { inputValues: _values, inputGrads: _grads, ...rest } = report;
   const outputs = Object.fromEntries(Object.entries(report.outputs).filter(([, t]) => t.data.length <= SMALL_OUTPUT_VALUES));
@@ -42,6 +44,6 @@ export function metricsOnly(report: Report): Report {
         return kept as unknown as typeof d;
       }),
     })),
-    omitted: { detail: 'metrics', fields, how: OMITTED_HOW },
+    omitted: { detail: 'metrics', fields, how },
   };
 }

@@ -32,7 +32,23 @@ export function webviewAssetsDir(): string {
   return found;
 }
 
-export function standaloneHtml(models: PanelModel[], title: string): string {
+/**
+ * The most per-step data (base64 characters) one page embeds: the data sits in one script element
+ * whose text the page reads as one string, and a JavaScript string holds at most 2²⁹ − 24
+ * characters (≈ 537 M) — with room left for the page's own code.
+ */
+export const HTML_MAX_EMBEDDED_BYTES = 400e6;
+
+/** Whether these reports' data fits one standalone page (see HTML_MAX_EMBEDDED_BYTES). */
+export function fitsInPage(reports: Report[], maxBytes = HTML_MAX_EMBEDDED_BYTES): boolean {
+  return embeddedBytes(reports) <= maxBytes;
+}
+
+export function standaloneHtml(models: PanelModel[], title: string, maxBytes = HTML_MAX_EMBEDDED_BYTES): string {
+  const bytes = embeddedBytes(models.map((m) => m.report));
+  if (bytes > maxBytes) {
+    throw new AnalysisError(`the page would embed ${(bytes / 1e6).toFixed(0)} MB of per-step data, more than one HTML page can hold (${(maxBytes / 1e6).toFixed(0)} MB); leave the per-step tensors out (--detail metrics) or write the full data as JSON (--json).`);
+  }
   const dir = webviewAssetsDir();
   const assets = { js: fs.readFileSync(path.join(dir, 'panel.js'), 'utf8'), css: fs.readFileSync(path.join(dir, 'panel.css'), 'utf8') };
   return renderStandaloneHtml(models, assets, title);

@@ -5,6 +5,8 @@ import {
   base64FromBytes, bytesFromBase64, decodeStandaloneData, encodeStandaloneData, renderStandaloneHtml, reportFromJson,
 } from '../../src/protocol/standalone';
 import { writeReportJson } from '../../src/report/jsonWriter';
+import { embeddedBytes, fitsInPage, HTML_MAX_EMBEDDED_BYTES, metricsOnly, standaloneHtml } from '../../src/report/htmlReport';
+import { OMITTED_TOO_BIG_HOW } from '../../src/report/detail';
 import { REPORT_SCHEMA, type Report } from '../../src/report/types';
 
 function bits(a: ArrayBufferView): Buffer {
@@ -120,5 +122,19 @@ describe('standalone report data (src/protocol/standalone.ts)', () => {
   it('reportFromJson names a wrong schema', () => {
     assert.throws(() => reportFromJson({ schema: 'something/else@2' }), /schema is "something\/else@2"/);
     assert.throws(() => reportFromJson(null), /not a JSON object/);
+  });
+
+  it('a page refuses more per-step data than one JavaScript string can hold, naming the way out; the lean page says where the data is', () => {
+    // One script element's text is read as one string: at most 2^29 − 24 characters.
+    assert.ok(HTML_MAX_EMBEDDED_BYTES < 2 ** 29 - 24 - 5e6);
+    const report = tinyReport(new Float32Array(2 * 3000).fill(0.5), Float64Array.from([1]));
+    const models: PanelModel[] = [{ label: 'big', path: '/m.onnx', report }];
+    const bytes = embeddedBytes([report]);
+    assert.ok(fitsInPage([report], bytes) && !fitsInPage([report], bytes - 1));
+    assert.throws(() => standaloneHtml(models, 'big', bytes - 1), /more than one HTML page can hold.*--detail metrics.*--json/);
+    const lean = metricsOnly(report, OMITTED_TOO_BIG_HOW);
+    assert.strictEqual(lean.omitted?.how, OMITTED_TOO_BIG_HOW);
+    assert.ok(embeddedBytes([lean]) < bytes / 10);
+    assert.match(standaloneHtml([{ ...models[0], report: lean }], 'big', bytes - 1), /gradient-lens-data/);
   });
 });
