@@ -180,6 +180,9 @@ async function largeReport({ context, page }) {
   const render = await page.evaluate(() => performance.now() - window.__sentAt);
   const firstPaint = await page.evaluate(() => Number(document.body.dataset.firstPaint) - window.__sentAt);
   const delivery = await page.evaluate(() => `${window.__messages} messages of at most ${(window.__largestMessage / 1e6).toFixed(1)} MB`);
+  const topPng = path.join(outDir, 'panel-large-top-dark.png');
+  await page.screenshot({ path: topPng });
+  shots.push(path.relative(root, topPng));
   const flow = page.locator('[data-testid="chart-flow-0-forward"]');
   await flow.scrollIntoViewIfNeeded();
   const flowBox = await flow.boundingBox();

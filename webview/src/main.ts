@@ -66,6 +66,12 @@ class Panel {
     this.ctx = {
       palette: readPalette, saveImage: (name, url) => host.saveImage(name, url),
       connected: host.connected, wording: host.connected ? panelWording : undefined,
+      exact: host.connected ? () => {
+        if (!this.settings) return;
+        this.settings = { ...this.settings, jacobian: 'exact' };
+        this.persist();
+        this.host.post({ kind: 'rerun', settings: this.settings });
+      } : undefined,
     };
     // "Choose .npy inputs…" in the results opens the settings drawer at the inputs.
     this.root.addEventListener('gl-open-settings', () => {

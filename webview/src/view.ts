@@ -5,6 +5,7 @@
  * document (ECharts needs their size), through a Registry that also re-renders them on a theme
  * change.
  */
+import { exactEstimate, roughDuration } from '../../src/analysis/exactCost';
 import type { Dropdown } from '@vscode/webview-ui-toolkit';
 import type { PanelModel } from '../../src/protocol/panel';
 import { gateNames, type DirectionReport, type LayerReport, type RecurrentOp, type Report, type Tensor } from '../../src/report/types';
@@ -80,6 +81,8 @@ export interface ViewContext extends ChartContext {
   wording?: (message: string) => string;
   /** In VS Code (the host can open files, pick inputs). */
   connected?: boolean;
+  /** In VS Code: re-run with the exact Jacobian. */
+  exact?: () => void;
 }
 
 const GATE_SYMBOLS: Record<string, string> = {
@@ -299,9 +302,19 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
     layer.layout ? 'layout 1' : '',
     jacobianText,
   ]).filter(Boolean).join(' · ');
+  // Probes: exact is one click away, with what it would cost said first.
+  const estimate = d.jacobianNorm?.method === 'probes' && ctx.exact ? exactEstimate(r) : undefined;
+  let exactButton: HTMLElement | null = null;
+  if (estimate) {
+    exactButton = h('button', {
+      class: 'gl-link-button', type: 'button', 'data-testid': `jacobian-exact-${key}`,
+      title: `The exact Jacobian carries ${estimate.rowsExact} adjoint rows per step instead of ${estimate.rowsNow}; the time is estimated from this run's.`,
+    }, `Compute exactly (≈ ${roughDuration(estimate.ms)})`);
+    exactButton.addEventListener('click', () => ctx.exact?.());
+  }
   const section = h('section', { class: 'gl-dir', 'data-testid': `layer-${key}`, 'aria-labelledby': titleId },
     h('h2', { class: 'gl-dir-title', id: titleId }, layerTitle(layer, d)),
-    h('div', { class: 'gl-dir-detail gl-muted' }, detail),
+    h('div', { class: 'gl-dir-detail gl-muted' }, detail, ...(exactButton ? [' · ', exactButton] : [])),
     verdictCard(verdict, `verdict-${key}`));
 
   // Gradient flow.
