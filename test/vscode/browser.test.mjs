@@ -310,11 +310,19 @@ try {
       reached = await panelFrame.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'rerun');
     }
     if (!reached) throw new Error(`Re-run not reached after ${presses} Tab presses from "Skip to results"`);
+    // Every state the panel passes through (a warm re-run of this small model is over in tens of
+    // milliseconds: polling for 'busy' could miss it).
+    await panelFrame.evaluate(() => {
+      window.__states = [];
+      new MutationObserver(() => window.__states.push(document.body.dataset.state)).observe(document.body, { attributes: true, attributeFilter: ['data-state'] });
+    });
     await page.keyboard.press('Enter');
-    const busy = await inFrames(() => (document.body?.dataset.state === 'busy' ? 'busy' : undefined), { timeout: 15_000 });
-    if (!busy) throw new Error('Enter on Re-run did not start an analysis');
-    const done = await inFrames(() => (document.body?.dataset.state === 'rendered' ? 'rendered' : undefined), { timeout: 120_000 });
-    if (!done) throw new Error('the re-run did not render');
+    const states = async () => panelFrame.evaluate(() => window.__states);
+    const end = Date.now() + 120_000;
+    while (Date.now() < end && !(await states()).includes('rendered')) await sleep(25);
+    const seen = await states();
+    if (!seen.includes('busy')) throw new Error(`Enter on Re-run did not start an analysis (panel states: ${seen.join(' → ') || 'none'})`);
+    if (seen.lastIndexOf('rendered') < seen.indexOf('busy')) throw new Error(`the re-run did not render (panel states: ${seen.join(' → ')})`);
     console.log(`      Re-run reached with ${presses} Tab presses and run with Enter`);
   });
 
@@ -383,15 +391,20 @@ try {
     await frame.locator('[data-testid="control-seqlen"]').fill(String(LONG_T));
     await frame.locator('[data-testid="rerun"]').click();
     // The analysis is done when its progress notification closes.
+    // (Only once it has been seen: before it appears, no toast does not mean done.)
     const progress = page.locator('.notifications-toasts .notification-toast', { hasText: LONG_MODEL });
     let done = 0;
+    let seenProgress = false;
     const end = Date.now() + 120_000;
     while (Date.now() < end) {
       const verdictAt = await frame.evaluate(() => window.__verdictAt);
-      if (!done && !(await progress.count())) done = Date.now();
+      const showing = (await progress.count()) > 0;
+      seenProgress ||= showing;
+      if (!done && seenProgress && !showing) done = Date.now();
       if (verdictAt) { done ||= verdictAt; break; }
       await sleep(50);
     }
+    if (!seenProgress) throw new Error(`no progress notification for ${LONG_MODEL} was seen, so the time from the analysis's end to the verdict cannot be measured`);
     const verdictAt = await frame.evaluate(() => window.__verdictAt);
     if (!verdictAt) throw new Error(`no verdict for T = ${LONG_T} within 120 s`);
     const lag = verdictAt - done;
