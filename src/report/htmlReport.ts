@@ -47,7 +47,10 @@ export function fitsInPage(reports: Report[], maxBytes = HTML_MAX_EMBEDDED_BYTES
 export function standaloneHtml(models: PanelModel[], title: string, maxBytes = HTML_MAX_EMBEDDED_BYTES): string {
   const bytes = embeddedBytes(models.map((m) => m.report));
   if (bytes > maxBytes) {
-    throw new AnalysisError(`the page would embed ${(bytes / 1e6).toFixed(0)} MB of per-step data, more than one HTML page can hold (${(maxBytes / 1e6).toFixed(0)} MB); leave the per-step tensors out (--detail metrics) or write the full data as JSON (--json).`);
+    const lean = models.every((m) => m.report.omitted);
+    throw new AnalysisError(`the page would embed ${(bytes / 1e6).toFixed(0)} MB of data, more than one HTML page can hold (${(maxBytes / 1e6).toFixed(0)} MB); ${lean
+      ? 'even without the per-step tensors — write the report as JSON (--json) instead'
+      : 'leave the per-step tensors out (--detail metrics) or write the full data as JSON (--json)'}.`);
   }
   const dir = webviewAssetsDir();
   const assets = { js: fs.readFileSync(path.join(dir, 'panel.js'), 'utf8'), css: fs.readFileSync(path.join(dir, 'panel.css'), 'utf8') };

@@ -195,6 +195,8 @@ class ChunkedSink {
       this.signal?.addEventListener('abort', onAbort, { once: true });
       if (this.error) done(this.error);
       else if (this.signal?.aborted) done(new CancelledError());
+      // Destroyed before the listeners were attached: no 'close' will come.
+      else if ((this.stream as { destroyed?: boolean }).destroyed) done(new Error('the output stream closed before the report was written'));
     });
   }
 }
@@ -635,7 +637,7 @@ class ReportWalker {
     const count = { nonFinite: 0 };
     for (let a = start; a < end; a += FLOAT32_PIECE) {
       // A fresh buffer per piece: the stream holds it until it is written (bytes straight to the file, no strings).
-      const buf = Buffer.allocUnsafe(FLOAT32_PIECE * 33);
+      const buf = Buffer.allocUnsafe(Math.min(FLOAT32_PIECE, end - a) * 33);
       const pos = writeFloat32Run(arr, a, Math.min(end, a + FLOAT32_PIECE), buf, 0, count);
       await this.sink.pushBytes(buf.subarray(0, pos));
     }

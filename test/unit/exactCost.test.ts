@@ -3,7 +3,7 @@
  * the adjoint rows it counts and how it scales this run's time.
  */
 import * as assert from 'assert';
-import { exactEstimate, ROW_COST_EXPONENT, roughDuration } from '../../src/analysis/exactCost';
+import { exactEstimate, exactEstimateAll, ROW_COST_EXPONENT, roughDuration } from '../../src/analysis/exactCost';
 import type { DirectionReport, LayerReport, Report } from '../../src/report/types';
 
 function report(layers: { op: LayerReport['op']; H: number; B: number; jacobian?: DirectionReport['jacobianNorm'] }[]): Report {
@@ -27,7 +27,8 @@ describe('the exact Jacobian cost estimate', () => {
     assert.deepStrictEqual([lstm.rowsNow, lstm.rowsExact], [17, 513]);
     assert.ok(Math.abs(lstm.ms - (300 + 200 * ((513 / 17) ** ROW_COST_EXPONENT - 1))) < 1e-9);
     const gru = exactEstimate(report([{ op: 'GRU', H: 64, B: 4, jacobian: probes(8, false) }]))!;
-    assert.deepStrictEqual([gru.rowsNow, gru.rowsExact], [9, 257]);
+    // One seed per hidden unit whatever the batch (each spans it), as a probe does.
+    assert.deepStrictEqual([gru.rowsNow, gru.rowsExact], [9, 65]);
     // More rows, more time; more probes now, less extra.
     assert.ok(exactEstimate(report([{ op: 'LSTM', H: 512, B: 1, jacobian: probes(8, true) }]))!.ms > lstm.ms);
     assert.ok(exactEstimate(report([{ op: 'LSTM', H: 256, B: 1, jacobian: probes(32, true) }]))!.ms < lstm.ms);
@@ -39,6 +40,15 @@ describe('the exact Jacobian cost estimate', () => {
     const exact = { ...probes(8, true)!, method: 'exact' as const, probes: undefined };
     assert.strictEqual(exactEstimate(report([{ op: 'LSTM', H: 256, B: 1, jacobian: exact }])), undefined);
     assert.strictEqual(exactEstimate(report([{ op: 'LSTM', H: 256, B: 1 }])), undefined);
+  });
+
+  it('for a comparison, adds the models\' estimates (a model without probes at its own time)', () => {
+    const a = report([{ op: 'LSTM', H: 256, B: 1, jacobian: probes(8, true) }]);
+    const b = report([{ op: 'GRU', H: 32, B: 1 }]);
+    const all = exactEstimateAll([a, b])!;
+    assert.ok(Math.abs(all.ms - (exactEstimate(a)!.ms + 300)) < 1e-9);
+    assert.deepStrictEqual([all.rowsNow, all.rowsExact], [17, 513]);
+    assert.strictEqual(exactEstimateAll([b]), undefined);
   });
 
   it('says durations roughly', () => {

@@ -9,7 +9,7 @@
  * a control the model makes meaningless (a fixed sequence length, 'last step' on an output with
  * no time axis) is disabled with the reason in its title and beside it.
  */
-import { exactEstimate, roughDuration } from '../../src/analysis/exactCost';
+import { exactEstimateAll, roughDuration } from '../../src/analysis/exactCost';
 import type { Button, Dropdown } from '@vscode/webview-ui-toolkit';
 import type { PanelModel, PanelSettings } from '../../src/protocol/panel';
 import type { Report, ValueInfoSummary } from '../../src/report/types';
@@ -229,8 +229,8 @@ export class Controls {
     const syncVisibility = () => {
       probesBox.field.hidden = jacobian.dropdown.value !== 'probes';
       // Exact after a probes run: what it would cost, before it starts.
-      const est = jacobian.dropdown.value === 'exact' && reports[0] ? exactEstimate(reports[0]) : undefined;
-      jacobian.note.textContent = est ? `≈ ${roughDuration(est.ms)} for this model (${est.rowsExact} adjoint rows per step instead of ${est.rowsNow}; estimated from the last run)` : '';
+      const est = jacobian.dropdown.value === 'exact' ? exactEstimateAll(reports) : undefined;
+      jacobian.note.textContent = est ? `≈ ${roughDuration(est.ms)} for ${reports.length > 1 ? 'these models' : 'this model'} (${est.rowsExact} adjoint rows per step instead of ${est.rowsNow}; estimated from the last run)` : '';
       jacobian.note.hidden = !jacobian.note.textContent;
       targetRow.hidden = objective.dropdown.value !== 'target';
       // The time axis is asked for when 'last step' needs it, or when one was given.

@@ -5,6 +5,7 @@
  * 'rendered'; 'partial': a big result's first phase is drawn, its bulk tensors still arriving, and
  * `data-first-paint` holds when that happened, in performance.now() milliseconds).
  */
+import { exactEstimateAll } from '../../src/analysis/exactCost';
 import {
   provideVSCodeDesignSystem, vsCodeButton, vsCodeDropdown, vsCodeOption, vsCodeProgressRing, vsCodeTextField,
 } from '@vscode/webview-ui-toolkit';
@@ -66,11 +67,16 @@ class Panel {
     this.ctx = {
       palette: readPalette, saveImage: (name, url) => host.saveImage(name, url),
       connected: host.connected, wording: host.connected ? panelWording : undefined,
-      exact: host.connected ? () => {
-        if (!this.settings) return;
-        this.settings = { ...this.settings, jacobian: 'exact' };
-        this.persist();
-        this.host.post({ kind: 'rerun', settings: this.settings });
+      exact: host.connected ? {
+        // The settings of the shown result (not edits in the drawer not yet run), with exact.
+        run: () => {
+          const base = this.shownSettings ?? this.settings;
+          if (!base) return;
+          this.settings = { ...base, jacobian: 'exact' };
+          this.persist();
+          this.host.post({ kind: 'rerun', settings: this.settings });
+        },
+        estimate: () => exactEstimateAll(this.models.map((m) => m.report)),
       } : undefined,
     };
     // "Choose .npy inputs…" in the results opens the settings drawer at the inputs.

@@ -5,7 +5,7 @@
  * document (ECharts needs their size), through a Registry that also re-renders them on a theme
  * change.
  */
-import { exactEstimate, roughDuration } from '../../src/analysis/exactCost';
+import { type ExactEstimate, roughDuration } from '../../src/analysis/exactCost';
 import type { Dropdown } from '@vscode/webview-ui-toolkit';
 import type { PanelModel } from '../../src/protocol/panel';
 import { gateNames, type DirectionReport, type LayerReport, type RecurrentOp, type Report, type Tensor } from '../../src/report/types';
@@ -81,8 +81,8 @@ export interface ViewContext extends ChartContext {
   wording?: (message: string) => string;
   /** In VS Code (the host can open files, pick inputs). */
   connected?: boolean;
-  /** In VS Code: re-run with the exact Jacobian. */
-  exact?: () => void;
+  /** In VS Code: re-run the shown result with the exact Jacobian, and what that would cost. */
+  exact?: { run: () => void; estimate: () => ExactEstimate | undefined };
 }
 
 const GATE_SYMBOLS: Record<string, string> = {
@@ -303,14 +303,14 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
     jacobianText,
   ]).filter(Boolean).join(' · ');
   // Probes: exact is one click away, with what it would cost said first.
-  const estimate = d.jacobianNorm?.method === 'probes' && ctx.exact ? exactEstimate(r) : undefined;
+  const estimate = d.jacobianNorm?.method === 'probes' && ctx.exact ? ctx.exact.estimate() : undefined;
   let exactButton: HTMLElement | null = null;
   if (estimate) {
     exactButton = h('button', {
       class: 'gl-link-button', type: 'button', 'data-testid': `jacobian-exact-${key}`,
-      title: `The exact Jacobian carries ${estimate.rowsExact} adjoint rows per step instead of ${estimate.rowsNow}; the time is estimated from this run's.`,
+      title: `The exact Jacobian carries ${estimate.rowsExact} adjoint rows per step instead of ${estimate.rowsNow}; the time (of the whole re-run) is estimated from this run's.`,
     }, `Compute exactly (≈ ${roughDuration(estimate.ms)})`);
-    exactButton.addEventListener('click', () => ctx.exact?.());
+    exactButton.addEventListener('click', () => ctx.exact?.run());
   }
   const section = h('section', { class: 'gl-dir', 'data-testid': `layer-${key}`, 'aria-labelledby': titleId },
     h('h2', { class: 'gl-dir-title', id: titleId }, layerTitle(layer, d)),
