@@ -55,8 +55,11 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
     } else {
       ms += await runScanInChunks(runtime, ep, stage, values, opts, (f) => opts.progress((stagesDone + f) / stages.length));
     }
-    for (const [name, last] of lastUse) {
-      if (last !== stagesDone || wanted.has(name)) continue;
+    // Outputs no later stage reads and nobody fetched go at once; the others after their last reader.
+    const produced = stage.kind === 'graph' ? stage.outputs : [...stage.stateOutputs, ...stage.scanOutputs];
+    const dead = [...produced.filter((n) => !lastUse.has(n)), ...[...lastUse].filter(([, last]) => last === stagesDone).map(([n]) => n)];
+    for (const name of dead) {
+      if (wanted.has(name) || !values.has(name)) continue;
       garbage.add(byteSize(values.get(name)));
       values.delete(name);
     }
