@@ -93,10 +93,8 @@ const timings = [];
 async function largeReport({ context, page }) {
   const T = 10000;
   const H = 1024;
-  await page.addInitScript(() => {
-    window.__posted = [];
+  await page.evaluate(() => {
     window.__longest = 0;
-    window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => undefined, setState: () => undefined });
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
         if (e.startTime < (window.__sentAt ?? Infinity)) continue;
@@ -105,8 +103,6 @@ async function largeReport({ context, page }) {
       }
     }).observe({ type: 'longtask', buffered: true });
   });
-  await page.goto(pathToFileURL(hostFile).href);
-  await page.waitForFunction(() => window.__posted.some((m) => m.kind === 'ready'));
   const esbuild = require('esbuild');
   const bundle = esbuild.buildSync({ entryPoints: [path.join(root, 'src/protocol/pieces.ts')], bundle: true, format: 'iife', globalName: 'GLPieces', write: false });
   await page.addScriptTag({ content: bundle.outputFiles[0].text });
@@ -226,6 +222,28 @@ try {
     page.on('pageerror', (e) => { problems.push(`${page.url()}: ${e.message}`); console.error('pageerror', e.message); });
     return { context, page };
   };
+  // The panel as VS Code loads it: acquireVsCodeApi stubbed (posted messages in window.__posted,
+  // state kept), the page loaded and 'ready' said; window.__revive turns the JSON report's number
+  // lists into Float32Arrays again.
+  const hostPage = async (colorScheme, width, height) => {
+    const opened = await newPage(colorScheme, width, height);
+    await opened.page.addInitScript(() => {
+      window.__posted = [];
+      let state;
+      window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => state, setState: (s) => { state = s; } });
+      window.__revive = (v) => {
+        if (Array.isArray(v)) return v.map(window.__revive);
+        if (v && typeof v === 'object') {
+          if (Array.isArray(v.dims) && Array.isArray(v.data) && Object.keys(v).length === 2) return { dims: v.dims, data: Float32Array.from(v.data, (x) => x ?? NaN) };
+          return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, window.__revive(x)]));
+        }
+        return v;
+      };
+    });
+    await opened.page.goto(pathToFileURL(hostFile).href);
+    await opened.page.waitForFunction(() => window.__posted.some((m) => m.kind === 'ready'));
+    return opened;
+  };
   for (const p of pages) {
     for (const scheme of ['light', 'dark']) {
       const { context, page } = await newPage(scheme);
@@ -246,28 +264,9 @@ try {
   }
   // Host mode: ready → show, with the controls; then a 'failed' message.
   {
-    const { context, page } = await newPage('dark');
-    await page.addInitScript(() => {
-      window.__posted = [];
-      let state;
-      window.acquireVsCodeApi = () => ({
-        postMessage: (m) => window.__posted.push(m),
-        getState: () => state,
-        setState: (s) => { state = s; },
-      });
-    });
-    await page.goto(pathToFileURL(hostFile).href);
-    await page.waitForFunction(() => window.__posted.some((m) => m.kind === 'ready'));
+    const { context, page } = await hostPage('dark');
     await page.evaluate(({ text }) => {
-      const revive = (v) => {
-        if (Array.isArray(v)) return v.map(revive);
-        if (v && typeof v === 'object') {
-          if (Array.isArray(v.dims) && Array.isArray(v.data) && Object.keys(v).length === 2) return { dims: v.dims, data: Float32Array.from(v.data, (x) => x ?? NaN) };
-          return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
-        }
-        return v;
-      };
-      const report = revive(JSON.parse(text));
+      const report = window.__revive(JSON.parse(text));
       window.postMessage({
         kind: 'show',
         models: [{ label: 'adding-lstm.onnx', path: report.model.path, report }],
@@ -296,24 +295,9 @@ try {
   }
   // Beside the code at 900 × 700, on random inputs (the random-inputs note, the verdict in the first screen).
   {
-    const { context, page } = await newPage('light', 900, 700);
-    await page.addInitScript(() => {
-      window.__posted = [];
-      let state;
-      window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => state, setState: (s) => { state = s; } });
-    });
-    await page.goto(pathToFileURL(hostFile).href);
-    await page.waitForFunction(() => window.__posted.some((m) => m.kind === 'ready'));
+    const { context, page } = await hostPage('light', 900, 700);
     await page.evaluate(({ text }) => {
-      const revive = (v) => {
-        if (Array.isArray(v)) return v.map(revive);
-        if (v && typeof v === 'object') {
-          if (Array.isArray(v.dims) && Array.isArray(v.data) && Object.keys(v).length === 2) return { dims: v.dims, data: Float32Array.from(v.data, (x) => x ?? NaN) };
-          return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
-        }
-        return v;
-      };
-      const report = revive(JSON.parse(text));
+      const report = window.__revive(JSON.parse(text));
       report.input.sources = Object.fromEntries(Object.keys(report.input.sources).map((k) => [k, 'random']));
       window.postMessage({ kind: 'show', models: [{ label: 'adding-lstm.onnx', path: report.model.path, report }],
         settings: { seed: 0, objective: 'sum', ep: 'auto', jacobian: 'auto', saturationLow: 0.1, saturationHigh: 0.9, inputs: {} } }, '*');
@@ -324,7 +308,7 @@ try {
     shots.push(path.relative(root, png));
     await context.close();
   }
-  if (!flag('--no-large')) await largeReport(await newPage('dark'));
+  if (!flag('--no-large')) await largeReport(await hostPage('dark'));
 } finally {
   await browser.close();
 }

@@ -14,6 +14,17 @@ export interface WireTensor {
   data: WireData;
 }
 
+/** Elements per index of the leading axis (steps, calls). */
+export function leadingStride(t: WireTensor): number {
+  return t.dims.slice(1).reduce((p, q) => p * q, 1);
+}
+
+/** Entries [from, from + len) of the leading axis, as a copy (a view would carry its whole buffer along when posted). */
+export function sliceLeading(t: WireTensor, from: number, len: number): WireTensor {
+  const s = leadingStride(t);
+  return { type: t.type, dims: [len, ...t.dims.slice(1)], data: t.data.slice(from * s, (from + len) * s) as WireData };
+}
+
 export type ExecutionProviderChoice = 'auto' | 'cpu' | 'cuda';
 
 /** ONNX TensorProto data type of each wire element type. */

@@ -8,7 +8,7 @@ import { encodeModel, tensorDims, tensorValues } from '../onnx/model';
 import { ModelProto, TensorProto } from '../onnx/proto';
 import { planStages, Stage } from '../analysis/stages';
 import { OrtRuntime } from './ortRuntime';
-import { ExecutionProviderChoice, ONNX_ELEM_TYPE, WireData, WireTensor } from './protocol';
+import { ExecutionProviderChoice, leadingStride, ONNX_ELEM_TYPE, sliceLeading, WireData, WireTensor } from './protocol';
 import { collectGarbage } from './gc';
 
 export interface StagedRunOptions {
@@ -149,7 +149,7 @@ async function runScanInChunks(runtime: OrtRuntime, ep: ExecutionProviderChoice,
       const a = stage.reverse ? T - done - len : done;
       const feeds: Record<string, WireTensor> = { ...outer };
       stage.stateInputs.forEach((n, i) => { feeds[n] = states[i]; });
-      for (const n of stage.scanInputs) garbage.add(byteSize(feeds[n] = sliceSteps(values.get(n)!, a, len)));
+      for (const n of stage.scanInputs) garbage.add(byteSize(feeds[n] = sliceLeading(values.get(n)!, a, len)));
       const r = await runtime.run(session.sessionId, feeds, [...stage.stateOutputs, ...stage.scanOutputs]);
       ms += r.ms;
       states = stage.stateOutputs.map((n) => r.outputs[n]);
@@ -173,23 +173,14 @@ async function runScanInChunks(runtime: OrtRuntime, ep: ExecutionProviderChoice,
   }
 }
 
-function stepStride(t: WireTensor): number {
-  return t.dims.slice(1).reduce((p, q) => p * q, 1);
-}
-
-function sliceSteps(t: WireTensor, a: number, len: number): WireTensor {
-  const s = stepStride(t);
-  return { type: t.type, dims: [len, ...t.dims.slice(1)], data: t.data.slice(a * s, (a + len) * s) as WireData };
-}
-
 function allocSteps(part: WireTensor, T: number): WireTensor {
-  const s = stepStride(part);
+  const s = leadingStride(part);
   const Ctor = part.data.constructor as new (n: number) => WireData;
   return { type: part.type, dims: [T, ...part.dims.slice(1)], data: new Ctor(T * s) };
 }
 
 function writeSteps(full: WireTensor, part: WireTensor, a: number): void {
-  (full.data as Float32Array).set(part.data as Float32Array, a * stepStride(full));
+  (full.data as Float32Array).set(part.data as Float32Array, a * leadingStride(full));
 }
 
 function wireOf(t: TensorProto): WireTensor {

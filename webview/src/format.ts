@@ -1,14 +1,9 @@
 /** Number and text formatting shared by the panel's cards, axes and tooltips. */
 
-/** A short human number: 3 significant digits, exponent form when tiny or huge (as the CLI prints). */
-export function num(x: number | null | undefined, digits = 3): string {
-  if (x === null || x === undefined || Number.isNaN(x)) return 'n/a';
-  if (!Number.isFinite(x)) return x > 0 ? '∞' : '-∞';
-  if (x === 0) return '0';
-  const a = Math.abs(x);
-  const s = a >= 1e4 || a < 1e-3 ? x.toExponential(Math.max(0, digits - 1)) : x.toPrecision(digits);
-  return tidy(s);
-}
+import { num } from '../../src/report/story';
+
+/** A short human number, exactly as the CLI prints it (one function for both). */
+export { num };
 
 /** A percentage of a fraction: "3.1%", "0.05%", "0%". */
 export function pct(x: number): string {

@@ -11,7 +11,7 @@ import { GraphProto, ModelProto, TensorProto } from '../../onnx/proto';
 import { attrTensor } from '../../onnx/attributes';
 import { ForwardTapGraph, directionNames } from '../forwardTaps';
 import { RecurrentLayer } from '../recurrent';
-import { BpttResult, emitBptt, JacobianSeeds, scaledStepNorm } from './bptt';
+import { BackwardResults, BpttResult, emitBptt, JacobianRows, JacobianSeeds, scaledStepNorm } from './bptt';
 import { GradientPath, isRecurrent } from './gradientPath';
 import { emitObjective, ObjectiveSpec } from './objective';
 import { VjpContext } from './vjp';
@@ -57,7 +57,7 @@ export interface BackwardOutputs {
   gradHidden: string;
   gradCell?: string;
   /** The Jacobian seed rows' per-step norms and divisors (bptt.ts), when there are seeds. */
-  jacobian?: { hiddenRows: string; stateRows?: string; divisors: string; cellRows?: string; hiddenSeeds: number; cellSeeds: number };
+  jacobian?: JacobianRows;
   W: string;
   R: string;
   B: string;
@@ -243,48 +243,34 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
     });
   }
 
-  const backward: BackwardOutputs[][] = inp.layers.map((layer, k) => {
+  // One layer-direction's backward results as graph outputs named L<k>_d<d>_bw_<what>.
+  const exposed = (k: number, d: number, r: BackwardResults, inputGradNorm: (out: (v: string, what: string) => string) => BackwardOutputs['inputGradNorm']): BackwardOutputs => {
     const out = (value: string | undefined, what: string) => {
       if (!value) return undefined;
-      const name = `L${k}_d0_bw_${what}`;
+      const name = `L${k}_d${d}_bw_${what}`;
       b.opInto('Identity', [value], [name]);
       b.output(name);
       return name;
     };
+    return {
+      gradHidden: out(r.gradHidden, 'gradHidden')!, gradCell: out(r.gradCell, 'gradCell'),
+      jacobian: r.jacobian && {
+        hiddenRows: out(r.jacobian.hiddenRows, 'jacHiddenRows')!, stateRows: out(r.jacobian.stateRows, 'jacStateRows'),
+        divisors: out(r.jacobian.divisors, 'jacDivisors')!, cellRows: out(r.jacobian.cellRows, 'jacCellRows'),
+        hiddenSeeds: r.jacobian.hiddenSeeds, cellSeeds: r.jacobian.cellSeeds,
+      },
+      W: out(r.dW, 'dW')!, R: out(r.dR, 'dR')!, B: out(r.dB, 'dB')!, P: out(r.dP, 'dP'),
+      inputGradNorm: inputGradNorm((v, what) => out(v, what)!),
+    };
+  };
+  const backward: BackwardOutputs[][] = inp.layers.map((layer, k) => {
     const inner = innerResults.get(k);
     if (layer.container) {
       if (!inner) throw new Error(`internal error: no backward for layer ${k} in a loop body`);
-      return [{
-        gradHidden: out(inner.gradHidden, 'gradHidden')!, gradCell: out(inner.gradCell, 'gradCell'),
-        jacobian: inner.jacobian && {
-          hiddenRows: out(inner.jacobian.hiddenRows, 'jacHiddenRows')!, stateRows: out(inner.jacobian.stateRows, 'jacStateRows'),
-          divisors: out(inner.jacobian.divisors, 'jacDivisors')!, cellRows: out(inner.jacobian.cellRows, 'jacCellRows'),
-          hiddenSeeds: inner.jacobian.hiddenSeeds, cellSeeds: inner.jacobian.cellSeeds,
-        },
-        W: out(inner.dW, 'dW')!, R: out(inner.dR, 'dR')!, B: out(inner.dB, 'dB')!, P: out(inner.dP, 'dP'),
-        inputGradNorm: { max: out(inner.inputGradNorm.max, 'dXmax')!, scaled: out(inner.inputGradNorm.scaled, 'dXscaled')! },
-      }];
+      return [exposed(k, 0, inner, (out) => ({ max: out(inner.inputGradNorm.max, 'dXmax'), scaled: out(inner.inputGradNorm.scaled, 'dXscaled') }))];
     }
     const res = (results[k] ??= runBptt(k));
-    return res.map((r, d) => {
-      const out = (value: string | undefined, what: string) => {
-        if (!value) return undefined;
-        const name = `L${k}_d${d}_bw_${what}`;
-        b.opInto('Identity', [value], [name]);
-        b.output(name);
-        return name;
-      };
-      return {
-        gradHidden: out(r.gradHidden, 'gradHidden')!, gradCell: out(r.gradCell, 'gradCell'),
-        jacobian: r.jacobian && {
-          hiddenRows: out(r.jacobian.hiddenRows, 'jacHiddenRows')!, stateRows: out(r.jacobian.stateRows, 'jacStateRows'),
-          divisors: out(r.jacobian.divisors, 'jacDivisors')!, cellRows: out(r.jacobian.cellRows, 'jacCellRows'),
-          hiddenSeeds: r.jacobian.hiddenSeeds, cellSeeds: r.jacobian.cellSeeds,
-        },
-        W: out(r.dW, 'dW')!, R: out(r.dR, 'dR')!, B: out(r.dB, 'dB')!, P: out(r.dP, 'dP'),
-        inputGradNorm: scaledStepNorm(b, r.dX(), (v, what) => out(v, what)!),
-      };
-    });
+    return res.map((r, d) => exposed(k, d, r, (out) => scaledStepNorm(b, r.dX(), out)));
   });
   const inputGrads: AnalysisGraph['inputGrads'] = [];
   inp.path.inputs.forEach((x, i) => {

@@ -76,17 +76,23 @@ export interface BpttRequest {
   padded: boolean;
 }
 
+/**
+ * The Jacobian seed rows per step, [T, N, 1, 1] each (row 0, the objective's, included):
+ * squared norms of their hidden part and (LSTM) whole state as they entered the step, the
+ * divisor each row was then renormalised by, and (LSTM) the cell seeds' ‖dc‖² [T, Sc, 1, 1]
+ * after renormalising. metrics/jacobian.ts turns them into jacobianNorm.
+ */
+export interface JacobianRows { hiddenRows: string; stateRows?: string; divisors: string; cellRows?: string; hiddenSeeds: number; cellSeeds: number }
+
+/** What every layer-direction's backward gives, as a top-level recurrence or inside a Loop/Scan body. */
+export type BackwardResults = Pick<BpttResult, 'gradHidden' | 'gradCell' | 'jacobian' | 'dW' | 'dR' | 'dB' | 'dP'>;
+
 export interface BpttResult {
   /** dL/dh_t and dL/dc_t (LSTM) [T, B, H], zero at padded steps. */
   gradHidden: string;
   gradCell?: string;
-  /**
-   * The Jacobian seed rows per step, [T, N, 1, 1] each (row 0, the objective's, included):
-   * squared norms of their hidden part and (LSTM) whole state as they entered the step, the
-   * divisor each row was then renormalised by, and (LSTM) the cell seeds' ‖dc‖² [T, Sc, 1, 1]
-   * after renormalising. metrics/jacobian.ts turns them into jacobianNorm.
-   */
-  jacobian?: { hiddenRows: string; stateRows?: string; divisors: string; cellRows?: string; hiddenSeeds: number; cellSeeds: number };
+  /** The Jacobian seed rows (JacobianRows), when there are seeds. */
+  jacobian?: JacobianRows;
   /** Weight gradients of this direction's slices, ONNX layout: W [gH, I], R [gH, H], B [2gH], P [3H]. */
   dW: string;
   dR: string;

@@ -26,7 +26,7 @@ import { DataType, NodeProto, TensorProto } from '../../onnx/proto';
 import { attrTensor } from '../../onnx/attributes';
 import { DirectionInternals } from '../forwardTaps';
 import { RecurrentLayer } from '../recurrent';
-import { emitBptt, JacobianSeeds, ROW_NORM_FLOOR, scaledStepNorm } from '../backward/bptt';
+import { BackwardResults, emitBptt, JacobianSeeds, ROW_NORM_FLOOR, scaledStepNorm } from '../backward/bptt';
 import { isRecurrent } from '../backward/gradientPath';
 import { rowsVjp } from '../backward/rowsRules';
 import { VJP_RULES } from '../backward/rules';
@@ -77,14 +77,7 @@ export interface IteratedBackwardRequest {
   tag: string;
 }
 
-export interface InnerLayerResult {
-  gradHidden: string;
-  gradCell?: string;
-  jacobian?: { hiddenRows: string; stateRows?: string; divisors: string; cellRows?: string; hiddenSeeds: number; cellSeeds: number };
-  dW: string;
-  dR: string;
-  dB: string;
-  dP?: string;
+export interface InnerLayerResult extends BackwardResults {
   /** [N·T] each: max_t and ‖dX_t / max_t‖. */
   inputGradNorm: { max: string; scaled: string };
 }

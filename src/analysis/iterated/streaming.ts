@@ -15,7 +15,7 @@ import { printable } from '../../onnx/files';
 import { renameGraph } from '../../onnx/graphs';
 import { GraphProto, ModelProto, NodeProto, ValueInfoProto, toNumber } from '../../onnx/proto';
 import { makeAttribute } from '../../onnx/attributes';
-import type { WireTensor } from '../../runtime/protocol';
+import { leadingStride, sliceLeading, type WireTensor } from '../../runtime/protocol';
 
 /** The symbolic size of the wrapped model's calls axis. */
 const CALLS_DIM = 'gradient_lens_calls';
@@ -209,7 +209,7 @@ export async function runCalls(
     opts.checkCancelled();
     const len = Math.min(chunk, N - done);
     const part: Record<string, WireTensor> = { ...feeds, ...states };
-    for (const name of wrap.perCallFeeds) part[name] = sliceCalls(feeds[name], done, len);
+    for (const name of wrap.perCallFeeds) part[name] = sliceLeading(feeds[name], done, len);
     const r = await run(part, wanted);
     ms += r.ms;
     for (const name of wanted) {
@@ -228,15 +228,10 @@ export async function runCalls(
   return { outputs, ms };
 }
 
-function sliceCalls(t: WireTensor, from: number, len: number): WireTensor {
-  const s = t.dims.slice(1).reduce((a, x) => a * x, 1);
-  return { type: t.type, dims: [len, ...t.dims.slice(1)], data: t.data.slice(from * s, (from + len) * s) as WireTensor['data'] };
-}
-
 function concatCalls(parts: WireTensor[]): WireTensor {
   const first = parts[0];
   const n = parts.reduce((a, p) => a + p.dims[0], 0);
-  const s = first.dims.slice(1).reduce((a, x) => a * x, 1);
+  const s = leadingStride(first);
   const Ctor = first.data.constructor as new (len: number) => WireTensor['data'];
   const data = new Ctor(n * s);
   let at = 0;

@@ -8,17 +8,7 @@ import { attrInt, attrInts, attrString } from '../../../onnx/attributes';
 import { NodeProto } from '../../../onnx/proto';
 import { VjpContext, VjpRule } from '../vjp';
 import { floatOutType, none, numel, optionalInput, range, reduceSum, reshape, transpose } from './common';
-import { forwardPads, nonEmpty, stridesDilations, tapIndex, tapInverse, Window } from './window';
-
-/** x [A, B, L] → [A, B, L + 1] with a zero appended on the last axis (the "padding" slot the index tensors point at). */
-function appendZero(ctx: VjpContext, x: string): string {
-  return ctx.b.op('Pad', [x, ctx.b.constI64([0, 0, 0, 0, 0, 1])]);
-}
-
-/** Gather along axis 2 with a constant int64 index tensor. */
-function gatherConst(ctx: VjpContext, x: string, indices: BigInt64Array, dims: number[]): string {
-  return ctx.b.op('Gather', [x, ctx.b.initializer('taps', dims, indices)], { axis: 2 });
-}
+import { appendZero, forwardPads, gatherConst, nonEmpty, stridesDilations, tapIndex, tapInverse, Window } from './window';
 
 /** dB = Σ dY over every axis but the channel axis 1. */
 function biasGrad(ctx: VjpContext, dY: string, rank: number): string {

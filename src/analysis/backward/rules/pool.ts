@@ -5,7 +5,7 @@ import { AttrValue, attrInt, attrInts, attrString } from '../../../onnx/attribut
 import { DataType } from '../../../onnx/proto';
 import { VjpContext, VjpRule } from '../vjp';
 import { floatOutType, none, numel, range, reduceSum, reshape, scalar, zeros } from './common';
-import { forwardPads, nonEmpty, stridesDilations, tapInverse, Window } from './window';
+import { appendZero, forwardPads, gatherConst, nonEmpty, stridesDilations, tapInverse, Window } from './window';
 
 /**
  * Route dY to the positions the max came from: `argmax` is MaxPool's Indices output (flat
@@ -109,8 +109,7 @@ const averagePool: VjpRule = (node, dOutputs, ctx, wanted) => {
     : t === DataType.FLOAT ? b.initializer('inv_count', [O], Float32Array.from(inverse))
       : b.op('Cast', [b.initializer('inv_count', [O], Float32Array.from(inverse))], { to: t });
   const scaled = b.mul(reshape(ctx, dY, [N, C, O]), inv);
-  const z = b.op('Pad', [scaled, b.constI64([0, 0, 0, 0, 0, 1])]); // [N, C, O + 1], the last a zero
-  const perTap = b.op('Gather', [z, b.initializer('taps', [numel(inDims), numel(kernel)], tapInverse(w, false))], { axis: 2 });
+  const perTap = gatherConst(ctx, appendZero(ctx, scaled), tapInverse(w, false), [numel(inDims), numel(kernel)]); // [N, C, S, K]
   grads[0] = reshape(ctx, reduceSum(ctx, perTap, [3], 0), xShape);
   return grads;
 };

@@ -12,6 +12,7 @@
  */
 import { attrInts, attrString } from '../../../onnx/attributes';
 import { NodeProto } from '../../../onnx/proto';
+import type { VjpContext } from '../vjp';
 import { numel } from './common';
 
 export interface Window {
@@ -56,6 +57,16 @@ function tapPositions(w: Window): Int32Array {
     });
   });
   return pos;
+}
+
+/** x [A, B, L] → [A, B, L + 1] with a zero appended on the last axis (the "padding" slot the index tensors point at). */
+export function appendZero(ctx: VjpContext, x: string): string {
+  return ctx.b.op('Pad', [x, ctx.b.constI64([0, 0, 0, 0, 0, 1])]);
+}
+
+/** Gather along axis 2 with a constant int64 index tensor (tapIndex, tapInverse). */
+export function gatherConst(ctx: VjpContext, x: string, indices: BigInt64Array, dims: number[]): string {
+  return ctx.b.op('Gather', [x, ctx.b.initializer('taps', dims, indices)], { axis: 2 });
 }
 
 /**
