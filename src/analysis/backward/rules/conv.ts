@@ -10,6 +10,23 @@ import { VjpContext, VjpRule } from '../vjp';
 import { floatOutType, none, numel, optionalInput, range, reduceSum, reshape, transpose } from './common';
 import { appendZero, forwardPads, gatherConst, nonEmpty, stridesDilations, tapIndex, tapInverse, Window } from './window';
 
+/**
+ * What Conv and ConvTranspose read alike: X [N, C, in…], W, Y [N, M, out…] (shapes from the run),
+ * G groups of C/G input and M/G output channels, the kernel (its attribute, else W's spatial
+ * dims), strides and dilations.
+ */
+function geometry(node: NodeProto, ctx: VjpContext) {
+  const xShape = ctx.shape(node.input[0]);
+  const wShape = ctx.shape(node.input[1]);
+  const yShape = ctx.shape(node.output[0]);
+  const [N, C] = xShape;
+  const M = yShape[1];
+  const G = attrInt(node, 'group', 1);
+  const inDims = xShape.slice(2);
+  const kernel = nonEmpty(attrInts(node, 'kernel_shape')) ?? wShape.slice(2);
+  return { xShape, wShape, yShape, N, C, M, G, Cg: C / G, Mg: M / G, inDims, outDims: yShape.slice(2), kernel, ...stridesDilations(node, inDims.length) };
+}
+
 /** dB = Σ dY over every axis but the channel axis 1. */
 function biasGrad(ctx: VjpContext, dY: string, rank: number): string {
   return reduceSum(ctx, dY, [0, ...range(2, rank)], 0);
@@ -30,19 +47,9 @@ const conv: VjpRule = (node, dOutputs, ctx, wanted) => {
   const grads = none(node);
   if (!dY || floatOutType(node, ctx) === undefined) return grads;
   const b = ctx.b;
-  const xShape = ctx.shape(node.input[0]);
-  const wShape = ctx.shape(node.input[1]);
-  const yShape = ctx.shape(node.output[0]);
-  const [N, C] = xShape;
-  const M = wShape[0];
-  const G = attrInt(node, 'group', 1);
-  const Cg = C / G;
-  const Mg = M / G;
-  const inDims = xShape.slice(2);
-  const kernel = nonEmpty(attrInts(node, 'kernel_shape')) ?? wShape.slice(2);
-  const { strides, dilations } = stridesDilations(node, inDims.length);
+  const { xShape, wShape, yShape, N, C, G, Cg, Mg, inDims, outDims, kernel, strides, dilations } = geometry(node, ctx);
   const pads = forwardPads(node, inDims, kernel, strides);
-  const w: Window = { inDims, outDims: yShape.slice(2), kernel, strides, dilations, padsBegin: pads.slice(0, inDims.length) };
+  const w: Window = { inDims, outDims, kernel, strides, dilations, padsBegin: pads.slice(0, inDims.length) };
   const S = numel(inDims);
   const K = numel(kernel);
   const O = numel(w.outDims);
@@ -103,18 +110,7 @@ const convTranspose: VjpRule = (node, dOutputs, ctx, wanted) => {
   const grads = none(node);
   if (!dY || floatOutType(node, ctx) === undefined) return grads;
   const b = ctx.b;
-  const xShape = ctx.shape(node.input[0]);
-  const wShape = ctx.shape(node.input[1]);
-  const yShape = ctx.shape(node.output[0]);
-  const [N, C] = xShape;
-  const M = yShape[1];
-  const G = attrInt(node, 'group', 1);
-  const Cg = C / G;
-  const Mg = M / G;
-  const inDims = xShape.slice(2);
-  const outDims = yShape.slice(2);
-  const kernel = nonEmpty(attrInts(node, 'kernel_shape')) ?? wShape.slice(2);
-  const { strides, dilations } = stridesDilations(node, inDims.length);
+  const { xShape, wShape, yShape, N, M, G, Cg, Mg, inDims, outDims, kernel, strides, dilations } = geometry(node, ctx);
   const padsBegin = transposePadsBegin(node, inDims, outDims, kernel, strides, dilations);
   // The adjoint Conv: its input is Y-shaped, its windows are X's positions.
   const w: Window = { inDims: outDims, outDims: inDims, kernel, strides, dilations, padsBegin };
