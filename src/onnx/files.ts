@@ -17,7 +17,7 @@ import * as path from 'path';
 import { AnalysisError } from './errors';
 
 /** What a non-regular file is, for messages ("a named pipe (FIFO)"). */
-function describeKind(st: fs.Stats): string {
+export function describeKind(st: fs.Stats): string {
   if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a named pipe (FIFO)';
   if (st.isCharacterDevice()) return 'a character device';

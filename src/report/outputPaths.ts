@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { UsageError } from '../onnx/errors';
-import { printable } from '../onnx/files';
+import { describeKind, printable } from '../onnx/files';
 
 /** A file that must never be overwritten, and what it is ("the model", "input 'x'"). */
 export interface ProtectedFile {
@@ -21,14 +21,6 @@ export interface OutputRequest {
   path: string;
 }
 
-function kindOf(st: fs.Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a named pipe (FIFO)';
-  if (st.isCharacterDevice()) return 'a device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
 
 function statOrUndefined(p: string): fs.Stats | undefined {
   try {
@@ -60,7 +52,7 @@ export function checkOutputPaths(outputs: OutputRequest[], protectedFiles: Prote
       throw new UsageError(`${o.flag} ${shown} is a symbolic link; Gradient Lens writes reports only to regular files it can replace safely — give the path of the file itself or a new file.`);
     }
     if (lst && !lst.isFile()) {
-      throw new UsageError(`${o.flag} ${shown} is ${kindOf(lst)}, not a file a report can be written to; give the path of a new or regular file${o.path.startsWith('/dev/') ? " (use '-' for standard output)" : ''}.`);
+      throw new UsageError(`${o.flag} ${shown} is ${describeKind(lst)}, not a file a report can be written to; give the path of a new or regular file${o.path.startsWith('/dev/') ? " (use '-' for standard output)" : ''}.`);
     }
     for (const p of protectedStats) {
       const same = lst && p.st ? lst.dev === p.st.dev && lst.ino === p.st.ino : abs === p.abs;
