@@ -100,18 +100,26 @@ export function buildRuntimeModel(model: LoadedModel, layers: RecurrentLayer[],
   const loweredGraph: GraphProto = { ...src, node: nodes };
   const request = toTap(loweredGraph);
 
-  // Identity taps: fresh output names, so a tapped tensor may be an initializer or graph input too.
+  // A node's output is fetched as itself (once, however many taps want it); an initializer or graph
+  // input through an Identity under a fresh name. (An Identity copy of every tap doubled the forward
+  // pass's outputs: at T = 10 000, H = 1024 the layer's Y alone is 41 MB.)
   const tapOutputs: { name: string; elemType: number }[] = [];
   const tapNodes: NodeProto[] = [];
+  const computed = new Set(nodes.flatMap((n) => n.output).filter(Boolean));
+  const fetched = new Set(src.output.map((o) => o.name));
+  const tapOf = (tensor: string, hint: string, elemType: number): string => {
+    if (computed.has(tensor)) {
+      if (!fetched.has(tensor)) { fetched.add(tensor); tapOutputs.push({ name: tensor, elemType }); }
+      return tensor;
+    }
+    const out = b.fresh(hint);
+    tapNodes.push({ op_type: 'Identity', input: [tensor], output: [out], name: b.fresh('n_tap'), attribute: [], domain: '' });
+    tapOutputs.push({ name: out, elemType });
+    return out;
+  };
   taps.forEach((t, k) => {
     if (layers[k].container) return;
-    const tap = (role: string, tensor: string | undefined, elemType: number): string | undefined => {
-      if (!tensor) return undefined;
-      const out = b.fresh(`tap_L${k}_${role}`);
-      tapNodes.push({ op_type: 'Identity', input: [tensor], output: [out], name: b.fresh('n_tap'), attribute: [], domain: '' });
-      tapOutputs.push({ name: out, elemType });
-      return out;
-    };
+    const tap = (role: string, tensor: string | undefined, elemType: number): string | undefined => (tensor ? tapOf(tensor, `tap_L${k}_${role}`, elemType) : undefined);
     taps[k] = {
       X: tap('X', t.X, DataType.FLOAT)!,
       Y: tap('Y', t.Y, DataType.FLOAT)!,
@@ -142,13 +150,8 @@ export function buildRuntimeModel(model: LoadedModel, layers: RecurrentLayer[],
   }
 
   const valueTaps = new Map<string, string>();
-  for (const tensor of request.values) {
-    const out = b.fresh('tap_value');
-    tapNodes.push({ op_type: 'Identity', input: [tensor], output: [out], name: b.fresh('n_tap'), attribute: [], domain: '' });
-    // Element type left open: onnxruntime infers it (these may be integer indices as well as floats).
-    tapOutputs.push({ name: out, elemType: 0 });
-    valueTaps.set(tensor, out);
-  }
+  // (Element type left open: onnxruntime infers it; these may be integer indices as well as floats.)
+  for (const tensor of request.values) valueTaps.set(tensor, tapOf(tensor, 'tap_value', 0));
 
   const graph: GraphProto = {
     ...src,
