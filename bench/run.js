@@ -193,7 +193,7 @@ async function warmChild(modelPath, seqLen) {
   const once = async (seed) => {
     const t0 = performance.now();
     const report = await analyzeModel({
-      modelPath, files: {}, seed, seqLen, dims: {}, ep: 'cpu', saturation: { low: 0.1, high: 0.9 }, warm: true, onSessions: (n) => sessions.push(n),
+      modelPath, files: {}, seed, seqLen, dims: {}, ep: 'cpu', saturation: { low: 0.1, high: 0.9 }, warm: true, onCounts: (c) => sessions.push(c.sessionsCreated),
     });
     const t = report.runtime.timingsMs;
     return { wallMs: performance.now() - t0, runMs: t.run, metricsMs: t.metrics, totalMs: t.total, loadMs: t.load, buildMs: t.build };

@@ -103,16 +103,11 @@ export function buildForwardTapGraph(layers: RecurrentLayer[], seqLens: number[]
     const dirs: TapOutputs[] = [];
     const dirInternals: DirectionInternals[] = [];
     directionNames(layer).forEach((dir, d) => {
-      const o = emitDirection(b, layer, k, d, dir, inp, seqLens[k], padded[k], !!perStep[k]);
+      const o = emitDirection(b, layer, k, d, dir, inp, seqLens[k], batches[k], padded[k], !!perStep[k]);
       dirInternals.push(o.internals);
-      const named: TapOutputs = { gates: {}, hidden: `L${k}_d${d}_state_hidden` };
-      const expose = (value: string, name: string) => { b.opInto('Identity', [value], [name]); b.output(name); };
-      for (const [gate, v] of Object.entries(o.gates)) {
-        named.gates[gate] = `L${k}_d${d}_gate_${gate}`;
-        expose(v, named.gates[gate]);
-      }
-      expose(o.hidden, named.hidden);
-      if (o.cell) { named.cell = `L${k}_d${d}_state_cell`; expose(o.cell, named.cell); }
+      const named: TapOutputs = { gates: {}, hidden: b.expose(o.hidden, `L${k}_d${d}_state_hidden`) };
+      for (const [gate, v] of Object.entries(o.gates)) named.gates[gate] = b.expose(v, `L${k}_d${d}_gate_${gate}`);
+      if (o.cell) named.cell = b.expose(o.cell, `L${k}_d${d}_state_cell`);
       dirs.push(named);
     });
     outputs.push(dirs);
@@ -141,6 +136,12 @@ function transposedBlock(values: Float64Array, offset: number, n: number, cols: 
   return out;
 }
 
+/**
+ * From a cell state of this many bytes ([T, B, H] float32) the LSTM cell recurrence is one Scan
+ * of T steps: the √T-chunked form (linearRecurrence.ts) is faster but holds several copies.
+ */
+export const SEQUENTIAL_CELL_MIN_BYTES = 32 * 2 ** 20;
+
 interface DirectionValues { gates: Record<string, string>; hidden: string; cell?: string; internals: DirectionInternals }
 
 /**
@@ -149,7 +150,7 @@ interface DirectionValues { gates: Record<string, string>; hidden: string; cell?
  * and every such step starts from it instead of from the step before.
  */
 export function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number, d: number, dir: 'forward' | 'reverse', inp: TapInputs, T: number,
-  padded: boolean, perStep = false): DirectionValues {
+  B: number, padded: boolean, perStep = false): DirectionValues {
   const H = layer.hiddenSize;
   const I = layer.inputSize;
   const g = GATE_COUNT[layer.op];
@@ -160,14 +161,9 @@ export function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number,
 
   // Hidden states of this direction, zeroed at padded positions: Ym [T, B, H].
   const Ym = masked(b.pick(inp.Y, d, 1));
-  const h0 = perStep ? b.pick(inp.initialH, d, 1) : b.unsqueeze(b.pick(inp.initialH, d, 0), [0]); // [T, B, H] or [1, B, H]
   const notStart = perStep ? b.sub(b.constF(1), inp.start[d]) : undefined;
   // h_{t−1} at every step: the neighbour in processing order, or the initial state where the direction starts.
-  const neighbour = dir === 'forward'
-    ? b.op('Pad', [b.slice(Ym, [0], [-1], [0]), b.constI64([1, 0, 0, 0, 0, 0])])
-    : b.op('Pad', [b.slice(Ym, [1], [Number.MAX_SAFE_INTEGER], [0]), b.constI64([0, 0, 0, 1, 0, 0])]);
-  // (Within one sequence the neighbour at a start is the padding, 0; across iterations it is the previous iteration's last step.)
-  const Hprev = b.add(notStart ? b.mul(neighbour, notStart) : neighbour, b.mul(inp.start[d], h0));
+  const Hprev = shiftedState(b, Ym, b.pick(inp.initialH, d, perStep ? 1 : 0), inp.start[d], dir, padded, perStep);
 
   const W = layer.W.values;
   const R = layer.R.values;
@@ -177,7 +173,10 @@ export function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number,
     return out;
   };
   const WT = b.initializer(`${tag}_WT`, [I, g * H], transposedBlock(W, d * g * H * I, g * H, I));
-  const XW = b.matmul(inp.X, WT); // [T, B, gH]
+  // Everything but h_{t−1}, c_{t−1} and the cell recurrence works step by step: a time-local region
+  // (a long sequence's run computes it a range of steps at a time, see runtime/stagedRun.ts).
+  const local = <R>(emit: () => R): R => b.timeLocal(tag, T, emit);
+  const XW = local(() => b.matmul(inp.X, WT)); // [T, B, gH]
 
   if (layer.op === 'RNN') {
     const Bsum = new Float32Array(H);
@@ -185,11 +184,11 @@ export function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number,
     const rb = bias(1, 0);
     for (let j = 0; j < H; j++) Bsum[j] = wb[j] + rb[j];
     const RT = b.initializer(`${tag}_RT`, [H, H], transposedBlock(R, d * H * H, H, H));
-    const pre = b.add(b.add(XW, b.matmul(Hprev, RT)), b.initializer(`${tag}_B`, [H], Bsum));
+    const pre = local(() => b.add(b.add(XW, b.matmul(Hprev, RT)), b.initializer(`${tag}_B`, [H], Bsum)));
     return { gates: {}, hidden: Ym, internals: { direction: dir, mask, Hprev, pre: { hidden: pre }, post: { hidden: Ym } } };
   }
 
-  if (layer.op === 'GRU') {
+  if (layer.op === 'GRU') return local(() => {
     // Gate order z, r, h. Wb for all three is added to X·Wᵀ; Rb_z, Rb_r to h·Rᵀ; Rb_h sits where linear_before_reset puts it.
     const Wb = new Float32Array(3 * H);
     for (let gi = 0; gi < 3; gi++) Wb.set(bias(0, gi), gi * H);
@@ -220,7 +219,7 @@ export function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number,
         post: { update: z, reset: r, hidden: hTilde },
       },
     };
-  }
+  });
 
   // LSTM, gate order i, o, f, c.
   const Ball = new Float32Array(4 * H);
@@ -230,23 +229,27 @@ export function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number,
     for (let j = 0; j < H; j++) Ball[gi * H + j] = wb[j] + rb[j];
   }
   const RT = b.initializer(`${tag}_RT`, [H, 4 * H], transposedBlock(R, d * 4 * H * H, 4 * H, H));
-  const pre = b.add(b.add(XW, b.matmul(Hprev, RT)), b.initializer(`${tag}_B`, [4 * H], Ball));
+  const pre = local(() => b.add(b.add(XW, b.matmul(Hprev, RT)), b.initializer(`${tag}_B`, [4 * H], Ball)));
   // [B, H]; per step [T, B, H] in a loop body (then the recurrence restarts from it at every start, below).
   const c0 = perStep ? b.pick(inp.initialC!, d, 1) : b.pick(inp.initialC!, d, 0);
   const scanDir = dir === 'reverse' ? 1 : 0;
   const [fAct, gAct] = [acts[0], acts[1]];
 
   if (!layer.P) {
-    const [aiRaw, aoRaw, afRaw, acRaw] = b.split(pre, 4, 2);
-    const [ai, ao, af, ac] = [aiRaw, aoRaw, afRaw, acRaw].map((a) => emitClip(b, layer.clip, a));
-    // input_forget couples the gates as onnxruntime does: f = 1 − i (the forget rows go unused).
-    const i = emitActivation(b, fAct, ai);
-    const f = layer.inputForget ? b.sub(b.constF(1), i) : emitActivation(b, fAct, af);
-    const o = emitActivation(b, fAct, ao);
-    const cTilde = emitActivation(b, gAct, ac);
-    // Masked recurrence c_t = f′_t ⊙ c_{t−1} + u_t with f′ = 1 and u = 0 at padded steps (state carried).
-    let fPrime = padded ? b.add(b.mul(f, mask), b.sub(b.constF(1), mask)) : f;
-    let u = masked(b.mul(i, cTilde));
+    const [aiRaw, aoRaw, afRaw, acRaw] = local(() => b.split(pre, 4, 2));
+    const [i, f, o, cTilde, gates, fPrimeLocal, uLocal] = local(() => {
+      const [ai, ao, af, ac] = [aiRaw, aoRaw, afRaw, acRaw].map((a) => emitClip(b, layer.clip, a));
+      // input_forget couples the gates as onnxruntime does: f = 1 − i (the forget rows go unused).
+      const iv = emitActivation(b, fAct, ai);
+      const fv = layer.inputForget ? b.sub(b.constF(1), iv) : emitActivation(b, fAct, af);
+      const ov = emitActivation(b, fAct, ao);
+      const cv = emitActivation(b, gAct, ac);
+      // Masked recurrence c_t = f′_t ⊙ c_{t−1} + u_t with f′ = 1 and u = 0 at padded steps (state carried).
+      return [iv, fv, ov, cv, { input: masked(iv), forget: masked(fv), output: masked(ov), cell: masked(cv) },
+        padded ? b.add(b.mul(fv, mask), b.sub(b.constF(1), mask)) : fv, masked(b.mul(iv, cv))] as const;
+    });
+    let fPrime = fPrimeLocal;
+    let u = uLocal;
     let cInit = c0;
     if (perStep) {
       // At a start: c_t = f_t ⊙ c0_t + u_t, i.e. F = 0 and U = u + f ⊙ c0 there; the recurrence itself starts from 0.
@@ -254,13 +257,13 @@ export function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number,
       fPrime = b.mul(fPrime, notStart!);
       cInit = b.op('ConstantOfShape', [b.op('Shape', [b.pick(c0, 0, 0)])], { value: oneFloat(0) });
     }
-    const cAll = emitLinearRecurrence(b, fPrime, u, cInit, T, H, dir === 'reverse', tag);
+    const cAll = emitLinearRecurrence(b, fPrime, u, cInit, T, H, dir === 'reverse', tag, !perStep && 4 * T * B * H >= SEQUENTIAL_CELL_MIN_BYTES);
     return {
-      gates: { input: masked(i), forget: masked(f), output: masked(o), cell: masked(cTilde) },
+      gates,
       hidden: Ym,
-      cell: masked(cAll),
+      cell: local(() => masked(cAll)),
       internals: {
-        direction: dir, mask, Hprev, cPrev: shiftedState(b, cAll, c0, inp.start[d], dir, perStep), cell: cAll,
+        direction: dir, mask, Hprev, cPrev: shiftedState(b, cAll, c0, inp.start[d], dir, padded, perStep), cell: cAll,
         pre: { input: aiRaw, output: aoRaw, forget: afRaw, cell: acRaw },
         post: { input: i, output: o, forget: f, cell: cTilde },
       },
@@ -297,7 +300,7 @@ export function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number,
     body: body.graph(`${tag}_peephole_scan`), num_scan_inputs: scanned.length,
     scan_input_directions: scanned.map(() => scanDir), scan_output_directions: [scanDir, scanDir, scanDir, scanDir],
   }, 5, 'peep');
-  const cPrev = shiftedState(b, cAll, c0, inp.start[d], dir, perStep);
+  const cPrev = shiftedState(b, cAll, c0, inp.start[d], dir, padded, perStep);
   return {
     gates: { input: masked(iAll), forget: masked(fAll), output: masked(oAll), cell: masked(cTilde) },
     hidden: Ym,
@@ -312,7 +315,13 @@ export function emitDirection(b: GraphBuilder, layer: RecurrentLayer, k: number,
 }
 
 /** x_{t−1} of every step in processing order, with the initial state `x0` [B, H] where the direction starts. */
-function shiftedState(b: GraphBuilder, x: string, x0: string, start: string, dir: 'forward' | 'reverse', perStep = false): string {
+function shiftedState(b: GraphBuilder, x: string, x0: string, start: string, dir: 'forward' | 'reverse', padded: boolean, perStep: boolean): string {
+  // Every sequence starts at the first step (forward) or all at the last (reverse, none padded): x0 and x shifted by one.
+  if (!perStep && (dir === 'forward' || !padded)) {
+    const first = b.unsqueeze(x0, [0]);
+    return dir === 'forward' ? b.concat([first, b.slice(x, [0], [-1], [0])], 0) : b.concat([b.slice(x, [1], [Number.MAX_SAFE_INTEGER], [0]), first], 0);
+  }
+  // (Within one sequence the neighbour at a start is the padding, 0; across iterations it is the previous iteration's last step.)
   const neighbour = dir === 'forward'
     ? b.op('Pad', [b.slice(x, [0], [-1], [0]), b.constI64([1, 0, 0, 0, 0, 0])])
     : b.op('Pad', [b.slice(x, [1], [Number.MAX_SAFE_INTEGER], [0]), b.constI64([0, 0, 0, 1, 0, 0])]);

@@ -73,6 +73,10 @@ export interface AnalysisSettings extends InputOptions {
   chunkedScanMinSteps?: number;
   /** Analysis graphs of more nodes run in pieces of at most this many (default MAX_STAGE_NODES). */
   maxStageNodes?: number;
+  /** Time-local regions run a range of steps at a time from gate tensors of this many bytes (default TIME_LOCAL_MIN_BYTES). */
+  timeLocalMinBytes?: number;
+  /** Inputs per call of a time-local stage, in bytes (default LOCAL_CHUNK_BYTES). */
+  localChunkBytes?: number;
   /** Refuse analyses estimated to need more memory than this (default: half the available memory). */
   maxMemoryBytes?: number;
   /** Files the caller will write the report to: refused when they are one of the model's sidecars. */
@@ -108,6 +112,12 @@ function cachedModel(file: string): LoadedModel {
  * 0.2 s on 2 cores), from this many steps, aiming at native calls of about TARGET_CALL_MS.
  */
 export const CHUNKED_MIN_MACS = 2e9;
+/**
+ * From gate tensors ([T, B, g·H] float32, per layer-direction) of this size the time-local parts of
+ * the analysis graph run a range of steps at a time (runtime/stagedRun.ts): their several such
+ * intermediates made the peak memory. Below it one whole run is faster (fewer sessions).
+ */
+export const TIME_LOCAL_MIN_BYTES = 64 * 2 ** 20;
 export const CHUNKED_SCAN_MIN_STEPS = 256;
 export const TARGET_CALL_MS = 150;
 /** Streaming analyses of at least this many calls run the model in chunks of calls. */
@@ -286,7 +296,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       throw new AnalysisError(explainRunFailure(e.message, layers, inputs.sources) ?? `onnxruntime failed to run ${modelName}: ${firstLine(e.message)}`, e.message);
     });
     runMs += first.ms;
-    if (process.env.GL_PROFILE) console.error(`first run ${first.ms.toFixed(0)} ms, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+    if (process.env.GL_PROFILE) console.error(`[${(process.uptime() * 1000).toFixed(0)}] first run ${first.ms.toFixed(0)} ms, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
     await host.release(main.sessionId);
     checkCancelled();
 
@@ -408,9 +418,11 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     // Reverse Scans over many Loop/Scan iterations (or streaming calls) always run in chunks: any one may be slow.
     const manyIterations = [...iterated.values()].some((p) => p.N >= (opts.chunkedScanMinSteps ?? CHUNKED_SCAN_MIN_STEPS));
     const longScans = new Set([...(chunked ? analysisGraph.recurrenceNodes : []), ...(manyIterations ? analysisGraph.iterationNodes : [])]);
+    const gateBytes = Math.max(0, ...layers.map((layer, k) => 4 * seqLens[k] * batches[k] * GATE_COUNT[layer.op] * layer.hiddenSize));
+    const timeLocal = gateBytes >= (opts.timeLocalMinBytes ?? TIME_LOCAL_MIN_BYTES) ? tapGraph.builder.timeLocalNodes : undefined;
     const second = await runStaged(host, main.executionProvider, analysisGraph.proto, tapFeeds, tapFetches, {
       longScans, minChunkedSteps: opts.chunkedScanMinSteps ?? CHUNKED_SCAN_MIN_STEPS, targetCallMs: TARGET_CALL_MS, checkCancelled,
-      maxStageNodes: opts.maxStageNodes,
+      maxStageNodes: opts.maxStageNodes, timeLocal, localChunkBytes: opts.localChunkBytes,
       progress: (f) => progress(`Backpropagating (${Math.round(100 * f)}%)`),
     }).catch((e: Error) => {
       if (e instanceof CancelledError) throw e;
@@ -419,7 +431,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       throw err;
     });
     runMs += second.ms;
-    if (process.env.GL_PROFILE) console.error(`second run ${second.ms.toFixed(0)} ms, setup ${second.setupMs.toFixed(0)} ms, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+    if (process.env.GL_PROFILE) console.error(`[${(process.uptime() * 1000).toFixed(0)}] second run ${second.ms.toFixed(0)} ms, setup ${second.setupMs.toFixed(0)} ms, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
     buildMs += second.setupMs;
     checkCancelled();
 

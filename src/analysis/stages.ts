@@ -12,8 +12,16 @@
  * onnxruntime's session creation grows faster than linearly with a graph's size (measured: 50,
  * 100 and 300 stacked LSTM layers took 1.4, 5.9 and 75 s), so pieces of bounded size keep the
  * build linear in the layer count.
+ *
+ * Long sequences: the time-local regions of the graph (GraphBuilder.timeLocal: gate
+ * recomputation, the backward recurrence's factors, the weight gradients) become stages of their
+ * own, run a range of steps at a time, so their intermediates (several [T, B, 4H] tensors: 164 MB
+ * each at T = 10 000, H = 1024) never exist whole. The region whose outputs only a backward Scan
+ * reads (its factors) and the region that reads the Scan's per-step outputs (its weight gradients,
+ * sums over the steps) run with each of the Scan's chunks, in one model with it: the factors and
+ * the per-step adjoint of the gates never exist whole either.
  */
-import { makeModel } from '../onnx/builder';
+import { makeModel, TimeLocalRegion } from '../onnx/builder';
 import { GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/proto';
 import { freeNames, nodeReads } from '../onnx/graphs';
 
@@ -22,6 +30,25 @@ export interface GraphStage {
   proto: ModelProto;
   inputs: string[];
   outputs: string[];
+  /** A time-local region: every input has the region's T steps on axis 0, and so has every output but the `summed` ones. */
+  local?: TimeLocalRegion;
+  /** Outputs that are sums over the steps (GraphBuilder.timeSummed): a run in chunks adds them up. */
+  summed?: string[];
+}
+
+/** Time-local stages run with each chunk of a Scan's steps, in one model with it (see above). */
+export interface ScanChunkModel {
+  /** The region the Scan reads, and the region that reads the Scan, each alone (run before and after a Scan that is not run in chunks). */
+  pre?: GraphStage;
+  post?: GraphStage;
+  /** The regions' nodes and the Scan: inputs = states, `sliced`, the Scan's outer inputs. */
+  proto: ModelProto;
+  /** Inputs fed a chunk of steps at a time: the regions' inputs and the Scan's other scan inputs. */
+  sliced: string[];
+  /** Per-step outputs later stages read (written into arrays of all T steps). */
+  stitched: string[];
+  /** Outputs that are sums over the steps (added up over the chunks). */
+  summed: string[];
 }
 
 export interface ScanStage {
@@ -38,6 +65,7 @@ export interface ScanStage {
   constants: TensorProto[];
   /** Values of the enclosing graph the body reads (fed whole to every chunk). */
   outerInputs: string[];
+  merged?: ScanChunkModel;
 }
 
 export type Stage = GraphStage | ScanStage;
@@ -47,7 +75,8 @@ export type Stage = GraphStage | ScanStage;
  * in chunks. `finalOutputs` are the tensors the caller wants at the end. Stage inputs carry
  * names only: the executor gives them types from the values it feeds.
  */
-export function planStages(graph: GraphProto, longScans: Set<number>, finalOutputs: string[], maxStageNodes = Infinity): Stage[] {
+export function planStages(graph: GraphProto, longScans: Set<number>, finalOutputs: string[], maxStageNodes = Infinity,
+  timeLocal: ReadonlyMap<string, TimeLocalRegion> = new Map()): Stage[] {
   const graphInputs = new Set(graph.input.map((v) => v.name));
   const inits = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
   const levelOf = new Map<string, number>();
@@ -63,17 +92,112 @@ export function planStages(graph: GraphProto, longScans: Set<number>, finalOutpu
   const readers = new Map<string, number[]>();
   graph.node.forEach((n, i) => { for (const r of nodeReads(n)) if (r) readers.set(r, [...(readers.get(r) ?? []), i]); });
   const wanted = new Set(finalOutputs);
+  // A time-local node read only by later nodes of its own region runs with them (with the Scan's
+  // chunks, say, rather than as a whole [T, …] tensor kept from before the Scan).
+  const regionOf = (i: number) => timeLocal.get(graph.node[i].name ?? '');
+  for (let i = graph.node.length - 1; i >= 0; i--) {
+    const region = regionOf(i);
+    const outs = graph.node[i].output.filter(Boolean);
+    const by = outs.flatMap((o) => readers.get(o) ?? []);
+    if (!region || by.length === 0 || outs.some((o) => wanted.has(o)) || by.some((j) => regionOf(j)?.id !== region.id)) continue;
+    nodeLevel[i] = Math.max(nodeLevel[i], Math.min(...by.map((j) => nodeLevel[j])));
+  }
 
   const stages: Stage[] = [];
   for (let level = 0; level <= maxLevel; level++) {
     const members = graph.node.map((_, i) => i).filter((i) => nodeLevel[i] === level && !longScans.has(i));
-    // Nodes are in topological order, so consecutive pieces only read from earlier ones.
-    for (let from = 0; from < members.length; from += maxStageNodes) {
-      stages.push(graphStage(graph, members.slice(from, from + maxStageNodes), level, readers, wanted, graphInputs, inits));
+    for (const group of regionGroups(graph, members, timeLocal)) {
+      // Nodes are in topological order, so consecutive pieces only read from earlier ones.
+      for (let from = 0; from < group.nodes.length; from += maxStageNodes) {
+        const stage = graphStage(graph, group.nodes.slice(from, from + maxStageNodes), level, readers, wanted, graphInputs, inits);
+        if (!group.region) { stages.push(stage); continue; }
+        const summedBy = new Set(group.nodes.filter((i) => regionOf(i)?.summed).flatMap((i) => graph.node[i].output));
+        stages.push({ ...stage, local: { id: group.region.id, T: group.region.T }, summed: stage.outputs.filter((o) => summedBy.has(o)) });
+      }
     }
     for (const i of graph.node.map((_, j) => j).filter((j) => nodeLevel[j] === level && longScans.has(j))) {
       stages.push(scanStage(graph.node[i], inits));
     }
+  }
+  return attachToScans(stages, wanted);
+}
+
+/**
+ * A level's nodes in groups run one after another: the nodes of one time-local region together,
+ * the others (not time-local) together, each group after every group it reads from. A node joins
+ * the first group of its kind at or after the last group holding one of its producers.
+ */
+function regionGroups(graph: GraphProto, members: number[], timeLocal: ReadonlyMap<string, TimeLocalRegion>): { region?: TimeLocalRegion; nodes: number[] }[] {
+  if (timeLocal.size === 0) return [{ nodes: members }];
+  const groups: { region?: TimeLocalRegion; nodes: number[] }[] = [];
+  const groupOf = new Map<string, number>();
+  for (const i of members) {
+    const node = graph.node[i];
+    const region = timeLocal.get(node.name ?? '');
+    let at = 0;
+    for (const r of nodeReads(node)) at = Math.max(at, groupOf.get(r) ?? 0);
+    while (at < groups.length && groups[at].region?.id !== region?.id) at++;
+    if (at === groups.length) groups.push({ region, nodes: [] });
+    groups[at].nodes.push(i);
+    for (const o of node.output) if (o) groupOf.set(o, at);
+  }
+  return groups;
+}
+
+/**
+ * Join time-local stages to each long Scan (ScanChunkModel): the last one before it that feeds it
+ * scan inputs and that no stage in between reads (its factors), and the first one after it that
+ * reads its per-step outputs and nothing made in between (its weight gradients).
+ */
+function attachToScans(stages: Stage[], wanted: Set<string>): Stage[] {
+  const reads = (s: Stage) => (s.kind === 'graph' ? s.inputs : [...s.stateInputs, ...s.scanInputs, ...s.outerInputs, ...(s.merged?.sliced ?? [])]);
+  const made = (s: Stage) => (s.kind === 'graph' ? s.outputs : [...s.stateOutputs, ...s.scanOutputs, ...(s.merged ? [...s.merged.stitched, ...s.merged.summed] : [])]);
+  const isLocal = (s: Stage): s is GraphStage => s.kind === 'graph' && !!s.local;
+  for (let si = 0; si < stages.length; si++) {
+    const scan = stages[si];
+    if (scan.kind !== 'scan' || scan.merged) continue;
+    const fedWhole = [...scan.stateInputs, ...scan.outerInputs];
+    let pi = -1;
+    for (let j = si - 1; j >= 0 && pi < 0; j--) {
+      const p = stages[j];
+      if (!isLocal(p) || !p.outputs.some((o) => scan.scanInputs.includes(o))) continue;
+      const between = new Set(stages.slice(j + 1, si).flatMap(reads));
+      if (p.outputs.some((o) => between.has(o) || fedWhole.includes(o)) || p.inputs.some((x) => scan.outerInputs.includes(x))) continue;
+      pi = j;
+    }
+    let qi = -1;
+    for (let j = si + 1; j < stages.length && qi < 0; j++) {
+      const q = stages[j];
+      if (!isLocal(q) || !q.inputs.some((x) => scan.scanOutputs.includes(x))) continue;
+      const between = new Set(stages.slice(si + 1, j).flatMap(made));
+      if (q.inputs.some((x) => between.has(x) || scan.stateOutputs.includes(x) || scan.outerInputs.includes(x))) continue;
+      qi = j;
+    }
+    if (pi < 0 && qi < 0) continue;
+    const pre = pi >= 0 ? stages[pi] as GraphStage : undefined;
+    const post = qi >= 0 ? stages[qi] as GraphStage : undefined;
+    const later = new Set([...stages.slice(si + 1).filter((_, j) => j + si + 1 !== qi).flatMap(reads), ...wanted]);
+    const inside = new Set([...(pre?.outputs ?? []), ...scan.scanOutputs]);
+    const sliced = [...new Set([...scan.scanInputs.filter((x) => !pre?.outputs.includes(x)), ...(pre?.inputs ?? []),
+      ...(post?.inputs ?? []).filter((x) => !inside.has(x))])];
+    const summed = post?.summed ?? [];
+    const stitched = [...(pre?.outputs ?? []), ...scan.scanOutputs].filter((o) => later.has(o))
+      .concat((post?.outputs ?? []).filter((o) => !summed.includes(o)));
+    const inputs = [...scan.stateInputs, ...sliced, ...scan.outerInputs];
+    const parts = [pre, scan, post].filter((x): x is Stage => !!x);
+    const initializers = new Map(parts.flatMap((x) => x.proto.graph.initializer).map((t) => [t.name ?? '', t]));
+    for (const x of inputs) initializers.delete(x);
+    const g: GraphProto = {
+      name: 'scan_chunk',
+      node: parts.flatMap((x) => x.proto.graph.node),
+      initializer: [...initializers.values()],
+      input: inputs.map((name) => ({ name })),
+      output: [...scan.stateOutputs, ...stitched, ...summed].map((name) => ({ name })),
+      value_info: [],
+    };
+    stages[si] = { ...scan, merged: { pre, post, proto: makeModel(g), sliced, stitched, summed } };
+    if (qi >= 0) stages.splice(qi, 1);
+    if (pi >= 0) { stages.splice(pi, 1); si--; }
   }
   return stages;
 }

@@ -9,6 +9,12 @@ import { DataType, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProt
 /** Opset of every graph Gradient Lens generates (independent of the analysed model's opset). */
 export const GENERATED_OPSET = 17;
 
+/**
+ * A run of nodes that computes each of T steps from that step alone (GraphBuilder.timeLocal);
+ * `summed` nodes' outputs are sums over the steps instead (GraphBuilder.timeSummed).
+ */
+export interface TimeLocalRegion { id: string; T: number; summed?: boolean }
+
 export class GraphBuilder {
   readonly nodes: NodeProto[] = [];
   readonly initializers: TensorProto[] = [];
@@ -16,6 +22,12 @@ export class GraphBuilder {
   readonly outputs: ValueInfoProto[] = [];
   private counter = 0;
   private readonly constCache = new Map<string, string>();
+  /**
+   * Nodes emitted inside timeLocal(): node name → the region they belong to. Each reads per-step
+   * tensors (leading axis T) and initializers only, and computes every step from that step alone.
+   */
+  readonly timeLocalNodes = new Map<string, TimeLocalRegion>();
+  private region: TimeLocalRegion | undefined;
 
   constructor(private readonly prefix: string, private readonly taken: Set<string> = new Set()) {}
 
@@ -31,15 +43,32 @@ export class GraphBuilder {
 
   node(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, nOutputs = 1, hint?: string): string[] {
     const outputs = Array.from({ length: nOutputs }, () => this.fresh(hint ?? opType.toLowerCase()));
-    this.nodes.push({
-      op_type: opType,
-      input: inputs,
-      output: outputs,
-      name: this.fresh(`n_${opType}`),
-      attribute: Object.entries(attrs).map(([k, v]) => makeAttribute(k, v)),
-      domain: '',
-    });
+    this.opInto(opType, inputs, outputs, attrs);
     return outputs;
+  }
+
+  /**
+   * Emit `emit`'s nodes as the time-local region `id` over T steps (see timeLocalNodes): the
+   * caller promises that every one of them works step by step along axis 0 of per-step inputs,
+   * so a run may feed them any range of steps at a time (runtime/stagedRun.ts).
+   */
+  timeLocal<R>(id: string, T: number, emit: () => R, summed = false): R {
+    const outer = this.region;
+    this.region = { id, T, ...(summed ? { summed } : {}) };
+    try {
+      return emit();
+    } finally {
+      this.region = outer;
+    }
+  }
+
+  /**
+   * Emit `emit`'s nodes into the time-local region `id` as sums over its steps: each output, computed
+   * from any range of steps, is that range's share of a sum over all T (a run adds the shares). They
+   * may read the region's per-step values and each other, linearly (MatMul over the step axis, ReduceSum, Concat).
+   */
+  timeSummed<R>(id: string, T: number, emit: () => R): R {
+    return this.timeLocal(id, T, emit, true);
   }
 
   /** Emit a node with a single output and return its name. */
@@ -49,14 +78,16 @@ export class GraphBuilder {
 
   /** Emit a node writing to given output names (for wiring into existing graphs). */
   opInto(opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}): void {
+    const name = this.fresh(`n_${opType}`);
     this.nodes.push({
       op_type: opType,
       input: inputs,
       output: outputs,
-      name: this.fresh(`n_${opType}`),
+      name,
       attribute: Object.entries(attrs).map(([k, v]) => makeAttribute(k, v)),
       domain: '',
     });
+    if (this.region) this.timeLocalNodes.set(name, this.region);
   }
 
   /**
@@ -110,6 +141,21 @@ export class GraphBuilder {
 
   output(name: string, elemType: number = DataType.FLOAT, shape: (number | string | null)[] | null = null): void {
     this.outputs.push(valueInfo(name, elemType, shape));
+  }
+
+  /**
+   * Make `value` a graph output and return the name it is fetched by: the value itself when it is
+   * a node's output not exposed yet, else an Identity named `name` (graph inputs, initializers,
+   * values exposed twice). An Identity under a readable name would copy the tensor: at T = 10 000,
+   * H = 1024 each per-step tensor is 41 MB.
+   */
+  expose(value: string, name: string): string {
+    const own = !this.outputs.some((v) => v.name === value) && !this.inputs.some((v) => v.name === value)
+      && !this.initializers.some((t) => t.name === value);
+    const out = own ? value : name;
+    if (!own) this.opInto('Identity', [value], [name]);
+    this.output(out);
+    return out;
   }
 
   graph(name: string): GraphProto {

@@ -13,7 +13,7 @@ import { Worker } from 'worker_threads';
 import type { AnalysisSettings } from '../analysis/pipeline';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import type { ModelOverview, Report } from '../report/types';
-import { Control, HostToWorker, WorkerToHost } from './protocol';
+import { Control, EngineCounts, HostToWorker, WorkerToHost } from './protocol';
 
 // onnxruntime-node's telemetry writes a log file into the temporary folder on every run (and a
 // device id under ~/.cache) unless this is set before the library loads. Gradient Lens writes
@@ -31,8 +31,8 @@ export interface AnalyzeOptions extends AnalysisSettings {
    * or other inputs cost no thread start, model decode or session creation).
    */
   warm?: boolean;
-  /** Called with the report and how many sessions the thread has created so far (tests). */
-  onSessions?: (created: number) => void;
+  /** Called with the report and what the thread has done so far (tests, the bench). */
+  onCounts?: (counts: EngineCounts) => void;
 }
 
 /** A warm worker with nothing to do ends after this long. */
@@ -85,11 +85,11 @@ export function workersInNative(): number {
 }
 
 export function analyzeModel(opts: AnalyzeOptions): Promise<Report> {
-  const { signal, onProgress, onStart, warm, onSessions, ...settings } = opts;
+  const { signal, onProgress, onStart, warm, onCounts, ...settings } = opts;
   return inWorker((control) => ({ kind: 'analyze', messageId: 1, settings: { ...settings, keepModel: warm }, control, warm }), 'report', signal, onProgress, onStart, warm)
     .then((m) => {
       const reply = m as Extract<WorkerToHost, { kind: 'report' }>;
-      if (reply.sessionsCreated !== undefined) onSessions?.(reply.sessionsCreated);
+      if (reply.counts) onCounts?.(reply.counts);
       return reply.report;
     });
 }

@@ -59,10 +59,16 @@ export type HostToWorker =
 
 export type ErrorKind = 'analysis' | 'usage' | 'cancelled' | 'internal';
 
+/**
+ * What the thread has done so far (tests and the bench count them): sessions created (a warm
+ * worker's reuse shows in it), time-local stages run in chunks and those run with a backward
+ * Scan's chunks (runtime/stagedRun.ts).
+ */
+export interface EngineCounts { sessionsCreated: number; timeLocalChunked: number; timeLocalWithScan: number }
+
 export type WorkerToHost =
   | { kind: 'progress'; inReplyTo: number; message: string }
-  /** `sessionsCreated`: sessions this thread has created so far (a warm worker's reuse shows in it). */
-  | { kind: 'report'; inReplyTo: number; report: Report; sessionsCreated?: number }
+  | { kind: 'report'; inReplyTo: number; report: Report; counts?: EngineCounts }
   | { kind: 'overview'; inReplyTo: number; overview: ModelOverview }
   | { kind: 'error'; inReplyTo: number; errorKind: ErrorKind; message: string; detail?: string; stack?: string };
 

@@ -3,10 +3,10 @@
  * after another, long Scans in chunks of steps sized so one call takes about `targetCallMs`,
  * checking for cancellation and reporting progress between calls.
  */
-import { valueInfo } from '../onnx/builder';
+import { TimeLocalRegion, valueInfo } from '../onnx/builder';
 import { encodeModel, tensorDims, tensorValues } from '../onnx/model';
 import { ModelProto, TensorProto } from '../onnx/proto';
-import { planStages, Stage } from '../analysis/stages';
+import { GraphStage, planStages, Stage } from '../analysis/stages';
 import { OrtRuntime } from './ortRuntime';
 import { ExecutionProviderChoice, leadingStride, ONNX_ELEM_TYPE, sliceLeading, WireData, WireTensor } from './protocol';
 import { collectGarbage } from './gc';
@@ -20,6 +20,10 @@ export interface StagedRunOptions {
   longScans: Set<number>;
   /** Graphs of more nodes run in pieces of at most this many (see analysis/stages.ts). */
   maxStageNodes?: number;
+  /** Time-local nodes (GraphBuilder.timeLocalNodes) to run a range of steps at a time; none: whole. */
+  timeLocal?: ReadonlyMap<string, TimeLocalRegion>;
+  /** About this many bytes of a time-local stage's inputs per call [LOCAL_CHUNK_BYTES]. */
+  localChunkBytes?: number;
   checkCancelled: () => void;
   progress: (fraction: number) => void;
 }
@@ -31,15 +35,16 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
   feeds: Record<string, WireTensor>, fetches: string[], opts: StagedRunOptions): Promise<{ outputs: Record<string, WireTensor>; ms: number; setupMs: number }> {
   const graph = proto.graph;
   const maxStageNodes = opts.maxStageNodes ?? MAX_STAGE_NODES;
-  if (opts.longScans.size === 0 && graph.node.length <= maxStageNodes) return runtime.runOnce(proto, ep, feeds, fetches);
+  const timeLocal = opts.timeLocal ?? new Map<string, TimeLocalRegion>();
+  if (opts.longScans.size === 0 && graph.node.length <= maxStageNodes && timeLocal.size === 0) return runtime.runOnce(proto, ep, feeds, fetches);
 
   const values = new Map<string, WireTensor>(Object.entries(feeds));
-  const stages = planStages(graph, opts.longScans, fetches, maxStageNodes);
+  const stages = planStages(graph, opts.longScans, fetches, maxStageNodes, timeLocal);
   // Each intermediate value is dropped after the last stage that reads it (the peak memory of a
   // long analysis is the values alive at once, not all of them).
   const lastUse = new Map<string, number>();
   stages.forEach((stage, i) => {
-    const reads = stage.kind === 'graph' ? stage.inputs : [...stage.stateInputs, ...stage.scanInputs, ...stage.outerInputs];
+    const reads = stage.kind === 'graph' ? stage.inputs : [...stage.stateInputs, ...stage.scanInputs, ...stage.outerInputs, ...(stage.merged?.sliced ?? [])];
     for (const n of reads) lastUse.set(n, i);
   });
   const wanted = new Set(fetches);
@@ -49,14 +54,13 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
   for (const stage of stages) {
     opts.checkCancelled();
     if (stage.kind === 'graph') {
-      const r = await runtime.runOnce(typed(stage.proto, values), ep, pick(values, stage.inputs), stage.outputs);
-      ms += r.ms;
-      for (const [k, v] of Object.entries(r.outputs)) values.set(k, v);
+      ms += await runGraphStage(runtime, ep, stage, values, opts);
     } else {
       ms += await runScanInChunks(runtime, ep, stage, values, opts, (f) => opts.progress((stagesDone + f) / stages.length));
     }
     // Outputs no later stage reads and nobody fetched go at once; the others after their last reader.
-    const produced = stage.kind === 'graph' ? stage.outputs : [...stage.stateOutputs, ...stage.scanOutputs];
+    const produced = stage.kind === 'graph' ? stage.outputs
+      : [...stage.stateOutputs, ...stage.scanOutputs, ...(stage.merged ? [...stage.merged.stitched, ...stage.merged.summed] : [])];
     const dead = [...produced.filter((n) => !lastUse.has(n)), ...[...lastUse].filter(([, last]) => last === stagesDone).map(([n]) => n)];
     for (const name of dead) {
       if (wanted.has(name) || !values.has(name)) continue;
@@ -67,7 +71,11 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
     if (process.env.GL_PROFILE) {
       let bytes = 0;
       for (const v of values.values()) bytes += (v.data as ArrayBufferView).byteLength ?? 0;
-      console.error(`stage ${stagesDone}/${stages.length} ${stage.kind}: live ${(bytes / 2 ** 20).toFixed(0)} MiB, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+      console.error(`[${(process.uptime() * 1000).toFixed(0)}] stage ${stagesDone}/${stages.length} ${stage.kind}: live ${(bytes / 2 ** 20).toFixed(0)} MiB, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+      if (process.env.GL_PROFILE === '2') {
+        const op = (k: string) => graph.node.find((n) => n.output.includes(k))?.op_type ?? 'input';
+        console.error(`  ${[...values].filter(([, v]) => byteSize(v) > 2 ** 20).map(([k, v]) => `${k}${wanted.has(k) ? '*' : ''} (${op(k)}) ${(byteSize(v) / 2 ** 20).toFixed(0)}`).join(', ')}`);
+      }
     }
   }
   const outputs: Record<string, WireTensor> = {};
@@ -82,7 +90,7 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
  * collects whenever they add up to GARBAGE_BYTES (a full collection costs milliseconds: not after
  * every chunk of a small run).
  */
-const GARBAGE_BYTES = 64 * 2 ** 20;
+const GARBAGE_BYTES = 32 * 2 ** 20;
 const garbage = {
   bytes: 0,
   add(n: number): void {
@@ -92,6 +100,89 @@ const garbage = {
     collectGarbage();
   },
 };
+
+/** How many time-local stages ran in chunks on their own, and how many Scans ran theirs with their chunks (tests count them). */
+export const timeLocalRuns = { chunked: 0, withScan: 0 };
+
+/** Bytes of a time-local stage's inputs per call: intermediates stay a few times that. */
+export const LOCAL_CHUNK_BYTES = 2 * 2 ** 20;
+
+/**
+ * A graph stage: whole, or a time-local one (stages.ts) a range of steps at a time when its
+ * inputs are more than a chunk. The first chunk checks that every per-step output has that many
+ * steps; if not the stage runs whole (never a wrong stitch).
+ */
+async function runGraphStage(runtime: OrtRuntime, ep: ExecutionProviderChoice, stage: GraphStage, values: Map<string, WireTensor>,
+  opts: StagedRunOptions): Promise<number> {
+  const whole = async () => {
+    const r = await runtime.runOnce(typed(stage.proto, values), ep, pick(values, stage.inputs), stage.outputs);
+    for (const [k, v] of Object.entries(r.outputs)) values.set(k, v);
+    return r.ms;
+  };
+  const T = stage.local?.T ?? 0;
+  const inputs = stage.inputs.map((n) => values.get(n)!);
+  if (!stage.local || inputs.length === 0 || inputs.some((v) => !v || v.dims[0] !== T)) return whole();
+  const stepBytes = inputs.reduce((n, v) => n + byteSize(v) / T, 0);
+  const steps = Math.max(1, Math.floor((opts.localChunkBytes ?? LOCAL_CHUNK_BYTES) / stepBytes));
+  if (steps >= T) return whole();
+  const session = await runtime.createSession({ bytes: encodeModel(typed(stage.proto, values, new Set(stage.inputs))) }, ep);
+  timeLocalRuns.chunked++;
+  try {
+    const summed = stage.summed ?? [];
+    const out = new ChunkOutputs(T, stage.outputs.filter((o) => !summed.includes(o)), summed);
+    let ms = 0;
+    for (let a = 0; a < T; a += steps) {
+      opts.checkCancelled();
+      const len = Math.min(steps, T - a);
+      const feeds: Record<string, WireTensor> = {};
+      stage.inputs.forEach((n, i) => garbage.add(byteSize(feeds[n] = sliceLeading(inputs[i], a, len))));
+      const r = await runtime.run(session.sessionId, feeds, stage.outputs);
+      ms += r.ms;
+      if (a === 0 && !out.fits(r.outputs, len)) return ms + await whole();
+      out.add(r.outputs, a, len);
+    }
+    out.finish(values);
+    return ms;
+  } finally {
+    await runtime.release(session.sessionId);
+  }
+}
+
+/** The outputs of a run in chunks of steps: per-step ones written into arrays of all T steps, sums added up (in float64). */
+class ChunkOutputs {
+  private readonly full = new Map<string, WireTensor>();
+  private readonly sums = new Map<string, { dims: number[]; acc: Float64Array }>();
+
+  constructor(private readonly T: number, private readonly stitched: string[], private readonly summed: string[]) {}
+
+  /** Whether every per-step output of a chunk has its `len` steps. */
+  fits(outputs: Record<string, WireTensor>, len: number): boolean {
+    return this.stitched.every((n) => outputs[n].dims[0] === len);
+  }
+
+  add(outputs: Record<string, WireTensor>, a: number, len: number): void {
+    for (const n of this.stitched) {
+      const part = outputs[n];
+      if (part.dims[0] !== len) throw new Error(`internal error: '${n}' has ${part.dims[0]} steps in a chunk of ${len}`);
+      let full = this.full.get(n);
+      if (!full) this.full.set(n, full = allocSteps(part, this.T));
+      writeSteps(full, part, a);
+      garbage.add(byteSize(part));
+    }
+    for (const n of this.summed) {
+      const part = outputs[n].data as Float32Array;
+      let s = this.sums.get(n);
+      if (!s) this.sums.set(n, s = { dims: outputs[n].dims, acc: new Float64Array(part.length) });
+      for (let i = 0; i < part.length; i++) s.acc[i] += part[i];
+      garbage.add(part.byteLength);
+    }
+  }
+
+  finish(values: Map<string, WireTensor>): void {
+    for (const [n, t] of this.full) values.set(n, t);
+    for (const [n, s] of this.sums) values.set(n, { type: 'float32', dims: s.dims, data: new Float32Array(s.acc) });
+  }
+}
 
 function byteSize(t: WireTensor | undefined): number {
   return t ? (t.data as ArrayBufferView).byteLength : 0;
@@ -115,7 +206,7 @@ function typed(proto: ModelProto, values: Map<string, WireTensor>, chunked: Set<
     graph: {
       ...proto.graph,
       input: proto.graph.input.map((v) => {
-        if (v.type) return v;
+        if (v.type && !chunked.has(v.name)) return v;
         const value = values.get(v.name);
         if (!value) throw new Error(`internal error: stage input '${v.name}' has no value`);
         return valueInfo(v.name, ONNX_ELEM_TYPE[value.type], chunked.has(v.name) ? ['steps', ...value.dims.slice(1)] : value.dims);
@@ -127,18 +218,43 @@ function typed(proto: ModelProto, values: Map<string, WireTensor>, chunked: Set<
 async function runScanInChunks(runtime: OrtRuntime, ep: ExecutionProviderChoice, stage: Extract<Stage, { kind: 'scan' }>,
   values: Map<string, WireTensor>, opts: StagedRunOptions, progress: (f: number) => void): Promise<number> {
   for (const t of stage.constants) values.set(t.name!, wireOf(t));
+  const m = stage.merged;
+  if (m) {
+    // With its time-local stages, each chunk computes its own steps of what the Scan reads and of what reads the Scan.
+    const T = values.get(m.sliced[0])?.dims[0] ?? 0;
+    if (T >= opts.minChunkedSteps && m.sliced.every((n) => values.get(n)?.dims[0] === T)) {
+      timeLocalRuns.withScan++;
+      // Chunks small enough that the time-local intermediates stay small too (they grow with the steps per call).
+      const stepBytes = m.sliced.reduce((n, x) => n + byteSize(values.get(x)) / T, 0);
+      const maxSteps = Math.max(8, Math.floor(4 * (opts.localChunkBytes ?? LOCAL_CHUNK_BYTES) / stepBytes));
+      return scanChunks(runtime, ep, stage, m.proto, m.sliced, m.stitched, m.summed, values, opts, progress, maxSteps);
+    }
+    // Not run in chunks (or some input lacks the T steps): one after the other, each on its own.
+    let ms = m.pre ? await runGraphStage(runtime, ep, m.pre, values, opts) : 0;
+    ms += await runScanInChunks(runtime, ep, { ...stage, merged: undefined }, values, opts, progress);
+    return ms + (m.post ? await runGraphStage(runtime, ep, m.post, values, opts) : 0);
+  }
   const T = values.get(stage.scanInputs[0])!.dims[0];
-  const proto = typed(stage.proto, values, new Set(stage.scanInputs));
-  const outer = pick(values, stage.outerInputs);
   if (T < opts.minChunkedSteps) {
-    const r = await runtime.runOnce(proto, ep, { ...pick(values, [...stage.stateInputs, ...stage.scanInputs]), ...outer }, [...stage.stateOutputs, ...stage.scanOutputs]);
+    const r = await runtime.runOnce(typed(stage.proto, values, new Set(stage.scanInputs)), ep,
+      { ...pick(values, [...stage.stateInputs, ...stage.scanInputs]), ...pick(values, stage.outerInputs) }, [...stage.stateOutputs, ...stage.scanOutputs]);
     for (const [k, v] of Object.entries(r.outputs)) values.set(k, v);
     return r.ms;
   }
-  const session = await runtime.createSession({ bytes: encodeModel(proto) }, ep);
+  return scanChunks(runtime, ep, stage, stage.proto, stage.scanInputs, stage.scanOutputs, [], values, opts, progress);
+}
+
+/** The Scan of `stage` (in `proto`, maybe with time-local stages) run in chunks of steps, states carried from chunk to chunk. */
+async function scanChunks(runtime: OrtRuntime, ep: ExecutionProviderChoice, stage: Extract<Stage, { kind: 'scan' }>, proto: ModelProto,
+  sliced: string[], stitched: string[], summed: string[], values: Map<string, WireTensor>, opts: StagedRunOptions,
+  progress: (f: number) => void, maxSteps = Infinity): Promise<number> {
+  const T = values.get(sliced[0])!.dims[0];
+  const outer = pick(values, stage.outerInputs);
+  const fetched = [...stage.stateOutputs, ...stitched, ...summed];
+  const session = await runtime.createSession({ bytes: encodeModel(typed(proto, values, new Set(sliced))) }, ep);
   try {
     let states = stage.stateInputs.map((n) => values.get(n)!);
-    const full: (WireTensor | undefined)[] = stage.scanOutputs.map(() => undefined);
+    const out = new ChunkOutputs(T, stitched, summed);
     let done = 0;
     let chunk = 16;
     let ms = 0;
@@ -149,24 +265,20 @@ async function runScanInChunks(runtime: OrtRuntime, ep: ExecutionProviderChoice,
       const a = stage.reverse ? T - done - len : done;
       const feeds: Record<string, WireTensor> = { ...outer };
       stage.stateInputs.forEach((n, i) => { feeds[n] = states[i]; });
-      for (const n of stage.scanInputs) garbage.add(byteSize(feeds[n] = sliceLeading(values.get(n)!, a, len)));
-      const r = await runtime.run(session.sessionId, feeds, [...stage.stateOutputs, ...stage.scanOutputs]);
+      for (const n of sliced) garbage.add(byteSize(feeds[n] = sliceLeading(values.get(n)!, a, len)));
+      const r = await runtime.run(session.sessionId, feeds, fetched);
       ms += r.ms;
       states = stage.stateOutputs.map((n) => r.outputs[n]);
-      stage.scanOutputs.forEach((n, i) => {
-        const part = r.outputs[n];
-        if (!full[i]) full[i] = allocSteps(part, T);
-        writeSteps(full[i]!, part, a);
-      });
+      for (const n of stage.stateOutputs) garbage.add(byteSize(r.outputs[n]));
+      out.add(r.outputs, a, len);
       done += len;
       progress(done / T);
-      for (const n of [...stage.stateOutputs, ...stage.scanOutputs]) garbage.add(byteSize(r.outputs[n]));
       // Next chunk sized for about targetCallMs per call.
       const perStep = r.ms / len;
-      chunk = Math.max(8, Math.min(T, Math.floor(opts.targetCallMs / Math.max(perStep, 1e-3))));
+      chunk = Math.max(8, Math.min(T, maxSteps, Math.floor(opts.targetCallMs / Math.max(perStep, 1e-3))));
     }
     stage.stateOutputs.forEach((n, i) => values.set(n, states[i]));
-    stage.scanOutputs.forEach((n, i) => values.set(n, full[i]!));
+    out.finish(values);
     return ms;
   } finally {
     await runtime.release(session.sessionId);

@@ -8,6 +8,7 @@ import { runAnalysis } from '../analysis/pipeline';
 import { inspectModel } from '../analysis/inspect';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { OrtRuntime, sessionCount } from './ortRuntime';
+import { timeLocalRuns } from './stagedRun';
 import { Control, ErrorKind, HostToWorker, WorkerToHost, transferList } from './protocol';
 
 function post(msg: WorkerToHost, transfer: ArrayBuffer[] = []): void {
@@ -48,7 +49,8 @@ async function handle(msg: HostToWorker): Promise<void> {
       busy: { buffer: msg.control, index: Control.InNative },
     });
     checkCancelled();
-    post({ kind: 'report', inReplyTo: msg.messageId, report, sessionsCreated: sessionCount() }, transferList(report));
+    const counts = { sessionsCreated: sessionCount(), timeLocalChunked: timeLocalRuns.chunked, timeLocalWithScan: timeLocalRuns.withScan };
+    post({ kind: 'report', inReplyTo: msg.messageId, report, counts }, transferList(report));
   } catch (e) {
     const err = e as Error;
     const errorKind: ErrorKind = cancelled() || err instanceof CancelledError ? 'cancelled'

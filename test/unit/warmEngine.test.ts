@@ -22,8 +22,8 @@ describe('the warm engine', function () {
   it('a re-run with another seed reuses the thread and every session, and matches a cold run', async () => {
     const sessions: number[] = [];
     const threads: WorkerState[] = [];
-    const first = await analyzeModel(base({ warm: true, seed: 1, onSessions: (n) => sessions.push(n), onStart: (w) => threads.push(w) }));
-    const second = await analyzeModel(base({ warm: true, seed: 2, onSessions: (n) => sessions.push(n), onStart: (w) => threads.push(w) }));
+    const first = await analyzeModel(base({ warm: true, seed: 1, onCounts: (c) => sessions.push(c.sessionsCreated), onStart: (w) => threads.push(w) }));
+    const second = await analyzeModel(base({ warm: true, seed: 2, onCounts: (c) => sessions.push(c.sessionsCreated), onStart: (w) => threads.push(w) }));
     assert.ok(sessions[0] >= 2, `the first run created ${sessions[0]} sessions`);
     assert.strictEqual(sessions[1], sessions[0], 'the re-run created no session');
     assert.strictEqual(threads[1].exited, threads[0].exited, 'the same thread');
@@ -35,9 +35,9 @@ describe('the warm engine', function () {
 
   it("another model or other settings build their own sessions; the first model's stay for later", async () => {
     const counts: number[] = [];
-    await analyzeModel(base({ warm: true, onSessions: (n) => counts.push(n) }));
-    await analyzeModel(base({ warm: true, modelPath: path.join(REPO, 'examples', 'adding-gru.onnx'), onSessions: (n) => counts.push(n) }));
-    await analyzeModel(base({ warm: true, onSessions: (n) => counts.push(n) }));
+    await analyzeModel(base({ warm: true, onCounts: (c) => counts.push(c.sessionsCreated) }));
+    await analyzeModel(base({ warm: true, modelPath: path.join(REPO, 'examples', 'adding-gru.onnx'), onCounts: (c) => counts.push(c.sessionsCreated) }));
+    await analyzeModel(base({ warm: true, onCounts: (c) => counts.push(c.sessionsCreated) }));
     assert.ok(counts[1] > counts[0], 'the GRU model needs sessions of its own');
     assert.strictEqual(counts[2], counts[1], 'back to the LSTM: its sessions are still there');
   });

@@ -231,12 +231,7 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
   // State recurrences' per-iteration adjoints and Jacobian rows, as graph outputs.
   const states = new Map<number, StateOutputs>();
   for (const [i, res] of stateResults) {
-    const named = (value: string, what: string) => {
-      const name = `S${i}_bw_${what}`;
-      b.opInto('Identity', [value], [name]);
-      b.output(name);
-      return name;
-    };
+    const named = (value: string, what: string) => b.expose(value, `S${i}_bw_${what}`);
     states.set(i, {
       grads: res.grads.map((g, v) => named(g, `grad${v}`)),
       jacobian: res.jacobian && { rows: named(res.jacobian.rows, 'jacRows'), divisors: named(res.jacobian.divisors, 'jacDivisors'), seeds: res.jacobian.seeds },
@@ -245,13 +240,7 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
 
   // One layer-direction's backward results as graph outputs named L<k>_d<d>_bw_<what>.
   const exposed = (k: number, d: number, r: BackwardResults, inputGradNorm: (out: (v: string, what: string) => string) => BackwardOutputs['inputGradNorm']): BackwardOutputs => {
-    const out = (value: string | undefined, what: string) => {
-      if (!value) return undefined;
-      const name = `L${k}_d${d}_bw_${what}`;
-      b.opInto('Identity', [value], [name]);
-      b.output(name);
-      return name;
-    };
+    const out = (value: string | undefined, what: string) => (value ? b.expose(value, `L${k}_d${d}_bw_${what}`) : undefined);
     return {
       gradHidden: out(r.gradHidden, 'gradHidden')!, gradCell: out(r.gradCell, 'gradCell'),
       jacobian: r.jacobian && {
@@ -276,10 +265,7 @@ export function buildAnalysisGraph(inp: BackwardInputs): AnalysisGraph {
   inp.path.inputs.forEach((x, i) => {
     const g = gradOf(x.tensor);
     if (!g) return;
-    const name = `input_grad_${i}`;
-    b.opInto('Identity', [g], [name]);
-    b.output(name);
-    inputGrads.push({ input: x.input, output: name, kind: x.kind });
+    inputGrads.push({ input: x.input, output: b.expose(g, `input_grad_${i}`), kind: x.kind });
   });
   const scanOutputs = new Set(results.flatMap((r) => (r ?? []).map((x) => x.scanOutput)));
   const recurrenceNodes = b.nodes.map((n, i) => (scanOutputs.has(n.output[0]) ? i : -1)).filter((i) => i >= 0);

@@ -125,11 +125,14 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   const { padded } = req;
   // x ⊙ mask (zero at padded steps); the identity when no step is padded.
   const masked = (x: string) => (padded ? b.mul(x, m) : x);
+  // The factors below work step by step: a time-local region (computed a range of steps at a time
+  // beside the backward Scan's chunks when the sequence is long, see runtime/stagedRun.ts).
+  const local = <R>(emit: () => R): R => b.timeLocal(tag, T, emit);
   const notM = padded ? b.sub(b.constF(1), m) : undefined;
   // x ⊙ mask + (1 − mask): x, and 1 at padded steps (where the state is carried).
   const carried = (x: string) => (padded ? b.add(b.mul(x, m), notM!) : x);
   const zerosTBH = () => b.initializer(`${tag}_zeros`, [T, B, H], new Float32Array(T * B * H));
-  const G = req.gradYRows ?? (req.gradY ? masked(req.gradY) : zerosTBH());
+  const G = req.gradYRows ?? (req.gradY ? local(() => masked(req.gradY!)) : zerosTBH());
 
   // Adjoint rows: 0 = objective, then hidden seeds, then cell seeds (or as rowLayout places them).
   const Sh = req.seeds?.count ?? 0;
@@ -173,7 +176,8 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   const bodyIn = (outer: string, hint: string) => { scanInputs.push(outer); return body.input(body.fresh(hint), DataType.FLOAT, null); };
   const cHin = body.input(body.fresh('carry_h'), DataType.FLOAT, null);
   const cCin = carryC0 ? body.input(body.fresh('carry_c'), DataType.FLOAT, null) : undefined;
-  const Gt = bodyIn(req.gradYRows ? G : b.unsqueeze(G, [1]), 'g'); // [1, B, H] (or [rows, B, H]) per step
+  // [1, B, H] (or [rows, B, H]) per step; time-local unless G is the zeros initializer (a constant of all T steps).
+  const Gt = bodyIn(req.gradYRows ? G : req.gradY ? local(() => b.unsqueeze(G, [1])) : b.unsqueeze(G, [1]), 'g');
   const mt = padded && Sh ? bodyIn(m, 'm') : undefined;
   const nmt = padded && layer.op !== 'GRU' ? bodyIn(notM!, 'nm') : undefined;
   const rowsOf = (x: string, from: number, count: number) => body.slice(x, [from], [from + count], [0]);
@@ -215,29 +219,31 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   if (layer.op === 'LSTM') {
     const p = fw.pre;
     const q = fw.post;
-    const [fAct, , hAct] = [acts[0], acts[1], acts[2]];
-    const dI = derivative(p.input, q.input, 0);
-    const dO = derivative(p.output, q.output, 0);
-    const dF = derivative(p.forget, q.forget, 0);
-    const dC = derivative(p.cell, q.cell, 1);
-    const hc = emitActivation(b, hAct, fw.cell!);
-    const dhc = emitActivationDerivative(b, hAct, fw.cell!, hc);
-    // da_i = dc ⊙ c̃ ⊙ f′(a_i)  (input_forget: f = 1 − i, so dc ⊙ (c̃ − c_{t−1}) ⊙ f′(a_i) and no forget term)
-    const Fi = masked(b.mul(layer.inputForget ? b.sub(q.cell, fw.cPrev!) : q.cell, dI));
-    const Ff = layer.inputForget ? b.mul(q.forget, b.constF(0)) : masked(b.mul(fw.cPrev!, dF));
-    const Fo = masked(b.mul(hc, dO));   // da_o = dh ⊙ h(c_t) ⊙ f′(a_o)
-    const Fc = masked(b.mul(q.input, dC)); // da_c = dc ⊙ i ⊙ g′(a_c)
-    let A = masked(b.mul(q.output, dhc));  // dc += dh ⊙ o ⊙ h′(c_t)
-    let fP = carried(q.forget); // carry_c' = dc ⊙ f (1 at padded steps: carried)
-    if (layer.P) {
-      const P = layer.P.values;
-      const peep = (gi: number) => b.initializer(`${tag}_P${gi}`, [H], f32(P.subarray(d * 3 * H + gi * H, d * 3 * H + (gi + 1) * H)));
-      const [Pi, Po, Pf] = [peep(0), peep(1), peep(2)];
-      // o uses c_t: dc += da_o ⊙ P_o; i and f use c_{t−1}: carry_c' += da_i ⊙ P_i + da_f ⊙ P_f.
-      A = b.add(A, b.mul(Fo, Po));
-      fP = b.add(fP, b.add(b.mul(Fi, Pi), b.mul(Ff, Pf)));
-    }
-    const Dfac = b.concat([Fi, Fo, Ff, Fc], 2); // [T, B, 4H], gate order i, o, f, c
+    const hAct = acts[2];
+    const { A, Dfac, fP } = local(() => {
+      const dI = derivative(p.input, q.input, 0);
+      const dO = derivative(p.output, q.output, 0);
+      const dF = derivative(p.forget, q.forget, 0);
+      const dC = derivative(p.cell, q.cell, 1);
+      const hc = emitActivation(b, hAct, fw.cell!);
+      const dhc = emitActivationDerivative(b, hAct, fw.cell!, hc);
+      // da_i = dc ⊙ c̃ ⊙ f′(a_i)  (input_forget: f = 1 − i, so dc ⊙ (c̃ − c_{t−1}) ⊙ f′(a_i) and no forget term)
+      const Fi = masked(b.mul(layer.inputForget ? b.sub(q.cell, fw.cPrev!) : q.cell, dI));
+      const Ff = layer.inputForget ? b.mul(q.forget, b.constF(0)) : masked(b.mul(fw.cPrev!, dF));
+      const Fo = masked(b.mul(hc, dO));   // da_o = dh ⊙ h(c_t) ⊙ f′(a_o)
+      const Fc = masked(b.mul(q.input, dC)); // da_c = dc ⊙ i ⊙ g′(a_c)
+      let A = masked(b.mul(q.output, dhc));  // dc += dh ⊙ o ⊙ h′(c_t)
+      let fP = carried(q.forget); // carry_c' = dc ⊙ f (1 at padded steps: carried)
+      if (layer.P) {
+        const P = layer.P.values;
+        const peep = (gi: number) => b.initializer(`${tag}_P${gi}`, [H], f32(P.subarray(d * 3 * H + gi * H, d * 3 * H + (gi + 1) * H)));
+        const [Pi, Po, Pf] = [peep(0), peep(1), peep(2)];
+        // o uses c_t: dc += da_o ⊙ P_o; i and f use c_{t−1}: carry_c' += da_i ⊙ P_i + da_f ⊙ P_f.
+        A = b.add(A, b.mul(Fo, Po));
+        fP = b.add(fP, b.add(b.mul(Fi, Pi), b.mul(Ff, Pf)));
+      }
+      return { A, Dfac: b.concat([Fi, Fo, Ff, Fc], 2), fP }; // Dfac: [T, B, 4H], gate order i, o, f, c
+    });
     const At = bodyIn(A, 'A');
     const Dt = bodyIn(Dfac, 'D');
     const fPt = bodyIn(fP, 'fP');
@@ -250,12 +256,12 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   } else if (layer.op === 'GRU') {
     const p = fw.pre;
     const q = fw.post;
-    const dZ = derivative(p.update, q.update, 0);
-    const dR = derivative(p.reset, q.reset, 0);
-    const dHt = derivative(p.hidden, q.hidden, 1);
-    const Fz = masked(b.mul(b.sub(fw.Hprev, q.hidden), dZ));       // da_z = dh ⊙ (h_{t−1} − h̃) ⊙ f′(a_z)
-    const Fh = masked(b.mul(b.sub(b.constF(1), q.update), dHt));   // da_h = dh ⊙ (1 − z) ⊙ g′(a_h)
-    const zP = carried(q.update);                                  // dh_{t−1} += dh ⊙ z (1 at padded steps)
+    const [dZ, dR, dHt] = local(() => [derivative(p.update, q.update, 0), derivative(p.reset, q.reset, 0), derivative(p.hidden, q.hidden, 1)]);
+    const [Fz, Fh, zP] = local(() => [
+      masked(b.mul(b.sub(fw.Hprev, q.hidden), dZ)),     // da_z = dh ⊙ (h_{t−1} − h̃) ⊙ f′(a_z)
+      masked(b.mul(b.sub(b.constF(1), q.update), dHt)), // da_h = dh ⊙ (1 − z) ⊙ g′(a_h)
+      carried(q.update),                                // dh_{t−1} += dh ⊙ z (1 at padded steps)
+    ]);
     const Fzt = bodyIn(Fz, 'Fz');
     const Fht = bodyIn(Fh, 'Fh');
     const zPt = bodyIn(zP, 'zP');
@@ -265,19 +271,19 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
     let daR: string;
     if (layer.linearBeforeReset) {
       // a_h = x·Whᵀ + Wbh + r ⊙ (h·Rhᵀ + Rbh): da_r = da_h ⊙ (h·Rhᵀ + Rbh) ⊙ f′(a_r); h gets (da_h ⊙ r)·Rh.
-      const Krt = bodyIn(b.mul(fw.hRh!, dR), 'Kr');
+      const Krt = bodyIn(local(() => b.mul(fw.hRh!, dR)), 'Kr');
       daR = body.mul(daH, Krt);
       newCarryH = body.add(body.matmul(body.concat([daZ, daR, body.mul(daH, rt)], 2), Rinit(0, 3)), body.mul(dh, zPt));
     } else {
       // a_h = x·Whᵀ + Wbh + (r ⊙ h)·Rhᵀ + Rbh: s = da_h·Rh; da_r = s ⊙ h_{t−1} ⊙ f′(a_r); h gets s ⊙ r.
-      const Kr0t = bodyIn(masked(b.mul(fw.Hprev, dR)), 'Kr0');
+      const Kr0t = bodyIn(local(() => masked(b.mul(fw.Hprev, dR))), 'Kr0');
       const s = body.matmul(daH, Rinit(2, 1));
       daR = body.mul(s, Kr0t);
       newCarryH = body.add(body.add(body.matmul(body.concat([daZ, daR], 2), Rinit(0, 2)), body.mul(s, rt)), body.mul(dh, zPt));
     }
     rowValues = [dh, body.concat([daZ, daR, daH], 2)];
   } else {
-    const D = masked(derivative(fw.pre.hidden, fw.post.hidden, 0)); // da = dh ⊙ f′(a)
+    const D = local(() => masked(derivative(fw.pre.hidden, fw.post.hidden, 0))); // da = dh ⊙ f′(a)
     const Dt = bodyIn(D, 'D');
     const da = body.mul(dh, Dt);
     newCarryH = backToH(body.matmul(da, Rinit(0, 1)));
@@ -306,10 +312,13 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   const finalH = outs[0];
   const finalC = carryC0 ? outs[1] : undefined;
   // Row-0 outputs are [T, B, ·] (picked in the body) or, with no seed rows, [T, 1, B, ·].
-  const perStep = outs.slice(states.length).map((o, i) => (N === 1 && i < rowValues.length ? b.op('Squeeze', [o, b.constI64([1])]) : o));
+  // Everything after the recurrence is time-local again (per-step values) or a sum over the steps
+  // (weight gradients): a long run computes it with each chunk of the Scan (runtime/stagedRun.ts).
+  const summed = <R>(emit: () => R): R => b.timeSummed(tag, T, emit);
+  const perStep = local(() => outs.slice(states.length).map((o, i) => (N === 1 && i < rowValues.length ? b.op('Squeeze', [o, b.constI64([1])]) : o)));
   let idx = 0;
-  const gradHidden = masked(perStep[idx++]);
-  const gradCell = layer.op === 'LSTM' ? masked(perStep[idx++]) : undefined;
+  const gradHidden = local(() => masked(perStep[idx++]));
+  const gradCell = layer.op === 'LSTM' ? local(() => masked(perStep[idx++])) : undefined;
   const daAllOuter = perStep[idx++];
   let jacobian: BpttResult['jacobian'];
   if (N > 1) {
@@ -320,40 +329,44 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   }
 
   // Time-parallel weight gradients.
-  const da2 = b.op('Reshape', [daAllOuter, b.constI64([-1, g * H])]);       // [T·B, gH]
-  const daT = b.op('Transpose', [da2], { perm: [1, 0] });                   // [gH, T·B]
-  const X2 = b.op('Reshape', [req.X, b.constI64([-1, I])]);
-  const H2 = b.op('Reshape', [fw.Hprev, b.constI64([-1, H])]);
-  const dW = b.matmul(daT, X2);
-  const sumRows = (x: string) => b.op('ReduceSum', [x, b.constI64([0])], { keepdims: 0 });
-  const dWb = sumRows(da2);
-  let dR: string;
-  let dRb: string;
-  if (layer.op === 'GRU') {
-    const [daZ, daR, daH] = b.split(da2, 3, 1);
-    const r2 = b.op('Reshape', [fw.post.reset, b.constI64([-1, H])]);
-    const zr = b.op('Transpose', [b.concat([daZ, daR], 1)], { perm: [1, 0] });
-    if (layer.linearBeforeReset) {
-      const daHr = b.mul(daH, r2);
-      dR = b.concat([b.matmul(zr, H2), b.matmul(b.op('Transpose', [daHr], { perm: [1, 0] }), H2)], 0);
-      dRb = b.concat([sumRows(daZ), sumRows(daR), sumRows(daHr)], 0);
+  const { dW, dR, dB, dP } = local(() => {
+    const da2 = b.op('Reshape', [daAllOuter, b.constI64([-1, g * H])]);       // [T·B, gH]
+    const daT = b.op('Transpose', [da2], { perm: [1, 0] });                   // [gH, T·B]
+    const X2 = b.op('Reshape', [req.X, b.constI64([-1, I])]);
+    const H2 = b.op('Reshape', [fw.Hprev, b.constI64([-1, H])]);
+    const sumRows = (x: string) => summed(() => b.op('ReduceSum', [x, b.constI64([0])], { keepdims: 0 }));
+    const dWv = summed(() => b.matmul(daT, X2));
+    const dWb = sumRows(da2);
+    let dRv: string;
+    let dRb: string;
+    if (layer.op === 'GRU') {
+      const [daZ, daR, daH] = b.split(da2, 3, 1);
+      const r2 = b.op('Reshape', [fw.post.reset, b.constI64([-1, H])]);
+      const zr = b.op('Transpose', [b.concat([daZ, daR], 1)], { perm: [1, 0] });
+      if (layer.linearBeforeReset) {
+        const daHr = b.mul(daH, r2);
+        dRv = summed(() => b.concat([b.matmul(zr, H2), b.matmul(b.op('Transpose', [daHr], { perm: [1, 0] }), H2)], 0));
+        dRb = summed(() => b.concat([sumRows(daZ), sumRows(daR), sumRows(daHr)], 0));
+      } else {
+        const rH = b.mul(r2, H2);
+        dRv = summed(() => b.concat([b.matmul(zr, H2), b.matmul(b.op('Transpose', [daH], { perm: [1, 0] }), rH)], 0));
+        dRb = dWb;
+      }
     } else {
-      dR = b.concat([b.matmul(zr, H2), b.matmul(b.op('Transpose', [daH], { perm: [1, 0] }), b.mul(r2, H2))], 0);
+      dRv = summed(() => b.matmul(daT, H2));
       dRb = dWb;
     }
-  } else {
-    dR = b.matmul(daT, H2);
-    dRb = dWb;
-  }
-  const dB = b.concat([dWb, dRb], 0);
-  let dP: string | undefined;
-  if (layer.op === 'LSTM' && layer.P) {
-    const [daI, daO, daF] = b.split(daAllOuter, 4, 2);
-    const sumTB = (x: string) => b.op('ReduceSum', [x, b.constI64([0, 1])], { keepdims: 0 });
-    dP = b.concat([sumTB(b.mul(daI, fw.cPrev!)), sumTB(b.mul(daO, fw.cell!)), sumTB(b.mul(daF, fw.cPrev!))], 0);
-  }
+    let dPv: string | undefined;
+    if (layer.op === 'LSTM' && layer.P) {
+      const [daI, daO, daF] = b.split(daAllOuter, 4, 2);
+      const sumTB = (x: string) => summed(() => b.op('ReduceSum', [x, b.constI64([0, 1])], { keepdims: 0 }));
+      const terms = [b.mul(daI, fw.cPrev!), b.mul(daO, fw.cell!), b.mul(daF, fw.cPrev!)];
+      dPv = summed(() => b.concat(terms.map(sumTB), 0));
+    }
+    return { dW: dWv, dR: dRv, dB: summed(() => b.concat([dWb, dRb], 0)), dP: dPv };
+  });
   let dXValue: string | undefined;
-  const dX = () => (dXValue ??= b.matmul(daAllOuter, b.initializer(`${tag}_W`, [g * H, I], f32(Wd))));
+  const dX = () => (dXValue ??= local(() => b.matmul(daAllOuter, b.initializer(`${tag}_W`, [g * H, I], f32(Wd)))));
   return {
     gradHidden, gradCell, jacobian, dW, dR, dB, dP, dX,
     dInitialH: b.pick(finalH, 0, 0), dInitialC: finalC ? b.pick(finalC, 0, 0) : undefined, scanOutput: outs[0],
