@@ -7,8 +7,11 @@
  * GRU 3, RNN 1), onnxruntime holds about (8g + 12)·H + 3·I float32 values per (t, b) while the
  * analysis graph runs (gate pre-activations, activations and their derivatives, the factors of
  * the backward recurrence, h_{t−1}, c_{t−1}, c_t, the gradients and dL/dX), and the report keeps
- * (g + 2)·H of them (+2·H for an LSTM's cell state and its gradient). Measured: an LSTM with
- * I = 256, H = 1024, T = 10 000 peaked at 1.8 GB; this formula gives 1.9 GB. The backward
+ * (g + 2)·H of them (+2·H for an LSTM's cell state and its gradient). From TIME_LOCAL_MIN_BYTES
+ * of gate tensor the time-local work runs a range of steps at a time (runtime/stagedRun.ts) and
+ * onnxruntime holds about (g + 8)·H + 3·I values per (t, b) instead: the gates, states and
+ * gradients the backward Scan reads and writes. Measured: an LSTM with I = 256, H = 1024,
+ * T = 10 000 peaked at 0.9 GB (1.5 GB before that design); this formula gives 1.1 GB. The backward
  * recurrence carries 1 + S adjoint rows (S Jacobian seeds, twice for an LSTM's h and c) through
  * one step at a time: about 6·rows·B·g·H values of working memory, and the seeds themselves.
  */
@@ -36,6 +39,12 @@ export interface MemoryEstimate {
 }
 
 const GATES: Record<RecurrentOp, number> = { LSTM: 4, GRU: 3, RNN: 1 };
+/**
+ * From gate tensors ([T, B, g·H] float32, per layer-direction) of this size the time-local parts of
+ * the analysis graph run a range of steps at a time (runtime/stagedRun.ts): their several such
+ * intermediates made the peak memory. Below it one whole run is faster (fewer sessions).
+ */
+export const TIME_LOCAL_MIN_BYTES = 64 * 2 ** 20;
 /** Node, onnxruntime and the model's own weights' working set, beyond what is counted. */
 const BASE_BYTES = 200 * 2 ** 20;
 
@@ -46,7 +55,8 @@ export function estimateAnalysisMemory(layers: MemoryLayer[], inputBytes: number
     const g = GATES[l.op];
     const H = l.hiddenSize;
     const steps = l.seqLen * l.batch * l.numDirections;
-    perStep += 4 * steps * ((8 * g + 12) * H + 3 * l.inputSize + (g + 2 + (l.op === 'LSTM' ? 2 : 0)) * H);
+    const held = 4 * l.seqLen * l.batch * g * H >= TIME_LOCAL_MIN_BYTES ? g + 8 : 8 * g + 12;
+    perStep += 4 * steps * (held * H + 3 * l.inputSize + (g + 2 + (l.op === 'LSTM' ? 2 : 0)) * H);
     const rows = 1 + l.seeds * (l.op === 'LSTM' ? 2 : 1);
     jacobian += 4 * l.numDirections * (6 * rows * l.batch * g * H + 2 * l.seeds * l.batch * H);
   }

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { externalDataRef, LoadedModel, loadModel, tensorDims, tensorValues } from '../onnx/model';
 import { printable } from '../onnx/files';
 import { countNonFinite, forwardNonFinite, largestWeight, layerNonFiniteSource, nonFiniteSource } from './nonFinite';
-import { defaultMemoryLimit, estimateAnalysisMemory, MemoryLayer, memoryRefusal } from './memory';
+import { defaultMemoryLimit, estimateAnalysisMemory, MemoryLayer, memoryRefusal, TIME_LOCAL_MIN_BYTES } from './memory';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { DATA_TYPE_NAMES, DataType, GraphProto, ModelProto, NodeProto, ValueInfoProto, toNumber } from '../onnx/proto';
 import { walkNodes } from '../onnx/graphs';
@@ -112,12 +112,6 @@ function cachedModel(file: string): LoadedModel {
  * 0.2 s on 2 cores), from this many steps, aiming at native calls of about TARGET_CALL_MS.
  */
 export const CHUNKED_MIN_MACS = 2e9;
-/**
- * From gate tensors ([T, B, g·H] float32, per layer-direction) of this size the time-local parts of
- * the analysis graph run a range of steps at a time (runtime/stagedRun.ts): their several such
- * intermediates made the peak memory. Below it one whole run is faster (fewer sessions).
- */
-export const TIME_LOCAL_MIN_BYTES = 64 * 2 ** 20;
 export const CHUNKED_SCAN_MIN_STEPS = 256;
 export const TARGET_CALL_MS = 150;
 /** Streaming analyses of at least this many calls run the model in chunks of calls. */

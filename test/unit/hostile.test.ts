@@ -336,9 +336,10 @@ describe('hostile: size bombs are refused before allocating', function () {
     const a = estimateAnalysisMemory([layer], 0, 0);
     const b = estimateAnalysisMemory([{ ...layer, seqLen: 2000 }], 0, 0);
     assert.ok(Math.abs(b.perStepBytes - 2 * a.perStepBytes) < 1);
-    // Measured: I = 256, H = 1024, T = 10 000 peaked at 1.8 GB; the estimate must not be far below it.
+    // Measured: I = 256, H = 1024, T = 10 000 peaked at 0.9 GB (its time-local work in chunks); the
+    // estimate must not be below it, nor far above.
     const big = estimateAnalysisMemory([{ ...layer, hiddenSize: 1024, seqLen: 10000 }], 0, 0);
-    assert.ok(big.bytes > 1.6 * 2 ** 30 && big.bytes < 3 * 2 ** 30, `estimate ${big.bytes}`);
+    assert.ok(big.bytes > 0.95 * 2 ** 30 && big.bytes < 1.6 * 2 ** 30, `estimate ${big.bytes}`);
     assert.ok(estimateAnalysisMemory([{ ...layer, seeds: 64 }], 0, 0).jacobianBytes > 0);
     assert.strictEqual(parseSize('8G'), 8 * 2 ** 30);
     assert.strictEqual(parseSize('512M'), 512 * 2 ** 20);
