@@ -171,4 +171,25 @@ describe('random: distributions', () => {
     assert.throws(() => r.uniformInt(1, 2 ** 31 + 1), RangeError);
     assert.throws(() => r.normal(-1), RangeError);
   });
+
+  it('normal() draws in blocks exactly what Box–Muller on nextDouble() draws one at a time, and leaves the stream where it would', () => {
+    const oneByOne = (r: SeededRandom, n: number) => {
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i += 2) {
+        const u1 = 1 - r.nextDouble();
+        const u2 = r.nextDouble();
+        const rho = Math.sqrt(-2 * Math.log(u1));
+        out[i] = rho * Math.cos(2 * Math.PI * u2);
+        if (i + 1 < n) out[i + 1] = rho * Math.sin(2 * Math.PI * u2);
+      }
+      return out;
+    };
+    // Around the 4096-pair block: a partial last block, an exact one, one value over.
+    for (const n of [0, 1, 2, 7, 8191, 8192, 8193, 20001]) {
+      const fast = SeededRandom.forInput(7, 'x');
+      const slow = SeededRandom.forInput(7, 'x');
+      assert.deepStrictEqual(Array.from(fast.normal(n)), Array.from(oneByOne(slow, n)), `n = ${n}`);
+      assert.strictEqual(fast.nextUint32(), slow.nextUint32(), `the stream after n = ${n}`);
+    }
+  });
 });
