@@ -15,16 +15,19 @@ import { panelHtml, webviewAssetsRoot } from './webviewHtml';
 import { readConfig, toAnalysisSettings } from './settings';
 import { ReportStore } from './reportStore';
 import { panelWording } from '../protocol/wording';
-import { pieceMessages, splitModels } from '../protocol/pieces';
+import { PieceCollector, pieceMessages, splitModels } from '../protocol/pieces';
 import type { InputOffers } from './inputOffers';
 
 export const PANEL_VIEW_TYPE = 'gradientLens.analysis';
+/** An export waits this long for the panel's next piece of its per-step tensors before giving up. */
+const FETCH_IDLE_MS = 30_000;
 
 export interface PanelDeps {
   extensionUri: vscode.Uri;
   log: vscode.LogOutputChannel;
   store: ReportStore;
-  exportReport: (models: PanelModel[], format?: 'html' | 'json') => Promise<void>;
+  /** Export the models; `full` gives them with every per-step tensor (the panel may hold them instead of the host). */
+  exportReport: (models: PanelModel[], format?: 'html' | 'json', full?: () => Promise<PanelModel[]>) => Promise<void>;
   /** Input files beside the models: remembered choices, and offers after a run on random inputs. */
   inputs?: InputOffers;
   /** Whether a chosen output file may be written (never the model, its inputs or weights). */
@@ -49,6 +52,11 @@ export class AnalysisPanel implements vscode.Disposable {
   private running: AbortController | undefined;
   /** The result being sent to the panel (a newer one, or Stop, ends an older stream of pieces). */
   private delivery = 0;
+  /** The lean copy of a big result being delivered: the host keeps only it once the panel holds the rest (`piecesHeld`). */
+  private leanOf: { token: number; lean: PanelModel[] } | undefined;
+  /** The result whose bulk tensors only the panel holds, and an export's request for them back. */
+  private heldByPanel: number | undefined;
+  private fetching: { token: number; collector: PieceCollector; models: PanelModel[]; done: (m: PanelModel[] | Error) => void; timer: NodeJS.Timeout } | undefined;
   private disposed = false;
   private readonly closed = new vscode.EventEmitter<void>();
   readonly onDidClose = this.closed.event;
@@ -159,7 +167,10 @@ export class AnalysisPanel implements vscode.Disposable {
    */
   private async deliver(models: PanelModel[], settings: PanelSettings): Promise<void> {
     const token = ++this.delivery;
+    this.heldByPanel = undefined;
+    this.fetching?.done(new Error('a newer result replaced the one being exported'));
     const split = splitModels(models);
+    this.leanOf = split ? { token, lean: split.lean } : undefined;
     if (!split) {
       await this.post({ kind: 'show', models, settings });
       return;
@@ -185,7 +196,26 @@ export class AnalysisPanel implements vscode.Disposable {
         return;
       case 'stopPieces':
         this.delivery++;
+        this.leanOf = undefined;
         return;
+      case 'piecesHeld':
+        this.release(m.token);
+        return;
+      case 'bulk':
+      case 'bulkGone': {
+        const f = this.fetching;
+        if (!f || f.token !== m.token) return;
+        if (m.kind === 'bulkGone') { f.done(new Error('the panel no longer holds that result')); return; }
+        try {
+          f.collector.add(m.pieces);
+        } catch (e) {
+          f.done(e as Error);
+          return;
+        }
+        f.timer.refresh();
+        if (f.collector.done) f.done(f.models);
+        return;
+      }
       case 'rerun':
         await this.run(m.settings).catch(() => undefined);
         return;
@@ -215,12 +245,51 @@ export class AnalysisPanel implements vscode.Disposable {
         return;
       }
       case 'export':
-        await this.deps.exportReport(this.models, m.format);
+        await this.deps.exportReport(this.models, m.format, () => this.fullModels());
         return;
       case 'showLog':
         this.deps.log.show();
         return;
     }
+  }
+
+  /**
+   * The panel holds every bulk tensor of the shown result: keep only the lean copy here (issue: a
+   * 10 000-step H = 1024 report is ~400 MB the extension host would otherwise hold twice over with
+   * the panel's). The store keeps the lean report too (CodeLens and the overview read its metrics).
+   */
+  private release(token: number): void {
+    const lean = this.leanOf;
+    if (token !== this.delivery || !lean || lean.token !== token) return;
+    const full = this.models;
+    this.models = this.models.map((m, i) => ({ ...m, report: lean.lean[i].report }));
+    this.heldByPanel = token;
+    this.leanOf = undefined;
+    full.forEach((m, i) => this.deps.store.release(m.path, m.report, lean.lean[i].report));
+    this.deps.log.info(`the panel holds the per-step tensors of ${full.map((m) => m.label).join(', ')}: the extension host released its copy`);
+  }
+
+  /** The shown models with every per-step tensor: the host's own, or (after release) the panel's, sent back. */
+  async fullModels(): Promise<PanelModel[]> {
+    const token = this.heldByPanel;
+    if (token === undefined) return this.models;
+    this.fetching?.done(new Error('another export started'));
+    // A copy to fill: the host keeps its lean models as they are.
+    const models = structuredClone(this.models);
+    const collector = new PieceCollector(models);
+    const got = new Promise<PanelModel[]>((resolve, reject) => {
+      const done = (r: PanelModel[] | Error) => {
+        if (this.fetching?.collector === collector) this.fetching = undefined;
+        clearTimeout(timer);
+        if (r instanceof Error) reject(new Error(vscode.l10n.t('Could not get the per-step tensors back from the panel ({0}); re-run the analysis and export again.', r.message)));
+        else resolve(r);
+      };
+      const timer = setTimeout(() => done(new Error('it did not answer')), FETCH_IDLE_MS);
+      this.fetching = { token, collector, models, done, timer };
+    });
+    await this.post({ kind: 'sendBulk', token });
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Gradient Lens: gathering the per-step tensors from the panel') },
+      () => got);
   }
 
   /** What the serializer needs to restore this panel after a reload. */

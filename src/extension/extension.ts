@@ -35,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): GradientLensApi {
 
   const deps: PanelDeps = {
     extensionUri: context.extensionUri, log, store,
-    exportReport: (models, format) => exportReport(models, format),
+    exportReport: (models, format, full) => exportReport(models, format, full),
     inputs: new InputOffers(context.workspaceState),
     safeTarget: (target, models) => safeExportTarget(target, models),
   };
@@ -87,7 +87,8 @@ export function activate(context: vscode.ExtensionContext): GradientLensApi {
       if (!p) { void vscode.window.showInformationMessage(vscode.l10n.t('No analysis to re-run: analyse a model first.')); return; }
       await quietly(p.run());
     }),
-    vscode.commands.registerCommand('gradientLens.exportReport', async () => {
+    // Interactive from the palette; { format, target } (a file URI) export without asking (tasks, tests).
+    vscode.commands.registerCommand('gradientLens.exportReport', async (given?: ExportArgs) => {
       // Several panels with results: which one (the active one first); one: that one.
       const withResults = [...panels].filter((p) => p.currentModels.length > 0);
       if (withResults.length === 0) {
@@ -103,13 +104,16 @@ export function activate(context: vscode.ExtensionContext): GradientLensApi {
         })), { title: vscode.l10n.t('Export the report of which panel?') });
         chosen = pick?.panel;
       }
-      if (chosen) await exportReport([...chosen.currentModels]);
+      const target = given?.target ? vscode.Uri.from(given.target) : undefined;
+      if (chosen) await exportReport([...chosen.currentModels], given?.format, () => chosen!.fullModels(), target);
     }),
     vscode.commands.registerCommand('gradientLens.showReport', async (modelPath: string) => {
-      const report = store.get(modelPath);
       const p = panelFor([modelPath]);
-      if (report && p.currentModels.length === 0) await p.show([{ label: path.basename(modelPath), path: modelPath, report }]);
-      else if (!report) await quietly(p.run());
+      if (p.currentModels.length > 0) return;
+      // A lean report (its panel, since closed, held the per-step tensors) is computed again.
+      const report = store.complete(modelPath);
+      if (report) await p.show([{ label: path.basename(modelPath), path: modelPath, report }]);
+      else await quietly(p.run());
     }),
     vscode.window.registerCustomEditorProvider(OVERVIEW_VIEW_TYPE, new ModelOverviewProvider(log, store), {
       webviewOptions: { retainContextWhenHidden: false }, supportsMultipleEditorsPerDocument: true,
@@ -118,7 +122,7 @@ export function activate(context: vscode.ExtensionContext): GradientLensApi {
       async deserializeWebviewPanel(webviewPanel: vscode.WebviewPanel, state: PanelState | undefined) {
         if (!state?.modelPaths?.length) { webviewPanel.dispose(); return; }
         const p = track(new AnalysisPanel(webviewPanel, deps, state));
-        const known = state.modelPaths.map((m) => store.get(m));
+        const known = state.modelPaths.map((m) => store.complete(m));
         if (known.every((r): r is Report => !!r)) await p.show(known.map((report, i) => ({ label: path.basename(state.modelPaths[i]), path: state.modelPaths[i], report })));
         else await quietly(p.run(state.settings));
       },
@@ -191,55 +195,75 @@ export function safeExportTarget(target: vscode.Uri, models: readonly PanelModel
   }
 }
 
+/** The export command's optional argument: export without asking (a task, a keybinding, the tests). */
+interface ExportArgs { format?: 'html' | 'json'; target?: vscode.Uri }
+
 /** Write the panel's report(s) as one standalone HTML page or JSON (SPEC §7). */
-async function exportReport(models: PanelModel[], format?: 'html' | 'json'): Promise<void> {
-  if (models.length === 0) return;
+async function exportReport(shown: PanelModel[], format?: 'html' | 'json', full?: () => Promise<PanelModel[]>, given?: vscode.Uri): Promise<void> {
+  if (shown.length === 0) return;
   const chosen = format ?? (await vscode.window.showQuickPick([
     { label: 'HTML', description: vscode.l10n.t('one standalone page that renders the panel offline'), value: 'html' as const },
     { label: 'JSON', description: vscode.l10n.t('the report as JSON (gradient-lens/report@2, docs/report-schema.md)'), value: 'json' as const },
   ], { title: vscode.l10n.t('Export Report') }))?.value;
   if (!chosen) return;
-  const stem = models.length === 1 ? models[0].label.replace(/\.onnx$/, '') : 'comparison';
-  const dir = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(path.dirname(models[0].path));
+  const stem = shown.length === 1 ? shown[0].label.replace(/\.onnx$/, '') : 'comparison';
+  const dir = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(path.dirname(shown[0].path));
+  // The per-step tensors, once a target is chosen: the panel may hold the only copy (AnalysisPanel.fullModels).
+  const withTensors = async (): Promise<PanelModel[] | undefined> => {
+    try {
+      return full ? await full() : shown;
+    } catch (e) {
+      void vscode.window.showErrorMessage(vscode.l10n.t('Gradient Lens: {0}', (e as Error).message));
+      return undefined;
+    }
+  };
   if (chosen === 'html') {
-    const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(dir, `${stem}.gradient-lens.html`), filters: { HTML: ['html'] } });
-    if (!target || !safeExportTarget(target, models)) return;
-    let shown = models;
+    const target = given ?? await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(dir, `${stem}.gradient-lens.html`), filters: { HTML: ['html'] } });
+    if (!target || !safeExportTarget(target, shown)) return;
+    const models = await withTensors();
+    if (!models) return;
+    let page = models;
     const mb = embeddedBytes(models.map((m) => m.report)) / 1e6;
     if (!fitsInPage(models.map((m) => m.report))) {
       // The full page cannot be written at all (a string limit): offer the page without the per-step tensors.
       const lean = vscode.l10n.t('Without per-step tensors');
-      const choice = await vscode.window.showWarningMessage(
+      const choice = given ? lean : await vscode.window.showWarningMessage(
         vscode.l10n.t('The report holds about {0} MB of per-step data, more than one HTML page can hold. Export the page without the per-step tensors (no heatmaps)? The full data can be exported as JSON.', mb.toFixed(0)),
         { modal: true }, lean);
       if (choice !== lean) return;
-      shown = models.map((m) => ({ ...m, report: metricsOnly(m.report, OMITTED_TOO_BIG_HOW) }));
-    } else if (mb > HTML_WARN_MB) {
+      page = models.map((m) => ({ ...m, report: metricsOnly(m.report, OMITTED_TOO_BIG_HOW) }));
+    } else if (mb > HTML_WARN_MB && !given) {
       const lean = vscode.l10n.t('Without per-step tensors');
-      const full = vscode.l10n.t('Everything ({0} MB)', mb.toFixed(0));
+      const everything = vscode.l10n.t('Everything ({0} MB)', mb.toFixed(0));
       const choice = await vscode.window.showWarningMessage(
         vscode.l10n.t('The report holds about {0} MB of per-step data; a page that large is slow to open. Leave the per-step tensors (heatmaps) out?', mb.toFixed(0)),
-        { modal: true }, lean, full);
+        { modal: true }, lean, everything);
       if (!choice) return;
-      if (choice === lean) shown = models.map((m) => ({ ...m, report: metricsOnly(m.report) }));
+      if (choice === lean) page = models.map((m) => ({ ...m, report: metricsOnly(m.report) }));
     }
-    await writeFileAtomically(target.fsPath, standaloneHtml(shown, models.map((m) => m.label).join(' · ')));
-    written(target, true);
+    await writeFileAtomically(target.fsPath, standaloneHtml(page, models.map((m) => m.label).join(' · ')));
+    written(target, true, !given);
     return;
   }
-  for (const m of models) {
-    const target = await vscode.window.showSaveDialog({
-      defaultUri: vscode.Uri.joinPath(dir, `${m.label.replace(/\.onnx$/, '')}.gradient-lens.json`), filters: { JSON: ['json'] },
-      title: vscode.l10n.t('Export the report of {0}', m.label),
-    });
-    if (!target || !safeExportTarget(target, models)) return;
-    await writeReportJson(m.report, target.fsPath, { detail: 'full' });
-    written(target, false);
+  let models: PanelModel[] | undefined;
+  for (const [i, m] of shown.entries()) {
+    // A given target names the file of a single report; of several, each gets its model's name after it.
+    const target = given ? (shown.length === 1 ? given : vscode.Uri.file(given.fsPath.replace(/(\.json)?$/, `.${m.label.replace(/\.onnx$/, '')}.json`)))
+      : await vscode.window.showSaveDialog({
+        defaultUri: vscode.Uri.joinPath(dir, `${m.label.replace(/\.onnx$/, '')}.gradient-lens.json`), filters: { JSON: ['json'] },
+        title: vscode.l10n.t('Export the report of {0}', m.label),
+      });
+    if (!target || !safeExportTarget(target, shown)) return;
+    models ??= await withTensors();
+    if (!models) return;
+    await writeReportJson(models[i].report, target.fsPath, { detail: 'full' });
+    written(target, false, !given);
   }
 }
 
 /** "Report written to …" with a button that opens it (the HTML page in the browser, the JSON in an editor). */
-function written(target: vscode.Uri, html: boolean): void {
+function written(target: vscode.Uri, html: boolean, say = true): void {
+  if (!say) return;
   const open = vscode.l10n.t('Open');
   void vscode.window.showInformationMessage(vscode.l10n.t('Report written to {0}', vscode.workspace.asRelativePath(target)), open).then((a) => {
     if (a !== open) return;

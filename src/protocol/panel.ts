@@ -51,7 +51,9 @@ export type HostToPanel =
   | { kind: 'failed'; message: string; settings?: PanelSettings; inputs?: ValueInfoSummary[] }
   | { kind: 'inputPicked'; input: string; file: string }
   /** The answer to `pickTarget`: the .npy chosen for the 'target' objective. */
-  | { kind: 'targetPicked'; file: string };
+  | { kind: 'targetPicked'; file: string }
+  /** Send the bulk tensors of result `token` back (an export needs them; the host let its copy go, see `piecesHeld`). */
+  | { kind: 'sendBulk'; token: number };
 
 export type PanelToHost =
   | { kind: 'ready' }
@@ -67,7 +69,12 @@ export type PanelToHost =
   | { kind: 'saveImage'; name: string; dataUrl: string }
   | { kind: 'showLog' }
   /** Stop sending the bulk tensors of the shown result (the heatmaps then stay unloaded). */
-  | { kind: 'stopPieces' };
+  | { kind: 'stopPieces' }
+  /** Every bulk tensor of result `token` has arrived and is kept: the host may let its own copy go. */
+  | { kind: 'piecesHeld'; token: number }
+  /** The answer to `sendBulk`, in several messages (pieces.ts); `bulkGone` when the panel no longer holds that result. */
+  | { kind: 'bulk'; token: number; pieces: TensorPiece[] }
+  | { kind: 'bulkGone'; token: number };
 
 /** The persisted state of a panel (WebviewPanelSerializer restores it after a reload). */
 export interface PanelState {

@@ -111,6 +111,8 @@ export function* pieceMessages(bulk: Tensor[], maxBytes = PIECE_BYTES): Generato
  */
 export class PieceCollector {
   private readonly targets = new Map<number, { tensor: PendingTensor; data: Float32Array | Float64Array; filled: number }>();
+  /** The completed tensors by pending id: what pieceMessages() takes to send them on again. */
+  readonly bulk: Tensor[] = [];
   private received = 0;
   readonly totalBytes: number;
 
@@ -146,6 +148,7 @@ export class PieceCollector {
     for (const p of pieces) {
       const t = this.targets.get(p.id);
       if (!t) continue;
+      if (!(p.data instanceof Float32Array || p.data instanceof Float64Array)) throw new TypeError(`a piece of tensor ${p.id} holds no float array`);
       if (p.offset < 0 || p.offset + p.data.length > t.data.length) throw new RangeError(`a piece of tensor ${p.id} does not fit (${p.offset} + ${p.data.length} > ${t.data.length})`);
       t.data.set(p.data, p.offset);
       t.filled += p.data.length;
@@ -156,6 +159,7 @@ export class PieceCollector {
         delete tensor.pending;
         delete tensor.dtype;
         this.targets.delete(p.id);
+        this.bulk[p.id] = tensor;
         completed.push(tensor);
       }
     }

@@ -82,9 +82,29 @@ describe('panel delivery in two phases: lean report first, bulk tensors in bound
     assert.ok(!isPending(lean.layers[0].directions[0].hidden));
   });
 
-  it('a piece that does not fit its tensor is refused, naming it', () => {
+  it('a piece that does not fit its tensor, or holds no float array, is refused, naming it', () => {
     const split = splitModels([bigModel(3000, 128)])!;
     const c = new PieceCollector(split.lean);
     assert.throws(() => c.add([{ id: 0, offset: 3000 * 128 - 2, data: new Float32Array(5) }]), /tensor 0 does not fit/);
+    assert.throws(() => c.add([{ id: 1, offset: 0, data: [1, 2] as unknown as Float32Array }]), /tensor 1 holds no float array/);
+  });
+
+  it("the way back (an export after the host let its copy go): the panel's collected tensors, sent again, fill a copy of the lean models", () => {
+    const model = bigModel(3000, 128);
+    const split = splitModels([model])!;
+    // The panel: receives the pieces, keeps the completed tensors by id.
+    const panel = new PieceCollector(structuredClone(split.lean));
+    for (const pieces of pieceMessages(split.bulk)) panel.add(structuredClone(pieces));
+    assert.ok(panel.done && panel.bulk.length === split.bulk.length);
+    // The host: a copy of its lean models, filled from what the panel sends back; its own lean models stay lean.
+    const copy = structuredClone(split.lean);
+    const host = new PieceCollector(copy);
+    for (const pieces of pieceMessages(panel.bulk)) host.add(structuredClone(pieces));
+    assert.ok(host.done);
+    const a = model.report.layers[0].directions[0];
+    const b = copy[0].report.layers[0].directions[0];
+    assert.deepStrictEqual(Array.from(b.gradCell!.data), Array.from(a.gradCell!.data));
+    assert.deepStrictEqual(Array.from(copy[0].report.outputs.Y.data), Array.from(model.report.outputs.Y.data));
+    assert.ok(isPending(split.lean[0].report.layers[0].directions[0].gradCell));
   });
 });

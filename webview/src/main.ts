@@ -18,7 +18,8 @@ import { h } from './dom';
 import { connectHost, embeddedModels, type Host } from './host';
 import { readPalette, watchTheme } from './theme';
 import { comparisonView, modelView, Registry, type ViewContext } from './view';
-import { PieceCollector, type TensorPiece } from '../../src/protocol/pieces';
+import { PieceCollector, pieceMessages, type TensorPiece } from '../../src/protocol/pieces';
+import type { Tensor } from '../../src/report/types';
 import { formatMegabytes } from './format';
 
 provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeDropdown(), vsCodeOption(), vsCodeTextField(), vsCodeProgressRing());
@@ -45,6 +46,8 @@ class Panel {
   private readonly ctx: ViewContext;
   /** A big result's bulk tensors on their way (pieces.ts), and the strip that shows their progress. */
   private incoming: { token: number; collector: PieceCollector } | undefined;
+  /** The bulk tensors of the shown result once all arrived: the host let its copy go and asks for them back to export. */
+  private held: { token: number; bulk: Tensor[] } | undefined;
   private readonly loading: HTMLElement;
 
   constructor(private readonly host: Host) {
@@ -115,6 +118,7 @@ class Panel {
       case 'show':
         this.settings = m.settings;
         this.incoming = m.pending ? { token: m.pending.token, collector: new PieceCollector(m.models) } : undefined;
+        this.held = undefined;
         this.show(m.models, m.settings);
         this.showLoading();
         return;
@@ -144,6 +148,22 @@ class Panel {
       case 'targetPicked':
         this.controls?.targetPicked(m.file);
         return;
+      case 'sendBulk':
+        void this.sendBulk(m.token);
+        return;
+    }
+  }
+
+  /** The held bulk tensors back to the host in pieces, a task each (the panel stays responsive meanwhile). */
+  private async sendBulk(token: number): Promise<void> {
+    const held = this.held;
+    if (!held || held.token !== token) {
+      this.host.post({ kind: 'bulkGone', token });
+      return;
+    }
+    for (const pieces of pieceMessages(held.bulk)) {
+      this.host.post({ kind: 'bulk', token, pieces });
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
   }
 
@@ -157,6 +177,8 @@ class Panel {
       return;
     }
     this.incoming = undefined;
+    this.held = { token, bulk: inc.collector.bulk };
+    this.host.post({ kind: 'piecesHeld', token });
     this.showLoading();
     const y = window.scrollY;
     this.show(this.models, this.shownSettings, y);

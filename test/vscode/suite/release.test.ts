@@ -1,0 +1,55 @@
+/**
+ * A big report's per-step tensors live in its panel, not twice: once the panel holds every piece
+ * the extension host keeps only the lean report, and an export gets the tensors back from the
+ * panel, so the file still has all of them.
+ */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { ANALYZE_MS, api, closeAllEditors, waitFor, within, workspaceFile } from './helpers';
+import { syntheticRecurrentModelBytes } from '../../unit/synthetic';
+import { isPending } from '../../../src/protocol/pieces';
+
+describe('per-step tensors held by the panel', () => {
+  const config = () => vscode.workspace.getConfiguration('gradientLens');
+  before(async () => {
+    await closeAllEditors();
+    // 5000 steps, H = 64: about 12 MB of per-step tensors, sent in pieces (protocol/pieces.ts).
+    await config().update('sequenceLength', 5000, vscode.ConfigurationTarget.Global);
+    await config().update('jacobian', 'off', vscode.ConfigurationTarget.Global);
+  });
+  after(async () => {
+    await config().update('sequenceLength', undefined, vscode.ConfigurationTarget.Global);
+    await config().update('jacobian', undefined, vscode.ConfigurationTarget.Global);
+    await closeAllEditors();
+    fs.rmSync(workspaceFile('held-lstm.onnx'), { force: true });
+  });
+
+  it('the host lets its copy go once the panel holds it; Export writes every tensor all the same', async () => {
+    const gl = await api();
+    const model = workspaceFile('held-lstm.onnx');
+    fs.writeFileSync(model, syntheticRecurrentModelBytes({ op: 'LSTM', hidden: 64, input: 8, seed: 5 }));
+    const report = await within(gl.analyze(model), ANALYZE_MS, 'api.analyze(held-lstm.onnx) did not settle');
+    const full = report.layers[0].directions[0].gradHidden!;
+    assert.deepStrictEqual(full.dims, [5000, 1, 64]);
+
+    // The store's report turns lean (its bulk tensors pending) once the panel said it holds them.
+    const lean = await waitFor(() => {
+      const r = gl.reports().get(model);
+      return r && isPending(r.layers[0].directions[0].gradHidden) ? r : undefined;
+    }, 60_000);
+    assert.ok(lean, 'the extension host still holds the per-step tensors a minute after the analysis');
+    assert.ok(lean.layers[0].directions[0].metrics, 'the lean report lost its metrics');
+
+    const target = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gl-export-')), 'held.json');
+    await within(Promise.resolve(vscode.commands.executeCommand('gradientLens.exportReport', { format: 'json', target: vscode.Uri.file(target) })),
+      60_000, 'the export did not finish');
+    const written = JSON.parse(fs.readFileSync(target, 'utf8'));
+    const grad = written.layers[0].directions[0].gradHidden;
+    assert.deepStrictEqual(grad.dims, full.dims);
+    assert.strictEqual(grad.data.length, full.data.length);
+    for (let i = 0; i < full.data.length; i += 997) assert.strictEqual(Math.fround(grad.data[i]), full.data[i], `gradHidden[${i}]`);
+  });
+});
