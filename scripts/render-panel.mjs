@@ -103,6 +103,13 @@ async function largeReport({ context, page }) {
       }
     }).observe({ type: 'longtask', buffered: true });
   });
+  // GL_CPU_PROFILE=FILE: a CPU profile of the page from the first message to the rendered state (Chrome DevTools format).
+  const cdp = process.env.GL_CPU_PROFILE ? await context.newCDPSession(page) : undefined;
+  if (cdp) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 250 });
+    await cdp.send('Profiler.start');
+  }
   const esbuild = require('esbuild');
   const bundle = esbuild.buildSync({ entryPoints: [path.join(root, 'src/protocol/pieces.ts')], bundle: true, format: 'iife', globalName: 'GLPieces', write: false });
   await page.addScriptTag({ content: bundle.outputFiles[0].text });
@@ -173,6 +180,7 @@ async function largeReport({ context, page }) {
     await page.screenshot({ path: path.join(outDir, 'panel-large-failed.png') });
     throw new Error(`the large report did not render (state ${await page.evaluate(() => document.body.dataset.state)}): ${e.message}`);
   }
+  if (cdp) fs.writeFileSync(process.env.GL_CPU_PROFILE, JSON.stringify((await cdp.send('Profiler.stop')).profile));
   const render = await page.evaluate(() => performance.now() - window.__sentAt);
   const firstPaint = await page.evaluate(() => Number(document.body.dataset.firstPaint) - window.__sentAt);
   const delivery = await page.evaluate(() => `${window.__messages} messages of at most ${(window.__largestMessage / 1e6).toFixed(1)} MB`);
@@ -190,6 +198,17 @@ async function largeReport({ context, page }) {
   const tipPng = path.join(outDir, 'panel-large-flow-tip-dark.png');
   await flow.screenshot({ path: tipPng });
   shots.push(path.relative(root, tipPng));
+  // Zooming the flow chart's time axis redraws the zoomed steps at about one bin per pixel: every step once zoomed far enough.
+  const drawnBefore = await page.evaluate(() => document.querySelector('[data-testid="chart-flow-0-forward"]').dataset.drawn);
+  await page.keyboard.down('Control');
+  await page.mouse.wheel(0, -1500);
+  await page.keyboard.up('Control');
+  await page.waitForFunction((b) => document.querySelector('[data-testid="chart-flow-0-forward"]').dataset.drawn !== b, drawnBefore, { timeout: 20000 });
+  await page.waitForTimeout(300);
+  const flowZoom = `${drawnBefore} → ${await page.evaluate(() => document.querySelector('[data-testid="chart-flow-0-forward"]').dataset.drawn)}`;
+  const zoomPng = path.join(outDir, 'panel-large-flow-zoom-dark.png');
+  await flow.screenshot({ path: zoomPng });
+  shots.push(path.relative(root, zoomPng));
   const heat = page.locator('[data-testid="heatmap-grad-0-forward"]');
   await heat.scrollIntoViewIfNeeded();
   const box = await heat.boundingBox();
@@ -208,7 +227,7 @@ async function largeReport({ context, page }) {
   const tip = Date.now() - tipStart;
   const longest = await page.evaluate(() => window.__longest);
   if (process.env.GL_LONG_TASKS) console.log('long tasks (start+duration ms after the first message):', await page.evaluate(() => (window.__tasks ?? []).join(' ')));
-  timings.push(`T = ${T}, H = ${H}: first paint (verdicts + flow chart) ${firstPaint.toFixed(0)} ms, all data in and every chart drawn ${render.toFixed(0)} ms (${delivery}), heatmap zoom ${zoom} ms (window ${before} → ${after}), tooltip ${tip} ms, longest main-thread task ${longest.toFixed(0)} ms`);
+  timings.push(`T = ${T}, H = ${H}: first paint (verdicts + flow chart) ${firstPaint.toFixed(0)} ms, all data in and every chart drawn ${render.toFixed(0)} ms (${delivery}), heatmap zoom ${zoom} ms (window ${before} → ${after}), flow chart zoom (drawn steps ${flowZoom}, about one bin per pixel), tooltip ${tip} ms, longest main-thread task ${longest.toFixed(0)} ms`);
   const png = path.join(outDir, 'panel-large-dark.png');
   await page.screenshot({ path: png, fullPage: false });
   shots.push(path.relative(root, png));

@@ -12,6 +12,7 @@ import type { PanelSettings } from '../../src/protocol/panel';
 import { parseJacobian, toAnalysisSettings } from '../../src/extension/analysisSettings';
 import type { Report } from '../../src/report/types';
 import { aboveFloor, axisFloor, decadeRange, floorCut, floorLabel } from '../../webview/src/floors';
+import { minMaxSteps } from '../../webview/src/decimate';
 
 describe('panel wording: messages name controls, not CLI flags', () => {
   const cases: [string, RegExp, RegExp][] = [
@@ -162,5 +163,34 @@ describe('flow chart floors: curves end at 1e-30 of the axis maximum with a mark
     assert.strictEqual(floorCut([NaN, 1, 0.5], 1e-30, 'forward'), null);
     assert.deepStrictEqual(floorCut([0, 0, 1], 1e-30, 'forward'), { t: 1, throughout: true });
     assert.ok(aboveFloor(1e-30, 1e-30) && !aboveFloor(Infinity, 1e-30) && !aboveFloor(NaN, 1e-30));
+  });
+});
+
+describe('long curves decimated for drawing: each bin keeps its min, its max and its first gap', () => {
+  it('T = 10 000 into 800 bins: a one-step spike and dip survive, a gap stays a gap, steps in order, at most 3 per bin', () => {
+    const T = 10000;
+    const v = Float64Array.from({ length: T }, (_, t) => 1 + 0.5 * Math.sin(t / 50));
+    v[4321] = 1e6; // a spike
+    v[777] = 1e-9; // a dip
+    for (let t = 6000; t < 6100; t++) v[t] = 0; // not drawable on a log axis
+    const steps = minMaxSteps(v, 800, (x) => x > 0);
+    assert.ok(steps.length <= 3 * 800 && steps.length < T / 3, `${steps.length} points`);
+    for (let i = 1; i < steps.length; i++) assert.ok(steps[i] > steps[i - 1], 'in step order, each once');
+    assert.ok(steps.includes(4321) && steps.includes(777), 'the spike and the dip are drawn');
+    assert.ok([...steps].some((t) => t >= 6000 && t < 6100 && v[t] === 0), 'the gap is drawn as a gap');
+    // Within every bin the drawn extremes are the bin's own.
+    const per = Math.ceil(T / 800);
+    for (let a = 0; a < T; a += per) {
+      const inBin = [...steps].filter((t) => t >= a && t < a + per && v[t] > 0).map((t) => v[t]);
+      const all = Array.from(v.subarray(a, Math.min(T, a + per))).filter((x) => x > 0);
+      if (!all.length) continue;
+      assert.strictEqual(Math.max(...inBin), Math.max(...all));
+      assert.strictEqual(Math.min(...inBin), Math.min(...all));
+    }
+  });
+
+  it('a short curve (fewer steps than bins) keeps every step', () => {
+    const v = [3, 1, 2, 5];
+    assert.deepStrictEqual(Array.from(minMaxSteps(v, 800, (x) => x > 0)), [0, 1, 2, 3]);
   });
 });

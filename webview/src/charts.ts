@@ -1,8 +1,9 @@
 /**
  * The panel's line, scatter and bar charts (the heatmaps live in heatmap.ts). Each builder turns
  * report numbers into an ECharts option for a palette; tooltips always read the exact numbers
- * from the report's arrays, whatever the chart draws (log-axis gaps, LTTB sampling).
+ * from the report's arrays, whatever the chart draws (log-axis gaps, min/max decimation).
  */
+import { minMaxSteps } from './decimate';
 import type { EChartsCoreOption } from './echarts';
 import { axisStyle, baseOption, ChartView, dot, timeZoom } from './chartView';
 import { escapeHtml, logTick, num, tipValue } from './format';
@@ -42,14 +43,17 @@ interface AxisTipParam {
  * A log axis cannot show 0, negatives or NaN, nor anything below its floor: they become gaps (the
  * tooltip still says what they are).
  */
-function logPoints(values: ArrayLike<number>, xOf: (i: number) => number, floor = Number.MIN_VALUE): (number | null)[][] {
-  const out: (number | null)[][] = new Array(values.length);
-  for (let i = 0; i < values.length; i++) {
+function logPoints(values: ArrayLike<number>, xOf: (i: number) => number, floor = Number.MIN_VALUE, at?: ArrayLike<number>): (number | null)[][] {
+  const n = at ? at.length : values.length;
+  const out: (number | null)[][] = new Array(n);
+  for (let k = 0; k < n; k++) {
+    const i = at ? at[k] : k;
     const v = values[i];
-    out[i] = [xOf(i), v > 0 && aboveFloor(v, floor) ? v : null];
+    out[k] = [xOf(i), v > 0 && aboveFloor(v, floor) ? v : null];
   }
   return out;
 }
+
 
 function logYAxis(p: Palette, name: string, range: { min?: number; max?: number; interval?: number }): EChartsCoreOption {
   const a = axisStyle(p);
@@ -124,13 +128,39 @@ function measureCanvas(): CanvasRenderingContext2D | null {
   return canvas;
 }
 
+/**
+ * Redraw a decimated chart's series for the zoomed time range (ECharts' dataZoom), once per frame:
+ * `data(from, to)` gives each series' data, in series order, for steps [from, to).
+ */
+function refineOnZoom(view: ChartView, T: number, data: (from: number, to: number) => { data: (number | null)[][] }[]): void {
+  let pending = false;
+  view.chart.off('datazoom');
+  view.chart.on('datazoom', () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      // The window as values when ECharts gives them, else as percentages of the axis [−½, T − ½].
+      const zoom = (view.chart.getOption() as { dataZoom?: { startValue?: number; endValue?: number; start?: number; end?: number }[] }).dataZoom?.[0];
+      const at = (value: number | undefined, percent: number | undefined, fallback: number) =>
+        (typeof value === 'number' ? value : typeof percent === 'number' ? -0.5 + (percent / 100) * T : fallback);
+      const from = Math.max(0, Math.floor(at(zoom?.startValue, zoom?.start, 0)));
+      const to = Math.min(T, Math.ceil(at(zoom?.endValue, zoom?.end, T)) + 1);
+      view.chart.setOption({ series: data(from, to) }, { lazyUpdate: true });
+      // The steps drawn at full detail, for the eye and the tests (as the heatmaps' data-window).
+      view.el.dataset.drawn = `${from}-${to}`;
+    });
+  });
+}
+
 export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EChartsCoreOption {
   const { T, direction, curves } = spec;
   const time = spec.time ?? { steps: 1 };
   const unit = time.per && time.steps === 1 ? time.per : 'step';
   const lastT = direction === 'forward' ? T - 1 : 0;
-  // Long curves are decimated for drawing keeping each bin's min and max, so spikes stay visible.
-  const sampling = T > 2000 ? 'lttb' : undefined;
+  // Long curves are decimated for drawing keeping each bin's min and max, so spikes stay visible
+  // (about one bin per pixel); the tooltip reads every curve's own value at the hovered step.
+  const bins = T > 2000 ? Math.max(256, view.el.clientWidth || 800) : 0;
   const hasNorms = curves.some((c) => c.axis === 'norm');
   const hasFractions = curves.some((c) => c.axis !== 'norm');
   const axisIndex = (c: Curve) => (c.axis === 'norm' && hasFractions ? 1 : 0);
@@ -138,16 +168,39 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
   const floors = [0, 1].map((a) => axisFloor(curves.filter((c) => axisIndex(c) === a).map((c) => c.values)) ?? 0);
   const floorOf = (c: Curve) => floors[axisIndex(c)];
   let cuts = 0;
+  // The drawn steps of each curve: the whole range at about one bin per pixel, and again for the
+  // zoomed range when the time axis is zoomed (so zooming in shows every step again).
+  const stepsOf = (from = 0, to = T) => curves.map((c) => (bins ? minMaxSteps(c.values, bins, (v) => v > 0 && aboveFloor(v, floorOf(c)), from, to) : undefined));
+  const bandData = (c: Curve, at: Int32Array | undefined) => {
+    const n = at ? at.length : c.values.length;
+    const lower = new Array<(number | null)[]>(n);
+    const width = new Array<(number | null)[]>(n);
+    for (let j = 0; j < n; j++) {
+      const i = at ? at[j] : j;
+      const v = c.values[i];
+      const ok = v > 0 && aboveFloor(v * (1 - c.band!), floorOf(c));
+      lower[j] = [i, ok ? v * (1 - c.band!) : null];
+      width[j] = [i, ok ? v * 2 * c.band! : null];
+    }
+    return { lower, width };
+  };
+  const drawn = stepsOf();
+  if (bins) view.el.dataset.drawn = `0-${T}`;
+  if (bins) refineOnZoom(view, T, (from, to) => {
+    const at = stepsOf(from, to);
+    const data: { data: (number | null)[][] }[] = curves.map((c, k) => ({ data: logPoints(c.values, (i) => i, floorOf(c), at[k]) }));
+    curves.forEach((c, k) => { if (c.band) { const b = bandData(c, at[k]); data.push({ data: b.lower }, { data: b.width }); } });
+    return data;
+  });
   const series: EChartsCoreOption[] = curves.map((c, k) => ({
     type: 'line',
     name: c.name,
     yAxisIndex: axisIndex(c),
-    data: logPoints(c.values, (i) => i, floorOf(c)),
+    data: logPoints(c.values, (i) => i, floorOf(c), drawn[k]),
     markPoint: floorMark(p, c, floorOf(c), direction, () => cuts++),
     color: c.color(p),
     showSymbol: T <= 64,
     symbolSize: 4,
-    sampling,
     connectNulls: false,
     lineStyle: { width: c.faint ? p.line * 0.8 : p.line, type: c.dashed ? 'dashed' : 'solid', opacity: c.faint ? 0.85 : 1 },
     emphasis: { focus: 'series', lineStyle: { width: p.line + 1 } },
@@ -164,18 +217,12 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
   // Error bands of probe estimates: a transparent lower edge and the band's width stacked on it (after the curves, out of the legend).
   curves.forEach((c, k) => {
     if (!c.band) return;
-    const lower = new Array<number | null>(c.values.length);
-    const width = new Array<number | null>(c.values.length);
-    for (let i = 0; i < c.values.length; i++) {
-      const v = c.values[i];
-      const ok = v > 0 && aboveFloor(v * (1 - c.band), floorOf(c));
-      lower[i] = ok ? v * (1 - c.band) : null;
-      width[i] = ok ? v * 2 * c.band : null;
-    }
+    // The band at the curve's drawn steps (the two stacked series must share them).
+    const { lower, width } = bandData(c, drawn[k]);
     const stack = `band-${k}`;
-    const common = { type: 'line', yAxisIndex: axisIndex(c), stack, symbol: 'none', silent: true, lineStyle: { opacity: 0 }, sampling, z: 1, tooltip: { show: false } };
-    series.push({ ...common, name: `${c.name} band low`, data: lower.map((v, i) => [i, v]) });
-    series.push({ ...common, name: `${c.name} ±${Math.round(100 * c.band)}%`, data: width.map((v, i) => [i, v]), areaStyle: { color: c.color(p), opacity: 0.18 } });
+    const common = { type: 'line', yAxisIndex: axisIndex(c), stack, symbol: 'none', silent: true, lineStyle: { opacity: 0 }, z: 1, tooltip: { show: false } };
+    series.push({ ...common, name: `${c.name} band low`, data: lower });
+    series.push({ ...common, name: `${c.name} ±${Math.round(100 * c.band)}%`, data: width, areaStyle: { color: c.color(p), opacity: 0.18 } });
   });
   const b = baseOption(p);
   // An explicit width: the toolbox keeps the top right corner; the legend wraps below it.
