@@ -67,23 +67,6 @@ export class Xoshiro128StarStar {
     this.s3 = rotl(this.s3, 11);
     return result;
   }
-
-  /** `out.length` next values, as nextUint32 would give them one by one (the state in locals: several times faster). */
-  fill(out: Uint32Array): void {
-    let { s0, s1, s2, s3 } = this;
-    for (let i = 0; i < out.length; i++) {
-      const r = Math.imul(s1, 5);
-      out[i] = Math.imul((r << 7) | (r >>> 25), 9);
-      const t = s1 << 9;
-      s2 ^= s0;
-      s3 ^= s1;
-      s1 ^= s2;
-      s0 ^= s3;
-      s2 ^= t;
-      s3 = (s3 << 11) | (s3 >>> 21);
-    }
-    Object.assign(this, { s0, s1, s2, s3 });
-  }
 }
 
 export class SeededRandom {
@@ -117,21 +100,13 @@ export class SeededRandom {
   normal(n: number): Float32Array {
     checkCount(n);
     const out = new Float32Array(n);
-    // The draws nextDouble() would make (two per double, four per pair), a block at a time.
-    const block = new Uint32Array(4 * Math.min(4096, Math.ceil(n / 2)));
-    for (let i0 = 0; i0 < n; i0 += block.length / 2) {
-      const pairs = Math.min(block.length / 4, Math.ceil((n - i0) / 2));
-      const u = pairs === block.length / 4 ? block : block.subarray(0, 4 * pairs);
-      this.gen.fill(u);
-      for (let p = 0; p < pairs; p++) {
-        const i = i0 + 2 * p;
-        const u1 = 1 - ((u[4 * p] >>> 5) * 67108864 + (u[4 * p + 1] >>> 6)) / 9007199254740992;
-        const u2 = ((u[4 * p + 2] >>> 5) * 67108864 + (u[4 * p + 3] >>> 6)) / 9007199254740992;
-        const r = Math.sqrt(-2 * Math.log(u1));
-        const theta = 2 * Math.PI * u2;
-        out[i] = r * Math.cos(theta);
-        if (i + 1 < n) out[i + 1] = r * Math.sin(theta);
-      }
+    for (let i = 0; i < n; i += 2) {
+      const u1 = 1 - this.nextDouble();
+      const u2 = this.nextDouble();
+      const r = Math.sqrt(-2 * Math.log(u1));
+      const theta = 2 * Math.PI * u2;
+      out[i] = r * Math.cos(theta);
+      if (i + 1 < n) out[i + 1] = r * Math.sin(theta);
     }
     return out;
   }

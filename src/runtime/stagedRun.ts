@@ -39,6 +39,7 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
   if (opts.longScans.size === 0 && graph.node.length <= maxStageNodes && timeLocal.size === 0) return runtime.runOnce(proto, ep, feeds, fetches);
 
   const values = new Map<string, WireTensor>(Object.entries(feeds));
+  garbage.limit = timeLocal.size ? GARBAGE_BYTES / 2 : GARBAGE_BYTES;
   const stages = planStages(graph, opts.longScans, fetches, maxStageNodes, timeLocal);
   // Each intermediate value is dropped after the last stage that reads it (the peak memory of a
   // long analysis is the values alive at once, not all of them).
@@ -87,15 +88,17 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
 /**
  * Arrays this run has let go of (values no later stage reads, chunk slices and outputs): V8 frees
  * their memory only when it next collects, which a small JS heap rarely prompts, so a long run
- * collects whenever they add up to GARBAGE_BYTES (a full collection costs milliseconds: not after
- * every chunk of a small run).
+ * collects whenever they add up to `limit` (a full collection costs milliseconds, more on a warm
+ * worker's bigger heap: not after every chunk of a small run). Runs whose time-local work goes in
+ * chunks (long sequences) collect twice as often: their peak memory is the target there.
  */
-const GARBAGE_BYTES = 32 * 2 ** 20;
+const GARBAGE_BYTES = 64 * 2 ** 20;
 const garbage = {
   bytes: 0,
+  limit: GARBAGE_BYTES,
   add(n: number): void {
     this.bytes += n;
-    if (this.bytes < GARBAGE_BYTES) return;
+    if (this.bytes < this.limit) return;
     this.bytes = 0;
     collectGarbage();
   },

@@ -172,7 +172,7 @@ describe('random: distributions', () => {
     assert.throws(() => r.normal(-1), RangeError);
   });
 
-  it('normal() draws in blocks exactly what Box–Muller on nextDouble() draws one at a time, and leaves the stream where it would', () => {
+  it('normal() is Box–Muller on nextDouble(), pair by pair, and leaves the stream where it would', () => {
     const oneByOne = (r: SeededRandom, n: number) => {
       const out = new Float32Array(n);
       for (let i = 0; i < n; i += 2) {
@@ -184,7 +184,7 @@ describe('random: distributions', () => {
       }
       return out;
     };
-    // Around the 4096-pair block: a partial last block, an exact one, one value over.
+    // Even and odd counts (an odd one drops the last pair's second value).
     for (const n of [0, 1, 2, 7, 8191, 8192, 8193, 20001]) {
       const fast = SeededRandom.forInput(7, 'x');
       const slow = SeededRandom.forInput(7, 'x');
