@@ -16,6 +16,7 @@ import { readConfig, toAnalysisSettings } from './settings';
 import { ReportStore } from './reportStore';
 import { panelWording } from '../protocol/wording';
 import { PieceCollector, pieceMessages, splitModels } from '../protocol/pieces';
+import { collectGarbage } from '../runtime/gc';
 import type { InputOffers } from './inputOffers';
 
 export const PANEL_VIEW_TYPE = 'gradientLens.analysis';
@@ -57,6 +58,8 @@ export class AnalysisPanel implements vscode.Disposable {
   /** The result whose bulk tensors only the panel holds, and an export's request for them back. */
   private heldByPanel: number | undefined;
   private fetching: { token: number; collector: PieceCollector; models: PanelModel[]; done: (m: PanelModel[] | Error) => void; timer: NodeJS.Timeout } | undefined;
+  /** Messages of pieces the panel has asked for and not been sent yet (`piecesWanted`), and the sender waiting for them. */
+  private credit: { token: number; count: number; wake?: () => void } = { token: 0, count: 0 };
   private disposed = false;
   private readonly closed = new vscode.EventEmitter<void>();
   readonly onDidClose = this.closed.event;
@@ -175,10 +178,17 @@ export class AnalysisPanel implements vscode.Disposable {
       await this.post({ kind: 'show', models, settings });
       return;
     }
+    this.credit = { token, count: 0 };
     await this.post({ kind: 'show', models: split.lean, settings, pending: { token, bytes: split.bytes } });
+    this.deps.log.info(`sent the report to the panel; its ${(split.bytes / 1e6).toFixed(0)} MB of per-step tensors follow in pieces`);
     void (async () => {
       for (const pieces of pieceMessages(split.bulk)) {
+        // As the panel asks (see piecesWanted): it has painted the lean report first.
+        while (this.credit.token === token && this.credit.count === 0 && token === this.delivery && !this.disposed) {
+          await new Promise<void>((resolve) => { this.credit.wake = resolve; });
+        }
         if (token !== this.delivery || this.disposed) return;
+        this.credit.count--;
         await this.post({ kind: 'pieces', token, pieces });
       }
     })().catch((e: unknown) => this.deps.log.warn(`sending the per-step tensors to the panel failed: ${(e as Error).message}`));
@@ -197,6 +207,12 @@ export class AnalysisPanel implements vscode.Disposable {
       case 'stopPieces':
         this.delivery++;
         this.leanOf = undefined;
+        this.credit.wake?.();
+        return;
+      case 'piecesWanted':
+        if (m.token !== this.credit.token) return;
+        this.credit.count += m.count;
+        this.credit.wake?.();
         return;
       case 'piecesHeld':
         this.release(m.token);
@@ -267,6 +283,8 @@ export class AnalysisPanel implements vscode.Disposable {
     this.leanOf = undefined;
     full.forEach((m, i) => this.deps.store.release(m.path, m.report, lean.lean[i].report));
     this.deps.log.info(`the panel holds the per-step tensors of ${full.map((m) => m.label).join(', ')}: the extension host released its copy`);
+    // Nothing else would make V8 collect them soon: the extension host allocates little once idle.
+    setTimeout(collectGarbage, 0);
   }
 
   /** The shown models with every per-step tensor: the host's own, or (after release) the panel's, sent back. */
@@ -300,6 +318,7 @@ export class AnalysisPanel implements vscode.Disposable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.credit.wake?.();
     this.running?.abort();
     this.closed.fire();
     this.closed.dispose();

@@ -70,6 +70,12 @@ export type PanelToHost =
   | { kind: 'showLog' }
   /** Stop sending the bulk tensors of the shown result (the heatmaps then stay unloaded). */
   | { kind: 'stopPieces' }
+  /**
+   * Send `count` more messages of result `token`'s bulk tensors: the panel asks once it has drawn the
+   * lean report, then one more for each message it has taken in (so at most a few are on their way,
+   * and the workbench and the extension host never queue the whole bulk).
+   */
+  | { kind: 'piecesWanted'; token: number; count: number }
   /** Every bulk tensor of result `token` has arrived and is kept: the host may let its own copy go. */
   | { kind: 'piecesHeld'; token: number }
   /** The answer to `sendBulk`, in several messages (pieces.ts); `bulkGone` when the panel no longer holds that result. */

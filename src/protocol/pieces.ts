@@ -12,11 +12,22 @@ import type { Tensor } from '../report/types';
 /** Reports whose bulk tensors hold fewer bytes travel whole, in one message. */
 export const SPLIT_ABOVE_BYTES = 8 * 1024 * 1024;
 /** The most bulk bytes one message carries. */
-export const PIECE_BYTES = 16 * 1024 * 1024;
+export const PIECE_BYTES = 8 * 1024 * 1024;
 /** Tensors at least this big count as bulk (a T-long float64 curve at T = 10 000 is 80 KB: it stays). */
 const BULK_MIN_BYTES = 256 * 1024;
-/** Subtrees that are never bulk: what the first paint draws. */
-const KEEP_KEYS = new Set(['jacobianNorm', 'metrics', 'model', 'runtime', 'input', 'objective', 'clipping']);
+/**
+ * Subtrees that are never bulk — what the first paint draws — by their key at the report's top level
+ * and inside a layer-direction. (By key anywhere, the LSTM's `input` gate was kept as if it were the
+ * report's `input` settings: 41 MB in the first message at T = 10 000, H = 1024.)
+ */
+const KEEP_TOP = new Set(['model', 'runtime', 'input', 'objective', 'clipping']);
+const KEEP_IN_DIRECTION = new Set(['jacobianNorm', 'metrics']);
+/** Whether the value at `path` (keys from the report down) is never bulk. */
+function kept(path: readonly string[]): boolean {
+  if (path.length === 1) return KEEP_TOP.has(path[0]);
+  // layers.<k>.directions.<d>.<key>
+  return path.length === 5 && path[0] === 'layers' && path[2] === 'directions' && KEEP_IN_DIRECTION.has(path[4]);
+}
 
 /** A bulk tensor in a lean report: its data arrive later (`pending` is its id). */
 export interface PendingTensor extends Tensor {
@@ -52,13 +63,13 @@ export function isPending(t: Tensor | undefined): t is PendingTensor {
 /** Bytes of bulk tensors in the models (what splitting would defer). */
 export function bulkBytes(models: PanelModel[]): number {
   let n = 0;
-  const walk = (v: unknown, key: string): void => {
-    if (v === null || typeof v !== 'object' || KEEP_KEYS.has(key)) return;
+  const walk = (v: unknown, path: string[]): void => {
+    if (v === null || typeof v !== 'object' || kept(path)) return;
     if (isTensor(v)) { if (v.data.byteLength >= BULK_MIN_BYTES) n += v.data.byteLength; return; }
     if (ArrayBuffer.isView(v)) return;
-    for (const [k, x] of Object.entries(v)) walk(x, k);
+    for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
   };
-  for (const m of models) walk(m.report, '');
+  for (const m of models) walk(m.report, []);
   return n;
 }
 
@@ -70,20 +81,20 @@ export function splitModels(models: PanelModel[], threshold = SPLIT_ABOVE_BYTES)
   const total = bulkBytes(models);
   if (total <= threshold) return null;
   const bulk: Tensor[] = [];
-  const copy = (v: unknown, key: string): unknown => {
-    if (v === null || typeof v !== 'object' || KEEP_KEYS.has(key) || ArrayBuffer.isView(v)) return v;
+  const copy = (v: unknown, path: string[]): unknown => {
+    if (v === null || typeof v !== 'object' || kept(path) || ArrayBuffer.isView(v)) return v;
     if (isTensor(v)) {
       if (v.data.byteLength < BULK_MIN_BYTES) return v;
       const p: PendingTensor = { dims: v.dims.slice(), data: new (v.data.constructor as Float32ArrayConstructor)(0), pending: bulk.length, dtype: v.data instanceof Float64Array ? 'float64' : 'float32' };
       bulk.push(v);
       return p;
     }
-    if (Array.isArray(v)) return v.map((x) => copy(x, key));
+    if (Array.isArray(v)) return v.map((x, i) => copy(x, [...path, String(i)]));
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = copy(x, k);
+    for (const [k, x] of Object.entries(v)) out[k] = copy(x, [...path, k]);
     return out;
   };
-  const lean = models.map((m) => ({ ...m, report: copy(m.report, '') as PanelModel['report'] }));
+  const lean = models.map((m) => ({ ...m, report: copy(m.report, []) as PanelModel['report'] }));
   return { lean, bulk, bytes: total };
 }
 

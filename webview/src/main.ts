@@ -22,6 +22,9 @@ import { PieceCollector, pieceMessages, type TensorPiece } from '../../src/proto
 import type { Tensor } from '../../src/report/types';
 import { formatMegabytes } from './format';
 
+/** Messages of bulk tensors on their way at once (the panel asks for one more as each arrives). */
+const PIECES_AHEAD = 3;
+
 provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeDropdown(), vsCodeOption(), vsCodeTextField(), vsCodeProgressRing());
 
 type PanelStateName = 'waiting' | 'busy' | 'partial' | 'rendered' | 'failed';
@@ -121,6 +124,8 @@ class Panel {
         this.held = undefined;
         this.show(m.models, m.settings);
         this.showLoading();
+        // The bulk tensors, a few messages at a time, once this lean report is on screen.
+        if (m.pending) this.host.post({ kind: 'piecesWanted', token: m.pending.token, count: PIECES_AHEAD });
         return;
       case 'pieces':
         this.pieces(m.token, m.pieces);
@@ -174,6 +179,7 @@ class Panel {
     inc.collector.add(pieces);
     if (!inc.collector.done) {
       this.showLoading();
+      this.host.post({ kind: 'piecesWanted', token, count: 1 });
       return;
     }
     this.incoming = undefined;
