@@ -116,7 +116,7 @@ try {
   console.log(`LSTM I = 256, H = ${H}, T = ${T}, --jacobian off, in code-server + Chromium:`);
   console.log(`  analysis done (notification closed) ${doneAt ? s(doneAt - t0) : '(not seen)'} after the click; first verdict card ${s(verdictAt - t0)}${doneAt ? ` (${verdictAt - doneAt} ms after the analysis)` : ''}; every chart drawn ${s(heldAt - t0)}`);
   console.log(`  longest task: workbench ${workbenchLong.toFixed(0)} ms, webview (after its first verdict) ${webviewLong.toFixed(0)} ms`);
-  console.log(`  extension host RSS: ${rssBefore?.toFixed(0)} MB before, peak ${peak.toFixed(0)} MB, ${rssHeld?.toFixed(0)} MB with every chart drawn, ${rssLater?.toFixed(0)} MB a minute later`);
+  console.log(`  extension host RSS: ${rssBefore ? `${rssBefore.toFixed(0)} MB before, ` : ""}peak ${peak.toFixed(0)} MB, ${rssHeld?.toFixed(0)} MB with every chart drawn, ${rssLater?.toFixed(0)} MB a minute later`);
 } finally {
   await browser?.close();
   await server?.stop?.();

@@ -4,7 +4,7 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { analyzeModel } from '../analysis/analyze';
+import { analyzeModel, endWarmWorker } from '../analysis/analyze';
 import { CancelledError } from '../onnx/errors';
 import type { HostToPanel, PanelModel, PanelSettings, PanelState, PanelToHost } from '../protocol/panel';
 import type { Report, ValueInfoSummary } from '../report/types';
@@ -15,11 +15,16 @@ import { panelHtml, webviewAssetsRoot } from './webviewHtml';
 import { readConfig, toAnalysisSettings } from './settings';
 import { ReportStore } from './reportStore';
 import { panelWording } from '../protocol/wording';
-import { PieceCollector, pieceMessages, splitModels } from '../protocol/pieces';
+import { bulkBytes, PieceCollector, pieceMessages, splitModels } from '../protocol/pieces';
 import { collectGarbage } from '../runtime/gc';
 import type { InputOffers } from './inputOffers';
 
 export const PANEL_VIEW_TYPE = 'gradientLens.analysis';
+/**
+ * After a result with more per-step data than this, the worker does not stay warm: what it holds
+ * after so long an analysis (onnxruntime's sessions, its heap) outweighs the ~0.3 s a cold start costs.
+ */
+const WARM_KEEP_MAX_BYTES = 256 * 2 ** 20;
 /** An export waits this long for the panel's next piece of its per-step tensors before giving up. */
 const FETCH_IDLE_MS = 30_000;
 
@@ -134,6 +139,7 @@ export class AnalysisPanel implements vscode.Disposable {
         },
       );
       this.models = reports.map((report, i) => ({ label: path.basename(paths[i]), path: paths[i], report }));
+      if (bulkBytes(this.models) > WARM_KEEP_MAX_BYTES) void endWarmWorker();
       await this.deliver(this.models, settings);
       // Random inputs, and a .npy beside the model that fits: offer it (once per model and input).
       void this.deps.inputs?.offer(this.models).then((use: Record<string, string> | undefined) => { if (use) void this.run({ ...settings, inputs: { ...settings.inputs, ...use } }).catch(() => undefined); });
