@@ -107,9 +107,12 @@ export function planStages(graph: GraphProto, longScans: Set<number>, finalOutpu
   for (let level = 0; level <= maxLevel; level++) {
     const members = graph.node.map((_, i) => i).filter((i) => nodeLevel[i] === level && !longScans.has(i));
     for (const group of regionGroups(graph, members, timeLocal)) {
-      // Nodes are in topological order, so consecutive pieces only read from earlier ones.
-      for (let from = 0; from < group.nodes.length; from += maxStageNodes) {
-        const stage = graphStage(graph, group.nodes.slice(from, from + maxStageNodes), level, readers, wanted, graphInputs, inits);
+      // Nodes are in topological order, so consecutive pieces only read from earlier ones. A
+      // time-local group (tens of nodes per layer-direction) stays whole: cut, its pieces would hand
+      // on intermediates that are not per-step (a [T·B, gH] reshape, a transposed operand).
+      const size = group.region ? Infinity : maxStageNodes;
+      for (let from = 0; from < group.nodes.length; from += size) {
+        const stage = graphStage(graph, group.nodes.slice(from, from + size), level, readers, wanted, graphInputs, inits);
         if (!group.region) { stages.push(stage); continue; }
         const summedBy = new Set(group.nodes.filter((i) => regionOf(i)?.summed).flatMap((i) => graph.node[i].output));
         stages.push({ ...stage, local: { id: group.region.id, T: group.region.T }, summed: stage.outputs.filter((o) => summedBy.has(o)) });

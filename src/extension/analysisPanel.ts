@@ -132,8 +132,10 @@ export class AnalysisPanel implements vscode.Disposable {
             });
             this.deps.log.info(`${label}: done in ${report.runtime.timingsMs.total.toFixed(0)} ms on ${report.runtime.executionProvider}`);
             for (const w of report.warnings) this.deps.log.warn(`${label}: ${w}`);
-            this.deps.store.set(modelPath, report);
-            out.push(onceOnly(report));
+            // The store holds what the panel shows (the same object: releasing its tensors finds it).
+            const shown = onceOnly(report);
+            this.deps.store.set(modelPath, shown);
+            out.push(shown);
           }
           return out;
         },
@@ -178,13 +180,16 @@ export class AnalysisPanel implements vscode.Disposable {
     const token = ++this.delivery;
     this.heldByPanel = undefined;
     this.fetching?.done(new Error('a newer result replaced the one being exported'));
+    // An older result's sender may be waiting for the panel to ask: let it see it is superseded
+    // (it would keep that result's tensors alive).
+    this.credit.wake?.();
+    this.credit = { token, count: 0 };
     const split = splitModels(models);
     this.leanOf = split ? { token, lean: split.lean } : undefined;
     if (!split) {
       await this.post({ kind: 'show', models, settings });
       return;
     }
-    this.credit = { token, count: 0 };
     await this.post({ kind: 'show', models: split.lean, settings, pending: { token, bytes: split.bytes } });
     this.deps.log.info(`sent the report to the panel; its ${(split.bytes / 1e6).toFixed(0)} MB of per-step tensors follow in pieces`);
     void (async () => {
@@ -211,6 +216,8 @@ export class AnalysisPanel implements vscode.Disposable {
         this.markReady();
         return;
       case 'stopPieces':
+        // (A Stop meant for an older result must not end a newer one's delivery.)
+        if (m.token !== this.delivery) return;
         this.delivery++;
         this.leanOf = undefined;
         this.credit.wake?.();
@@ -325,6 +332,7 @@ export class AnalysisPanel implements vscode.Disposable {
     if (this.disposed) return;
     this.disposed = true;
     this.credit.wake?.();
+    this.fetching?.done(new Error('the panel was closed'));
     this.running?.abort();
     this.closed.fire();
     this.closed.dispose();

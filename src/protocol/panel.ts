@@ -69,7 +69,7 @@ export type PanelToHost =
   | { kind: 'saveImage'; name: string; dataUrl: string }
   | { kind: 'showLog' }
   /** Stop sending the bulk tensors of the shown result (the heatmaps then stay unloaded). */
-  | { kind: 'stopPieces' }
+  | { kind: 'stopPieces'; token: number }
   /**
    * Send `count` more messages of result `token`'s bulk tensors: the panel asks once it has drawn the
    * lean report, then one more for each message it has taken in (so at most a few are on their way,

@@ -100,4 +100,15 @@ describe('time-local regions a range of steps at a time (long sequences: no [T, 
       if (withScan) assert.ok(counts!.timeLocalWithScan > 0, 'no backward Scan ran its factors and weight gradients per chunk');
     });
   }
+
+  for (const name of ['stacked_bidir_torch', 'gru_lbr0_activations']) {
+    it(`${name}: with the rest of the graph also cut into pieces of 8 nodes, every number equals one call`, async () => {
+      const dir = fixture('backward', name);
+      const spec = JSON.parse(fs.readFileSync(path.join(dir, 'case.json'), 'utf8'));
+      const files = Object.fromEntries(Object.entries(spec.inputs as Record<string, string>).map(([k, v]) => [k, path.join(dir, v)]));
+      const whole = await analyze(path.join(dir, 'model.onnx'), { files, jacobian: 'exact' });
+      const cut = await analyze(path.join(dir, 'model.onnx'), { files, jacobian: 'exact', timeLocalMinBytes: 0, localChunkBytes: 64, chunkedScanMinSteps: 1, maxStageNodes: 8 });
+      assertSameNumbers(whole, cut);
+    });
+  }
 });

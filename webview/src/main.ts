@@ -202,7 +202,7 @@ class Panel {
     stop.dataset.testid = 'stop-loading';
     stop.textContent = 'Stop';
     stop.addEventListener('click', () => {
-      this.host.post({ kind: 'stopPieces' });
+      this.host.post({ kind: 'stopPieces', token: inc.token });
       this.incoming = undefined;
       this.loading.hidden = true;
       for (const el of this.content.querySelectorAll<HTMLElement>('.gl-loading-bulk')) {
