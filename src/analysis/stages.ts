@@ -92,14 +92,15 @@ export function planStages(graph: GraphProto, longScans: Set<number>, finalOutpu
   const readers = new Map<string, number[]>();
   graph.node.forEach((n, i) => { for (const r of nodeReads(n)) if (r) readers.set(r, [...(readers.get(r) ?? []), i]); });
   const wanted = new Set(finalOutputs);
-  // A time-local node read only by later nodes of its own region runs with them (with the Scan's
-  // chunks, say, rather than as a whole [T, …] tensor kept from before the Scan).
+  // A time-local node read only by later nodes of its own region, or by a long Scan, runs with them
+  // (with the Scan's chunks, say, rather than as a whole [T, …] tensor kept from before the Scan:
+  // a lower layer of a stack computes its backward factors at level 0 but runs its Scan later).
   const regionOf = (i: number) => timeLocal.get(graph.node[i].name ?? '');
   for (let i = graph.node.length - 1; i >= 0; i--) {
     const region = regionOf(i);
     const outs = graph.node[i].output.filter(Boolean);
     const by = outs.flatMap((o) => readers.get(o) ?? []);
-    if (!region || by.length === 0 || outs.some((o) => wanted.has(o)) || by.some((j) => regionOf(j)?.id !== region.id)) continue;
+    if (!region || by.length === 0 || outs.some((o) => wanted.has(o)) || by.some((j) => regionOf(j)?.id !== region.id && !longScans.has(j))) continue;
     nodeLevel[i] = Math.max(nodeLevel[i], Math.min(...by.map((j) => nodeLevel[j])));
   }
 
