@@ -66,7 +66,13 @@ async function forwardChild(modelPath, seqLen, reps) {
   const n = dims.reduce((a, b) => a * b, 1);
   // The CLI's generated input for seed 0: the same stream, so the same numbers.
   const x = new ort.Tensor('float32', SeededRandom.forInput(0, 'x').normal(n), dims);
-  const feeds = { x };
+  const runsMs = await timedRuns(session, { x }, reps);
+  await session.release();
+  process.stdout.write(`${JSON.stringify({ sessionMs, runsMs, medianMs: median(runsMs) })}\n`);
+}
+
+/** `reps` timed runs of `session` on `feeds` after a warm-up, in ms. */
+async function timedRuns(session, feeds, reps) {
   await session.run(feeds); // warm-up
   const runsMs = [];
   for (let i = 0; i < reps; i++) {
@@ -74,8 +80,7 @@ async function forwardChild(modelPath, seqLen, reps) {
     await session.run(feeds);
     runsMs.push(performance.now() - t);
   }
-  await session.release();
-  process.stdout.write(`${JSON.stringify({ sessionMs, runsMs, medianMs: median(runsMs) })}\n`);
+  return runsMs;
 }
 
 /**
@@ -114,13 +119,7 @@ async function floorChild(seqLen, reps) {
   const normal = (n, scale) => rnd.normal(n).map((v) => v * scale);
   const timed = async (graph, feeds) => {
     const session = await ort.InferenceSession.create(encodeModel(makeModel(graph)), options);
-    await session.run(feeds); // warm-up
-    const runsMs = [];
-    for (let i = 0; i < reps; i++) {
-      const t = performance.now();
-      await session.run(feeds);
-      runsMs.push(performance.now() - t);
-    }
+    const runsMs = await timedRuns(session, feeds, reps);
     await session.release();
     return median(runsMs);
   };

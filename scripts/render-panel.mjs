@@ -184,20 +184,20 @@ async function largeReport({ context, page }) {
   const render = await page.evaluate(() => performance.now() - window.__sentAt);
   const firstPaint = await page.evaluate(() => Number(document.body.dataset.firstPaint) - window.__sentAt);
   const delivery = await page.evaluate(() => `${window.__messages} messages of at most ${(window.__largestMessage / 1e6).toFixed(1)} MB`);
-  const topPng = path.join(outDir, 'panel-large-top-dark.png');
-  await page.screenshot({ path: topPng });
-  shots.push(path.relative(root, topPng));
+  // A screenshot of the page or of one element, listed with the others.
+  const shoot = async (what, name) => {
+    const png = path.join(outDir, name);
+    await what.screenshot({ path: png });
+    shots.push(path.relative(root, png));
+  };
+  await shoot(page, 'panel-large-top-dark.png');
   const flow = page.locator('[data-testid="chart-flow-0-forward"]');
   await flow.scrollIntoViewIfNeeded();
   const flowBox = await flow.boundingBox();
-  const flowPng = path.join(outDir, 'panel-large-flow-dark.png');
-  await flow.screenshot({ path: flowPng });
-  shots.push(path.relative(root, flowPng));
+  await shoot(flow, 'panel-large-flow-dark.png');
   await page.mouse.move(flowBox.x + flowBox.width * 0.3, flowBox.y + flowBox.height * 0.5);
   await page.waitForTimeout(300);
-  const tipPng = path.join(outDir, 'panel-large-flow-tip-dark.png');
-  await flow.screenshot({ path: tipPng });
-  shots.push(path.relative(root, tipPng));
+  await shoot(flow, 'panel-large-flow-tip-dark.png');
   // Zooming the flow chart's time axis redraws the zoomed steps at about one bin per pixel: every step once zoomed far enough.
   const drawnBefore = await page.evaluate(() => document.querySelector('[data-testid="chart-flow-0-forward"]').dataset.drawn);
   await page.keyboard.down('Control');
@@ -206,9 +206,7 @@ async function largeReport({ context, page }) {
   await page.waitForFunction((b) => document.querySelector('[data-testid="chart-flow-0-forward"]').dataset.drawn !== b, drawnBefore, { timeout: 20000 });
   await page.waitForTimeout(300);
   const flowZoom = `${drawnBefore} → ${await page.evaluate(() => document.querySelector('[data-testid="chart-flow-0-forward"]').dataset.drawn)}`;
-  const zoomPng = path.join(outDir, 'panel-large-flow-zoom-dark.png');
-  await flow.screenshot({ path: zoomPng });
-  shots.push(path.relative(root, zoomPng));
+  await shoot(flow, 'panel-large-flow-zoom-dark.png');
   const heat = page.locator('[data-testid="heatmap-grad-0-forward"]');
   await heat.scrollIntoViewIfNeeded();
   const box = await heat.boundingBox();
@@ -228,9 +226,7 @@ async function largeReport({ context, page }) {
   const longest = await page.evaluate(() => window.__longest);
   if (process.env.GL_LONG_TASKS) console.log('long tasks (start+duration ms after the first message):', await page.evaluate(() => (window.__tasks ?? []).join(' ')));
   timings.push(`T = ${T}, H = ${H}: first paint (verdicts + flow chart) ${firstPaint.toFixed(0)} ms, all data in and every chart drawn ${render.toFixed(0)} ms (${delivery}), heatmap zoom ${zoom} ms (window ${before} → ${after}), flow chart zoom (drawn steps ${flowZoom}, about one bin per pixel), tooltip ${tip} ms, longest main-thread task ${longest.toFixed(0)} ms`);
-  const png = path.join(outDir, 'panel-large-dark.png');
-  await page.screenshot({ path: png, fullPage: false });
-  shots.push(path.relative(root, png));
+  await shoot(page, 'panel-large-dark.png');
   await context.close();
 }
 try {

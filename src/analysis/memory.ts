@@ -45,6 +45,11 @@ const GATES: Record<RecurrentOp, number> = { LSTM: 4, GRU: 3, RNN: 1 };
  * intermediates made the peak memory. Below it one whole run is faster (fewer sessions).
  */
 export const TIME_LOCAL_MIN_BYTES = 64 * 2 ** 20;
+
+/** Bytes of one layer-direction's gate tensor [T, B, g·H] float32 (what TIME_LOCAL_MIN_BYTES is compared with). */
+export function gateTensorBytes(op: RecurrentOp, hiddenSize: number, seqLen: number, batch: number): number {
+  return 4 * seqLen * batch * GATES[op] * hiddenSize;
+}
 /** Node, onnxruntime and the model's own weights' working set, beyond what is counted. */
 const BASE_BYTES = 200 * 2 ** 20;
 
@@ -55,7 +60,7 @@ export function estimateAnalysisMemory(layers: MemoryLayer[], inputBytes: number
     const g = GATES[l.op];
     const H = l.hiddenSize;
     const steps = l.seqLen * l.batch * l.numDirections;
-    const held = 4 * l.seqLen * l.batch * g * H >= TIME_LOCAL_MIN_BYTES ? g + 8 : 8 * g + 12;
+    const held = gateTensorBytes(l.op, H, l.seqLen, l.batch) >= TIME_LOCAL_MIN_BYTES ? g + 8 : 8 * g + 12;
     perStep += 4 * steps * (held * H + 3 * l.inputSize + (g + 2 + (l.op === 'LSTM' ? 2 : 0)) * H);
     const rows = 1 + l.seeds * (l.op === 'LSTM' ? 2 : 1);
     jacobian += 4 * l.numDirections * (6 * rows * l.batch * g * H + 2 * l.seeds * l.batch * H);

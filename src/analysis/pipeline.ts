@@ -9,7 +9,7 @@ import * as path from 'path';
 import { externalDataRef, LoadedModel, loadModel, tensorDims, tensorValues } from '../onnx/model';
 import { printable } from '../onnx/files';
 import { countNonFinite, forwardNonFinite, largestWeight, layerNonFiniteSource, nonFiniteSource } from './nonFinite';
-import { defaultMemoryLimit, estimateAnalysisMemory, MemoryLayer, memoryRefusal, TIME_LOCAL_MIN_BYTES } from './memory';
+import { defaultMemoryLimit, estimateAnalysisMemory, gateTensorBytes, MemoryLayer, memoryRefusal, TIME_LOCAL_MIN_BYTES } from './memory';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { DATA_TYPE_NAMES, DataType, GraphProto, ModelProto, NodeProto, ValueInfoProto, toNumber } from '../onnx/proto';
 import { walkNodes } from '../onnx/graphs';
@@ -412,7 +412,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     // Reverse Scans over many Loop/Scan iterations (or streaming calls) always run in chunks: any one may be slow.
     const manyIterations = [...iterated.values()].some((p) => p.N >= (opts.chunkedScanMinSteps ?? CHUNKED_SCAN_MIN_STEPS));
     const longScans = new Set([...(chunked ? analysisGraph.recurrenceNodes : []), ...(manyIterations ? analysisGraph.iterationNodes : [])]);
-    const gateBytes = Math.max(0, ...layers.map((layer, k) => 4 * seqLens[k] * batches[k] * GATE_COUNT[layer.op] * layer.hiddenSize));
+    const gateBytes = Math.max(0, ...layers.map((layer, k) => gateTensorBytes(layer.op, layer.hiddenSize, seqLens[k], batches[k])));
     const timeLocal = gateBytes >= (opts.timeLocalMinBytes ?? TIME_LOCAL_MIN_BYTES) ? tapGraph.builder.timeLocalNodes : undefined;
     const second = await runStaged(host, main.executionProvider, analysisGraph.proto, tapFeeds, tapFetches, {
       longScans, minChunkedSteps: opts.chunkedScanMinSteps ?? CHUNKED_SCAN_MIN_STEPS, targetCallMs: TARGET_CALL_MS, checkCancelled,

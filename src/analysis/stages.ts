@@ -70,6 +70,16 @@ export interface ScanStage {
 
 export type Stage = GraphStage | ScanStage;
 
+/** The values a stage reads (what must exist before it runs). */
+export function stageReads(s: Stage): string[] {
+  return s.kind === 'graph' ? s.inputs : [...s.stateInputs, ...s.scanInputs, ...s.outerInputs, ...(s.merged?.sliced ?? [])];
+}
+
+/** The values a stage makes (what exists after it ran). */
+export function stageMade(s: Stage): string[] {
+  return s.kind === 'graph' ? s.outputs : [...s.stateOutputs, ...s.scanOutputs, ...(s.merged ? [...s.merged.stitched, ...s.merged.summed] : [])];
+}
+
 /**
  * Plan the stages of `graph` (topologically ordered) whose `longScans` (node indices) must run
  * in chunks. `finalOutputs` are the tensors the caller wants at the end. Stage inputs carry
@@ -108,15 +118,17 @@ export function planStages(graph: GraphProto, longScans: Set<number>, finalOutpu
   for (let level = 0; level <= maxLevel; level++) {
     const members = graph.node.map((_, i) => i).filter((i) => nodeLevel[i] === level && !longScans.has(i));
     for (const group of regionGroups(graph, members, timeLocal)) {
-      // Nodes are in topological order, so consecutive pieces only read from earlier ones. A
-      // time-local group (tens of nodes per layer-direction) stays whole: cut, its pieces would hand
-      // on intermediates that are not per-step (a [T·B, gH] reshape, a transposed operand).
-      const size = group.region ? Infinity : maxStageNodes;
-      for (let from = 0; from < group.nodes.length; from += size) {
-        const stage = graphStage(graph, group.nodes.slice(from, from + size), level, readers, wanted, graphInputs, inits);
-        if (!group.region) { stages.push(stage); continue; }
+      if (group.region) {
+        // A time-local group (tens of nodes per layer-direction) stays whole: cut, its pieces would
+        // hand on intermediates that are not per-step (a [T·B, gH] reshape, a transposed operand).
+        const stage = graphStage(graph, group.nodes, level, readers, wanted, graphInputs, inits);
         const summedBy = new Set(group.nodes.filter((i) => regionOf(i)?.summed).flatMap((i) => graph.node[i].output));
         stages.push({ ...stage, local: { id: group.region.id, T: group.region.T }, summed: stage.outputs.filter((o) => summedBy.has(o)) });
+        continue;
+      }
+      // Nodes are in topological order, so consecutive pieces only read from earlier ones.
+      for (let from = 0; from < group.nodes.length; from += maxStageNodes) {
+        stages.push(graphStage(graph, group.nodes.slice(from, from + maxStageNodes), level, readers, wanted, graphInputs, inits));
       }
     }
     for (const i of graph.node.map((_, j) => j).filter((j) => nodeLevel[j] === level && longScans.has(j))) {
@@ -154,8 +166,6 @@ function regionGroups(graph: GraphProto, members: number[], timeLocal: ReadonlyM
  * reads its per-step outputs and nothing made in between (its weight gradients).
  */
 function attachToScans(stages: Stage[], wanted: Set<string>): Stage[] {
-  const reads = (s: Stage) => (s.kind === 'graph' ? s.inputs : [...s.stateInputs, ...s.scanInputs, ...s.outerInputs, ...(s.merged?.sliced ?? [])]);
-  const made = (s: Stage) => (s.kind === 'graph' ? s.outputs : [...s.stateOutputs, ...s.scanOutputs, ...(s.merged ? [...s.merged.stitched, ...s.merged.summed] : [])]);
   const isLocal = (s: Stage): s is GraphStage => s.kind === 'graph' && !!s.local;
   for (let si = 0; si < stages.length; si++) {
     const scan = stages[si];
@@ -165,7 +175,7 @@ function attachToScans(stages: Stage[], wanted: Set<string>): Stage[] {
     for (let j = si - 1; j >= 0 && pi < 0; j--) {
       const p = stages[j];
       if (!isLocal(p) || !p.outputs.some((o) => scan.scanInputs.includes(o))) continue;
-      const between = new Set(stages.slice(j + 1, si).flatMap(reads));
+      const between = new Set(stages.slice(j + 1, si).flatMap(stageReads));
       if (p.outputs.some((o) => between.has(o) || fedWhole.includes(o)) || p.inputs.some((x) => scan.outerInputs.includes(x))) continue;
       pi = j;
     }
@@ -173,14 +183,14 @@ function attachToScans(stages: Stage[], wanted: Set<string>): Stage[] {
     for (let j = si + 1; j < stages.length && qi < 0; j++) {
       const q = stages[j];
       if (!isLocal(q) || !q.inputs.some((x) => scan.scanOutputs.includes(x))) continue;
-      const between = new Set(stages.slice(si + 1, j).flatMap(made));
+      const between = new Set(stages.slice(si + 1, j).flatMap(stageMade));
       if (q.inputs.some((x) => between.has(x) || scan.stateOutputs.includes(x) || scan.outerInputs.includes(x))) continue;
       qi = j;
     }
     if (pi < 0 && qi < 0) continue;
     const pre = pi >= 0 ? stages[pi] as GraphStage : undefined;
     const post = qi >= 0 ? stages[qi] as GraphStage : undefined;
-    const later = new Set([...stages.slice(si + 1).filter((_, j) => j + si + 1 !== qi).flatMap(reads), ...wanted]);
+    const later = new Set([...stages.slice(si + 1).filter((_, j) => j + si + 1 !== qi).flatMap(stageReads), ...wanted]);
     const inside = new Set([...(pre?.outputs ?? []), ...scan.scanOutputs]);
     const sliced = [...new Set([...scan.scanInputs.filter((x) => !pre?.outputs.includes(x)), ...(pre?.inputs ?? []),
       ...(post?.inputs ?? []).filter((x) => !inside.has(x))])];

@@ -242,7 +242,8 @@ async function exportReport(shown: PanelModel[], format?: 'html' | 'json', full?
       if (choice === lean) page = models.map((m) => ({ ...m, report: metricsOnly(m.report) }));
     }
     await writeFileAtomically(target.fsPath, standaloneHtml(page, models.map((m) => m.label).join(' · ')));
-    written(target, true, !given);
+    // (Exported without dialogs: no notification either.)
+    if (!given) written(target, true);
     return;
   }
   let models: PanelModel[] | undefined;
@@ -257,13 +258,12 @@ async function exportReport(shown: PanelModel[], format?: 'html' | 'json', full?
     models ??= await withTensors();
     if (!models) return;
     await writeReportJson(models[i].report, target.fsPath, { detail: 'full' });
-    written(target, false, !given);
+    if (!given) written(target, false);
   }
 }
 
 /** "Report written to …" with a button that opens it (the HTML page in the browser, the JSON in an editor). */
-function written(target: vscode.Uri, html: boolean, say = true): void {
-  if (!say) return;
+function written(target: vscode.Uri, html: boolean): void {
   const open = vscode.l10n.t('Open');
   void vscode.window.showInformationMessage(vscode.l10n.t('Report written to {0}', vscode.workspace.asRelativePath(target)), open).then((a) => {
     if (a !== open) return;

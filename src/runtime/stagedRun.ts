@@ -6,7 +6,7 @@
 import { TimeLocalRegion, valueInfo } from '../onnx/builder';
 import { encodeModel, tensorDims, tensorValues } from '../onnx/model';
 import { ModelProto, TensorProto } from '../onnx/proto';
-import { GraphStage, planStages, Stage } from '../analysis/stages';
+import { GraphStage, planStages, Stage, stageMade, stageReads } from '../analysis/stages';
 import { OrtRuntime } from './ortRuntime';
 import { ExecutionProviderChoice, leadingStride, ONNX_ELEM_TYPE, sliceLeading, WireData, WireTensor } from './protocol';
 import { collectGarbage } from './gc';
@@ -44,10 +44,7 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
   // Each intermediate value is dropped after the last stage that reads it (the peak memory of a
   // long analysis is the values alive at once, not all of them).
   const lastUse = new Map<string, number>();
-  stages.forEach((stage, i) => {
-    const reads = stage.kind === 'graph' ? stage.inputs : [...stage.stateInputs, ...stage.scanInputs, ...stage.outerInputs, ...(stage.merged?.sliced ?? [])];
-    for (const n of reads) lastUse.set(n, i);
-  });
+  stages.forEach((stage, i) => { for (const n of stageReads(stage)) lastUse.set(n, i); });
   const wanted = new Set(fetches);
   let stagesDone = 0;
   const t0 = performance.now();
@@ -60,9 +57,7 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
       ms += await runScanInChunks(runtime, ep, stage, values, opts, (f) => opts.progress((stagesDone + f) / stages.length));
     }
     // Outputs no later stage reads and nobody fetched go at once; the others after their last reader.
-    const produced = stage.kind === 'graph' ? stage.outputs
-      : [...stage.stateOutputs, ...stage.scanOutputs, ...(stage.merged ? [...stage.merged.stitched, ...stage.merged.summed] : [])];
-    const dead = [...produced.filter((n) => !lastUse.has(n)), ...[...lastUse].filter(([, last]) => last === stagesDone).map(([n]) => n)];
+    const dead = [...stageMade(stage).filter((n) => !lastUse.has(n)), ...[...lastUse].filter(([, last]) => last === stagesDone).map(([n]) => n)];
     for (const name of dead) {
       if (wanted.has(name) || !values.has(name)) continue;
       garbage.add(byteSize(values.get(name)));
@@ -124,9 +119,8 @@ async function runGraphStage(runtime: OrtRuntime, ep: ExecutionProviderChoice, s
   };
   const T = stage.local?.T ?? 0;
   const inputs = stage.inputs.map((n) => values.get(n)!);
-  if (!stage.local || inputs.length === 0 || inputs.some((v) => !v || v.dims[0] !== T)) return whole();
-  const stepBytes = inputs.reduce((n, v) => n + byteSize(v) / T, 0);
-  const steps = Math.max(1, Math.floor((opts.localChunkBytes ?? LOCAL_CHUNK_BYTES) / stepBytes));
+  if (!stage.local || !allOfSteps(inputs, T)) return whole();
+  const steps = Math.max(1, Math.floor((opts.localChunkBytes ?? LOCAL_CHUNK_BYTES) / bytesPerStep(inputs, T)));
   if (steps >= T) return whole();
   const session = await runtime.createSession({ bytes: encodeModel(typed(stage.proto, values, new Set(stage.inputs))) }, ep);
   timeLocalRuns.chunked++;
@@ -187,6 +181,16 @@ class ChunkOutputs {
   }
 }
 
+/** Whether there are tensors and each has the T steps on axis 0. */
+function allOfSteps(tensors: (WireTensor | undefined)[], T: number): tensors is WireTensor[] {
+  return tensors.length > 0 && tensors.every((v) => v?.dims[0] === T);
+}
+
+/** Bytes of one step of these tensors together. */
+function bytesPerStep(tensors: WireTensor[], T: number): number {
+  return tensors.reduce((n, v) => n + byteSize(v) / T, 0);
+}
+
 function byteSize(t: WireTensor | undefined): number {
   return t ? (t.data as ArrayBufferView).byteLength : 0;
 }
@@ -224,12 +228,12 @@ async function runScanInChunks(runtime: OrtRuntime, ep: ExecutionProviderChoice,
   const m = stage.merged;
   if (m) {
     // With its time-local stages, each chunk computes its own steps of what the Scan reads and of what reads the Scan.
-    const T = values.get(m.sliced[0])?.dims[0] ?? 0;
-    if (T >= opts.minChunkedSteps && m.sliced.every((n) => values.get(n)?.dims[0] === T)) {
+    const sliced = m.sliced.map((n) => values.get(n));
+    const T = sliced[0]?.dims[0] ?? 0;
+    if (T >= opts.minChunkedSteps && allOfSteps(sliced, T)) {
       timeLocalRuns.withScan++;
       // Chunks small enough that the time-local intermediates stay small too (they grow with the steps per call).
-      const stepBytes = m.sliced.reduce((n, x) => n + byteSize(values.get(x)) / T, 0);
-      const maxSteps = Math.max(8, Math.floor(4 * (opts.localChunkBytes ?? LOCAL_CHUNK_BYTES) / stepBytes));
+      const maxSteps = Math.max(8, Math.floor(4 * (opts.localChunkBytes ?? LOCAL_CHUNK_BYTES) / bytesPerStep(sliced, T)));
       return scanChunks(runtime, ep, stage, m.proto, m.sliced, m.stitched, m.summed, values, opts, progress, maxSteps);
     }
     // Not run in chunks (or some input lacks the T steps): one after the other, each on its own.

@@ -184,19 +184,21 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
     }
     return { lower, width };
   };
-  const drawn = stepsOf();
-  if (bins) view.el.dataset.drawn = `0-${T}`;
-  if (bins) refineOnZoom(view, T, (from, to) => {
+  // Every series' data, in series order (the curves, then each band's lower edge and width), for steps [from, to).
+  const seriesData = (from = 0, to = T) => {
     const at = stepsOf(from, to);
     const data: { data: (number | null)[][] }[] = curves.map((c, k) => ({ data: logPoints(c.values, (i) => i, floorOf(c), at[k]) }));
     curves.forEach((c, k) => { if (c.band) { const b = bandData(c, at[k]); data.push({ data: b.lower }, { data: b.width }); } });
     return data;
-  });
+  };
+  const drawn = seriesData();
+  if (bins) view.el.dataset.drawn = `0-${T}`;
+  if (bins) refineOnZoom(view, T, seriesData);
   const series: EChartsCoreOption[] = curves.map((c, k) => ({
     type: 'line',
     name: c.name,
     yAxisIndex: axisIndex(c),
-    data: logPoints(c.values, (i) => i, floorOf(c), drawn[k]),
+    data: drawn[k].data,
     markPoint: floorMark(p, c, floorOf(c), direction, () => cuts++),
     color: c.color(p),
     showSymbol: T <= 64,
@@ -214,11 +216,12 @@ export function flowOption(p: Palette, view: ChartView, spec: FlowChartSpec): EC
       data: [{ xAxis: direction === 'forward' ? T - 1 - spec.reach : spec.reach }],
     } : undefined,
   }));
-  // Error bands of probe estimates: a transparent lower edge and the band's width stacked on it (after the curves, out of the legend).
+  // Error bands of probe estimates: a transparent lower edge and the band's width stacked on it
+  // (after the curves, out of the legend), at the curve's drawn steps (stacked series must share them).
+  let bandAt = curves.length;
   curves.forEach((c, k) => {
     if (!c.band) return;
-    // The band at the curve's drawn steps (the two stacked series must share them).
-    const { lower, width } = bandData(c, drawn[k]);
+    const [lower, width] = [drawn[bandAt++].data, drawn[bandAt++].data];
     const stack = `band-${k}`;
     const common = { type: 'line', yAxisIndex: axisIndex(c), stack, symbol: 'none', silent: true, lineStyle: { opacity: 0 }, z: 1, tooltip: { show: false } };
     series.push({ ...common, name: `${c.name} band low`, data: lower });
