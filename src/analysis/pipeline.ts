@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { externalDataRef, LoadedModel, loadModel, tensorDims, tensorValues } from '../onnx/model';
+import { externalDataRefs, LoadedModel, loadModel, tensorDims, tensorValues } from '../onnx/model';
 import { printable } from '../onnx/files';
 import { countNonFinite, forwardNonFinite, largestWeight, layerNonFiniteSource, nonFiniteSource } from './nonFinite';
 import { defaultMemoryLimit, estimateAnalysisMemory, gateTensorBytes, MemoryLayer, memoryRefusal, TIME_LOCAL_MIN_BYTES } from './memory';
@@ -696,9 +696,7 @@ function checkMemory(layers: MemoryLayer[], inputBytes: number, modelBytes: numb
 function refuseSidecarOutputs(model: LoadedModel, outputs: string[]): void {
   const same = (a: fs.Stats, b: fs.Stats) => a.dev === b.dev && a.ino === b.ino;
   const stats = outputs.map((o) => { try { return fs.statSync(o); } catch { return undefined; } });
-  for (const t of model.proto.graph.initializer) {
-    if (t.data_location !== 1) continue;
-    const ref = externalDataRef(t, model.baseDir);
+  for (const ref of externalDataRefs(model)) {
     let st: fs.Stats;
     try { st = fs.statSync(ref.file); } catch { continue; }
     outputs.forEach((o, i) => {

@@ -21,8 +21,7 @@ import { GradientLensCodeLensProvider } from './codeLens';
 import { ModelOverviewProvider, OVERVIEW_VIEW_TYPE } from './modelOverview';
 import { ReportStore } from './reportStore';
 import { endWarmWorker } from '../runtime/analysisWorker';
-import { externalDataRef, loadModel } from '../onnx/model';
-import { subgraphsOf, walkNodes } from '../onnx/graphs';
+import { externalDataRefs, loadModel } from '../onnx/model';
 import { InputOffers } from './inputOffers';
 import { defaultPanelSettings, readConfig } from './settings';
 
@@ -275,11 +274,7 @@ function written(target: vscode.Uri, html: boolean): void {
 /** The external-data files a model names (inside its folder; the reader refuses others anyway). */
 function sidecarsOf(modelPath: string): string[] {
   try {
-    const model = loadModel(modelPath);
-    const files = new Set<string>();
-    const graphs = [model.proto.graph, ...walkNodes(model.proto.graph).flatMap((p) => subgraphsOf(p.node).map((g) => g.graph))];
-    for (const g of graphs) for (const t of g.initializer ?? []) if (t.data_location === 1) files.add(externalDataRef(t, model.baseDir).file);
-    return [...files];
+    return [...new Set(externalDataRefs(loadModel(modelPath)).map((r) => r.file))];
   } catch {
     return [];
   }

@@ -31,6 +31,11 @@ export function subgraphsOf(node: NodeProto): { attribute: string; graph: GraphP
 }
 
 /** Every node of `graph` and its subgraphs, depth first, in graph order. */
+/** The graph and every subgraph in it, at any depth. */
+export function allGraphs(graph: GraphProto): GraphProto[] {
+  return [graph, ...walkNodes(graph).flatMap((p) => subgraphsOf(p.node).map((sg) => sg.graph))];
+}
+
 export function walkNodes(graph: GraphProto, path: string[] = []): PlacedNode[] {
   const out: PlacedNode[] = [];
   (graph.node ?? []).forEach((node, index) => {

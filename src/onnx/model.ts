@@ -7,6 +7,7 @@
  */
 import * as path from 'path';
 import { ModelProtoType, TensorProtoType } from './schema';
+import { allGraphs } from './graphs';
 import { AnalysisError } from './errors';
 import { DataType, DATA_TYPE_NAMES, ModelProto, TensorProto, toNumber } from './proto';
 import {
@@ -144,6 +145,13 @@ export function externalDataRef(t: TensorProto, baseDir: string): ExternalDataRe
   const offset = entries.has('offset') ? externalDataInteger(entries.get('offset')!, 'offset', tname, location) : 0;
   const length = entries.has('length') ? externalDataInteger(entries.get('length')!, 'length', tname, location) : undefined;
   return { location, file, offset, length };
+}
+
+/** The external-data reference of every initializer stored outside the model, Loop/Scan/If bodies included. */
+export function externalDataRefs(model: LoadedModel): (ExternalDataRef & { tensor: string })[] {
+  return allGraphs(model.proto.graph).flatMap((g) => (g.initializer ?? [])
+    .filter((t) => t.data_location === 1)
+    .map((t) => ({ ...externalDataRef(t, model.baseDir), tensor: t.name ?? '(unnamed)' })));
 }
 
 /** File messages for an external-data sidecar of tensor `tname`. */

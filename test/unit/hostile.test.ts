@@ -35,6 +35,21 @@ function expectExit(r: CliResult, code: number, ...keys: (string | RegExp)[]): s
 }
 
 /** The lstm_basic model with its W and R moved to external data at `location` (written by the caller). */
+/** gru_in_scan with R moved into the Scan body, its bytes in `r.bin` beside the model (written in `dir`). */
+function modelWithBodySidecar(dir: string): { model: string; sidecar: string; bytes: Buffer } {
+  const proto = loadModel(path.join(fixture('backward', 'gru_in_scan'), 'model.onnx')).proto;
+  const body = proto.graph.node.find((n) => n.op_type === 'Scan')!.attribute.find((a) => a.name === 'body')!.g!;
+  const R = proto.graph.initializer.find((t) => t.name === 'gru_R')!;
+  proto.graph.initializer = proto.graph.initializer.filter((t) => t !== R);
+  const bytes = Buffer.from(R.raw_data ?? new Uint8Array(new Float32Array(R.float_data!).buffer));
+  const sidecar = path.join(dir, 'r.bin');
+  fs.writeFileSync(sidecar, bytes);
+  body.initializer = [...(body.initializer ?? []), { ...R, raw_data: undefined, float_data: undefined, data_location: 1, external_data: [{ key: 'location', value: 'r.bin' }] }];
+  const model = path.join(dir, 'model.onnx');
+  fs.writeFileSync(model, encodeModel(proto));
+  return { model, sidecar, bytes };
+}
+
 function modelWithExternal(dir: string, location: string, entries: Record<string, string> = {}): string {
   const proto = loadModel(BASIC_MODEL).proto;
   const w = proto.graph.initializer.find((t) => t.name === proto.graph.node.find((n) => n.op_type === 'LSTM')!.input[1])!;
@@ -102,16 +117,7 @@ describe('hostile: external data outside the model\'s folder is never read', fun
   it('a Loop/Scan body\'s sidecar weights are read from the model\'s folder, not the working directory', async () => {
     for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
     const src = fixture('backward', 'gru_in_scan');
-    const proto = loadModel(path.join(src, 'model.onnx')).proto;
-    const body = proto.graph.node.find((n) => n.op_type === 'Scan')!.attribute.find((a) => a.name === 'body')!.g!;
-    // R moves into the body, its bytes in r.bin beside the model.
-    const R = proto.graph.initializer.find((t) => t.name === 'gru_R')!;
-    proto.graph.initializer = proto.graph.initializer.filter((t) => t !== R);
-    const bytes = Buffer.from(R.raw_data ?? new Uint8Array(new Float32Array(R.float_data!).buffer));
-    fs.writeFileSync(path.join(dir, 'r.bin'), bytes);
-    body.initializer = [...(body.initializer ?? []), { ...R, raw_data: undefined, float_data: undefined, data_location: 1, external_data: [{ key: 'location', value: 'r.bin' }] }];
-    const model = path.join(dir, 'model.onnx');
-    fs.writeFileSync(model, encodeModel(proto));
+    const { model, bytes } = modelWithBodySidecar(dir);
     // A decoy r.bin of other weights in the working directory.
     const cwd = tempDir('gl-hostile-cwd-');
     fs.writeFileSync(path.join(cwd, 'r.bin'), Buffer.alloc(bytes.length, 0x3f));
@@ -226,6 +232,18 @@ describe('hostile: report paths never destroy anything', function () {
     fs.linkSync(model, path.join(dir, 'hard.onnx'));
     expectExit(await cli('analyze', model, '--json', path.join(dir, 'hard.onnx')), 2, 'the model');
     unchanged();
+  });
+
+  it("onto the model's external-data file, also one a Loop/Scan body's weights use: refused, the weights unchanged", async () => {
+    const top = tempDir('gl-hostile-sidecar-');
+    const withTop = modelWithExternal(top, 'w.bin');
+    fs.writeFileSync(path.join(top, 'w.bin'), Buffer.from(new Float32Array(4 * 16 * 8).fill(0.01).buffer));
+    const topBytes = fs.readFileSync(path.join(top, 'w.bin'));
+    expectExit(await cli('analyze', withTop, '--json', path.join(top, 'w.bin')), 2, "external-data file 'w.bin'", 'destroy');
+    assert.ok(fs.readFileSync(path.join(top, 'w.bin')).equals(topBytes), 'w.bin is unchanged');
+    const inBody = modelWithBodySidecar(tempDir('gl-hostile-sidecar-'));
+    expectExit(await cli('analyze', inBody.model, '--json', inBody.sidecar), 2, "external-data file 'r.bin'", 'destroy');
+    assert.ok(fs.readFileSync(inBody.sidecar).equals(inBody.bytes), 'r.bin is unchanged');
   });
 
   it('onto a device or through a symbolic link', async () => {
