@@ -159,21 +159,60 @@ async function largeReport({ context, page }) {
     // As the host sends it (src/protocol/pieces.ts, bundled into the page as GLPieces): the lean
     // report first, then the bulk tensors in pieces, one message per task.
     const models = [{ label: 'synthetic-T10000-H1024.onnx', path: '/synthetic/T10000-H1024.onnx', report: r }];
-    const split = window.GLPieces.splitModels(models);
+    // From the host's split on. Then, as the host does, the heatmaps' previews (decimated a tensor
+    // a task) in one message: the |dL/dh| heatmap's first paint is when it draws one.
     window.__sentAt = performance.now();
+    new MutationObserver(() => {
+      const el = document.querySelector('[data-testid="heatmap-grad-0-forward"]');
+      if (!window.__previewAt && el?.dataset.preview && el.dataset.preview !== 'loading') {
+        window.__previewAt = performance.now();
+        window.__previewed = el.dataset.preview;
+      }
+    }).observe(document.body, { attributes: true, subtree: true, attributeFilter: ['data-preview'] });
+    const split = window.GLPieces.splitModels(models);
     window.postMessage({ kind: 'show', models: split.lean, pending: { token: 1, bytes: split.bytes },
       settings: { seed: 0, objective: 'sum', ep: 'auto', jacobian: 'probes:8', saturationLow: 0.1, saturationHigh: 0.9, inputs: {} } }, '*');
+    const previews = [];
+    const gen = window.GLPieces.previewsOf(split);
+    window.__previewMs = 0;
+    const previewNext = () => {
+      const t = performance.now();
+      const p = gen.next();
+      window.__previewMs += performance.now() - t;
+      if (p.done) {
+        window.postMessage({ kind: 'previews', token: 1, previews }, '*');
+        setTimeout(next, 0);
+      } else { previews.push(p.value); setTimeout(previewNext, 0); }
+    };
+    setTimeout(previewNext, 0);
     const messages = [...window.GLPieces.pieceMessages(split.bulk)];
     window.__messages = messages.length;
     window.__largestMessage = Math.max(...messages.map((ps) => ps.reduce((n, p) => n + p.data.byteLength, 0)));
+    // The pieces wait while the script looks at the previews (the pause is left out of the timings).
     const next = () => {
+      if (!window.__piecesGo) {
+        window.__pausedFrom ??= performance.now();
+        setTimeout(next, 20);
+        return;
+      }
+      if (window.__pausedFrom !== undefined && window.__paused === undefined) window.__paused = performance.now() - window.__pausedFrom;
       const m = messages.shift();
       if (!m) return;
       window.postMessage({ kind: 'pieces', token: 1, pieces: m }, '*');
       setTimeout(next, 0);
     };
-    setTimeout(next, 0);
   }, { text: jsonText.lstm, T, H });
+  // The previews, before the data: the |dL/dh| heatmap and its tooltip naming a bin.
+  const previewHeat = page.locator('[data-testid="heatmap-grad-0-forward"]');
+  await page.waitForFunction(() => window.__previewAt, null, { timeout: 60000 });
+  await previewHeat.scrollIntoViewIfNeeded();
+  const pbox = await previewHeat.boundingBox();
+  await page.mouse.move(pbox.x + pbox.width * 0.4, pbox.y + pbox.height * 0.45, { steps: 2 });
+  await page.waitForSelector('[data-testid="heatmap-grad-0-forward"] .gl-heat-tip:not([hidden])');
+  await previewHeat.screenshot({ path: path.join(outDir, 'panel-large-heat-preview-dark.png') });
+  shots.push(path.relative(root, path.join(outDir, 'panel-large-heat-preview-dark.png')));
+  await page.mouse.move(0, 0);
+  await page.evaluate(() => { window.__piecesGo = true; });
   try {
     await page.waitForSelector('body[data-state="rendered"]', { timeout: 120000 });
   } catch (e) {
@@ -181,8 +220,9 @@ async function largeReport({ context, page }) {
     throw new Error(`the large report did not render (state ${await page.evaluate(() => document.body.dataset.state)}): ${e.message}`);
   }
   if (cdp) fs.writeFileSync(process.env.GL_CPU_PROFILE, JSON.stringify((await cdp.send('Profiler.stop')).profile));
-  const render = await page.evaluate(() => performance.now() - window.__sentAt);
+  const render = await page.evaluate(() => performance.now() - window.__sentAt - (window.__paused ?? 0));
   const firstPaint = await page.evaluate(() => Number(document.body.dataset.firstPaint) - window.__sentAt);
+  const heatPreview = await page.evaluate(() => (window.__previewAt ? `|dL/dh| heatmap preview (${window.__previewed} bins; decimating all took ${window.__previewMs.toFixed(0)} ms) on screen ${(window.__previewAt - window.__sentAt).toFixed(0)} ms` : 'no heatmap preview drawn'));
   const delivery = await page.evaluate(() => `${window.__messages} messages of at most ${(window.__largestMessage / 1e6).toFixed(1)} MB`);
   // A screenshot of the page or of one element, listed with the others.
   const shoot = async (what, name) => {
@@ -225,7 +265,7 @@ async function largeReport({ context, page }) {
   const tip = Date.now() - tipStart;
   const longest = await page.evaluate(() => window.__longest);
   if (process.env.GL_LONG_TASKS) console.log('long tasks (start+duration ms after the first message):', await page.evaluate(() => (window.__tasks ?? []).join(' ')));
-  timings.push(`T = ${T}, H = ${H}: first paint (verdicts + flow chart) ${firstPaint.toFixed(0)} ms, all data in and every chart drawn ${render.toFixed(0)} ms (${delivery}), heatmap zoom ${zoom} ms (window ${before} → ${after}), flow chart zoom (drawn steps ${flowZoom}, about one bin per pixel), tooltip ${tip} ms, longest main-thread task ${longest.toFixed(0)} ms`);
+  timings.push(`T = ${T}, H = ${H}: first paint (verdicts + flow chart) ${firstPaint.toFixed(0)} ms, ${heatPreview}, all data in and every chart drawn ${render.toFixed(0)} ms (${delivery}), heatmap zoom ${zoom} ms (window ${before} → ${after}), flow chart zoom (drawn steps ${flowZoom}, about one bin per pixel), tooltip ${tip} ms, longest main-thread task ${longest.toFixed(0)} ms`);
   await shoot(page, 'panel-large-dark.png');
   await context.close();
 }

@@ -15,7 +15,7 @@ import { panelHtml, webviewAssetsRoot } from './webviewHtml';
 import { readConfig, toAnalysisSettings } from './settings';
 import { ReportStore } from './reportStore';
 import { panelWording } from '../protocol/wording';
-import { bulkBytes, PieceCollector, pieceMessages, splitModels } from '../protocol/pieces';
+import { bulkBytes, PieceCollector, pieceMessages, previewsOf, splitModels, type TensorPreview } from '../protocol/pieces';
 import { collectGarbage } from '../runtime/gc';
 import type { InputOffers } from './inputOffers';
 
@@ -193,6 +193,14 @@ export class AnalysisPanel implements vscode.Disposable {
     await this.post({ kind: 'show', models: split.lean, settings, pending: { token, bytes: split.bytes } });
     this.deps.log.info(`sent the report to the panel; its ${(split.bytes / 1e6).toFixed(0)} MB of per-step tensors follow in pieces`);
     void (async () => {
+      // The heatmaps' previews first, a tensor a task (tens of ms each at T = 10 000, H = 1024).
+      const previews: TensorPreview[] = [];
+      for (const p of previewsOf(split)) {
+        previews.push(p);
+        await new Promise((resolve) => setImmediate(resolve));
+        if (token !== this.delivery || this.disposed) return;
+      }
+      if (previews.length) await this.post({ kind: 'previews', token, previews });
       for (const pieces of pieceMessages(split.bulk)) {
         // As the panel asks (see piecesWanted): it has painted the lean report first.
         while (this.credit.token === token && this.credit.count === 0 && token === this.delivery && !this.disposed) {

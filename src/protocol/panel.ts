@@ -4,7 +4,7 @@
  * travel inside the Report as typed arrays (postMessage transfers them), never as JSON lists.
  */
 import type { Report, ValueInfoSummary } from '../report/types';
-import type { TensorPiece } from './pieces';
+import type { TensorPiece, TensorPreview } from './pieces';
 
 /** What the panel's controls set; the host turns it into analysis settings. */
 export interface PanelSettings {
@@ -42,6 +42,8 @@ export type HostToPanel =
    * bulk tensors are PendingTensors) and `pieces` messages with the same token bring the rest.
    */
   | { kind: 'show'; models: PanelModel[]; settings: PanelSettings; pending?: { token: number; bytes: number } }
+  /** Between `show` and the first `pieces`: the heatmaps' previews, decimated on the host (pieces.ts HeatPreview). */
+  | { kind: 'previews'; token: number; previews: TensorPreview[] }
   | { kind: 'pieces'; token: number; pieces: TensorPiece[] }
   | { kind: 'busy'; message: string }
   /**

@@ -4,7 +4,9 @@
  * saturation and weight charts draw — in which each bulk tensor (per-step [T, B, H] tensors,
  * weight-gradient matrices, big outputs and inputs) keeps its dims but holds no data and a
  * `pending` id. Then the bulk data in pieces of at most PIECE_BYTES each, so no single message is
- * huge and the panel paints its answer while the rest is still on its way.
+ * huge and the panel paints its answer while the rest is still on its way. In between, one message
+ * of previews: the per-step tensors the heatmaps draw, decimated here at about display resolution
+ * (HeatPreview), so the heatmaps paint right after the verdicts and sharpen when the data are in.
  */
 import type { PanelModel } from './panel';
 import type { Tensor } from '../report/types';
@@ -22,6 +24,18 @@ const BULK_MIN_BYTES = 256 * 1024;
  */
 const KEEP_TOP = new Set(['model', 'runtime', 'input', 'objective', 'clipping']);
 const KEEP_IN_DIRECTION = new Set(['jacobianNorm', 'metrics']);
+/**
+ * How a heatmap shows the tensor at `path`, when one does: gradients by the max of |x| per bin,
+ * gates and states by the mean (webview/src/view.ts heatSources).
+ */
+function heatKind(path: readonly string[]): HeatPreview['kind'] | undefined {
+  if (!(path[0] === 'layers' && path[2] === 'directions')) return undefined;
+  const key = path.slice(4).join('.');
+  if (key === 'gradHidden' || key === 'gradCell') return 'max';
+  if (key === 'hidden' || key === 'cell' || (path.length === 6 && path[4] === 'gates')) return 'mean';
+  return undefined;
+}
+
 /** Whether the value at `path` (keys from the report down) is never bulk. */
 function kept(path: readonly string[]): boolean {
   if (path.length === 1) return KEEP_TOP.has(path[0]);
@@ -34,7 +48,36 @@ export interface PendingTensor extends Tensor {
   pending: number;
   /** The element type of the data to come. */
   dtype: 'float32' | 'float64';
+  /** For a [T, B, H] tensor the panel draws as a heatmap: its picture at display resolution (a `previews` message), drawn until the data are in. */
+  preview?: HeatPreview;
+  /** The panel stopped loading the data (they will not come). */
+  stopped?: boolean;
 }
+
+/**
+ * A [T, B, H] tensor decimated on the host for its heatmap (what the panel draws of it zoomed out,
+ * before its data arrive). The value of (t, u) is the heatmap's default: the mean over the batch
+ * of |x| (`max`: gradients) or of x (`mean`: gates and states). Bin (c, r) covers the steps
+ * [⌊c·T/cols⌋, ⌊(c+1)·T/cols⌋) and the units [⌊r·H/rows⌋, ⌊(r+1)·H/rows⌋); `values[r·cols + c]` is the
+ * max (NaN ignored; −Infinity when every value is NaN) or the mean (of the non-NaN values; NaN when
+ * none) over it. `lo`, `hi`, `minPositive` are over every (t, u) (NaN ignored), so the colour scale
+ * is the one the full data will give.
+ */
+export interface HeatPreview {
+  kind: 'max' | 'mean';
+  cols: number;
+  rows: number;
+  values: Float32Array;
+  lo: number;
+  hi: number;
+  minPositive: number;
+}
+
+/** Bins of a tensor's preview, at most this many steps × units (the panel draws ≤ 1000 × 256 bins, zoomed out). */
+export const PREVIEW_COLS = 512;
+export const PREVIEW_ROWS = 128;
+/** All previews of one delivery together stay under this many bytes (their grids shrink to fit). */
+export const PREVIEW_BUDGET_BYTES = 4 * 1024 * 1024;
 
 /** One message's worth of bulk data: values [offset, offset + data.length) of tensor `id`. */
 export interface TensorPiece {
@@ -49,6 +92,14 @@ export interface SplitModels {
   /** The bulk tensors, by pending id. */
   bulk: Tensor[];
   bytes: number;
+  /** The bulk tensors a heatmap draws (by pending id), and how: what previewsOf() decimates. */
+  heatmaps: { id: number; kind: HeatPreview['kind'] }[];
+}
+
+/** A preview for the pending tensor `id`. */
+export interface TensorPreview {
+  id: number;
+  preview: HeatPreview;
 }
 
 function isTensor(v: unknown): v is Tensor {
@@ -81,11 +132,14 @@ export function splitModels(models: PanelModel[], threshold = SPLIT_ABOVE_BYTES)
   const total = bulkBytes(models);
   if (total <= threshold) return null;
   const bulk: Tensor[] = [];
+  const heatmaps: SplitModels['heatmaps'] = [];
   const copy = (v: unknown, path: string[]): unknown => {
     if (v === null || typeof v !== 'object' || kept(path) || ArrayBuffer.isView(v)) return v;
     if (isTensor(v)) {
       if (v.data.byteLength < BULK_MIN_BYTES) return v;
       const p: PendingTensor = { dims: v.dims.slice(), data: new (v.data.constructor as Float32ArrayConstructor)(0), pending: bulk.length, dtype: v.data instanceof Float64Array ? 'float64' : 'float32' };
+      const kind = heatKind(path);
+      if (kind && v.dims.length === 3 && v.dims.every((n) => n > 0)) heatmaps.push({ id: p.pending, kind });
       bulk.push(v);
       return p;
     }
@@ -95,7 +149,120 @@ export function splitModels(models: PanelModel[], threshold = SPLIT_ABOVE_BYTES)
     return out;
   };
   const lean = models.map((m) => ({ ...m, report: copy(m.report, []) as PanelModel['report'] }));
-  return { lean, bulk, bytes: total };
+  return { lean, bulk, bytes: total, heatmaps };
+}
+
+/**
+ * The previews of a split's heatmap tensors, one at a time (the host can yield between them), their
+ * grids shrunk alike so that all of them fit PREVIEW_BUDGET_BYTES: the `previews` message.
+ */
+export function* previewsOf(split: Pick<SplitModels, 'bulk' | 'heatmaps'>): Generator<TensorPreview> {
+  const grid = (t: Tensor) => [Math.min(PREVIEW_COLS, t.dims[0]), Math.min(PREVIEW_ROWS, t.dims[2])];
+  const full = split.heatmaps.reduce((n, w) => n + 4 * grid(split.bulk[w.id]).reduce((a, b) => a * b), 0);
+  const shrink = full > PREVIEW_BUDGET_BYTES ? Math.sqrt(PREVIEW_BUDGET_BYTES / full) : 1;
+  for (const w of split.heatmaps) {
+    const t = split.bulk[w.id];
+    const [cols, rows] = grid(t).map((n) => Math.max(1, Math.floor(n * shrink)));
+    yield { id: w.id, preview: heatPreview(t, w.kind, cols, rows) };
+  }
+}
+
+/** First index of each of `n` equal bins over `length` items, and `length` at the end: bin k is [at[k], at[k + 1]). */
+export function binStarts(length: number, n: number): Int32Array {
+  const at = new Int32Array(n + 1);
+  for (let k = 0; k <= n; k++) at[k] = Math.floor((k * length) / n);
+  return at;
+}
+
+/** The preview of a [T, B, H] tensor (see HeatPreview) on a cols × rows grid (cols ≤ T, rows ≤ H). */
+export function heatPreview(t: Tensor, kind: HeatPreview['kind'], cols: number, rows: number): HeatPreview {
+  const [T, B, H] = t.dims;
+  if (t.dims.length !== 3 || cols < 1 || rows < 1 || cols > T || rows > H) throw new RangeError(`no ${cols} × ${rows} preview of a [${t.dims.join(', ')}] tensor`);
+  const x = t.data;
+  const abs = kind === 'max';
+  const acc = new PreviewAccumulator(abs, cols, rows, binStarts(H, rows));
+  const colAt = binStarts(T, cols);
+  // The batch mean of |x| or x, summed in the heatmap's own order (B = 1: x itself, read in place).
+  const line = B > 1 ? new Float64Array(H) : undefined;
+  for (let c = 0; c < cols; c++) {
+    for (let s = colAt[c]; s < colAt[c + 1]; s++) {
+      const base = s * B * H;
+      if (!line) {
+        acc.add(x, base, c);
+        continue;
+      }
+      line.fill(0);
+      for (let b = 0; b < B; b++) {
+        const o = base + b * H;
+        for (let u = 0; u < H; u++) line[u] += abs ? Math.abs(x[o + u]) : x[o + u];
+      }
+      for (let u = 0; u < H; u++) line[u] /= B;
+      acc.add(line, 0, c);
+    }
+  }
+  return acc.preview(kind);
+}
+
+/** One pass over a preview's values, a step's H values at a time (written for speed: 10⁷ values in tens of ms). */
+class PreviewAccumulator {
+  private readonly best: Float64Array;
+  private readonly sums: Float64Array;
+  private readonly counts: Float64Array;
+  private lo = Infinity;
+  private hi = -Infinity;
+  private minPositive = Infinity;
+
+  constructor(private readonly abs: boolean, private readonly cols: number, private readonly rows: number, private readonly rowAt: Int32Array) {
+    this.best = new Float64Array(abs ? cols * rows : 0).fill(-Infinity);
+    this.sums = new Float64Array(abs ? 0 : cols * rows);
+    this.counts = new Float64Array(abs ? 0 : cols * rows);
+  }
+
+  /** Step values v[o + u], u < H (|·| taken here when `abs` and v is the tensor itself), into column c. */
+  add(v: Float32Array | Float64Array, o: number, c: number): void {
+    let { lo, hi, minPositive } = this;
+    const { rowAt, cols, abs } = this;
+    for (let r = 0; r < this.rows; r++) {
+      const i = r * cols + c;
+      const end = o + rowAt[r + 1];
+      if (abs) {
+        let m = this.best[i];
+        for (let u = o + rowAt[r]; u < end; u++) {
+          const a = Math.abs(v[u]);
+          if (a > m) m = a;
+          if (a < lo) lo = a;
+          if (a > 0 && a < minPositive) minPositive = a;
+        }
+        this.best[i] = m;
+        if (m > hi) hi = m;
+      } else {
+        let sum = 0;
+        let n = 0;
+        for (let u = o + rowAt[r]; u < end; u++) {
+          const a = v[u];
+          if (a < lo) lo = a;
+          if (a > hi) hi = a;
+          if (a > 0 && a < minPositive) minPositive = a;
+          if (a === a) {
+            sum += a;
+            n++;
+          }
+        }
+        this.sums[i] += sum;
+        this.counts[i] += n;
+      }
+    }
+    this.lo = lo;
+    this.hi = hi;
+    this.minPositive = minPositive;
+  }
+
+  preview(kind: HeatPreview['kind']): HeatPreview {
+    const { cols, rows, lo, hi, minPositive } = this;
+    const values = new Float32Array(cols * rows);
+    for (let i = 0; i < values.length; i++) values[i] = this.abs ? this.best[i] : this.counts[i] ? this.sums[i] / this.counts[i] : NaN;
+    return { kind, cols, rows, values, lo, hi, minPositive };
+  }
 }
 
 /** The bulk data cut into messages of at most `maxBytes` each (each piece its own copy: a view would carry its whole buffer along). */
@@ -153,6 +320,23 @@ export class PieceCollector {
     return this.targets.size === 0;
   }
 
+  /** Marks the tensors still pending as never to come (the panel's Stop). */
+  stop(): void {
+    for (const t of this.targets.values()) t.tensor.stopped = true;
+  }
+
+  /** Puts previews on their pending tensors (those still pending); returns how many it placed. */
+  addPreviews(previews: TensorPreview[]): number {
+    let n = 0;
+    for (const p of previews) {
+      const t = this.targets.get(p.id);
+      if (!t) continue;
+      t.tensor.preview = p.preview;
+      n++;
+    }
+    return n;
+  }
+
   /** Takes one message's pieces; returns the tensors it completed. */
   add(pieces: TensorPiece[]): Tensor[] {
     const completed: Tensor[] = [];
@@ -169,6 +353,7 @@ export class PieceCollector {
         tensor.data = t.data;
         delete tensor.pending;
         delete tensor.dtype;
+        delete tensor.preview;
         this.targets.delete(p.id);
         this.bulk[p.id] = tensor;
         completed.push(tensor);

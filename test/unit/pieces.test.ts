@@ -5,7 +5,7 @@
  */
 import * as assert from 'assert';
 import * as v8 from 'v8';
-import { bulkBytes, isPending, PieceCollector, pieceMessages, splitModels } from '../../src/protocol/pieces';
+import { bulkBytes, heatPreview, isPending, PieceCollector, pieceMessages, PREVIEW_BUDGET_BYTES, previewsOf, splitModels, type HeatPreview, type PendingTensor } from '../../src/protocol/pieces';
 import type { PanelModel } from '../../src/protocol/panel';
 import type { Report, Tensor } from '../../src/report/types';
 
@@ -109,5 +109,101 @@ describe('panel delivery in two phases: lean report first, bulk tensors in bound
     assert.deepStrictEqual(Array.from(b.gradCell!.data), Array.from(a.gradCell!.data));
     assert.deepStrictEqual(Array.from(copy[0].report.outputs.Y.data), Array.from(model.report.outputs.Y.data));
     assert.ok(isPending(split.lean[0].report.layers[0].directions[0].gradCell));
+  });
+
+  describe('heatmap previews, decimated on the host', () => {
+    /** The value the heatmap draws at (t, u) by default: the batch mean of |x| or x (webview/src/heatmap.ts rowValues). */
+    const valueAt = (x: Tensor, t: number, u: number, abs: boolean): number => {
+      const [, B, H] = x.dims;
+      let s = 0;
+      for (let b = 0; b < B; b++) { const v = x.data[(t * B + b) * H + u]; s += abs ? Math.abs(v) : v; }
+      return B > 1 ? s / B : s;
+    };
+    /** Brute force over one bin's cells: the oracle for the preview's one pass. */
+    const binOracle = (x: Tensor, kind: HeatPreview['kind'], t0: number, t1: number, u0: number, u1: number): number => {
+      let best = -Infinity;
+      let sum = 0;
+      let n = 0;
+      for (let t = t0; t < t1; t++) {
+        for (let u = u0; u < u1; u++) {
+          const v = valueAt(x, t, u, kind === 'max');
+          if (v > best) best = v;
+          if (!Number.isNaN(v)) { sum += v; n++; }
+        }
+      }
+      return kind === 'max' ? best : n ? sum / n : NaN;
+    };
+    const randomTensor = (T: number, B: number, H: number, seed: number): Tensor => {
+      let s = seed;
+      const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+      const data = new Float32Array(T * B * H);
+      // Signs, six decades, a few exact zeros and NaNs: what gradients and gates hold.
+      for (let i = 0; i < data.length; i++) {
+        const r = rnd();
+        data[i] = r < 0.01 ? NaN : r < 0.03 ? 0 : (rnd() - 0.5) * 10 ** (-6 * rnd());
+      }
+      return { dims: [T, B, H], data };
+    };
+
+    for (const [T, B, H, cols, rows] of [[1000, 1, 72, 512, 72], [997, 3, 50, 123, 7], [40, 2, 9, 40, 9], [5, 1, 3, 1, 1]]) {
+      for (const kind of ['max', 'mean'] as const) {
+        it(`${kind} per bin is the exact ${kind} over its cells (T = ${T}, B = ${B}, H = ${H} on ${cols} × ${rows} bins); the colour scale's range is the whole tensor's`, () => {
+          const x = randomTensor(T, B, H, T + B + H);
+          const p = heatPreview(x, kind, cols, rows);
+          assert.strictEqual(p.values.length, cols * rows);
+          for (let r = 0; r < rows; r++) {
+            for (let c = 0; c < cols; c++) {
+              const want = binOracle(x, kind, Math.floor((c * T) / cols), Math.floor(((c + 1) * T) / cols), Math.floor((r * H) / rows), Math.floor(((r + 1) * H) / rows));
+              const got = p.values[r * cols + c];
+              if (kind === 'max') assert.strictEqual(got, Math.fround(want), `bin (${c}, ${r})`);
+              else assert.ok(Number.isNaN(want) ? Number.isNaN(got) : Math.abs(got - want) <= 1e-6 * Math.abs(want) + 1e-30, `bin (${c}, ${r}): ${got} vs ${want}`);
+            }
+          }
+          let lo = Infinity;
+          let hi = -Infinity;
+          let minPositive = Infinity;
+          for (let t = 0; t < T; t++) {
+            for (let u = 0; u < H; u++) {
+              const v = valueAt(x, t, u, kind === 'max');
+              if (v < lo) lo = v;
+              if (v > hi) hi = v;
+              if (v > 0 && v < minPositive) minPositive = v;
+            }
+          }
+          assert.deepStrictEqual([p.lo, p.hi, p.minPositive], [lo, hi, minPositive]);
+          // The largest bin is the tensor's maximum: no spike is lost.
+          if (kind === 'max') assert.strictEqual(Math.max(...p.values), Math.fround(hi));
+        });
+      }
+    }
+
+    it('previews come for exactly the heatmap tensors, within the budget; the panel puts them on its pending tensors, and the data replace them', () => {
+      const model = bigModel(3000, 128);
+      const split = splitModels([model])!;
+      const byId = new Map([...previewsOf(split)].map((p) => [p.id, p.preview]));
+      const panelModels = structuredClone(split.lean);
+      const panel = new PieceCollector(panelModels);
+      assert.strictEqual(panel.addPreviews(structuredClone([...previewsOf(split)])), byId.size);
+      const lean = split.lean[0].report;
+      const ld = lean.layers[0].directions[0];
+      const idOf = (t: Tensor | undefined) => (t as PendingTensor).pending;
+      for (const [name, t, kind] of [['gradHidden', ld.gradHidden, 'max'], ['gradCell', ld.gradCell, 'max'], ['hidden', ld.hidden, 'mean'], ['cell', ld.cell, 'mean'],
+        ...Object.entries(ld.gates!).map(([g, t]) => [`gate ${g}`, t, 'mean'])] as [string, Tensor, string][]) {
+        const p = byId.get(idOf(t));
+        assert.strictEqual(p?.kind, kind, name);
+        assert.deepStrictEqual([p!.cols, p!.rows], [512, 128], name);
+      }
+      assert.ok(!byId.has(idOf(lean.outputs.Y)) && !byId.has(idOf(lean.inputValues!.x)), 'outputs and inputs: no heatmap, no preview');
+      assert.deepStrictEqual(byId.get(idOf(ld.gradHidden))!.values, heatPreview(model.report.layers[0].directions[0].gradHidden!, 'max', 512, 128).values);
+      // Many layers: the grids shrink so that all previews fit the budget.
+      const many = splitModels(Array.from({ length: 6 }, () => bigModel(3000, 128)))!;
+      const bytes = [...previewsOf(many)].reduce((n, p) => n + p.preview.values.byteLength, 0);
+      assert.ok(bytes <= PREVIEW_BUDGET_BYTES && bytes > PREVIEW_BUDGET_BYTES / 2, `${bytes} bytes of previews`);
+      // The panel's copy: previews on the pending tensors until their data are in.
+      const pd = panelModels[0].report.layers[0].directions[0].gradHidden as PendingTensor;
+      assert.strictEqual(pd.preview?.kind, 'max');
+      for (const pieces of pieceMessages(split.bulk)) panel.add(structuredClone(pieces));
+      assert.ok(panel.done && !('preview' in pd) && pd.data.length === 3000 * 128 && !isPending(pd));
+    });
   });
 });

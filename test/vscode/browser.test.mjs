@@ -385,7 +385,9 @@ try {
       new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__long = Math.max(window.__long, e.duration); }).observe({ type: 'longtask' });
       new MutationObserver(() => {
         if (!window.__verdictAt && [...document.querySelectorAll('.gl-dir-title')].some((el) => /T=5000/.test(el.textContent ?? '')) && document.querySelector('[data-testid^="verdict-card-"]')) window.__verdictAt = Date.now();
-      }).observe(document.body, { childList: true, subtree: true });
+        const preview = document.querySelector('[data-testid="heatmap-grad-0-forward"]')?.dataset.preview;
+        if (!window.__previewAt && preview && preview !== 'loading') window.__previewAt = Date.now();
+      }).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['data-preview'] });
     });
     await frame.locator('[data-testid="settings-toggle"]').click();
     await frame.locator('[data-testid="control-seqlen"]').fill(String(LONG_T));
@@ -414,6 +416,10 @@ try {
     if (!rendered) throw new Error('the T = 5000 result never reached the "rendered" state (its heatmaps)');
     const heat = frame.locator('[data-testid="heatmap-grad-0-forward"]');
     if (!(await heat.locator('canvas').count())) throw new Error('no |dL/dh_t| heatmap after the per-step tensors arrived');
+    if (await heat.getAttribute('data-preview')) throw new Error('the |dL/dh_t| heatmap still draws its preview after the per-step tensors arrived');
+    // (Whether the host's preview was drawn first depends on how fast the pieces came: reported, not required.)
+    const previewAt = await frame.evaluate(() => window.__previewAt);
+    console.log(`      |dL/dh_t| heatmap: ${previewAt ? `the host's preview on screen ${previewAt - done} ms after the analysis, then` : 'no preview drawn (the data came first);'} full resolution once the per-step tensors arrived`);
     const longest = await frame.evaluate(() => window.__long);
     console.log(`      longest webview task ${longest.toFixed(0)} ms`);
     if (longest > 200) throw new Error(`a ${longest.toFixed(0)} ms long task in the webview (≤ 200 ms expected)`);

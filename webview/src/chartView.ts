@@ -13,6 +13,8 @@ export interface ChartContext {
 export interface Renderable {
   render(p: Palette): void;
   dispose(): void;
+  /** Some of a big result's data (previews) arrived: draw again if they are yours. */
+  dataArrived?(): void;
 }
 
 /** ECharts' own "save as image" glyph. */

@@ -4,7 +4,10 @@
  * for the visible window: at most one bin per pixel (≤ 1000 columns × 256 rows), max |·| per bin
  * for magnitudes (a spike never disappears) and the mean for gate values. Zooming re-bins from the
  * full data, so cells become exact when few enough are visible. Tooltips always read the hovered
- * (t, unit) from the full tensor, never from a bin.
+ * (t, unit) from the full tensor, never from a bin. While a big result's data are still on their
+ * way, the chart draws the host's preview of the tensor instead (protocol/pieces.ts HeatPreview:
+ * the same values binned at about display resolution, with the full tensor's colour scale) and
+ * its tooltip names the bin.
  */
 import { timeAxisName, timeInterval, timeTick, timeTitle, type TimeAxis } from './timeAxis';
 import type { Tensor } from '../../src/report/types';
@@ -13,6 +16,7 @@ import { axisStyle, baseOption, ChartView, type ChartContext, type Renderable } 
 import { diverging, viridis, type ColorMap } from './colormap';
 import { escapeHtml, logTick, num, tipValue } from './format';
 import type { Palette } from './theme';
+import { binStarts, isPending, type HeatPreview, type PendingTensor } from '../../src/protocol/pieces';
 
 export interface HeatSource {
   /** Stable key ("gradHidden", "gate:forget", …). */
@@ -144,6 +148,36 @@ export class HeatmapView implements Renderable {
     return { T, B, H };
   }
 
+  /** The tensor's data are still to come (or stopped), with or without the host's preview. */
+  private get pending(): PendingTensor | undefined {
+    const t = this.source.tensor;
+    return isPending(t) ? t : undefined;
+  }
+
+  /** Previews arrived, the data stopped coming: a chart of a pending tensor draws again. */
+  dataArrived(): void {
+    if (!this.pending) return;
+    this.scale = undefined;
+    if (this.view.palette) this.view.render(this.view.palette);
+  }
+
+  /** The host's preview, while the tensor's data are not here yet. */
+  private get preview(): HeatPreview | undefined {
+    const t = this.source.tensor;
+    return isPending(t) ? t.preview : undefined;
+  }
+
+  private previewGrid?: { preview: HeatPreview; colAt: Int32Array; rowAt: Int32Array };
+
+  /** The preview's bin edges (cached per preview). */
+  private grid0(p: HeatPreview): { colAt: Int32Array; rowAt: Int32Array } {
+    if (this.previewGrid?.preview !== p) {
+      const { T, H } = this.dims;
+      this.previewGrid = { preview: p, colAt: binStarts(T, p.cols), rowAt: binStarts(H, p.rows) };
+    }
+    return this.previewGrid;
+  }
+
   setSource(source: HeatSource): void {
     this.source = source;
     this.scale = undefined;
@@ -193,6 +227,10 @@ export class HeatmapView implements Renderable {
   /** The colour scale over the whole tensor (not the window), so colours keep their meaning while zooming. */
   private colourScale(): Scale {
     if (this.scale) return this.scale;
+    const preview = this.preview;
+    if (preview) return (this.scale = this.scaleFrom(preview));
+    // Nothing to scale yet (not cached: the preview or the data will bring the scale).
+    if (this.pending) return { kind: 'linear', lo: 0, hi: 1 };
     const { T, H } = this.dims;
     const row = new Float64Array(H);
     const stats = new RangeStats();
@@ -204,7 +242,7 @@ export class HeatmapView implements Renderable {
     return this.scale;
   }
 
-  private scaleFrom({ lo, hi, minPositive }: RangeStats): Scale {
+  private scaleFrom({ lo, hi, minPositive }: { lo: number; hi: number; minPositive: number }): Scale {
     if (!Number.isFinite(lo) || !Number.isFinite(hi)) lo = hi = 0;
     if (this.source.magnitude) {
       // Twelve decades below the maximum are plenty; a vanishing RNN spans about eleven.
@@ -268,8 +306,26 @@ export class HeatmapView implements Renderable {
     const colEnd = new Int32Array(cols);
     const rowStart = new Int32Array(rows);
     const rowEnd = new Int32Array(rows);
+    const waiting = this.pending;
+    if (waiting && !waiting.preview) {
+      chart.setOption({
+        graphic: [{
+          id: 'loading', type: 'text', silent: true, x: r.x + r.w / 2, y: r.y + r.h / 2,
+          style: { text: waiting.stopped ? 'Not loaded: loading was stopped. Re-run to load it.' : 'Loading…', fill: p.muted, fontSize: 12, fontFamily: p.font, align: 'center', verticalAlign: 'middle' },
+        }],
+      }, { lazyUpdate: false });
+      this.el.dataset.preview = 'loading';
+      return;
+    }
     binSpans(w.x0, w.x1, T, colStart, colEnd);
     binSpans(w.y0, w.y1, H, rowStart, rowEnd);
+    const preview = this.preview;
+    if (preview) {
+      this.paint(this.previewBins(preview, colStart, colEnd, rowStart, rowEnd), undefined, cols, rows, r, w, p);
+      this.el.dataset.preview = `${preview.cols}x${preview.rows}`;
+      return;
+    }
+    delete this.el.dataset.preview;
     const uLo = rowStart[0];
     const uHi = rowEnd[rows - 1];
     const line = new Float64Array(uHi - uLo);
@@ -311,6 +367,56 @@ export class HeatmapView implements Renderable {
       }
     }
     if (stats && lastT === T - 1) this.scale = this.scaleFrom(stats);
+    this.paint(bins, counts, cols, rows, r, w, p);
+  }
+
+  /**
+   * The display bins from the preview's: the max of the preview bins a display bin overlaps, or
+   * their mean weighted by the cells each covers (preview bins are coarser than the display's
+   * only when zoomed in, and then the picture is blocky until the data are in).
+   */
+  private previewBins(pv: HeatPreview, colStart: Int32Array, colEnd: Int32Array, rowStart: Int32Array, rowEnd: Int32Array): Float64Array {
+    const { T, H } = this.dims;
+    const { colAt, rowAt } = this.grid0(pv);
+    // Preview bin holding step t: the last k with ⌊k·T/cols⌋ ≤ t.
+    const colOf = (t: number) => Math.ceil(((t + 1) * pv.cols) / T) - 1;
+    const rowOf = (u: number) => Math.ceil(((u + 1) * pv.rows) / H) - 1;
+    const cols = colStart.length;
+    const rows = rowStart.length;
+    const bins = new Float64Array(cols * rows);
+    const max = pv.kind === 'max';
+    for (let k = 0; k < rows; k++) {
+      const ra = rowOf(rowStart[k]);
+      const rb = rowOf(rowEnd[k] - 1);
+      for (let c = 0; c < cols; c++) {
+        const ca = colOf(colStart[c]);
+        const cb = colOf(colEnd[c] - 1);
+        let best = -Infinity;
+        let sum = 0;
+        let weight = 0;
+        for (let j = ra; j <= rb; j++) {
+          for (let i = ca; i <= cb; i++) {
+            const v = pv.values[j * pv.cols + i];
+            if (max) {
+              if (v > best) best = v;
+            } else if (v === v) {
+              const n = (colAt[i + 1] - colAt[i]) * (rowAt[j + 1] - rowAt[j]);
+              sum += v * n;
+              weight += n;
+            }
+          }
+        }
+        bins[k * cols + c] = max ? best : weight ? sum / weight : NaN;
+      }
+    }
+    return bins;
+  }
+
+  /** Colours the bins (sums with `counts`, else values; −Infinity or NaN: no colour) and shows them as the chart's image. */
+  private paint(bins: Float64Array, counts: Float64Array | undefined, cols: number, rows: number,
+    r: { x: number; y: number; w: number; h: number }, w: { x0: number; x1: number; y0: number; y1: number }, p: Palette): void {
+    const chart = this.view.chart;
+    const { T } = this.dims;
     const map = this.colourMap();
     const canvas = document.createElement('canvas');
     canvas.width = cols;
@@ -389,7 +495,7 @@ export class HeatmapView implements Renderable {
       title: {
         text: `${this.source.label}${batchText}`, left: 4, top: 4,
         textStyle: { color: p.fg, fontSize: 12, fontWeight: 600, fontFamily: p.font },
-        subtext: this.hopts.compact ? '' : `${this.colourScale().kind === 'log' ? 'log colour scale' : 'linear colour scale'}${T * H > MAX_COLS * MAX_ROWS ? ` · ${binText}` : ''}`,
+        subtext: this.hopts.compact ? '' : `${this.colourScale().kind === 'log' ? 'log colour scale' : 'linear colour scale'}${this.pending ? (this.pending.stopped ? ' · preview (loading stopped: re-run for single cells)' : ' · preview, sharpens when the data are in') : T * H > MAX_COLS * MAX_ROWS ? ` · ${binText}` : ''}`,
         subtextStyle: { color: p.muted, fontSize: 10 }, itemGap: 4,
       },
       toolbox: this.view.toolbox(p, 'xy'),
@@ -433,11 +539,24 @@ export class HeatmapView implements Renderable {
       this.tip.hidden = true;
       return;
     }
+    if (this.pending && !this.preview) {
+      this.tip.hidden = true;
+      return;
+    }
     const data = this.source.tensor.data;
     const float32 = data instanceof Float32Array;
     const sym = this.source.symbol;
     const lines: string[] = [];
-    if (this.batch === 'mean' && B > 1) {
+    const preview = this.preview;
+    if (preview) {
+      // No single values yet: the preview bin under the pointer.
+      const { colAt, rowAt } = this.grid0(preview);
+      const c = Math.ceil(((t + 1) * preview.cols) / T) - 1;
+      const k = Math.ceil(((u + 1) * preview.rows) / H) - 1;
+      const what = preview.kind === 'max' ? `max of ${B > 1 ? 'the batch mean of ' : ''}|${sym}|` : `mean of ${B > 1 ? 'the batch mean of ' : ''}${sym}`;
+      lines.push(`<div class="gl-tip-row"><span class="gl-tip-name">${escapeHtml(what)}</span><span class="gl-tip-value">${tipValue(preview.values[k * preview.cols + c])}</span></div>`);
+      lines.push(`<div class="gl-tip-note">over t ${colAt[c]}–${colAt[c + 1] - 1}, units ${rowAt[k]}–${rowAt[k + 1] - 1} (a preview: ${this.pending?.stopped ? 're-run to load single values' : 'single values once the per-step data are in'})</div>`);
+    } else if (this.batch === 'mean' && B > 1) {
       const row = new Float64Array(1);
       this.rowValues(t, u, u + 1, row);
       lines.push(`<div class="gl-tip-row"><span class="gl-tip-name">mean over batch of ${this.source.magnitude ? `|${sym}|` : sym}</span><span class="gl-tip-value">${tipValue(row[0])}</span></div>`);
@@ -452,7 +571,7 @@ export class HeatmapView implements Renderable {
     }
     if (this.hopts.tipExtra) lines.push(this.hopts.tipExtra(t, this.batch === 'mean' ? 0 : this.batch));
     const d = this.drawn;
-    if (d) {
+    if (d && !preview) {
       const tPerBin = (d.t1 - d.t0) / d.cols;
       const uPerBin = (d.u1 - d.u0) / d.rows;
       if (tPerBin > 1 || uPerBin > 1) {

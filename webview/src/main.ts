@@ -127,6 +127,10 @@ class Panel {
         // The bulk tensors, a few messages at a time, once this lean report is on screen.
         if (m.pending) this.host.post({ kind: 'piecesWanted', token: m.pending.token, count: PIECES_AHEAD });
         return;
+      case 'previews':
+        // The heatmaps drawn so far (and those still to mount) show the previews at once.
+        if (this.incoming?.token === m.token && this.incoming.collector.addPreviews(m.previews)) this.registry.dataArrived();
+        return;
       case 'pieces':
         this.pieces(m.token, m.pieces);
         return;
@@ -205,9 +209,9 @@ class Panel {
       this.host.post({ kind: 'stopPieces', token: inc.token });
       this.incoming = undefined;
       this.loading.hidden = true;
-      for (const el of this.content.querySelectorAll<HTMLElement>('.gl-loading-bulk')) {
-        el.textContent = 'Not loaded: loading the per-step tensors was stopped. Re-run to load them.';
-      }
+      // The heatmaps say so (they keep their previews).
+      c.stop();
+      this.registry.dataArrived();
     });
     this.loading.replaceChildren(
       h('vscode-progress-ring', { class: 'gl-loading-ring' }),

@@ -61,6 +61,12 @@ export class Registry {
     return !this.disposed;
   }
 
+  /** Tells every live chart that more of the result's data arrived (charts still to mount will see them anyway). */
+  dataArrived(): void {
+    for (const r of this.live) r.dataArrived?.();
+    for (const c of this.children) c.dataArrived();
+  }
+
   /** Re-renders every live chart (theme change); unopened children stay pending. */
   renderAll(p: Palette): void {
     for (const r of this.live) r.render(p);
@@ -374,18 +380,19 @@ function directionSection(model: PanelModel, modelIndex: number, li: number, lay
   const tools = h('div', { class: 'gl-heat-tools' });
   if (B > 1 && (grad || others.length)) {
     const opts = [{ value: 'mean', label: `mean over the ${B} batch elements` }, ...Array.from({ length: Math.min(B, 256) }, (_, b) => ({ value: String(b), label: `batch element ${b}` }))];
-    tools.appendChild(heatDropdown('Batch', opts, 'mean', (v) => {
+    const dd = heatDropdown('Batch', opts, 'mean', (v) => {
       const sel: BatchSelection = v === 'mean' ? 'mean' : Number(v);
       for (const hv of heatViews) hv.setBatch(sel);
-    }));
+    });
+    // Previews are of the batch mean: single elements once the per-step data are in (the view is drawn again then).
+    if ([grad, ...others].some((s) => s && isPending(s.tensor))) {
+      dd.querySelector('vscode-dropdown')?.setAttribute('disabled', '');
+      dd.title = 'Single batch elements can be shown once the per-step data have arrived.';
+    }
+    tools.appendChild(dd);
   }
   const heatCol = (testid: string, label: string, source: HeatSource | undefined, picker?: HTMLElement, onView?: (v: HeatmapView) => void, note?: string) => {
     if (!source) return h('div', { class: 'gl-heat-col' }, placeholder('The per-step tensors are not in this report (it was written with --detail metrics).', testid));
-    if (isPending(source.tensor)) {
-      const wait = placeholder(`Loading ${label} (${layer.seqLen} × ${layer.hiddenSize})…`, testid);
-      wait.classList.add('gl-loading-bulk');
-      return h('div', { class: 'gl-heat-col' }, h('div', { class: 'gl-heat-picker gl-muted' }, note ?? ''), wait);
-    }
     const el = h('div', { class: 'gl-chart gl-chart-heat', 'data-testid': testid, role: 'img', tabindex: 0, 'aria-label': `${label} heatmap over time step × unit (${layer.seqLen} × ${layer.hiddenSize}); hover for exact values` });
     registry.defer(() => {
       const v = new HeatmapView(el, ctx, `${testid.replace(/-\d+-(forward|reverse)$/, '')}-${name}`, source, { time: timeAxisOf(layer) });
