@@ -180,6 +180,7 @@ async function largeReport({ context, page }) {
       const p = gen.next();
       window.__previewMs += performance.now() - t;
       if (p.done) {
+        window.__resend = { lean: split.lean, bytes: split.bytes, previews };
         window.postMessage({ kind: 'previews', token: 1, previews }, '*');
         setTimeout(next, 0);
       } else { previews.push(p.value); setTimeout(previewNext, 0); }
@@ -267,6 +268,24 @@ async function largeReport({ context, page }) {
   if (process.env.GL_LONG_TASKS) console.log('long tasks (start+duration ms after the first message):', await page.evaluate(() => (window.__tasks ?? []).join(' ')));
   timings.push(`T = ${T}, H = ${H}: first paint (verdicts + flow chart) ${firstPaint.toFixed(0)} ms, ${heatPreview}, all data in and every chart drawn ${render.toFixed(0)} ms (${delivery}), heatmap zoom ${zoom} ms (window ${before} → ${after}), flow chart zoom (drawn steps ${flowZoom}, about one bin per pixel), tooltip ${tip} ms, longest main-thread task ${longest.toFixed(0)} ms`);
   await shoot(page, 'panel-large-dark.png');
+  // The same report again, its previews and no data; Stop: the heatmaps keep their previews and say loading stopped.
+  await page.mouse.move(0, 0);
+  await page.evaluate(() => {
+    const { lean, bytes, previews } = window.__resend;
+    window.postMessage({ kind: 'show', models: lean, pending: { token: 2, bytes },
+      settings: { seed: 0, objective: 'sum', ep: 'auto', jacobian: 'probes:8', saturationLow: 0.1, saturationHigh: 0.9, inputs: {} } }, '*');
+    window.postMessage({ kind: 'previews', token: 2, previews }, '*');
+  });
+  await page.locator('[data-testid="stop-loading"]').click({ timeout: 20000 });
+  await page.waitForSelector('body[data-state="rendered"]', { timeout: 60000 });
+  const stopped = page.locator('[data-testid="heatmap-grad-0-forward"]');
+  await stopped.scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => /^\d+x\d+$/.test(document.querySelector('[data-testid="heatmap-grad-0-forward"]')?.dataset.preview ?? ''), null, { timeout: 20000 });
+  const sbox = await stopped.boundingBox();
+  await page.mouse.move(sbox.x + sbox.width * 0.5, sbox.y + sbox.height * 0.5, { steps: 2 });
+  const stopTip = await page.locator('[data-testid="heatmap-grad-0-forward"] .gl-heat-tip:not([hidden])').innerText({ timeout: 5000 });
+  if (!/re-run to load single values/.test(stopTip)) throw new Error(`after Stop, the heatmap's tooltip does not say how to get single values: ${stopTip}`);
+  await shoot(stopped, 'panel-large-heat-stopped-dark.png');
   await context.close();
 }
 try {

@@ -193,14 +193,19 @@ export class AnalysisPanel implements vscode.Disposable {
     await this.post({ kind: 'show', models: split.lean, settings, pending: { token, bytes: split.bytes } });
     this.deps.log.info(`sent the report to the panel; its ${(split.bytes / 1e6).toFixed(0)} MB of per-step tensors follow in pieces`);
     void (async () => {
-      // The heatmaps' previews first, a tensor a task (tens of ms each at T = 10 000, H = 1024).
-      const previews: TensorPreview[] = [];
-      for (const p of previewsOf(split)) {
-        previews.push(p);
-        await new Promise((resolve) => setImmediate(resolve));
-        if (token !== this.delivery || this.disposed) return;
+      // The heatmaps' previews first, a tensor a task (tens of ms each at T = 10 000, H = 1024);
+      // without them (a failure here) the heatmaps wait for the data, which still come.
+      try {
+        const previews: TensorPreview[] = [];
+        for (const p of previewsOf(split)) {
+          previews.push(p);
+          await new Promise((resolve) => setImmediate(resolve));
+          if (token !== this.delivery || this.disposed) return;
+        }
+        if (previews.length) await this.post({ kind: 'previews', token, previews });
+      } catch (e) {
+        this.deps.log.warn(`the heatmaps' previews could not be made; they will be drawn when the data arrive: ${(e as Error).message}`);
       }
-      if (previews.length) await this.post({ kind: 'previews', token, previews });
       for (const pieces of pieceMessages(split.bulk)) {
         // As the panel asks (see piecesWanted): it has painted the lean report first.
         while (this.credit.token === token && this.credit.count === 0 && token === this.delivery && !this.disposed) {

@@ -167,6 +167,11 @@ export function* previewsOf(split: Pick<SplitModels, 'bulk' | 'heatmaps'>): Gene
   }
 }
 
+/** The bin of binStarts(length, n) holding item i: the last k with ⌊k·length/n⌋ ≤ i. */
+export function binOf(i: number, length: number, n: number): number {
+  return Math.ceil(((i + 1) * n) / length) - 1;
+}
+
 /** First index of each of `n` equal bins over `length` items, and `length` at the end: bin k is [at[k], at[k + 1]). */
 export function binStarts(length: number, n: number): Int32Array {
   const at = new Int32Array(n + 1);

@@ -5,7 +5,7 @@
  */
 import * as assert from 'assert';
 import * as v8 from 'v8';
-import { bulkBytes, heatPreview, isPending, PieceCollector, pieceMessages, PREVIEW_BUDGET_BYTES, previewsOf, splitModels, type HeatPreview, type PendingTensor } from '../../src/protocol/pieces';
+import { binOf, binStarts, bulkBytes, heatPreview, isPending, PieceCollector, pieceMessages, PREVIEW_BUDGET_BYTES, previewsOf, splitModels, type HeatPreview, type PendingTensor } from '../../src/protocol/pieces';
 import type { PanelModel } from '../../src/protocol/panel';
 import type { Report, Tensor } from '../../src/report/types';
 
@@ -144,6 +144,18 @@ describe('panel delivery in two phases: lean report first, bulk tensors in bound
       }
       return { dims: [T, B, H], data };
     };
+
+    it('the panel finds the preview bin of a step or unit (binOf) exactly where the host put it (binStarts)', () => {
+      for (const length of [1, 2, 3, 7, 64, 72, 97, 1000, 1024, 4999, 5000, 10000, 99991]) {
+        for (const n of new Set([1, 2, 3, 7, 100, 128, 512, length - 1, length].filter((k) => k >= 1 && k <= length))) {
+          const at = binStarts(length, n);
+          for (let k = 0; k < n; k++) {
+            assert.ok(at[k + 1] > at[k], `bin ${k} of ${n} over ${length} is empty`);
+            for (const i of [at[k], at[k + 1] - 1]) assert.strictEqual(binOf(i, length, n), k, `item ${i} of ${length} in ${n} bins`);
+          }
+        }
+      }
+    });
 
     for (const [T, B, H, cols, rows] of [[1000, 1, 72, 512, 72], [997, 3, 50, 123, 7], [40, 2, 9, 40, 9], [5, 1, 3, 1, 1]]) {
       for (const kind of ['max', 'mean'] as const) {

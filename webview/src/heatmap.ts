@@ -16,7 +16,7 @@ import { axisStyle, baseOption, ChartView, type ChartContext, type Renderable } 
 import { diverging, viridis, type ColorMap } from './colormap';
 import { escapeHtml, logTick, num, tipValue } from './format';
 import type { Palette } from './theme';
-import { binStarts, isPending, type HeatPreview, type PendingTensor } from '../../src/protocol/pieces';
+import { binOf, binStarts, isPending, type HeatPreview, type PendingTensor } from '../../src/protocol/pieces';
 
 export interface HeatSource {
   /** Stable key ("gradHidden", "gate:forget", …). */
@@ -378,9 +378,8 @@ export class HeatmapView implements Renderable {
   private previewBins(pv: HeatPreview, colStart: Int32Array, colEnd: Int32Array, rowStart: Int32Array, rowEnd: Int32Array): Float64Array {
     const { T, H } = this.dims;
     const { colAt, rowAt } = this.grid0(pv);
-    // Preview bin holding step t: the last k with ⌊k·T/cols⌋ ≤ t.
-    const colOf = (t: number) => Math.ceil(((t + 1) * pv.cols) / T) - 1;
-    const rowOf = (u: number) => Math.ceil(((u + 1) * pv.rows) / H) - 1;
+    const colOf = (t: number) => binOf(t, T, pv.cols);
+    const rowOf = (u: number) => binOf(u, H, pv.rows);
     const cols = colStart.length;
     const rows = rowStart.length;
     const bins = new Float64Array(cols * rows);
@@ -495,7 +494,7 @@ export class HeatmapView implements Renderable {
       title: {
         text: `${this.source.label}${batchText}`, left: 4, top: 4,
         textStyle: { color: p.fg, fontSize: 12, fontWeight: 600, fontFamily: p.font },
-        subtext: this.hopts.compact ? '' : `${this.colourScale().kind === 'log' ? 'log colour scale' : 'linear colour scale'}${this.pending ? (this.pending.stopped ? ' · preview (loading stopped: re-run for single cells)' : ' · preview, sharpens when the data are in') : T * H > MAX_COLS * MAX_ROWS ? ` · ${binText}` : ''}`,
+        subtext: this.hopts.compact ? '' : this.subtitle(binText),
         subtextStyle: { color: p.muted, fontSize: 10 }, itemGap: 4,
       },
       toolbox: this.view.toolbox(p, 'xy'),
@@ -522,6 +521,16 @@ export class HeatmapView implements Renderable {
       // Invisible corners give the axes and the zoom their data extent.
       series: [{ type: 'scatter', data: [[-OFF, 0], [T - OFF, H]], symbolSize: 0, silent: true, tooltip: { show: false }, itemStyle: { opacity: 0 } }],
     };
+  }
+
+  /** The colour scale, and what the picture is: bins of the data, a preview of them, or nothing yet. */
+  private subtitle(binText: string): string {
+    const { T, H } = this.dims;
+    const waiting = this.pending;
+    if (waiting && !waiting.preview) return waiting.stopped ? 'not loaded' : 'loading…';
+    const scale = this.colourScale().kind === 'log' ? 'log colour scale' : 'linear colour scale';
+    if (waiting) return `${scale} · ${waiting.stopped ? 'preview (loading stopped: re-run for single cells)' : 'preview, sharpens when the data are in'}`;
+    return `${scale}${T * H > MAX_COLS * MAX_ROWS ? ` · ${binText}` : ''}`;
   }
 
   /** The exact value under the pointer, from the full tensor. */
@@ -551,10 +560,11 @@ export class HeatmapView implements Renderable {
     if (preview) {
       // No single values yet: the preview bin under the pointer.
       const { colAt, rowAt } = this.grid0(preview);
-      const c = Math.ceil(((t + 1) * preview.cols) / T) - 1;
-      const k = Math.ceil(((u + 1) * preview.rows) / H) - 1;
+      const c = binOf(t, T, preview.cols);
+      const k = binOf(u, H, preview.rows);
+      const value = preview.values[k * preview.cols + c];
       const what = preview.kind === 'max' ? `max of ${B > 1 ? 'the batch mean of ' : ''}|${sym}|` : `mean of ${B > 1 ? 'the batch mean of ' : ''}${sym}`;
-      lines.push(`<div class="gl-tip-row"><span class="gl-tip-name">${escapeHtml(what)}</span><span class="gl-tip-value">${tipValue(preview.values[k * preview.cols + c])}</span></div>`);
+      lines.push(`<div class="gl-tip-row"><span class="gl-tip-name">${escapeHtml(what)}</span><span class="gl-tip-value">${tipValue(value === -Infinity ? NaN : value)}</span></div>`);
       lines.push(`<div class="gl-tip-note">over t ${colAt[c]}–${colAt[c + 1] - 1}, units ${rowAt[k]}–${rowAt[k + 1] - 1} (a preview: ${this.pending?.stopped ? 're-run to load single values' : 'single values once the per-step data are in'})</div>`);
     } else if (this.batch === 'mean' && B > 1) {
       const row = new Float64Array(1);

@@ -209,9 +209,10 @@ class Panel {
       this.host.post({ kind: 'stopPieces', token: inc.token });
       this.incoming = undefined;
       this.loading.hidden = true;
-      // The heatmaps say so (they keep their previews).
+      // Drawn again: the tensors that arrived whole at full resolution, the others keep their
+      // previews (if they came) and say that loading stopped.
       c.stop();
-      this.registry.dataArrived();
+      this.show(this.models, this.shownSettings, window.scrollY);
     });
     this.loading.replaceChildren(
       h('vscode-progress-ring', { class: 'gl-loading-ring' }),
