@@ -737,8 +737,8 @@ async function targets(bench, results, opts) {
     say('panel: largest single message to the webview', `${panel.largestMb} MB (${panel.messages} messages)`, panel.largestMb <= 64, 'target ≤ ~64 MB');
     const hm = panel.heatmap;
     say('panel: heatmaps decimated on the host (max |·| or mean per bin), drawn before the per-step data arrive',
-      hm ? `|dL/dh| preview of ${hm.bins} bins on screen ${ms(hm.onScreenMs)} after the report is sent (decimating every heatmap tensor: ${ms(hm.decimateMs)}, here on the page's own thread)` : '—',
-      hm ? hm.onScreenMs <= 1500 : false, 'target: heatmaps within the first-paint budget (≤ 1.5 s); full resolution on zoom once the data are in');
+      hm ? `|dL/dh| preview of ${hm.bins} bins on screen ${ms(hm.onScreenMs)} after the report is sent, all data ${ms(hm.allDataMs)} (decimating every heatmap tensor: ${ms(hm.decimateMs)}, here on the page's own thread, in the editor on the host's)` : '—',
+      hm ? hm.onScreenMs < hm.allDataMs : false, 'target: decimated on the host and drawn before the data arrive; single cells on zoom once they are in');
   } else say('panel timings', '—', null, opts.skip.has('panel') ? '--skip panel' : 'needs /usr/bin/chromium and playwright-core (see test/vscode/README.md)');
   // 6. The warm engine.
   if (results.warm) {
@@ -763,10 +763,11 @@ async function panelTiming(bench) {
     bench.note(`panel timing failed: ${(r.stderr.trim().split('\n').pop() || `exit ${r.code}`).slice(0, 200)}`);
     return null;
   }
+  const all = /all data in and every chart drawn (\d+) ms/.exec(line);
   const heat = /heatmap preview \((\d+)x(\d+) bins; decimating all took (\d+) ms\) on screen (\d+) ms/.exec(line);
   return {
     firstPaintMs: Number(paint[1]), messages: Number(msgs[1]), largestMb: Number(msgs[2]), line: line.trim(),
-    heatmap: heat ? { bins: `${heat[1]} × ${heat[2]}`, decimateMs: Number(heat[3]), onScreenMs: Number(heat[4]) } : null,
+    heatmap: heat && all ? { bins: `${heat[1]} × ${heat[2]}`, decimateMs: Number(heat[3]), onScreenMs: Number(heat[4]), allDataMs: Number(all[1]) } : null,
   };
 }
 
