@@ -43,6 +43,8 @@
  * Internal: `node bench/run.js --forward-child MODEL T REPS` times the plain forward pass in a
  * fresh process (so its peak RSS can be measured like the CLI's) and prints JSON.
  */
+// As the extension's worker does: no onnxruntime telemetry log (/tmp/mat-debug-<pid>.log) from the bench's own children.
+if (process.env.ORT_DISABLE_TELEMETRY === undefined) process.env.ORT_DISABLE_TELEMETRY = '1';
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
