@@ -203,6 +203,12 @@ async function largeReport({ context, page }) {
       setTimeout(next, 0);
     };
   }, { text: jsonText.lstm, T, H });
+  // A screenshot of the page or of one element, listed with the others.
+  const shoot = async (what, name) => {
+    const png = path.join(outDir, name);
+    await what.screenshot({ path: png });
+    shots.push(path.relative(root, png));
+  };
   // The previews, before the data: the |dL/dh| heatmap and its tooltip naming a bin.
   const previewHeat = page.locator('[data-testid="heatmap-grad-0-forward"]');
   await page.waitForFunction(() => window.__previewAt, null, { timeout: 60000 });
@@ -210,8 +216,7 @@ async function largeReport({ context, page }) {
   const pbox = await previewHeat.boundingBox();
   await page.mouse.move(pbox.x + pbox.width * 0.4, pbox.y + pbox.height * 0.45, { steps: 2 });
   await page.waitForSelector('[data-testid="heatmap-grad-0-forward"] .gl-heat-tip:not([hidden])');
-  await previewHeat.screenshot({ path: path.join(outDir, 'panel-large-heat-preview-dark.png') });
-  shots.push(path.relative(root, path.join(outDir, 'panel-large-heat-preview-dark.png')));
+  await shoot(previewHeat, 'panel-large-heat-preview-dark.png');
   await page.mouse.move(0, 0);
   await page.evaluate(() => { window.__piecesGo = true; });
   try {
@@ -225,12 +230,6 @@ async function largeReport({ context, page }) {
   const firstPaint = await page.evaluate(() => Number(document.body.dataset.firstPaint) - window.__sentAt);
   const heatPreview = await page.evaluate(() => (window.__previewAt ? `|dL/dh| heatmap preview (${window.__previewed} bins; decimating all took ${window.__previewMs.toFixed(0)} ms) on screen ${(window.__previewAt - window.__sentAt).toFixed(0)} ms` : 'no heatmap preview drawn'));
   const delivery = await page.evaluate(() => `${window.__messages} messages of at most ${(window.__largestMessage / 1e6).toFixed(1)} MB`);
-  // A screenshot of the page or of one element, listed with the others.
-  const shoot = async (what, name) => {
-    const png = path.join(outDir, name);
-    await what.screenshot({ path: png });
-    shots.push(path.relative(root, png));
-  };
   await shoot(page, 'panel-large-top-dark.png');
   const flow = page.locator('[data-testid="chart-flow-0-forward"]');
   await flow.scrollIntoViewIfNeeded();

@@ -139,7 +139,8 @@ export function splitModels(models: PanelModel[], threshold = SPLIT_ABOVE_BYTES)
       if (v.data.byteLength < BULK_MIN_BYTES) return v;
       const p: PendingTensor = { dims: v.dims.slice(), data: new (v.data.constructor as Float32ArrayConstructor)(0), pending: bulk.length, dtype: v.data instanceof Float64Array ? 'float64' : 'float32' };
       const kind = heatKind(path);
-      if (kind && v.dims.length === 3 && v.dims.every((n) => n > 0)) heatmaps.push({ id: p.pending, kind });
+      // (A bulk tensor has data, so none of its dims is 0.)
+      if (kind && v.dims.length === 3) heatmaps.push({ id: p.pending, kind });
       bulk.push(v);
       return p;
     }

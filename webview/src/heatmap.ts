@@ -116,6 +116,7 @@ export class HeatmapView implements Renderable {
   /** The bins of the last drawn image, for the tooltip's "this colour is the max over …" note. */
   private readonly hideTip = (): void => { this.tip.hidden = true; };
   private drawn: { t0: number; t1: number; u0: number; u1: number; cols: number; rows: number } | undefined;
+  private edges: { preview: HeatPreview; colAt: Int32Array; rowAt: Int32Array } | undefined;
 
   private readonly grid: { left: number; right: number; top: number; bottom: number };
 
@@ -154,7 +155,7 @@ export class HeatmapView implements Renderable {
     return isPending(t) ? t : undefined;
   }
 
-  /** Previews arrived, the data stopped coming: a chart of a pending tensor draws again. */
+  /** Previews arrived: a chart of a pending tensor draws again. */
   dataArrived(): void {
     if (!this.pending) return;
     this.scale = undefined;
@@ -163,19 +164,16 @@ export class HeatmapView implements Renderable {
 
   /** The host's preview, while the tensor's data are not here yet. */
   private get preview(): HeatPreview | undefined {
-    const t = this.source.tensor;
-    return isPending(t) ? t.preview : undefined;
+    return this.pending?.preview;
   }
 
-  private previewGrid?: { preview: HeatPreview; colAt: Int32Array; rowAt: Int32Array };
-
-  /** The preview's bin edges (cached per preview). */
-  private grid0(p: HeatPreview): { colAt: Int32Array; rowAt: Int32Array } {
-    if (this.previewGrid?.preview !== p) {
+  /** The preview's bin edges in steps and units (cached per preview). */
+  private previewEdges(p: HeatPreview): { colAt: Int32Array; rowAt: Int32Array } {
+    if (this.edges?.preview !== p) {
       const { T, H } = this.dims;
-      this.previewGrid = { preview: p, colAt: binStarts(T, p.cols), rowAt: binStarts(H, p.rows) };
+      this.edges = { preview: p, colAt: binStarts(T, p.cols), rowAt: binStarts(H, p.rows) };
     }
-    return this.previewGrid;
+    return this.edges;
   }
 
   setSource(source: HeatSource): void {
@@ -377,7 +375,7 @@ export class HeatmapView implements Renderable {
    */
   private previewBins(pv: HeatPreview, colStart: Int32Array, colEnd: Int32Array, rowStart: Int32Array, rowEnd: Int32Array): Float64Array {
     const { T, H } = this.dims;
-    const { colAt, rowAt } = this.grid0(pv);
+    const { colAt, rowAt } = this.previewEdges(pv);
     const colOf = (t: number) => binOf(t, T, pv.cols);
     const rowOf = (u: number) => binOf(u, H, pv.rows);
     const cols = colStart.length;
@@ -559,7 +557,7 @@ export class HeatmapView implements Renderable {
     const preview = this.preview;
     if (preview) {
       // No single values yet: the preview bin under the pointer.
-      const { colAt, rowAt } = this.grid0(preview);
+      const { colAt, rowAt } = this.previewEdges(preview);
       const c = binOf(t, T, preview.cols);
       const k = binOf(u, H, preview.rows);
       const value = preview.values[k * preview.cols + c];
