@@ -234,7 +234,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   const layers = discovery.layers;
   const poisoned = nonFiniteSource(model, inputs.feeds, layers);
   if (poisoned) warnings.push(`${poisoned}: every value computed from it is NaN or infinite, so no verdict is drawn from them; fix the ${poisoned.startsWith('input') ? 'input' : 'model\'s weights'}.`);
-  const spectraJob = startSpectra(layers, spectrumThread, hooks.busy);
+  const spectraJob = startSpectra(layers, spectrumThread, hooks.busy, opts.keepModel);
   // onnxruntime would only say "Input W must have shape …"; name the graph input at fault instead.
   for (const layer of layers) {
     const x = inputs.feeds[layer.inputs.X];

@@ -1,4 +1,5 @@
 /** The recurrent spectrum of every layer-direction (SPEC §4), σ_max computed with onnxruntime's help. */
+import { createHash } from 'crypto';
 import { assembleSpectrum } from '../metrics/spectrum';
 import { GRAM_SESSION_MIN_HIDDEN, layerSigmas } from '../runtime/gramSession';
 import { BusyFlag, SpectrumJob, SpectrumThread } from '../runtime/spectrumHost';
@@ -19,8 +20,11 @@ export interface SpectraJob {
  * `busy` is the analysis thread's in-native flag: the helper waits while onnxruntime runs (see
  * spectrumHost.ts) and works in the analysis thread's JavaScript stretches in between.
  */
-export function startSpectra(layers: RecurrentLayer[], thread: SpectrumThread, busy?: BusyFlag): SpectraJob {
-  const small = layers.map((l) => l.hiddenSize < GRAM_SESSION_MIN_HIDDEN);
+export function startSpectra(layers: RecurrentLayer[], thread: SpectrumThread, busy?: BusyFlag, cache = false): SpectraJob {
+  // A warm worker's re-run (another seed, other inputs) has the same weights: their spectra are known.
+  const keys = cache ? layers.map(spectrumKey) : [];
+  const known = layers.map((_, k) => (cache ? spectrumCache.get(keys[k]) : undefined));
+  const small = layers.map((l, k) => !known[k] && l.hiddenSize < GRAM_SESSION_MIN_HIDDEN);
   const jobs: SpectrumJob[] = layers.filter((_, k) => small[k]).map((layer) => {
     const g = GATE_COUNT[layer.op];
     const H = layer.hiddenSize;
@@ -37,12 +41,37 @@ export function startSpectra(layers: RecurrentLayer[], thread: SpectrumThread, b
   return {
     wait: async (runtime, ep, checkCancelled) => {
       const fromHelper = helper ? await helper : [];
-      const big = await layerSpectra(layers.filter((_, k) => !small[k]), runtime, ep, checkCancelled);
+      const big = await layerSpectra(layers.filter((_, k) => !small[k] && !known[k]), runtime, ep, checkCancelled);
       let i = 0;
       let j = 0;
-      return layers.map((_, k) => (small[k] ? fromHelper[i++] : big[j++]));
+      const spectra = layers.map((_, k) => known[k] ?? (small[k] ? fromHelper[i++] : big[j++]));
+      spectraComputed += known.filter((s) => !s).length;
+      if (cache) {
+        spectra.forEach((s, k) => { spectrumCache.delete(keys[k]); spectrumCache.set(keys[k], s); });
+        while (spectrumCache.size > SPECTRUM_CACHE_MAX) spectrumCache.delete(spectrumCache.keys().next().value!);
+      }
+      return spectra;
     },
   };
+}
+
+let spectraComputed = 0;
+
+/** Layers whose spectrum this thread computed so far (not found in the cache). */
+export function spectrumCount(): number {
+  return spectraComputed;
+}
+
+/** Spectra a warm worker computed, by spectrumKey (the least recently used go first). */
+const spectrumCache = new Map<string, SpectrumMetrics[]>();
+const SPECTRUM_CACHE_MAX = 32;
+
+/** What a layer's spectra depend on: its op, sizes, activations and R's values. */
+function spectrumKey(layer: RecurrentLayer): string {
+  const R = layer.R.values;
+  const h = createHash('sha1').update(Buffer.from(R.buffer, R.byteOffset, R.byteLength));
+  h.update(JSON.stringify([layer.op, layer.hiddenSize, layer.numDirections, layer.activations]));
+  return h.digest('hex');
 }
 
 /** spectra[layer][direction] */

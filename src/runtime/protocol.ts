@@ -64,7 +64,8 @@ export type ErrorKind = 'analysis' | 'usage' | 'cancelled' | 'internal';
  * worker's reuse shows in it), time-local stages run in chunks and those run with a backward
  * Scan's chunks (runtime/stagedRun.ts).
  */
-export interface EngineCounts { sessionsCreated: number; timeLocalChunked: number; timeLocalWithScan: number }
+/** What a worker has done so far (tests count these to see the caches at work). */
+export interface EngineCounts { sessionsCreated: number; timeLocalChunked: number; timeLocalWithScan: number; spectraComputed: number }
 
 export type WorkerToHost =
   | { kind: 'progress'; inReplyTo: number; message: string }

@@ -8,6 +8,7 @@ import { runAnalysis } from '../analysis/pipeline';
 import { inspectModel } from '../analysis/inspect';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { OrtRuntime, sessionCount } from './ortRuntime';
+import { spectrumCount } from '../analysis/spectra';
 import { timeLocalRuns } from './stagedRun';
 import { Control, ErrorKind, HostToWorker, WorkerToHost, transferList } from './protocol';
 
@@ -49,7 +50,7 @@ async function handle(msg: HostToWorker): Promise<void> {
       busy: { buffer: msg.control, index: Control.InNative },
     });
     checkCancelled();
-    const counts = { sessionsCreated: sessionCount(), timeLocalChunked: timeLocalRuns.chunked, timeLocalWithScan: timeLocalRuns.withScan };
+    const counts = { sessionsCreated: sessionCount(), timeLocalChunked: timeLocalRuns.chunked, timeLocalWithScan: timeLocalRuns.withScan, spectraComputed: spectrumCount() };
     post({ kind: 'report', inReplyTo: msg.messageId, report, counts }, transferList(report));
   } catch (e) {
     const err = e as Error;

@@ -5,11 +5,15 @@
  * warm analysis still ends its thread.
  */
 import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { analyzeModel, endWarmWorker, liveWorkers, WorkerState } from '../../src/analysis/analyze';
 import type { AnalyzeOptions } from '../../src/analysis/analyze';
+import type { EngineCounts } from '../../src/runtime/protocol';
 import { CancelledError } from '../../src/onnx/errors';
 import { REPO } from './helpers';
+import { syntheticRecurrentModelBytes } from './synthetic';
 
 const base = (extra: Partial<AnalyzeOptions> = {}): AnalyzeOptions => ({
   modelPath: path.join(REPO, 'examples', 'adding-lstm.onnx'), files: {}, seed: 0, dims: {}, ep: 'cpu', saturation: { low: 0.1, high: 0.9 }, ...extra,
@@ -21,25 +25,55 @@ describe('the warm engine', function () {
 
   it('a re-run with another seed reuses the thread and every session, and matches a cold run', async () => {
     const sessions: number[] = [];
+    const spectra: number[] = [];
     const threads: WorkerState[] = [];
-    const first = await analyzeModel(base({ warm: true, seed: 1, onCounts: (c) => sessions.push(c.sessionsCreated), onStart: (w) => threads.push(w) }));
-    const second = await analyzeModel(base({ warm: true, seed: 2, onCounts: (c) => sessions.push(c.sessionsCreated), onStart: (w) => threads.push(w) }));
+    const count = (c: EngineCounts) => { sessions.push(c.sessionsCreated); spectra.push(c.spectraComputed); };
+    const first = await analyzeModel(base({ warm: true, seed: 1, onCounts: count, onStart: (w) => threads.push(w) }));
+    const second = await analyzeModel(base({ warm: true, seed: 2, onCounts: count, onStart: (w) => threads.push(w) }));
     assert.ok(sessions[0] >= 2, `the first run created ${sessions[0]} sessions`);
     assert.strictEqual(sessions[1], sessions[0], 'the re-run created no session');
+    assert.strictEqual(spectra[0], 1, 'the first run computed its layer\'s spectrum');
+    assert.strictEqual(spectra[1], spectra[0], 'the re-run found it (the weights are the same)');
     assert.strictEqual(threads[1].exited, threads[0].exited, 'the same thread');
     assert.notDeepStrictEqual(Array.from(first.inputValues!.x.data), Array.from(second.inputValues!.x.data), 'another seed, other inputs');
     const cold = await analyzeModel(base({ seed: 2 }));
     assert.deepStrictEqual(Array.from(second.layers[0].directions[0].gradHidden!.data), Array.from(cold.layers[0].directions[0].gradHidden!.data));
     assert.deepStrictEqual(Array.from(second.layers[0].directions[0].jacobianNorm!.state.data), Array.from(cold.layers[0].directions[0].jacobianNorm!.state.data));
+    assert.deepStrictEqual(second.layers[0].directions[0].metrics.spectrum, cold.layers[0].directions[0].metrics.spectrum);
   });
 
   it("another model or other settings build their own sessions; the first model's stay for later", async () => {
     const counts: number[] = [];
-    await analyzeModel(base({ warm: true, onCounts: (c) => counts.push(c.sessionsCreated) }));
-    await analyzeModel(base({ warm: true, modelPath: path.join(REPO, 'examples', 'adding-gru.onnx'), onCounts: (c) => counts.push(c.sessionsCreated) }));
-    await analyzeModel(base({ warm: true, onCounts: (c) => counts.push(c.sessionsCreated) }));
+    const spectra: number[] = [];
+    const count = (c: EngineCounts) => { counts.push(c.sessionsCreated); spectra.push(c.spectraComputed); };
+    await analyzeModel(base({ warm: true, onCounts: count }));
+    await analyzeModel(base({ warm: true, modelPath: path.join(REPO, 'examples', 'adding-gru.onnx'), onCounts: count }));
+    await analyzeModel(base({ warm: true, onCounts: count }));
     assert.ok(counts[1] > counts[0], 'the GRU model needs sessions of its own');
     assert.strictEqual(counts[2], counts[1], 'back to the LSTM: its sessions are still there');
+    assert.strictEqual(spectra[1], spectra[0] + 1, 'the GRU\'s spectrum is its own');
+    assert.strictEqual(spectra[2], spectra[1], 'the LSTM\'s spectrum is still known');
+  });
+
+  it('a model whose recurrent weights differ (same shapes) gets its own spectrum', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-warm-'));
+    try {
+      const files = [1, 2].map((seed) => {
+        const file = path.join(dir, `lstm-${seed}.onnx`);
+        fs.writeFileSync(file, syntheticRecurrentModelBytes({ op: 'LSTM', hidden: 8, input: 3, seed }));
+        return file;
+      });
+      const spectra: number[] = [];
+      const count = (c: EngineCounts) => spectra.push(c.spectraComputed);
+      const a = await analyzeModel(base({ warm: true, modelPath: files[0], seqLen: 12, onCounts: count }));
+      const b = await analyzeModel(base({ warm: true, modelPath: files[1], seqLen: 12, onCounts: count }));
+      assert.strictEqual(spectra[1], spectra[0] + 1, 'the second model\'s spectrum was computed');
+      const sigma = (r: typeof a) => r.layers[0].directions[0].metrics.spectrum;
+      assert.notDeepStrictEqual(sigma(b), sigma(a));
+      assert.deepStrictEqual(sigma(b), sigma(await analyzeModel(base({ modelPath: files[1], seqLen: 12 }))), 'as a cold run computes it');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('cancelling a warm analysis ends its thread; the next warm analysis starts a fresh one', async () => {
