@@ -20,6 +20,14 @@ export function firstNonFinite(data: ArrayLike<number>): number {
   return -1;
 }
 
+/** firstNonFinite of weights, remembered: an analysis asks about each weight twice (the model's, then each layer's). */
+const weightChecks = new WeakMap<Float64Array, number>();
+function firstNonFiniteWeight(values: Float64Array): number {
+  let i = weightChecks.get(values);
+  if (i === undefined) weightChecks.set(values, (i = firstNonFinite(values)));
+  return i;
+}
+
 function describeValue(v: number): string {
   return Number.isNaN(v) ? 'NaN' : v > 0 ? '+∞' : '−∞';
 }
@@ -52,7 +60,7 @@ export function nonFiniteSource(model: LoadedModel, feeds: Record<string, WireTe
     for (const w of [layer.W, layer.R, layer.B, layer.P]) {
       if (!w || seen.has(w.name)) continue;
       seen.add(w.name);
-      const i = firstNonFinite(w.values);
+      const i = firstNonFiniteWeight(w.values);
       if (i >= 0) return `weight '${printable(w.name)}' of ${layer.op} '${printable(layer.name)}' holds ${describeValue(w.values[i])}${position(i, w.dims)}`;
     }
   }
@@ -74,7 +82,7 @@ export function nonFiniteSource(model: LoadedModel, feeds: Record<string, WireTe
 export function layerNonFiniteSource(layer: RecurrentLayer, tapped: { X?: WireTensor; initialH?: WireTensor; initialC?: WireTensor }): string | undefined {
   for (const w of [layer.W, layer.R, layer.B, layer.P]) {
     if (!w) continue;
-    const i = firstNonFinite(w.values);
+    const i = firstNonFiniteWeight(w.values);
     if (i >= 0) return `weight '${printable(w.name)}' holds ${describeValue(w.values[i])}${position(i, w.dims)}`;
   }
   for (const [what, t] of [['input sequence X', tapped.X], ['initial_h', tapped.initialH], ['initial_c', tapped.initialC]] as const) {
@@ -114,14 +122,17 @@ export interface NonFiniteSummary {
   count: number;
   /** The first one, as a phrase ("LSTM 'lstm' forward gates.forget at step 3"), if any. */
   first?: string;
+  /** Per direction, the first of its forward values (gates, hidden, cell) holding NaN or ±∞, by name ("gates.forget"). */
+  forward: Map<DirectionReport, string>;
 }
 
-/** Counts the non-finite per-step values of every layer-direction and graph output. */
+/** Counts the non-finite per-step values of every layer-direction and graph output (one pass over each tensor). */
 export function countNonFinite(layers: LayerReport[], outputs: Record<string, Tensor>): NonFiniteSummary {
   let count = 0;
   let first: string | undefined;
-  const visit = (t: Tensor | undefined, where: () => string) => {
-    if (!t) return;
+  const forward = new Map<DirectionReport, string>();
+  const visit = (t: Tensor | undefined, where: () => string): boolean => {
+    if (!t) return false;
     const data = t.data;
     let i0 = -1;
     for (let i = 0; i < data.length; i++) {
@@ -129,20 +140,16 @@ export function countNonFinite(layers: LayerReport[], outputs: Record<string, Te
       if (v - v !== 0) { count++; if (i0 < 0) i0 = i; }
     }
     if (i0 >= 0 && first === undefined) first = `${where()}${t.dims.length > 1 && t.dims[0] > 0 ? ` at step ${Math.floor(i0 / (data.length / t.dims[0]))}` : ''}`;
+    return i0 >= 0;
   };
   for (const l of layers) {
     for (const d of l.directions) {
-      for (const [name, t] of stepTensors(d)) visit(t, () => `${l.op} '${printable(l.node)}' ${d.direction} ${name}`);
+      const forwardCount = Object.keys(d.gates).length + 2; // the gates, hidden and cell come first
+      stepTensors(d).forEach(([name, t], i) => {
+        if (visit(t, () => `${l.op} '${printable(l.node)}' ${d.direction} ${name}`) && i < forwardCount && !forward.has(d)) forward.set(d, name);
+      });
     }
   }
   for (const [name, t] of Object.entries(outputs)) visit(t, () => `output '${printable(name)}'`);
-  return { count, first };
-}
-
-/** Whether a direction's forward values (gates, hidden, cell) hold NaN or ±∞. */
-export function forwardNonFinite(d: DirectionReport): string | undefined {
-  for (const [name, t] of stepTensors(d).slice(0, Object.keys(d.gates).length + 2)) {
-    if (t && firstNonFinite(t.data) >= 0) return name;
-  }
-  return undefined;
+  return { count, first, forward };
 }

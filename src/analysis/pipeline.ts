@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { externalDataRefs, LoadedModel, loadModel, tensorDims, tensorValues } from '../onnx/model';
 import { printable } from '../onnx/files';
-import { countNonFinite, forwardNonFinite, largestWeight, layerNonFiniteSource, nonFiniteSource } from './nonFinite';
+import { countNonFinite, largestWeight, layerNonFiniteSource, nonFiniteSource } from './nonFinite';
 import { defaultMemoryLimit, estimateAnalysisMemory, gateTensorBytes, MemoryLayer, memoryRefusal, TIME_LOCAL_MIN_BYTES } from './memory';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { DATA_TYPE_NAMES, DataType, GraphProto, ModelProto, NodeProto, ValueInfoProto, toNumber } from '../onnx/proto';
@@ -545,7 +545,8 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       // (State recurrences, after the op layers, have no weights or input sequence of their own to blame.)
       const source = r ? layerNonFiniteSource(layers[k], { X: r.X, initialH: r.initialH, initialC: r.initialC }) : undefined;
       for (const d of l.directions) {
-        const bad = source ?? (forwardNonFinite(d) ? `its ${forwardNonFinite(d)} values are NaN or infinite${poisoned ? ` (${poisoned})` : ''}` : undefined);
+        const forward = nonFinite.forward.get(d);
+        const bad = source ?? (forward ? `its ${forward} values are NaN or infinite${poisoned ? ` (${poisoned})` : ''}` : undefined);
         if (!bad) continue;
         d.metrics.nonFinite = bad;
         if (d.metrics.decay) d.metrics.decay = { ...d.metrics.decay, verdict: 'invalid', reason: bad };
