@@ -23,7 +23,8 @@ export interface SpectraJob {
 export function startSpectra(layers: RecurrentLayer[], thread: SpectrumThread, busy?: BusyFlag, cache = false): SpectraJob {
   // A warm worker's re-run (another seed, other inputs) has the same weights: their spectra are known.
   const keys = cache ? layers.map(spectrumKey) : [];
-  const known = layers.map((_, k) => (cache ? spectrumCache.get(keys[k]) : undefined));
+  // (A copy: a report's metrics are its own.)
+  const known = layers.map((_, k) => { const s = cache ? spectrumCache.get(keys[k]) : undefined; return s && structuredClone(s); });
   const small = layers.map((l, k) => !known[k] && l.hiddenSize < GRAM_SESSION_MIN_HIDDEN);
   const jobs: SpectrumJob[] = layers.filter((_, k) => small[k]).map((layer) => {
     const g = GATE_COUNT[layer.op];
@@ -47,7 +48,7 @@ export function startSpectra(layers: RecurrentLayer[], thread: SpectrumThread, b
       const spectra = layers.map((_, k) => known[k] ?? (small[k] ? fromHelper[i++] : big[j++]));
       spectraComputed += known.filter((s) => !s).length;
       if (cache) {
-        spectra.forEach((s, k) => { spectrumCache.delete(keys[k]); spectrumCache.set(keys[k], s); });
+        spectra.forEach((s, k) => { spectrumCache.delete(keys[k]); spectrumCache.set(keys[k], structuredClone(s)); });
         while (spectrumCache.size > SPECTRUM_CACHE_MAX) spectrumCache.delete(spectrumCache.keys().next().value!);
       }
       return spectra;
