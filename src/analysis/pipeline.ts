@@ -233,7 +233,8 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   }
   const layers = discovery.layers;
   const poisoned = nonFiniteSource(model, inputs.feeds, layers);
-  if (poisoned) warnings.push(`${poisoned}: every value computed from it is NaN or infinite, so no verdict is drawn from them; fix the ${poisoned.startsWith('input') ? 'input' : 'model\'s weights'}.`);
+  // (onnxruntime's own layers may turn a NaN into a finite value, so the outputs can look fine: they are not.)
+  if (poisoned) warnings.push(`${poisoned}: the values computed from it mean nothing (those that come out NaN or infinite, and the finite ones too, the objective and outputs included), so no verdict is drawn from them; fix the ${poisoned.startsWith('input') ? 'input' : 'model\'s weights'}.`);
   const spectraJob = startSpectra(layers, spectrumThread, hooks.busy, opts.keepModel);
   // onnxruntime would only say "Input W must have shape …"; name the graph input at fault instead.
   for (const layer of layers) {

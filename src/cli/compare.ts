@@ -9,7 +9,7 @@ import * as path from 'path';
 import { UsageError } from '../onnx/errors';
 import { printable } from '../onnx/files';
 import { reportFromJson } from '../protocol/standalone';
-import { flowStory, num, percent, stepUnit } from '../report/story';
+import { flowLine, num, percent, stepUnit } from '../report/story';
 import type { Report } from '../report/types';
 
 export interface Compared { label: string; report: Report }
@@ -31,8 +31,7 @@ export function formatComparison(items: Compared[]): string {
           decay ? (decay.reach === null ? `beyond T = ${layer.seqLen}` : `reach ${decay.reach} ${unit}s`) : '—',
           decay?.rho !== null && decay?.rho !== undefined ? `ρ ${num(decay.rho, 4)}` : '—',
         ]);
-        const s = flowStory(layer, d);
-        stories.push(`${name}: ${s.verdict}: ${s.sentence}`);
+        stories.push(`${name}: ${flowLine(layer, d)}`);
       }
     }
   }
@@ -40,6 +39,12 @@ export function formatComparison(items: Compared[]): string {
   const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
   return [`Comparison (${items.length} report${items.length === 1 ? '' : 's'}):`, ...lines.map((l) => `  ${l}`), '', ...stories].join('\n');
 }
+
+export const COMPARE_USAGE = `usage: gradient-lens compare REPORT.json REPORT.json …
+
+Puts reports written by 'gradient-lens analyze --json' side by side: one line per layer direction
+(verdict, how much of the state survives to the first step, reach, ρ), then each one's story.
+Rows are named by the model's file, and by the report's file where two reports share a model.`;
 
 export function runCompare(files: string[], write: (text: string) => void): void {
   if (files.length === 0) throw new UsageError('compare needs reports: gradient-lens compare A.json B.json … (written by analyze --json)');
@@ -50,13 +55,26 @@ export function runCompare(files: string[], write: (text: string) => void): void
     } catch (e) {
       throw new UsageError(`${printable(file)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}.`);
     }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new UsageError(`${printable(file)} is not a JSON report (compare reads the files written by analyze --json${/\.html?$/i.test(file) ? ', not the HTML page' : ''}).`);
+    }
     let report: Report;
     try {
-      report = reportFromJson(JSON.parse(text));
+      report = reportFromJson(json);
     } catch (e) {
       throw new UsageError(`${printable(file)}: ${(e as Error).message}`);
     }
-    return { label: printable(path.basename(report.model.path)), report };
+    return { file, model: path.basename(report.model.path), report };
   });
-  write(`${formatComparison(items)}\n`);
+  // Rows are named by the model; two reports of one model by their own files too (and their place when even those agree).
+  const labels = items.map(({ file, model }, i) => {
+    const same = items.filter((o) => o.model === model);
+    if (same.length === 1) return printable(model);
+    const sameFile = same.filter((o) => path.basename(o.file) === path.basename(file));
+    return printable(`${model} (${path.basename(file)}${sameFile.length > 1 ? ` #${i + 1}` : ''})`);
+  });
+  write(`${formatComparison(items.map(({ report }, i) => ({ label: labels[i], report })))}\n`);
 }

@@ -15,7 +15,7 @@ import { OMITTED_TOO_BIG_HOW } from '../report/detail';
 import { checkOutputPaths, OutputRequest, ProtectedFile } from '../report/outputPaths';
 import { AnalyzeArgs, parseAnalyzeArgs, USAGE } from './args';
 import { formatSummary } from './summary';
-import { runCompare } from './compare';
+import { COMPARE_USAGE, runCompare } from './compare';
 import { version } from '../../package.json';
 
 export interface CliIo {
@@ -44,6 +44,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   if (command === '--help' || command === '-h' || command === 'help') { io.stdout.write(`${USAGE}\n`); return 0; }
   if (command === '--version') { io.stdout.write(`${version}\n`); return 0; }
   if (command === 'compare') {
+    if (rest.includes('--help') || rest.includes('-h')) { io.stdout.write(`${COMPARE_USAGE}\n`); return 0; }
     try {
       runCompare(rest, (text) => io.stdout.write(text));
       return 0;
@@ -98,10 +99,10 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
   } catch (e) {
     const err = e as Error & { detail?: string };
     const detail = verbose && err.detail ? `${err.detail.trimEnd()}\n` : '';
+    // A reader that closed the pipe (`--html - | head`) is no error to report.
+    if ((err as NodeJS.ErrnoException).code === 'EPIPE' || signal?.reason === 'EPIPE') return 0;
     if (e instanceof UsageError) { io.stderr.write(`error: ${printable(e.message)}\n`); return 2; }
     if (e instanceof CancelledError || err.name === 'CancelledError') {
-      // A reader that closed the pipe (`--json - | head`) is no error to report.
-      if (signal?.reason === 'EPIPE') return 0;
       io.stderr.write('error: the analysis was cancelled.\n');
       return 1;
     }

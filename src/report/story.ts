@@ -42,6 +42,8 @@ export function num(x: number | null | undefined, digits = 3): string {
   if (x === 0) return '0';
   const a = Math.abs(x);
   const s = a >= 1e4 || a < 1e-3 ? x.toExponential(Math.max(0, digits - 1)) : x.toPrecision(digits);
+  // Below 10⁴ a whole number reads better than toPrecision's exponent form (192, not 1.9e2).
+  if (a >= 1 && a < 1e4 && s.includes('e')) return String(Math.round(x));
   const [mantissa, exponent] = s.split('e');
   let m = mantissa;
   if (m.includes('.')) m = m.replace(/0+$/, '').replace(/\.$/, '');

@@ -5,11 +5,12 @@
  * `runCli` in-process; a few run the bundled `bin/gradient-lens.js` as a child process.
  */
 import * as assert from 'assert';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { assertClose, fixture, loadArray, REPO } from './helpers';
 import {
-  assertOneErrorLine, cli, ensureBundle, lstmModelBytes, removeTempDirs, runBin, tempDir,
+  assertOneErrorLine, BIN, cli, ensureBundle, lstmModelBytes, removeTempDirs, runBin, tempDir,
 } from './cliHelpers';
 
 /** The JSON report as parsed from text (numbers are plain arrays). */
@@ -406,6 +407,18 @@ describe('cli: the bundled command (node bin/gradient-lens.js)', function () {
     const ref = loadArray(path.join(FORGET, 'output_h_n.npy'));
     assertClose(nums(j.outputs.h_n), ref.data, 1e-5, 0, 'h_n from the bundled CLI');
   });
+
+  for (const flag of ['--json', '--html']) {
+    it(`${flag} - into a reader that stops early (\`| head\`) ends quietly with 0`, async () => {
+      const child = spawn(process.execPath, [BIN, 'analyze', FORGET_MODEL, '--input', FORGET_X, '--ep', 'cpu', flag, '-'], { cwd: REPO });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+      child.stdout.once('data', () => child.stdout.destroy()); // the reader goes away after its first bytes
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.strictEqual(stderr, '');
+      assert.strictEqual(code, 0);
+    });
+  }
 
   it('prints the summary, and exits 2 / 1 with one error line on bad usage / a bad model', async () => {
     const ok = await runBin(['analyze', FORGET_MODEL, '--input', FORGET_X, '--ep', 'cpu']);

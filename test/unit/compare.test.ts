@@ -46,6 +46,33 @@ describe('gradient-lens compare', function () {
     assert.match(r.stdout, /adding-rnn\.onnx: vanishing: /);
   });
 
+  it('two reports of one model are told apart by their files; stories say "not measured" as analyze does', async () => {
+    const dir = tempDir('gl-compare-');
+    const again = path.join(dir, 'lstm-seed7.json');
+    await writeReportJson(await analyze(path.join(REPO, 'examples', 'adding-lstm.onnx'), { seed: 7, jacobian: 'off' }), again, { detail: 'metrics' });
+    const r = await cli('compare', files[1], again);
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.match(r.stdout, /adding-lstm\.onnx \(lstm\.json\) +LSTM/);
+    assert.match(r.stdout, /adding-lstm\.onnx \(lstm-seed7\.json\) +LSTM +not measured/);
+    assert.match(r.stdout, /adding-lstm\.onnx \(lstm-seed7\.json\): not measured: /);
+    assert.doesNotMatch(r.stdout, /unmeasured/);
+    const twice = await cli('compare', again, again);
+    assert.match(twice.stdout, /\(lstm-seed7\.json #1\)[\s\S]*\(lstm-seed7\.json #2\)/);
+  });
+
+  it('--help prints its usage; an HTML page or other non-JSON file is named as not a JSON report', async () => {
+    const help = await cli('compare', '--help');
+    assert.strictEqual(help.code, 0);
+    assert.match(help.stdout, /^usage: gradient-lens compare REPORT\.json/);
+    const dir = tempDir('gl-compare-');
+    const page = path.join(dir, 'report.html');
+    fs.writeFileSync(page, '<!doctype html><html></html>');
+    const r = await cli('compare', files[0], page);
+    assert.strictEqual(r.code, 2);
+    assert.match(r.stderr, /report\.html is not a JSON report \(compare reads the files written by analyze --json, not the HTML page\)/);
+    assert.doesNotMatch(r.stderr, /Unexpected token/);
+  });
+
   it('a missing file or a JSON that is no report is a usage error naming it', async () => {
     const missing = await cli('compare', '/nonexistent/x.json');
     assert.strictEqual(missing.code, 2);

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { formatSummary } from '../../src/cli/summary';
 import { directionSummary } from '../../src/extension/codeLensText';
-import { flowLine, flowStory, highwayPhrase, memoryStory } from '../../src/report/story';
+import { flowLine, flowStory, highwayPhrase, memoryStory, num } from '../../src/report/story';
 import { DirectionReport, LayerReport, Report } from '../../src/report/types';
 import { directionVerdict } from '../../webview/src/verdict';
 import { analyze, fixture, listCases } from './helpers';
@@ -161,5 +161,19 @@ describe('story: the cell highway ∏f in words, at any length', () => {
     assert.doesNotMatch(gone, /0%/);
     // Reverse: the last step is t = 0.
     assert.strictEqual(highwayPhrase(curve(0.9999).reverse(), 'reverse', 'call'), 'keeps 61% across all 5000 calls');
+  });
+});
+
+describe('numbers in the words', () => {
+  it('num: whole numbers below 10⁴ never in exponent form; tiny and huge ones are', () => {
+    assert.strictEqual(num(192.3, 2), '192'); // a half-life of 192 steps, not 1.9e2
+    assert.strictEqual(num(99.6, 2), '100');
+    assert.strictEqual(num(-1234.6, 2), '-1235');
+    assert.strictEqual(num(9.99, 2), '10');
+    assert.strictEqual(num(0.5, 2), '0.5');
+    assert.strictEqual(num(192.3), '192');
+    assert.strictEqual(num(12345, 2), '1.2e4');
+    assert.strictEqual(num(0.0001234, 2), '1.2e-4');
+    assert.strictEqual(num(0.0012), '0.0012');
   });
 });
