@@ -180,7 +180,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     // Per-call input files say how many calls there are; otherwise the default.
     const fromFiles = callsFromFiles(model, opts.files, new Set(pairs.map((p) => p.input)));
     calls = fromFiles?.calls ?? DEFAULT_CALLS;
-    early.push(`${modelName} is a streaming model (state ${pairs.map((p) => `'${printable(p.input)}' → '${printable(p.output)}'`).join(', ')}), analysed over ${calls} calls with the state fed back (${fromFiles ? `one per value of ${fromFiles.input}'s leading axis` : 'the default'}); choose how many with --calls N.`);
+    early.push(`${modelName} is a streaming model (state ${pairs.map((p) => `'${printable(p.input)}' → '${printable(p.output)}'`).join(', ')}), analysed over ${calls} calls with the state fed back (${fromFiles ? `one per value on the leading axis of the file for input ${fromFiles.input}` : 'the default'}); choose how many with --calls N.`);
   }
   const hasLoops = walkNodes(model.proto.graph).some((p) => isIterated(p.node));
   if (nodes.length === 0 && pairs.length === 0 && !hasLoops) {
