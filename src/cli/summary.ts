@@ -42,21 +42,12 @@ function gradientFigures(d: DirectionReport, layer: LayerReport): string[] {
   return out;
 }
 
-function spectrumLine(d: DirectionReport, op: LayerReport['op']): string {
+/** The blocks' σ_max (Pascanu's condition on them is one of the memory story's sentences). */
+function spectrumLine(d: DirectionReport): string {
   const s = d.metrics.spectrum;
   if (!s) return '';
   const blocks = s.gates.map((g) => `${g.gate} ${num(g.sigmaMax)}`).join(', ');
-  let line = `recurrent spectrum σ_max(R): ${blocks}${s.gates.length > 1 ? ` (whole R ${num(s.sigmaMaxAll)})` : ''}`;
-  if (op !== 'LSTM') {
-    const key = s.gates.find((g) => g.gate === 'hidden') ?? s.gates[0];
-    if (key && key.gamma !== null) {
-      const bound = 1 / key.gamma;
-      line += key.sufficientForVanishing
-        ? `; σ_max < 1/γ = ${num(bound)} (${key.activation}): gradients must vanish (Pascanu et al. 2013)`
-        : `; σ_max > 1/γ = ${num(bound)} (${key.activation}): explosion is possible, vanishing not guaranteed`;
-    }
-  }
-  return line;
+  return `recurrent spectrum σ_max(R): ${blocks}${s.gates.length > 1 ? ` (whole R ${num(s.sigmaMaxAll)})` : ''}`;
 }
 
 /** "LSTM '/lstm'", "state 'state' (an LSTM cell written with plain ops)". */
@@ -93,7 +84,7 @@ export function formatSummary(report: Report): string {
         // Statistics of NaN/∞ values are no findings: say so once instead of printing them.
         if (d.metrics.decay) out.push(`  ${safe(flowLine(layer, d))}`);
         for (const sentence of memoryStory(layer, d)) out.push(`  ${safe(sentence)}`);
-        if (d.metrics.spectrum) out.push(`  ${spectrumLine(d, layer.op)}`);
+        if (d.metrics.spectrum) out.push(`  ${spectrumLine(d)}`);
         continue;
       }
       out.push(`  ${safe(flowLine(layer, d))}`);
@@ -106,7 +97,7 @@ export function formatSummary(report: Report): string {
       } else if (layer.op === 'GRU' && sat.gates.reset) {
         out.push(`  reset gates: ${saturationPhrase('', sat.gates.reset, sat.low, sat.high).trim()}`);
       }
-      if (d.metrics.spectrum) out.push(`  ${spectrumLine(d, layer.op)}`);
+      if (d.metrics.spectrum) out.push(`  ${spectrumLine(d)}`);
     }
   }
   out.push('');

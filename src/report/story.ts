@@ -228,9 +228,11 @@ export function memoryStory(layer: LayerReport, d: DirectionReport): string[] {
     const key = s?.gates.find((x) => x.gate === 'hidden') ?? s?.gates[0];
     if (key && key.gamma !== null && key.gamma > 0) {
       const bound = 1 / key.gamma;
+      // A GRU's condition is on its candidate's block of R (the path through its activation).
+      const [on, R] = layer.op === 'GRU' && key.gate === 'hidden' ? [' on the candidate\'s block', 'σ_max(R_h)'] : ['', 'σ_max(R)'];
       out.push(key.sufficientForVanishing
-        ? `Pascanu's condition: σ_max(R) = ${num(key.sigmaMax)} < 1/γ = ${num(bound)} (${key.activation}), so the recurrent weights alone force the gradients to vanish.`
-        : `Pascanu's condition: σ_max(R) = ${num(key.sigmaMax)} > 1/γ = ${num(bound)} (${key.activation}): explosion is possible, and vanishing is not forced by the weights alone.`);
+        ? `Pascanu's condition${on}: ${R} = ${num(key.sigmaMax)} < 1/γ = ${num(bound)} (${key.activation}), so the recurrent weights alone force the gradients to vanish.`
+        : `Pascanu's condition${on}: ${R} = ${num(key.sigmaMax)} > 1/γ = ${num(bound)} (${key.activation}): explosion is possible, and vanishing is not forced by the weights alone.`);
     }
   }
   return out;

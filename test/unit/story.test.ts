@@ -14,7 +14,7 @@ import { directionSummary } from '../../src/extension/codeLensText';
 import { flowLine, flowStory, highwayPhrase, memoryStory, num } from '../../src/report/story';
 import { DirectionReport, LayerReport, Report } from '../../src/report/types';
 import { directionVerdict } from '../../webview/src/verdict';
-import { analyze, fixture, listCases } from './helpers';
+import { analyze, fixture, listCases, REPO } from './helpers';
 
 const ROOT = fixture('backward');
 
@@ -175,5 +175,16 @@ describe('numbers in the words', () => {
     assert.strictEqual(num(12345, 2), '1.2e4');
     assert.strictEqual(num(0.0001234, 2), '1.2e-4');
     assert.strictEqual(num(0.0012), '0.0012');
+  });
+});
+
+describe('Pascanu\'s condition in the summary', function () {
+  this.timeout(60000);
+  it('a GRU names the block it is evaluated on (R_h) and the summary says it once', async () => {
+    const report = await analyze(path.join(REPO, 'examples', 'adding-gru.onnx'));
+    const summary = formatSummary(report);
+    const hidden = report.layers[0].directions[0].metrics.spectrum!.gates.find((g) => g.gate === 'hidden')!;
+    assert.ok(summary.includes(`Pascanu's condition on the candidate's block: σ_max(R_h) = ${num(hidden.sigmaMax)}`), summary);
+    assert.strictEqual(summary.match(/explosion is possible|must vanish|force the gradients to vanish/g)?.length, 1, summary);
   });
 });
