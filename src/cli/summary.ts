@@ -1,13 +1,11 @@
 /** The CLI's human summary: a few lines per layer-direction, the story first, numbers after. */
 import * as path from 'path';
 import { DirectionReport, LayerReport, Report, SaturationStats } from '../report/types';
-import { flowLine, memoryStory, num, stepUnit } from '../report/story';
+import { flowLine, memoryStory, num, percent, stepUnit } from '../report/story';
 import { printable as safe } from '../onnx/files';
 
-const pct = (x: number) => `${(100 * x).toFixed(x < 0.001 && x > 0 ? 2 : 1)}%`;
-
 function saturationPhrase(name: string, s: SaturationStats, low: number, high: number): string {
-  return `${name} ${pct(s.right)} right-saturated (>${num(s.high ?? high)}), ${pct(s.left)} left (<${num(s.low ?? low)})`;
+  return `${name} ${percent(s.right)} right-saturated (>${num(s.high ?? high)}), ${percent(s.left)} left (<${num(s.low ?? low)})`;
 }
 
 /** Retention in figures (the story's sentence says what they mean). */

@@ -209,6 +209,9 @@ export function memoryStory(layer: LayerReport, d: DirectionReport): string[] {
       const finite = ret.meanForget.filter(Number.isFinite).length;
       if (finite === 0) {
         out.push('Retention: n/a — the forget gates are NaN or infinite.');
+      } else if (T < 2) {
+        // τ ≥ 1 for every unit and ∏f over no step is 1: nothing to tell.
+        out.push(`Retention: n/a — a single ${stepUnit(layer)} has nothing to remember across.`);
       } else {
         const long = ret.horizon.filter((h, j) => Number.isFinite(ret.meanForget[j]) && (h === null || h >= T)).length;
         const unit = stepUnit(layer);

@@ -8,6 +8,7 @@
  */
 import * as assert from 'assert';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { formatSummary } from '../../src/cli/summary';
 import { directionSummary } from '../../src/extension/codeLensText';
@@ -15,6 +16,7 @@ import { flowLine, flowStory, highwayPhrase, memoryStory, num } from '../../src/
 import { DirectionReport, LayerReport, Report } from '../../src/report/types';
 import { directionVerdict } from '../../webview/src/verdict';
 import { analyze, fixture, listCases, REPO } from './helpers';
+import { syntheticRecurrentModelBytes } from './synthetic';
 
 const ROOT = fixture('backward');
 
@@ -186,5 +188,22 @@ describe('Pascanu\'s condition in the summary', function () {
     const hidden = report.layers[0].directions[0].metrics.spectrum!.gates.find((g) => g.gate === 'hidden')!;
     assert.ok(summary.includes(`Pascanu's condition on the candidate's block: σ_max(R_h) = ${num(hidden.sigmaMax)}`), summary);
     assert.strictEqual(summary.match(/explosion is possible|must vanish|force the gradients to vanish/g)?.length, 1, summary);
+  });
+});
+
+describe('a one-step sequence', function () {
+  this.timeout(60000);
+  it('tells no retention finding (every unit "remembers" one step trivially) and prints percentages one way', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-story-'));
+    try {
+      const file = path.join(dir, 'lstm.onnx');
+      fs.writeFileSync(file, syntheticRecurrentModelBytes({ op: 'LSTM', hidden: 8, input: 3 }));
+      const summary = formatSummary(await analyze(file, { seqLen: 1 }));
+      assert.match(summary, /Retention: n\/a — a single step has nothing to remember across\./);
+      assert.doesNotMatch(summary, /remember at least T = 1 step|across all 1 step/);
+      assert.doesNotMatch(summary, /\d\.0%/, 'percentages as percent() writes them (0%, not 0.0%)');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
