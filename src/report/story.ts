@@ -121,7 +121,7 @@ function shapePhrase(d: DecayMetrics, curve: ArrayLike<number>, last: number, st
   if (!(j0 > 0 && jh > 0)) return undefined;
   const nearDrop = j0 / jh;
   const holds = d.rhoTail >= 0.95 && d.rhoTail <= 1.05;
-  if (holds && nearDrop > 10) {
+  if (holds && nearDrop > 2) {
     // The knee: the first distance from which the rest of the near half's fall is under 10% (in log).
     const total = Math.log(nearDrop);
     let knee = half;

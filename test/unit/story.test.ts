@@ -207,3 +207,20 @@ describe('a one-step sequence', function () {
     }
   });
 });
+
+describe('the curve\'s shape in the headline', function () {
+  this.timeout(60000);
+  it('an early drop of a few times then a plateau is said, with the plateau\'s rate (the demo\'s LSTM: 3.3× in 2 steps)', async () => {
+    const report = await analyze(path.join(REPO, 'examples', 'adding-lstm.onnx'), { files: { x: path.join(REPO, 'examples', 'adding-sample.npy') } });
+    const d = report.layers[0].directions[0];
+    const line = flowLine(report.layers[0], d);
+    const m = /falls ([\d.]+)× in the last (\d+) steps?, then holds \(ρ = ([\d.]+) per step beyond\)/.exec(line);
+    assert.ok(m, line);
+    const J = d.jacobianNorm!.state.data;
+    const last = J.length - 1;
+    const k = Number(m[2]);
+    assert.strictEqual(m[1], num(J[last] / J[last - k], 2), 'the drop is the curve\'s own over those steps');
+    assert.ok(Number(m[1]) > 2 && Number(m[1]) < 10, `a moderate drop (${m[1]}×), said since the plateau holds`);
+    assert.strictEqual(Number(m[3]), Number(d.metrics.decay!.rhoTail!.toPrecision(4)));
+  });
+});
