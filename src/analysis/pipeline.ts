@@ -288,7 +288,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
         callsRole(runtimeModel, pairs, inputs.perCall), { targetMs: TARGET_CALL_MS, checkCancelled, progress: (f) => progress(`Running the model (${Math.round(100 * f)}% of the calls)`) })
       : runMain(inputs.feeds, fetches)).catch((e: Error) => {
       if (e instanceof CancelledError) throw e;
-      throw new AnalysisError(explainRunFailure(e.message, layers, inputs.sources) ?? `onnxruntime failed to run ${modelName}: ${firstLine(e.message)}`, e.message);
+      throw new AnalysisError(explainRunFailure(e.message, layers, inputs.sources, model.proto.graph) ?? `onnxruntime failed to run ${modelName}: ${firstLine(e.message)}`, e.message);
     });
     runMs += first.ms;
     if (process.env.GL_PROFILE) console.error(`[${(process.uptime() * 1000).toFixed(0)}] first run ${first.ms.toFixed(0)} ms, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
@@ -753,13 +753,35 @@ function jacobianPlan(mode: JacobianMode, layers: RecurrentLayer[], batches: num
   return { modes, seeds };
 }
 
+/** The graph inputs a tensor is computed from (itself when it is one), nearest first. */
+function graphInputsUpstream(graph: GraphProto, tensor: string): string[] {
+  const inputs = new Set(graph.input.map((v) => v.name));
+  const producer = new Map<string, NodeProto>();
+  for (const n of graph.node) for (const o of n.output) producer.set(o, n);
+  const found: string[] = [];
+  const seen = new Set<string>();
+  let frontier = [tensor];
+  while (frontier.length && seen.size < 4096) {
+    const next: string[] = [];
+    for (const t of frontier) {
+      if (!t || seen.has(t)) continue;
+      seen.add(t);
+      if (inputs.has(t)) found.push(t);
+      else next.push(...(producer.get(t)?.input ?? []));
+    }
+    frontier = next;
+  }
+  return found;
+}
+
 /** onnxruntime's run errors users cause with their inputs, in words that name the input at fault. */
-function explainRunFailure(message: string, layers: RecurrentLayer[], sources: Record<string, string>): string | undefined {
+function explainRunFailure(message: string, layers: RecurrentLayer[], sources: Record<string, string>, graph: GraphProto): string | undefined {
   const seq = /Invalid value\/s in sequence_lens.*seq_length=(\d+)/.exec(message);
   if (seq) {
     const node = /running (?:LSTM|GRU|RNN) node\. Name:'([^']*)'/.exec(message)?.[1];
     const layer = layers.find((l) => l.inputs.sequenceLens && (node ? l.node.name === node : true));
-    const input = layer ? layer.inputs.sequenceLens : undefined;
+    // The graph input the lengths come from (an export may sort or cast them on the way).
+    const input = layer ? graphInputsUpstream(graph, layer.inputs.sequenceLens!)[0] : undefined;
     const from = input && sources[input]?.startsWith('file:') ? ` (${printable(sources[input].slice(5))})` : '';
     return `${input ? `input '${printable(input)}'${from}` : 'sequence_lens'} holds a length outside 0 … ${seq[1]}${layer ? ` for ${layer.op} node '${printable(layer.name)}'` : ''}: every sequence length must be between 0 and the sequence length T = ${seq[1]}; fix the lengths or the sequence's length.`;
   }

@@ -52,6 +52,22 @@ export function traceAxisRoles(graph: GraphProto, layers: RecurrentNodeRef[]): A
   }
   const graphInputs = new Set(graph.input.map((v) => v.name));
   const initializers = new Set(graph.initializer.map((t) => t.name ?? ''));
+  // Declared ranks (graph inputs, value_info), for ops whose axis mapping depends on an operand's rank.
+  const declaredRank = new Map<string, number>();
+  for (const v of [...graph.input, ...(graph.value_info ?? [])]) {
+    const dims = v.type?.tensor_type?.shape?.dim;
+    if (dims) declaredRank.set(v.name, dims.length);
+  }
+  /** A tensor's rank when it is declared or follows through rank-preserving ops; undefined otherwise. */
+  const rankOf = (tensor: string, depth = 0): number | undefined => {
+    const known = declaredRank.get(tensor);
+    if (known !== undefined || depth > 16) return known;
+    const p = producer.get(tensor);
+    if (!p) return undefined;
+    if (ELEMENTWISE.has(p.op_type) && p.input.length === 1) return rankOf(p.input[0], depth + 1);
+    if (['Cast', 'Identity', 'TopK', 'Softmax', 'Neg', 'Abs'].includes(p.op_type)) return rankOf(p.input[0], depth + 1);
+    return undefined;
+  };
   const roles: AxisRoles = new Map();
 
   const record = (tensor: string, axis: number, use: AxisUse) => {
@@ -165,8 +181,26 @@ export function traceAxisRoles(graph: GraphProto, layers: RecurrentNodeRef[]): A
         return;
       }
       case 'Gather': {
+        const axis = attrInt(p, 'axis', 0);
         // Embedding lookup: out = indices axes ++ data[1:] axes when gathering rows (axis 0).
-        if (attrInt(p, 'axis', 0) === 0) walk(p.input[1], axes, depth + 1);
+        if (axis === 0) { walk(p.input[1], axes, depth + 1); return; }
+        // Along another axis k (a batch reordered by sorted lengths, as PyTorch exports
+        // pack_padded_sequence(enforce_sorted=False)): out = data[:k] ++ indices axes ++ data[k+1:].
+        const r = rankOf(p.input[1]);
+        if (axis < 0 || r === undefined) return;
+        walk(p.input[0], shift((a) => (a < axis ? a : a >= axis + r ? a - r + 1 : undefined)), depth + 1);
+        walk(p.input[1], shift((a) => (a >= axis && a < axis + r ? a - axis : undefined)), depth + 1);
+        return;
+      }
+      case 'TopK': {
+        // Values and indices have X's axes; along the sorted one only when K is X's whole length there (a sort).
+        const rank = rankOf(p.input[0]);
+        const raw = attrInt(p, 'axis', -1);
+        const axis = raw < 0 && rank !== undefined ? raw + rank : raw;
+        const k = shapeEntries(p.input[1], 0);
+        const kAxis = k?.length === 1 && 'axisOf' in k[0] && sameTensorShape(k[0].axisOf, p.input[0], producer) ? k[0].axis : undefined;
+        const wholeAxis = axis >= 0 && kAxis !== undefined && (kAxis < 0 && rank !== undefined ? kAxis + rank : kAxis) === axis;
+        walk(p.input[0], shift((a) => (a !== axis || wholeAxis ? a : undefined)), depth + 1);
         return;
       }
       case 'If': {

@@ -201,6 +201,16 @@ export function resolveInputs(model: LoadedModel, layers: RecurrentNodeRef[], op
   const feeds: Record<string, WireTensor> = {};
   const toGenerate: { v: ValueInfoProto; elemType: number; wire: WireTensor['type']; shape: number[]; n: number }[] = [];
   let bytes = 0;
+  // A named symbolic dim is one size wherever it appears (ONNX): an input axis that shares its name
+  // with a sequence or batch axis of another input takes that size (x [T, B, 8] beside lens [B]).
+  for (const v of inputs) {
+    if (loaded.has(v.name)) continue;
+    const r = roles.get(v.name);
+    (dimSpecs(v) ?? []).forEach((s, axis) => {
+      const role = r?.get(axis)?.role;
+      if ('param' in s && !bound.has(s.param) && (role === 'seq' || role === 'batch')) bound.set(s.param, role === 'seq' ? seqLen : batch);
+    });
+  }
   for (const v of inputs) {
     const elemType = v.type?.tensor_type?.elem_type ?? 0;
     const wire = WIRE_ELEM_TYPE[elemType];
