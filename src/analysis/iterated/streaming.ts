@@ -13,7 +13,7 @@
 import { UsageError } from '../../onnx/errors';
 import { printable } from '../../onnx/files';
 import { renameGraph } from '../../onnx/graphs';
-import { GraphProto, ModelProto, NodeProto, ValueInfoProto, toNumber } from '../../onnx/proto';
+import { DATA_TYPE_NAMES, GraphProto, ModelProto, NodeProto, ValueInfoProto, toNumber } from '../../onnx/proto';
 import { makeAttribute } from '../../onnx/attributes';
 import { leadingStride, sliceLeading, type WireTensor } from '../../runtime/protocol';
 
@@ -54,6 +54,16 @@ function typeKey(v: ValueInfoProto): string | undefined {
   return `${tt.elem_type}:${dims.join(',')}`;
 }
 
+/** "float [B, 10, 8]" (symbolic sizes by name, unnamed ones as ?), for messages. */
+function describeType(v: ValueInfoProto): string {
+  const tt = v.type?.tensor_type;
+  if (!tt) return 'not a tensor';
+  const type = DATA_TYPE_NAMES[tt.elem_type ?? 0] ?? `type ${tt.elem_type}`;
+  if (!tt.shape) return `${type} of unknown shape`;
+  const dims = tt.shape.dim.map((d) => (d.dim_value !== undefined && d.dim_value !== null && toNumber(d.dim_value) > 0 ? String(toNumber(d.dim_value)) : d.dim_param ? printable(d.dim_param) : '?'));
+  return `${type} [${dims.join(', ')}]`;
+}
+
 /** Same dtype and rank, and no two different static sizes. */
 function sameType(a: ValueInfoProto, b: ValueInfoProto): boolean {
   const ka = typeKey(a);
@@ -83,7 +93,7 @@ export function statePairs(graph: GraphProto, given: StatePair[] | undefined): S
       const o = outputs.find((v) => v.name === p.output);
       if (!i) throw new UsageError(`--state ${printable(p.input)}=${printable(p.output)}: the model has no input '${printable(p.input)}' (its inputs: ${inputs.map((v) => printable(v.name)).join(', ')}).`);
       if (!o) throw new UsageError(`--state ${printable(p.input)}=${printable(p.output)}: the model has no output '${printable(p.output)}' (its outputs: ${outputs.map((v) => printable(v.name)).join(', ')}).`);
-      if (!sameType(i, o)) throw new UsageError(`--state ${printable(p.input)}=${printable(p.output)}: the input and the output differ in type or shape (${typeKey(i)} vs ${typeKey(o)}); a state pair carries one value from a call to the next.`);
+      if (!sameType(i, o)) throw new UsageError(`--state ${printable(p.input)}=${printable(p.output)}: the input and the output differ in type or shape (${describeType(i)} vs ${describeType(o)}); a state pair carries one value from a call to the next.`);
     }
     const seen = new Set<string>();
     for (const p of given) {
