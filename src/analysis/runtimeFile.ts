@@ -12,7 +12,7 @@
 import { subgraphsOf, walkNodes } from '../onnx/graphs';
 import { AnalysisError } from '../onnx/errors';
 import { printable, readRegularFile } from '../onnx/files';
-import { encodeModel, externalDataRef, LoadedModel, sidecarMessages, tensorRawBytes } from '../onnx/model';
+import { encodeModel, externalDataRef, graphTensors, LoadedModel, sidecarMessages, SparseTensor, tensorRawBytes } from '../onnx/model';
 import { GraphProto, ModelProto, TensorProto } from '../onnx/proto';
 
 /** Inline weights above this many bytes in all are referenced in place rather than re-encoded. */
@@ -35,10 +35,14 @@ export function materializeForRuntime(model: LoadedModel, runtimeIn: ModelProto,
   const inFile = (t: TensorProto) => !!t.raw_data && t.raw_data.buffer === file.buffer && t.raw_data.byteLength >= MIN_REFERENCED_BYTES;
   const inlineBytes = runtime.graph.initializer.reduce((n, t) => n + (inFile(t) ? t.raw_data!.byteLength : 0), 0);
   const referenceInline = inlineBytes >= limit;
-  // Subgraph initializers in a sidecar (a Loop/Scan body's weights): onnxruntime resolves their
-  // location against the working directory, not the model's folder, so they travel inline.
-  runtime = inlineSubgraphExternal(model, runtime);
-  if (!model.hasExternalData && !referenceInline) return { bytes: encodeModel(runtime) };
+  // External data anywhere but the main graph's initializers (a Loop/Scan body's weights, a
+  // Constant node's value, sparse initializers): onnxruntime resolves their locations against
+  // the working directory, not the model's folder, and unchecked — so they travel inline, read
+  // through the same checks as any sidecar.
+  runtime = inlineNestedExternal(model, runtime);
+  // (The preparation passes may have made a Constant node with external data an initializer: look at the graph as it is now.)
+  const external = runtime.graph.initializer.some((t) => t.data_location === 1);
+  if (!external && !referenceInline) return { bytes: encodeModel(runtime) };
 
   // Every external tensor's entries are checked (inside the model's folder, sane offsets) before
   // a sidecar is read; onnxruntime's own check does not apply to data handed over from memory.
@@ -76,25 +80,43 @@ export function materializeForRuntime(model: LoadedModel, runtimeIn: ModelProto,
   return { bytes: encodeModel({ ...runtime, graph: { ...runtime.graph, initializer } }), externalData };
 }
 
-/** A copy of `runtime` whose subgraphs' external-data initializers hold their bytes inline (checked like any sidecar read). */
-function inlineSubgraphExternal(model: LoadedModel, runtime: ModelProto): ModelProto {
-  const has = (g: GraphProto): boolean => walkNodes(g).some((p) => subgraphsOf(p.node).some((sg) => (sg.graph.initializer ?? []).some((t) => t.data_location === 1) || has(sg.graph)));
-  if (!has(runtime.graph)) return runtime;
+/**
+ * A copy of `runtime` in which every external-data tensor but the main graph's initializers holds
+ * its bytes inline (subgraph initializers, attribute tensors, sparse tensors' values and indices).
+ */
+function inlineNestedExternal(model: LoadedModel, runtime: ModelProto): ModelProto {
+  const nested = (g: GraphProto, top: boolean): boolean =>
+    graphTensors(g).some((t) => t.data_location === 1 && !(top && (g.initializer ?? []).includes(t)))
+    || (g.node ?? []).some((n) => subgraphsOf(n).some((sg) => nested(sg.graph, false)));
+  if (!nested(runtime.graph, true)) return runtime;
+  const inline = (t: TensorProto): TensorProto => {
+    if (t.data_location !== 1) return t;
+    const raw = tensorRawBytes(t, model.baseDir);
+    if (!raw) throw new AnalysisError(`tensor '${printable(t.name ?? '(unnamed)')}' names external data that cannot be read.`);
+    return { ...t, data_location: 0, external_data: [], raw_data: raw };
+  };
+  const inlineSparse = (s: unknown): unknown => {
+    const sp = s as SparseTensor;
+    return { ...sp, ...(sp.values ? { values: inline(sp.values) } : {}), ...(sp.indices ? { indices: inline(sp.indices) } : {}) };
+  };
   const inlineGraph = (g: GraphProto, top: boolean): GraphProto => ({
     ...g,
-    initializer: top ? g.initializer : (g.initializer ?? []).map((t) => {
-      if (t.data_location !== 1) return t;
-      const raw = tensorRawBytes(t, model.baseDir);
-      if (!raw) throw new AnalysisError(`tensor '${printable(t.name ?? '(unnamed)')}' in a subgraph names external data that cannot be read.`);
-      return { ...t, data_location: 0, external_data: [], raw_data: raw };
-    }),
+    initializer: top ? g.initializer : (g.initializer ?? []).map(inline),
+    ...(g.sparse_initializer ? { sparse_initializer: g.sparse_initializer.map(inlineSparse) } : {}),
     node: (g.node ?? []).map((n) => ({
       ...n,
-      attribute: n.attribute.map((a) => ({
-        ...a,
-        ...(a.g ? { g: inlineGraph(a.g, false) } : {}),
-        ...(a.graphs ? { graphs: a.graphs.map((x) => inlineGraph(x, false)) } : {}),
-      })),
+      attribute: n.attribute.map((a) => {
+        const x = a as typeof a & { sparse_tensor?: unknown; sparse_tensors?: unknown[] };
+        return {
+          ...a,
+          ...(a.t ? { t: inline(a.t) } : {}),
+          ...(a.tensors ? { tensors: a.tensors.map(inline) } : {}),
+          ...(x.sparse_tensor ? { sparse_tensor: inlineSparse(x.sparse_tensor) } : {}),
+          ...(x.sparse_tensors ? { sparse_tensors: x.sparse_tensors.map(inlineSparse) } : {}),
+          ...(a.g ? { g: inlineGraph(a.g, false) } : {}),
+          ...(a.graphs ? { graphs: a.graphs.map((sg) => inlineGraph(sg, false)) } : {}),
+        };
+      }),
     })),
   });
   return { ...runtime, graph: inlineGraph(runtime.graph, true) };

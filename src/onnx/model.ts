@@ -9,7 +9,7 @@ import * as path from 'path';
 import { ModelProtoType, TensorProtoType } from './schema';
 import { allGraphs } from './graphs';
 import { AnalysisError } from './errors';
-import { DataType, DATA_TYPE_NAMES, ModelProto, TensorProto, toNumber } from './proto';
+import { DataType, DATA_TYPE_NAMES, GraphProto, ModelProto, TensorProto, toNumber } from './proto';
 import {
   externalDataFile, externalDataInteger, FileMessages, printable, readRegularFile, readRegularRange, regularFileSize,
 } from './files';
@@ -149,9 +149,29 @@ export function externalDataRef(t: TensorProto, baseDir: string): ExternalDataRe
 
 /** The external-data reference of every initializer stored outside the model, Loop/Scan/If bodies included. */
 export function externalDataRefs(model: LoadedModel): (ExternalDataRef & { tensor: string })[] {
-  return allGraphs(model.proto.graph).flatMap((g) => (g.initializer ?? [])
-    .filter((t) => t.data_location === 1)
+  return allGraphs(model.proto.graph).flatMap((g) => graphTensors(g).filter(isExternal)
     .map((t) => ({ ...externalDataRef(t, model.baseDir), tensor: t.name ?? '(unnamed)' })));
+}
+
+/** A SparseTensorProto's parts (decoded, typed loosely in proto.ts). */
+export interface SparseTensor { values?: TensorProto; indices?: TensorProto; dims?: unknown[] }
+
+/**
+ * Every tensor a graph itself holds (not its subgraphs'): initializers, sparse initializers'
+ * values and indices, and the tensors of its nodes' attributes (Constant's value, sparse_value …).
+ * Any of them may name external data.
+ */
+export function graphTensors(g: GraphProto): TensorProto[] {
+  const sparse = (s: unknown): TensorProto[] => [(s as SparseTensor).values, (s as SparseTensor).indices].filter((t): t is TensorProto => !!t);
+  return [
+    ...(g.initializer ?? []),
+    ...(g.sparse_initializer ?? []).flatMap(sparse),
+    ...(g.node ?? []).flatMap((n) => n.attribute.flatMap((a) => [
+      ...(a.t ? [a.t] : []), ...(a.tensors ?? []),
+      ...((a as { sparse_tensor?: unknown }).sparse_tensor ? sparse((a as { sparse_tensor?: unknown }).sparse_tensor) : []),
+      ...((a as { sparse_tensors?: unknown[] }).sparse_tensors ?? []).flatMap(sparse),
+    ])),
+  ];
 }
 
 /** File messages for an external-data sidecar of tensor `tname`. */

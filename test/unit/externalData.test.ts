@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { decodeModel, encodeModel, loadModel, tensorValues } from '../../src/onnx/model';
 import { ModelProto, TensorProto } from '../../src/onnx/proto';
+import { valueInfo } from '../../src/onnx/builder';
 import { Report, Tensor } from '../../src/report/types';
 import { analyze, assertClose, fixture } from './helpers';
 import { assertOneErrorLine, cli, ensureBundle, removeTempDirs, runBin, tempDir } from './cliHelpers';
@@ -202,6 +203,60 @@ describe('external data: weights in a sidecar file', function () {
     assert.strictEqual(r.code, 1);
     assertOneErrorLine(r.stderr, "tensor 'R'", 'no location', 'save_as_external_data');
   });
+});
+
+describe('external data outside the main initializers: a Constant node\'s value, a sparse initializer', function () {
+  this.timeout(120000);
+  before(async () => { await ensureBundle(); });
+
+  /** BASIC's model with a tensor C = [0 … 5] in the sidecar side.bin: as a Constant node's value, or as a sparse initializer. */
+  function withSideTensor(dir: string, as: 'constant' | 'sparse'): string {
+    const proto = loadModel(path.join(BASIC, 'model.onnx')).proto;
+    const ext = (name: string): TensorProto => ({
+      name, dims: [6], data_type: 1, data_location: 1,
+      external_data: [{ key: 'location', value: 'side.bin' }, { key: 'offset', value: '0' }, { key: 'length', value: '24' }],
+    });
+    if (as === 'constant') {
+      proto.graph.node.push({ op_type: 'Constant', input: [], output: ['C'], name: 'side_constant', attribute: [{ name: 'value', type: 4, t: ext('c') }] });
+    } else {
+      const indices: TensorProto = { name: 'idx', dims: [6], data_type: 7, raw_data: new Uint8Array(BigInt64Array.from([0n, 1n, 2n, 3n, 4n, 5n]).buffer) };
+      proto.graph.sparse_initializer = [{ values: ext('S'), indices, dims: [6] }];
+      proto.graph.node.push({ op_type: 'Identity', input: ['S'], output: ['C'], name: 'side_identity', attribute: [] });
+    }
+    proto.graph.output.push(valueInfo('C', 1, [6]));
+    fs.mkdirSync(path.join(dir, 'm'));
+    const model = path.join(dir, 'm', 'model.onnx');
+    fs.writeFileSync(model, encodeModel(proto));
+    fs.writeFileSync(path.join(dir, 'm', 'side.bin'), Buffer.from(Float32Array.from([0, 1, 2, 3, 4, 5]).buffer));
+    return model;
+  }
+
+  for (const as of ['constant', 'sparse'] as const) {
+    it(`${as}: read from the model's folder, never from the working directory (a decoy there is not read)`, async () => {
+      const dir = tempDir();
+      const model = withSideTensor(dir, as);
+      const outside = path.join(dir, 'elsewhere');
+      fs.mkdirSync(outside);
+      fs.writeFileSync(path.join(outside, 'side.bin'), Buffer.from(Float32Array.from([100, 101, 102, 103, 104, 105]).buffer));
+      const r = await runBin(['analyze', model, '--input', `x=${BASIC_FILES.x}`, '--ep', 'cpu', '--json', '-', '--detail', 'metrics'], outside);
+      assert.strictEqual(r.code, 0, r.stderr);
+      const j = JSON.parse(r.stdout) as { outputs: Record<string, { data: number[] }> };
+      assert.deepStrictEqual(j.outputs.C.data, [0, 1, 2, 3, 4, 5]);
+    });
+
+    it(`${as}: its sidecar is protected from --json / --html like any weights file`, async () => {
+      const dir = tempDir();
+      const model = withSideTensor(dir, as);
+      const sidecar = path.join(dir, 'm', 'side.bin');
+      const before = fs.readFileSync(sidecar);
+      for (const flag of ['--json', '--html']) {
+        const r = await cli('analyze', model, '--input', `x=${BASIC_FILES.x}`, '--ep', 'cpu', flag, sidecar);
+        assert.strictEqual(r.code, 2, `${flag}: ${r.stderr}`);
+        assertOneErrorLine(r.stderr, "external-data file 'side.bin'");
+      }
+      assert.deepStrictEqual(fs.readFileSync(sidecar), before);
+    });
+  }
 });
 
 describe('typed data fields: float_data instead of raw_data', function () {
