@@ -22,6 +22,15 @@ export interface OutputRequest {
 }
 
 
+/** `file` with its folder's symbolic links resolved (as it is when the folder does not exist). */
+function realFolderPath(file: string): string {
+  try {
+    return path.join(fs.realpathSync(path.dirname(file)), path.basename(file));
+  } catch {
+    return file;
+  }
+}
+
 function statOrUndefined(p: string): fs.Stats | undefined {
   try {
     return fs.statSync(p);
@@ -37,10 +46,12 @@ export function checkOutputPaths(outputs: OutputRequest[], protectedFiles: Prote
     throw new UsageError(`${toStdout.map((o) => o.flag).join(' and ')} cannot both write to standard output ('-'); send one of them to a file.`);
   }
   const protectedStats = protectedFiles.map((p) => ({ ...p, st: statOrUndefined(p.path), abs: path.resolve(p.path) }));
-  const seen: { flag: string; abs: string; st?: fs.Stats }[] = [];
+  const seen: { flag: string; real: string; st?: fs.Stats }[] = [];
   for (const o of outputs) {
     if (o.path === '-') continue;
     const shown = printable(o.path);
+    if (o.path === '') throw new UsageError(`${o.flag} needs a file name (or '-' for standard output).`);
+    if (/[\\/]$/.test(o.path)) throw new UsageError(`${o.flag} ${shown} names a folder; give the path of a report file in it (e.g. ${shown}report.${o.flag === '--html' ? 'html' : 'json'}).`);
     const abs = path.resolve(o.path);
     let lst: fs.Stats | undefined;
     try {
@@ -58,11 +69,13 @@ export function checkOutputPaths(outputs: OutputRequest[], protectedFiles: Prote
       const same = lst && p.st ? lst.dev === p.st.dev && lst.ino === p.st.ino : abs === p.abs;
       if (same) throw new UsageError(`${o.flag} ${shown} is ${p.role}; writing the report there would destroy it — choose another file name.`);
     }
+    // A file not there yet is compared by its folder's real path (linkdir/r.json and real/r.json are one file).
+    const real = realFolderPath(abs);
     for (const other of seen) {
-      const same = lst && other.st ? lst.dev === other.st.dev && lst.ino === other.st.ino : abs === other.abs;
+      const same = lst && other.st ? lst.dev === other.st.dev && lst.ino === other.st.ino : real === other.real;
       if (same) throw new UsageError(`${other.flag} and ${o.flag} name the same file (${shown}); give each report its own file.`);
     }
-    seen.push({ flag: o.flag, abs, st: lst });
+    seen.push({ flag: o.flag, real, st: lst });
     const dir = path.dirname(abs);
     const dst = statOrUndefined(dir);
     if (!dst) throw new UsageError(`${o.flag} ${shown}: the folder ${printable(dir)} does not exist; create it first or choose another path.`);

@@ -227,6 +227,14 @@ describe('hostile: report paths never destroy anything', function () {
     expectExit(await cli('analyze', model, '--input', `x=${x}`, '--json', x), 2, "input 'x'");
     expectExit(await cli('analyze', model, '--objective', 'target', '--target', target, '--html', target), 2, '--target file');
     expectExit(await cli('analyze', model, '--json', path.join(dir, 'r.out'), '--html', path.join(dir, 'r.out')), 2, 'same file');
+    // One new file reached through a symbolic link to its folder is still one file.
+    fs.mkdirSync(path.join(dir, 'real'));
+    fs.symlinkSync(path.join(dir, 'real'), path.join(dir, 'linked'));
+    expectExit(await cli('analyze', model, '--json', path.join(dir, 'linked', 'r.out'), '--html', path.join(dir, 'real', 'r.out')), 2, 'same file');
+    // A folder or no name at all is said so before the analysis, not after it.
+    expectExit(await cli('analyze', model, '--json', `${path.join(dir, 'nodir')}/`), 2, 'names a folder', 'report.json');
+    expectExit(await cli('analyze', model, '--json', ''), 2, '--json needs a file name');
+    assert.deepStrictEqual(fs.readdirSync(path.join(dir, 'real')), [], 'nothing written');
     // The same model through another spelling of its path (and a hard link) is still the model.
     expectExit(await cli('analyze', model, '--json', path.join(dir, '.', 'model.onnx')), 2, 'the model');
     fs.linkSync(model, path.join(dir, 'hard.onnx'));
