@@ -12,7 +12,7 @@ import { countNonFinite, largestWeight, layerNonFiniteSource, nonFiniteSource } 
 import { defaultMemoryLimit, estimateAnalysisMemory, gateTensorBytes, MemoryLayer, memoryRefusal, TIME_LOCAL_MIN_BYTES } from './memory';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { DATA_TYPE_NAMES, DataType, GraphProto, ModelProto, NodeProto, ValueInfoProto, toNumber } from '../onnx/proto';
-import { walkNodes } from '../onnx/graphs';
+import { subgraphsOf, walkNodes } from '../onnx/graphs';
 import { attrTensor } from '../onnx/attributes';
 import { CALL_INDEX_INPUT, CALLS_NODE, ChunkRole, runCalls, statePairs, StatePair, wrapCalls } from './iterated/streaming';
 import { isIterated } from './iterated/spec';
@@ -83,6 +83,16 @@ export interface AnalysisSettings extends InputOptions {
   outputPaths?: string[];
   /** Keep the decoded model for the next analysis in this thread (a warm worker). */
   keepModel?: boolean;
+}
+
+/** Subgraphs nested deeper than this make onnxruntime's protobuf parser give up ("protobuf parsing failed"; measured: 31 levels of If load, 32 do not). */
+export const MAX_SUBGRAPH_DEPTH = 31;
+
+/** How many levels of subgraphs (If branches, Loop/Scan bodies) nest inside one another in `g`. */
+function subgraphDepth(g: GraphProto): number {
+  let deepest = 0;
+  for (const n of g.node ?? []) for (const sg of subgraphsOf(n)) deepest = Math.max(deepest, 1 + subgraphDepth(sg.graph));
+  return deepest;
 }
 
 /** The last decoded models of a warm worker, by path, size, mtime and inode (a changed file is decoded again). */
@@ -181,6 +191,10 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const fromFiles = callsFromFiles(model, opts.files, new Set(pairs.map((p) => p.input)));
     calls = fromFiles?.calls ?? DEFAULT_CALLS;
     early.push(`${modelName} is a streaming model (state ${pairs.map((p) => `'${printable(p.input)}' → '${printable(p.output)}'`).join(', ')}), analysed over ${calls} calls with the state fed back (${fromFiles ? `one per value on the leading axis of the file for input ${fromFiles.input}` : 'the default'}); choose how many with --calls N.`);
+  }
+  const depth = subgraphDepth(model.proto.graph);
+  if (depth > MAX_SUBGRAPH_DEPTH) {
+    throw new AnalysisError(`${modelName} nests subgraphs ${depth} levels deep (If, Loop or Scan inside one another); onnxruntime reads at most ${MAX_SUBGRAPH_DEPTH} levels (its protobuf parser's recursion limit) — re-export the model with the branches flattened.`);
   }
   const hasLoops = walkNodes(model.proto.graph).some((p) => isIterated(p.node));
   if (nodes.length === 0 && pairs.length === 0 && !hasLoops) {

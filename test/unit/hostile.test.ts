@@ -14,7 +14,7 @@ import * as path from 'path';
 import { inspectModel } from '../../src/analysis/analyze';
 import { estimateAnalysisMemory, parseSize } from '../../src/analysis/memory';
 import { loadModel, encodeModel } from '../../src/onnx/model';
-import { ModelProto, TensorProto } from '../../src/onnx/proto';
+import { GraphProto, ModelProto, TensorProto } from '../../src/onnx/proto';
 import { writeNpy } from '../../src/inputs/npy';
 import { Report } from '../../src/report/types';
 import { userOrtMessage } from '../../src/runtime/executionProvider';
@@ -548,4 +548,44 @@ describe('hostile: signals end the CLI promptly, never abort it, and leave no pa
       assert.deepStrictEqual(fs.readdirSync(dir).filter((f) => f.startsWith(`report-${sig}`)), []);
     });
   }
+});
+
+describe('hostile: subgraphs nested deep (If inside If inside If …)', function () {
+  this.timeout(120000);
+  after(removeTempDirs);
+
+  /** BASIC's model wrapped in `depth` Ifs whose condition is true (else: zeros of the same shapes). */
+  function nestedIf(depth: number): string {
+    const proto = loadModel(BASIC_MODEL).proto;
+    const outputs = proto.graph.output;
+    const zeros = (name: string): TensorProto => {
+      const dims = (outputs.find((o) => o.name === name)!.type!.tensor_type!.shape!.dim).map((d) => Number(d.dim_value));
+      return { name: `${name}_zero`, dims, data_type: 1, raw_data: new Uint8Array(4 * dims.reduce((a, b) => a * b, 1)) };
+    };
+    let inner: GraphProto = { ...proto.graph, input: [], name: 'level0' };
+    for (let d = 0; d < depth; d++) {
+      const elseBranch: GraphProto = { name: `else${d}`, node: outputs.map((o) => ({ op_type: 'Constant', input: [], output: [o.name], name: `z${d}_${o.name}`, attribute: [{ name: 'value', type: 4, t: zeros(o.name) }] })), input: [], output: outputs, initializer: [], value_info: [] };
+      inner = {
+        name: `level${d + 1}`, input: [], output: outputs, initializer: [], value_info: [],
+        node: [
+          { op_type: 'Constant', input: [], output: [`cond${d}`], name: `cond${d}`, attribute: [{ name: 'value', type: 4, t: { name: 'c', dims: [], data_type: 9, raw_data: new Uint8Array([1]) } }] },
+          { op_type: 'If', input: [`cond${d}`], output: outputs.map((o) => o.name), name: `if${d}`, attribute: [{ name: 'then_branch', type: 5, g: inner }, { name: 'else_branch', type: 5, g: elseBranch }] },
+        ],
+      };
+    }
+    const file = path.join(tempDir('gl-hostile-nest-'), `nest${depth}.onnx`);
+    fs.writeFileSync(file, encodeModel({ ...proto, graph: { ...inner, input: proto.graph.input, name: 'nested' } }));
+    return file;
+  }
+
+  it('31 levels analyse (every walk over the nested graphs is linear: one that doubled per level would never end); 32 and 1000 are one clear error at once', async () => {
+    const ok = await cli('analyze', nestedIf(31), '--input', `x=${BASIC_X}`, '--ep', 'cpu', '--json', '-', '--detail', 'metrics');
+    assert.strictEqual(ok.code, 0, ok.stderr);
+    assert.strictEqual((JSON.parse(ok.stdout) as Report).layers.length, 1);
+    for (const depth of [32, 1000]) {
+      const r = await cli('analyze', nestedIf(depth), '--input', `x=${BASIC_X}`, '--ep', 'cpu');
+      assert.strictEqual(r.code, 1);
+      assertOneErrorLine(r.stderr, `nests subgraphs ${depth} levels deep`, 'at most 31 levels', 're-export');
+    }
+  });
 });
