@@ -61,6 +61,16 @@ export function decodeModel(bytes: Uint8Array, abs: string): LoadedModel {
     throw new AnalysisError(`${name} is not an ONNX model: it decodes as protobuf but has no ${!proto.graph ? 'graph' : toNumber(proto.ir_version) <= 0 ? 'ir_version' : 'opset_import'}; pass a .onnx model file.`);
   }
   normalizeGraph(proto);
+  // Two values under one name: onnxruntime takes the first, a reader of the last would analyse
+  // another tensor than the one that ran. ONNX forbids it (a graph is in SSA form).
+  for (const g of allGraphs(proto.graph)) {
+    const seen = new Set<string>();
+    for (const t of g.initializer ?? []) {
+      const tname = t.name ?? '';
+      if (seen.has(tname)) throw new AnalysisError(`${name} defines the weight '${printable(tname)}' twice (two initializers of that name${g === proto.graph ? '' : ` in subgraph '${printable(g.name ?? '')}'`}); ONNX gives every tensor one value — remove the duplicate or re-export the model.`);
+      seen.add(tname);
+    }
+  }
   const opsetEntry = proto.opset_import.find((o) => !o.domain || o.domain === 'ai.onnx');
   const opset = opsetEntry ? toNumber(opsetEntry.version) : 0;
   const hasExternalData = proto.graph.initializer.some(isExternal);

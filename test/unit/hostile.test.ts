@@ -589,3 +589,18 @@ describe('hostile: subgraphs nested deep (If inside If inside If …)', function
     }
   });
 });
+
+describe('hostile: one name, two values', function () {
+  this.timeout(60000);
+  after(removeTempDirs);
+  it('two initializers of one name are refused (onnxruntime would run the first, a reader of the last would analyse another tensor)', async () => {
+    const proto = loadModel(BASIC_MODEL).proto;
+    const R = proto.graph.initializer.find((t) => (t.dims ?? []).length === 3 && t.name && proto.graph.node.some((n) => n.op_type === 'LSTM' && n.input[2] === t.name))!;
+    proto.graph.initializer.push({ ...R, raw_data: new Uint8Array(R.raw_data!.length) });
+    const file = path.join(tempDir('gl-hostile-dup-'), 'dup.onnx');
+    fs.writeFileSync(file, encodeModel(proto));
+    const r = await cli('analyze', file, '--input', `x=${BASIC_X}`, '--ep', 'cpu');
+    assert.strictEqual(r.code, 1);
+    assertOneErrorLine(r.stderr, `defines the weight '${R.name}' twice`, 'remove the duplicate');
+  });
+});
