@@ -8,8 +8,11 @@ import { analyzeModel, workersInNative } from '../analysis/analyze';
 import { warmOnnxruntime } from '../runtime/ortModule';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { printable } from '../onnx/files';
+import { randomBytes } from 'crypto';
+import * as fs from 'fs';
 import * as path from 'path';
 import { writeReportJson } from '../report/jsonWriter';
+import type { Report } from '../report/types';
 import { embeddedBytes, fitsInPage, metricsOnly, standaloneHtml, writeFileAtomically } from '../report/htmlReport';
 import { OMITTED_TOO_BIG_HOW } from '../report/detail';
 import { checkOutputPaths, OutputRequest, ProtectedFile } from '../report/outputPaths';
@@ -76,19 +79,21 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     const warm = warmOnnxruntime();
     const report = await analysis.finally(() => warm);
     const tJson = performance.now();
-    if (args.json) await writeReportJson(report, args.json === '-' ? io.stdout : args.json, { detail: args.detail, signal });
+    // Both reports to files: the JSON waits under a temporary name until the page is written too,
+    // so an interrupted or failed run leaves neither (nor replaces an earlier one).
+    const pendingJson = args.json && args.json !== '-' && args.html && args.html !== '-'
+      ? `${args.json}.tmp-${process.pid}-${randomBytes(4).toString('hex')}-pending` : undefined;
+    if (args.json) await writeReportJson(report, args.json === '-' ? io.stdout : pendingJson ?? args.json, { detail: args.detail, signal });
     if (process.env.GL_PROFILE && args.json) console.error(`JSON written in ${(performance.now() - tJson).toFixed(0)} ms`);
     const tHtml = performance.now();
     if (args.html) {
-      const label = path.basename(report.model.path);
-      // Too much per-step data for one page: the page without it (it says what it left out) rather than none.
-      const tooBig = args.detail !== 'metrics' && !fitsInPage([report]);
-      if (tooBig) io.stderr.write(`warning: the full report's per-step data (about ${(embeddedBytes([report]) / 1e6).toFixed(0)} MB) is more than one HTML page can hold; the page is written without the per-step tensors, as with --detail metrics (no heatmaps). The full data: --json.\n`);
-      const shown = tooBig ? metricsOnly(report, OMITTED_TOO_BIG_HOW) : args.detail === 'metrics' ? metricsOnly(report) : report;
-      const page = standaloneHtml([{ label, path: report.model.path, report: shown }], label);
-      if (args.html === '-') await writeText(io.stdout, page);
-      else await writeFileAtomically(args.html, page, signal);
-      if (process.env.GL_PROFILE) console.error(`HTML written in ${(performance.now() - tHtml).toFixed(0)} ms`);
+      try {
+        await writeHtmlReport(report, args.html, args.detail, io, signal);
+        if (process.env.GL_PROFILE) console.error(`HTML written in ${(performance.now() - tHtml).toFixed(0)} ms`);
+        if (pendingJson) await fs.promises.rename(pendingJson, args.json!);
+      } finally {
+        if (pendingJson) await fs.promises.rm(pendingJson, { force: true });
+      }
     }
     if (!args.quiet && args.json !== '-' && args.html !== '-') {
       io.stdout.write(`${terminalText(formatSummary(report))}\n`);
@@ -111,6 +116,17 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     if (process.env.GRADIENT_LENS_DEBUG) io.stderr.write(`${err.stack}\n`);
     return 1;
   }
+}
+
+/** The standalone page (without the per-step tensors when they are too much for one page, saying so). */
+async function writeHtmlReport(report: Report, target: string, detail: AnalyzeArgs['detail'], io: CliIo, signal?: AbortSignal): Promise<void> {
+  const label = path.basename(report.model.path);
+  const tooBig = detail !== 'metrics' && !fitsInPage([report]);
+  if (tooBig) io.stderr.write(`warning: the full report's per-step data (about ${(embeddedBytes([report]) / 1e6).toFixed(0)} MB) is more than one HTML page can hold; the page is written without the per-step tensors, as with --detail metrics (no heatmaps). The full data: --json.\n`);
+  const shown = tooBig ? metricsOnly(report, OMITTED_TOO_BIG_HOW) : detail === 'metrics' ? metricsOnly(report) : report;
+  const page = standaloneHtml([{ label, path: report.model.path, report: shown }], label);
+  if (target === '-') await writeText(io.stdout, page);
+  else await writeFileAtomically(target, page, signal);
 }
 
 function writeText(stream: NodeJS.WritableStream, text: string): Promise<void> {

@@ -19,7 +19,8 @@ import { writeNpy } from '../../src/inputs/npy';
 import { Report } from '../../src/report/types';
 import { userOrtMessage } from '../../src/runtime/executionProvider';
 import { fixture } from './helpers';
-import { assertOneErrorLine, BIN, cli, CliResult, ensureBundle, removeTempDirs, runBin, tempDir } from './cliHelpers';
+import { assertOneErrorLine, BIN, Capture, cli, CliResult, ensureBundle, removeTempDirs, runBin, tempDir } from './cliHelpers';
+import { runCli } from '../../src/cli/main';
 import { syntheticRecurrentModel } from './synthetic';
 
 const BASIC = fixture('forward', 'lstm_basic');
@@ -602,5 +603,26 @@ describe('hostile: one name, two values', function () {
     const r = await cli('analyze', file, '--input', `x=${BASIC_X}`, '--ep', 'cpu');
     assert.strictEqual(r.code, 1);
     assertOneErrorLine(r.stderr, `defines the weight '${R.name}' twice`, 'remove the duplicate');
+  });
+});
+
+describe('hostile: --json and --html together, the page cannot be written', function () {
+  this.timeout(60000);
+  after(removeTempDirs);
+  it('leaves neither report (the JSON waited for the page), keeps an earlier JSON, and no temporary file', async () => {
+    const dir = tempDir('gl-hostile-both-');
+    const json = path.join(dir, 'r.json');
+    fs.writeFileSync(json, 'an earlier report');
+    const sub = path.join(dir, 'pages');
+    fs.mkdirSync(sub);
+    const stdout = new Capture();
+    const stderr = new Capture();
+    // The paths pass the checks at the start; the page's folder is gone by the time it is written.
+    const run = runCli(['analyze', BASIC_MODEL, '--input', `x=${BASIC_X}`, '--ep', 'cpu', '--json', json, '--html', path.join(sub, 'r.html')], { stdout, stderr });
+    fs.rmSync(sub, { recursive: true });
+    assert.strictEqual(await run, 1, stderr.text);
+    assert.match(stderr.text, /could not write .*r\.html/);
+    assert.strictEqual(fs.readFileSync(json, 'utf8'), 'an earlier report');
+    assert.deepStrictEqual(fs.readdirSync(dir), ['r.json']);
   });
 });
