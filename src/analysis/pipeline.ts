@@ -12,7 +12,7 @@ import { countNonFinite, largestWeight, layerNonFiniteSource, nonFiniteSource } 
 import { defaultMemoryLimit, estimateAnalysisMemory, gateTensorBytes, MemoryLayer, memoryRefusal, TIME_LOCAL_MIN_BYTES } from './memory';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
 import { DATA_TYPE_NAMES, DataType, GraphProto, ModelProto, NodeProto, ValueInfoProto, toNumber } from '../onnx/proto';
-import { subgraphsOf, walkNodes } from '../onnx/graphs';
+import { opKey, subgraphsOf, walkNodes } from '../onnx/graphs';
 import { attrTensor } from '../onnx/attributes';
 import { CALL_INDEX_INPUT, CALLS_NODE, ChunkRole, runCalls, statePairs, StatePair, wrapCalls } from './iterated/streaming';
 import { isIterated } from './iterated/spec';
@@ -650,6 +650,7 @@ function firstCallFeeds(feeds: Record<string, WireTensor>, perCall: string[]): R
 function resolveObjective(model: LoadedModel, opts: AnalysisSettings): ObjectiveSpec & { output: string } {
   const spec = opts.objective ?? { kind: 'sum' as const };
   const outputs = model.proto.graph.output.map((o) => o.name);
+  if (outputs.length === 0) throw new AnalysisError(`${printable(path.basename(model.path))} declares no graph outputs, so there is nothing to take an objective on; re-export it with its outputs.`);
   const output = spec.output ?? outputs[0];
   if (!outputs.includes(output)) {
     throw new UsageError(`--output ${output}: the model has no output of that name (its outputs: ${outputs.join(', ')}).`);
@@ -726,7 +727,7 @@ function refuseSidecarOutputs(model: LoadedModel, outputs: string[]): void {
 /** op_type histogram over the graph and its subgraphs. */
 function opCounts(graph: GraphProto): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const { node } of walkNodes(graph)) counts.set(node.op_type, (counts.get(node.op_type) ?? 0) + 1);
+  for (const { node } of walkNodes(graph)) counts.set(opKey(node), (counts.get(opKey(node)) ?? 0) + 1);
   return counts;
 }
 

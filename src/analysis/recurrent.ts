@@ -7,7 +7,7 @@ import { AnalysisError } from '../onnx/errors';
 import { LoadedModel, tensorAsFloat64, tensorDims } from '../onnx/model';
 import { GraphProto, NodeProto, TensorProto } from '../onnx/proto';
 import { CALLS_NODE } from './iterated/streaming';
-import { walkNodes } from '../onnx/graphs';
+import { opKey, walkNodes } from '../onnx/graphs';
 import { LayerAttributes, NodeDirection, RecurrentOp } from '../report/types';
 
 export const RECURRENT_OPS: readonly RecurrentOp[] = ['LSTM', 'GRU', 'RNN'];
@@ -192,7 +192,7 @@ export function discoverRecurrentLayers(model: LoadedModel, fed: Record<string, 
     }));
   });
   placed.forEach(({ node, nodeIndex, container, outer }) => {
-    opCounts.set(node.op_type, (opCounts.get(node.op_type) ?? 0) + 1);
+    opCounts.set(opKey(node), (opCounts.get(opKey(node)) ?? 0) + 1);
     if (node.domain && node.domain !== 'ai.onnx') return;
     if (!(RECURRENT_OPS as readonly string[]).includes(node.op_type)) return;
     const op = node.op_type as RecurrentOp;

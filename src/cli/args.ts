@@ -82,7 +82,8 @@ function keyValue(flag: string, v: string): [string, string] {
 
 export function parseAnalyzeArgs(argv: string[]): AnalyzeArgs {
   const args: AnalyzeArgs = {
-    model: '', inputs: {}, seed: 0, dims: {}, ep: 'auto', saturation: { low: 0.1, high: 0.9 }, detail: 'full', quiet: false, verbose: false,
+    // Maps without a prototype: an input or dim named __proto__ is a name like any other.
+    model: '', inputs: Object.create(null) as Record<string, string>, seed: 0, dims: Object.create(null) as Record<string, number>, ep: 'auto', saturation: { low: 0.1, high: 0.9 }, detail: 'full', quiet: false, verbose: false,
     objective: 'sum', jacobian: 'auto',
   };
   const positional: string[] = [];

@@ -117,8 +117,9 @@ function systemReason(e: unknown): string {
 
 /** Control characters shown as escapes, so a hostile name cannot split or colour a one-line message. */
 export function printable(s: string): string {
-  // C0 controls, DEL, C1 controls, and the Unicode bidi/format controls that reorder terminal text.
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+  // C0 controls, DEL, C1 controls, the Unicode bidi/format controls that reorder terminal text, the
+  // zero-width and invisible ones (U+200B–U+200D, U+2060–U+2064, BOM) and the line/paragraph separators.
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g, (c) => {
     const code = c.charCodeAt(0);
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });

@@ -16,6 +16,11 @@ export interface PlacedNode {
 }
 
 /** The label a node goes by in paths and messages: its name, or `<op>_<index>` when unnamed. */
+/** An op as counted in messages: its type, after its domain when that is not ONNX's own ("com.acme:LSTM"). */
+export function opKey(node: NodeProto): string {
+  return node.domain && node.domain !== 'ai.onnx' ? `${node.domain}:${node.op_type}` : node.op_type;
+}
+
 export function nodeLabel(node: NodeProto, index: number): string {
   return node.name && node.name.length > 0 ? node.name : `${node.op_type}_${index}`;
 }

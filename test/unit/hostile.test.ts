@@ -471,14 +471,15 @@ describe('hostile: terminal output cannot be hijacked by names in the model', fu
 
   it('escape sequences and newlines in node and input names are shown escaped', async () => {
     const proto = syntheticRecurrentModel({ op: 'LSTM', hidden: 4, input: 3 });
-    const evil = 'lstm\u001b[31mRED\u001b]0;title\u0007\nwarning: fake line\u202e';
+    const evil = 'lstm\u001b[31mRED\u001b]0;title\u0007\nwarning: fake line\u202e\u2028also a line\u200b\u2060\ufeff';
     proto.graph.node[0].name = evil;
     proto.producer_name = 'pro\u001b[2Jducer';
     const f = path.join(dir, 'evil.onnx');
     fs.writeFileSync(f, encodeModel(proto));
     const r = await cli('analyze', f, '--ep', 'cpu', '--seq-len', '5');
     assert.strictEqual(r.code, 0, r.stderr);
-    assert.doesNotMatch(r.stdout, /[\u0000-\u0008\u000b-\u001f\u007f\u202e]/, 'no control character reaches the terminal');
+    assert.doesNotMatch(r.stdout, /[\u0000-\u0008\u000b-\u001f\u007f\u202e\u2028\u200b\u2060\ufeff]/, 'no control or invisible character reaches the terminal');
+    assert.match(r.stdout, /\\u2028also a line\\u200b\\u2060\\ufeff/);
     assert.match(r.stdout, /lstm\\x1b\[31mRED/);
     assert.doesNotMatch(r.stdout, /^warning: fake line/m);
     // An error line stays one line whatever the input name holds.
@@ -624,5 +625,39 @@ describe('hostile: --json and --html together, the page cannot be written', func
     assert.match(stderr.text, /could not write .*r\.html/);
     assert.strictEqual(fs.readFileSync(json, 'utf8'), 'an earlier report');
     assert.deepStrictEqual(fs.readdirSync(dir), ['r.json']);
+  });
+});
+
+describe('hostile: odd structure and names get messages that say what is wrong', function () {
+  this.timeout(60000);
+  after(removeTempDirs);
+  const variant = (name: string, edit: (p: ModelProto) => void): string => {
+    const proto = loadModel(BASIC_MODEL).proto;
+    edit(proto);
+    const file = path.join(tempDir('gl-hostile-odd-'), name);
+    fs.writeFileSync(file, encodeModel(proto));
+    return file;
+  };
+
+  it('a model without graph outputs: exit 1 saying so (not "--output undefined", exit 2)', async () => {
+    const r = await cli('analyze', variant('noout.onnx', (p) => { p.graph.output = []; }), '--input', `x=${BASIC_X}`, '--ep', 'cpu');
+    assert.strictEqual(r.code, 1);
+    assertOneErrorLine(r.stderr, 'declares no graph outputs');
+    assert.doesNotMatch(r.stderr, /undefined/);
+  });
+
+  it('an LSTM in another domain is counted with its domain (not "no LSTM … it contains 1 LSTM")', async () => {
+    const r = await cli('analyze', variant('domain.onnx', (p) => { p.graph.node.find((n) => n.op_type === 'LSTM')!.domain = 'com.acme'; }), '--input', `x=${BASIC_X}`, '--ep', 'cpu');
+    assert.strictEqual(r.code, 1);
+    assertOneErrorLine(r.stderr, 'has no LSTM, GRU or RNN node', '1 com.acme:LSTM');
+  });
+
+  it('--input and --dim named __proto__ are names like any other (usage errors here), not silently ignored', async () => {
+    const a = await cli('analyze', BASIC_MODEL, '--input', '__proto__=x.npy');
+    assert.strictEqual(a.code, 2);
+    assertOneErrorLine(a.stderr, "no input named '__proto__'");
+    const b = await cli('analyze', BASIC_MODEL, '--dim', '__proto__=5');
+    assert.strictEqual(b.code, 2);
+    assertOneErrorLine(b.stderr, '--dim __proto__');
   });
 });
