@@ -800,6 +800,15 @@ function explainRunFailure(message: string, layers: RecurrentLayer[], sources: R
     const from = input && sources[input]?.startsWith('file:') ? ` (${printable(sources[input].slice(5))})` : '';
     return `${input ? `input '${printable(input)}'${from}` : 'sequence_lens'} holds a length outside 0 … ${seq[1]}${layer ? ` for ${layer.op} node '${printable(layer.name)}'` : ''}: every sequence length must be between 0 and the sequence length T = ${seq[1]}; fix the lengths or the sequence's length.`;
   }
+  const state = /running (LSTM|GRU|RNN) node\. Name:'([^']*)'.*Input (initial_h|initial_c) must have shape \{([^}]*)\}\. Actual:\{([^}]*)\}/.exec(message);
+  if (state) {
+    const [, op, node, which, want, got] = state;
+    const layer = layers.find((l) => l.node.name === node);
+    const tensor = layer ? (which === 'initial_h' ? layer.inputs.initialH : layer.inputs.initialC) : undefined;
+    const input = tensor ? graphInputsUpstream(graph, tensor)[0] : undefined;
+    const from = input && sources[input]?.startsWith('file:') ? ` (${printable(sources[input].slice(5))})` : '';
+    return `${op} node '${printable(node)}': its ${which}${input ? `, from input '${printable(input)}'${from},` : ''} has shape [${got.split(',').join(', ')}] but must be [${want.split(',').join(', ')}] ([num_directions, batch, hidden_size]); give a state of that shape.`;
+  }
   const gather = /Gather node.*indices element out of data bounds, idx=(-?\d+) must be within the inclusive range \[(-?\d+),(-?\d+)\]/.exec(message);
   if (gather) return `an index input holds ${gather[1]}, outside ${gather[2]} … ${gather[3]} of the table it looks up (a token id beyond the vocabulary?); pass indices within the table.`;
   return undefined;

@@ -2,10 +2,11 @@
  * Discovery of recurrent layers (SPEC §1): every LSTM / GRU / RNN node of the default domain with
  * its attributes, optional inputs, sizes and the static weights W, R, B, P.
  */
-import { attrFloat, attrFloats, attrInt, attrString, attrStrings, attrTensor } from '../onnx/attributes';
+import { attrFloat, attrFloats, attrInt, attrString, attrStrings, attrTensor, findAttribute } from '../onnx/attributes';
 import { AnalysisError } from '../onnx/errors';
 import { LoadedModel, tensorAsFloat64, tensorDims } from '../onnx/model';
-import { GraphProto, NodeProto, TensorProto } from '../onnx/proto';
+import { AttributeType, GraphProto, NodeProto, TensorProto, toNumber } from '../onnx/proto';
+import { printable } from '../onnx/files';
 import { CALLS_NODE } from './iterated/streaming';
 import { opKey, walkNodes } from '../onnx/graphs';
 import { LayerAttributes, NodeDirection, RecurrentOp } from '../report/types';
@@ -110,6 +111,37 @@ export interface RecurrentNodeRef {
   inputSize: number;
 }
 
+const ATTRIBUTE_KINDS: Record<number, string> = { 1: 'a FLOAT', 3: 'a STRING', 4: 'a TENSOR', 6: 'FLOATS', 7: 'INTS', 8: 'STRINGS' };
+
+/**
+ * What onnxruntime would refuse in a recurrent node's attributes and inputs, said in our words
+ * first (its own messages are C++ checks such as "clip_ > 0.f was false"): hidden_size a positive
+ * INT, clip a positive number, W and R given, and hidden_size matching a static R.
+ */
+export function checkRecurrentNode(node: NodeProto, name: string, Rdims?: number[]): number {
+  const op = node.op_type;
+  const hs = findAttribute(node, 'hidden_size');
+  const R = Rdims && Rdims.length === 3 ? Rdims[2] : undefined;
+  const hint = R !== undefined ? ` (R's last dimension here: ${R})` : '';
+  if (!hs) throw new AnalysisError(`${op} node '${printable(name)}' has no hidden_size attribute, which onnxruntime requires; add hidden_size=H${hint}.`);
+  const hidden = hs.i !== undefined && hs.i !== null ? toNumber(hs.i) : NaN;
+  if (hs.type !== AttributeType.INT || !(Number.isSafeInteger(hidden) && hidden > 0)) {
+    const shown = hs.type === AttributeType.INT ? String(hidden) : `given as ${ATTRIBUTE_KINDS[hs.type ?? 0] ?? `attribute type ${hs.type}`}`;
+    throw new AnalysisError(`${op} node '${printable(name)}' has hidden_size ${shown}; it must be a positive INT attribute${hint}.`);
+  }
+  if (R !== undefined && R !== hidden) {
+    throw new AnalysisError(`${op} node '${printable(name)}' has hidden_size=${hidden} but its R is [${Rdims!.join(', ')}] (hidden size ${R}); fix the attribute or the weights.`);
+  }
+  const clip = findAttribute(node, 'clip');
+  if (clip && !(clip.type === AttributeType.FLOAT && Number.isFinite(clip.f) && clip.f! > 0)) {
+    throw new AnalysisError(`${op} node '${printable(name)}' has clip=${clip.type === AttributeType.FLOAT ? String(clip.f) : '(not a FLOAT)'}; clip is the bound gate pre-activations are clipped to, a positive number — remove it or give one.`);
+  }
+  for (const [i, w] of [[1, 'W'], [2, 'R']] as const) {
+    if (!node.input[i]) throw new AnalysisError(`${op} node '${printable(name)}' has no ${w} input; ${op} needs its ${w} weights (ONNX inputs 1 and 2: W, R).`);
+  }
+  return hidden;
+}
+
 /** Every recurrent node's inputs and layout (no weights read; for tracing the sequence/batch axes). */
 export function listRecurrentNodes(model: LoadedModel): RecurrentNodeRef[] {
   // Anywhere: If branches and Loop/Scan bodies hold the layers of many real exports.
@@ -122,6 +154,8 @@ export function listRecurrentNodes(model: LoadedModel): RecurrentNodeRef[] {
       const isLstm = n.op_type === 'LSTM';
       const w = dimsOf.get(input(1));
       const r = dimsOf.get(input(2));
+      // Before any size is estimated from it: a bad hidden_size must not read as a memory problem.
+      checkRecurrentNode(n, n.name || n.op_type, r);
       return {
         op: n.op_type as RecurrentOp,
         layout: attrInt(n, 'layout', 0) === 1 ? 1 : 0,
@@ -198,6 +232,8 @@ export function discoverRecurrentLayers(model: LoadedModel, fed: Record<string, 
     const op = node.op_type as RecurrentOp;
     const name = layerDisplayName(node, nodeIndex);
     const input = (i: number) => node.input[i] ?? '';
+    const staticR = resolveStatic(input(2));
+    checkRecurrentNode(node, name, staticR ? tensorDims(staticR) : undefined);
     const inputs = {
       X: input(0), W: input(1), R: input(2), B: input(3), sequenceLens: input(4), initialH: input(5),
       initialC: op === 'LSTM' ? input(6) : '', P: op === 'LSTM' ? input(7) : '',

@@ -145,6 +145,10 @@ export function decayWindow(layer: LayerReport, d: DirectionReport): { last: num
 
 export function flowStory(layer: LayerReport, d: DirectionReport): FlowStory {
   const decay = d.metrics.decay;
+  if (!decay && d.jacobianNorm) {
+    // Measured, but over no step: every sequence length is 0.
+    return { verdict: 'n/a', title: VERDICT_TITLES['n/a'], sentence: 'no verdict — no step ran (every sequence length is 0)', short: 'no verdict (no step ran)' };
+  }
   if (!decay) {
     const g = d.metrics.gradNorm;
     let sentence = 'the Jacobian was not measured (Jacobian mode off), so there is no decay rate';

@@ -652,6 +652,44 @@ describe('hostile: odd structure and names get messages that say what is wrong',
     assertOneErrorLine(r.stderr, 'has no LSTM, GRU or RNN node', '1 com.acme:LSTM');
   });
 
+  const lstmNode = (p: ModelProto) => p.graph.node.find((n) => n.op_type === 'LSTM')!;
+  for (const [what, edit, words] of [
+    ['clip = -1', (p: ModelProto) => { lstmNode(p).attribute.push({ name: 'clip', type: 1, f: -1 }); }, ['clip=-1', 'a positive number']],
+    ['no hidden_size', (p: ModelProto) => { const n = lstmNode(p); n.attribute = n.attribute.filter((a) => a.name !== 'hidden_size'); }, ['no hidden_size attribute', "R's last dimension here: 6"]],
+    ['hidden_size as a FLOAT', (p: ModelProto) => { const a = lstmNode(p).attribute.find((x) => x.name === 'hidden_size')!; a.type = 1; a.f = 6; delete a.i; }, ['hidden_size given as a FLOAT', 'positive INT']],
+    ['hidden_size = -6', (p: ModelProto) => { lstmNode(p).attribute.find((x) => x.name === 'hidden_size')!.i = -6; }, ['hidden_size -6', 'positive INT']],
+    ['hidden_size = 2^40 (no memory refusal first)', (p: ModelProto) => { lstmNode(p).attribute.find((x) => x.name === 'hidden_size')!.i = 2 ** 40; }, ['hidden_size=1099511627776 but its R is [1, 24, 6]']],
+    ['no W', (p: ModelProto) => { lstmNode(p).input[1] = ''; }, ['has no W input']],
+  ] as const) {
+    it(`an LSTM with ${what}: one error naming the node and the attribute or input, before onnxruntime sees it`, async () => {
+      const r = await cli('analyze', variant('odd.onnx', edit), '--input', `x=${BASIC_X}`, '--ep', 'cpu');
+      assert.strictEqual(r.code, 1);
+      assertOneErrorLine(r.stderr, "LSTM node '", ...words);
+      assert.doesNotMatch(r.stderr, /was false|GetAttr|memory/);
+    });
+  }
+
+  it('an initial state of the wrong shape names the graph input it came from and the shape it must have', async () => {
+    const file = variant('h0.onnx', (p) => {
+      lstmNode(p).input[5] = 'h0';
+      p.graph.input.push({ name: 'h0', type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_value: 1 }, { dim_value: 2 }, { dim_value: 5 }] } } } });
+    });
+    const r = await cli('analyze', file, '--input', `x=${BASIC_X}`, '--ep', 'cpu');
+    assert.strictEqual(r.code, 1);
+    assertOneErrorLine(r.stderr, "its initial_h, from input 'h0',", 'has shape [1, 2, 5] but must be [1, 2, 6]');
+  });
+
+  it('every sequence length 0: "no step ran", not "Jacobian mode off"', async () => {
+    const file = variant('zero.onnx', (p) => {
+      lstmNode(p).input[4] = 'lens0';
+      p.graph.initializer.push({ name: 'lens0', dims: [2], data_type: 6, raw_data: new Uint8Array(8) });
+    });
+    const r = await cli('analyze', file, '--input', `x=${BASIC_X}`, '--ep', 'cpu');
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.match(r.stdout, /n\/a: no verdict — no step ran \(every sequence length is 0\)/);
+    assert.doesNotMatch(r.stdout, /Jacobian mode off/);
+  });
+
   it('--input and --dim named __proto__ are names like any other (usage errors here), not silently ignored', async () => {
     const a = await cli('analyze', BASIC_MODEL, '--input', '__proto__=x.npy');
     assert.strictEqual(a.code, 2);
