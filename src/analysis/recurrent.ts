@@ -125,16 +125,19 @@ export function checkRecurrentNode(node: NodeProto, name: string, Rdims?: number
   const hint = R !== undefined ? ` (R's last dimension here: ${R})` : '';
   if (!hs) throw new AnalysisError(`${op} node '${printable(name)}' has no hidden_size attribute, which onnxruntime requires; add hidden_size=H${hint}.`);
   const hidden = hs.i !== undefined && hs.i !== null ? toNumber(hs.i) : NaN;
-  if (hs.type !== AttributeType.INT || !(Number.isSafeInteger(hidden) && hidden > 0)) {
-    const shown = hs.type === AttributeType.INT ? String(hidden) : `given as ${ATTRIBUTE_KINDS[hs.type ?? 0] ?? `attribute type ${hs.type}`}`;
+  // (IR version 1 attributes carry no type: an integer value is an INT.)
+  const isInt = hs.type === AttributeType.INT || (!hs.type && hs.i !== undefined && hs.i !== null);
+  if (!isInt || !(Number.isSafeInteger(hidden) && hidden > 0)) {
+    const shown = isInt ? String(hidden) : `given as ${ATTRIBUTE_KINDS[hs.type ?? 0] ?? `attribute type ${hs.type}`}`;
     throw new AnalysisError(`${op} node '${printable(name)}' has hidden_size ${shown}; it must be a positive INT attribute${hint}.`);
   }
   if (R !== undefined && R !== hidden) {
     throw new AnalysisError(`${op} node '${printable(name)}' has hidden_size=${hidden} but its R is [${Rdims!.join(', ')}] (hidden size ${R}); fix the attribute or the weights.`);
   }
   const clip = findAttribute(node, 'clip');
-  if (clip && !(clip.type === AttributeType.FLOAT && Number.isFinite(clip.f) && clip.f! > 0)) {
-    throw new AnalysisError(`${op} node '${printable(name)}' has clip=${clip.type === AttributeType.FLOAT ? String(clip.f) : '(not a FLOAT)'}; clip is the bound gate pre-activations are clipped to, a positive number — remove it or give one.`);
+  const clipFloat = clip && (clip.type === AttributeType.FLOAT || (!clip.type && clip.f !== undefined));
+  if (clip && !(clipFloat && clip.f! > 0)) {
+    throw new AnalysisError(`${op} node '${printable(name)}' has clip=${clipFloat ? String(clip.f) : '(not a FLOAT)'}; clip is the bound gate pre-activations are clipped to, a positive number — remove it or give one.`);
   }
   for (const [i, w] of [[1, 'W'], [2, 'R']] as const) {
     if (!node.input[i]) throw new AnalysisError(`${op} node '${printable(name)}' has no ${w} input; ${op} needs its ${w} weights (ONNX inputs 1 and 2: W, R).`);
@@ -146,14 +149,18 @@ export function checkRecurrentNode(node: NodeProto, name: string, Rdims?: number
 export function listRecurrentNodes(model: LoadedModel): RecurrentNodeRef[] {
   // Anywhere: If branches and Loop/Scan bodies hold the layers of many real exports.
   const placed = walkNodes(model.proto.graph);
-  const dimsOf = new Map(placed.flatMap(({ graph }) => graph.initializer ?? []).map((t) => [t.name ?? '', tensorDims(t)]));
-  return placed.map((p) => p.node)
-    .filter((n) => (!n.domain || n.domain === 'ai.onnx') && (RECURRENT_OPS as readonly string[]).includes(n.op_type))
-    .map((n) => {
+  // A weight's dims from the node's own graph, else the main graph's (sibling branches and bodies
+  // are separate scopes: each may have its own 'R'); a weight found in neither is not checked here.
+  const main = model.proto.graph;
+  const dimsIn = (g: GraphProto, name: string) => { const t = (g.initializer ?? []).find((x) => x.name === name); return t && tensorDims(t); };
+  const dimsOf = (g: GraphProto, name: string) => (name ? dimsIn(g, name) ?? (g === main ? undefined : dimsIn(main, name)) : undefined);
+  return placed
+    .filter(({ node: n }) => (!n.domain || n.domain === 'ai.onnx') && (RECURRENT_OPS as readonly string[]).includes(n.op_type))
+    .map(({ node: n, graph }) => {
       const input = (i: number) => n.input[i] ?? '';
       const isLstm = n.op_type === 'LSTM';
-      const w = dimsOf.get(input(1));
-      const r = dimsOf.get(input(2));
+      const w = dimsOf(graph, input(1));
+      const r = dimsOf(graph, input(2));
       // Before any size is estimated from it: a bad hidden_size must not read as a memory problem.
       checkRecurrentNode(n, n.name || n.op_type, r);
       return {

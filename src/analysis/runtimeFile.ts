@@ -12,7 +12,7 @@
 import { subgraphsOf, walkNodes } from '../onnx/graphs';
 import { AnalysisError } from '../onnx/errors';
 import { printable, readRegularFile } from '../onnx/files';
-import { encodeModel, externalDataRef, graphTensors, LoadedModel, sidecarMessages, SparseTensor, tensorRawBytes } from '../onnx/model';
+import { encodeModel, externalDataRef, functionGraphs, graphTensors, LoadedModel, LocalFunction, sidecarMessages, SparseTensor, tensorRawBytes } from '../onnx/model';
 import { GraphProto, ModelProto, TensorProto } from '../onnx/proto';
 
 /** Inline weights above this many bytes in all are referenced in place rather than re-encoded. */
@@ -88,7 +88,8 @@ function inlineNestedExternal(model: LoadedModel, runtime: ModelProto): ModelPro
   const nested = (g: GraphProto, top: boolean): boolean =>
     graphTensors(g).some((t) => t.data_location === 1 && !(top && (g.initializer ?? []).includes(t)))
     || (g.node ?? []).some((n) => subgraphsOf(n).some((sg) => nested(sg.graph, false)));
-  if (!nested(runtime.graph, true)) return runtime;
+  const functions = functionGraphs(runtime);
+  if (!nested(runtime.graph, true) && !functions.some((g) => nested(g, false))) return runtime;
   const inline = (t: TensorProto): TensorProto => {
     if (t.data_location !== 1) return t;
     const raw = tensorRawBytes(t, model.baseDir);
@@ -119,5 +120,10 @@ function inlineNestedExternal(model: LoadedModel, runtime: ModelProto): ModelPro
       }),
     })),
   });
-  return { ...runtime, graph: inlineGraph(runtime.graph, true) };
+  return {
+    ...runtime,
+    graph: inlineGraph(runtime.graph, true),
+    // Model-local functions' nodes (a Constant in a function body) too.
+    ...(runtime.functions ? { functions: (runtime.functions as LocalFunction[]).map((f, i) => ({ ...f, node: inlineGraph(functions[i], false).node })) } : {}),
+  };
 }

@@ -196,7 +196,8 @@ export function traceAxisRoles(graph: GraphProto, layers: RecurrentNodeRef[]): A
         // Values and indices have X's axes; along the sorted one only when K is X's whole length there (a sort).
         const rank = rankOf(p.input[0]);
         const raw = attrInt(p, 'axis', -1);
-        const axis = raw < 0 && rank !== undefined ? raw + rank : raw;
+        if (raw < 0 && rank === undefined) return; // which axis was cut to K is not known
+        const axis = raw < 0 ? raw + rank! : raw;
         const k = shapeEntries(p.input[1], 0);
         const kAxis = k?.length === 1 && 'axisOf' in k[0] && sameTensorShape(k[0].axisOf, p.input[0], producer) ? k[0].axis : undefined;
         const wholeAxis = axis >= 0 && kAxis !== undefined && (kAxis < 0 && rank !== undefined ? kAxis + rank : kAxis) === axis;

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { ModelProtoType, TensorProtoType } from './schema';
 import { allGraphs } from './graphs';
 import { AnalysisError } from './errors';
-import { DataType, DATA_TYPE_NAMES, GraphProto, ModelProto, TensorProto, toNumber } from './proto';
+import { DataType, DATA_TYPE_NAMES, GraphProto, ModelProto, NodeProto, TensorProto, toNumber } from './proto';
 import {
   externalDataFile, externalDataInteger, FileMessages, printable, readRegularFile, readRegularRange, regularFileSize,
 } from './files';
@@ -64,11 +64,13 @@ export function decodeModel(bytes: Uint8Array, abs: string): LoadedModel {
   // Two values under one name: onnxruntime takes the first, a reader of the last would analyse
   // another tensor than the one that ran. ONNX forbids it (a graph is in SSA form).
   for (const g of allGraphs(proto.graph)) {
-    const seen = new Set<string>();
+    const seen = new Map<string, TensorProto>();
     for (const t of g.initializer ?? []) {
       const tname = t.name ?? '';
-      if (seen.has(tname)) throw new AnalysisError(`${name} defines the weight '${printable(tname)}' twice (two initializers of that name${g === proto.graph ? '' : ` in subgraph '${printable(g.name ?? '')}'`}); ONNX gives every tensor one value — remove the duplicate or re-export the model.`);
-      seen.add(tname);
+      const first = seen.get(tname);
+      // (Byte-identical copies, as some older converters wrote them, mean one value.)
+      if (first && !sameTensorContent(first, t)) throw new AnalysisError(`${name} defines the weight '${printable(tname)}' twice (two initializers of that name${g === proto.graph ? '' : ` in subgraph '${printable(g.name ?? '')}'`}); ONNX gives every tensor one value — remove the duplicate or re-export the model.`);
+      seen.set(tname, t);
     }
   }
   const opsetEntry = proto.opset_import.find((o) => !o.domain || o.domain === 'ai.onnx');
@@ -159,8 +161,27 @@ export function externalDataRef(t: TensorProto, baseDir: string): ExternalDataRe
 
 /** The external-data reference of every initializer stored outside the model, Loop/Scan/If bodies included. */
 export function externalDataRefs(model: LoadedModel): (ExternalDataRef & { tensor: string })[] {
-  return allGraphs(model.proto.graph).flatMap((g) => graphTensors(g).filter(isExternal)
+  return [model.proto.graph, ...functionGraphs(model.proto)].flatMap(allGraphs).flatMap((g) => graphTensors(g).filter(isExternal)
     .map((t) => ({ ...externalDataRef(t, model.baseDir), tensor: t.name ?? '(unnamed)' })));
+}
+
+/** Whether two initializers hold the same type, shape and stored bytes (external references included). */
+function sameTensorContent(a: TensorProto, b: TensorProto): boolean {
+  const key = (t: TensorProto) => JSON.stringify([t.data_type, (t.dims ?? []).map(String), t.data_location ?? 0, t.external_data ?? [],
+    ...(['float_data', 'int32_data', 'int64_data', 'double_data', 'uint64_data', 'string_data'] as const).map((f) => {
+      const v = (t as unknown as Record<string, ArrayLike<unknown> | undefined>)[f];
+      return v ? Array.from(v, String) : [];
+    })]);
+  const bytesEqual = (x?: Uint8Array, y?: Uint8Array) => (x?.length ?? 0) === (y?.length ?? 0) && (!x || !y || Buffer.from(x.buffer, x.byteOffset, x.length).equals(Buffer.from(y.buffer, y.byteOffset, y.length)));
+  return key(a) === key(b) && bytesEqual(a.raw_data, b.raw_data);
+}
+
+/** A model-local function (FunctionProto, typed loosely in proto.ts): its nodes may hold tensors too. */
+export interface LocalFunction { name?: string; node?: NodeProto[] }
+
+/** Each model-local function's nodes as a graph (no inputs, outputs or initializers of its own). */
+export function functionGraphs(proto: ModelProto): GraphProto[] {
+  return ((proto.functions ?? []) as LocalFunction[]).map((f) => ({ name: f.name ?? '', node: f.node ?? [], input: [], output: [], initializer: [], value_info: [] }));
 }
 
 /** A SparseTensorProto's parts (decoded, typed loosely in proto.ts). */

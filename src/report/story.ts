@@ -128,7 +128,10 @@ function shapePhrase(d: DecayMetrics, curve: ArrayLike<number>, last: number, st
     for (let dist = 1; dist <= half; dist++) {
       if (Math.log(at(dist) / jh) <= 0.1 * total) { knee = dist; break; }
     }
-    return `falls ${times(j0 / at(knee))} in the last ${stepsText(knee, unit)}, then holds (ρ = ${rate(d.rhoTail)} per ${unit} beyond)`;
+    // A drop, then a plateau, only when the drop is clearly steeper than the plateau (≥ 10% per step):
+    // a steady decay at 0.99 per step also falls more than 2× over a long near half.
+    const kneeRate = Math.exp(Math.log(at(knee) / j0) / knee);
+    if (kneeRate < d.rhoTail / 1.1) return `falls ${times(j0 / at(knee))} in the last ${stepsText(knee, unit)}, then holds (ρ = ${rate(d.rhoTail)} per ${unit} beyond)`;
   }
   const nearRho = Math.exp(Math.log(jh / j0) / half);
   if (Math.abs(Math.log(nearRho) - Math.log(d.rhoTail)) > Math.log(1.1)) {

@@ -205,12 +205,12 @@ describe('external data: weights in a sidecar file', function () {
   });
 });
 
-describe('external data outside the main initializers: a Constant node\'s value, a sparse initializer', function () {
+describe('external data outside the main initializers: a Constant node\'s value, a sparse initializer, a model-local function', function () {
   this.timeout(120000);
   before(async () => { await ensureBundle(); });
 
   /** BASIC's model with a tensor C = [0 … 5] in the sidecar side.bin: as a Constant node's value, or as a sparse initializer. */
-  function withSideTensor(dir: string, as: 'constant' | 'sparse'): string {
+  function withSideTensor(dir: string, as: 'constant' | 'sparse' | 'function'): string {
     const proto = loadModel(path.join(BASIC, 'model.onnx')).proto;
     const ext = (name: string): TensorProto => ({
       name, dims: [6], data_type: 1, data_location: 1,
@@ -218,6 +218,15 @@ describe('external data outside the main initializers: a Constant node\'s value,
     });
     if (as === 'constant') {
       proto.graph.node.push({ op_type: 'Constant', input: [], output: ['C'], name: 'side_constant', attribute: [{ name: 'value', type: 4, t: ext('c') }] });
+    } else if (as === 'function') {
+      // A model-local function whose body's Constant holds C, called from the main graph.
+      proto.functions = [{
+        name: 'MakeC', domain: 'local.fn', input: [], output: ['out'], attribute: [],
+        node: [{ op_type: 'Constant', input: [], output: ['out'], name: 'fc', attribute: [{ name: 'value', type: 4, t: ext('c') }] }],
+        opset_import: [{ domain: '', version: proto.opset_import[0].version }],
+      }];
+      proto.opset_import.push({ domain: 'local.fn', version: 1 });
+      proto.graph.node.push({ op_type: 'MakeC', domain: 'local.fn', input: [], output: ['C'], name: 'call_fn', attribute: [] });
     } else {
       const indices: TensorProto = { name: 'idx', dims: [6], data_type: 7, raw_data: new Uint8Array(BigInt64Array.from([0n, 1n, 2n, 3n, 4n, 5n]).buffer) };
       proto.graph.sparse_initializer = [{ values: ext('S'), indices, dims: [6] }];
@@ -231,7 +240,7 @@ describe('external data outside the main initializers: a Constant node\'s value,
     return model;
   }
 
-  for (const as of ['constant', 'sparse'] as const) {
+  for (const as of ['constant', 'sparse', 'function'] as const) {
     it(`${as}: read from the model's folder, never from the working directory (a decoy there is not read)`, async () => {
       const dir = tempDir();
       const model = withSideTensor(dir, as);

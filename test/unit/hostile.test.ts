@@ -605,6 +605,16 @@ describe('hostile: one name, two values', function () {
     assert.strictEqual(r.code, 1);
     assertOneErrorLine(r.stderr, `defines the weight '${R.name}' twice`, 'remove the duplicate');
   });
+
+  it('a byte-identical copy under the same name (as older converters wrote them) is one value: analysed', async () => {
+    const proto = loadModel(BASIC_MODEL).proto;
+    const R = proto.graph.initializer.find((t) => proto.graph.node.some((n) => n.op_type === 'LSTM' && n.input[2] === t.name))!;
+    proto.graph.initializer.push({ ...R, raw_data: Uint8Array.from(R.raw_data!) });
+    const file = path.join(tempDir('gl-hostile-dup-'), 'same.onnx');
+    fs.writeFileSync(file, encodeModel(proto));
+    const r = await cli('analyze', file, '--input', `x=${BASIC_X}`, '--ep', 'cpu');
+    assert.strictEqual(r.code, 0, r.stderr);
+  });
 });
 
 describe('hostile: --json and --html together, the page cannot be written', function () {

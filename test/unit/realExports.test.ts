@@ -13,6 +13,7 @@ import { decodeModel, encodeModel, makeTensor } from '../../src/onnx/model';
 import { GraphProto, ModelProto, NodeProto } from '../../src/onnx/proto';
 import { makeAttribute } from '../../src/onnx/attributes';
 import { Report } from '../../src/report/types';
+import { syntheticRecurrentModel } from './synthetic';
 
 const VAD = fixture('backward', 'vad_if_conv');
 const files = (dir: string, names: string[]) => Object.fromEntries(names.map((n) => [n, path.join(dir, `input_${n}.npy`)]));
@@ -185,3 +186,28 @@ function writeNpyF32(file: string, shape: number[], data: Float32Array): void {
 }
 
 export type { Report };
+
+describe('real exports: sibling subgraphs are separate scopes', function () {
+  this.timeout(60000);
+  after(removeTempDirs);
+  it('If branches whose LSTMs both call their weights W and R (H = 4 and H = 8) are checked each against its own', async () => {
+    const branch = (nm: string, H: number): GraphProto => {
+      const syn = syntheticRecurrentModel({ op: 'LSTM', hidden: H, input: 3, seed: H });
+      const lstm = { ...syn.graph.node[0], input: ['x', 'W', 'R', 'B'], output: [`Y_${nm}`, `Yh_${nm}`], name: `lstm_${nm}` };
+      const sum: NodeProto = { op_type: 'ReduceSum', input: [`Yh_${nm}`], output: [`o_${nm}`], name: `sum_${nm}`, attribute: [makeAttribute('keepdims', 0)] };
+      return { name: nm, node: [lstm, sum], input: [], output: [{ name: `o_${nm}`, type: { tensor_type: { elem_type: 1, shape: { dim: [] } } } }], initializer: syn.graph.initializer, value_info: [] };
+    };
+    const syn = syntheticRecurrentModel({ op: 'LSTM', hidden: 4, input: 3 });
+    const graph: GraphProto = {
+      name: 'if_siblings', value_info: [],
+      input: [syn.graph.input[0]],
+      output: [{ name: 'out', type: { tensor_type: { elem_type: 1, shape: { dim: [] } } } }],
+      initializer: [{ name: 'c', dims: [], data_type: 9, raw_data: new Uint8Array([1]) }],
+      node: [{ op_type: 'If', input: ['c'], output: ['out'], name: 'choose', attribute: [makeAttribute('then_branch', branch('t', 4)), makeAttribute('else_branch', branch('e', 8))] }],
+    };
+    const file = save({ ...syn, graph }, 'if_siblings.onnx');
+    const report = await analyze(file, { seqLen: 6 });
+    assert.strictEqual(report.layers.length, 1);
+    assert.strictEqual(report.layers[0].hiddenSize, 4, 'the branch taken');
+  });
+});

@@ -17,6 +17,7 @@ import { DirectionReport, LayerReport, Report } from '../../src/report/types';
 import { directionVerdict } from '../../webview/src/verdict';
 import { analyze, fixture, listCases, REPO } from './helpers';
 import { syntheticRecurrentModelBytes } from './synthetic';
+import { jacobianDecay } from '../../src/metrics/gradients';
 
 const ROOT = fixture('backward');
 
@@ -222,5 +223,28 @@ describe('the curve\'s shape in the headline', function () {
     assert.strictEqual(m[1], num(J[last] / J[last - k], 2), 'the drop is the curve\'s own over those steps');
     assert.ok(Number(m[1]) > 2 && Number(m[1]) < 10, `a moderate drop (${m[1]}×), said since the plateau holds`);
     assert.strictEqual(Number(m[3]), Number(d.metrics.decay!.rhoTail!.toPrecision(4)));
+  });
+});
+
+describe('the shape phrase tells a drop then a plateau from a steady decay', () => {
+  /** A forward RNN direction of T steps whose jacobianNorm.state is `J` (index = step). */
+  const story = (J: Float64Array): string => {
+    const T = J.length;
+    const decay = jacobianDecay(J, T - 1, 0, 'state');
+    const d = { direction: 'forward', gates: {}, jacobianNorm: { hidden: { dims: [T], data: J }, state: { dims: [T], data: J }, method: 'exact' }, metrics: { decay } } as unknown as DirectionReport;
+    const layer = { op: 'RNN', seqLen: T, batch: 1, directions: [d] } as unknown as LayerReport;
+    return flowLine(layer, d);
+  };
+  const curve = (T: number, f: (dist: number) => number) => Float64Array.from({ length: T }, (_, t) => f(T - 1 - t));
+
+  it('a steady 0.99 per step over 200 steps (2.5× over its near half) is no "then holds"', () => {
+    for (const [rho, T] of [[0.99, 200], [0.985, 100], [0.97, 64]]) {
+      assert.doesNotMatch(story(curve(T, (d) => rho ** d)), /then holds/, `ρ = ${rho}, T = ${T}`);
+    }
+  });
+
+  it('a 3× drop in 2 steps, then 0.999 per step, is said', () => {
+    const line = story(curve(100, (d) => (d < 2 ? [1, 0.55][d] : (1 / 3) * 0.999 ** (d - 2))));
+    assert.match(line, /falls 3× in the last 2 steps, then holds \(ρ = 0\.999 per step beyond\)/, line);
   });
 });
