@@ -27,7 +27,7 @@ export function formatComparison(items: Compared[]): string {
         const survival = decay?.survival ?? null;
         rows.push([
           name, layer.op, decay ? decay.verdict : 'not measured',
-          survival === null ? '—' : `${percent(survival)} to the first ${unit}`,
+          survival === null ? '—' : `state ${percent(survival)} to the first ${unit}`,
           decay ? (decay.reach === null ? `beyond T = ${layer.seqLen}` : `reach ${decay.reach} ${unit}s`) : '—',
           decay?.rho !== null && decay?.rho !== undefined ? `ρ ${num(decay.rho, 4)}` : '—',
         ]);
