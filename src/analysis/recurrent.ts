@@ -105,7 +105,7 @@ export interface RecurrentNodeRef {
   layout: 0 | 1;
   inputs: RecurrentLayer['inputs'];
   numDirections: 1 | 2;
-  /** hidden_size, else R's last dim when R is an initializer, else 0. */
+  /** hidden_size (checkRecurrentNode: a positive INT, R's last dim when R is an initializer). */
   hiddenSize: number;
   /** W's last dim when W is an initializer, else 0. */
   inputSize: number;
@@ -162,14 +162,14 @@ export function listRecurrentNodes(model: LoadedModel): RecurrentNodeRef[] {
       const w = dimsOf(graph, input(1));
       const r = dimsOf(graph, input(2));
       // Before any size is estimated from it: a bad hidden_size must not read as a memory problem.
-      checkRecurrentNode(n, n.name || n.op_type, r);
+      const hiddenSize = checkRecurrentNode(n, n.name || n.op_type, r);
       return {
         op: n.op_type as RecurrentOp,
         layout: attrInt(n, 'layout', 0) === 1 ? 1 : 0,
         inputs: { X: input(0), W: input(1), R: input(2), B: input(3), sequenceLens: input(4), initialH: input(5),
           initialC: isLstm ? input(6) : '', P: isLstm ? input(7) : '' },
         numDirections: attrString(n, 'direction', 'forward') === 'bidirectional' ? 2 : 1,
-        hiddenSize: Math.max(0, attrInt(n, 'hidden_size', r?.[2] ?? 0)),
+        hiddenSize,
         inputSize: Math.max(0, w?.[2] ?? 0),
       };
     });
@@ -240,7 +240,7 @@ export function discoverRecurrentLayers(model: LoadedModel, fed: Record<string, 
     const name = layerDisplayName(node, nodeIndex);
     const input = (i: number) => node.input[i] ?? '';
     const staticR = resolveStatic(input(2));
-    checkRecurrentNode(node, name, staticR ? tensorDims(staticR) : undefined);
+    const hiddenSize = checkRecurrentNode(node, name, staticR ? tensorDims(staticR) : undefined);
     const inputs = {
       X: input(0), W: input(1), R: input(2), B: input(3), sequenceLens: input(4), initialH: input(5),
       initialC: op === 'LSTM' ? input(6) : '', P: op === 'LSTM' ? input(7) : '',
@@ -275,7 +275,6 @@ export function discoverRecurrentLayers(model: LoadedModel, fed: Record<string, 
     if (Wt.dims.length !== 3 || Rt.dims.length !== 3) {
       throw new AnalysisError(`${op} node '${name}': W must be 3-D [num_directions, ${g}*hidden_size, input_size] and R 3-D; got W [${Wt.dims}] and R [${Rt.dims}].`);
     }
-    const hiddenSize = attrInt(node, 'hidden_size', Rt.dims[2]);
     const inputSize = Wt.dims[2];
     if (Wt.dims[0] !== numDirections || Wt.dims[1] !== g * hiddenSize || Rt.dims[0] !== numDirections
         || Rt.dims[1] !== g * hiddenSize || Rt.dims[2] !== hiddenSize) {

@@ -9,10 +9,10 @@
  * temporary folder do not work: onnxruntime resolves links and refuses paths outside the
  * model's folder.)
  */
-import { subgraphsOf, walkNodes } from '../onnx/graphs';
+import { allGraphs } from '../onnx/graphs';
 import { AnalysisError } from '../onnx/errors';
 import { printable, readRegularFile } from '../onnx/files';
-import { encodeModel, externalDataRef, functionGraphs, graphTensors, LoadedModel, LocalFunction, sidecarMessages, SparseTensor, tensorRawBytes } from '../onnx/model';
+import { encodeModel, externalDataRef, functionGraphs, graphTensors, LoadedModel, LocalFunction, mapGraphTensors, sidecarMessages, tensorRawBytes } from '../onnx/model';
 import { GraphProto, ModelProto, TensorProto } from '../onnx/proto';
 
 /** Inline weights above this many bytes in all are referenced in place rather than re-encoded. */
@@ -82,48 +82,25 @@ export function materializeForRuntime(model: LoadedModel, runtimeIn: ModelProto,
 
 /**
  * A copy of `runtime` in which every external-data tensor but the main graph's initializers holds
- * its bytes inline (subgraph initializers, attribute tensors, sparse tensors' values and indices).
+ * its bytes inline (subgraph initializers, attribute tensors, sparse tensors' values and indices,
+ * model-local functions' nodes).
  */
 function inlineNestedExternal(model: LoadedModel, runtime: ModelProto): ModelProto {
-  const nested = (g: GraphProto, top: boolean): boolean =>
-    graphTensors(g).some((t) => t.data_location === 1 && !(top && (g.initializer ?? []).includes(t)))
-    || (g.node ?? []).some((n) => subgraphsOf(n).some((sg) => nested(sg.graph, false)));
   const functions = functionGraphs(runtime);
-  if (!nested(runtime.graph, true) && !functions.some((g) => nested(g, false))) return runtime;
+  const external = (t: TensorProto) => t.data_location === 1;
+  const nested = graphTensors(runtime.graph, { initializers: false }).some(external)
+    || [...allGraphs(runtime.graph).slice(1), ...functions.flatMap(allGraphs)].some((g) => graphTensors(g).some(external));
+  if (!nested) return runtime;
   const inline = (t: TensorProto): TensorProto => {
-    if (t.data_location !== 1) return t;
+    if (!external(t)) return t;
     const raw = tensorRawBytes(t, model.baseDir);
     if (!raw) throw new AnalysisError(`tensor '${printable(t.name ?? '(unnamed)')}' names external data that cannot be read.`);
     return { ...t, data_location: 0, external_data: [], raw_data: raw };
   };
-  const inlineSparse = (s: unknown): unknown => {
-    const sp = s as SparseTensor;
-    return { ...sp, ...(sp.values ? { values: inline(sp.values) } : {}), ...(sp.indices ? { indices: inline(sp.indices) } : {}) };
-  };
-  const inlineGraph = (g: GraphProto, top: boolean): GraphProto => ({
-    ...g,
-    initializer: top ? g.initializer : (g.initializer ?? []).map(inline),
-    ...(g.sparse_initializer ? { sparse_initializer: g.sparse_initializer.map(inlineSparse) } : {}),
-    node: (g.node ?? []).map((n) => ({
-      ...n,
-      attribute: n.attribute.map((a) => {
-        const x = a as typeof a & { sparse_tensor?: unknown; sparse_tensors?: unknown[] };
-        return {
-          ...a,
-          ...(a.t ? { t: inline(a.t) } : {}),
-          ...(a.tensors ? { tensors: a.tensors.map(inline) } : {}),
-          ...(x.sparse_tensor ? { sparse_tensor: inlineSparse(x.sparse_tensor) } : {}),
-          ...(x.sparse_tensors ? { sparse_tensors: x.sparse_tensors.map(inlineSparse) } : {}),
-          ...(a.g ? { g: inlineGraph(a.g, false) } : {}),
-          ...(a.graphs ? { graphs: a.graphs.map((sg) => inlineGraph(sg, false)) } : {}),
-        };
-      }),
-    })),
-  });
+  const inlineGraph = (g: GraphProto, top: boolean): GraphProto => mapGraphTensors(g, inline, { initializers: !top, subgraph: (sg) => inlineGraph(sg, false) });
   return {
     ...runtime,
     graph: inlineGraph(runtime.graph, true),
-    // Model-local functions' nodes (a Constant in a function body) too.
     ...(runtime.functions ? { functions: (runtime.functions as LocalFunction[]).map((f, i) => ({ ...f, node: inlineGraph(functions[i], false).node })) } : {}),
   };
 }

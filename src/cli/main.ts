@@ -84,12 +84,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     // (A short name in the same folder: the JSON writer adds its own temporary suffix to it.)
     const pendingJson = args.json && args.json !== '-' && args.html && args.html !== '-'
       ? path.join(path.dirname(args.json), `.gl-${process.pid}-${randomBytes(4).toString('hex')}.pending`) : undefined;
-    if (args.json) {
-      await writeReportJson(report, args.json === '-' ? io.stdout : pendingJson ?? args.json, { detail: args.detail, signal }).catch((e: Error) => {
-        // Name the user's file, not the temporary one.
-        throw pendingJson && e instanceof AnalysisError ? new AnalysisError(e.message.split(pendingJson).join(args.json!)) : e;
-      });
-    }
+    if (args.json) await writeReportJson(report, args.json === '-' ? io.stdout : pendingJson ?? args.json, { detail: args.detail, signal, shownAs: args.json });
     if (process.env.GL_PROFILE && args.json) console.error(`JSON written in ${(performance.now() - tJson).toFixed(0)} ms`);
     const tHtml = performance.now();
     if (args.html) {

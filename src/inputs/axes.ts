@@ -64,9 +64,9 @@ export function traceAxisRoles(graph: GraphProto, layers: RecurrentNodeRef[]): A
     if (known !== undefined || depth > 16) return known;
     const p = producer.get(tensor);
     if (!p) return undefined;
-    if (ELEMENTWISE.has(p.op_type) && p.input.length === 1) return rankOf(p.input[0], depth + 1);
-    if (['Cast', 'Identity', 'TopK', 'Softmax', 'Neg', 'Abs'].includes(p.op_type)) return rankOf(p.input[0], depth + 1);
-    return undefined;
+    // One-input elementwise ops, TopK (values and indices) and Softmax keep their input's rank.
+    const keepsRank = (ELEMENTWISE.has(p.op_type) && p.input.length === 1) || p.op_type === 'TopK' || p.op_type === 'Softmax';
+    return keepsRank ? rankOf(p.input[0], depth + 1) : undefined;
   };
   const roles: AxisRoles = new Map();
 

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { ModelProtoType, TensorProtoType } from './schema';
 import { allGraphs } from './graphs';
 import { AnalysisError } from './errors';
-import { DataType, DATA_TYPE_NAMES, GraphProto, ModelProto, NodeProto, TensorProto, toNumber } from './proto';
+import { AttributeProto, DataType, DATA_TYPE_NAMES, GraphProto, ModelProto, NodeProto, TensorProto, toNumber } from './proto';
 import {
   externalDataFile, externalDataInteger, FileMessages, printable, readRegularFile, readRegularRange, regularFileSize,
 } from './files';
@@ -185,24 +185,47 @@ export function functionGraphs(proto: ModelProto): GraphProto[] {
 }
 
 /** A SparseTensorProto's parts (decoded, typed loosely in proto.ts). */
-export interface SparseTensor { values?: TensorProto; indices?: TensorProto; dims?: unknown[] }
+interface SparseTensor { values?: TensorProto; indices?: TensorProto; dims?: unknown[] }
+/** An attribute with the sparse fields proto.ts leaves untyped. */
+type SparseAttribute = AttributeProto & { sparse_tensor?: unknown; sparse_tensors?: unknown[] };
 
 /**
- * Every tensor a graph itself holds (not its subgraphs'): initializers, sparse initializers'
- * values and indices, and the tensors of its nodes' attributes (Constant's value, sparse_value …).
- * Any of them may name external data.
+ * A copy of `g` with `f` applied to every tensor the graph itself holds — its initializers (unless
+ * `initializers` is false), sparse initializers' values and indices, and its nodes' attribute
+ * tensors (Constant's value, sparse_value …), any of which may name external data — and
+ * `subgraph` to the graphs its nodes' attributes hold (If branches, Loop/Scan bodies).
+ * The one list of where tensors live: graphTensors reads it, the runtime file's inlining maps it.
  */
-export function graphTensors(g: GraphProto): TensorProto[] {
-  const sparse = (s: unknown): TensorProto[] => [(s as SparseTensor).values, (s as SparseTensor).indices].filter((t): t is TensorProto => !!t);
-  return [
-    ...(g.initializer ?? []),
-    ...(g.sparse_initializer ?? []).flatMap(sparse),
-    ...(g.node ?? []).flatMap((n) => n.attribute.flatMap((a) => [
-      ...(a.t ? [a.t] : []), ...(a.tensors ?? []),
-      ...((a as { sparse_tensor?: unknown }).sparse_tensor ? sparse((a as { sparse_tensor?: unknown }).sparse_tensor) : []),
-      ...((a as { sparse_tensors?: unknown[] }).sparse_tensors ?? []).flatMap(sparse),
-    ])),
-  ];
+export function mapGraphTensors(g: GraphProto, f: (t: TensorProto) => TensorProto,
+  { initializers = true, subgraph = (x: GraphProto) => x }: { initializers?: boolean; subgraph?: (x: GraphProto) => GraphProto } = {}): GraphProto {
+  const sparse = (s: unknown): unknown => {
+    const sp = s as SparseTensor;
+    return { ...sp, ...(sp.values ? { values: f(sp.values) } : {}), ...(sp.indices ? { indices: f(sp.indices) } : {}) };
+  };
+  return {
+    ...g,
+    initializer: initializers ? (g.initializer ?? []).map(f) : g.initializer,
+    ...(g.sparse_initializer ? { sparse_initializer: g.sparse_initializer.map(sparse) } : {}),
+    node: (g.node ?? []).map((n) => ({
+      ...n,
+      attribute: n.attribute.map((a: SparseAttribute) => ({
+        ...a,
+        ...(a.t ? { t: f(a.t) } : {}),
+        ...(a.tensors ? { tensors: a.tensors.map(f) } : {}),
+        ...(a.sparse_tensor ? { sparse_tensor: sparse(a.sparse_tensor) } : {}),
+        ...(a.sparse_tensors ? { sparse_tensors: a.sparse_tensors.map(sparse) } : {}),
+        ...(a.g ? { g: subgraph(a.g) } : {}),
+        ...(a.graphs ? { graphs: a.graphs.map(subgraph) } : {}),
+      })),
+    })),
+  };
+}
+
+/** Every tensor a graph itself holds (not its subgraphs'), as mapGraphTensors lists them. */
+export function graphTensors(g: GraphProto, opts: { initializers?: boolean } = {}): TensorProto[] {
+  const out: TensorProto[] = [];
+  mapGraphTensors(g, (t) => { out.push(t); return t; }, opts);
+  return out;
 }
 
 /** File messages for an external-data sidecar of tensor `tname`. */

@@ -28,6 +28,8 @@ export interface WriteReportOptions {
   signal?: AbortSignal;
   /** Helper threads for formatting big float32 arrays (formatPool.ts); default one fewer than the CPUs, at most 3; 0 for none. */
   helperThreads?: number;
+  /** The file to name in an error when `out` is a stand-in for it (a name the caller renames later). */
+  shownAs?: string;
 }
 
 export { PER_STEP_KEYS } from './detail';
@@ -79,7 +81,7 @@ export async function writeReportJson(
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
     // File-system failures (ENOENT, EACCES, ENOSPC, …) are the user's to fix; anything else is a bug to surface as is.
     if (typeof (e as NodeJS.ErrnoException).code !== 'string') throw e;
-    throw new AnalysisError(`the JSON report could not be written to ${path} (${(e as Error).message}); check that its folder exists and is writable.`);
+    throw new AnalysisError(`the JSON report could not be written to ${opts.shownAs ?? path} (${(e as Error).message}); check that its folder exists and is writable.`);
   }
 }
 

@@ -592,26 +592,32 @@ describe('hostile: subgraphs nested deep (If inside If inside If …)', function
   });
 });
 
+/** BASIC's model after `edit`, written to a fresh folder as `name`. */
+function variant(name: string, edit: (p: ModelProto) => void): string {
+  const proto = loadModel(BASIC_MODEL).proto;
+  edit(proto);
+  const file = path.join(tempDir('gl-hostile-variant-'), name);
+  fs.writeFileSync(file, encodeModel(proto));
+  return file;
+}
+
+/** BASIC's LSTM node and its R initializer. */
+const lstmNode = (p: ModelProto) => p.graph.node.find((n) => n.op_type === 'LSTM')!;
+const lstmR = (p: ModelProto) => p.graph.initializer.find((t) => t.name === lstmNode(p).input[2])!;
+
 describe('hostile: one name, two values', function () {
   this.timeout(60000);
   after(removeTempDirs);
   it('two initializers of one name are refused (onnxruntime would run the first, a reader of the last would analyse another tensor)', async () => {
-    const proto = loadModel(BASIC_MODEL).proto;
-    const R = proto.graph.initializer.find((t) => (t.dims ?? []).length === 3 && t.name && proto.graph.node.some((n) => n.op_type === 'LSTM' && n.input[2] === t.name))!;
-    proto.graph.initializer.push({ ...R, raw_data: new Uint8Array(R.raw_data!.length) });
-    const file = path.join(tempDir('gl-hostile-dup-'), 'dup.onnx');
-    fs.writeFileSync(file, encodeModel(proto));
+    let name = '';
+    const file = variant('dup.onnx', (p) => { const R = lstmR(p); name = R.name!; p.graph.initializer.push({ ...R, raw_data: new Uint8Array(R.raw_data!.length) }); });
     const r = await cli('analyze', file, '--input', `x=${BASIC_X}`, '--ep', 'cpu');
     assert.strictEqual(r.code, 1);
-    assertOneErrorLine(r.stderr, `defines the weight '${R.name}' twice`, 'remove the duplicate');
+    assertOneErrorLine(r.stderr, `defines the weight '${name}' twice`, 'remove the duplicate');
   });
 
   it('a byte-identical copy under the same name (as older converters wrote them) is one value: analysed', async () => {
-    const proto = loadModel(BASIC_MODEL).proto;
-    const R = proto.graph.initializer.find((t) => proto.graph.node.some((n) => n.op_type === 'LSTM' && n.input[2] === t.name))!;
-    proto.graph.initializer.push({ ...R, raw_data: Uint8Array.from(R.raw_data!) });
-    const file = path.join(tempDir('gl-hostile-dup-'), 'same.onnx');
-    fs.writeFileSync(file, encodeModel(proto));
+    const file = variant('same.onnx', (p) => { const R = lstmR(p); p.graph.initializer.push({ ...R, raw_data: Uint8Array.from(R.raw_data!) }); });
     const r = await cli('analyze', file, '--input', `x=${BASIC_X}`, '--ep', 'cpu');
     assert.strictEqual(r.code, 0, r.stderr);
   });
@@ -641,13 +647,6 @@ describe('hostile: --json and --html together, the page cannot be written', func
 describe('hostile: odd structure and names get messages that say what is wrong', function () {
   this.timeout(60000);
   after(removeTempDirs);
-  const variant = (name: string, edit: (p: ModelProto) => void): string => {
-    const proto = loadModel(BASIC_MODEL).proto;
-    edit(proto);
-    const file = path.join(tempDir('gl-hostile-odd-'), name);
-    fs.writeFileSync(file, encodeModel(proto));
-    return file;
-  };
 
   it('a model without graph outputs: exit 1 saying so (not "--output undefined", exit 2)', async () => {
     const r = await cli('analyze', variant('noout.onnx', (p) => { p.graph.output = []; }), '--input', `x=${BASIC_X}`, '--ep', 'cpu');
@@ -662,7 +661,6 @@ describe('hostile: odd structure and names get messages that say what is wrong',
     assertOneErrorLine(r.stderr, 'has no LSTM, GRU or RNN node', '1 com.acme:LSTM');
   });
 
-  const lstmNode = (p: ModelProto) => p.graph.node.find((n) => n.op_type === 'LSTM')!;
   for (const [what, edit, words] of [
     ['clip = -1', (p: ModelProto) => { lstmNode(p).attribute.push({ name: 'clip', type: 1, f: -1 }); }, ['clip=-1', 'a positive number']],
     ['no hidden_size', (p: ModelProto) => { const n = lstmNode(p); n.attribute = n.attribute.filter((a) => a.name !== 'hidden_size'); }, ['no hidden_size attribute', "R's last dimension here: 6"]],
