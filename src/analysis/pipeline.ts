@@ -47,6 +47,7 @@ import { clippingWhatIf, jacobianDecay, stepNorms } from '../metrics/gradients';
 import { weightGradNorms } from '../metrics/weightNorms';
 import { jacobianNormsFromRows } from '../metrics/jacobian';
 import { SeededRandom } from '../inputs/random';
+import { countGraphBuilt, keepWarmPlan, refedSeeds, refillable, shapeSignature, warmPlan, WarmPlan, warmPlanKey } from './warmPlan';
 import { convertForOnnx, npyLabel, readNpy, readNpyShape } from '../inputs/npy';
 
 /** Calls analysed for a streaming model when --calls is not given (SPEC v2 §9.1). */
@@ -65,7 +66,7 @@ export interface AnalysisSettings extends InputOptions {
   inlineWeightLimitBytes?: number;
   /** The objective L (SPEC §3); default sum of the first output. */
   objective?: { kind: ObjectiveKind; output?: string; timeAxis?: number; targetFile?: string };
-  /** jacobianNorm: exact, K probes, off, or auto (exact while B·H ≤ 512, else 64 probes). */
+  /** jacobianNorm: exact, K probes, off, or auto (exact while B·H ≤ EXACT_JACOBIAN_MAX, else AUTO_PROBES probes). */
   jacobian?: JacobianMode;
   /** Streaming analyses of at least this many calls run the model in chunks of calls (default CHUNKED_CALLS_MIN). */
   chunkedCallsMin?: number;
@@ -172,7 +173,7 @@ export async function runAnalysis(opts: AnalysisSettings, runtime: OrtRuntime, h
 async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: PipelineHooks, tStart: number, spectrumThread: SpectrumThread): Promise<Report> {
   const { progress, checkCancelled } = hooks;
   const { low, high } = opts.saturation;
-  const model = opts.keepModel ? cachedModel(opts.modelPath) : loadModel(opts.modelPath);
+  let model = opts.keepModel ? cachedModel(opts.modelPath) : loadModel(opts.modelPath);
   const modelName = printable(path.basename(model.path));
   if (opts.outputPaths?.length) refuseSidecarOutputs(model, opts.outputPaths);
   // The model as exported (the report describes it, not its prepared or wrapped form).
@@ -197,6 +198,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     throw new AnalysisError(`${modelName} nests subgraphs ${depth} levels deep (If, Loop or Scan inside one another); onnxruntime reads at most ${MAX_SUBGRAPH_DEPTH} levels (its protobuf parser's recursion limit) — re-export the model with the branches flattened.`);
   }
   const hasLoops = walkNodes(model.proto.graph).some((p) => isIterated(p.node));
+  const hasIf = walkNodes(model.proto.graph).some((p) => p.node.op_type === 'If');
   if (nodes.length === 0 && pairs.length === 0 && !hasLoops) {
     throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(opCounts(model.proto.graph))}), no Loop/Scan and no state pair; Gradient Lens analyses models with recurrent layers or recurrent state.`);
   }
@@ -213,13 +215,19 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       seeds: seedCount(jacobianMode, batch, n.hiddenSize),
     })), bytes, modelBytes, limit, opts.maxMemoryBytes !== undefined, jacobianMode, { seqFixed, calls: streaming?.calls });
   }, streaming);
+  // A warm worker's graphs of an analysis of the same files and settings (another seed): see warmPlan.ts.
+  const planKey = opts.keepModel
+    ? warmPlanKey(opts.modelPath, opts as unknown as Record<string, unknown>, [...Object.values(opts.files), ...(opts.objective?.targetFile ? [opts.objective.targetFile] : [])])
+    : undefined;
+  const plan = warmPlan(planKey);
   // Real exports: take the If branches these inputs select (the first call's), fold weights computed from constants.
   const paths = new Map<NodeProto, string[]>();
   const firstCall = firstCallFeeds(inputs.feeds, inputs.perCall);
-  const notes = await prepareModel(model, {
+  const notes = plan ? plan.notes : await prepareModel(model, {
     feeds: firstCall, paths, modelName,
     evaluate: (m, names) => evaluateTensors(m, names, firstCall, runtime, opts.ep, modelName),
   });
+  if (plan) model = plan.model;
   checkCancelled();
   const stateBatch = new Map(pairs.map((p) => [p.input, declaredBatchAxis(model.proto.graph, p.input, new Set(pairs.map((q) => q.input)))]));
   if (streaming) {
@@ -232,9 +240,9 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   const fed = Object.fromEntries(Object.entries(inputs.feeds)
     .filter(([, t]) => t.type === 'float32' || t.type === 'float64')
     .map(([name, t]) => [name, { dims: t.dims, data: t.data as Float32Array }]));
-  const discovery = discoverRecurrentLayers(model, fed, paths);
+  const discovery = plan ? { layers: plan.layers, warnings: plan.discoveryWarnings, opCounts: new Map<string, number>() } : discoverRecurrentLayers(model, fed, paths);
   const warnings = [...early, ...discovery.warnings];
-  const stateLayers = discoverStateLayers(model.proto.graph, paths, model.opset, modelName);
+  const stateLayers = plan ? [] : discoverStateLayers(model.proto.graph, paths, model.opset, modelName);
   for (const sl of stateLayers) if (sl.streaming) sl.batchAxes = sl.varNames.map((n) => stateBatch.get(n));
   if (discovery.layers.length === 0 && stateLayers.length === 0) {
     if (notes.some((n) => n.startsWith('If '))) {
@@ -261,31 +269,38 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   const tLoaded = performance.now();
 
   progress('Building the instrumented graphs');
-  const objectiveSpec = resolveObjective(model, opts);
-  let path_: GradientPath | undefined;
-  let loweredGraph: GraphProto | undefined;
+  const objectiveSpec = plan ? plan.objectiveSpec : resolveObjective(model, opts);
+  let path_: GradientPath | undefined = plan?.gradPath;
+  let loweredGraph: GraphProto | undefined = plan?.lowered;
   let iterated = new Map<number, IteratedPlan>();
-  const runtimeModel = buildRuntimeModel(model, layers, (lowered) => {
+  const prepared = model;
+  const runtimeModel = plan ? plan.runtimeModel : buildRuntimeModel(model, layers, (lowered) => {
+    countGraphBuilt();
     loweredGraph = lowered;
-    const holds = iteratedHolding(lowered, layers, model.proto.graph, stateLayers);
+    const holds = iteratedHolding(lowered, layers, prepared.proto.graph, stateLayers);
     path_ = gradientPath(lowered, objectiveSpec.output, (op) => op in VJP_RULES || op === 'Loop' || op === 'Scan', modelName, (i) => holds.has(i));
-    iterated = planIterated(lowered, path_, holds, model.opset, modelName);
+    iterated = planIterated(lowered, path_, holds, prepared.opset, modelName);
     return { values: path_.needed, bodies: new Map([...iterated].map(([i, p]) => [i, p.taps])) };
   });
   const gradPath = path_!;
   const lowered = loweredGraph!;
   checkInnerLayers(layers);
   warnings.push(...gradPath.warnings);
+  // What a warm worker keeps of this analysis, when its graphs cannot depend on input values (see warmPlan.ts).
+  const keep: WarmPlan | undefined = plan ?? (planKey !== undefined && valueIndependent(model, layers, stateLayers, iterated, streaming, hasIf)
+    ? { model, notes, layers, discoveryWarnings: discovery.warnings, objectiveSpec, runtimeModel, gradPath, lowered }
+    : undefined);
   const host = runtime;
   let runMs = 0;
   let buildMs = 0;
   try {
-    const modelRef = materializeForRuntime(model, runtimeModel.proto, opts.inlineWeightLimitBytes);
     const tBuild0 = performance.now();
     progress('Loading the model in onnxruntime');
-    const main = await host.createSession(modelRef, opts.ep).catch((e: Error) => {
-      throw e instanceof CancelledError ? e : new AnalysisError(`onnxruntime could not load ${modelName}: ${firstLine(e.message)}`, e.message);
-    });
+    const main = (keep?.mainKey !== undefined ? host.reuse(keep.mainKey) : undefined)
+      ?? await host.createSession(materializeForRuntime(model, runtimeModel.proto, opts.inlineWeightLimitBytes), opts.ep).catch((e: Error) => {
+        throw e instanceof CancelledError ? e : new AnalysisError(`onnxruntime could not load ${modelName}: ${firstLine(e.message)}`, e.message);
+      });
+    if (keep) keep.mainKey = main.key;
     if (main.notice) warnings.push(main.notice);
     buildMs = performance.now() - tBuild0 + (tBuild0 - tLoaded);
     checkCancelled();
@@ -365,22 +380,26 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       seqLen: seqLens[k], batch: batches[k], seeds: seedCount(jacobianMode, batches[k], layer.hiddenSize),
     })), inputBytes, modelBytes, limit, opts.maxMemoryBytes !== undefined, jacobianMode, { calls: streaming?.calls, seqFixed: inputs.seqFixed });
     const jacobian = jacobianPlan(jacobianMode, layers, batches, opts.seed, warnings);
-    const tapGraph = buildForwardTapGraph(layers, seqLens, batches, padded, allTensorNames(lowered), runs.map((r) => !!r.starts));
+    // A warm re-run takes the graph built for the same shapes, with the new seeds fed into it.
+    const shapes = keep ? shapeSignature({ seqLens, batches, padded, starts: runs.map((r) => !!r.starts), timeAxis, values, seeds: jacobian.seeds }) : '';
+    const reused = keep?.graphs?.shapes === shapes ? keep.graphs : undefined;
+    const tapGraph = reused?.tapGraph ?? buildForwardTapGraph(layers, seqLens, batches, padded, allTensorNames(lowered), runs.map((r) => !!r.starts));
     for (const [, plan] of iterated) {
       planState(plan, batches[0] ?? inputs.batch, jacobianMode, EXACT_JACOBIAN_MAX, AUTO_PROBES, opts.seed);
       if (plan.state?.probes && jacobianMode === 'auto') {
         warnings.push(`state '${plan.stateLayer!.name}': jacobianNorm is estimated with ${plan.state.probes} random probes because B·H = ${plan.state.B * plan.state.H} > ${EXACT_JACOBIAN_MAX} (each step within about ±${Math.round(100 * probesRelError(plan.state.probes))}%, drawn as a band); pass --jacobian exact for the exact value.`);
       }
     }
-    const analysisGraph = buildAnalysisGraph({
+    const analysisGraph = reused?.analysisGraph ?? (countGraphBuilt(), buildAnalysisGraph({
       graph: lowered, opset: model.opset, layers, layerNodes: runtimeModel.layerNodes, path: gradPath, taps: tapGraph,
       shapes: new Map([...values].map(([k, v]) => [k, v.dims])), elemTypes: new Map([...values].map(([k, v]) => [k, ONNX_ELEM_TYPE[v.type]])),
       seqLens, batches, padded, objective: objectiveSpec, timeAxis, seeds: jacobian.seeds, iterated, calls: callsObjective,
-    });
+    }));
+    if (keep && !reused && refillable(analysisGraph)) keep.graphs = { shapes, tapGraph, analysisGraph };
     buildMs += performance.now() - tBuild1;
     const tapFeeds: Record<string, WireTensor> = {};
     for (const name of analysisGraph.feeds) tapFeeds[name] = values.get(name)!;
-    for (const [name, t] of analysisGraph.fed) tapFeeds[name] = { type: 'float32', dims: t.dims, data: t.data };
+    for (const [name, t] of reused ? refedSeeds(analysisGraph, jacobian.seeds) : analysisGraph.fed) tapFeeds[name] = { type: 'float32', dims: t.dims, data: t.data };
     layers.forEach((layer, k) => {
       const r = runs[k];
       const X = r.X;
@@ -568,6 +587,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       }
     });
     const loadMs = tLoaded - tStart;
+    if (keep && planKey !== undefined) keepWarmPlan(planKey, keep);
     return {
       schema: REPORT_SCHEMA,
       model: info,
@@ -593,6 +613,19 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   } finally {
     await host.releaseAll(); // the spectrum thread is ended by runAnalysis, which started it
   }
+}
+
+/**
+ * Whether an analysis's graphs follow from the model file and the settings alone, not from input
+ * values: no If (the inputs choose the branch), no Loop/Scan, state recurrence or streaming (their
+ * plans bind per-run values), no recurrent weights fed as graph inputs (discovery reads their
+ * values). A warm worker keeps only such graphs (warmPlan.ts).
+ */
+function valueIndependent(model: LoadedModel, layers: RecurrentLayer[], stateLayers: unknown[], iterated: Map<number, IteratedPlan>,
+  streaming: unknown, hasIf: boolean): boolean {
+  if (hasIf || streaming || stateLayers.length > 0 || iterated.size > 0) return false;
+  const graphInputs = new Set(model.proto.graph.input.map((v) => v.name));
+  return layers.every((l) => [l.inputs.W, l.inputs.R, l.inputs.B, l.inputs.P].every((n) => !n || !graphInputs.has(n)));
 }
 
 /** The time axis of one call's output (a body value of the calls' Scan), traced inside the body; undefined when it has none. */

@@ -15,6 +15,15 @@ export const GENERATED_OPSET = 17;
  */
 export interface TimeLocalRegion { id: string; T: number; summed?: boolean }
 
+/**
+ * A fed value that is a layer-direction's Jacobian seeds placed in a block of adjoint rows: zeros
+ * of `dims` but rows `row …` (axis 0), which hold the seeds of `part`. A warm re-run with another
+ * seed refills it from the new seeds without building the graph again.
+ */
+export interface SeedRowsOrigin { layer: number; direction: number; part: 'hidden' | 'cell'; row: number }
+
+export interface FedValue { dims: number[]; data: Float32Array; seedRows?: SeedRowsOrigin }
+
 export class GraphBuilder {
   readonly nodes: NodeProto[] = [];
   readonly initializers: TensorProto[] = [];
@@ -94,13 +103,13 @@ export class GraphBuilder {
    * Values fed to the graph at run time rather than stored in it (feedInput): a graph whose
    * structure does not change with them can be reused (a cached session) when only they do.
    */
-  readonly fed = new Map<string, { dims: number[]; data: Float32Array }>();
+  readonly fed = new Map<string, FedValue>();
 
-  /** A float32 graph input of these values (see `fed`). */
-  feedInput(hint: string, dims: number[], data: Float32Array): string {
+  /** A float32 graph input of these values (see `fed`); `seedRows`: where they come from, so a re-run can feed new ones. */
+  feedInput(hint: string, dims: number[], data: Float32Array, seedRows?: SeedRowsOrigin): string {
     const name = this.fresh(hint);
     this.inputs.push(valueInfo(name, DataType.FLOAT, dims));
-    this.fed.set(name, { dims, data });
+    this.fed.set(name, { dims, data, ...(seedRows ? { seedRows } : {}) });
     return name;
   }
 

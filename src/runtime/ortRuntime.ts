@@ -30,6 +30,8 @@ export interface SessionInfo {
   inputNames: string[];
   outputNames: string[];
   ms: number;
+  /** The session cache's key of its model (a warm worker's sessions): reuse(key) finds it again without the model's bytes. */
+  key?: string;
 }
 
 /**
@@ -43,11 +45,24 @@ const sessionCache = new Map<string, CachedSession>();
 export const SESSION_CACHE_MAX = 8;
 export const SESSION_CACHE_MAX_BYTES = 512 * 2 ** 20;
 let sessionsCreated = 0;
+let modelsEncoded = 0;
 
 /** Sessions created in this thread so far (tests count them to see the cache at work). */
 export function sessionCount(): number {
   return sessionsCreated;
 }
+
+/** Generated graphs encoded for onnxruntime in this thread so far (a warm re-run of the same graphs encodes none). */
+export function encodeCount(): number {
+  return modelsEncoded;
+}
+
+/**
+ * The session-cache keys of generated graphs, by graph object and what was typed into it: a warm
+ * re-run that reuses its graphs (analysis/warmPlan.ts) finds their sessions without encoding and
+ * hashing them again. Weak: a graph nobody holds takes its entry with it.
+ */
+const protoKeys = new WeakMap<ModelProto, Map<string, string>>();
 
 function modelKey(model: { bytes: Uint8Array; externalData?: { path: string; data: Uint8Array }[] }, ep: ExecutionProviderChoice): string {
   const h = createHash('sha1');
@@ -74,19 +89,44 @@ export class OrtRuntime {
     }
   }
 
+  /** The cached session of this key (SessionInfo.key), if the cache still holds it: no model bytes needed. */
+  reuse(key: string): SessionInfo | undefined {
+    const hit = this.cacheSessions ? sessionCache.get(key) : undefined;
+    if (!hit) return undefined;
+    hit.used = performance.now();
+    const sessionId = `s${this.next++}`;
+    this.sessions.set(sessionId, hit.session);
+    this.cachedIds.add(sessionId);
+    return { ...hit.info, sessionId, ms: 0, key };
+  }
+
+  /**
+   * A session of a generated graph: `make()` gives the model to encode (the graph itself, or it with
+   * its inputs typed — `variant` names what was typed in). A warm worker that already holds the
+   * session of this graph object and variant reuses it without encoding or hashing anything.
+   */
+  async sessionFor(proto: ModelProto, ep: ExecutionProviderChoice, make: () => ModelProto = () => proto, variant = ''): Promise<SessionInfo> {
+    const memoKey = `${ep}\n${variant}`;
+    const known = this.cacheSessions ? protoKeys.get(proto)?.get(memoKey) : undefined;
+    const hit = known !== undefined ? this.reuse(known) : undefined;
+    if (hit) return hit;
+    modelsEncoded++;
+    const info = await this.createSession({ bytes: encodeModel(make()) }, ep);
+    if (info.key) {
+      let m = protoKeys.get(proto);
+      if (!m) protoKeys.set(proto, m = new Map());
+      m.set(memoKey, info.key);
+    }
+    return info;
+  }
+
   /** `model.externalData`: in-memory contents of the external-data locations the model names. */
   async createSession(model: { bytes: Uint8Array; externalData?: { path: string; data: Uint8Array }[] }, ep: ExecutionProviderChoice): Promise<SessionInfo> {
     const t0 = performance.now();
     if (this.cacheSessions) {
       const key = modelKey(model, ep);
-      const hit = sessionCache.get(key);
-      if (hit) {
-        hit.used = performance.now();
-        const sessionId = `s${this.next++}`;
-        this.sessions.set(sessionId, hit.session);
-        this.cachedIds.add(sessionId);
-        return { ...hit.info, sessionId, ms: performance.now() - t0 };
-      }
+      const hit = this.reuse(key);
+      if (hit) return { ...hit, ms: performance.now() - t0 };
       const info = await this.create(model, ep);
       const session = this.sessions.get(info.sessionId)!;
       this.cachedIds.add(info.sessionId);
@@ -94,7 +134,7 @@ export class OrtRuntime {
       sessionCache.set(key, { session, info: rest, used: performance.now() });
       (session as unknown as { glBytes?: number }).glBytes = model.bytes.byteLength + (model.externalData ?? []).reduce((n, e) => n + e.data.byteLength, 0);
       await this.evict(key);
-      return info;
+      return { ...info, key };
     }
     return this.create(model, ep);
   }
@@ -180,7 +220,7 @@ export class OrtRuntime {
   async runOnce(proto: ModelProto, ep: ExecutionProviderChoice, feeds: Record<string, WireTensor>, fetches: string[]):
     Promise<{ outputs: Record<string, WireTensor>; ms: number; setupMs: number }> {
     const t0 = performance.now();
-    const session = await this.createSession({ bytes: encodeModel(proto) }, ep);
+    const session = await this.sessionFor(proto, ep);
     let ran: { outputs: Record<string, WireTensor>; ms: number } | undefined;
     try {
       ran = await this.run(session.sessionId, feeds, fetches);

@@ -60,12 +60,14 @@ export type HostToWorker =
 export type ErrorKind = 'analysis' | 'usage' | 'cancelled' | 'internal';
 
 /**
- * What the thread has done so far (tests and the bench count them): sessions created (a warm
- * worker's reuse shows in it), time-local stages run in chunks and those run with a backward
- * Scan's chunks (runtime/stagedRun.ts).
+ * What a worker thread has done so far, counted (tests and the bench see the warm engine at work):
+ * sessions created, time-local stages run in chunks (alone / with their Scan), spectra computed,
+ * graphs built (instrumented models, analysis graphs), generated graphs encoded, stage plans made.
  */
-/** What a worker has done so far (tests count these to see the caches at work). */
-export interface EngineCounts { sessionsCreated: number; timeLocalChunked: number; timeLocalWithScan: number; spectraComputed: number }
+export interface EngineCounts {
+  sessionsCreated: number; timeLocalChunked: number; timeLocalWithScan: number; spectraComputed: number;
+  graphsBuilt: number; modelsEncoded: number; stagePlans: number;
+}
 
 export type WorkerToHost =
   | { kind: 'progress'; inReplyTo: number; message: string }

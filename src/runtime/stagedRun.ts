@@ -4,8 +4,8 @@
  * checking for cancellation and reporting progress between calls.
  */
 import { TimeLocalRegion, valueInfo } from '../onnx/builder';
-import { encodeModel, tensorDims, tensorValues } from '../onnx/model';
-import { ModelProto, TensorProto } from '../onnx/proto';
+import { tensorDims, tensorValues } from '../onnx/model';
+import { GraphProto, ModelProto, TensorProto } from '../onnx/proto';
 import { GraphStage, planStages, Stage, stageMade, stageReads } from '../analysis/stages';
 import { OrtRuntime } from './ortRuntime';
 import { ExecutionProviderChoice, leadingStride, ONNX_ELEM_TYPE, sliceLeading, WireData, WireTensor } from './protocol';
@@ -40,7 +40,7 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
 
   const values = new Map<string, WireTensor>(Object.entries(feeds));
   garbage.limit = timeLocal.size ? GARBAGE_BYTES / 2 : GARBAGE_BYTES;
-  const stages = planStages(graph, opts.longScans, fetches, maxStageNodes, timeLocal);
+  const stages = plannedStages(graph, opts.longScans, fetches, maxStageNodes, timeLocal);
   // Each intermediate value is dropped after the last stage that reads it (the peak memory of a
   // long analysis is the values alive at once, not all of them).
   const lastUse = new Map<string, number>();
@@ -81,6 +81,32 @@ export async function runStaged(runtime: OrtRuntime, ep: ExecutionProviderChoice
 }
 
 /**
+ * Stage plans by graph object and the options they were planned for: a warm re-run of the same
+ * analysis graph plans nothing (and its stages, the same objects, find their sessions by them).
+ */
+const stagePlans = new WeakMap<GraphProto, Map<string, Stage[]>>();
+
+function plannedStages(graph: GraphProto, longScans: Set<number>, fetches: string[], maxStageNodes: number,
+  timeLocal: ReadonlyMap<string, TimeLocalRegion>): Stage[] {
+  const key = JSON.stringify([[...longScans].sort((a, b) => a - b), fetches, maxStageNodes, [...timeLocal.keys()]]);
+  let plans = stagePlans.get(graph);
+  if (!plans) stagePlans.set(graph, plans = new Map());
+  let stages = plans.get(key);
+  if (!stages) {
+    stagesPlanned++;
+    plans.set(key, stages = planStages(graph, longScans, fetches, maxStageNodes, timeLocal));
+  }
+  return stages;
+}
+
+let stagesPlanned = 0;
+
+/** Stage plans made in this thread so far (a warm re-run of the same graph makes none). */
+export function stagePlanCount(): number {
+  return stagesPlanned;
+}
+
+/**
  * Arrays this run has let go of (values no later stage reads, chunk slices and outputs): V8 frees
  * their memory only when it next collects, which a small JS heap rarely prompts, so a long run
  * collects whenever they add up to `limit` (a full collection costs milliseconds, more on a warm
@@ -113,7 +139,7 @@ export const LOCAL_CHUNK_BYTES = 2 * 2 ** 20;
 async function runGraphStage(runtime: OrtRuntime, ep: ExecutionProviderChoice, stage: GraphStage, values: Map<string, WireTensor>,
   opts: StagedRunOptions): Promise<number> {
   const whole = async () => {
-    const r = await runtime.runOnce(typed(stage.proto, values), ep, pick(values, stage.inputs), stage.outputs);
+    const r = await runTyped(runtime, ep, stage.proto, values, new Set(), pick(values, stage.inputs), stage.outputs);
     for (const [k, v] of Object.entries(r.outputs)) values.set(k, v);
     return r.ms;
   };
@@ -122,7 +148,7 @@ async function runGraphStage(runtime: OrtRuntime, ep: ExecutionProviderChoice, s
   if (!stage.local || !allOfSteps(inputs, T)) return whole();
   const steps = Math.max(1, Math.floor((opts.localChunkBytes ?? LOCAL_CHUNK_BYTES) / bytesPerStep(inputs, T)));
   if (steps >= T) return whole();
-  const session = await runtime.createSession({ bytes: encodeModel(typed(stage.proto, values, new Set(stage.inputs))) }, ep);
+  const session = await typedSession(runtime, ep, stage.proto, values, new Set(stage.inputs));
   timeLocalRuns.chunked++;
   try {
     const summed = stage.summed ?? [];
@@ -203,6 +229,30 @@ function pick(values: Map<string, WireTensor>, names: string[]): Record<string, 
   }));
 }
 
+/** A session of the stage's model with its inputs typed from `values` (see typed; reused by a warm re-run of the same stage). */
+function typedSession(runtime: OrtRuntime, ep: ExecutionProviderChoice, proto: ModelProto, values: Map<string, WireTensor>, chunked: Set<string>) {
+  return runtime.sessionFor(proto, ep, () => typed(proto, values, chunked), typedVariant(proto, values, chunked));
+}
+
+/** runtime.runOnce of the stage's model typed from `values`. */
+async function runTyped(runtime: OrtRuntime, ep: ExecutionProviderChoice, proto: ModelProto, values: Map<string, WireTensor>, chunked: Set<string>,
+  feeds: Record<string, WireTensor>, fetches: string[]): Promise<{ outputs: Record<string, WireTensor>; ms: number }> {
+  const session = await typedSession(runtime, ep, proto, values, chunked);
+  try {
+    return await runtime.run(session.sessionId, feeds, fetches);
+  } finally {
+    await runtime.release(session.sessionId);
+  }
+}
+
+/** What typed() writes into the model: the types and shapes of the inputs it types. */
+function typedVariant(proto: ModelProto, values: Map<string, WireTensor>, chunked: Set<string>): string {
+  return proto.graph.input.filter((v) => !v.type || chunked.has(v.name)).map((v) => {
+    const value = values.get(v.name);
+    return `${v.name}:${value?.type}:${chunked.has(v.name) ? 'steps,' : ''}${(chunked.has(v.name) ? value?.dims.slice(1) : value?.dims)?.join(',')}`;
+  }).join('\n');
+}
+
 /**
  * The stage's model with its inputs typed and shaped from the values that will be fed
  * (onnxruntime needs shapes to infer a Scan body's); `chunked` inputs get a symbolic step axis.
@@ -243,7 +293,7 @@ async function runScanInChunks(runtime: OrtRuntime, ep: ExecutionProviderChoice,
   }
   const T = values.get(stage.scanInputs[0])!.dims[0];
   if (T < opts.minChunkedSteps) {
-    const r = await runtime.runOnce(typed(stage.proto, values, new Set(stage.scanInputs)), ep,
+    const r = await runTyped(runtime, ep, stage.proto, values, new Set(stage.scanInputs),
       { ...pick(values, [...stage.stateInputs, ...stage.scanInputs]), ...pick(values, stage.outerInputs) }, [...stage.stateOutputs, ...stage.scanOutputs]);
     for (const [k, v] of Object.entries(r.outputs)) values.set(k, v);
     return r.ms;
@@ -258,7 +308,7 @@ async function scanChunks(runtime: OrtRuntime, ep: ExecutionProviderChoice, stag
   const T = values.get(sliced[0])!.dims[0];
   const outer = pick(values, stage.outerInputs);
   const fetched = [...stage.stateOutputs, ...stitched, ...summed];
-  const session = await runtime.createSession({ bytes: encodeModel(typed(proto, values, new Set(sliced))) }, ep);
+  const session = await typedSession(runtime, ep, proto, values, new Set(sliced));
   try {
     let states = stage.stateInputs.map((n) => values.get(n)!);
     const out = new ChunkOutputs(T, stitched, summed);

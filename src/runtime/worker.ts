@@ -7,9 +7,10 @@ import { parentPort } from 'worker_threads';
 import { runAnalysis } from '../analysis/pipeline';
 import { inspectModel } from '../analysis/inspect';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
-import { OrtRuntime, sessionCount } from './ortRuntime';
+import { encodeCount, OrtRuntime, sessionCount } from './ortRuntime';
 import { spectrumCount } from '../analysis/spectra';
-import { timeLocalRuns } from './stagedRun';
+import { stagePlanCount, timeLocalRuns } from './stagedRun';
+import { graphBuildCount } from '../analysis/warmPlan';
 import { Control, ErrorKind, HostToWorker, WorkerToHost, transferList } from './protocol';
 
 function post(msg: WorkerToHost, transfer: ArrayBuffer[] = []): void {
@@ -50,7 +51,10 @@ async function handle(msg: HostToWorker): Promise<void> {
       busy: { buffer: msg.control, index: Control.InNative },
     });
     checkCancelled();
-    const counts = { sessionsCreated: sessionCount(), timeLocalChunked: timeLocalRuns.chunked, timeLocalWithScan: timeLocalRuns.withScan, spectraComputed: spectrumCount() };
+    const counts = {
+      sessionsCreated: sessionCount(), timeLocalChunked: timeLocalRuns.chunked, timeLocalWithScan: timeLocalRuns.withScan, spectraComputed: spectrumCount(),
+      graphsBuilt: graphBuildCount(), modelsEncoded: encodeCount(), stagePlans: stagePlanCount(),
+    };
     post({ kind: 'report', inReplyTo: msg.messageId, report, counts }, transferList(report));
   } catch (e) {
     const err = e as Error;

@@ -23,15 +23,20 @@ describe('the warm engine', function () {
   this.timeout(120000);
   afterEach(() => endWarmWorker());
 
-  it('a re-run with another seed reuses the thread and every session, and matches a cold run', async () => {
+  it('a re-run with another seed reuses the thread, every graph and every session, and matches a cold run', async () => {
     const sessions: number[] = [];
     const spectra: number[] = [];
     const threads: WorkerState[] = [];
-    const count = (c: EngineCounts) => { sessions.push(c.sessionsCreated); spectra.push(c.spectraComputed); };
+    const built: EngineCounts[] = [];
+    const count = (c: EngineCounts) => { sessions.push(c.sessionsCreated); spectra.push(c.spectraComputed); built.push(c); };
     const first = await analyzeModel(base({ warm: true, seed: 1, onCounts: count, onStart: (w) => threads.push(w) }));
     const second = await analyzeModel(base({ warm: true, seed: 2, onCounts: count, onStart: (w) => threads.push(w) }));
     assert.ok(sessions[0] >= 2, `the first run created ${sessions[0]} sessions`);
     assert.strictEqual(sessions[1], sessions[0], 'the re-run created no session');
+    assert.ok(built[0].graphsBuilt >= 2 && built[0].modelsEncoded >= 1, `the first run built ${built[0].graphsBuilt} graphs, encoded ${built[0].modelsEncoded}`);
+    assert.strictEqual(built[1].graphsBuilt, built[0].graphsBuilt, 'the re-run built no graph');
+    assert.strictEqual(built[1].modelsEncoded, built[0].modelsEncoded, 'the re-run encoded no graph');
+    assert.strictEqual(built[1].stagePlans, built[0].stagePlans, 'the re-run planned no stages');
     assert.strictEqual(spectra[0], 1, 'the first run computed its layer\'s spectrum');
     assert.strictEqual(spectra[1], spectra[0], 'the re-run found it (the weights are the same)');
     assert.strictEqual(threads[1].exited, threads[0].exited, 'the same thread');
@@ -40,6 +45,54 @@ describe('the warm engine', function () {
     assert.deepStrictEqual(Array.from(second.layers[0].directions[0].gradHidden!.data), Array.from(cold.layers[0].directions[0].gradHidden!.data));
     assert.deepStrictEqual(Array.from(second.layers[0].directions[0].jacobianNorm!.state.data), Array.from(cold.layers[0].directions[0].jacobianNorm!.state.data));
     assert.deepStrictEqual(second.layers[0].directions[0].metrics.spectrum, cold.layers[0].directions[0].metrics.spectrum);
+  });
+
+  it('a re-run with another seed feeds its own probes into the kept graph: the numbers of a cold run with that seed', async () => {
+    const counts: EngineCounts[] = [];
+    const opts = { warm: true, jacobian: { probes: 3 }, onCounts: (c: EngineCounts) => counts.push(c) } as const;
+    const first = await analyzeModel(base({ ...opts, seed: 1 }));
+    const second = await analyzeModel(base({ ...opts, seed: 2 }));
+    assert.strictEqual(counts[1].graphsBuilt, counts[0].graphsBuilt, 'the graph was reused');
+    const cold = await analyzeModel(base({ jacobian: { probes: 3 }, seed: 2 }));
+    const jn = (r: typeof first) => r.layers[0].directions[0].jacobianNorm!;
+    assert.strictEqual(jn(second).method, 'probes');
+    for (const part of ['hidden', 'cell', 'state'] as const) {
+      assert.deepStrictEqual(Array.from(jn(second)[part]!.data), Array.from(jn(cold)[part]!.data), `jacobianNorm.${part} as a cold run with seed 2`);
+    }
+    // (Were the first seed's probes still in the graph, the estimate would be the first run's.)
+    assert.notDeepStrictEqual(Array.from(jn(second).state.data), Array.from(jn(first).state.data));
+    assert.deepStrictEqual(Array.from(second.layers[0].directions[0].weightGrads!.R.data), Array.from(cold.layers[0].directions[0].weightGrads!.R.data));
+  });
+
+  it('a rewritten model file, or a model whose branch follows its inputs, has its graphs built again', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-warm-'));
+    try {
+      const file = path.join(dir, 'lstm.onnx');
+      const counts: EngineCounts[] = [];
+      const opts = { warm: true, modelPath: file, seqLen: 12, onCounts: (c: EngineCounts) => counts.push(c) } as const;
+      fs.writeFileSync(file, syntheticRecurrentModelBytes({ op: 'LSTM', hidden: 8, input: 3, seed: 1 }));
+      await analyzeModel(base(opts));
+      // Same path and size, other weights: another file.
+      fs.writeFileSync(file, syntheticRecurrentModelBytes({ op: 'LSTM', hidden: 8, input: 3, seed: 2 }));
+      fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
+      const rewritten = await analyzeModel(base(opts));
+      assert.ok(counts[1].graphsBuilt > counts[0].graphsBuilt, 'the rewritten model\'s graphs were built');
+      const cold = await analyzeModel(base({ modelPath: file, seqLen: 12 }));
+      assert.deepStrictEqual(Array.from(rewritten.layers[0].directions[0].gradHidden!.data), Array.from(cold.layers[0].directions[0].gradHidden!.data));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    // The VAD export's If takes a branch by the sample rate: its graphs follow the inputs, so they are not kept.
+    const vad = path.join(REPO, 'test', 'fixtures', 'backward', 'vad_if_conv');
+    const counts: EngineCounts[] = [];
+    const vadOpts = {
+      warm: true, modelPath: path.join(vad, 'model.onnx'), calls: 1, objective: { kind: 'sum', output: 'prob' },
+      files: { x: path.join(vad, 'input_x.npy'), state: path.join(vad, 'input_state.npy'), sr: '16000' }, onCounts: (c: EngineCounts) => counts.push(c),
+    } as const;
+    await analyzeModel(base(vadOpts));
+    const again = await analyzeModel(base({ ...vadOpts, seed: 3 }));
+    assert.ok(counts[1].graphsBuilt > counts[0].graphsBuilt, 'built again');
+    assert.strictEqual(again.objective!.value, (await analyzeModel(base({ ...vadOpts, warm: false, onCounts: undefined, seed: 3 }))).objective!.value);
   });
 
   it("another model or other settings build their own sessions; the first model's stay for later", async () => {

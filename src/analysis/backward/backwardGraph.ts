@@ -5,7 +5,7 @@
  * tensor summed. Recurrent layers off the path still get their Jacobian norms (they do not
  * depend on the objective) and zero gradients.
  */
-import { GraphBuilder, makeModel } from '../../onnx/builder';
+import { FedValue, GraphBuilder, makeModel } from '../../onnx/builder';
 import { tensorDims, tensorValues } from '../../onnx/model';
 import { GraphProto, ModelProto, TensorProto } from '../../onnx/proto';
 import { attrTensor } from '../../onnx/attributes';
@@ -75,7 +75,7 @@ export interface AnalysisGraph {
   /** Forward values the graph reads, by their model names (feed them from the model's run). */
   feeds: string[];
   /** Values the graph takes as inputs rather than initializers (Jacobian seeds): feed them as they are. */
-  fed: Map<string, { dims: number[]; data: Float32Array }>;
+  fed: Map<string, FedValue>;
   objectiveValue: string;
   backward: BackwardOutputs[][];
   /** Indices in proto.graph.node of the BPTT Scans (the recurrences stagedRun may chunk). */

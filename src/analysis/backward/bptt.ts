@@ -111,6 +111,13 @@ export interface BpttResult {
 /** Added to a seed row's squared norm before dividing by its square root: a row that died (all 0) stays 0. */
 export const ROW_NORM_FLOOR = 1e-30;
 
+/** Zeros of `dims` but the rows from `row` (axis 0), which hold `seeds` (see SeedRowsOrigin). */
+export function seedRowsData(dims: number[], row: number, seeds: Float32Array): Float32Array {
+  const data = new Float32Array(dims.reduce((a, x) => a * x, 1));
+  data.set(seeds, row * (data.length / dims[0]));
+  return data;
+}
+
 // new Float32Array(typed array) converts in native code; Float32Array.from iterates (about 10× slower).
 const f32 = (v: ArrayLike<number>) => new Float32Array(v);
 
@@ -144,10 +151,10 @@ export function emitBptt(b: GraphBuilder, req: BpttRequest): BpttResult {
   const reported = [0, ...own];
   const allReported = reported.length === N;
   const rows = (first: string | undefined, block: Float32Array | undefined, blockAt: 'hidden' | 'cell'): string => {
-    const data = new Float32Array(N * B * H);
-    if (block) data.set(block, (blockAt === 'hidden' ? 1 : 1 + Sh) * B * H);
+    const dims = [N, B, H];
+    const origin = { layer: k, direction: d, part: blockAt, row: blockAt === 'hidden' ? 1 : 1 + Sh };
     // Fed, not stored: the seeds (random probes) vary with the seed while the graph stays the same.
-    const init = block ? b.feedInput(`${tag}_carry0`, [N, B, H], data) : b.initializer(`${tag}_carry0`, [N, B, H], data);
+    const init = block ? b.feedInput(`${tag}_carry0`, dims, seedRowsData(dims, origin.row, block), origin) : b.initializer(`${tag}_carry0`, dims, new Float32Array(N * B * H));
     if (!first) return init;
     // Row 0 takes the final-state gradient: init + pad(first).
     return b.add(init, b.op('Pad', [b.unsqueeze(first, [0]), b.constI64([0, 0, 0, N - 1, 0, 0])]));

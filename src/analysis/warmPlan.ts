@@ -1,0 +1,122 @@
+/**
+ * The editor's warm engine keeps, besides decoded models and sessions, the graphs an analysis
+ * built: a re-run with another seed (or other input values of the same shapes) takes the prepared
+ * model, its layers, the instrumented model and the analysis graph as they are, feeds the new
+ * Jacobian seeds into the graph (FedValue.seedRows) and finds every session by the graphs' keys —
+ * no graph is built, encoded or hashed again.
+ *
+ * Only analyses whose graphs cannot depend on input values are kept: no If (the branch taken is
+ * chosen by the inputs), no Loop/Scan or streaming state (their plans bind per-run values), no
+ * recurrent weights fed as graph inputs. The analysis graph is reused only when the model ran with
+ * the same shapes (checked after its run: a model whose shapes follow its input values gets a new
+ * one). Keyed by the model file and every other file the settings name (path, size, mtime, inode)
+ * and every setting but the seed.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { LoadedModel } from '../onnx/model';
+import type { GraphProto } from '../onnx/proto';
+import type { WireTensor } from '../runtime/protocol';
+import type { GradientPath } from './backward/gradientPath';
+import type { AnalysisGraph } from './backward/backwardGraph';
+import { JacobianSeeds, seedRowsData } from './backward/bptt';
+import type { ObjectiveSpec } from './backward/objective';
+import type { ForwardTapGraph } from './forwardTaps';
+import type { RuntimeModel } from './modelGraph';
+import type { RecurrentLayer } from './recurrent';
+
+export interface WarmPlan {
+  /** The model as prepared (If branches taken, weights folded). */
+  model: LoadedModel;
+  notes: string[];
+  layers: RecurrentLayer[];
+  discoveryWarnings: string[];
+  objectiveSpec: ObjectiveSpec & { output: string };
+  runtimeModel: RuntimeModel;
+  gradPath: GradientPath;
+  lowered: GraphProto;
+  /** The instrumented model's session key, once it has one. */
+  mainKey?: string;
+  /** The analysis graph, for the shapes in `shapes` (see shapeSignature). */
+  graphs?: { shapes: string; tapGraph: ForwardTapGraph; analysisGraph: AnalysisGraph };
+}
+
+const plans = new Map<string, WarmPlan>();
+/** Plans kept at most (as many as decoded models: the editor's re-runs go back and forth between a few). */
+const PLANS_MAX = 2;
+
+let graphsBuilt = 0;
+
+/** Graphs built in this thread so far: instrumented models and analysis graphs (a warm re-run builds none). */
+export function graphBuildCount(): number {
+  return graphsBuilt;
+}
+
+/** Count one graph built (pipeline.ts, where it builds one). */
+export function countGraphBuilt(): void {
+  graphsBuilt++;
+}
+
+/**
+ * The key of an analysis's plan: the files it reads (as the model cache knows them: a changed
+ * file is another key; a value given in place of a file, such as a scalar, is in the settings)
+ * and its settings but the seed.
+ */
+export function warmPlanKey(modelPath: string, settings: Record<string, unknown>, files: string[]): string {
+  const stats = [modelPath, ...files].map((f) => {
+    try {
+      const st = fs.statSync(f);
+      return `${path.resolve(f)}\n${st.size}\n${st.mtimeMs}\n${st.ino}`;
+    } catch {
+      return '';
+    }
+  });
+  const { seed: _seed, ...rest } = settings;
+  return JSON.stringify([stats, rest]);
+}
+
+export function warmPlan(key: string | undefined): WarmPlan | undefined {
+  if (key === undefined) return undefined;
+  const p = plans.get(key);
+  if (p) { plans.delete(key); plans.set(key, p); } // most recently used last
+  return p;
+}
+
+export function keepWarmPlan(key: string, plan: WarmPlan): void {
+  plans.delete(key);
+  plans.set(key, plan);
+  while (plans.size > PLANS_MAX) plans.delete(plans.keys().next().value!);
+}
+
+/** What the analysis graph is built for, from the model's run: a plan's graph serves a run only with the same signature. */
+export function shapeSignature(parts: {
+  seqLens: number[]; batches: number[]; padded: boolean[]; starts: boolean[]; timeAxis?: number;
+  values: Map<string, WireTensor>; seeds: (JacobianSeeds | undefined)[][];
+}): string {
+  return JSON.stringify([
+    parts.seqLens, parts.batches, parts.padded, parts.starts, parts.timeAxis ?? null,
+    [...parts.values].map(([k, v]) => [k, v.type, v.dims]),
+    parts.seeds.map((l) => l.map((s) => (s ? [s.count, s.probes, !!s.cell] : null))),
+  ]);
+}
+
+/**
+ * The reused graph's fed values for these seeds: every fed value must come from seed rows (the
+ * plan is not kept otherwise). The seeds' layout matches (same signature).
+ */
+export function refedSeeds(graph: AnalysisGraph, seeds: (JacobianSeeds | undefined)[][]): Map<string, { dims: number[]; data: Float32Array }> {
+  const out = new Map<string, { dims: number[]; data: Float32Array }>();
+  for (const [name, v] of graph.fed) {
+    const o = v.seedRows;
+    const s = o && seeds[o.layer]?.[o.direction];
+    const block = s && (o.part === 'hidden' ? s.hidden : s.cell);
+    if (!o || !block) throw new Error(`internal error: the reused analysis graph's input '${name}' has no seeds to refill it`);
+    out.set(name, { dims: v.dims, data: seedRowsData(v.dims, o.row, block) });
+  }
+  return out;
+}
+
+/** Whether an analysis graph's fed values can all be refilled (see refedSeeds). */
+export function refillable(graph: AnalysisGraph): boolean {
+  return [...graph.fed.values()].every((v) => v.seedRows !== undefined);
+}
