@@ -216,10 +216,13 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     })), bytes, modelBytes, limit, opts.maxMemoryBytes !== undefined, jacobianMode, { seqFixed, calls: streaming?.calls });
   }, streaming);
   // A warm worker's graphs of an analysis of the same files and settings (another seed): see warmPlan.ts.
+  // (Every file it reads: inputs, target, and the model's external-data files, read afresh by a cold run.)
   const planKey = opts.keepModel
-    ? warmPlanKey(opts.modelPath, opts as unknown as Record<string, unknown>, [...Object.values(opts.files), ...(opts.objective?.targetFile ? [opts.objective.targetFile] : [])])
+    ? warmPlanKey(opts.modelPath, opts as unknown as Record<string, unknown>, [
+      ...Object.values(opts.files), ...(opts.objective?.targetFile ? [opts.objective.targetFile] : []), ...new Set(externalDataRefs(model).map((r) => r.file)),
+    ])
     : undefined;
-  const plan = warmPlan(planKey);
+  const plan = warmPlan(planKey, model.bytes);
   // Real exports: take the If branches these inputs select (the first call's), fold weights computed from constants.
   const paths = new Map<NodeProto, string[]>();
   const firstCall = firstCallFeeds(inputs.feeds, inputs.perCall);

@@ -9,8 +9,8 @@
  * chosen by the inputs), no Loop/Scan or streaming state (their plans bind per-run values), no
  * recurrent weights fed as graph inputs. The analysis graph is reused only when the model ran with
  * the same shapes (checked after its run: a model whose shapes follow its input values gets a new
- * one). Keyed by the model file and every other file the settings name (path, size, mtime, inode)
- * and every setting but the seed.
+ * one). Keyed by the model file, its external-data files and every other file the settings name
+ * (path, size, mtime, inode) and every setting but the seed.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -75,10 +75,17 @@ export function warmPlanKey(modelPath: string, settings: Record<string, unknown>
   return JSON.stringify([stats, rest]);
 }
 
-export function warmPlan(key: string | undefined): WarmPlan | undefined {
+/**
+ * The plan kept under this key, if it was made from the model this analysis decoded (`bytes`: the
+ * decoded-model cache's; a file rewritten between its decoding and the key's stat is another model).
+ */
+export function warmPlan(key: string | undefined, bytes: Uint8Array): WarmPlan | undefined {
   if (key === undefined) return undefined;
   const p = plans.get(key);
-  if (p) { plans.delete(key); plans.set(key, p); } // most recently used last
+  if (!p) return undefined;
+  plans.delete(key);
+  if (p.model.bytes !== bytes) return undefined;
+  plans.set(key, p); // most recently used last
   return p;
 }
 

@@ -12,46 +12,13 @@ import { decodeModel, encodeModel, loadModel, tensorValues } from '../../src/onn
 import { ModelProto, TensorProto } from '../../src/onnx/proto';
 import { valueInfo } from '../../src/onnx/builder';
 import { Report, Tensor } from '../../src/report/types';
-import { analyze, assertClose, fixture } from './helpers';
+import { analyze, assertClose, externalize, fixture } from './helpers';
 import { assertOneErrorLine, cli, ensureBundle, removeTempDirs, runBin, tempDir } from './cliHelpers';
 
 const BIDIR = fixture('forward', 'lstm_seq_lens_bidir');
 const BIDIR_FILES = { X: path.join(BIDIR, 'input_X.npy'), seq_lens: path.join(BIDIR, 'input_seq_lens.npy') };
 const BASIC = fixture('forward', 'lstm_basic');
 const BASIC_FILES = { x: path.join(BASIC, 'input_x.npy') };
-
-/**
- * A copy of `src`'s model whose initializers named in `names` live in the sidecar `location`
- * (relative to `dir`), each at a 16-byte aligned offset, written with our own encoder.
- */
-function externalize(src: string, dir: string, names: string[], location = 'weights.bin'): { model: string; sidecar: string } {
-  const proto = loadModel(src).proto;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for (const t of proto.graph.initializer) {
-    if (!names.includes(t.name ?? '')) continue;
-    assert.ok(t.raw_data && t.raw_data.length > 0, `${t.name} has raw_data to move`);
-    const pad = (16 - (size % 16)) % 16;
-    chunks.push(Buffer.alloc(pad));
-    size += pad;
-    const bytes = Buffer.from(t.raw_data);
-    t.external_data = [
-      { key: 'location', value: location },
-      { key: 'offset', value: String(size) },
-      { key: 'length', value: String(bytes.length) },
-    ];
-    t.data_location = 1;
-    delete t.raw_data;
-    chunks.push(bytes);
-    size += bytes.length;
-  }
-  const sidecar = path.join(dir, location);
-  fs.mkdirSync(path.dirname(sidecar), { recursive: true });
-  fs.writeFileSync(sidecar, Buffer.concat(chunks));
-  const model = path.join(dir, 'model.onnx');
-  fs.writeFileSync(model, encodeModel(proto));
-  return { model, sidecar };
-}
 
 /** A copy of `src`'s model with every float initializer's raw_data rewritten as float_data. */
 function toFloatData(src: string, file: string): string[] {

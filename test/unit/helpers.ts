@@ -3,6 +3,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { analyzeModel, AnalyzeOptions } from '../../src/analysis/analyze';
+import { encodeModel, loadModel } from '../../src/onnx/model';
 import { readNpy } from '../../src/inputs/npy';
 import { Report } from '../../src/report/types';
 
@@ -50,4 +51,37 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 
 export function listCases(dir: string): string[] {
   return fs.readdirSync(dir).filter((d) => !d.startsWith('_') && fs.existsSync(path.join(dir, d, 'case.json'))).sort();
+}
+
+/**
+ * A copy of `src`'s model whose initializers named in `names` live in the sidecar `location`
+ * (relative to `dir`), each at a 16-byte aligned offset, written with our own encoder.
+ */
+export function externalize(src: string, dir: string, names: string[], location = 'weights.bin'): { model: string; sidecar: string } {
+  const proto = loadModel(src).proto;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for (const t of proto.graph.initializer) {
+    if (!names.includes(t.name ?? '')) continue;
+    assert.ok(t.raw_data && t.raw_data.length > 0, `${t.name} has raw_data to move`);
+    const pad = (16 - (size % 16)) % 16;
+    chunks.push(Buffer.alloc(pad));
+    size += pad;
+    const bytes = Buffer.from(t.raw_data);
+    t.external_data = [
+      { key: 'location', value: location },
+      { key: 'offset', value: String(size) },
+      { key: 'length', value: String(bytes.length) },
+    ];
+    t.data_location = 1;
+    delete t.raw_data;
+    chunks.push(bytes);
+    size += bytes.length;
+  }
+  const sidecar = path.join(dir, location);
+  fs.mkdirSync(path.dirname(sidecar), { recursive: true });
+  fs.writeFileSync(sidecar, Buffer.concat(chunks));
+  const model = path.join(dir, 'model.onnx');
+  fs.writeFileSync(model, encodeModel(proto));
+  return { model, sidecar };
 }

@@ -12,7 +12,7 @@ import { analyzeModel, endWarmWorker, liveWorkers, WorkerState } from '../../src
 import type { AnalyzeOptions } from '../../src/analysis/analyze';
 import type { EngineCounts } from '../../src/runtime/protocol';
 import { CancelledError } from '../../src/onnx/errors';
-import { REPO } from './helpers';
+import { externalize, REPO } from './helpers';
 import { syntheticRecurrentModelBytes } from './synthetic';
 
 const base = (extra: Partial<AnalyzeOptions> = {}): AnalyzeOptions => ({
@@ -64,7 +64,7 @@ describe('the warm engine', function () {
     assert.deepStrictEqual(Array.from(second.layers[0].directions[0].weightGrads!.R.data), Array.from(cold.layers[0].directions[0].weightGrads!.R.data));
   });
 
-  it('a rewritten model file, or a model whose branch follows its inputs, has its graphs built again', async () => {
+  it('a rewritten model file or external-data file, or a model whose branch follows its inputs, has its graphs built again', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-warm-'));
     try {
       const file = path.join(dir, 'lstm.onnx');
@@ -79,6 +79,23 @@ describe('the warm engine', function () {
       assert.ok(counts[1].graphsBuilt > counts[0].graphsBuilt, 'the rewritten model\'s graphs were built');
       const cold = await analyzeModel(base({ modelPath: file, seqLen: 12 }));
       assert.deepStrictEqual(Array.from(rewritten.layers[0].directions[0].gradHidden!.data), Array.from(cold.layers[0].directions[0].gradHidden!.data));
+      // Weights in an external-data file: a new checkpoint rewrites only it (same size), the .onnx stays as it was.
+      const withSidecar = (seed: number) => {
+        const src = path.join(dir, `src-${seed}.onnx`);
+        fs.writeFileSync(src, syntheticRecurrentModelBytes({ op: 'LSTM', hidden: 8, input: 3, seed }));
+        return externalize(src, path.join(dir, `ext-${seed}`), ['W', 'R', 'B']);
+      };
+      const [one, two] = [withSidecar(1), withSidecar(2)];
+      assert.ok(fs.readFileSync(one.model).equals(fs.readFileSync(two.model)), 'the two checkpoints differ only in their sidecars');
+      const sidecarOpts = { ...opts, modelPath: one.model };
+      await analyzeModel(base(sidecarOpts));
+      fs.copyFileSync(two.sidecar, one.sidecar);
+      fs.utimesSync(one.sidecar, new Date(), new Date(Date.now() + 5000));
+      const newWeights = await analyzeModel(base({ ...sidecarOpts, seed: 4 }));
+      assert.ok(counts[3].graphsBuilt > counts[2].graphsBuilt, 'the new weights\' graphs were built');
+      const coldNew = await analyzeModel(base({ modelPath: one.model, seqLen: 12, seed: 4 }));
+      assert.strictEqual(newWeights.objective!.value, coldNew.objective!.value);
+      assert.deepStrictEqual(Array.from(newWeights.layers[0].directions[0].weightGrads!.R.data), Array.from(coldNew.layers[0].directions[0].weightGrads!.R.data));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
