@@ -620,9 +620,9 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
 
 /**
  * Whether an analysis's graphs follow from the model file and the settings alone, not from input
- * values: no If (the inputs choose the branch), no Loop/Scan, state recurrence or streaming (their
- * plans bind per-run values), no recurrent weights fed as graph inputs (discovery reads their
- * values). A warm worker keeps only such graphs (warmPlan.ts).
+ * values: no If (the inputs choose the branch), no Loop/Scan on the gradient path, state
+ * recurrence or streaming (their plans bind per-run values), no recurrent weights fed as graph
+ * inputs (discovery reads their values). A warm worker keeps only such graphs (warmPlan.ts).
  */
 function valueIndependent(model: LoadedModel, layers: RecurrentLayer[], stateLayers: unknown[], iterated: Map<number, IteratedPlan>,
   streaming: unknown, hasIf: boolean): boolean {

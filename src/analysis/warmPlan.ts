@@ -6,10 +6,10 @@
  * no graph is built, encoded or hashed again.
  *
  * Only analyses whose graphs cannot depend on input values are kept: no If (the branch taken is
- * chosen by the inputs), no Loop/Scan or streaming state (their plans bind per-run values), no
- * recurrent weights fed as graph inputs. The analysis graph is reused only when the model ran with
- * the same shapes (checked after its run: a model whose shapes follow its input values gets a new
- * one). Keyed by the model file, its external-data files and every other file the settings name
+ * chosen by the inputs), no Loop/Scan on the gradient path or streaming state (their plans bind
+ * per-run values), no recurrent weights fed as graph inputs. The analysis graph is reused only
+ * when the model ran with the same shapes (checked after its run: a model whose shapes follow its
+ * input values gets a new one). Keyed by the model file, its external-data files and every other file the settings name
  * (path, size, mtime, inode) and every setting but the seed.
  */
 import * as fs from 'fs';
