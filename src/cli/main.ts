@@ -36,6 +36,7 @@ function outputPlan(args: AnalyzeArgs): { outputs: OutputRequest[]; protectedFil
   const outputs: OutputRequest[] = [];
   if (args.json !== undefined) outputs.push({ flag: '--json', path: args.json });
   if (args.html !== undefined) outputs.push({ flag: '--html', path: args.html });
+  if (args.tensors !== undefined) outputs.push({ flag: '--tensors', path: args.tensors });
   const protectedFiles: ProtectedFile[] = [{ role: 'the model being analysed', path: args.model }];
   for (const [name, file] of Object.entries(args.inputs)) protectedFiles.push({ role: `the file given for input '${name}'`, path: file });
   if (args.target) protectedFiles.push({ role: 'the --target file', path: args.target });
@@ -82,23 +83,29 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     // Both reports to files: the JSON waits under a temporary name until the page is written too,
     // so an interrupted or failed run leaves neither (nor replaces an earlier one).
     // (A short name in the same folder: the JSON writer adds its own temporary suffix to it.)
-    const pendingJson = args.json && args.json !== '-' && args.html && args.html !== '-'
-      ? path.join(path.dirname(args.json), `.gl-${process.pid}-${randomBytes(4).toString('hex')}.pending`) : undefined;
-    if (args.json) await writeReportJson(report, args.json === '-' ? io.stdout : pendingJson ?? args.json, { detail: args.detail, signal, shownAs: args.json });
+    const pendingOf = (file: string) => path.join(path.dirname(file), `.gl-${process.pid}-${randomBytes(4).toString('hex')}.pending`);
+    const pendingJson = args.json && args.json !== '-' && args.html && args.html !== '-' ? pendingOf(args.json) : undefined;
+    // The tensor file waits with the JSON; the JSON names it as the user did, relative to its own folder.
+    const pendingTensors = pendingJson && args.tensors ? pendingOf(args.tensors) : undefined;
+    const tensorFile = args.tensors && args.json
+      ? { path: pendingTensors ?? args.tensors, reference: path.relative(path.dirname(path.resolve(args.json)), path.resolve(args.tensors)).split(path.sep).join('/') }
+      : undefined;
+    if (args.json) await writeReportJson(report, args.json === '-' ? io.stdout : pendingJson ?? args.json, { detail: args.detail, signal, shownAs: args.json, tensorFile });
     if (process.env.GL_PROFILE && args.json) console.error(`JSON written in ${(performance.now() - tJson).toFixed(0)} ms`);
     const tHtml = performance.now();
     if (args.html) {
       try {
         await writeHtmlReport(report, args.html, args.detail, io, signal);
         if (process.env.GL_PROFILE) console.error(`HTML written in ${(performance.now() - tHtml).toFixed(0)} ms`);
+        if (pendingTensors) await fs.promises.rename(pendingTensors, args.tensors!);
         if (pendingJson) await fs.promises.rename(pendingJson, args.json!);
       } finally {
-        if (pendingJson) await fs.promises.rm(pendingJson, { force: true });
+        for (const p of [pendingJson, pendingTensors]) if (p) await fs.promises.rm(p, { force: true });
       }
     }
     if (!args.quiet && args.json !== '-' && args.html !== '-') {
       io.stdout.write(`${terminalText(formatSummary(report))}\n`);
-      if (args.json) io.stdout.write(`report written to ${printable(args.json)}\n`);
+      if (args.json) io.stdout.write(`report written to ${printable(args.json)}${args.tensors ? `, its tensors to ${printable(args.tensors)}` : ''}\n`);
       if (args.html) io.stdout.write(`HTML report written to ${printable(args.html)}\n`);
     }
     return 0;

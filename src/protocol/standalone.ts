@@ -135,11 +135,25 @@ ${js}
  * Float64Array. null (a NaN or ±Infinity the writer could not print) becomes NaN. Plain number
  * lists (metrics) stay as they are.
  */
-export function reportFromJson(json: unknown): Report {
+/**
+ * Where a tensor's float32 values are in a report's tensor file (`analyze --json R --tensors F`):
+ * `length` values from byte `byteOffset` of `file` (relative to the report's folder), little-endian.
+ */
+export interface TensorRef { file: string; dtype: 'float32'; byteOffset: number; length: number }
+
+/**
+ * The report a JSON report describes. Tensors kept in a tensor file are read with `readTensor`
+ * (the caller knows where the report is); without one such a report is refused.
+ */
+export function reportFromJson(json: unknown, readTensor?: (ref: TensorRef) => Float32Array): Report {
   if (!json || typeof json !== 'object') throw new Error('the report is not a JSON object; pass the output of `gradient-lens analyze --json`.');
   const schema = (json as { schema?: unknown }).schema;
   if (schema !== REPORT_SCHEMA) throw new Error(`the report's schema is ${JSON.stringify(schema)}, not "${REPORT_SCHEMA}"; re-run the analysis with this version of Gradient Lens.`);
-  return reviveTensors(json) as Report;
+  const read = readTensor ?? ((ref: TensorRef) => {
+    throw new Error(`its tensors are in the tensor file '${ref.file}', which this reader cannot open.`);
+  });
+  const { tensorFile: _file, ...rest } = json as Record<string, unknown>;
+  return reviveTensors(rest, read) as Report;
 }
 
 /** Whether `v` is how the JSON writer prints some float32 (its shortest 7…9-digit form). */
@@ -150,14 +164,26 @@ function printedFloat32(v: number): boolean {
   return false;
 }
 
-function reviveTensors(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(reviveTensors);
+function reviveTensors(value: unknown, read: (ref: TensorRef) => Float32Array): unknown {
+  if (Array.isArray(value)) return value.map((v) => reviveTensors(v, read));
   if (!value || typeof value !== 'object') return value;
   const obj = value as Record<string, unknown>;
   if (isTensorJson(obj)) return tensorFromJson(obj.dims, obj.data);
+  if (isTensorRefJson(obj)) {
+    const data = read(obj.data);
+    if (data.length !== obj.dims.reduce((a, d) => a * d, 1)) throw new Error(`a tensor of shape [${obj.dims.join(', ')}] has ${data.length} values in '${obj.data.file}'.`);
+    return { dims: [...obj.dims], data };
+  }
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) out[k] = reviveTensors(v);
+  for (const [k, v] of Object.entries(obj)) out[k] = reviveTensors(v, read);
   return out;
+}
+
+function isTensorRefJson(obj: Record<string, unknown>): obj is { dims: number[]; data: TensorRef } {
+  const keys = Object.keys(obj);
+  const d = obj.data as Partial<TensorRef> | undefined;
+  return keys.length === 2 && Array.isArray(obj.dims) && obj.dims.every((x) => Number.isInteger(x) && x >= 0) && !!d && typeof d === 'object'
+    && typeof d.file === 'string' && d.dtype === 'float32' && Number.isInteger(d.byteOffset) && d.byteOffset! >= 0 && Number.isInteger(d.length) && d.length! >= 0;
 }
 
 function isTensorJson(obj: Record<string, unknown>): obj is { dims: number[]; data: (number | null)[] } {

@@ -13,6 +13,7 @@
  * `warnings` in the file gain a line saying how many there were and where.
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import { randomBytes } from 'crypto';
 import { AnalysisError, CancelledError } from '../onnx/errors';
 import type { Report } from './types';
@@ -30,7 +31,27 @@ export interface WriteReportOptions {
   helperThreads?: number;
   /** The file to name in an error when `out` is a stand-in for it (a name the caller renames later). */
   shownAs?: string;
+  /**
+   * Write every float32 tensor's values to this binary file instead of into the JSON (`--tensors`):
+   * raw little-endian float32, one tensor after another; the JSON's `data` then says where each one
+   * is (TensorFileRef) and a top-level `tensorFile` describes the file. Only with a file `out`;
+   * written under a temporary name and renamed into place just before the JSON.
+   */
+  tensorFile?: TensorFileOptions;
 }
+
+export interface TensorFileOptions {
+  /** Where to write it (a stand-in the caller renames later is fine: see `reference`). */
+  path: string;
+  /** The file as the JSON names it: relative to the JSON's folder. */
+  reference: string;
+}
+
+/** Where a float32 tensor's values are in the tensor file: `length` values from byte `byteOffset`. */
+export interface TensorFileRef { file: string; dtype: 'float32'; byteOffset: number; length: number }
+
+/** The top-level `tensorFile` of a report written with one. */
+export interface TensorFileInfo { path: string; dtype: 'float32'; byteOrder: 'little-endian'; bytes: number; tensors: number }
 
 export { PER_STEP_KEYS } from './detail';
 
@@ -60,6 +81,7 @@ export async function writeReportJson(
   if (detail === 'metrics') report = metricsOnly(report);
   const signal = opts.signal;
   if (signal?.aborted) throw new CancelledError();
+  if (opts.tensorFile && (typeof out !== 'string' || out === '-')) throw new Error('internal error: a tensor file goes with a JSON file, not a stream');
   if (typeof out !== 'string') {
     await writeToStream(report, out, signal, opts.helperThreads);
     return;
@@ -69,21 +91,81 @@ export async function writeReportJson(
     return;
   }
   const path = out;
-  // A fresh name, created exclusively (O_EXCL): never follows a link or reuses a file placed there.
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const file = fs.createWriteStream(tmp, { flags: 'wx' });
+  // Fresh names, created exclusively (O_EXCL): never follow a link or reuse a file placed there.
+  const tmpOf = (p: string) => `${p}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = tmpOf(path);
+  const tf = opts.tensorFile;
+  const tensorTmp = tf ? tmpOf(tf.path) : undefined;
+  const opened: fs.WriteStream[] = [];
+  let failed: string = opts.shownAs ?? path;
   try {
-    await writeToStream(report, file, signal, opts.helperThreads);
+    const file = fs.createWriteStream(tmp, { flags: 'wx' });
+    opened.push(file);
+    const tensors = tf ? new TensorSink(fs.createWriteStream(tensorTmp!, { flags: 'wx' }), tf.reference, signal) : undefined;
+    if (tensors) opened.push(tensors.stream as fs.WriteStream);
+    await writeToStream(report, file, signal, opts.helperThreads, tensors);
+    if (tensors) {
+      failed = tf!.path;
+      await tensors.finish();
+      await closeFile(tensors.stream as fs.WriteStream, true);
+      await fs.promises.rename(tensorTmp!, tf!.path);
+      failed = opts.shownAs ?? path;
+    }
     await closeFile(file, true);
     await fs.promises.rename(tmp, path);
   } catch (e) {
-    await closeFile(file, false).catch(() => undefined);
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+    for (const f of opened) await closeFile(f, false).catch(() => undefined);
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+      for (const t of [tmp, tensorTmp]) if (t) await fs.promises.rm(t, { force: true }).catch(() => undefined);
+    }
     // File-system failures (ENOENT, EACCES, ENOSPC, …) are the user's to fix; anything else is a bug to surface as is.
     if (typeof (e as NodeJS.ErrnoException).code !== 'string') throw e;
-    throw new AnalysisError(`the JSON report could not be written to ${opts.shownAs ?? path} (${(e as Error).message}); check that its folder exists and is writable.`);
+    const what = failed === (opts.shownAs ?? path) ? 'the JSON report' : 'the tensor file';
+    throw new AnalysisError(`${what} could not be written to ${failed} (${(e as Error).message}); check that its folder exists and is writable.`);
   }
 }
+
+/**
+ * The tensor file being written: each float32 array's bytes as they are in memory (little-endian
+ * on every platform Node runs Gradient Lens on; checked), handed to the stream without copies,
+ * waiting for 'drain' like the JSON's sink.
+ */
+class TensorSink {
+  bytes = 0;
+  tensors = 0;
+  private error: Error | null = null;
+
+  constructor(readonly stream: NodeJS.WritableStream, readonly reference: string, private readonly signal: AbortSignal | undefined) {
+    if (os.endianness() !== 'LE') throw new Error('internal error: tensor files are little-endian float32; this machine is big-endian');
+    stream.on('error', (e: Error) => { this.error ??= e; });
+  }
+
+  /** Appends the array's values; returns where they are. */
+  async add(arr: Float32Array): Promise<TensorFileRef> {
+    const ref: TensorFileRef = { file: this.reference, dtype: 'float32', byteOffset: this.bytes, length: arr.length };
+    const all = Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength);
+    for (let a = 0; a < all.length; a += TENSOR_WRITE_BYTES) {
+      const more = this.stream.write(all.subarray(a, a + TENSOR_WRITE_BYTES));
+      if (!more) await drained(this.stream, this.signal, () => this.error);
+      if (this.signal?.aborted) throw new CancelledError();
+      if (this.error) throw this.error;
+    }
+    this.bytes += all.length;
+    this.tensors++;
+    return ref;
+  }
+
+  async finish(): Promise<void> {
+    if (this.error) throw this.error;
+  }
+
+  info(): TensorFileInfo {
+    return { path: this.reference, dtype: 'float32', byteOrder: 'little-endian', bytes: this.bytes, tensors: this.tensors };
+  }
+}
+
+/** Slices of a tensor handed to the tensor file's stream at a time. */
+const TENSOR_WRITE_BYTES = 4 * 2 ** 20;
 
 function closeFile(file: fs.WriteStream, flush: boolean): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -103,9 +185,10 @@ async function writeToStream(
   stream: NodeJS.WritableStream,
   signal: AbortSignal | undefined,
   helperThreads: number | undefined,
+  tensors?: TensorSink,
 ): Promise<void> {
   const sink = new ChunkedSink(stream, signal);
-  const writer = new ReportWalker(sink, helperThreads);
+  const writer = new ReportWalker(sink, helperThreads, tensors);
   try {
     await writer.writeReport(report);
     await sink.flush();
@@ -178,29 +261,35 @@ class ChunkedSink {
   }
 
   private drain(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const done = (e?: Error): void => {
-        this.stream.removeListener('drain', onDrain);
-        this.stream.removeListener('error', onErr);
-        this.stream.removeListener('close', onClose);
-        this.signal?.removeEventListener('abort', onAbort);
-        if (e) reject(e);
-        else resolve();
-      };
-      const onDrain = (): void => done();
-      const onErr = (e: Error): void => done(e);
-      const onClose = (): void => done(this.error ?? new Error('the output stream closed before the report was written'));
-      const onAbort = (): void => done(new CancelledError());
-      this.stream.once('drain', onDrain);
-      this.stream.once('error', onErr);
-      this.stream.once('close', onClose);
-      this.signal?.addEventListener('abort', onAbort, { once: true });
-      if (this.error) done(this.error);
-      else if (this.signal?.aborted) done(new CancelledError());
-      // Destroyed before the listeners were attached: no 'close' will come.
-      else if ((this.stream as { destroyed?: boolean }).destroyed) done(new Error('the output stream closed before the report was written'));
-    });
+    return drained(this.stream, this.signal, () => this.error);
   }
+}
+
+/** Resolves when `stream` emits 'drain'; rejects on its error, its closing first, or an abort. */
+function drained(stream: NodeJS.WritableStream, signal: AbortSignal | undefined, error: () => Error | null): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (e?: Error): void => {
+      stream.removeListener('drain', onDrain);
+      stream.removeListener('error', onErr);
+      stream.removeListener('close', onClose);
+      signal?.removeEventListener('abort', onAbort);
+      if (e) reject(e);
+      else resolve();
+    };
+    const onDrain = (): void => done();
+    const onErr = (e: Error): void => done(e);
+    const onClose = (): void => done(error() ?? new Error('the output stream closed before the report was written'));
+    const onAbort = (): void => done(new CancelledError());
+    stream.once('drain', onDrain);
+    stream.once('error', onErr);
+    stream.once('close', onClose);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const e = error();
+    if (e) done(e);
+    else if (signal?.aborted) done(new CancelledError());
+    // Destroyed before the listeners were attached: no 'close' will come.
+    else if ((stream as { destroyed?: boolean }).destroyed) done(new Error('the output stream closed before the report was written'));
+  });
 }
 
 type NumericArray =
@@ -461,7 +550,7 @@ class ReportWalker {
   /** Helper threads for big float32 arrays: started at the first one, undefined before, null if none. */
   private pool: FormatPool | null | undefined;
 
-  constructor(private readonly sink: ChunkedSink, private readonly helperThreads?: number) {}
+  constructor(private readonly sink: ChunkedSink, private readonly helperThreads?: number, private readonly tensors?: TensorSink) {}
 
   dispose(): void {
     this.pool?.close();
@@ -481,6 +570,12 @@ class ReportWalker {
       this.sink.push(`${first ? '' : ','}\n  ${JSON.stringify(key)}: `);
       first = false;
       await this.value(value, key, 1);
+    }
+    // The tensor file, once every tensor is in it.
+    if (this.tensors) {
+      this.sink.push(`${first ? '' : ','}\n  "tensorFile": `);
+      first = false;
+      await this.value(this.tensors.info(), 'tensorFile', 1);
     }
     // Written last, so it can report every non-finite number met above.
     const warnings = Array.isArray(report.warnings) ? report.warnings.slice() : [];
@@ -514,6 +609,11 @@ class ReportWalker {
     }
     if (v === null) {
       this.sink.push('null');
+      return;
+    }
+    if (this.tensors && v instanceof Float32Array) {
+      // Its values in the tensor file (NaN and ±∞ as they are), where they are in the JSON.
+      await this.value(await this.tensors.add(v), path, depth);
       return;
     }
     if (isNumericArray(v)) {

@@ -51,7 +51,7 @@ export function checkOutputPaths(outputs: OutputRequest[], protectedFiles: Prote
     if (o.path === '-') continue;
     const shown = printable(o.path);
     if (o.path === '') throw new UsageError(`${o.flag} needs a file name (or '-' for standard output).`);
-    if (/[\\/]$/.test(o.path)) throw new UsageError(`${o.flag} ${shown} names a folder; give the path of a report file in it (e.g. ${shown}report.${o.flag === '--html' ? 'html' : 'json'}).`);
+    if (/[\\/]$/.test(o.path)) throw new UsageError(`${o.flag} ${shown} names a folder; give the path of a report file in it (e.g. ${shown}report.${o.flag === '--html' ? 'html' : o.flag === '--tensors' ? 'bin' : 'json'}).`);
     const abs = path.resolve(o.path);
     let lst: fs.Stats | undefined;
     try {
