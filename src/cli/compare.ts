@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { UsageError } from '../onnx/errors';
 import { printable } from '../onnx/files';
-import { reportFromJson, TensorRef } from '../protocol/standalone';
+import { reportFromJson, tensorFileOf, TensorRef } from '../protocol/standalone';
 import { flowLine, num, percent, stepUnit } from '../report/story';
 import type { Report } from '../report/types';
 
@@ -47,49 +47,70 @@ Puts reports written by 'gradient-lens analyze --json' side by side: one line pe
 Rows are named by the model's file, and by the report's file where two reports share a model.`;
 
 /**
- * Reads the tensors a report keeps in its tensor file (analyze --tensors), named relative to the
- * report's folder: a regular file holding every value the report says it has (never a FIFO or a
- * device, whose reads could block); each tensor read in one call.
+ * A regular file's contents, or why not: opened without blocking (a FIFO or a device given as a
+ * report must not hang compare) and refused unless it is a regular file.
  */
-function tensorFileReader(reportFile: string): { read: (ref: TensorRef) => Float32Array; close: () => void } {
-  const opened = new Map<string, { fd: number; size: number }>();
-  const close = () => { for (const f of opened.values()) fs.closeSync(f.fd); opened.clear(); };
-  const read = (ref: TensorRef): Float32Array => {
-    const file = path.resolve(path.dirname(reportFile), ref.file);
-    let f = opened.get(file);
-    if (!f) {
-      let fd: number;
-      try {
-        fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-      } catch (e) {
-        throw new Error(`its tensors are in '${ref.file}' (${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}); keep the tensor file beside the report as analyze wrote it.`);
-      }
-      const st = fs.fstatSync(fd);
-      if (!st.isFile()) { fs.closeSync(fd); throw new Error(`its tensor file '${ref.file}' is not a regular file.`); }
-      opened.set(file, f = { fd, size: st.size });
+function readRegularFile(file: string, what: string): { fd: number; size: number } {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    throw new UsageError(`${what}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}.`);
+  }
+  const st = fs.fstatSync(fd);
+  if (!st.isFile()) {
+    fs.closeSync(fd);
+    throw new UsageError(`${what} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}; compare reads the JSON files written by analyze --json.`);
+  }
+  return { fd, size: st.size };
+}
+
+function readAll(fd: number, size: number, at = 0): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  for (let done = 0; done < size;) {
+    const n = fs.readSync(fd, out, done, size - done, at + done);
+    if (n <= 0) return out.subarray(0, done);
+    done += n;
+  }
+  return out;
+}
+
+/**
+ * The tensors a report keeps in its tensor file (analyze --tensors), named relative to the
+ * report's folder: checked now (a regular file of the size the report gives it: a file of another
+ * run would not be), each tensor read only if something uses its data (compare does not).
+ */
+function tensorFileReader(reportFile: string, json: unknown): (ref: TensorRef) => Float32Array {
+  const info = tensorFileOf((json as { tensorFile?: unknown }).tensorFile);
+  const resolve = (f: string) => path.resolve(path.dirname(reportFile), f);
+  if (info) {
+    const { fd, size } = readRegularFile(resolve(info.path), `its tensor file '${printable(info.path)}'`);
+    fs.closeSync(fd);
+    if (size !== info.bytes) throw new UsageError(`its tensor file '${printable(info.path)}' holds ${size} bytes, not the ${info.bytes} the report says (is it the file written with this report?).`);
+  }
+  return (ref) => {
+    const { fd } = readRegularFile(resolve(ref.file), `its tensor file '${printable(ref.file)}'`);
+    try {
+      const bytes = readAll(fd, 4 * ref.length, ref.byteOffset);
+      if (bytes.length !== 4 * ref.length) throw new Error(`its tensor file '${printable(ref.file)}' ended early.`);
+      const out = new Float32Array(ref.length);
+      new Uint8Array(out.buffer).set(bytes);
+      return out;
+    } finally {
+      fs.closeSync(fd);
     }
-    const bytes = 4 * ref.length;
-    if (ref.byteOffset + bytes > f.size) throw new Error(`its tensor file '${ref.file}' holds ${f.size} bytes, too few for a tensor at byte ${ref.byteOffset} of ${ref.length} values (is it the file written with this report?).`);
-    const out = new Float32Array(ref.length);
-    const view = new Uint8Array(out.buffer);
-    for (let done = 0; done < bytes;) {
-      const n = fs.readSync(f.fd, view, done, bytes - done, ref.byteOffset + done);
-      if (n <= 0) throw new Error(`its tensor file '${ref.file}' ended early.`);
-      done += n;
-    }
-    return out;
   };
-  return { read, close };
 }
 
 export function runCompare(files: string[], write: (text: string) => void): void {
   if (files.length === 0) throw new UsageError('compare needs reports: gradient-lens compare A.json B.json … (written by analyze --json)');
   const items = files.map((file) => {
+    const { fd, size } = readRegularFile(file, printable(file));
     let text: string;
     try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new UsageError(`${printable(file)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}.`);
+      text = readAll(fd, size).toString('utf8');
+    } finally {
+      fs.closeSync(fd);
     }
     let json: unknown;
     try {
@@ -98,13 +119,10 @@ export function runCompare(files: string[], write: (text: string) => void): void
       throw new UsageError(`${printable(file)} is not a JSON report (compare reads the files written by analyze --json${/\.html?$/i.test(file) ? ', not the HTML page' : ''}).`);
     }
     let report: Report;
-    const tensors = tensorFileReader(file);
     try {
-      report = reportFromJson(json, tensors.read);
+      report = reportFromJson(json, tensorFileReader(file, json));
     } catch (e) {
       throw new UsageError(`${printable(file)}: ${(e as Error).message}`);
-    } finally {
-      tensors.close();
     }
     return { file, model: path.basename(report.model.path), report };
   });

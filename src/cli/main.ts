@@ -11,7 +11,7 @@ import { printable } from '../onnx/files';
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeReportJson } from '../report/jsonWriter';
+import { fsAdvice, RenameError, renameTogether, writeReportJson } from '../report/jsonWriter';
 import type { Report } from '../report/types';
 import { embeddedBytes, fitsInPage, metricsOnly, standaloneHtml, writeFileAtomically } from '../report/htmlReport';
 import { OMITTED_TOO_BIG_HOW } from '../report/detail';
@@ -87,9 +87,7 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     const pendingJson = args.json && args.json !== '-' && args.html && args.html !== '-' ? pendingOf(args.json) : undefined;
     // The tensor file waits with the JSON; the JSON names it as the user did, relative to its own folder.
     const pendingTensors = pendingJson && args.tensors ? pendingOf(args.tensors) : undefined;
-    const tensorFile = args.tensors && args.json
-      ? { path: pendingTensors ?? args.tensors, reference: path.relative(path.dirname(path.resolve(args.json)), path.resolve(args.tensors)).split(path.sep).join('/') }
-      : undefined;
+    const tensorFile = args.tensors && args.json ? { path: pendingTensors ?? args.tensors, reference: tensorReference(args.json, args.tensors), shownAs: args.tensors } : undefined;
     if (args.json) await writeReportJson(report, args.json === '-' ? io.stdout : pendingJson ?? args.json, { detail: args.detail, signal, shownAs: args.json, tensorFile });
     if (process.env.GL_PROFILE && args.json) console.error(`JSON written in ${(performance.now() - tJson).toFixed(0)} ms`);
     const tHtml = performance.now();
@@ -97,8 +95,11 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
       try {
         await writeHtmlReport(report, args.html, args.detail, io, signal);
         if (process.env.GL_PROFILE) console.error(`HTML written in ${(performance.now() - tHtml).toFixed(0)} ms`);
-        if (pendingTensors) await fs.promises.rename(pendingTensors, args.tensors!);
-        if (pendingJson) await fs.promises.rename(pendingJson, args.json!);
+        if (pendingJson) {
+          await renameTogether([...(pendingTensors ? [[pendingTensors, args.tensors!] as [string, string]] : []), [pendingJson, args.json!]]).catch((e: NodeJS.ErrnoException) => {
+            throw new AnalysisError(`the report could not be put in place at ${printable(e instanceof RenameError ? e.final : args.json!)} (${e.message}); ${fsAdvice(e.code ?? '')}`);
+          });
+        }
       } finally {
         for (const p of [pendingJson, pendingTensors]) if (p) await fs.promises.rm(p, { force: true });
       }
@@ -124,6 +125,16 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     if (process.env.GRADIENT_LENS_DEBUG) io.stderr.write(`${err.stack}\n`);
     return 1;
   }
+}
+
+/**
+ * The tensor file as the JSON names it: relative to the JSON's folder, both folders' symbolic
+ * links resolved (the kernel resolves `link/..` to the link target's parent, not lexically).
+ * Both folders exist (checked before the analysis).
+ */
+function tensorReference(json: string, tensors: string): string {
+  const real = (p: string) => path.join(fs.realpathSync(path.dirname(path.resolve(p))), path.basename(p));
+  return path.relative(path.dirname(real(json)), real(tensors)).split(path.sep).join('/');
 }
 
 /** The standalone page (without the per-step tensors when they are too much for one page, saying so). */

@@ -142,18 +142,30 @@ ${js}
 export interface TensorRef { file: string; dtype: 'float32'; byteOffset: number; length: number }
 
 /**
- * The report a JSON report describes. Tensors kept in a tensor file are read with `readTensor`
- * (the caller knows where the report is); without one such a report is refused.
+ * The report a JSON report describes. Tensors kept in a tensor file (its `tensorFile`) are read
+ * with `readTensor` (the caller knows where the report is) when their `data` is first used, each
+ * one checked against the size the report gives the file; without a reader using one throws.
  */
 export function reportFromJson(json: unknown, readTensor?: (ref: TensorRef) => Float32Array): Report {
   if (!json || typeof json !== 'object') throw new Error('the report is not a JSON object; pass the output of `gradient-lens analyze --json`.');
   const schema = (json as { schema?: unknown }).schema;
   if (schema !== REPORT_SCHEMA) throw new Error(`the report's schema is ${JSON.stringify(schema)}, not "${REPORT_SCHEMA}"; re-run the analysis with this version of Gradient Lens.`);
+  const { tensorFile, ...rest } = json as Record<string, unknown>;
+  const file = tensorFileOf(tensorFile);
   const read = readTensor ?? ((ref: TensorRef) => {
     throw new Error(`its tensors are in the tensor file '${ref.file}', which this reader cannot open.`);
   });
-  const { tensorFile: _file, ...rest } = json as Record<string, unknown>;
-  return reviveTensors(rest, read) as Report;
+  return reviveTensors(rest, read, file) as Report;
+}
+
+/** A report's `tensorFile` ({ path, bytes, … }), checked; undefined when it has none. */
+export function tensorFileOf(value: unknown): { path: string; bytes: number } | undefined {
+  if (value === undefined) return undefined;
+  const v = value as { path?: unknown; bytes?: unknown; dtype?: unknown };
+  if (!v || typeof v !== 'object' || typeof v.path !== 'string' || v.path === '' || !Number.isSafeInteger(v.bytes) || (v.bytes as number) < 0 || v.dtype !== 'float32') {
+    throw new Error('its tensorFile is not { path, dtype: "float32", bytes, … } as analyze --tensors writes it.');
+  }
+  return { path: v.path, bytes: v.bytes as number };
 }
 
 /** Whether `v` is how the JSON writer prints some float32 (its shortest 7…9-digit form). */
@@ -164,18 +176,23 @@ function printedFloat32(v: number): boolean {
   return false;
 }
 
-function reviveTensors(value: unknown, read: (ref: TensorRef) => Float32Array): unknown {
-  if (Array.isArray(value)) return value.map((v) => reviveTensors(v, read));
+function reviveTensors(value: unknown, read: (ref: TensorRef) => Float32Array, file: { path: string; bytes: number } | undefined): unknown {
+  if (Array.isArray(value)) return value.map((v) => reviveTensors(v, read, file));
   if (!value || typeof value !== 'object') return value;
   const obj = value as Record<string, unknown>;
   if (isTensorJson(obj)) return tensorFromJson(obj.dims, obj.data);
   if (isTensorRefJson(obj)) {
-    const data = read(obj.data);
-    if (data.length !== obj.dims.reduce((a, d) => a * d, 1)) throw new Error(`a tensor of shape [${obj.dims.join(', ')}] has ${data.length} values in '${obj.data.file}'.`);
-    return { dims: [...obj.dims], data };
+    const ref = { ...obj.data };
+    const dims = [...obj.dims];
+    if (!file || ref.file !== file.path) throw new Error(`a tensor refers to the file '${ref.file}', which is not the report's tensorFile.`);
+    if (ref.length !== dims.reduce((a, d) => a * d, 1)) throw new Error(`a tensor of shape [${dims.join(', ')}] is given ${ref.length} values in '${ref.file}'.`);
+    if (ref.byteOffset + 4 * ref.length > file.bytes) throw new Error(`a tensor at byte ${ref.byteOffset} of ${ref.length} values lies beyond the ${file.bytes} bytes of '${ref.file}'.`);
+    // Read when first used (compare, which prints metrics, reads none).
+    let data: Float32Array | undefined;
+    return { dims, get data(): Float32Array { return (data ??= read(ref)); } };
   }
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) out[k] = reviveTensors(v, read);
+  for (const [k, v] of Object.entries(obj)) out[k] = reviveTensors(v, read, file);
   return out;
 }
 

@@ -45,6 +45,8 @@ export interface TensorFileOptions {
   path: string;
   /** The file as the JSON names it: relative to the JSON's folder. */
   reference: string;
+  /** The file to name in an error when `path` is a stand-in for it. */
+  shownAs?: string;
 }
 
 /** Where a float32 tensor's values are in the tensor file: `length` values from byte `byteOffset`. */
@@ -92,37 +94,101 @@ export async function writeReportJson(
   }
   const path = out;
   // Fresh names, created exclusively (O_EXCL): never follow a link or reuse a file placed there.
-  const tmpOf = (p: string) => `${p}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const tmp = tmpOf(path);
   const tf = opts.tensorFile;
-  const tensorTmp = tf ? tmpOf(tf.path) : undefined;
-  const opened: fs.WriteStream[] = [];
-  let failed: string = opts.shownAs ?? path;
+  const jsonTarget: Target = { tmp: tmpName(path), final: path, what: 'the JSON report', shown: opts.shownAs ?? path };
+  const tensorTarget: Target | undefined = tf ? { tmp: tmpName(tf.path), final: tf.path, what: 'the tensor file', shown: tf.shownAs ?? tf.path } : undefined;
+  const targets = [jsonTarget, ...(tensorTarget ? [tensorTarget] : [])];
+  // Each stream keeps an error listener until it is closed: a write failing late (ENOSPC after the
+  // last write call) is an error to report, never an unhandled 'error' event.
+  const streams: { target: Target; stream: fs.WriteStream; error?: Error }[] = [];
+  const open = (target: Target): fs.WriteStream => {
+    const entry: (typeof streams)[number] = { target, stream: fs.createWriteStream(target.tmp, { flags: 'wx' }) };
+    entry.stream.on('error', (e: Error) => { entry.error ??= e; });
+    streams.push(entry);
+    return entry.stream;
+  };
+  let stage = jsonTarget;
   try {
-    const file = fs.createWriteStream(tmp, { flags: 'wx' });
-    opened.push(file);
-    const tensors = tf ? new TensorSink(fs.createWriteStream(tensorTmp!, { flags: 'wx' }), tf.reference, signal) : undefined;
-    if (tensors) opened.push(tensors.stream as fs.WriteStream);
-    await writeToStream(report, file, signal, opts.helperThreads, tensors);
-    if (tensors) {
-      failed = tf!.path;
-      await tensors.finish();
-      await closeFile(tensors.stream as fs.WriteStream, true);
-      await fs.promises.rename(tensorTmp!, tf!.path);
-      failed = opts.shownAs ?? path;
+    const file = open(jsonTarget);
+    const tensors = tensorTarget ? new TensorSink(open(tensorTarget), tf!.reference, signal) : undefined;
+    try {
+      await writeToStream(report, file, signal, opts.helperThreads, tensors);
+    } catch (e) {
+      if (tensors?.failed) stage = tensorTarget!;
+      throw e;
     }
-    await closeFile(file, true);
-    await fs.promises.rename(tmp, path);
+    for (const s of streams) {
+      stage = s.target;
+      await closeFile(s.stream, true);
+      if (s.error) throw s.error;
+    }
+    // Both complete: into place together (an earlier pair is restored if the second rename fails).
+    await renameTogether([...targets].reverse().map((t) => [t.tmp, t.final]));
   } catch (e) {
-    for (const f of opened) await closeFile(f, false).catch(() => undefined);
+    for (const s of streams) await closeFile(s.stream, false).catch(() => undefined);
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-      for (const t of [tmp, tensorTmp]) if (t) await fs.promises.rm(t, { force: true }).catch(() => undefined);
+      for (const t of targets) await fs.promises.rm(t.tmp, { force: true }).catch(() => undefined);
     }
+    if (e instanceof CancelledError) throw e;
     // File-system failures (ENOENT, EACCES, ENOSPC, …) are the user's to fix; anything else is a bug to surface as is.
-    if (typeof (e as NodeJS.ErrnoException).code !== 'string') throw e;
-    const what = failed === (opts.shownAs ?? path) ? 'the JSON report' : 'the tensor file';
-    throw new AnalysisError(`${what} could not be written to ${failed} (${(e as Error).message}); check that its folder exists and is writable.`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code !== 'string') throw e;
+    if (e instanceof RenameError) stage = targets.find((t) => t.final === e.final) ?? stage;
+    throw new AnalysisError(`${stage.what} could not be written to ${stage.shown} (${(e as Error).message}); ${fsAdvice(code)}`);
   }
+}
+
+interface Target { tmp: string; final: string; what: string; shown: string }
+
+function tmpName(p: string): string {
+  return `${p}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/** What to do about a file-system error, by its code. */
+export function fsAdvice(code: string): string {
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'the disk (or your quota) is full: free some space or choose another folder.';
+  return 'check that its folder exists and is writable.';
+}
+
+/** A rename of `renameTogether` that failed: which file it was to make. */
+export class RenameError extends Error {
+  constructor(readonly final: string, cause: NodeJS.ErrnoException) {
+    super(cause.message);
+    (this as NodeJS.ErrnoException).code = cause.code;
+  }
+}
+
+/**
+ * Renames each [from, to] in order, as one step: a file already at a `to` is moved aside first
+ * and put back if a later rename fails (the new files then go), so a failure never leaves the
+ * new half of a set beside the old half of another; the old files go only when all are in place.
+ */
+export async function renameTogether(moves: [string, string][]): Promise<void> {
+  const done: { to: string; backup?: string }[] = [];
+  try {
+    for (const [from, to] of moves) {
+      let backup: string | undefined = tmpName(to);
+      try {
+        await fs.promises.rename(to, backup);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new RenameError(to, e as NodeJS.ErrnoException);
+        backup = undefined; // nothing there yet
+      }
+      done.push({ to, backup });
+      try {
+        await fs.promises.rename(from, to);
+      } catch (e) {
+        throw new RenameError(to, e as NodeJS.ErrnoException);
+      }
+    }
+  } catch (e) {
+    for (const d of done.reverse()) {
+      if (d.backup) await fs.promises.rename(d.backup, d.to).catch(() => undefined);
+      else await fs.promises.rm(d.to, { force: true }).catch(() => undefined);
+    }
+    throw e;
+  }
+  for (const d of done) if (d.backup) await fs.promises.rm(d.backup, { force: true }).catch(() => undefined);
 }
 
 /**
@@ -133,6 +199,8 @@ export async function writeReportJson(
 class TensorSink {
   bytes = 0;
   tensors = 0;
+  /** Set when the tensor file's stream failed (the error is then its, not the JSON's). */
+  failed = false;
   private error: Error | null = null;
 
   constructor(readonly stream: NodeJS.WritableStream, readonly reference: string, private readonly signal: AbortSignal | undefined) {
@@ -145,18 +213,19 @@ class TensorSink {
     const ref: TensorFileRef = { file: this.reference, dtype: 'float32', byteOffset: this.bytes, length: arr.length };
     const all = Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength);
     for (let a = 0; a < all.length; a += TENSOR_WRITE_BYTES) {
-      const more = this.stream.write(all.subarray(a, a + TENSOR_WRITE_BYTES));
-      if (!more) await drained(this.stream, this.signal, () => this.error);
+      try {
+        const more = this.stream.write(all.subarray(a, a + TENSOR_WRITE_BYTES));
+        if (!more) await drained(this.stream, this.signal, () => this.error);
+      } catch (e) {
+        if (!(e instanceof CancelledError)) this.failed = true;
+        throw e;
+      }
       if (this.signal?.aborted) throw new CancelledError();
-      if (this.error) throw this.error;
+      if (this.error) { this.failed = true; throw this.error; }
     }
     this.bytes += all.length;
     this.tensors++;
     return ref;
-  }
-
-  async finish(): Promise<void> {
-    if (this.error) throw this.error;
   }
 
   info(): TensorFileInfo {

@@ -11,6 +11,8 @@ import { cli, removeTempDirs, tempDir } from './cliHelpers';
 import { REPO } from './helpers';
 import { reportFromJson, TensorRef } from '../../src/protocol/standalone';
 import { Report, Tensor } from '../../src/report/types';
+import { RenameError, renameTogether } from '../../src/report/jsonWriter';
+import { spawnSync } from 'child_process';
 
 const MODEL = path.join(REPO, 'examples', 'adding-lstm.onnx');
 
@@ -84,14 +86,78 @@ describe('--tensors: the tensors in a binary file beside the JSON', function () 
     const ok = await cli('compare', json);
     assert.strictEqual(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /adding-lstm\.onnx\s+LSTM/);
+    // A reference outside the file, to another file, or a tensor file that is a FIFO: one clear line each, no hang.
+    const raw = JSON.parse(fs.readFileSync(json, 'utf8'));
+    const variants: [(r: typeof raw) => void, RegExp][] = [
+      [(r) => { r.layers[0].directions[0].gradHidden.data.byteOffset = r.tensorFile.bytes; }, /lies beyond the \d+ bytes of 'data\/r\.bin'/],
+      [(r) => { r.layers[0].directions[0].gradHidden.data.file = '/etc/passwd'; }, /refers to the file '\/etc\/passwd', which is not the report's tensorFile/],
+      [(r) => { r.tensorFile.path = 'fifo'; for (const t of [r.layers[0].directions[0].gradHidden]) t.data.file = 'fifo'; }, /tensor file 'fifo' is not a regular file/],
+    ];
+    spawnSync('mkfifo', [path.join(dir, 'fifo')]);
+    for (const [change, message] of variants) {
+      const r = JSON.parse(JSON.stringify(raw));
+      change(r);
+      const bad = path.join(dir, 'bad.json');
+      fs.writeFileSync(bad, JSON.stringify(r));
+      const out = await cli('compare', bad);
+      assert.strictEqual(out.code, 2, out.stderr);
+      assert.match(out.stderr, message);
+    }
     fs.truncateSync(bin, 64);
     const short = await cli('compare', json);
     assert.strictEqual(short.code, 2);
-    assert.match(short.stderr, /tensor file 'data\/r\.bin' holds 64 bytes, too few/);
+    assert.match(short.stderr, /tensor file 'data\/r\.bin' holds 64 bytes, not the \d+ the report says/);
     fs.rmSync(bin);
     const missing = await cli('compare', json);
     assert.strictEqual(missing.code, 2);
-    assert.match(missing.stderr, /its tensors are in 'data\/r\.bin' \(no such file\)/);
+    assert.match(missing.stderr, /its tensor file 'data\/r\.bin': no such file/);
+  });
+
+  it('compare refuses a report that is a FIFO or a folder at once (no hang)', async () => {
+    const dir = tempDir('gl-tensors-');
+    spawnSync('mkfifo', [path.join(dir, 'r.json')]);
+    const fifo = await cli('compare', path.join(dir, 'r.json'));
+    assert.strictEqual(fifo.code, 2);
+    assert.match(fifo.stderr, /r\.json is not a regular file/);
+    const folder = await cli('compare', dir);
+    assert.strictEqual(folder.code, 2);
+    assert.match(folder.stderr, /is a folder; compare reads the JSON files written by analyze --json/);
+  });
+
+  it('names the tensor file from the JSON\'s real folder (a JSON written through a symlinked folder)', async () => {
+    const dir = tempDir('gl-tensors-');
+    fs.mkdirSync(path.join(dir, 'deep', 'a', 'b'), { recursive: true });
+    fs.symlinkSync(path.join(dir, 'deep', 'a', 'b'), path.join(dir, 'lb'));
+    const r = await cli('analyze', MODEL, '--json', path.join(dir, 'lb', 'r.json'), '--tensors', path.join(dir, 't.bin'), '--quiet');
+    assert.strictEqual(r.code, 0, r.stderr);
+    const real = path.join(dir, 'deep', 'a', 'b', 'r.json');
+    assert.strictEqual(JSON.parse(fs.readFileSync(real, 'utf8')).tensorFile.path, '../../../t.bin');
+    assert.strictEqual((await cli('compare', real)).code, 0);
+  });
+
+  it('puts the new pair in place together: a failed rename restores the earlier files', async () => {
+    const dir = tempDir('gl-tensors-');
+    const [a, b, newA] = ['a.bin', 'b.json', 'new-a'].map((f) => path.join(dir, f));
+    fs.writeFileSync(a, 'old a');
+    fs.writeFileSync(b, 'old b');
+    fs.writeFileSync(newA, 'new a');
+    // The second move's source is missing: its rename fails after the first one succeeded.
+    await assert.rejects(renameTogether([[newA, a], [path.join(dir, 'missing'), b]]), (e: Error) => e instanceof RenameError && e.final === b);
+    assert.strictEqual(fs.readFileSync(a, 'utf8'), 'old a');
+    assert.strictEqual(fs.readFileSync(b, 'utf8'), 'old b');
+    assert.deepStrictEqual(fs.readdirSync(dir).sort(), ['a.bin', 'b.json'], 'no backup or new file left');
+    // Nothing there before: the new file goes again.
+    fs.rmSync(a);
+    fs.writeFileSync(newA, 'new a');
+    await assert.rejects(renameTogether([[newA, a], [path.join(dir, 'missing'), b]]));
+    assert.deepStrictEqual(fs.readdirSync(dir).sort(), ['b.json']);
+    // Success: the new files in place, the old ones gone.
+    fs.writeFileSync(newA, 'new a');
+    const newB = path.join(dir, 'new-b');
+    fs.writeFileSync(newB, 'new b');
+    await renameTogether([[newA, a], [newB, b]]);
+    assert.deepStrictEqual(fs.readdirSync(dir).sort(), ['a.bin', 'b.json']);
+    assert.strictEqual(fs.readFileSync(b, 'utf8'), 'new b');
   });
 
   it('with --html too: all three files, nothing pending left', async () => {
@@ -107,6 +173,8 @@ describe('--tensors: the tensors in a binary file beside the JSON', function () 
     const json = path.join(dir, 'r.json');
     const cases: [string[], RegExp][] = [
       [['--tensors', path.join(dir, 'r.bin')], /--tensors .* goes with --json FILE/],
+      [['--json', json, '--tensors', '-'], /--tensors needs a file name \(the tensors are binary/],
+      [['--json', json, '--tensors', ''], /--tensors needs a file name/],
       [['--json', '-', '--tensors', path.join(dir, 'r.bin')], /goes with --json FILE/],
       [['--json', json, '--detail', 'metrics', '--tensors', path.join(dir, 'r.bin')], /--detail metrics leaves out/],
       [['--json', json, '--tensors', MODEL], /--tensors .* is the model being analysed/],
