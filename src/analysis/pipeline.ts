@@ -82,7 +82,7 @@ export interface AnalysisSettings extends InputOptions {
   maxMemoryBytes?: number;
   /** Files the caller will write the report to: refused when they are one of the model's sidecars. */
   outputPaths?: string[];
-  /** Keep the decoded model for the next analysis in this thread (a warm worker). */
+  /** Keep the decoded model and (warmPlan.ts) the graphs built for the next analysis in this thread (a warm worker). */
   keepModel?: boolean;
 }
 
@@ -197,8 +197,9 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   if (depth > MAX_SUBGRAPH_DEPTH) {
     throw new AnalysisError(`${modelName} nests subgraphs ${depth} levels deep (If, Loop or Scan inside one another); onnxruntime reads at most ${MAX_SUBGRAPH_DEPTH} levels (its protobuf parser's recursion limit) — re-export the model with the branches flattened.`);
   }
-  const hasLoops = walkNodes(model.proto.graph).some((p) => isIterated(p.node));
-  const hasIf = walkNodes(model.proto.graph).some((p) => p.node.op_type === 'If');
+  const allNodes = walkNodes(model.proto.graph);
+  const hasLoops = allNodes.some((p) => isIterated(p.node));
+  const hasIf = allNodes.some((p) => p.node.op_type === 'If');
   if (nodes.length === 0 && pairs.length === 0 && !hasLoops) {
     throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(opCounts(model.proto.graph))}), no Loop/Scan and no state pair; Gradient Lens analyses models with recurrent layers or recurrent state.`);
   }
@@ -243,6 +244,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   const fed = Object.fromEntries(Object.entries(inputs.feeds)
     .filter(([, t]) => t.type === 'float32' || t.type === 'float64')
     .map(([name, t]) => [name, { dims: t.dims, data: t.data as Float32Array }]));
+  // (A plan's layers were found, so none of the no-layer errors below can follow: they read opCounts.)
   const discovery = plan ? { layers: plan.layers, warnings: plan.discoveryWarnings, opCounts: new Map<string, number>() } : discoverRecurrentLayers(model, fed, paths);
   const warnings = [...early, ...discovery.warnings];
   const stateLayers = plan ? [] : discoverStateLayers(model.proto.graph, paths, model.opset, modelName);
@@ -574,7 +576,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     const nonFinite = countNonFinite(layerReports, outputs);
     if (nonFinite.count > 0) {
       const cause = poisoned ?? `no input or weight is, so the model overflows on these inputs (${largestWeight(layers) ?? 'check its weights'}) — check the input scale and the weights`;
-      warnings.push(`${nonFinite.count} per-step values are NaN or infinite (written as null in JSON), the first in ${nonFinite.first}: ${cause}. Verdicts drawn from them are marked invalid.`);
+      warnings.push(`${nonFinite.count} per-step values are NaN or infinite (JSON numbers show them as null), the first in ${nonFinite.first}: ${cause}. Verdicts drawn from them are marked invalid.`);
     }
     // A verdict on a Jacobian computed from non-finite weights, inputs or forward values means nothing.
     layerReports.forEach((l, k) => {
@@ -610,7 +612,7 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
       inputGrads,
       layers: layerReports,
       clipping,
-      notes,
+      notes: [...notes],
       warnings,
     };
   } finally {
@@ -624,8 +626,8 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
  * recurrence or streaming (their plans bind per-run values), no recurrent weights fed as graph
  * inputs (discovery reads their values). A warm worker keeps only such graphs (warmPlan.ts).
  */
-function valueIndependent(model: LoadedModel, layers: RecurrentLayer[], stateLayers: unknown[], iterated: Map<number, IteratedPlan>,
-  streaming: unknown, hasIf: boolean): boolean {
+function valueIndependent(model: LoadedModel, layers: RecurrentLayer[], stateLayers: readonly object[], iterated: Map<number, IteratedPlan>,
+  streaming: object | undefined, hasIf: boolean): boolean {
   if (hasIf || streaming || stateLayers.length > 0 || iterated.size > 0) return false;
   const graphInputs = new Set(model.proto.graph.input.map((v) => v.name));
   return layers.every((l) => [l.inputs.W, l.inputs.R, l.inputs.B, l.inputs.P].every((n) => !n || !graphInputs.has(n)));

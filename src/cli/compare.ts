@@ -4,13 +4,12 @@
  * story of each in a line. The end of the README's demo: the same input through an RNN, a GRU and
  * an LSTM.
  */
-import * as fs from 'fs';
 import * as path from 'path';
-import { UsageError } from '../onnx/errors';
-import { printable } from '../onnx/files';
-import { reportFromJson, tensorFileOf, TensorRef } from '../protocol/standalone';
+import { AnalysisError, UsageError } from '../onnx/errors';
+import { FileMessages, printable, readRegularFile, readRegularRange, regularFileSize } from '../onnx/files';
+import { reportFromJson } from '../protocol/standalone';
 import { flowLine, num, percent, stepUnit } from '../report/story';
-import type { Report } from '../report/types';
+import type { Report, TensorFileInfo, TensorFileRef } from '../report/types';
 
 export interface Compared { label: string; report: Report }
 
@@ -46,71 +45,44 @@ Puts reports written by 'gradient-lens analyze --json' side by side: one line pe
 (verdict, how much of the state survives to the first step, reach, ρ), then each one's story.
 Rows are named by the model's file, and by the report's file where two reports share a model.`;
 
-/**
- * A regular file's contents, or why not: opened without blocking (a FIFO or a device given as a
- * report must not hang compare) and refused unless it is a regular file.
- */
-function readRegularFile(file: string, what: string): { fd: number; size: number } {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
-  } catch (e) {
-    throw new UsageError(`${what}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}.`);
-  }
-  const st = fs.fstatSync(fd);
-  if (!st.isFile()) {
-    fs.closeSync(fd);
-    throw new UsageError(`${what} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}; compare reads the JSON files written by analyze --json.`);
-  }
-  return { fd, size: st.size };
-}
-
-function readAll(fd: number, size: number, at = 0): Buffer {
-  const out = Buffer.allocUnsafe(size);
-  for (let done = 0; done < size;) {
-    const n = fs.readSync(fd, out, done, size - done, at + done);
-    if (n <= 0) return out.subarray(0, done);
-    done += n;
-  }
-  return out;
+/** Messages for a file compare reads (`what` names it), as usage errors go: one line each. */
+function messages(what: string, advice: string): FileMessages {
+  return {
+    missing: () => `${what}: no such file.`,
+    notRegular: (kind) => `${what} is ${kind}; ${advice}`,
+    unreadable: (reason) => `${what} could not be read (${reason}).`,
+  };
 }
 
 /**
- * The tensors a report keeps in its tensor file (analyze --tensors), named relative to the
+ * Reads the tensors a report keeps in its tensor file (analyze --tensors), named relative to the
  * report's folder: checked now (a regular file of the size the report gives it: a file of another
  * run would not be), each tensor read only if something uses its data (compare does not).
  */
-function tensorFileReader(reportFile: string, json: unknown): (ref: TensorRef) => Float32Array {
-  const info = tensorFileOf((json as { tensorFile?: unknown }).tensorFile);
-  const resolve = (f: string) => path.resolve(path.dirname(reportFile), f);
-  if (info) {
-    const { fd, size } = readRegularFile(resolve(info.path), `its tensor file '${printable(info.path)}'`);
-    fs.closeSync(fd);
-    if (size !== info.bytes) throw new UsageError(`its tensor file '${printable(info.path)}' holds ${size} bytes, not the ${info.bytes} the report says (is it the file written with this report?).`);
-  }
-  return (ref) => {
-    const { fd } = readRegularFile(resolve(ref.file), `its tensor file '${printable(ref.file)}'`);
-    try {
-      const bytes = readAll(fd, 4 * ref.length, ref.byteOffset);
-      if (bytes.length !== 4 * ref.length) throw new Error(`its tensor file '${printable(ref.file)}' ended early.`);
+function tensorFileReader(reportFile: string): (file: TensorFileInfo) => (ref: TensorFileRef) => Float32Array {
+  return (info) => {
+    const where = path.resolve(path.dirname(reportFile), info.path);
+    const what = `its tensor file '${printable(info.path)}'`;
+    const m = messages(what, 'keep the tensor file analyze --tensors wrote beside the report.');
+    const size = regularFileSize(where, m);
+    if (size !== info.bytes) throw new UsageError(`${what} holds ${size} bytes, not the ${info.bytes} the report says (is it the file written with this report?).`);
+    return (ref) => {
+      const bytes = readRegularRange(where, ref.byteOffset, 4 * ref.length, m);
       const out = new Float32Array(ref.length);
       new Uint8Array(out.buffer).set(bytes);
       return out;
-    } finally {
-      fs.closeSync(fd);
-    }
+    };
   };
 }
 
 export function runCompare(files: string[], write: (text: string) => void): void {
   if (files.length === 0) throw new UsageError('compare needs reports: gradient-lens compare A.json B.json … (written by analyze --json)');
   const items = files.map((file) => {
-    const { fd, size } = readRegularFile(file, printable(file));
     let text: string;
     try {
-      text = readAll(fd, size).toString('utf8');
-    } finally {
-      fs.closeSync(fd);
+      text = readRegularFile(file, messages(printable(file), 'compare reads the JSON files written by analyze --json.')).toString('utf8');
+    } catch (e) {
+      throw new UsageError(e instanceof AnalysisError ? e.message : `${printable(file)} could not be read (${(e as Error).message}).`);
     }
     let json: unknown;
     try {
@@ -120,7 +92,7 @@ export function runCompare(files: string[], write: (text: string) => void): void
     }
     let report: Report;
     try {
-      report = reportFromJson(json, tensorFileReader(file, json));
+      report = reportFromJson(json, tensorFileReader(file));
     } catch (e) {
       throw new UsageError(`${printable(file)}: ${(e as Error).message}`);
     }

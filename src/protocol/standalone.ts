@@ -13,7 +13,7 @@
  * arrays (their bits, NaN payloads aside) and plain numbers round-trip exactly.
  */
 import type { PanelModel } from './panel';
-import { REPORT_SCHEMA, type Report, type Tensor } from '../report/types';
+import { REPORT_SCHEMA, type Report, type Tensor, type TensorFileInfo, type TensorFileRef } from '../report/types';
 
 const MAGIC = 'GLD1';
 
@@ -134,38 +134,31 @@ ${js}
  * values) becomes a Float32Array holding exactly the original floats; any other becomes a
  * Float64Array. null (a NaN or ±Infinity the writer could not print) becomes NaN. Plain number
  * lists (metrics) stay as they are.
+ *
+ * Tensors kept in a tensor file (`analyze --tensors`, the report's `tensorFile`) are read by the
+ * reader `readerFor(tensorFile)` gives (the caller knows where the report is and can check the
+ * file first), each when its `data` is first used, after checking it lies within the file's
+ * declared size; with no `readerFor`, such a report is refused.
  */
-/**
- * Where a tensor's float32 values are in a report's tensor file (`analyze --json R --tensors F`):
- * `length` values from byte `byteOffset` of `file` (relative to the report's folder), little-endian.
- */
-export interface TensorRef { file: string; dtype: 'float32'; byteOffset: number; length: number }
-
-/**
- * The report a JSON report describes. Tensors kept in a tensor file (its `tensorFile`) are read
- * with `readTensor` (the caller knows where the report is) when their `data` is first used, each
- * one checked against the size the report gives the file; without a reader using one throws.
- */
-export function reportFromJson(json: unknown, readTensor?: (ref: TensorRef) => Float32Array): Report {
+export function reportFromJson(json: unknown, readerFor?: (file: TensorFileInfo) => (ref: TensorFileRef) => Float32Array): Report {
   if (!json || typeof json !== 'object') throw new Error('the report is not a JSON object; pass the output of `gradient-lens analyze --json`.');
   const schema = (json as { schema?: unknown }).schema;
   if (schema !== REPORT_SCHEMA) throw new Error(`the report's schema is ${JSON.stringify(schema)}, not "${REPORT_SCHEMA}"; re-run the analysis with this version of Gradient Lens.`);
   const { tensorFile, ...rest } = json as Record<string, unknown>;
   const file = tensorFileOf(tensorFile);
-  const read = readTensor ?? ((ref: TensorRef) => {
-    throw new Error(`its tensors are in the tensor file '${ref.file}', which this reader cannot open.`);
-  });
+  if (file && !readerFor) throw new Error(`its tensors are in the tensor file ${JSON.stringify(file.path)}, which this reader cannot open.`);
+  const read = file ? readerFor!(file) : undefined;
   return reviveTensors(rest, read, file) as Report;
 }
 
-/** A report's `tensorFile` ({ path, bytes, … }), checked; undefined when it has none. */
-export function tensorFileOf(value: unknown): { path: string; bytes: number } | undefined {
+/** A report's `tensorFile`, checked; undefined when it has none. */
+function tensorFileOf(value: unknown): TensorFileInfo | undefined {
   if (value === undefined) return undefined;
-  const v = value as { path?: unknown; bytes?: unknown; dtype?: unknown };
-  if (!v || typeof v !== 'object' || typeof v.path !== 'string' || v.path === '' || !Number.isSafeInteger(v.bytes) || (v.bytes as number) < 0 || v.dtype !== 'float32') {
+  const v = value as Partial<TensorFileInfo>;
+  if (!v || typeof v !== 'object' || typeof v.path !== 'string' || v.path === '' || !Number.isSafeInteger(v.bytes) || v.bytes! < 0 || v.dtype !== 'float32') {
     throw new Error('its tensorFile is not { path, dtype: "float32", bytes, … } as analyze --tensors writes it.');
   }
-  return { path: v.path, bytes: v.bytes as number };
+  return { path: v.path, dtype: 'float32', byteOrder: 'little-endian', bytes: v.bytes!, tensors: Number(v.tensors) || 0 };
 }
 
 /** Whether `v` is how the JSON writer prints some float32 (its shortest 7…9-digit form). */
@@ -176,7 +169,7 @@ function printedFloat32(v: number): boolean {
   return false;
 }
 
-function reviveTensors(value: unknown, read: (ref: TensorRef) => Float32Array, file: { path: string; bytes: number } | undefined): unknown {
+function reviveTensors(value: unknown, read: ((ref: TensorFileRef) => Float32Array) | undefined, file: TensorFileInfo | undefined): unknown {
   if (Array.isArray(value)) return value.map((v) => reviveTensors(v, read, file));
   if (!value || typeof value !== 'object') return value;
   const obj = value as Record<string, unknown>;
@@ -184,9 +177,9 @@ function reviveTensors(value: unknown, read: (ref: TensorRef) => Float32Array, f
   if (isTensorRefJson(obj)) {
     const ref = { ...obj.data };
     const dims = [...obj.dims];
-    if (!file || ref.file !== file.path) throw new Error(`a tensor refers to the file '${ref.file}', which is not the report's tensorFile.`);
-    if (ref.length !== dims.reduce((a, d) => a * d, 1)) throw new Error(`a tensor of shape [${dims.join(', ')}] is given ${ref.length} values in '${ref.file}'.`);
-    if (ref.byteOffset + 4 * ref.length > file.bytes) throw new Error(`a tensor at byte ${ref.byteOffset} of ${ref.length} values lies beyond the ${file.bytes} bytes of '${ref.file}'.`);
+    if (!file || !read || ref.file !== file.path) throw new Error(`a tensor refers to a file other than the report's tensorFile (${JSON.stringify(ref.file)}).`);
+    if (ref.length !== dims.reduce((a, d) => a * d, 1)) throw new Error(`a tensor of shape [${dims.join(', ')}] is given ${ref.length} values in its tensor file.`);
+    if (ref.byteOffset + 4 * ref.length > file.bytes) throw new Error(`a tensor at byte ${ref.byteOffset} of ${ref.length} values lies beyond the ${file.bytes} bytes of its tensor file.`);
     // Read when first used (compare, which prints metrics, reads none).
     let data: Float32Array | undefined;
     return { dims, get data(): Float32Array { return (data ??= read(ref)); } };
@@ -196,9 +189,9 @@ function reviveTensors(value: unknown, read: (ref: TensorRef) => Float32Array, f
   return out;
 }
 
-function isTensorRefJson(obj: Record<string, unknown>): obj is { dims: number[]; data: TensorRef } {
+function isTensorRefJson(obj: Record<string, unknown>): obj is { dims: number[]; data: TensorFileRef } {
   const keys = Object.keys(obj);
-  const d = obj.data as Partial<TensorRef> | undefined;
+  const d = obj.data as Partial<TensorFileRef> | undefined;
   return keys.length === 2 && Array.isArray(obj.dims) && obj.dims.every((x) => Number.isInteger(x) && x >= 0) && !!d && typeof d === 'object'
     && typeof d.file === 'string' && d.dtype === 'float32' && Number.isInteger(d.byteOffset) && d.byteOffset! >= 0 && Number.isInteger(d.length) && d.length! >= 0;
 }

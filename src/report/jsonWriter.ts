@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import { randomBytes } from 'crypto';
 import { AnalysisError, CancelledError } from '../onnx/errors';
-import type { Report } from './types';
+import type { Report, TensorFileInfo, TensorFileRef } from './types';
 import { metricsOnly } from './detail';
 import { FormatPool, PARALLEL_MIN_NUMBERS, startFormatPool } from './formatPool';
 
@@ -49,11 +49,7 @@ export interface TensorFileOptions {
   shownAs?: string;
 }
 
-/** Where a float32 tensor's values are in the tensor file: `length` values from byte `byteOffset`. */
-export interface TensorFileRef { file: string; dtype: 'float32'; byteOffset: number; length: number }
 
-/** The top-level `tensorFile` of a report written with one. */
-export interface TensorFileInfo { path: string; dtype: 'float32'; byteOrder: 'little-endian'; bytes: number; tensors: number }
 
 export { PER_STEP_KEYS } from './detail';
 
@@ -126,9 +122,9 @@ export async function writeReportJson(
     await renameTogether([...targets].reverse().map((t) => [t.tmp, t.final]));
   } catch (e) {
     for (const s of streams) await closeFile(s.stream, false).catch(() => undefined);
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-      for (const t of targets) await fs.promises.rm(t.tmp, { force: true }).catch(() => undefined);
-    }
+    // (A temporary name someone else had taken, EEXIST, is theirs: left alone; ours go.)
+    const taken = (e as NodeJS.ErrnoException).code === 'EEXIST' ? (e as NodeJS.ErrnoException).path : undefined;
+    for (const t of targets) if (t.tmp !== taken) await fs.promises.rm(t.tmp, { force: true }).catch(() => undefined);
     if (e instanceof CancelledError) throw e;
     // File-system failures (ENOENT, EACCES, ENOSPC, …) are the user's to fix; anything else is a bug to surface as is.
     const code = (e as NodeJS.ErrnoException).code;
@@ -159,36 +155,52 @@ export class RenameError extends Error {
 }
 
 /**
- * Renames each [from, to] in order, as one step: a file already at a `to` is moved aside first
- * and put back if a later rename fails (the new files then go), so a failure never leaves the
- * new half of a set beside the old half of another; the old files go only when all are in place.
+ * Renames each [from, to] in order, as one step. One file: a plain rename, which replaces `to`
+ * at once (it never goes missing). Several: the file already at each `to` is kept under a link
+ * (or a copy where links are not possible) while the rename replaces it, and is put back if a
+ * later rename fails (the new files then go), so a failure never leaves the new half of a set
+ * beside the old half of another; the kept files go once all are in place.
  */
 export async function renameTogether(moves: [string, string][]): Promise<void> {
-  const done: { to: string; backup?: string }[] = [];
+  const rename = async (from: string, to: string) => {
+    try {
+      await fs.promises.rename(from, to);
+    } catch (e) {
+      throw new RenameError(to, e as NodeJS.ErrnoException);
+    }
+  };
+  if (moves.length === 1) return rename(...moves[0]);
+  const done: { to: string; kept?: string; moved: boolean }[] = [];
   try {
     for (const [from, to] of moves) {
-      let backup: string | undefined = tmpName(to);
+      let kept: string | undefined = tmpName(to);
       try {
-        await fs.promises.rename(to, backup);
+        await fs.promises.link(to, kept);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new RenameError(to, e as NodeJS.ErrnoException);
-        backup = undefined; // nothing there yet
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') kept = undefined; // nothing there yet
+        else {
+          try {
+            await fs.promises.copyFile(to, kept, fs.constants.COPYFILE_EXCL);
+          } catch {
+            throw new RenameError(to, e as NodeJS.ErrnoException);
+          }
+        }
       }
-      done.push({ to, backup });
-      try {
-        await fs.promises.rename(from, to);
-      } catch (e) {
-        throw new RenameError(to, e as NodeJS.ErrnoException);
-      }
+      const d = { to, kept, moved: false };
+      done.push(d);
+      await rename(from, to);
+      d.moved = true;
     }
   } catch (e) {
     for (const d of done.reverse()) {
-      if (d.backup) await fs.promises.rename(d.backup, d.to).catch(() => undefined);
+      // (Not moved: `to` is still the kept file — a rename between two links of one file does nothing.)
+      if (!d.moved) { if (d.kept) await fs.promises.rm(d.kept, { force: true }).catch(() => undefined); }
+      else if (d.kept) await fs.promises.rename(d.kept, d.to).catch(() => undefined);
       else await fs.promises.rm(d.to, { force: true }).catch(() => undefined);
     }
     throw e;
   }
-  for (const d of done) if (d.backup) await fs.promises.rm(d.backup, { force: true }).catch(() => undefined);
+  for (const d of done) if (d.kept) await fs.promises.rm(d.kept, { force: true }).catch(() => undefined);
 }
 
 /**

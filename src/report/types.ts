@@ -289,3 +289,13 @@ export interface ModelOverview {
   stateRecurrences?: { name: string; path: string[]; cell?: 'LSTM' | 'GRU' }[];
   warnings: string[];
 }
+
+/**
+ * Where a float32 tensor's values are in a report's tensor file (`analyze --json R --tensors F`):
+ * `length` values from byte `byteOffset` of `file` (relative to the report's folder), raw
+ * little-endian float32, row-major. Written in place of the tensor's `data` list.
+ */
+export interface TensorFileRef { file: string; dtype: 'float32'; byteOffset: number; length: number }
+
+/** A report's top-level `tensorFile`, when its tensors are in one (written just before `warnings`). */
+export interface TensorFileInfo { path: string; dtype: 'float32'; byteOrder: 'little-endian'; bytes: number; tensors: number }

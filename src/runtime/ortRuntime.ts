@@ -52,7 +52,7 @@ export function sessionCount(): number {
   return sessionsCreated;
 }
 
-/** Generated graphs encoded for onnxruntime in this thread so far (a warm re-run of the same graphs encodes none). */
+/** Models handed over as bytes in this thread so far, encoded for it (a warm re-run of the same graphs hands over none). */
 export function encodeCount(): number {
   return modelsEncoded;
 }
@@ -110,7 +110,6 @@ export class OrtRuntime {
     const known = this.cacheSessions ? protoKeys.get(proto)?.get(memoKey) : undefined;
     const hit = known !== undefined ? this.reuse(known) : undefined;
     if (hit) return hit;
-    modelsEncoded++;
     const info = await this.createSession({ bytes: encodeModel(make()) }, ep);
     if (info.key) {
       let m = protoKeys.get(proto);
@@ -123,6 +122,7 @@ export class OrtRuntime {
   /** `model.externalData`: in-memory contents of the external-data locations the model names. */
   async createSession(model: { bytes: Uint8Array; externalData?: { path: string; data: Uint8Array }[] }, ep: ExecutionProviderChoice): Promise<SessionInfo> {
     const t0 = performance.now();
+    modelsEncoded++; // (the caller encoded it; this hashes it in a warm worker)
     if (this.cacheSessions) {
       const key = modelKey(model, ep);
       const hit = this.reuse(key);
@@ -214,13 +214,14 @@ export class OrtRuntime {
   }
 
   /**
-   * Create a session, run it once, release it. `ms` is the run; `setupMs` the rest (encoding the
-   * model, creating and releasing the session).
+   * Run a generated graph once: its session (sessionFor: created, or found again in a warm
+   * worker), run, released. `make`/`variant` as for sessionFor. `ms` is the run; `setupMs` the
+   * rest (encoding the model, creating or finding and releasing the session).
    */
-  async runOnce(proto: ModelProto, ep: ExecutionProviderChoice, feeds: Record<string, WireTensor>, fetches: string[]):
-    Promise<{ outputs: Record<string, WireTensor>; ms: number; setupMs: number }> {
+  async runOnce(proto: ModelProto, ep: ExecutionProviderChoice, feeds: Record<string, WireTensor>, fetches: string[],
+    make?: () => ModelProto, variant?: string): Promise<{ outputs: Record<string, WireTensor>; ms: number; setupMs: number }> {
     const t0 = performance.now();
-    const session = await this.sessionFor(proto, ep);
+    const session = await this.sessionFor(proto, ep, make, variant);
     let ran: { outputs: Record<string, WireTensor>; ms: number } | undefined;
     try {
       ran = await this.run(session.sessionId, feeds, fetches);

@@ -235,14 +235,9 @@ function typedSession(runtime: OrtRuntime, ep: ExecutionProviderChoice, proto: M
 }
 
 /** runtime.runOnce of the stage's model typed from `values`. */
-async function runTyped(runtime: OrtRuntime, ep: ExecutionProviderChoice, proto: ModelProto, values: Map<string, WireTensor>, chunked: Set<string>,
+function runTyped(runtime: OrtRuntime, ep: ExecutionProviderChoice, proto: ModelProto, values: Map<string, WireTensor>, chunked: Set<string>,
   feeds: Record<string, WireTensor>, fetches: string[]): Promise<{ outputs: Record<string, WireTensor>; ms: number }> {
-  const session = await typedSession(runtime, ep, proto, values, chunked);
-  try {
-    return await runtime.run(session.sessionId, feeds, fetches);
-  } finally {
-    await runtime.release(session.sessionId);
-  }
+  return runtime.runOnce(proto, ep, feeds, fetches, () => typed(proto, values, chunked), typedVariant(proto, values, chunked));
 }
 
 /** What typed() writes into the model: the types and shapes of the inputs it types. */

@@ -9,8 +9,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { cli, removeTempDirs, tempDir } from './cliHelpers';
 import { REPO } from './helpers';
-import { reportFromJson, TensorRef } from '../../src/protocol/standalone';
-import { Report, Tensor } from '../../src/report/types';
+import { reportFromJson } from '../../src/protocol/standalone';
+import { Report, Tensor, TensorFileInfo, TensorFileRef } from '../../src/report/types';
 import { RenameError, renameTogether } from '../../src/report/jsonWriter';
 import { spawnSync } from 'child_process';
 
@@ -27,10 +27,12 @@ function tensors(value: unknown, at = '', out = new Map<string, Tensor>()): Map<
 
 function readReport(file: string, bin?: string): Report {
   const json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  return reportFromJson(json, bin ? (ref: TensorRef) => {
-    assert.strictEqual(ref.file, path.basename(bin));
-    const bytes = fs.readFileSync(bin).subarray(ref.byteOffset, ref.byteOffset + 4 * ref.length);
-    return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+  return reportFromJson(json, bin ? (info: TensorFileInfo) => {
+    assert.strictEqual(info.path, path.basename(bin));
+    return (ref: TensorFileRef) => {
+      const bytes = fs.readFileSync(bin).subarray(ref.byteOffset, ref.byteOffset + 4 * ref.length);
+      return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    };
   } : undefined);
 }
 
@@ -89,9 +91,11 @@ describe('--tensors: the tensors in a binary file beside the JSON', function () 
     // A reference outside the file, to another file, or a tensor file that is a FIFO: one clear line each, no hang.
     const raw = JSON.parse(fs.readFileSync(json, 'utf8'));
     const variants: [(r: typeof raw) => void, RegExp][] = [
-      [(r) => { r.layers[0].directions[0].gradHidden.data.byteOffset = r.tensorFile.bytes; }, /lies beyond the \d+ bytes of 'data\/r\.bin'/],
-      [(r) => { r.layers[0].directions[0].gradHidden.data.file = '/etc/passwd'; }, /refers to the file '\/etc\/passwd', which is not the report's tensorFile/],
-      [(r) => { r.tensorFile.path = 'fifo'; for (const t of [r.layers[0].directions[0].gradHidden]) t.data.file = 'fifo'; }, /tensor file 'fifo' is not a regular file/],
+      [(r) => { r.layers[0].directions[0].gradHidden.data.byteOffset = r.tensorFile.bytes; }, /lies beyond the \d+ bytes of its tensor file/],
+      [(r) => { r.layers[0].directions[0].gradHidden.data.file = '/etc/passwd'; }, /refers to a file other than the report's tensorFile \("\/etc\/passwd"\)/],
+      [(r) => { r.layers[0].directions[0].gradHidden.data.file = '\u001b[31m\nerror: fake'; }, /tensorFile \("\\u001b\[31m\\nerror: fake"\)/],
+      [(r) => { r.tensorFile.path = 'fifo'; }, /its tensor file 'fifo' is a named pipe \(FIFO\); keep the tensor file/],
+      [(r) => { r.tensorFile = null; }, /its tensorFile is not \{ path/],
     ];
     spawnSync('mkfifo', [path.join(dir, 'fifo')]);
     for (const [change, message] of variants) {
@@ -111,6 +115,11 @@ describe('--tensors: the tensors in a binary file beside the JSON', function () 
     const missing = await cli('compare', json);
     assert.strictEqual(missing.code, 2);
     assert.match(missing.stderr, /its tensor file 'data\/r\.bin': no such file/);
+    // Not a report at all: said so, not a TypeError.
+    fs.writeFileSync(path.join(dir, 'null.json'), 'null');
+    const notObject = await cli('compare', path.join(dir, 'null.json'));
+    assert.strictEqual(notObject.code, 2);
+    assert.match(notObject.stderr, /the report is not a JSON object/);
   });
 
   it('compare refuses a report that is a FIFO or a folder at once (no hang)', async () => {
@@ -118,10 +127,10 @@ describe('--tensors: the tensors in a binary file beside the JSON', function () 
     spawnSync('mkfifo', [path.join(dir, 'r.json')]);
     const fifo = await cli('compare', path.join(dir, 'r.json'));
     assert.strictEqual(fifo.code, 2);
-    assert.match(fifo.stderr, /r\.json is not a regular file/);
+    assert.match(fifo.stderr, /r\.json is a named pipe \(FIFO\); compare reads the JSON files written by analyze --json/);
     const folder = await cli('compare', dir);
     assert.strictEqual(folder.code, 2);
-    assert.match(folder.stderr, /is a folder; compare reads the JSON files written by analyze --json/);
+    assert.match(folder.stderr, /is a directory; compare reads the JSON files written by analyze --json/);
   });
 
   it('names the tensor file from the JSON\'s real folder (a JSON written through a symlinked folder)', async () => {
@@ -189,4 +198,34 @@ describe('--tensors: the tensors in a binary file beside the JSON', function () 
     }
     assert.deepStrictEqual(fs.readdirSync(dir), [], 'nothing written');
   });
+});
+
+describe('--tensors: a write failing late', function () {
+  this.timeout(120000);
+  const fsMod = require('fs') as typeof fs & { createWriteStream: typeof fs.createWriteStream };
+  const original = fsMod.createWriteStream;
+  afterEach(() => { fsMod.createWriteStream = original; });
+
+  for (const which of ['r.json', 'r.bin'] as const) {
+    it(`ENOSPC while closing ${which}: one clean error naming that file, nothing left behind, an earlier pair kept`, async () => {
+      const dir = tempDir('gl-tensors-');
+      const json = path.join(dir, 'r.json');
+      const bin = path.join(dir, 'r.bin');
+      assert.strictEqual((await cli('analyze', MODEL, '--json', json, '--tensors', bin, '--quiet')).code, 0);
+      const before = [fs.readFileSync(json), fs.readFileSync(bin)];
+      // The stream accepts every write and fails at the end, as a full disk does after the last write call.
+      fsMod.createWriteStream = ((p: fs.PathLike, o?: object) => {
+        const s = original(p, o as Parameters<typeof fs.createWriteStream>[1]);
+        if (path.basename(String(p)).startsWith(`${which}.tmp-`)) {
+          (s as unknown as { _final: (cb: (e?: Error) => void) => void })._final = (cb) => cb(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+        }
+        return s;
+      }) as typeof fs.createWriteStream;
+      const r = await cli('analyze', MODEL, '--seed', '3', '--json', json, '--tensors', bin, '--quiet');
+      assert.strictEqual(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^error: the ${which === 'r.json' ? 'JSON report' : 'tensor file'} could not be written to .*${which.replace('.', '\\.')} \\(ENOSPC.*\\); the disk \\(or your quota\\) is full`));
+      assert.deepStrictEqual(fs.readdirSync(dir).sort(), ['r.bin', 'r.json'], 'no temporary file left');
+      assert.deepStrictEqual([fs.readFileSync(json), fs.readFileSync(bin)], before, 'the earlier pair kept');
+    });
+  }
 });

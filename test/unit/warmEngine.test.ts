@@ -13,7 +13,10 @@ import type { AnalyzeOptions } from '../../src/analysis/analyze';
 import type { EngineCounts } from '../../src/runtime/protocol';
 import { CancelledError } from '../../src/onnx/errors';
 import { externalize, REPO } from './helpers';
-import { syntheticRecurrentModelBytes } from './synthetic';
+import { syntheticRecurrentModel, syntheticRecurrentModelBytes } from './synthetic';
+import { encodeModel, makeTensor } from '../../src/onnx/model';
+import { makeAttribute } from '../../src/onnx/attributes';
+import type { GraphProto, NodeProto } from '../../src/onnx/proto';
 
 const base = (extra: Partial<AnalyzeOptions> = {}): AnalyzeOptions => ({
   modelPath: path.join(REPO, 'examples', 'adding-lstm.onnx'), files: {}, seed: 0, dims: {}, ep: 'cpu', saturation: { low: 0.1, high: 0.9 }, ...extra,
@@ -110,6 +113,60 @@ describe('the warm engine', function () {
     const again = await analyzeModel(base({ ...vadOpts, seed: 3 }));
     assert.ok(counts[1].graphsBuilt > counts[0].graphsBuilt, 'built again');
     assert.strictEqual(again.objective!.value, (await analyzeModel(base({ ...vadOpts, warm: false, onCounts: undefined, seed: 3 }))).objective!.value);
+  });
+
+  it('a model whose If follows its input values is built again on each run: each seed takes its own branch', async () => {
+    // cond = sum(x) > 0 chooses between an LSTM of H = 4 and one of H = 8 (both naming their weights W, R, B).
+    const branch = (nm: string, H: number): GraphProto => {
+      const syn = syntheticRecurrentModel({ op: 'LSTM', hidden: H, input: 3, seed: H });
+      const lstm = { ...syn.graph.node[0], input: ['x', 'W', 'R', 'B'], output: [`Y_${nm}`, `Yh_${nm}`], name: `lstm_${nm}` };
+      const sum: NodeProto = { op_type: 'ReduceSum', input: [`Yh_${nm}`], output: [`o_${nm}`], name: `sum_${nm}`, domain: '', attribute: [makeAttribute('keepdims', 0)] };
+      return { name: nm, node: [lstm, sum], input: [], output: [{ name: `o_${nm}`, type: { tensor_type: { elem_type: 1, shape: { dim: [] } } } }], initializer: syn.graph.initializer, value_info: [] };
+    };
+    const syn = syntheticRecurrentModel({ op: 'LSTM', hidden: 4, input: 3 });
+    const node = (op: string, input: string[], output: string, attribute = [makeAttribute('keepdims', 0)]): NodeProto => ({ op_type: op, input, output: [output], name: output, domain: '', attribute });
+    const graph: GraphProto = {
+      name: 'if_by_input', value_info: [], input: [syn.graph.input[0]],
+      output: [{ name: 'out', type: { tensor_type: { elem_type: 1, shape: { dim: [] } } } }],
+      initializer: [makeTensor('zero', [], new Float32Array([0]))],
+      node: [
+        node('ReduceSum', ['x'], 'sx'), node('Greater', ['sx', 'zero'], 'c', []),
+        { op_type: 'If', input: ['c'], output: ['out'], name: 'choose', domain: '', attribute: [makeAttribute('then_branch', branch('t', 4)), makeAttribute('else_branch', branch('e', 8))] },
+      ],
+    };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-warm-'));
+    try {
+      const file = path.join(dir, 'if_by_input.onnx');
+      fs.writeFileSync(file, encodeModel({ ...syn, graph }));
+      const cold = await Promise.all([1, 2, 3, 4, 5, 6].map((seed) => analyzeModel(base({ modelPath: file, seqLen: 6, seed }))));
+      const seeds = [1, 2, 3, 4, 5, 6];
+      const a = seeds[0];
+      const b = seeds.find((sd, i) => cold[i].layers[0].hiddenSize !== cold[0].layers[0].hiddenSize);
+      assert.ok(b !== undefined, 'some seed takes the other branch');
+      const counts: EngineCounts[] = [];
+      const opts = { warm: true, modelPath: file, seqLen: 6, onCounts: (c: EngineCounts) => counts.push(c) } as const;
+      await analyzeModel(base({ ...opts, seed: a }));
+      const other = await analyzeModel(base({ ...opts, seed: b }));
+      assert.ok(counts[1].graphsBuilt > counts[0].graphsBuilt, 'built again');
+      assert.strictEqual(other.layers[0].hiddenSize, cold[seeds.indexOf(b!)].layers[0].hiddenSize, 'the branch its inputs take');
+      assert.strictEqual(other.objective!.value, cold[seeds.indexOf(b!)].objective!.value);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a staged analysis (a graph run in pieces) keeps its stage plan: the re-run plans and encodes nothing', async () => {
+    const counts: EngineCounts[] = [];
+    const opts = { warm: true, maxStageNodes: 25, chunkedScanMinSteps: 8, jacobian: { probes: 2 }, onCounts: (c: EngineCounts) => counts.push(c) } as const;
+    await analyzeModel(base({ ...opts, seed: 1 }));
+    const second = await analyzeModel(base({ ...opts, seed: 2 }));
+    assert.ok(counts[0].stagePlans >= 1, `the first run planned ${counts[0].stagePlans} stages`);
+    assert.strictEqual(counts[1].stagePlans, counts[0].stagePlans, 'no stage planned again');
+    assert.strictEqual(counts[1].modelsEncoded, counts[0].modelsEncoded, 'no stage encoded again');
+    assert.strictEqual(counts[1].sessionsCreated, counts[0].sessionsCreated, 'no session created');
+    const cold = await analyzeModel(base({ maxStageNodes: 25, chunkedScanMinSteps: 8, jacobian: { probes: 2 }, seed: 2 }));
+    assert.deepStrictEqual(Array.from(second.layers[0].directions[0].jacobianNorm!.state.data), Array.from(cold.layers[0].directions[0].jacobianNorm!.state.data));
+    assert.deepStrictEqual(Array.from(second.layers[0].directions[0].gradHidden!.data), Array.from(cold.layers[0].directions[0].gradHidden!.data));
   });
 
   it("another model or other settings build their own sessions; the first model's stay for later", async () => {
