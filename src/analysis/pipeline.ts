@@ -47,7 +47,7 @@ import { clippingWhatIf, jacobianDecay, stepNorms } from '../metrics/gradients';
 import { weightGradNorms } from '../metrics/weightNorms';
 import { jacobianNormsFromRows } from '../metrics/jacobian';
 import { SeededRandom } from '../inputs/random';
-import { countGraphBuilt, keepWarmPlan, refedSeeds, refillable, shapeSignature, warmPlan, WarmPlan, warmPlanKey } from './warmPlan';
+import { countGraphBuilt, FoundLayers, InstrumentedGraphs, keepWarmPlan, refedSeeds, refillable, shapeSignature, warmPlan, WarmPlan, warmPlanKey } from './warmPlan';
 import { convertForOnnx, npyLabel, readNpy, readNpyShape } from '../inputs/npy';
 
 /** Calls analysed for a streaming model when --calls is not given (SPEC v2 §9.1). */
@@ -224,41 +224,12 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
     ])
     : undefined;
   const plan = warmPlan(planKey, model.bytes);
-  // Real exports: take the If branches these inputs select (the first call's), fold weights computed from constants.
-  const paths = new Map<NodeProto, string[]>();
-  const firstCall = firstCallFeeds(inputs.feeds, inputs.perCall);
-  const notes = plan ? plan.notes : await prepareModel(model, {
-    feeds: firstCall, paths, modelName,
-    evaluate: (m, names) => evaluateTensors(m, names, firstCall, runtime, opts.ep, modelName),
-  });
-  if (plan) model = plan.model;
-  checkCancelled();
-  const stateBatch = new Map(pairs.map((p) => [p.input, declaredBatchAxis(model.proto.graph, p.input, new Set(pairs.map((q) => q.input)))]));
-  if (streaming) {
-    const moved = wrapCalls(model.proto, { perCall: inputs.perCall, pairs, calls: streaming.calls });
-    for (const [from, to] of moved) { const p = paths.get(from); if (p) paths.set(to, p); }
-    if (inputs.perCall.length === 0) {
-      inputs.feeds[CALL_INDEX_INPUT] = { type: 'int64', dims: [streaming.calls], data: BigInt64Array.from({ length: streaming.calls }, (_, i) => BigInt(i)) };
-    }
-  }
-  const fed = Object.fromEntries(Object.entries(inputs.feeds)
-    .filter(([, t]) => t.type === 'float32' || t.type === 'float64')
-    .map(([name, t]) => [name, { dims: t.dims, data: t.data as Float32Array }]));
-  // (A plan's layers were found, so none of the no-layer errors below can follow: they read opCounts.)
-  const discovery = plan ? { layers: plan.layers, warnings: plan.discoveryWarnings, opCounts: new Map<string, number>() } : discoverRecurrentLayers(model, fed, paths);
-  const warnings = [...early, ...discovery.warnings];
-  const stateLayers = plan ? [] : discoverStateLayers(model.proto.graph, paths, model.opset, modelName);
-  for (const sl of stateLayers) if (sl.streaming) sl.batchAxes = sl.varNames.map((n) => stateBatch.get(n));
-  if (discovery.layers.length === 0 && stateLayers.length === 0) {
-    if (notes.some((n) => n.startsWith('If '))) {
-      // The model has recurrent layers, but not in the branches these inputs take.
-      throw new AnalysisError(`${modelName}: no recurrent layer runs for these inputs — ${notes.filter((n) => n.startsWith('If ')).join(' ')} Choose inputs that select the branch with the LSTM/GRU/RNN (e.g. another sample rate), with --input.`);
-    }
-    const recurrentSeen = ['LSTM', 'GRU', 'RNN'].some((op) => discovery.opCounts.has(op));
-    if (recurrentSeen) throw new AnalysisError(`${modelName}: no recurrent layer can be analysed — ${warnings.join(' ')}`);
-    throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(discovery.opCounts)}) and no state carried from one ${streaming ? 'call' : 'iteration'} to the next; Gradient Lens analyses models with recurrent layers or recurrent state.`);
-  }
-  const layers = discovery.layers;
+  // Real exports prepared and their layers found — or, re-run warm, as a plan kept them.
+  const found: FoundLayers = plan ?? await findLayers(model, { opts, inputs, runtime, modelName, pairs, streaming, early, checkCancelled });
+  model = found.model;
+  const { notes, stateLayers } = found;
+  const warnings = [...early, ...found.discoveryWarnings];
+  const layers = found.layers;
   const poisoned = nonFiniteSource(model, inputs.feeds, layers);
   // (onnxruntime's own layers may turn a NaN into a finite value, so the outputs can look fine: they are not.)
   if (poisoned) warnings.push(`${poisoned}: the values computed from it mean nothing (those that come out NaN or infinite, and the finite ones too, the objective and outputs included), so no verdict is drawn from them; fix the ${poisoned.startsWith('input') ? 'input' : 'model\'s weights'}.`);
@@ -274,27 +245,12 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
   const tLoaded = performance.now();
 
   progress('Building the instrumented graphs');
-  const objectiveSpec = plan ? plan.objectiveSpec : resolveObjective(model, opts);
-  let path_: GradientPath | undefined = plan?.gradPath;
-  let loweredGraph: GraphProto | undefined = plan?.lowered;
-  let iterated = new Map<number, IteratedPlan>();
-  const prepared = model;
-  const runtimeModel = plan ? plan.runtimeModel : buildRuntimeModel(model, layers, (lowered) => {
-    countGraphBuilt();
-    loweredGraph = lowered;
-    const holds = iteratedHolding(lowered, layers, prepared.proto.graph, stateLayers);
-    path_ = gradientPath(lowered, objectiveSpec.output, (op) => op in VJP_RULES || op === 'Loop' || op === 'Scan', modelName, (i) => holds.has(i));
-    iterated = planIterated(lowered, path_, holds, prepared.opset, modelName);
-    return { values: path_.needed, bodies: new Map([...iterated].map(([i, p]) => [i, p.taps])) };
-  });
-  const gradPath = path_!;
-  const lowered = loweredGraph!;
+  const built: InstrumentedGraphs = plan ?? buildInstrumented(found, opts, modelName);
+  const { objectiveSpec, runtimeModel, gradPath, lowered, iterated } = built;
   checkInnerLayers(layers);
   warnings.push(...gradPath.warnings);
   // What a warm worker keeps of this analysis, when its graphs cannot depend on input values (see warmPlan.ts).
-  const keep: WarmPlan | undefined = plan ?? (planKey !== undefined && valueIndependent(model, layers, stateLayers, iterated, streaming, hasIf)
-    ? { model, notes, layers, discoveryWarnings: discovery.warnings, objectiveSpec, runtimeModel, gradPath, lowered }
-    : undefined);
+  const keep: WarmPlan | undefined = plan ?? (planKey !== undefined && valueIndependent(found, iterated, streaming, hasIf) ? { ...found, ...built } : undefined);
   const host = runtime;
   let runMs = 0;
   let buildMs = 0;
@@ -621,13 +577,78 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
 }
 
 /**
+ * Real exports made analysable, and their recurrent layers and state recurrences found: the If
+ * branches these inputs select taken (the first call's), weights computed from constants folded,
+ * a streaming model wrapped to run its calls; no layer at all is an error that says why.
+ */
+async function findLayers(model: LoadedModel, ctx: {
+  opts: AnalysisSettings; inputs: ReturnType<typeof resolveInputs>; runtime: OrtRuntime; modelName: string;
+  pairs: StatePair[]; streaming: { calls: number; stateInputs: string[] } | undefined; early: string[]; checkCancelled: () => void;
+}): Promise<FoundLayers> {
+  const { opts, inputs, runtime, modelName, pairs, streaming } = ctx;
+  const paths = new Map<NodeProto, string[]>();
+  const firstCall = firstCallFeeds(inputs.feeds, inputs.perCall);
+  const notes = await prepareModel(model, {
+    feeds: firstCall, paths, modelName,
+    evaluate: (m, names) => evaluateTensors(m, names, firstCall, runtime, opts.ep, modelName),
+  });
+  ctx.checkCancelled();
+  const stateBatch = new Map(pairs.map((p) => [p.input, declaredBatchAxis(model.proto.graph, p.input, new Set(pairs.map((q) => q.input)))]));
+  if (streaming) {
+    const moved = wrapCalls(model.proto, { perCall: inputs.perCall, pairs, calls: streaming.calls });
+    for (const [from, to] of moved) { const p = paths.get(from); if (p) paths.set(to, p); }
+    if (inputs.perCall.length === 0) {
+      inputs.feeds[CALL_INDEX_INPUT] = { type: 'int64', dims: [streaming.calls], data: BigInt64Array.from({ length: streaming.calls }, (_, i) => BigInt(i)) };
+    }
+  }
+  const fed = Object.fromEntries(Object.entries(inputs.feeds)
+    .filter(([, t]) => t.type === 'float32' || t.type === 'float64')
+    .map(([name, t]) => [name, { dims: t.dims, data: t.data as Float32Array }]));
+  const discovery = discoverRecurrentLayers(model, fed, paths);
+  const stateLayers = discoverStateLayers(model.proto.graph, paths, model.opset, modelName);
+  for (const sl of stateLayers) if (sl.streaming) sl.batchAxes = sl.varNames.map((n) => stateBatch.get(n));
+  if (discovery.layers.length === 0 && stateLayers.length === 0) {
+    if (notes.some((n) => n.startsWith('If '))) {
+      // The model has recurrent layers, but not in the branches these inputs take.
+      throw new AnalysisError(`${modelName}: no recurrent layer runs for these inputs — ${notes.filter((n) => n.startsWith('If ')).join(' ')} Choose inputs that select the branch with the LSTM/GRU/RNN (e.g. another sample rate), with --input.`);
+    }
+    const recurrentSeen = ['LSTM', 'GRU', 'RNN'].some((op) => discovery.opCounts.has(op));
+    if (recurrentSeen) throw new AnalysisError(`${modelName}: no recurrent layer can be analysed — ${[...ctx.early, ...discovery.warnings].join(' ')}`);
+    throw new AnalysisError(`${modelName} has no LSTM, GRU or RNN node (it contains ${describeOps(discovery.opCounts)}) and no state carried from one ${streaming ? 'call' : 'iteration'} to the next; Gradient Lens analyses models with recurrent layers or recurrent state.`);
+  }
+  return { model, notes, layers: discovery.layers, discoveryWarnings: discovery.warnings, stateLayers };
+}
+
+/**
+ * The graphs an analysis builds before the model runs: the objective, the model lowered and
+ * instrumented with taps (modelGraph.ts), the gradient's path through it and the plans of the
+ * Loop/Scan bodies it runs through.
+ */
+function buildInstrumented(found: FoundLayers, opts: AnalysisSettings, modelName: string): InstrumentedGraphs {
+  const { model, layers, stateLayers } = found;
+  const objectiveSpec = resolveObjective(model, opts);
+  let gradPath: GradientPath | undefined;
+  let lowered: GraphProto | undefined;
+  let iterated = new Map<number, IteratedPlan>();
+  countGraphBuilt();
+  const runtimeModel = buildRuntimeModel(model, layers, (l) => {
+    lowered = l;
+    const holds = iteratedHolding(l, layers, model.proto.graph, stateLayers);
+    gradPath = gradientPath(l, objectiveSpec.output, (op) => op in VJP_RULES || op === 'Loop' || op === 'Scan', modelName, (i) => holds.has(i));
+    iterated = planIterated(l, gradPath, holds, model.opset, modelName);
+    return { values: gradPath.needed, bodies: new Map([...iterated].map(([i, p]) => [i, p.taps])) };
+  });
+  return { objectiveSpec, runtimeModel, gradPath: gradPath!, lowered: lowered!, iterated };
+}
+
+/**
  * Whether an analysis's graphs follow from the model file and the settings alone, not from input
  * values: no If (the inputs choose the branch), no Loop/Scan on the gradient path, state
  * recurrence or streaming (their plans bind per-run values), no recurrent weights fed as graph
  * inputs (discovery reads their values). A warm worker keeps only such graphs (warmPlan.ts).
  */
-function valueIndependent(model: LoadedModel, layers: RecurrentLayer[], stateLayers: readonly object[], iterated: Map<number, IteratedPlan>,
-  streaming: object | undefined, hasIf: boolean): boolean {
+function valueIndependent(found: FoundLayers, iterated: Map<number, IteratedPlan>, streaming: object | undefined, hasIf: boolean): boolean {
+  const { model, layers, stateLayers } = found;
   if (hasIf || streaming || stateLayers.length > 0 || iterated.size > 0) return false;
   const graphInputs = new Set(model.proto.graph.input.map((v) => v.name));
   return layers.every((l) => [l.inputs.W, l.inputs.R, l.inputs.B, l.inputs.P].every((n) => !n || !graphInputs.has(n)));

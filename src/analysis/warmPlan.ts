@@ -24,17 +24,31 @@ import type { ObjectiveSpec } from './backward/objective';
 import type { ForwardTapGraph } from './forwardTaps';
 import type { RuntimeModel } from './modelGraph';
 import type { RecurrentLayer } from './recurrent';
+import type { IteratedPlan } from './iterated/plan';
+import type { StateLayer } from './iterated/stateLayers';
 
-export interface WarmPlan {
-  /** The model as prepared (If branches taken, weights folded). */
+/** What an analysis finds before it runs anything: the model as prepared and its layers. */
+export interface FoundLayers {
+  /** The model as prepared (If branches taken, weights folded; a streaming model wrapped). */
   model: LoadedModel;
   notes: string[];
   layers: RecurrentLayer[];
   discoveryWarnings: string[];
+  /** State recurrences (a kept plan has none). */
+  stateLayers: StateLayer[];
+}
+
+/** The graphs it builds from them before the model runs (pipeline.ts, buildInstrumented). */
+export interface InstrumentedGraphs {
   objectiveSpec: ObjectiveSpec & { output: string };
   runtimeModel: RuntimeModel;
   gradPath: GradientPath;
   lowered: GraphProto;
+  /** Plans of the Loop/Scan bodies the gradient runs through (a kept plan has none). */
+  iterated: Map<number, IteratedPlan>;
+}
+
+export interface WarmPlan extends FoundLayers, InstrumentedGraphs {
   /** The instrumented model's session key, once it has one. */
   mainKey?: string;
   /** The analysis graph, for the shapes in `shapes` (see shapeSignature). */
