@@ -7,7 +7,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { externalDataRefs, LoadedModel, loadModel, tensorDims, tensorValues } from '../onnx/model';
-import { printable } from '../onnx/files';
+import { fileIdentity, printable } from '../onnx/files';
+import { LruMap } from './lru';
 import { countNonFinite, largestWeight, layerNonFiniteSource, nonFiniteSource } from './nonFinite';
 import { defaultMemoryLimit, estimateAnalysisMemory, gateTensorBytes, MemoryLayer, memoryRefusal, TIME_LOCAL_MIN_BYTES } from './memory';
 import { AnalysisError, CancelledError, UsageError } from '../onnx/errors';
@@ -96,15 +97,13 @@ function subgraphDepth(g: GraphProto): number {
   return deepest;
 }
 
-/** The last decoded models of a warm worker, by path, size, mtime and inode (a changed file is decoded again). */
-const modelCache = new Map<string, LoadedModel>();
-const MODEL_CACHE_MAX = 2;
+/** The last decoded models of a warm worker, by fileIdentity (a changed file is decoded again). */
+const modelCache = new LruMap<string, LoadedModel>(2);
 
 function cachedModel(file: string): LoadedModel {
   let key: string;
   try {
-    const st = fs.statSync(file);
-    key = `${path.resolve(file)}\n${st.size}\n${st.mtimeMs}\n${st.ino}`;
+    key = fileIdentity(file);
   } catch {
     return loadModel(file); // its own clear error
   }
@@ -112,7 +111,6 @@ function cachedModel(file: string): LoadedModel {
   if (!m) {
     m = loadModel(file);
     modelCache.set(key, m);
-    while (modelCache.size > MODEL_CACHE_MAX) modelCache.delete(modelCache.keys().next().value!);
   }
   // The preparation passes replace the proto's graph: each analysis gets its own proto object.
   return { ...m, proto: { ...m.proto } };

@@ -1,5 +1,6 @@
 /** The recurrent spectrum of every layer-direction (SPEC §4), σ_max computed with onnxruntime's help. */
 import { createHash } from 'crypto';
+import { LruMap } from './lru';
 import { assembleSpectrum } from '../metrics/spectrum';
 import { GRAM_SESSION_MIN_HIDDEN, layerSigmas } from '../runtime/gramSession';
 import { BusyFlag, SpectrumJob, SpectrumThread } from '../runtime/spectrumHost';
@@ -47,10 +48,7 @@ export function startSpectra(layers: RecurrentLayer[], thread: SpectrumThread, b
       let j = 0;
       const spectra = layers.map((_, k) => known[k] ?? (small[k] ? fromHelper[i++] : big[j++]));
       spectraComputed += known.filter((s) => !s).length;
-      if (cache) {
-        spectra.forEach((s, k) => { spectrumCache.delete(keys[k]); spectrumCache.set(keys[k], structuredClone(s)); });
-        while (spectrumCache.size > SPECTRUM_CACHE_MAX) spectrumCache.delete(spectrumCache.keys().next().value!);
-      }
+      if (cache) spectra.forEach((s, k) => spectrumCache.set(keys[k], structuredClone(s)));
       return spectra;
     },
   };
@@ -63,16 +61,18 @@ export function spectrumCount(): number {
   return spectraComputed;
 }
 
-/** Spectra a warm worker computed, by spectrumKey (the least recently used go first). */
-const spectrumCache = new Map<string, SpectrumMetrics[]>();
-const SPECTRUM_CACHE_MAX = 32;
+/** Spectra a warm worker computed, by spectrumKey. */
+const spectrumCache = new LruMap<string, SpectrumMetrics[]>(32);
+
+/** R's hash, once per weights array (a kept plan's layers hand over the same array again: 32 MB at H = 1024). */
+const rHashes = new WeakMap<Float64Array, string>();
 
 /** What a layer's spectra depend on: its op, sizes, activations and R's values. */
 function spectrumKey(layer: RecurrentLayer): string {
   const R = layer.R.values;
-  const h = createHash('sha1').update(Buffer.from(R.buffer, R.byteOffset, R.byteLength));
-  h.update(JSON.stringify([layer.op, layer.hiddenSize, layer.numDirections, layer.activations]));
-  return h.digest('hex');
+  let r = rHashes.get(R);
+  if (r === undefined) rHashes.set(R, r = createHash('sha1').update(Buffer.from(R.buffer, R.byteOffset, R.byteLength)).digest('hex'));
+  return JSON.stringify([r, layer.op, layer.hiddenSize, layer.numDirections, layer.activations]);
 }
 
 /** spectra[layer][direction] */

@@ -12,8 +12,7 @@
  * input values gets a new one). Keyed by the model file, its external-data files and every other file the settings name
  * (path, size, mtime, inode) and every setting but the seed.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import { fileIdentity } from '../onnx/files';
 import type { LoadedModel } from '../onnx/model';
 import type { GraphProto } from '../onnx/proto';
 import type { WireTensor } from '../runtime/protocol';
@@ -26,6 +25,7 @@ import type { RuntimeModel } from './modelGraph';
 import type { RecurrentLayer } from './recurrent';
 import type { IteratedPlan } from './iterated/plan';
 import type { StateLayer } from './iterated/stateLayers';
+import { LruMap } from './lru';
 
 /** What an analysis finds before it runs anything: the model as prepared and its layers. */
 export interface FoundLayers {
@@ -55,9 +55,8 @@ export interface WarmPlan extends FoundLayers, InstrumentedGraphs {
   graphs?: { shapes: string; tapGraph: ForwardTapGraph; analysisGraph: AnalysisGraph };
 }
 
-const plans = new Map<string, WarmPlan>();
-/** Plans kept at most (as many as decoded models: the editor's re-runs go back and forth between a few). */
-const PLANS_MAX = 2;
+/** Plans kept (as many as decoded models: the editor's re-runs go back and forth between a few). */
+const plans = new LruMap<string, WarmPlan>(2);
 
 let graphsBuilt = 0;
 
@@ -79,8 +78,7 @@ export function countGraphBuilt(): void {
 export function warmPlanKey(modelPath: string, settings: Record<string, unknown>, files: string[]): string {
   const stats = [modelPath, ...files].map((f) => {
     try {
-      const st = fs.statSync(f);
-      return `${path.resolve(f)}\n${st.size}\n${st.mtimeMs}\n${st.ino}`;
+      return fileIdentity(f);
     } catch {
       return '';
     }
@@ -96,17 +94,12 @@ export function warmPlanKey(modelPath: string, settings: Record<string, unknown>
 export function warmPlan(key: string | undefined, bytes: Uint8Array): WarmPlan | undefined {
   if (key === undefined) return undefined;
   const p = plans.get(key);
-  if (!p) return undefined;
-  plans.delete(key);
-  if (p.model.bytes !== bytes) return undefined;
-  plans.set(key, p); // most recently used last
+  if (p && p.model.bytes !== bytes) { plans.delete(key); return undefined; }
   return p;
 }
 
 export function keepWarmPlan(key: string, plan: WarmPlan): void {
-  plans.delete(key);
   plans.set(key, plan);
-  while (plans.size > PLANS_MAX) plans.delete(plans.keys().next().value!);
 }
 
 /** What the analysis graph is built for, from the model's run: a plan's graph serves a run only with the same signature. */

@@ -115,6 +115,15 @@ function systemReason(e: unknown): string {
   return err.code ? `${err.code}: ${err.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '')}` : String(err.message ?? e);
 }
 
+/**
+ * A file's identity for caches (path, size, mtime, inode: a rewritten file is another one);
+ * throws what fs.statSync throws.
+ */
+export function fileIdentity(file: string): string {
+  const st = fs.statSync(file);
+  return `${path.resolve(file)}\n${st.size}\n${st.mtimeMs}\n${st.ino}`;
+}
+
 /** Control characters shown as escapes, so a hostile name cannot split or colour a one-line message. */
 export function printable(s: string): string {
   // C0 controls, DEL, C1 controls, the Unicode bidi/format controls that reorder terminal text, the

@@ -3,13 +3,13 @@
  * data (the panel's bundle and stylesheet inlined). Used by `--html` and "Export Report…".
  */
 import * as fs from 'fs';
-import { randomBytes } from 'crypto';
 import * as path from 'path';
 import type { PanelModel } from '../protocol/panel';
 import { renderStandaloneHtml } from '../protocol/standalone';
 import { AnalysisError, CancelledError } from '../onnx/errors';
 import { printable } from '../onnx/files';
 import type { Report } from './types';
+import { temporaryName } from './outputPaths';
 export { metricsOnly } from './detail';
 
 /** Bytes the embedded data of these reports will take (base64 of their typed arrays, roughly). */
@@ -61,7 +61,7 @@ export function standaloneHtml(models: PanelModel[], title: string, maxBytes = H
 export async function writeFileAtomically(file: string, text: string, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) throw new CancelledError();
   // A fresh name, created exclusively: never follows a link or reuses a file someone else placed there.
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = temporaryName(file);
   let created = false;
   try {
     const handle = await fs.promises.open(tmp, 'wx');

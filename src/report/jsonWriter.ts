@@ -14,10 +14,10 @@
  */
 import * as fs from 'fs';
 import * as os from 'os';
-import { randomBytes } from 'crypto';
 import { AnalysisError, CancelledError } from '../onnx/errors';
 import type { Report, TensorFileInfo, TensorFileRef } from './types';
 import { metricsOnly } from './detail';
+import { temporaryName } from './outputPaths';
 import { FormatPool, PARALLEL_MIN_NUMBERS, startFormatPool } from './formatPool';
 
 export type ReportDetail = 'full' | 'metrics';
@@ -35,7 +35,7 @@ export interface WriteReportOptions {
    * Write every float32 tensor's values to this binary file instead of into the JSON (`--tensors`):
    * raw little-endian float32, one tensor after another; the JSON's `data` then says where each one
    * is (TensorFileRef) and a top-level `tensorFile` describes the file. Only with a file `out`;
-   * written under a temporary name and renamed into place just before the JSON.
+   * both are written under temporary names and put in place together (renameTogether).
    */
   tensorFile?: TensorFileOptions;
 }
@@ -48,8 +48,6 @@ export interface TensorFileOptions {
   /** The file to name in an error when `path` is a stand-in for it. */
   shownAs?: string;
 }
-
-
 
 export { PER_STEP_KEYS } from './detail';
 
@@ -65,7 +63,7 @@ const NUMBERS_PER_PIECE = 4096;
 
 /**
  * Writes `report` to a stream, to standard output ('-') or to a file. A file is written as
- * `<path>.tmp-<pid>` and renamed into place only when complete; on any failure or abort the
+ * `<path>.tmp-<pid>-<random>` and renamed into place only when complete; on any failure or abort the
  * temporary file is removed, so no half-written report is ever left under `path`. A stream passed
  * in (and standard output) is written to but not ended.
  */
@@ -91,8 +89,8 @@ export async function writeReportJson(
   const path = out;
   // Fresh names, created exclusively (O_EXCL): never follow a link or reuse a file placed there.
   const tf = opts.tensorFile;
-  const jsonTarget: Target = { tmp: tmpName(path), final: path, what: 'the JSON report', shown: opts.shownAs ?? path };
-  const tensorTarget: Target | undefined = tf ? { tmp: tmpName(tf.path), final: tf.path, what: 'the tensor file', shown: tf.shownAs ?? tf.path } : undefined;
+  const jsonTarget: Target = { tmp: temporaryName(path), final: path, what: 'the JSON report', shown: opts.shownAs ?? path };
+  const tensorTarget: Target | undefined = tf ? { tmp: temporaryName(tf.path), final: tf.path, what: 'the tensor file', shown: tf.shownAs ?? tf.path } : undefined;
   const targets = [jsonTarget, ...(tensorTarget ? [tensorTarget] : [])];
   // Each stream keeps an error listener until it is closed: a write failing late (ENOSPC after the
   // last write call) is an error to report, never an unhandled 'error' event.
@@ -136,10 +134,6 @@ export async function writeReportJson(
 
 interface Target { tmp: string; final: string; what: string; shown: string }
 
-function tmpName(p: string): string {
-  return `${p}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-}
-
 /** What to do about a file-system error, by its code. */
 export function fsAdvice(code: string): string {
   if (code === 'ENOSPC' || code === 'EDQUOT') return 'the disk (or your quota) is full: free some space or choose another folder.';
@@ -173,7 +167,7 @@ export async function renameTogether(moves: [string, string][]): Promise<void> {
   const done: { to: string; kept?: string; moved: boolean }[] = [];
   try {
     for (const [from, to] of moves) {
-      let kept: string | undefined = tmpName(to);
+      let kept: string | undefined = temporaryName(to);
       try {
         await fs.promises.link(to, kept);
       } catch (e) {

@@ -4,6 +4,7 @@
  * would become a regular file when a root user's rename lands on it) or a symbolic link's
  * target, and the folder it goes into must exist and be writable.
  */
+import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { UsageError } from '../onnx/errors';
@@ -13,6 +14,11 @@ import { describeKind, printable } from '../onnx/files';
 export interface ProtectedFile {
   role: string;
   path: string;
+}
+
+/** A fresh name beside `file` for writing it before renaming it into place (created exclusively by the writer). */
+export function temporaryName(file: string): string {
+  return `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 
 /** A requested output: its flag or label ("--json") and path ('-' = standard output). */
