@@ -33,7 +33,7 @@ export interface PanelDeps {
   log: vscode.LogOutputChannel;
   store: ReportStore;
   /** Export the models; `full` gives them with every per-step tensor (the panel may hold them instead of the host). */
-  exportReport: (models: PanelModel[], format?: 'html' | 'json', full?: () => Promise<PanelModel[]>) => Promise<void>;
+  exportReport: (models: PanelModel[], format?: 'html' | 'json' | 'json+tensors', full?: () => Promise<PanelModel[]>) => Promise<void>;
   /** Input files beside the models: remembered choices, and offers after a run on random inputs. */
   inputs?: InputOffers;
   /** Whether a chosen output file may be written (never the model, its inputs or weights). */

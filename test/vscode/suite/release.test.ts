@@ -51,5 +51,28 @@ describe('per-step tensors held by the panel', () => {
     assert.deepStrictEqual(grad.dims, full.dims);
     assert.strictEqual(grad.data.length, full.data.length);
     for (let i = 0; i < full.data.length; i += 997) assert.strictEqual(Math.fround(grad.data[i]), full.data[i], `gradHidden[${i}]`);
+
+    // JSON + tensor file: the float32 tensors as raw bytes in <name>.tensors.bin, named by the JSON.
+    const withBin = path.join(path.dirname(target), 'held-bin.json');
+    await within(Promise.resolve(vscode.commands.executeCommand('gradientLens.exportReport', { format: 'json+tensors', target: vscode.Uri.file(withBin) })),
+      60_000, 'the export with a tensor file did not finish');
+    const bin = path.join(path.dirname(target), 'held-bin.tensors.bin');
+    const json = JSON.parse(fs.readFileSync(withBin, 'utf8'));
+    assert.strictEqual(json.tensorFile.path, 'held-bin.tensors.bin');
+    assert.strictEqual(json.tensorFile.bytes, fs.statSync(bin).size);
+    const ref = json.layers[0].directions[0].gradHidden.data;
+    assert.strictEqual(ref.file, 'held-bin.tensors.bin');
+    assert.strictEqual(ref.length, full.data.length);
+    const bytes = fs.readFileSync(bin);
+    const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset + ref.byteOffset, bytes.byteOffset + ref.byteOffset + 4 * ref.length));
+    assert.deepStrictEqual(values, full.data, 'gradHidden in the tensor file differs from the analysis');
+
+    // A tensor file name that is a symbolic link is refused like the JSON's: nothing is written.
+    const refused = path.join(path.dirname(target), 'linked.json');
+    fs.symlinkSync(target, path.join(path.dirname(target), 'linked.tensors.bin'));
+    await within(Promise.resolve(vscode.commands.executeCommand('gradientLens.exportReport', { format: 'json+tensors', target: vscode.Uri.file(refused) })),
+      60_000, 'the refused export did not return');
+    assert.ok(!fs.existsSync(refused), 'a JSON was written although its tensor file is a symbolic link');
+    assert.strictEqual(JSON.parse(fs.readFileSync(target, 'utf8')).layers[0].directions[0].gradHidden.dims.length, 3, 'the link\'s target was changed');
   });
 });
