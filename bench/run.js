@@ -739,7 +739,16 @@ async function targets(bench, results, opts) {
   const floorOf = (scan) => (f1 && f4 ? ((f4.forwardMs + f4[scan] + f4.gemmMs + f4.inputsMs) - (f1.forwardMs + f1[scan] + f1.gemmMs + f1.inputsMs)) / (f4.forwardMs - f1.forwardMs) : null);
   const floorNote = (scan) => { const v = floorOf(scan); return v == null ? '' : `; this design's floor here: ${v.toFixed(1)}× (forward + leanest backward Scan + five GEMMs + inputs, without metrics)`; };
   results.designFloor = { off: floorOf('scanMs'), probes8: floorOf('scan17Ms') };
-  say('marginal cost, default mode (T 4000 − 1000, against the forward pass)', x(m.default), atMost(m.default, 6), m.default == null ? why : `target ≤ 6×${floorNote('scan17Ms')}`);
+  // A bound no standard-op design goes below: off's floor plus the 16 probe rows' [16, 4H] × [4H, H]
+  // product per step at the rate this machine's five GEMMs ran (time-parallel, so at its peak).
+  const H = 256, I = 256;
+  const gemmFlopPerMs = f4 ? (5 * 2 * 4000 * I * 4 * H) / f4.gemmMs : null;
+  const probeRowsUs = gemmFlopPerMs ? (1000 * 16 * 2 * 4 * H * H) / gemmFlopPerMs : null;
+  const fwdStepUs = f1 && f4 ? (1000 * (f4.forwardMs - f1.forwardMs)) / 3000 : null;
+  const flopBound = probeRowsUs != null && fwdStepUs && floorOf('scanMs') != null ? floorOf('scanMs') + probeRowsUs / fwdStepUs : null;
+  results.designFloor.defaultFlopBound = flopBound;
+  const boundNote = flopBound == null ? '' : `; any standard-op design: ≥ ${flopBound.toFixed(1)}× (off's floor + the 16 probe rows' product alone, ${probeRowsUs.toFixed(0)} µs per step at ${(gemmFlopPerMs / 1e6).toFixed(0)} GFLOP/s, the GEMMs' rate here)`;
+  say('marginal cost, default mode (T 4000 − 1000, against the forward pass)', x(m.default), atMost(m.default, 6), m.default == null ? why : `target ≤ 6×${floorNote('scan17Ms')}${boundNote}`);
   say('marginal cost, --jacobian off', x(m.off), atMost(m.off, 3.5), m.off == null ? why : `target ≤ 3.5×${floorNote('scanMs')}`);
   say('probes:8 against --jacobian off, marginal', x(ratioPO), atMost(ratioPO, 2), ratioPO == null ? why : 'target ≤ 2×');
   // 4. H = 1024, T = 10 000.
