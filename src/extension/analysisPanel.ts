@@ -33,11 +33,11 @@ export interface PanelDeps {
   log: vscode.LogOutputChannel;
   store: ReportStore;
   /** Export the models; `full` gives them with every per-step tensor (the panel may hold them instead of the host). */
-  exportReport: (models: PanelModel[], format?: 'html' | 'json' | 'json+tensors', full?: () => Promise<PanelModel[]>) => Promise<void>;
+  exportReport: (models: PanelModel[], format?: 'html' | 'json' | 'json+tensors', full?: () => Promise<PanelModel[]>, objectiveTarget?: string) => Promise<string[] | undefined>;
   /** Input files beside the models: remembered choices, and offers after a run on random inputs. */
   inputs?: InputOffers;
   /** Whether a chosen output file may be written (never the model, its inputs or weights). */
-  safeTarget: (target: vscode.Uri, models: readonly PanelModel[]) => boolean;
+  safeTarget: (target: vscode.Uri, models: readonly PanelModel[], objectiveTarget?: string) => boolean;
 }
 
 /** A notice said once per session: CUDA installed but unusable is worth one mention, not one per run. */
@@ -85,6 +85,11 @@ export class AnalysisPanel implements vscode.Disposable {
       { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, { enableScripts: true, retainContextWhenHidden: true,
         localResourceRoots: [webviewAssetsRoot(deps.extensionUri)] });
     return new AnalysisPanel(panel, deps, state);
+  }
+
+  /** The .npy of the 'target' objective in the panel's settings (an export must not replace it). */
+  get objectiveTarget(): string | undefined {
+    return this.state.settings.target;
   }
 
   get modelPaths(): readonly string[] {
@@ -283,11 +288,11 @@ export class AnalysisPanel implements vscode.Disposable {
         const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(path.dirname(this.state.modelPaths[0]));
         const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(folder, m.name.replace(/[^\w.-]+/g, '_')), filters: { PNG: ['png'] } });
         // Never over the model, its inputs or its weights (the export rules).
-        if (target && this.deps.safeTarget(target, this.models)) await vscode.workspace.fs.writeFile(target, Buffer.from(match[1], 'base64'));
+        if (target && this.deps.safeTarget(target, this.models, this.objectiveTarget)) await vscode.workspace.fs.writeFile(target, Buffer.from(match[1], 'base64'));
         return;
       }
       case 'export':
-        await this.deps.exportReport(this.models, m.format, () => this.fullModels());
+        await this.deps.exportReport(this.models, m.format, () => this.fullModels(), this.objectiveTarget);
         return;
       case 'showLog':
         this.deps.log.show();

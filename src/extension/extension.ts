@@ -11,7 +11,7 @@ import type { PanelModel, PanelState } from '../protocol/panel';
 import { writeReportJson } from '../report/jsonWriter';
 import { embeddedBytes, fitsInPage, metricsOnly, standaloneHtml, writeFileAtomically } from '../report/htmlReport';
 import { OMITTED_TOO_BIG_HOW } from '../report/detail';
-import { checkOutputPaths, ProtectedFile } from '../report/outputPaths';
+import { checkOutputPaths, OutputRequest, ProtectedFile } from '../report/outputPaths';
 
 /** Above this much embedded data an HTML export asks whether to leave the per-step tensors out. */
 const HTML_WARN_MB = 100;
@@ -39,9 +39,9 @@ export function activate(context: vscode.ExtensionContext): GradientLensApi {
 
   const deps: PanelDeps = {
     extensionUri: context.extensionUri, log, store,
-    exportReport: (models, format, full) => exportReport(models, format, full),
+    exportReport: (models, format, full, objectiveTarget) => exportReport(models, format, full, undefined, objectiveTarget),
     inputs: new InputOffers(context.workspaceState),
-    safeTarget: (target, models) => safeExportTarget(target, models),
+    safeTarget: (target, models, objectiveTarget) => safeExportTarget(target, models, objectiveTarget),
   };
 
   const track = (p: AnalysisPanel): AnalysisPanel => {
@@ -109,7 +109,8 @@ export function activate(context: vscode.ExtensionContext): GradientLensApi {
         chosen = pick?.panel;
       }
       const target = given?.target ? vscode.Uri.from(given.target) : undefined;
-      if (chosen) await exportReport([...chosen.currentModels], given?.format, () => chosen!.fullModels(), target);
+      // The files written (a task or another extension can tell), or undefined when none were.
+      return chosen ? exportReport([...chosen.currentModels], given?.format, () => chosen!.fullModels(), target, chosen.objectiveTarget) : undefined;
     }),
     vscode.commands.registerCommand('gradientLens.showReport', async (modelPath: string) => {
       const p = panelFor([modelPath]);
@@ -179,28 +180,43 @@ async function pickModels(many: boolean): Promise<vscode.Uri[] | undefined> {
 }
 
 /**
- * Whether a chosen export file may be written: never the model, one of its inputs or a device
- * or link (the same rules as the CLI's --json/--html); says why in an error message otherwise.
+ * The files an export or a saved image must never replace: each model, the files chosen for its
+ * inputs, its external-data files (its weights) and the 'target' objective's .npy, as the CLI
+ * protects them.
  */
-export function safeExportTarget(target: vscode.Uri, models: readonly PanelModel[], tensorFile?: string): boolean {
-  const protectedFiles: ProtectedFile[] = models.flatMap((m) => [
-    { role: vscode.l10n.t('the model {0}', m.label), path: m.path },
-    ...Object.entries(m.report.input.sources).filter(([, src]) => src.startsWith('file:'))
-      .map(([name, src]) => ({ role: vscode.l10n.t("the file of input '{0}'", name), path: src.slice('file:'.length) })),
-    // The model's external-data files (its weights), as the CLI protects them.
-    ...sidecarsOf(m.path).map((file) => ({ role: vscode.l10n.t('an external-data file of {0}', m.label), path: file })),
-  ]);
+function protectedFilesOf(models: readonly PanelModel[], objectiveTarget?: string): ProtectedFile[] {
+  return [
+    ...models.flatMap((m) => [
+      { role: vscode.l10n.t('the model {0}', m.label), path: m.path },
+      ...Object.entries(m.report.input.sources).filter(([, src]) => src.startsWith('file:'))
+        .map(([name, src]) => ({ role: vscode.l10n.t("the file of input '{0}'", name), path: src.slice('file:'.length) })),
+      ...sidecarsOf(m.path).map((file) => ({ role: vscode.l10n.t('an external-data file of {0}', m.label), path: file })),
+    ]),
+    ...(objectiveTarget ? [{ role: vscode.l10n.t("the target of the 'target' objective"), path: objectiveTarget }] : []),
+  ];
+}
+
+/** Whether these files may be written (the CLI's rules for --json/--html: never a protected file, a link, a device, or one file twice); says why in an error message otherwise. */
+function exportPathsOk(outputs: OutputRequest[], protectedFiles: ProtectedFile[]): boolean {
   try {
-    checkOutputPaths([
-      { flag: vscode.l10n.t('The export file'), path: target.fsPath },
-      ...(tensorFile ? [{ flag: vscode.l10n.t('The tensor file'), path: tensorFile }] : []),
-    ], protectedFiles);
+    checkOutputPaths(outputs, protectedFiles);
     return true;
   } catch (e) {
-    void vscode.window.showErrorMessage(vscode.l10n.t('Gradient Lens: {0}', (e as Error).message));
+    // A tensor file's name follows its JSON's: the way out is another name for the JSON.
+    const tensorFile = outputs.find((o) => o.flag === TENSOR_FILE_FLAG && (e as Error).message.includes(o.path));
+    const hint = tensorFile ? vscode.l10n.t(' (The tensor file is named after its JSON: choose another name for the JSON.)') : '';
+    void vscode.window.showErrorMessage(vscode.l10n.t('Gradient Lens: {0}', (e as Error).message) + hint);
     return false;
   }
 }
+
+/** Whether a chosen export file (or saved image) may be written; says why in an error message otherwise. */
+export function safeExportTarget(target: vscode.Uri, models: readonly PanelModel[], objectiveTarget?: string): boolean {
+  return exportPathsOk([{ flag: EXPORT_FILE_FLAG, path: target.fsPath }], protectedFilesOf(models, objectiveTarget));
+}
+
+const EXPORT_FILE_FLAG = 'the export file';
+const TENSOR_FILE_FLAG = 'the tensor file';
 
 /** How a report is exported: a standalone page, JSON, or JSON with its float32 tensors in a binary file beside it (the CLI's --tensors). */
 type ExportFormat = 'html' | 'json' | 'json+tensors';
@@ -214,12 +230,16 @@ export function tensorFileBeside(json: string): string {
   return `${json.replace(/\.json$/i, '')}.tensors.bin`;
 }
 
-/** Write the panel's report(s) as one standalone HTML page or JSON (SPEC §7); a failure is a message, never a thrown command. */
-async function exportReport(shown: PanelModel[], format?: ExportFormat, full?: () => Promise<PanelModel[]>, given?: vscode.Uri): Promise<void> {
-  if (shown.length === 0) return;
+/**
+ * Write the panel's report(s) as one standalone HTML page or JSON (SPEC §7). Gives the files
+ * written, or undefined when nothing was (cancelled, refused or failed: the user was told why);
+ * a failure is an error message, never a thrown command.
+ */
+async function exportReport(shown: PanelModel[], format?: ExportFormat, full?: () => Promise<PanelModel[]>, given?: vscode.Uri, objectiveTarget?: string): Promise<string[] | undefined> {
+  if (shown.length === 0) return undefined;
   if (format !== undefined && !EXPORT_FORMATS.includes(format)) {
     void vscode.window.showErrorMessage(vscode.l10n.t("Gradient Lens: the export format '{0}' is not one of {1}.", String(format), EXPORT_FORMATS.join(', ')));
-    return;
+    return undefined;
   }
   const chosen = format ?? (await vscode.window.showQuickPick([
     { label: 'HTML', description: vscode.l10n.t('one standalone page that renders the panel offline'), value: 'html' as const },
@@ -229,12 +249,15 @@ async function exportReport(shown: PanelModel[], format?: ExportFormat, full?: (
       description: vscode.l10n.t('the JSON with its per-step tensors as raw float32 in a .tensors.bin beside it: written several times faster, about a third of the size'),
     },
   ], { title: vscode.l10n.t('Export Report') }))?.value;
-  if (!chosen) return;
+  if (!chosen) return undefined;
+  const protectedFiles = protectedFilesOf(shown, objectiveTarget);
   try {
-    if (chosen === 'html') await exportHtml(shown, full, given);
-    else await exportJson(shown, chosen === 'json+tensors', full, given);
+    return chosen === 'html'
+      ? await exportHtml(shown, protectedFiles, full, given)
+      : await exportJson(shown, chosen === 'json+tensors', protectedFiles, full, given);
   } catch (e) {
     void vscode.window.showErrorMessage(vscode.l10n.t('Gradient Lens: {0}', (e as Error).message));
+    return undefined;
   }
 }
 
@@ -248,10 +271,15 @@ function exportFolder(shown: PanelModel[]): vscode.Uri {
   return vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(path.dirname(shown[0].path));
 }
 
-async function exportHtml(shown: PanelModel[], full: (() => Promise<PanelModel[]>) | undefined, given: vscode.Uri | undefined): Promise<void> {
-  const stem = shown.length === 1 ? shown[0].label.replace(/\.onnx$/, '') : 'comparison';
+/** A model's label without its extension, for file names. */
+function stemOf(m: PanelModel): string {
+  return m.label.replace(/\.onnx$/i, '');
+}
+
+async function exportHtml(shown: PanelModel[], protectedFiles: ProtectedFile[], full: (() => Promise<PanelModel[]>) | undefined, given: vscode.Uri | undefined): Promise<string[] | undefined> {
+  const stem = shown.length === 1 ? stemOf(shown[0]) : 'comparison';
   const target = given ?? await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(exportFolder(shown), `${stem}.gradient-lens.html`), filters: { HTML: ['html'] } });
-  if (!target || !safeExportTarget(target, shown)) return;
+  if (!target || !exportPathsOk([{ flag: EXPORT_FILE_FLAG, path: target.fsPath }], protectedFiles)) return undefined;
   const models = await withTensors(shown, full);
   let page = models;
   const mb = embeddedBytes(models.map((m) => m.report)) / 1e6;
@@ -261,7 +289,7 @@ async function exportHtml(shown: PanelModel[], full: (() => Promise<PanelModel[]
     const choice = given ? lean : await vscode.window.showWarningMessage(
       vscode.l10n.t('The report holds about {0} MB of per-step data, more than one HTML page can hold. Export the page without the per-step tensors (no heatmaps)? The full data can be exported as JSON.', mb.toFixed(0)),
       { modal: true }, lean);
-    if (choice !== lean) return;
+    if (choice !== lean) return undefined;
     page = models.map((m) => ({ ...m, report: metricsOnly(m.report, OMITTED_TOO_BIG_HOW) }));
   } else if (mb > HTML_WARN_MB && !given) {
     const lean = vscode.l10n.t('Without per-step tensors');
@@ -269,66 +297,87 @@ async function exportHtml(shown: PanelModel[], full: (() => Promise<PanelModel[]
     const choice = await vscode.window.showWarningMessage(
       vscode.l10n.t('The report holds about {0} MB of per-step data; a page that large is slow to open. Leave the per-step tensors (heatmaps) out?', mb.toFixed(0)),
       { modal: true }, lean, everything);
-    if (!choice) return;
+    if (!choice) return undefined;
     if (choice === lean) page = models.map((m) => ({ ...m, report: metricsOnly(m.report) }));
   }
   await writeFileAtomically(target.fsPath, standaloneHtml(page, models.map((m) => m.label).join(' · ')));
   // (Exported without dialogs: no notification either.)
   if (!given) written(target, true);
+  return [target.fsPath];
 }
 
 /**
  * One JSON file per model; with `tensors` (or when the user takes the offer a big report gets),
- * each model's float32 tensors go to `<file>.tensors.bin` beside its JSON, which names it.
+ * each model's float32 tensors go to `<file>.tensors.bin` beside its JSON, which names it. Every
+ * file is chosen and checked (together: no two may be one file) before anything is written.
  */
-async function exportJson(shown: PanelModel[], tensors: boolean, full: (() => Promise<PanelModel[]>) | undefined, given: vscode.Uri | undefined): Promise<void> {
-  let models: PanelModel[] | undefined;
-  let asked = tensors || !!given;
-  for (const [i, m] of shown.entries()) {
-    const name = m.label.replace(/\.onnx$/, '');
-    // A given target names the file of a single report; of several, each gets its model's name after it.
-    const target = given ? (shown.length === 1 ? given : vscode.Uri.file(given.fsPath.replace(/(\.json)?$/, `.${name}.json`)))
-      : await vscode.window.showSaveDialog({
-        defaultUri: vscode.Uri.joinPath(exportFolder(shown), `${name}.gradient-lens.json`), filters: { JSON: ['json'] },
+async function exportJson(shown: PanelModel[], tensors: boolean, protectedFiles: ProtectedFile[], full: (() => Promise<PanelModel[]>) | undefined, given: vscode.Uri | undefined): Promise<string[] | undefined> {
+  const targets: vscode.Uri[] = [];
+  if (given) {
+    // A given target names the file of a single report; of several, each gets its model's name after it (numbered when two share one).
+    const stems = shown.map(stemOf);
+    const numbered = stems.map((s, i) => (stems.indexOf(s) !== i || stems.lastIndexOf(s) !== i ? `${s}-${i + 1}` : s));
+    targets.push(...(shown.length === 1 ? [given] : numbered.map((s) => vscode.Uri.file(given.fsPath.replace(/(\.json)?$/i, `.${s}.json`)))));
+  } else {
+    for (const m of shown) {
+      const target = await vscode.window.showSaveDialog({
+        defaultUri: vscode.Uri.joinPath(exportFolder(shown), `${stemOf(m)}.gradient-lens.json`), filters: { JSON: ['json'] },
         title: vscode.l10n.t('Export the report of {0}', m.label),
       });
-    if (!target || !safeExportTarget(target, shown)) return;
-    models ??= await withTensors(shown, full);
-    if (!asked) {
-      // A big report: its JSON text is slow to write and read; offer the binary tensor file.
-      asked = true;
-      const mb = embeddedBytes(models.map((x) => x.report)) * 3 / 4 / 1e6;
-      if (mb > JSON_TENSOR_FILE_MB) {
-        const binary = vscode.l10n.t('Tensors in a binary file');
-        const text = vscode.l10n.t('All in the JSON');
-        const choice = await vscode.window.showWarningMessage(
-          vscode.l10n.t('The report holds about {0} MB of per-step tensors: about {1} MB as JSON text. Write them as raw float32 to a .tensors.bin file beside the JSON instead (several times faster, about a third of the size; docs/report-schema.md says how to read it)?',
-            mb.toFixed(0), (mb * JSON_TEXT_PER_BYTE).toFixed(0)),
-          { modal: true }, binary, text);
-        if (!choice) return;
-        tensors = choice === binary;
-      }
+      if (!target) return undefined;
+      targets.push(target);
     }
-    const bin = tensors ? tensorFileBeside(target.fsPath) : undefined;
-    if (bin && !safeExportTarget(target, shown, bin)) return;
-    if (bin && !given && fs.existsSync(bin)) {
-      // The save dialog asked about the JSON only.
-      const replace = vscode.l10n.t('Replace');
+  }
+  const outputs = (withBins: boolean): OutputRequest[] => targets.flatMap((t) => [
+    { flag: EXPORT_FILE_FLAG, path: t.fsPath },
+    ...(withBins ? [{ flag: TENSOR_FILE_FLAG, path: tensorFileBeside(t.fsPath) }] : []),
+  ]);
+  if (!exportPathsOk(outputs(tensors), protectedFiles)) return undefined;
+  const models = await withTensors(shown, full);
+  if (!tensors && !given) {
+    // A big report: its JSON text is slow to write and read; offer the binary tensor file.
+    const mb = embeddedBytes(models.map((x) => x.report)) * 3 / 4 / 1e6;
+    if (mb > JSON_TENSOR_FILE_MB) {
+      const binary = vscode.l10n.t('Tensors in a binary file');
+      const text = vscode.l10n.t('All in the JSON');
       const choice = await vscode.window.showWarningMessage(
-        vscode.l10n.t('{0} already exists. Replace it with the tensors of this report?', path.basename(bin)), { modal: true }, replace);
-      if (choice !== replace) return;
+        vscode.l10n.t('The report holds about {0} MB of float32 data: about {1} MB as JSON text. Write it as raw float32 to a .tensors.bin file beside the JSON instead (several times faster, about a third of the size; docs/report-schema.md says how to read it)?',
+          mb.toFixed(0), (mb * JSON_TEXT_PER_BYTE).toFixed(0)),
+        { modal: true }, binary, text);
+      if (!choice) return undefined;
+      tensors = choice === binary;
+      if (tensors && !exportPathsOk(outputs(true), protectedFiles)) return undefined;
     }
+  }
+  const bins = targets.map((t) => (tensors ? tensorFileBeside(t.fsPath) : undefined));
+  const existing = bins.filter((b): b is string => !!b && fs.existsSync(b));
+  if (existing.length && !given) {
+    // The save dialog asked about the JSON only.
+    const replace = vscode.l10n.t('Replace');
+    const choice = await vscode.window.showWarningMessage(
+      vscode.l10n.t('{0} already exists. Replace it with the tensors of this report?', existing.map((b) => path.basename(b)).join(', ')), { modal: true }, replace);
+    if (choice !== replace) return undefined;
+  }
+  const files: string[] = [];
+  for (const [i, target] of targets.entries()) {
+    const bin = bins[i];
     await writeReportJson(models[i].report, target.fsPath, {
       detail: 'full', tensorFile: bin ? { path: bin, reference: path.basename(bin) } : undefined,
     });
-    if (!given) written(target, false);
+    files.push(target.fsPath, ...(bin ? [bin] : []));
+    if (!given) written(target, false, bin);
   }
+  return files;
 }
 
 /** "Report written to …" with a button that opens it (the HTML page in the browser, the JSON in an editor). */
-function written(target: vscode.Uri, html: boolean): void {
+function written(target: vscode.Uri, html: boolean, tensorFile?: string): void {
   const open = vscode.l10n.t('Open');
-  void vscode.window.showInformationMessage(vscode.l10n.t('Report written to {0}', vscode.workspace.asRelativePath(target)), open).then((a) => {
+  const where = vscode.workspace.asRelativePath(target);
+  const message = tensorFile
+    ? vscode.l10n.t('Report written to {0}, its tensors to {1}', where, path.basename(tensorFile))
+    : vscode.l10n.t('Report written to {0}', where);
+  void vscode.window.showInformationMessage(message, open).then((a) => {
     if (a !== open) return;
     if (html) void vscode.env.openExternal(target);
     else void vscode.window.showTextDocument(target);

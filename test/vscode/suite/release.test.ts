@@ -54,9 +54,10 @@ describe('per-step tensors held by the panel', () => {
 
     // JSON + tensor file: the float32 tensors as raw bytes in <name>.tensors.bin, named by the JSON.
     const withBin = path.join(path.dirname(target), 'held-bin.json');
-    await within(Promise.resolve(vscode.commands.executeCommand('gradientLens.exportReport', { format: 'json+tensors', target: vscode.Uri.file(withBin) })),
+    const files = await within(Promise.resolve(vscode.commands.executeCommand<string[] | undefined>('gradientLens.exportReport', { format: 'json+tensors', target: vscode.Uri.file(withBin) })),
       60_000, 'the export with a tensor file did not finish');
     const bin = path.join(path.dirname(target), 'held-bin.tensors.bin');
+    assert.deepStrictEqual(files, [withBin, bin], 'the command does not give the files it wrote');
     const json = JSON.parse(fs.readFileSync(withBin, 'utf8'));
     assert.strictEqual(json.tensorFile.path, 'held-bin.tensors.bin');
     assert.strictEqual(json.tensorFile.bytes, fs.statSync(bin).size);
@@ -70,9 +71,11 @@ describe('per-step tensors held by the panel', () => {
     // A tensor file name that is a symbolic link is refused like the JSON's: nothing is written.
     const refused = path.join(path.dirname(target), 'linked.json');
     fs.symlinkSync(target, path.join(path.dirname(target), 'linked.tensors.bin'));
-    await within(Promise.resolve(vscode.commands.executeCommand('gradientLens.exportReport', { format: 'json+tensors', target: vscode.Uri.file(refused) })),
+    const none = await within(Promise.resolve(vscode.commands.executeCommand('gradientLens.exportReport', { format: 'json+tensors', target: vscode.Uri.file(refused) })),
       60_000, 'the refused export did not return');
+    assert.strictEqual(none, undefined, 'a refused export says it wrote files');
     assert.ok(!fs.existsSync(refused), 'a JSON was written although its tensor file is a symbolic link');
     assert.strictEqual(JSON.parse(fs.readFileSync(target, 'utf8')).layers[0].directions[0].gradHidden.dims.length, 3, 'the link\'s target was changed');
+    fs.rmSync(path.dirname(target), { recursive: true, force: true });
   });
 });
