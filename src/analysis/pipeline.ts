@@ -36,11 +36,11 @@ import { buildRuntimeModel, RuntimeModel } from './modelGraph';
 import { checkInnerLayers, iteratedHolding, IteratedPlan, layerRuns, planIterated, planState } from './iterated/plan';
 import { declaredBatchAxis, discoverStateLayers } from './iterated/stateLayers';
 import { stateLayerReport } from './iterated/stateReport';
-import { materializeForRuntime } from './runtimeFile';
+import { inlineExternalTensors, materializeForRuntime } from './runtimeFile';
 import { buildForwardTapGraph, directionNames } from './forwardTaps';
 import { allTensorNames } from './modelGraph';
 import { gradientPath, GradientPath } from './backward/gradientPath';
-import { buildAnalysisGraph } from './backward/backwardGraph';
+import { AnalysisGraph, buildAnalysisGraph } from './backward/backwardGraph';
 import { JacobianSeeds } from './backward/bptt';
 import { OBJECTIVE_KINDS, ObjectiveKind, ObjectiveSpec, traceTimeAxis } from './backward/objective';
 import { VJP_RULES } from './backward/rules';
@@ -349,11 +349,11 @@ async function analyse(opts: AnalysisSettings, runtime: OrtRuntime, hooks: Pipel
         warnings.push(`state '${plan.stateLayer!.name}': jacobianNorm is estimated with ${plan.state.probes} random probes because B·H = ${plan.state.B * plan.state.H} > ${EXACT_JACOBIAN_MAX} (each step within about ±${Math.round(100 * probesRelError(plan.state.probes))}%, drawn as a band); pass --jacobian exact for the exact value.`);
       }
     }
-    const analysisGraph = reused?.analysisGraph ?? (countGraphBuilt(), buildAnalysisGraph({
+    const analysisGraph = reused?.analysisGraph ?? (countGraphBuilt(), withInlineData(model, buildAnalysisGraph({
       graph: lowered, opset: model.opset, layers, layerNodes: runtimeModel.layerNodes, path: gradPath, taps: tapGraph,
       shapes: new Map([...values].map(([k, v]) => [k, v.dims])), elemTypes: new Map([...values].map(([k, v]) => [k, ONNX_ELEM_TYPE[v.type]])),
       seqLens, batches, padded, objective: objectiveSpec, timeAxis, seeds: jacobian.seeds, iterated, calls: callsObjective,
-    }));
+    })));
     if (keep && !reused && refillable(analysisGraph)) keep.graphs = { shapes, tapGraph, analysisGraph };
     buildMs += performance.now() - tBuild1;
     const tapFeeds: Record<string, WireTensor> = {};
@@ -622,6 +622,12 @@ async function findLayers(model: LoadedModel, ctx: {
  * instrumented with taps (modelGraph.ts), the gradient's path through it and the plans of the
  * Loop/Scan bodies it runs through.
  */
+/** The analysis graph with the model's tensors it copied (a head's weight, say) inline even when the model keeps them in external-data files. */
+function withInlineData(model: LoadedModel, graph: AnalysisGraph): AnalysisGraph {
+  const proto = inlineExternalTensors(model, graph.proto);
+  return proto === graph.proto ? graph : { ...graph, proto };
+}
+
 function buildInstrumented(found: FoundLayers, opts: AnalysisSettings, modelName: string): InstrumentedGraphs {
   const { model, layers, stateLayers } = found;
   const objectiveSpec = resolveObjective(model, opts);

@@ -81,14 +81,24 @@ export function materializeForRuntime(model: LoadedModel, runtimeIn: ModelProto,
 }
 
 /**
+ * A graph Gradient Lens built (the analysis graph) with every tensor it copied from the model
+ * holding its bytes inline: its session gets no external data from memory, and onnxruntime would
+ * resolve a location against the working directory, unchecked — reading another file of that
+ * name, or failing. The bytes are read through the same checks as any sidecar.
+ */
+export function inlineExternalTensors(model: LoadedModel, built: ModelProto): ModelProto {
+  return inlineNestedExternal(model, built, true);
+}
+
+/**
  * A copy of `runtime` in which every external-data tensor but the main graph's initializers holds
  * its bytes inline (subgraph initializers, attribute tensors, sparse tensors' values and indices,
- * model-local functions' nodes).
+ * model-local functions' nodes); with `topInitializers`, the main graph's initializers too.
  */
-function inlineNestedExternal(model: LoadedModel, runtime: ModelProto): ModelProto {
+function inlineNestedExternal(model: LoadedModel, runtime: ModelProto, topInitializers = false): ModelProto {
   const functions = functionGraphs(runtime);
   const external = (t: TensorProto) => t.data_location === 1;
-  const nested = graphTensors(runtime.graph, { initializers: false }).some(external)
+  const nested = graphTensors(runtime.graph, { initializers: topInitializers }).some(external)
     || [...allGraphs(runtime.graph).slice(1), ...functions.flatMap(allGraphs)].some((g) => graphTensors(g).some(external));
   if (!nested) return runtime;
   const inline = (t: TensorProto): TensorProto => {
@@ -97,7 +107,7 @@ function inlineNestedExternal(model: LoadedModel, runtime: ModelProto): ModelPro
     if (!raw) throw new AnalysisError(`tensor '${printable(t.name ?? '(unnamed)')}' names external data that cannot be read.`);
     return { ...t, data_location: 0, external_data: [], raw_data: raw };
   };
-  const inlineGraph = (g: GraphProto, top: boolean): GraphProto => mapGraphTensors(g, inline, { initializers: !top, subgraph: (sg) => inlineGraph(sg, false) });
+  const inlineGraph = (g: GraphProto, top: boolean): GraphProto => mapGraphTensors(g, inline, { initializers: !top || topInitializers, subgraph: (sg) => inlineGraph(sg, false) });
   return {
     ...runtime,
     graph: inlineGraph(runtime.graph, true),

@@ -172,6 +172,38 @@ describe('external data: weights in a sidecar file', function () {
   });
 });
 
+describe('external data: a head the gradient runs through keeps its weights in a sidecar', function () {
+  this.timeout(120000);
+  before(async () => { await ensureBundle(); });
+  after(removeTempDirs);
+
+  // The analysis graph copies the head's weights for their backward rule; onnxruntime would resolve
+  // a copied external reference against the working directory (the bug: an error there, or a file
+  // of that name read instead, with every gradient wrong).
+  it('gives the inline model\'s numbers from another working directory, where a decoy sidecar is not read', async () => {
+    const example = path.resolve(__dirname, '../../../examples/adding-lstm.onnx');
+    const dir = tempDir();
+    const { model } = externalize(example, dir, ['head.weight', 'head.bias', 'onnx::LSTM_116']);
+    const outside = path.join(dir, 'elsewhere');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'weights.bin'), Buffer.alloc(fs.statSync(path.join(dir, 'weights.bin')).size));
+    const args = ['--ep', 'cpu', '--json', '-'];
+    const [inline, external] = await Promise.all([runBin(['analyze', example, ...args], outside), runBin(['analyze', model, ...args], outside)]);
+    assert.strictEqual(inline.code, 0, inline.stderr);
+    assert.strictEqual(external.code, 0, external.stderr);
+    type J = { layers: { directions: { gradHidden: { data: number[] }; gradCell: { data: number[] }; weightGrads: Record<string, { data: number[] }> }[] }[]; inputGrads: Record<string, { data: number[] }> };
+    const a = JSON.parse(inline.stdout) as J;
+    const b = JSON.parse(external.stdout) as J;
+    const da = a.layers[0].directions[0];
+    const db = b.layers[0].directions[0];
+    assert.ok(da.gradHidden.data.some((v) => v !== 0), 'the inline model has gradients to compare');
+    assert.deepStrictEqual(db.gradHidden.data, da.gradHidden.data, 'gradHidden');
+    assert.deepStrictEqual(db.gradCell.data, da.gradCell.data, 'gradCell');
+    assert.deepStrictEqual(db.weightGrads.R.data, da.weightGrads.R.data, 'weightGrads.R');
+    assert.deepStrictEqual(b.inputGrads.x.data, a.inputGrads.x.data, 'inputGrads.x');
+  });
+});
+
 describe('external data outside the main initializers: a Constant node\'s value, a sparse initializer, a model-local function', function () {
   this.timeout(120000);
   before(async () => { await ensureBundle(); });
