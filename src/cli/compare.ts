@@ -39,11 +39,13 @@ export function formatComparison(items: Compared[]): string {
   return [`Comparison (${items.length} report${items.length === 1 ? '' : 's'}):`, ...lines.map((l) => `  ${l}`), '', ...stories].join('\n');
 }
 
-export const COMPARE_USAGE = `usage: gradient-lens compare REPORT.json REPORT.json …
+export const COMPARE_USAGE = `usage: gradient-lens compare REPORT.json [REPORT.json …]
 
 Puts reports written by 'gradient-lens analyze --json' side by side: one line per layer direction
 (verdict, how much of the state survives to the first step, reach, ρ), then each one's story.
-Rows are named by the model's file, and by the report's file where two reports share a model.`;
+Rows are named by the model's file, and by the report's file where two reports share a model.
+One report gives its own summary table. Exit codes: 0 printed; 2 a report that cannot be read
+(missing, not a report, its tensor file missing or short) or a bad argument.`;
 
 /** Messages for a file compare reads (`what` names it), as usage errors go: one line each. */
 function messages(what: string, advice: string): FileMessages {
@@ -77,6 +79,10 @@ function tensorFileReader(reportFile: string): (file: TensorFileInfo) => (ref: T
 
 export function runCompare(files: string[], write: (text: string) => void): void {
   if (files.length === 0) throw new UsageError('compare needs reports: gradient-lens compare A.json B.json … (written by analyze --json)');
+  // Options are analyze's, not compare's: say so rather than look for a file named '--json'.
+  const option = files.find((f) => f.startsWith('-'));
+  if (option === '-') throw new UsageError("compare reads report files, not standard input ('-'); write the report with --json FILE first.");
+  if (option) throw new UsageError(`compare takes report files only; '${printable(option)}' is not one of its options (see gradient-lens compare --help). To name a file starting with '-', write it as ./${printable(option)}.`);
   const items = files.map((file) => {
     let text: string;
     try {

@@ -112,7 +112,8 @@ export async function runCli(argv: string[], io: CliIo = { stdout: process.stdou
     return 0;
   } catch (e) {
     const err = e as Error & { detail?: string };
-    const detail = verbose && err.detail ? `${err.detail.trimEnd()}\n` : '';
+    // (Only what the one-line message left out: not the same text twice.)
+    const detail = verbose && err.detail && !String(err.message).includes(err.detail.trim()) ? `${err.detail.trimEnd()}\n` : '';
     // A reader that closed the pipe (`--html - | head`) is no error to report.
     if ((err as NodeJS.ErrnoException).code === 'EPIPE' || signal?.reason === 'EPIPE') return 0;
     if (e instanceof UsageError) { io.stderr.write(`error: ${printable(e.message)}\n`); return 2; }

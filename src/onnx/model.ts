@@ -71,6 +71,13 @@ export function decodeModel(bytes: Uint8Array, abs: string): LoadedModel {
       // (Byte-identical copies, as some older converters wrote them, mean one value.)
       if (first && !sameTensorContent(first, t)) throw new AnalysisError(`${name} defines the weight '${printable(tname)}' twice (two initializers of that name${g === proto.graph ? '' : ` in subgraph '${printable(g.name ?? '')}'`}); ONNX gives every tensor one value — remove the duplicate or re-export the model.`);
       seen.set(tname, t);
+      // Inline bytes that do not fit the shape: said here, where the file's name is known.
+      const bytesPer = BYTES_PER[t.data_type];
+      if (!isExternal(t) && t.raw_data && t.raw_data.length > 0 && bytesPer) {
+        const dims = tensorDims(t);
+        const needed = elementCount(dims) * bytesPer;
+        if (t.raw_data.length !== needed) throw new AnalysisError(`${name}: weight '${printable(tname)}' holds ${t.raw_data.length} bytes but its shape [${dims.join(', ')}] of ${DATA_TYPE_NAMES[t.data_type]} needs ${needed}; the model is corrupt — re-export it.`);
+      }
     }
   }
   const opsetEntry = proto.opset_import.find((o) => !o.domain || o.domain === 'ai.onnx');

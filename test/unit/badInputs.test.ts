@@ -7,6 +7,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { encodeNpy, readNpy, writeNpy } from '../../src/inputs/npy';
+import { encodeModel, loadModel } from '../../src/onnx/model';
 import { fixture } from './helpers';
 import {
   assertOneErrorLine, cli, ensureBundle, lstmModelBytes, removeTempDirs, runBin, tempDir, writeRawNpy,
@@ -71,6 +72,15 @@ describe('bad inputs: files that are not (whole) ONNX models', function () {
       fs.writeFileSync(f, bytes.subarray(0, bytes.length >> 1));
       await expectError([f], name, 'truncated', 're-');
     }
+  });
+
+  it('a weight whose inline bytes do not fit its shape names the file and the weight', async () => {
+    const proto = loadModel(BASIC_MODEL).proto;
+    const w = proto.graph.initializer.find((t) => t.raw_data && t.raw_data.length > 8)!;
+    w.raw_data = w.raw_data!.subarray(0, w.raw_data!.length - 8);
+    const f = path.join(dir, 'short_weight.onnx');
+    fs.writeFileSync(f, encodeModel(proto));
+    await expectError([f], 'short_weight.onnx', `weight '${w.name}'`, `holds ${w.raw_data.length} bytes`, 'corrupt', 're-export');
   });
 
   it('a model with no recurrent node lists what it contains', async () => {

@@ -272,6 +272,10 @@ describe('cli: execution providers', function () {
       assert.strictEqual(r.code, 1, `stdout ${r.stdout.slice(0, 300)}`);
       assert.strictEqual(r.stdout, '');
       assertOneErrorLine(r.stderr, 'CUDA execution provider', 'ONNXRUNTIME_NODE_INSTALL=cuda', '--ep cpu');
+      // --verbose adds only what the line left out: here nothing, never the same text again.
+      const v = await cli('analyze', FORGET_MODEL, '--input', FORGET_X, '--ep', 'cuda', '--json', '-', '--verbose');
+      assert.strictEqual(v.code, 1);
+      assertOneErrorLine(v.stderr, 'CUDA execution provider');
     } else if (r.code === 0) {
       const j = JSON.parse(r.stdout) as JsonReport;
       assert.strictEqual(j.runtime.executionProvider, 'cuda');

@@ -74,6 +74,16 @@ describe('gradient-lens compare', function () {
     assert.doesNotMatch(r.stderr, /Unexpected token/);
   });
 
+  it("an analyze option or '-' is a usage error, not a file looked for", async () => {
+    for (const [arg, said] of [['--json', /'--json' is not one of its options/], ['--quiet', /'--quiet' is not one of its options/], ['-', /not standard input/]] as const) {
+      const r = await cli('compare', files[0], files[1], arg, ...(arg === '--json' ? ['x.json'] : []));
+      assert.strictEqual(r.code, 2, `${arg}: ${r.stderr}`);
+      assert.match(r.stderr, said);
+      assert.doesNotMatch(r.stderr, /no such file/);
+      assert.strictEqual(r.stdout, '');
+    }
+  });
+
   it('a missing file or a JSON that is no report is a usage error naming it', async () => {
     const missing = await cli('compare', '/nonexistent/x.json');
     assert.strictEqual(missing.code, 2);
